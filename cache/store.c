@@ -1,0 +1,400 @@
+/*
+ * store.c — the LMDB environment behind cache.h.
+ *
+ * One environment per cache_dir, one named database per enum cache_table.
+ *
+ * Keys are the caller's string bytes without the NUL. Values (both tables):
+ *
+ *	bytes 0..7	fetched_ms: int64_t, two's complement, little-endian
+ *	bytes 8..	the caller's data bytes, unterminated
+ *
+ * The header is encoded byte by byte rather than stored as an int64_t
+ * because LMDB gives no alignment guarantee for values, and a fixed byte
+ * order means the layout is the same whatever the host.
+ *
+ * Threads: the environment and the table handles are set once in
+ * cache_open() and only read afterwards; LMDB serializes writers itself,
+ * and MDB_NOTLS lets read transactions be begun and ended by whichever
+ * FUSE worker thread is running. The statistics counters are atomics.
+ * Every transaction begins and ends inside one function of this file, so
+ * none outlives a call, and no MDB_val escapes its transaction.
+ *
+ * LMDB's own rules that reach our callers: open the cache after fork()
+ * (after fuse_daemonize()), never twice at once in one process, and
+ * cache_close() only once no other thread is inside a cache_* call.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CACHE_DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define CACHE_HEADER_LEN 8
+
+static const char *const cache_table_names[UPFS_CACHE_TABLES] = {
+	[UPFS_CACHE_RESOURCES] = "resources",
+	[UPFS_CACHE_OUTBOX] = "outbox",
+};
+
+struct cache {
+	MDB_env *env;
+	MDB_dbi dbi[UPFS_CACHE_TABLES];
+	size_t max_key;			/* mdb_env_get_maxkeysize() */
+	_Atomic uint64_t hits;
+	_Atomic uint64_t misses;
+	_Atomic uint64_t writes;	/* commits that changed a table */
+};
+
+static void header_encode(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 0; i < CACHE_HEADER_LEN; i++)
+		p[i] = (unsigned char)(u >> (8 * i));
+}
+
+static int64_t header_decode(const unsigned char *p)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < CACHE_HEADER_LEN; i++)
+		u |= (uint64_t)p[i] << (8 * i);
+	/* Two's complement on every platform upfs builds for. */
+	return (int64_t)u;
+}
+
+/*
+ * mkdir one component. Anything that fails but leaves a directory there is
+ * fine: an existing parent may report EACCES or EROFS instead of EEXIST.
+ */
+static int mkdir_one(const char *path)
+{
+	struct stat st;
+	int err;
+
+	if (mkdir(path, 0700) == 0)
+		return 0;
+	err = errno;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return -err;
+}
+
+/* mkdir -p; components we create get 0700, existing ones are left alone. */
+static int mkdir_p(const char *dir)
+{
+	char *path = NULL;
+	char *p;
+	int rc;
+
+	path = strdup(dir);
+	if (!path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Start past the first byte: "/" always exists. */
+	for (p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		rc = mkdir_one(path);
+		*p = '/';
+		if (rc < 0)
+			goto out;
+	}
+	rc = mkdir_one(path);
+out:
+	free(path);
+	return rc;
+}
+
+/* LMDB rounds nothing; its docs ask for a multiple of the OS page size. */
+static size_t map_size_pick(size_t want)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t ps = page > 0 ? (size_t)page : 4096;
+
+	if (want == 0)
+		want = CACHE_DEFAULT_MAP_SIZE;
+	if (want % ps && want <= SIZE_MAX - ps)
+		want += ps - want % ps;
+	return want;
+}
+
+/* LMDB requires named databases to be opened once, in a write txn. */
+static int tables_open(struct cache *c)
+{
+	MDB_txn *txn = NULL;
+	int i, rc;
+
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < UPFS_CACHE_TABLES; i++) {
+		rc = cache_mdb_to_errno(mdb_dbi_open(txn, cache_table_names[i],
+						     MDB_CREATE, &c->dbi[i]));
+		if (rc < 0)
+			goto out;
+	}
+	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
+	txn = NULL;		/* commit frees it, success or not */
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int cache_open(struct cache **out, const char *dir, size_t map_size)
+{
+	struct cache *c = NULL;
+	int dead, rc;
+
+	if (!out || !dir || !*dir) {
+		rc = -EINVAL;
+		goto out;
+	}
+	*out = NULL;
+	rc = mkdir_p(dir);
+	if (rc < 0)
+		goto out;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	atomic_init(&c->hits, 0);
+	atomic_init(&c->misses, 0);
+	atomic_init(&c->writes, 0);
+
+	rc = cache_mdb_to_errno(mdb_env_create(&c->env));
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_env_set_maxdbs(c->env, UPFS_CACHE_TABLES));
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_env_set_mapsize(c->env,
+						    map_size_pick(map_size)));
+	if (rc < 0)
+		goto out;
+	/*
+	 * MDB_NOTLS: FUSE worker threads come and go, so a reader slot must
+	 * belong to the transaction, not to the thread. Default sync: the
+	 * outbox will rely on a commit being on disk.
+	 */
+	rc = cache_mdb_to_errno(mdb_env_open(c->env, dir, MDB_NOTLS, 0600));
+	if (rc < 0)
+		goto out;
+	/* A process killed with -9 leaves its reader slots taken. */
+	rc = cache_mdb_to_errno(mdb_reader_check(c->env, &dead));
+	if (rc < 0)
+		goto out;
+	c->max_key = (size_t)mdb_env_get_maxkeysize(c->env);
+	rc = tables_open(c);
+	if (rc < 0)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	if (c) {
+		/* Also required after a failed mdb_env_open(). */
+		if (c->env)
+			mdb_env_close(c->env);
+		free(c);
+	}
+	return rc;
+}
+
+void cache_close(struct cache *c)
+{
+	if (!c)
+		return;
+	mdb_env_close(c->env);
+	free(c);
+}
+
+/*
+ * Checks the arguments every operation shares and points k at the key.
+ * A key LMDB cannot store is -ENAMETOOLONG for get and del as well as
+ * put, so a caller sees one answer for one key.
+ */
+static int key_prepare(const struct cache *c, enum cache_table t,
+		       const char *key, MDB_val *k)
+{
+	size_t len;
+
+	if (!c || (unsigned int)t >= (unsigned int)UPFS_CACHE_TABLES || !key)
+		return -EINVAL;
+	len = strlen(key);
+	if (len == 0)
+		return -EINVAL;		/* LMDB has no empty keys */
+	if (len > c->max_key)
+		return -ENAMETOOLONG;
+	k->mv_size = len;
+	k->mv_data = (void *)key;	/* LMDB only reads keys */
+	return 0;
+}
+
+int cache_get(struct cache *c, enum cache_table t, const char *key,
+	      struct cache_entry *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	if (!out) {
+		rc = -EINVAL;
+		goto out;
+	}
+	*out = (struct cache_entry){ 0 };
+	rc = key_prepare(c, t, key, &k);
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+	if (rc < 0)
+		goto out;
+	rc = mdb_get(txn, c->dbi[t], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+	rc = cache_mdb_to_errno(rc);
+	if (rc < 0)
+		goto out;
+	if (v.mv_size < CACHE_HEADER_LEN) {
+		rc = -EIO;	/* not a value this file wrote */
+		goto out;
+	}
+	len = v.mv_size - CACHE_HEADER_LEN;
+	data = malloc(len + 1);
+	if (!data) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(data, (const unsigned char *)v.mv_data + CACHE_HEADER_LEN, len);
+	data[len] = '\0';
+	out->fetched_ms = header_decode(v.mv_data);
+	out->data = data;
+	out->len = len;
+	data = NULL;
+	atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	free(data);
+	return rc;
+}
+
+int cache_put(struct cache *c, enum cache_table t, const char *key,
+	      const void *data, size_t len, int64_t fetched_ms)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = key_prepare(c, t, key, &k);
+	if (rc < 0)
+		goto out;
+	if ((!data && len) || len > SIZE_MAX - CACHE_HEADER_LEN) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
+	if (rc < 0)
+		goto out;
+	/* MDB_RESERVE: build the value in the map, no staging copy. */
+	v.mv_size = CACHE_HEADER_LEN + len;
+	v.mv_data = NULL;
+	rc = cache_mdb_to_errno(mdb_put(txn, c->dbi[t], &k, &v, MDB_RESERVE));
+	if (rc < 0)
+		goto out;
+	header_encode(v.mv_data, fetched_ms);
+	if (len)
+		memcpy((unsigned char *)v.mv_data + CACHE_HEADER_LEN, data, len);
+	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
+	txn = NULL;		/* commit frees it, success or not */
+	if (rc < 0)
+		goto out;
+	atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int cache_del(struct cache *c, enum cache_table t, const char *key)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k;
+	int rc;
+
+	rc = key_prepare(c, t, key, &k);
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
+	if (rc < 0)
+		goto out;
+	rc = mdb_del(txn, c->dbi[t], &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;		/* already absent: nothing to commit */
+		goto out;
+	}
+	rc = cache_mdb_to_errno(rc);
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
+	txn = NULL;		/* commit frees it, success or not */
+	if (rc < 0)
+		goto out;
+	atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+void cache_entry_release(struct cache_entry *e)
+{
+	if (!e)
+		return;
+	free(e->data);
+	*e = (struct cache_entry){ 0 };
+}
+
+void cache_stats_get(struct cache *c, struct cache_stats *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_envinfo info;
+	MDB_stat st;
+
+	if (!out)
+		goto out;
+	*out = (struct cache_stats){ 0 };
+	if (!c)
+		goto out;
+	out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
+	out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
+	out->writes = atomic_load_explicit(&c->writes, memory_order_relaxed);
+	/* Stats are best effort: a field LMDB cannot fill stays 0. */
+	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_stat(txn, c->dbi[UPFS_CACHE_RESOURCES], &st) == 0)
+		out->entries = st.ms_entries;
+	if (mdb_env_info(c->env, &info) == 0 && mdb_env_stat(c->env, &st) == 0)
+		out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+}
+
+int64_t cache_now_ms(void)
+{
+	struct timespec ts = { 0 };
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
