@@ -1,0 +1,71 @@
+/*
+ * cache.h — the LMDB store of upfs.
+ *
+ * One LMDB environment under cache_dir holds every Graph resource upfs has
+ * fetched (single objects and whole listings, keyed by their Graph path)
+ * with the time each was fetched, and later the spool/outbox state. A
+ * remount opens the same environment and starts warm.
+ *
+ * The store knows nothing of TTLs' meaning: it records fetch times and
+ * answers "how old is this"; the caller decides what is fresh.
+ *
+ * Values returned by cache_get() are copied out of LMDB (an MDB_val dies
+ * with its transaction), so they stay valid until cache_entry_release().
+ * No transaction is ever held across a call into this module.
+ *
+ * All functions are thread-safe and return 0 or a negative errno.
+ */
+#ifndef UPFS_CACHE_H
+#define UPFS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cache;
+
+enum cache_table {
+	UPFS_CACHE_RESOURCES,	/* Graph path -> JSON text */
+	UPFS_CACHE_OUTBOX,	/* submission id -> record (printing) */
+	UPFS_CACHE_TABLES
+};
+
+struct cache_entry {
+	char *data;		/* owned, NUL-terminated */
+	size_t len;		/* not counting the NUL */
+	int64_t fetched_ms;	/* wall clock (ms since the epoch) of the fetch */
+};
+
+struct cache_stats {
+	uint64_t hits;		/* cache_get found the key */
+	uint64_t misses;	/* cache_get did not */
+	uint64_t writes;
+	uint64_t entries;	/* keys in UPFS_CACHE_RESOURCES */
+	uint64_t map_used;	/* bytes of the map in use */
+};
+
+/*
+ * Opens (creating the directory, mode 0700, if needed) the environment in
+ * dir. map_size 0 picks 1 GiB. -EACCES, -ENOSPC, -EIO etc. on failure.
+ */
+int cache_open(struct cache **out, const char *dir, size_t map_size);
+void cache_close(struct cache *c);
+
+/* -ENOENT when the key is absent. */
+int cache_get(struct cache *c, enum cache_table t, const char *key,
+	      struct cache_entry *out);
+int cache_put(struct cache *c, enum cache_table t, const char *key,
+	      const void *data, size_t len, int64_t fetched_ms);
+/* 0 also when the key was absent. */
+int cache_del(struct cache *c, enum cache_table t, const char *key);
+
+void cache_entry_release(struct cache_entry *e);
+
+void cache_stats_get(struct cache *c, struct cache_stats *out);
+
+/* The errno for an LMDB return code (MDB_MAP_FULL -> ENOSPC, ...). */
+int cache_mdb_to_errno(int rc);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t cache_now_ms(void);
+
+#endif

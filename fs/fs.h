@@ -1,0 +1,282 @@
+/*
+ * fs.h — the filesystem module of upfs: the tree of design §2 served
+ * through the FUSE low-level API, on top of graph/ and cache/.
+ *
+ * Pieces and their files:
+ *   options.c   command line and mount options -> struct upfs_options
+ *   resource.c  Graph resources: memory, then LMDB, then the service;
+ *               fetch times, TTLs, background refresh, offline state
+ *   tree.c      what each kind of folder lists and each file contains
+ *   xattr.c     the user.upfs.* attributes of each kind of entry
+ *   node.c      the inode table and folder snapshots
+ *   ops.c       the FUSE operations
+ *   health.c    .upfs/status and the log
+ *   main.c      the program
+ *
+ * All mutable state lives in one struct upfs, reached through the FUSE
+ * request's userdata. Lock order: node_lock, then res_lock; neither is
+ * ever held across a Graph request or an LMDB transaction.
+ */
+#ifndef UPFS_FS_H
+#define UPFS_FS_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "graph.h"
+
+/* ---- options (options.c) ---- */
+
+struct upfs_options {
+	char *profile;		/* "default" unless given */
+	char *mountpoint;
+	char *endpoint;
+	char *authority;
+	char *client_id;
+	char *client_secret;
+	char *token_file;
+	char *cache_dir;
+	char *ca_file;
+	int dir_ttl;		/* seconds */
+	int status_ttl;
+	bool offline;
+	bool foreground;
+	bool debug;
+	bool single_thread;
+	bool show_help;
+	bool show_version;
+	bool have_uid, have_gid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * Parses argv into opts and leaves in fuse_args only what libfuse itself
+ * must see (allow_other, default_permissions, ...). On a bad command line
+ * prints one line on stderr and returns -EINVAL.
+ */
+struct fuse_args;
+int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
+		  int argc, char **argv);
+void options_release(struct upfs_options *opts);
+void options_print_help(const char *prog);
+
+/* ---- the kinds of entries (tree.c) ---- */
+
+enum fs_kind {
+	FS_ROOT,
+	FS_SHARES,		/* shares/ */
+	FS_SHARE,		/* shares/<s>/ */
+	FS_SHARE_JSON,
+	FS_SHARE_PRINTER,	/* symlink to ../../printers/<p> */
+	FS_SHARE_USERS,
+	FS_SHARE_GROUPS,
+	FS_SHARE_ALLOW_ALL,
+	FS_SHARE_QUEUE,		/* queue/ */
+	FS_QUEUE_ENTRY,		/* a live job, by document name */
+	FS_SHARE_JOBS,		/* jobs/ */
+	FS_SHARE_JOB_LINK,	/* symlink into printers/<p>/jobs/ */
+	FS_PRINTERS,
+	FS_PRINTER,
+	FS_PRINTER_STATUS,
+	FS_PRINTER_JSON,
+	FS_PRINTER_CAPS,
+	FS_PRINTER_DEFAULTS,
+	FS_PRINTER_LOCATION,
+	FS_PRINTER_JOBS,
+	FS_JOB,
+	FS_JOB_STATUS,
+	FS_JOB_JSON,
+	FS_PRINTER_SHARES,
+	FS_PRINTER_SHARE_LINK,	/* symlink to ../../../shares/<s> */
+	FS_CONNECTORS,
+	FS_CONNECTOR,
+	FS_CONNECTOR_JSON,
+	FS_SETTINGS_JSON,
+	FS_META,		/* .upfs/ */
+	FS_META_STATUS,
+	FS_KIND_COUNT
+};
+
+/* What a folder lists: one child, before it becomes a node. */
+struct fs_entry {
+	char *name;		/* owned */
+	enum fs_kind kind;
+	char *id;		/* owned; the object this entry shows, or NULL */
+	char *owner;		/* owned; the object it lives in, or NULL */
+	int64_t mtime;		/* seconds since the epoch, 0 if unknown */
+};
+
+struct fs_entries {
+	struct fs_entry *v;
+	size_t n, alloc;
+};
+
+void fs_entries_release(struct fs_entries *e);
+
+/* A resource a folder listing was built from, and its generation then. */
+#define UPFS_MAX_DEPS 6
+struct fs_deps {
+	struct {
+		char *key;
+		uint64_t gen;
+		int ttl;
+	} d[UPFS_MAX_DEPS];
+	int n;
+};
+
+void fs_deps_release(struct fs_deps *deps);
+
+struct upfs;
+struct fs_node;
+
+/* Kind of a child of a folder kind that has fixed children, by name. */
+bool tree_kind_is_dir(enum fs_kind kind);
+bool tree_kind_is_link(enum fs_kind kind);
+
+/* The children of a folder node; records the resources used in deps. */
+int tree_list(struct upfs *u, const struct fs_node *dir,
+	      struct fs_entries *out, struct fs_deps *deps);
+
+/*
+ * The bytes of a file (or the target of a symlink), and when it last
+ * changed (0 if unknown). ttl receives how long the kernel may cache it.
+ */
+int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
+		int64_t *mtime, int *ttl);
+
+/* The size of a queue entry's document, without fetching its bytes. */
+int tree_document_size(struct upfs *u, const struct fs_node *n, off_t *size,
+		       int64_t *mtime);
+
+/* The user.upfs.* attributes of n as "name\0value\0" pairs. */
+int xattr_collect(struct upfs *u, const struct fs_node *n, struct buf *out);
+
+/* ---- resources (resource.c) ---- */
+
+enum res_policy {
+	RES_STALE_OK,		/* serve stale data while a refresh runs */
+	RES_REFRESH_STALE,	/* refresh now when stale; stale on failure */
+};
+
+/*
+ * The JSON of a Graph resource (an object GET or, for list == true, the
+ * array of every page's values). *out is a new reference. Adds the
+ * resource and its generation to deps when deps is not NULL.
+ */
+int res_get(struct upfs *u, const char *key, bool list, int ttl,
+	    enum res_policy policy, json_t **out, struct fs_deps *deps);
+
+/* True when none of the resources in deps changed since they were read;
+ * schedules refreshes of those that went stale. */
+bool res_deps_current(struct upfs *u, const struct fs_deps *deps);
+
+int res_table_new(struct upfs *u);
+int res_start(struct upfs *u);
+void res_stop(struct upfs *u);
+void res_release(struct upfs *u);
+
+/* Finds the element of a list whose "id" is id (borrowed) or NULL. */
+json_t *res_find_id(json_t *list, const char *id);
+
+/* ---- nodes (node.c) ---- */
+
+struct fs_node {
+	uint64_t ino;
+	uint64_t generation;
+	enum fs_kind kind;
+	char *name;
+	char *id;
+	char *owner;
+	int64_t mtime;
+	uint64_t nlookup;	/* guarded by node_lock */
+	bool linked;		/* listed by its parent's snapshot */
+	/* Folders only, guarded by node_lock. */
+	struct fs_entries entries;	/* sorted by name */
+	struct fs_node **children;	/* parallel to entries; NULL = none */
+	struct fs_deps deps;
+	bool listed;
+};
+
+int node_table_init(struct upfs *u);
+void node_table_release(struct upfs *u);
+struct fs_node *node_get(struct upfs *u, uint64_t ino);
+
+/*
+ * Looks name up in dir (listing dir first if its snapshot is missing or
+ * out of date), adds one lookup reference and returns the child.
+ */
+int node_lookup(struct upfs *u, struct fs_node *dir, const char *name,
+		struct fs_node **out);
+
+/* A copy of dir's current listing, refreshed if out of date. */
+int node_list(struct upfs *u, struct fs_node *dir, struct fs_entries *out);
+
+/* The node for one listed entry with one more lookup reference. */
+int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,
+	       struct fs_node **out);
+
+void node_forget(struct upfs *u, struct fs_node *n, uint64_t nlookup);
+
+/* Appends the name that printers/ (top FS_PRINTERS) or shares/ gives id. */
+int node_name_of(struct upfs *u, enum fs_kind top, const char *id,
+		 struct buf *out);
+
+/* Attributes of a node; ttl receives the kernel cache time. */
+int node_stat(struct upfs *u, const struct fs_node *n, struct stat *st,
+	      int *ttl);
+
+/* ---- health and log (health.c) ---- */
+
+enum upfs_log_level { UPFS_LOG_DEBUG, UPFS_LOG_INFO, UPFS_LOG_WARNING,
+		      UPFS_LOG_ERROR };
+
+void upfs_log(struct upfs *u, enum upfs_log_level level, const char *fmt,
+	      ...) __attribute__((format(printf, 3, 4)));
+
+/* Records a failure for .upfs/status (and the log at warning level). */
+void health_error(struct upfs *u, const char *what, int err,
+		  const struct graph_err *gerr);
+void health_set_online(struct upfs *u, bool online);
+int health_render(struct upfs *u, struct buf *out);
+void health_trace(void *arg, const char *line);
+
+/* ---- the context ---- */
+
+struct res_table;
+
+struct upfs {
+	struct upfs_options opts;
+	struct graph *graph;
+	struct cache *cache;
+	struct fuse_session *session;
+	uid_t uid;
+	gid_t gid;
+	int64_t started_ms;
+	bool daemonized;
+
+	pthread_mutex_t node_lock;	/* nodes: nlookup, snapshots */
+	struct fs_node *root;
+	uint64_t next_generation;	/* guarded by node_lock */
+
+	pthread_mutex_t res_lock;	/* the resource table and queue */
+	pthread_cond_t res_cond;	/* work queued / a load finished */
+	struct res_table *res;
+	pthread_t refreshers[2];
+	int refresher_count;
+	_Atomic bool stopping;
+
+	pthread_mutex_t health_lock;	/* the fields below */
+	bool online;
+	char last_error[512];
+	int64_t last_error_ms;
+	uint64_t served_stale;
+};
+
+#endif

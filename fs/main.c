@@ -1,0 +1,257 @@
+/*
+ * main.c — the upfs program: parse, check, probe, mount, serve, clean up.
+ *
+ * Everything that can go wrong before serving is reported on the terminal
+ * before daemonizing, in one line that says what to do, as sshfs does.
+ * LMDB must not cross a fork, so the cache is opened for the probe, closed,
+ * and opened again in the daemon.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "ops.h"
+
+#define EXIT_USAGE 2
+
+static int check_mountpoint(const char *path)
+{
+	struct stat st;
+	struct dirent *d;
+	DIR *dir;
+	int entries = 0;
+
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "upfs: mountpoint '%s': %s: create it with "
+				"'mkdir -p %s'\n", path, strerror(errno), path);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "upfs: mountpoint '%s' is not a directory\n",
+			path);
+		return -1;
+	}
+	dir = opendir(path);
+	if (dir == NULL) {
+		fprintf(stderr, "upfs: mountpoint '%s': %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dir)) != NULL)
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			entries++;
+	closedir(dir);
+	if (entries) {
+		fprintf(stderr, "upfs: mountpoint '%s' is not empty: mount on "
+				"an empty directory\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int make_graph(struct upfs *u)
+{
+	struct graph_config cfg = {
+		.endpoint = u->opts.endpoint,
+		.authority = u->opts.authority,
+		.client_id = u->opts.client_id,
+		.client_secret = u->opts.client_secret,
+		.token_file = u->opts.token_file,
+		.access_token = getenv("UPFS_ACCESS_TOKEN"),
+		.ca_file = u->opts.ca_file,
+		.max_retries = -1,
+		.trace = u->opts.debug ? health_trace : NULL,
+		.trace_arg = u,
+	};
+	struct graph_err err = { 0 };
+	int rc;
+
+	if (cfg.access_token && cfg.access_token[0] == '\0')
+		cfg.access_token = NULL;
+	if (!cfg.access_token && !cfg.token_file && !cfg.client_secret) {
+		fprintf(stderr, "upfs: not signed in: run 'upfsctl login %s', "
+				"or give -o token_file=PATH\n", u->opts.profile);
+		return -EACCES;
+	}
+	rc = graph_new(&u->graph, &cfg, &err);
+	if (rc)
+		fprintf(stderr, "upfs: %s\n", err.message[0] ? err.message
+							     : strerror(-rc));
+	return rc;
+}
+
+static bool cache_is_warm(struct upfs *u)
+{
+	struct cache_entry e = { 0 };
+	bool warm;
+
+	if (cache_get(u->cache, UPFS_CACHE_RESOURCES, "/print/shares", &e))
+		return false;
+	warm = cache_now_ms() - e.fetched_ms < (int64_t)u->opts.dir_ttl * 1000;
+	cache_entry_release(&e);
+	return warm;
+}
+
+/*
+ * One small request that every user who may print is allowed to make.
+ * A refused token stops the mount; an unreachable service does not: the
+ * cache is served and prints are spooled until it is back.
+ */
+static int probe_service(struct upfs *u)
+{
+	struct graph_err err = { 0 };
+	json_t *page = NULL;
+	char detail[400];
+	int rc;
+
+	if (u->opts.offline || cache_is_warm(u))
+		return 0;
+	rc = graph_get(u->graph, "/print/shares?$top=1", &page, &err);
+	json_decref(page);
+	if (rc == 0)
+		return 0;
+	graph_err_format(&err, detail, sizeof(detail));
+	if (err.status == 401) {
+		fprintf(stderr, "upfs: the service refused the access token "
+				"(%s): run 'upfsctl login %s' or renew the "
+				"token\n", detail, u->opts.profile);
+		return rc;
+	}
+	if (err.status == 403) {
+		fprintf(stderr, "upfs: access denied by '%s' (%s): the "
+				"account needs Universal Print permissions\n",
+			u->opts.endpoint, detail);
+		return rc;
+	}
+	health_error(u, u->opts.endpoint, rc, &err);
+	return 0;
+}
+
+static int open_cache(struct upfs *u)
+{
+	int rc = cache_open(&u->cache, u->opts.cache_dir, 0);
+
+	if (rc)
+		fprintf(stderr, "upfs: cache_dir '%s': %s\n", u->opts.cache_dir,
+			strerror(-rc));
+	return rc;
+}
+
+static int upfs_init(struct upfs *u)
+{
+	int rc;
+
+	pthread_mutex_init(&u->node_lock, NULL);
+	pthread_mutex_init(&u->res_lock, NULL);
+	pthread_cond_init(&u->res_cond, NULL);
+	pthread_mutex_init(&u->health_lock, NULL);
+	u->started_ms = cache_now_ms();
+	u->online = true;
+	u->uid = u->opts.have_uid ? u->opts.uid : getuid();
+	u->gid = u->opts.have_gid ? u->opts.gid : getgid();
+	rc = res_table_new(u);
+	if (rc == 0)
+		rc = node_table_init(u);
+	return rc;
+}
+
+static void upfs_release(struct upfs *u)
+{
+	if (u->started_ms) {
+		res_stop(u);
+		node_table_release(u);
+		res_release(u);
+		pthread_mutex_destroy(&u->node_lock);
+		pthread_mutex_destroy(&u->res_lock);
+		pthread_cond_destroy(&u->res_cond);
+		pthread_mutex_destroy(&u->health_lock);
+	}
+	if (u->cache)
+		cache_close(u->cache);
+	if (u->graph)
+		graph_free(u->graph);
+	options_release(&u->opts);
+}
+
+static int serve(struct upfs *u, struct fuse_args *args)
+{
+	struct fuse_lowlevel_ops ops;
+	struct fuse_loop_config *loop = NULL;
+	int rc = 1;
+
+	ops_fill(&ops);
+	u->session = fuse_session_new(args, &ops, sizeof(ops), u);
+	if (u->session == NULL)
+		return 1;
+	if (fuse_set_signal_handlers(u->session) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(u->session, u->opts.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(u->opts.foreground) != 0)
+		goto out_unmount;
+	u->daemonized = !u->opts.foreground;
+	if (open_cache(u) != 0 || res_start(u) != 0)
+		goto out_unmount;
+	upfs_log(u, UPFS_LOG_INFO, "mounted '%s' on '%s'", u->opts.endpoint,
+		 u->opts.mountpoint);
+	if (u->opts.single_thread) {
+		rc = fuse_session_loop(u->session);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (loop == NULL)
+			goto out_unmount;
+		fuse_loop_cfg_set_max_threads(loop, 16);
+		rc = fuse_session_loop_mt(u->session, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	rc = rc == 0 ? 0 : 1;
+out_unmount:
+	res_stop(u);
+	fuse_session_unmount(u->session);
+out_signals:
+	fuse_remove_signal_handlers(u->session);
+out_destroy:
+	fuse_session_destroy(u->session);
+	u->session = NULL;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct upfs u = { 0 };
+	int rc;
+
+	if (options_parse(&u.opts, &args, argc, argv) != 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (u.opts.show_help || u.opts.show_version) {
+		if (u.opts.show_help)
+			options_print_help(argv[0]);
+		else
+			printf("upfs %s (libfuse %s)\n", UPFS_VERSION,
+			       fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	rc = 1;
+	if (check_mountpoint(u.opts.mountpoint) != 0 || upfs_init(&u) != 0 ||
+	    make_graph(&u) != 0 || open_cache(&u) != 0)
+		goto out;
+	if (probe_service(&u) != 0)
+		goto out;
+	cache_close(u.cache);
+	u.cache = NULL;
+	rc = serve(&u, &args);
+out:
+	upfs_release(&u);
+	fuse_opt_free_args(&args);
+	return rc;
+}

@@ -1,0 +1,177 @@
+/*
+ * names.c — display names to safe, stable file names (see names.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+
+/* U+FF0F FULLWIDTH SOLIDUS and U+FF0E FULLWIDTH FULL STOP, in UTF-8. */
+static const char fullwidth_solidus[] = "\xef\xbc\x8f";
+static const char fullwidth_stop[] = "\xef\xbc\x8e";
+
+static int encode_byte(struct buf *out, unsigned char c)
+{
+	char pic[3];
+
+	if (c == '/')
+		return buf_append_str(out, fullwidth_solidus);
+	if (c < 0x20 || c == 0x7f) {
+		/* U+2400 + c is the control picture; DEL is U+2421. */
+		unsigned cp = c == 0x7f ? 0x2421 : 0x2400 + c;
+
+		pic[0] = (char)(0xe0 | (cp >> 12));
+		pic[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		pic[2] = (char)(0x80 | (cp & 0x3f));
+		return buf_append(out, pic, sizeof(pic));
+	}
+	return buf_append(out, &c, 1);
+}
+
+/* The largest length <= max that does not split a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+static int append_id_suffix(struct buf *out, const char *id, size_t chars)
+{
+	int rc = buf_append_str(out, " ~");
+
+	if (rc == 0)
+		rc = buf_append(out, id, strnlen(id, chars));
+	return rc;
+}
+
+int names_encode(struct buf *out, const char *display, const char *id)
+{
+	struct buf tmp;
+	size_t keep, start = out->len;
+	int rc = 0;
+
+	if (display == NULL || display[0] == '\0')
+		display = id;
+	if (strcmp(display, ".") == 0)
+		return buf_append_str(out, fullwidth_stop);
+	if (strcmp(display, "..") == 0) {
+		rc = buf_append_str(out, fullwidth_stop);
+		return rc ? rc : buf_append_str(out, fullwidth_stop);
+	}
+
+	buf_init(&tmp, 0);
+	for (const char *p = display; *p != '\0' && rc == 0; p++)
+		rc = encode_byte(&tmp, (unsigned char)*p);
+	if (rc)
+		goto out;
+	if (tmp.len <= UPFS_NAME_MAX) {
+		rc = buf_append(out, tmp.data, tmp.len);
+		goto out;
+	}
+	/* Cut so that the name plus " ~" and 8 id characters fit. */
+	keep = utf8_cut(tmp.data, tmp.len,
+			UPFS_NAME_MAX - 2 - UPFS_NAME_ID_CHARS);
+	rc = buf_append(out, tmp.data, keep);
+	if (rc == 0)
+		rc = append_id_suffix(out, id, UPFS_NAME_ID_CHARS);
+out:
+	if (rc)
+		out->len = start;
+	buf_release(&tmp);
+	return rc;
+}
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+	const struct names_entry *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int suffix_name(struct names_entry *e, size_t chars)
+{
+	struct buf b;
+	size_t len = strlen(e->name);
+	int rc;
+
+	buf_init(&b, 0);
+	/* A suffixed long name must still fit in UPFS_NAME_MAX bytes. */
+	len = utf8_cut(e->name, len, UPFS_NAME_MAX - 2 - chars);
+	rc = buf_append(&b, e->name, len);
+	if (rc == 0)
+		rc = append_id_suffix(&b, e->id, chars);
+	if (rc == 0) {
+		free(e->name);
+		e->name = buf_detach(&b, NULL);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* Suffixes every entry in runs of equal names; 1 in *changed if any. */
+static int suffix_duplicates(struct names_entry **sorted, size_t n,
+			     size_t chars, int *changed)
+{
+	size_t i = 0, j;
+	int rc = 0;
+
+	*changed = 0;
+	while (i < n && rc == 0) {
+		for (j = i + 1; j < n; j++)
+			if (strcmp(sorted[i]->name, sorted[j]->name) != 0)
+				break;
+		for (size_t k = i; j - i > 1 && k < j && rc == 0; k++) {
+			rc = suffix_name(sorted[k], chars);
+			*changed = 1;
+		}
+		i = j;
+	}
+	return rc;
+}
+
+int names_disambiguate(struct names_entry *entries, size_t n)
+{
+	struct names_entry **sorted = NULL;
+	int rc = 0, changed = 0;
+
+	if (n < 2)
+		return 0;
+	sorted = calloc(n, sizeof(*sorted));
+	if (sorted == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &entries[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
+	rc = suffix_duplicates(sorted, n, UPFS_NAME_ID_CHARS, &changed);
+	if (rc || !changed)
+		goto out;
+	/*
+	 * Two ids sharing their first 8 characters (or a suffixed name equal
+	 * to another object's own name) still clash: those get the whole id.
+	 */
+	qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
+	rc = suffix_duplicates(sorted, n, UPFS_NAME_MAX, &changed);
+out:
+	free(sorted);
+	return rc;
+}
+
+int names_copy_number(struct buf *out, const char *name, unsigned n)
+{
+	const char *dot = strrchr(name, '.');
+	size_t stem;
+
+	if (n <= 1)
+		return buf_append_str(out, name);
+	/* "doc.pdf" -> "doc ~2.pdf"; a leading dot is not an extension. */
+	if (dot == NULL || dot == name)
+		dot = name + strlen(name);
+	stem = (size_t)(dot - name);
+	if (buf_append(out, name, stem) != 0)
+		return -ENOMEM;
+	return buf_printf(out, " ~%u%s", n, dot);
+}

@@ -1,0 +1,405 @@
+/*
+ * node.c — the inode table: one node per entry the kernel knows, and for
+ * each folder a snapshot of its listing.
+ *
+ * A node's inode number is its address (the root is FUSE_ROOT_ID); the
+ * generation number makes a reused address a new inode to the kernel. A
+ * node lives while the kernel holds lookups on it or its folder's snapshot
+ * lists it. A snapshot is rebuilt when one of the resources it was made
+ * from changes generation; children that are still listed with the same
+ * kind and id keep their node, so their inode numbers stay stable.
+ */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+static void node_free(struct fs_node *n);
+
+void fs_entries_release(struct fs_entries *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->v[i].name);
+		free(e->v[i].id);
+		free(e->v[i].owner);
+	}
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *strdup_or_null(const char *s, bool *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*failed = true;
+	return d;
+}
+
+/* Under node_lock (for the generation counter). */
+static struct fs_node *node_new(struct upfs *u, const struct fs_entry *e)
+{
+	struct fs_node *n = calloc(1, sizeof(*n));
+	bool failed = false;
+
+	if (n == NULL)
+		return NULL;
+	n->kind = e->kind;
+	n->name = strdup_or_null(e->name, &failed);
+	n->id = strdup_or_null(e->id, &failed);
+	n->owner = strdup_or_null(e->owner, &failed);
+	n->mtime = e->mtime;
+	if (failed) {
+		node_free(n);
+		return NULL;
+	}
+	n->ino = (uint64_t)(uintptr_t)n;
+	n->generation = ++u->next_generation;
+	return n;
+}
+
+/* Detaches a child from its folder; frees it if the kernel forgot it. */
+static void node_unlink(struct fs_node *n)
+{
+	n->linked = false;
+	if (n->nlookup == 0)
+		node_free(n);
+}
+
+static void node_free(struct fs_node *n)
+{
+	for (size_t i = 0; n->children && i < n->entries.n; i++)
+		if (n->children[i])
+			node_unlink(n->children[i]);
+	free(n->children);
+	fs_entries_release(&n->entries);
+	fs_deps_release(&n->deps);
+	free(n->name);
+	free(n->id);
+	free(n->owner);
+	free(n);
+}
+
+int node_table_init(struct upfs *u)
+{
+	struct fs_entry root = { .name = (char *)"", .kind = FS_ROOT };
+
+	u->root = node_new(u, &root);
+	if (u->root == NULL)
+		return -ENOMEM;
+	u->root->ino = FUSE_ROOT_ID;
+	u->root->nlookup = 1;
+	u->root->linked = true;
+	u->root->mtime = u->started_ms / 1000;
+	return 0;
+}
+
+void node_table_release(struct upfs *u)
+{
+	if (u->root)
+		node_free(u->root);
+	u->root = NULL;
+}
+
+struct fs_node *node_get(struct upfs *u, uint64_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return u->root;
+	return (struct fs_node *)(uintptr_t)ino;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_entry *)a)->name,
+		      ((const struct fs_entry *)b)->name);
+}
+
+static long find_entry(const struct fs_entries *e, const char *name)
+{
+	size_t lo = 0, hi = e->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, e->v[mid].name);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static bool same_object(const struct fs_entry *a, const struct fs_node *n)
+{
+	if (a->kind != n->kind)
+		return false;
+	if ((a->id == NULL) != (n->id == NULL))
+		return false;
+	return a->id == NULL || strcmp(a->id, n->id) == 0;
+}
+
+/* Under node_lock: makes entries (stolen) the folder's snapshot. */
+static int node_install(struct fs_node *dir, struct fs_entries *entries,
+			struct fs_deps *deps)
+{
+	struct fs_node **children = calloc(entries->n ? entries->n : 1,
+					   sizeof(*children));
+
+	if (children == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < entries->n; i++) {
+		long old = find_entry(&dir->entries, entries->v[i].name);
+		struct fs_node *c = old >= 0 ? dir->children[old] : NULL;
+
+		if (c && same_object(&entries->v[i], c)) {
+			children[i] = c;
+			dir->children[old] = NULL;
+			c->mtime = entries->v[i].mtime;
+		}
+	}
+	for (size_t i = 0; dir->children && i < dir->entries.n; i++)
+		if (dir->children[i])
+			node_unlink(dir->children[i]);
+	free(dir->children);
+	fs_entries_release(&dir->entries);
+	fs_deps_release(&dir->deps);
+	dir->children = children;
+	dir->entries = *entries;
+	dir->deps = *deps;
+	memset(entries, 0, sizeof(*entries));
+	memset(deps, 0, sizeof(*deps));
+	dir->listed = true;
+	return 0;
+}
+
+/* Brings dir's snapshot up to date; no lock held on entry or exit. */
+static int node_refresh(struct upfs *u, struct fs_node *dir)
+{
+	struct fs_entries entries = { 0 };
+	struct fs_deps deps = { 0 };
+	bool current;
+	int rc;
+
+	pthread_mutex_lock(&u->node_lock);
+	current = dir->listed && res_deps_current(u, &dir->deps);
+	pthread_mutex_unlock(&u->node_lock);
+	if (current)
+		return 0;
+
+	rc = tree_list(u, dir, &entries, &deps);
+	if (rc)
+		goto out;
+	qsort(entries.v, entries.n, sizeof(*entries.v), cmp_entry);
+	pthread_mutex_lock(&u->node_lock);
+	rc = node_install(dir, &entries, &deps);
+	pthread_mutex_unlock(&u->node_lock);
+out:
+	fs_entries_release(&entries);
+	fs_deps_release(&deps);
+	return rc;
+}
+
+/* Under node_lock: the node of entry i of dir, made if needed. */
+static struct fs_node *node_child(struct upfs *u, struct fs_node *dir,
+				  size_t i)
+{
+	struct fs_node *c = dir->children[i];
+
+	if (c == NULL) {
+		c = node_new(u, &dir->entries.v[i]);
+		if (c == NULL)
+			return NULL;
+		c->linked = true;
+		dir->children[i] = c;
+	}
+	return c;
+}
+
+int node_lookup(struct upfs *u, struct fs_node *dir, const char *name,
+		struct fs_node **out)
+{
+	struct fs_node *c = NULL;
+	long i;
+	int rc;
+
+	if (!tree_kind_is_dir(dir->kind))
+		return -ENOTDIR;
+	rc = node_refresh(u, dir);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&u->node_lock);
+	i = find_entry(&dir->entries, name);
+	if (i < 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	c = node_child(u, dir, (size_t)i);
+	if (c == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	c->nlookup++;
+	*out = c;
+out:
+	pthread_mutex_unlock(&u->node_lock);
+	return rc;
+}
+
+static int entries_copy(struct fs_entries *dst, const struct fs_entries *src)
+{
+	bool failed = false;
+
+	dst->v = calloc(src->n ? src->n : 1, sizeof(*dst->v));
+	if (dst->v == NULL)
+		return -ENOMEM;
+	dst->alloc = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->v[i].kind = src->v[i].kind;
+		dst->v[i].mtime = src->v[i].mtime;
+		dst->v[i].name = strdup_or_null(src->v[i].name, &failed);
+		dst->v[i].id = strdup_or_null(src->v[i].id, &failed);
+		dst->v[i].owner = strdup_or_null(src->v[i].owner, &failed);
+		dst->n = i + 1;
+	}
+	if (failed) {
+		fs_entries_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int node_list(struct upfs *u, struct fs_node *dir, struct fs_entries *out)
+{
+	int rc;
+
+	if (!tree_kind_is_dir(dir->kind))
+		return -ENOTDIR;
+	rc = node_refresh(u, dir);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&u->node_lock);
+	rc = entries_copy(out, &dir->entries);
+	pthread_mutex_unlock(&u->node_lock);
+	return rc;
+}
+
+int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,
+	       struct fs_node **out)
+{
+	struct fs_node *c = NULL;
+	long i;
+	int rc = 0;
+
+	pthread_mutex_lock(&u->node_lock);
+	i = find_entry(&dir->entries, e->name);
+	if (i >= 0) {
+		struct fs_node *listed = node_child(u, dir, (size_t)i);
+
+		if (listed && same_object(e, listed))
+			c = listed;
+	}
+	/* Listed by a handle's older snapshot: an unlinked node. */
+	if (c == NULL && (c = node_new(u, e)) == NULL)
+		rc = -ENOMEM;
+	if (c) {
+		c->nlookup++;
+		*out = c;
+	}
+	pthread_mutex_unlock(&u->node_lock);
+	return rc;
+}
+
+void node_forget(struct upfs *u, struct fs_node *n, uint64_t nlookup)
+{
+	if (n == u->root)
+		return;
+	pthread_mutex_lock(&u->node_lock);
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	if (n->nlookup == 0 && !n->linked)
+		node_free(n);
+	pthread_mutex_unlock(&u->node_lock);
+}
+
+int node_stat(struct upfs *u, const struct fs_node *n, struct stat *st,
+	      int *ttl)
+{
+	struct buf content;
+	int64_t mtime = 0;
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_uid = u->uid;
+	st->st_gid = u->gid;
+	st->st_blksize = 4096;
+	*ttl = u->opts.dir_ttl;
+	if (tree_kind_is_dir(n->kind)) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_mtime = n->mtime;
+		goto out;
+	}
+	if (n->kind == FS_QUEUE_ENTRY) {
+		/* Its bytes are the document's: the size without a download. */
+		rc = tree_document_size(u, n, &st->st_size, &mtime);
+	} else {
+		buf_init(&content, 0);
+		rc = tree_render(u, n, &content, &mtime, ttl);
+		st->st_size = (off_t)content.len;
+		buf_release(&content);
+	}
+	if (rc)
+		return rc;
+	st->st_mode = tree_kind_is_link(n->kind) ? S_IFLNK | 0777
+						 : S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_mtime = mtime ? mtime : n->mtime;
+	st->st_blocks = (st->st_size + 511) / 512;
+out:
+	st->st_atime = st->st_ctime = st->st_mtime;
+	return rc;
+}
+
+/* Under node_lock: the listed child of dir called name, or NULL. */
+static struct fs_node *node_listed_child(struct upfs *u, struct fs_node *dir,
+					 const char *name)
+{
+	long i = find_entry(&dir->entries, name);
+
+	return i < 0 ? NULL : node_child(u, dir, (size_t)i);
+}
+
+int node_name_of(struct upfs *u, enum fs_kind top, const char *id,
+		 struct buf *out)
+{
+	const char *dirname = top == FS_PRINTERS ? "printers" : "shares";
+	struct fs_node *dir;
+	int rc;
+
+	rc = node_refresh(u, u->root);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&u->node_lock);
+	dir = node_listed_child(u, u->root, dirname);
+	pthread_mutex_unlock(&u->node_lock);
+	if (dir == NULL)
+		return -ENOMEM;
+	rc = node_refresh(u, dir);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	pthread_mutex_lock(&u->node_lock);
+	for (size_t i = 0; i < dir->entries.n && rc == -ENOENT; i++)
+		if (dir->entries.v[i].id && strcmp(dir->entries.v[i].id, id) == 0)
+			rc = buf_append_str(out, dir->entries.v[i].name);
+	pthread_mutex_unlock(&u->node_lock);
+	return rc;
+}

@@ -1,0 +1,407 @@
+/*
+ * ops.c — the FUSE low-level operations.
+ *
+ * Each operation decodes its request, does the work through node.c and
+ * tree.c, and replies exactly once. Errors are negative errnos until the
+ * reply, where they become fuse_reply_err(req, -rc).
+ *
+ * Generated files are opened with direct_io: their bytes are rendered at
+ * open, and a status line may grow between a cached getattr and a read, so
+ * the kernel must not cut reads at a size it cached earlier.
+ */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "ops.h"
+
+static struct upfs *req_upfs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* ls -l is the common case: always send attributes with names. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+}
+
+/* The entry reply for a node that already holds one lookup reference. */
+static int entry_of(struct upfs *u, struct fs_node *n,
+		    struct fuse_entry_param *e)
+{
+	int ttl = 0;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = node_stat(u, n, &e->attr, &ttl);
+	if (rc)
+		return rc;
+	e->ino = n->ino;
+	e->generation = n->generation;
+	e->attr_timeout = ttl;
+	e->entry_timeout = ttl;
+	return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct upfs *u = req_upfs(req);
+	struct fuse_entry_param e;
+	struct fs_node *n = NULL;
+	int rc;
+
+	rc = node_lookup(u, node_get(u, parent), name, &n);
+	if (rc == 0) {
+		rc = entry_of(u, n, &e);
+		if (rc)
+			node_forget(u, n, 1);
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct upfs *u = req_upfs(req);
+
+	node_forget(u, node_get(u, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct upfs *u = req_upfs(req);
+
+	for (size_t i = 0; i < count; i++)
+		node_forget(u, node_get(u, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct upfs *u = req_upfs(req);
+	struct stat st;
+	int ttl = 0;
+	int rc = node_stat(u, node_get(u, ino), &st, &ttl);
+
+	(void)fi;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ttl);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_node *n = node_get(u, ino);
+	struct buf target;
+	int64_t mtime;
+	int ttl, rc;
+
+	buf_init(&target, 4096);
+	rc = tree_kind_is_link(n->kind) ? tree_render(u, n, &target, &mtime,
+						      &ttl)
+					: -EINVAL;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target.data);
+	buf_release(&target);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_entries *snap = calloc(1, sizeof(*snap));
+	int rc;
+
+	if (snap == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* The handle keeps its own copy: offsets stay valid across refreshes. */
+	rc = node_list(u, node_get(u, ino), snap);
+	if (rc) {
+		free(snap);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)snap;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		fs_entries_release(snap);
+		free(snap);
+	}
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs_entries *snap = (struct fs_entries *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	fs_entries_release(snap);
+	free(snap);
+	fuse_reply_err(req, 0);
+}
+
+/* Adds "." or ".." (offsets 1 and 2); the kernel takes no lookup for them. */
+static size_t add_dot(fuse_req_t req, char *p, size_t rem, const char *name,
+		      fuse_ino_t ino, off_t next, bool plus)
+{
+	struct fuse_entry_param e = { 0 };
+
+	e.attr.st_ino = ino;
+	e.attr.st_mode = S_IFDIR;
+	if (plus)
+		return fuse_add_direntry_plus(req, p, rem, name, &e, next);
+	return fuse_add_direntry(req, p, rem, name, &e.attr, next);
+}
+
+/* One listed entry; 0 when it did not fit (and holds no reference). */
+static size_t add_entry(struct upfs *u, fuse_req_t req, struct fs_node *dir,
+			const struct fs_entry *ent, char *p, size_t rem,
+			off_t next, bool plus)
+{
+	struct fuse_entry_param e = { 0 };
+	struct fs_node *n = NULL;
+	size_t size;
+
+	if (!plus) {
+		e.attr.st_mode = tree_kind_is_dir(ent->kind) ? S_IFDIR
+			       : tree_kind_is_link(ent->kind) ? S_IFLNK
+							       : S_IFREG;
+		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, next);
+	}
+	if (node_adopt(u, dir, ent, &n) != 0)
+		return 0;
+	if (entry_of(u, n, &e) != 0) {
+		/* No attributes: a plain name; the kernel looks it up later. */
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = n->ino;
+		e.attr.st_mode = tree_kind_is_dir(ent->kind) ? S_IFDIR : S_IFREG;
+		node_forget(u, n, 1);
+		return fuse_add_direntry_plus(req, p, rem, ent->name, &e, next);
+	}
+	size = fuse_add_direntry_plus(req, p, rem, ent->name, &e, next);
+	if (size > rem)
+		node_forget(u, n, 1);
+	return size;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_entries *snap = (struct fs_entries *)(uintptr_t)fi->fh;
+	struct fs_node *dir = node_get(u, ino);
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size, used;
+
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (off_t i = off; i < (off_t)snap->n + 2; i++) {
+		if (i < 2)
+			used = add_dot(req, p, rem, i == 0 ? "." : "..", ino,
+				       i + 1, plus);
+		else
+			used = add_entry(u, req, dir, &snap->v[i - 2], p, rem,
+					 i + 1, plus);
+		if (used == 0 || used > rem)
+			break;
+		p += used;
+		rem -= used;
+	}
+	fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct upfs *u = req_upfs(req);
+	struct buf *content = NULL;
+	int64_t mtime;
+	int ttl, rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	content = calloc(1, sizeof(*content));
+	if (content == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	buf_init(content, 0);
+	rc = tree_render(u, node_get(u, ino), content, &mtime, &ttl);
+	if (rc) {
+		buf_release(content);
+		free(content);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)content;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		buf_release(content);
+		free(content);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (off < 0 || (size_t)off >= content->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > content->len - (size_t)off)
+		size = content->len - (size_t)off;
+	fuse_reply_buf(req, content->data + off, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	buf_release(content);
+	free(content);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st = { 0 };
+
+	(void)ino;
+	st.f_bsize = st.f_frsize = 4096;
+	st.f_namemax = 255;
+	fuse_reply_statfs(req, &st);
+}
+
+/* The value of one attribute in a "name\0value\0" list, or NULL. */
+static const char *xattr_find(const struct buf *pairs, const char *name,
+			      size_t *len)
+{
+	const char *p = pairs->data, *end = pairs->data + pairs->len;
+
+	while (p && p < end) {
+		const char *value = p + strlen(p) + 1;
+
+		if (strcmp(p, name) == 0) {
+			*len = strlen(value);
+			return value;
+		}
+		p = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
+static void reply_sized(fuse_req_t req, const char *data, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct upfs *u = req_upfs(req);
+	struct buf pairs;
+	const char *value;
+	size_t len = 0;
+	int rc;
+
+	buf_init(&pairs, 0);
+	rc = xattr_collect(u, node_get(u, ino), &pairs);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if ((value = xattr_find(&pairs, name, &len)) == NULL)
+		fuse_reply_err(req, ENODATA);
+	else
+		reply_sized(req, value, len, size);
+	buf_release(&pairs);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct upfs *u = req_upfs(req);
+	struct buf pairs, names;
+	int rc;
+
+	buf_init(&pairs, 0);
+	buf_init(&names, 0);
+	rc = xattr_collect(u, node_get(u, ino), &pairs);
+	for (const char *p = pairs.data; rc == 0 && p && p < pairs.data +
+	     pairs.len;) {
+		const char *value = p + strlen(p) + 1;
+
+		rc = buf_append(&names, p, strlen(p) + 1);
+		p = value + strlen(value) + 1;
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_sized(req, names.data, names.len, size);
+	buf_release(&pairs);
+	buf_release(&names);
+}
+
+void ops_fill(struct fuse_lowlevel_ops *ops)
+{
+	memset(ops, 0, sizeof(*ops));
+	ops->init = op_init;
+	ops->lookup = op_lookup;
+	ops->forget = op_forget;
+	ops->forget_multi = op_forget_multi;
+	ops->getattr = op_getattr;
+	ops->readlink = op_readlink;
+	ops->opendir = op_opendir;
+	ops->readdir = op_readdir;
+	ops->readdirplus = op_readdirplus;
+	ops->releasedir = op_releasedir;
+	ops->open = op_open;
+	ops->read = op_read;
+	ops->release = op_release;
+	ops->statfs = op_statfs;
+	ops->getxattr = op_getxattr;
+	ops->listxattr = op_listxattr;
+	ops_fill_readonly(ops);
+}

@@ -1,0 +1,418 @@
+/*
+ * resource.c — Graph resources as the tree sees them.
+ *
+ * A resource is one Graph path: an object ("/print/printers/{id}?$select=…")
+ * or a whole listing ("/print/printers", every page). Each is looked for in
+ * memory, then in LMDB, then fetched from the service, with one load in
+ * flight per resource however many threads ask. Records are never freed
+ * while mounted, so their generation numbers stay meaningful: a
+ * generation changes only when a fetch brings different bytes, which is
+ * what tells node.c to rebuild a folder snapshot.
+ *
+ * Parsed JSON is kept for the most recently used resources up to a byte
+ * budget; the rest is parsed again from LMDB when needed, which keeps the
+ * daemon small on tenants with tens of thousands of jobs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+/* Text bytes of parsed JSON kept in memory (jansson needs a few times it). */
+#define RES_MEMORY_BUDGET ((size_t)6 << 20)
+#define RES_BUCKETS 4096
+
+struct res {
+	char *key;
+	bool list;
+	uint64_t gen;		/* 0: never loaded */
+	uint64_t hash;		/* of the JSON text, to see changes */
+	int64_t fetched_ms;
+	int64_t used_ms;
+	json_t *json;		/* NULL when not in memory */
+	size_t text_len;
+	bool loading;		/* a thread is loading or fetching it */
+	bool tried_cache;	/* LMDB was consulted once */
+	bool queued;		/* waiting for a refresher */
+	struct res *next;	/* hash chain */
+	struct res *qnext;	/* refresh queue */
+};
+
+struct res_table {
+	struct res *buckets[RES_BUCKETS];
+	size_t mem_bytes;
+	struct res *qhead, *qtail;
+};
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Under res_lock. */
+static struct res *res_lookup(struct upfs *u, const char *key, bool list)
+{
+	size_t b = fnv1a(key, strlen(key)) % RES_BUCKETS;
+	struct res *r;
+
+	for (r = u->res->buckets[b]; r != NULL; r = r->next)
+		if (strcmp(r->key, key) == 0)
+			return r;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->key = strdup(key);
+	if (r->key == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->list = list;
+	r->next = u->res->buckets[b];
+	u->res->buckets[b] = r;
+	return r;
+}
+
+/* Under res_lock: drops parsed JSON of the least recently used. */
+static void res_evict(struct upfs *u, const struct res *keep)
+{
+	while (u->res->mem_bytes > RES_MEMORY_BUDGET) {
+		struct res *victim = NULL;
+
+		for (size_t b = 0; b < RES_BUCKETS; b++)
+			for (struct res *r = u->res->buckets[b]; r; r = r->next)
+				if (r->json && r != keep && !r->loading &&
+				    (!victim || r->used_ms < victim->used_ms))
+					victim = r;
+		if (victim == NULL)
+			return;
+		json_decref(victim->json);
+		victim->json = NULL;
+		u->res->mem_bytes -= victim->text_len;
+	}
+}
+
+/* Under res_lock: makes json (stolen) the resource's content. */
+static void res_install(struct upfs *u, struct res *r, json_t *json,
+			const char *text, size_t len, int64_t fetched_ms)
+{
+	uint64_t h = fnv1a(text, len);
+
+	if (r->gen == 0 || h != r->hash)
+		r->gen++;
+	r->hash = h;
+	r->fetched_ms = fetched_ms;
+	if (r->json) {
+		json_decref(r->json);
+		u->res->mem_bytes -= r->text_len;
+	}
+	r->json = json;
+	r->text_len = len;
+	u->res->mem_bytes += len;
+	r->used_ms = cache_now_ms();
+	res_evict(u, r);
+}
+
+/* Under res_lock: queues a background refresh unless one is pending. */
+static void res_queue_refresh(struct upfs *u, struct res *r)
+{
+	if (r->queued || r->loading || u->opts.offline || u->refresher_count == 0)
+		return;
+	r->queued = true;
+	r->qnext = NULL;
+	if (u->res->qtail)
+		u->res->qtail->qnext = r;
+	else
+		u->res->qhead = r;
+	u->res->qtail = r;
+	pthread_cond_broadcast(&u->res_cond);
+}
+
+/* Without locks: reads the resource's last copy from LMDB. */
+static int res_load_cached(struct upfs *u, const char *key, json_t **out,
+			   struct cache_entry *entry)
+{
+	json_error_t jerr;
+	int rc = cache_get(u->cache, UPFS_CACHE_RESOURCES, key, entry);
+
+	if (rc)
+		return rc;
+	*out = json_loadb(entry->data, entry->len, 0, &jerr);
+	if (*out == NULL) {
+		/* A damaged entry is a miss: the service has the truth. */
+		cache_entry_release(entry);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Without locks: fetches from the service and stores into LMDB. */
+static int res_fetch(struct upfs *u, const char *key, bool list,
+		     json_t **out, char **text, size_t *len)
+{
+	struct graph_err gerr;
+	int rc;
+
+	rc = list ? graph_list(u->graph, key, out, NULL, &gerr)
+		  : graph_get(u->graph, key, out, &gerr);
+	if (rc) {
+		health_error(u, key, rc, &gerr);
+		return rc;
+	}
+	health_set_online(u, true);
+	*text = json_dumps(*out, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (*text == NULL) {
+		json_decref(*out);
+		return -ENOMEM;
+	}
+	*len = strlen(*text);
+	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, *text, *len,
+		       cache_now_ms());
+	if (rc)
+		/* Still served from memory; the next mount starts colder. */
+		health_error(u, "cache write", rc, NULL);
+	return 0;
+}
+
+/* Under res_lock on entry and exit; r->loading is set by the caller. */
+static int res_load(struct upfs *u, struct res *r, bool from_cache)
+{
+	struct cache_entry entry = { 0 };
+	json_t *json = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int64_t fetched;
+	int rc;
+
+	pthread_mutex_unlock(&u->res_lock);
+	if (from_cache) {
+		rc = res_load_cached(u, r->key, &json, &entry);
+		fetched = entry.fetched_ms;
+		text = entry.data;
+		len = entry.len;
+	} else {
+		rc = res_fetch(u, r->key, r->list, &json, &text, &len);
+		fetched = cache_now_ms();
+	}
+	pthread_mutex_lock(&u->res_lock);
+	if (rc == 0)
+		res_install(u, r, json, text, len, fetched);
+	free(text);
+	r->loading = false;
+	pthread_cond_broadcast(&u->res_cond);
+	return rc;
+}
+
+static void deps_add(struct fs_deps *deps, const struct res *r, int ttl)
+{
+	if (deps == NULL || deps->n >= UPFS_MAX_DEPS)
+		return;
+	deps->d[deps->n].key = strdup(r->key);
+	if (deps->d[deps->n].key == NULL)
+		return;
+	deps->d[deps->n].gen = r->gen;
+	deps->d[deps->n].ttl = ttl;
+	deps->n++;
+}
+
+static bool res_is_fresh(const struct res *r, int ttl)
+{
+	return cache_now_ms() - r->fetched_ms < (int64_t)ttl * 1000;
+}
+
+/* Under res_lock: the decision for one pass of res_get. */
+static int res_get_locked(struct upfs *u, struct res *r, int ttl,
+			  enum res_policy policy, bool *again)
+{
+	int rc;
+
+	*again = false;
+	if (r->loading) {
+		pthread_cond_wait(&u->res_cond, &u->res_lock);
+		*again = true;
+		return 0;
+	}
+	if (r->json == NULL && !r->tried_cache) {
+		r->tried_cache = true;
+		r->loading = true;
+		/* Any LMDB failure is a miss: the service has the truth. */
+		(void)res_load(u, r, true);
+		*again = true;
+		return 0;
+	}
+	if (r->json == NULL && r->gen != 0) {
+		/* Evicted from memory: LMDB still has it. */
+		r->loading = true;
+		*again = res_load(u, r, true) == 0;
+		if (*again)
+			return 0;
+	}
+	if (r->json && (res_is_fresh(r, ttl) || u->opts.offline))
+		return 0;
+	if (r->json && policy == RES_STALE_OK) {
+		res_queue_refresh(u, r);
+		return 0;
+	}
+	if (u->opts.offline)
+		return -ENETDOWN;
+	r->loading = true;
+	rc = res_load(u, r, false);
+	if (rc && r->json) {
+		/* The service failed: stale data beats none. */
+		pthread_mutex_lock(&u->health_lock);
+		u->served_stale++;
+		pthread_mutex_unlock(&u->health_lock);
+		return 0;
+	}
+	return rc;
+}
+
+int res_get(struct upfs *u, const char *key, bool list, int ttl,
+	    enum res_policy policy, json_t **out, struct fs_deps *deps)
+{
+	struct res *r;
+	bool again;
+	int rc;
+
+	pthread_mutex_lock(&u->res_lock);
+	r = res_lookup(u, key, list);
+	if (r == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	do {
+		rc = res_get_locked(u, r, ttl, policy, &again);
+	} while (rc == 0 && again);
+	if (rc)
+		goto out;
+	r->used_ms = cache_now_ms();
+	*out = json_incref(r->json);
+	deps_add(deps, r, ttl);
+out:
+	pthread_mutex_unlock(&u->res_lock);
+	return rc;
+}
+
+bool res_deps_current(struct upfs *u, const struct fs_deps *deps)
+{
+	bool current = true;
+
+	pthread_mutex_lock(&u->res_lock);
+	for (int i = 0; i < deps->n && current; i++) {
+		struct res *r = res_lookup(u, deps->d[i].key, false);
+
+		if (r == NULL || r->gen != deps->d[i].gen) {
+			current = false;
+			break;
+		}
+		/* Out of date but unchanged so far: refresh behind the scenes. */
+		if (!res_is_fresh(r, deps->d[i].ttl))
+			res_queue_refresh(u, r);
+	}
+	pthread_mutex_unlock(&u->res_lock);
+	return current;
+}
+
+json_t *res_find_id(json_t *list, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	if (id == NULL)
+		return NULL;
+	json_array_foreach(list, i, v) {
+		const char *vid = json_string_value(json_object_get(v, "id"));
+
+		if (vid && strcmp(vid, id) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static void *refresher_main(void *arg)
+{
+	struct upfs *u = arg;
+
+	pthread_mutex_lock(&u->res_lock);
+	while (!atomic_load(&u->stopping)) {
+		struct res *r = u->res->qhead;
+
+		if (r == NULL) {
+			pthread_cond_wait(&u->res_cond, &u->res_lock);
+			continue;
+		}
+		u->res->qhead = r->qnext;
+		if (u->res->qhead == NULL)
+			u->res->qtail = NULL;
+		r->queued = false;
+		if (r->loading)
+			continue;
+		r->loading = true;
+		res_load(u, r, false);
+	}
+	pthread_mutex_unlock(&u->res_lock);
+	return NULL;
+}
+
+int res_start(struct upfs *u)
+{
+	int n = (int)(sizeof(u->refreshers) / sizeof(u->refreshers[0]));
+
+	for (int i = 0; i < n; i++) {
+		int rc = pthread_create(&u->refreshers[i], NULL,
+					refresher_main, u);
+
+		if (rc)
+			return -rc;
+		u->refresher_count++;
+	}
+	return 0;
+}
+
+void res_stop(struct upfs *u)
+{
+	atomic_store(&u->stopping, true);
+	pthread_mutex_lock(&u->res_lock);
+	pthread_cond_broadcast(&u->res_cond);
+	pthread_mutex_unlock(&u->res_lock);
+	for (int i = 0; i < u->refresher_count; i++)
+		pthread_join(u->refreshers[i], NULL);
+	u->refresher_count = 0;
+}
+
+void res_release(struct upfs *u)
+{
+	if (u->res == NULL)
+		return;
+	for (size_t b = 0; b < RES_BUCKETS; b++) {
+		struct res *r = u->res->buckets[b], *next;
+
+		for (; r != NULL; r = next) {
+			next = r->next;
+			json_decref(r->json);
+			free(r->key);
+			free(r);
+		}
+	}
+	free(u->res);
+	u->res = NULL;
+}
+
+int res_table_new(struct upfs *u)
+{
+	u->res = calloc(1, sizeof(*u->res));
+	return u->res ? 0 : -ENOMEM;
+}
+
+void fs_deps_release(struct fs_deps *deps)
+{
+	for (int i = 0; i < deps->n; i++)
+		free(deps->d[i].key);
+	deps->n = 0;
+}

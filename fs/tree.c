@@ -1,0 +1,446 @@
+/*
+ * tree.c — what each folder of design §2 lists.
+ *
+ * Folders of objects (shares/, printers/, jobs/, connectors/) list one
+ * entry per element of a Graph listing, named by names.c. Folders of one
+ * object (shares/<s>/, printers/<p>/, …) have fixed children that inherit
+ * the folder's object id; their contents come from render.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "names.h"
+#include "tree_private.h"
+
+struct fixed_child {
+	const char *name;
+	enum fs_kind kind;
+};
+
+static const struct fixed_child root_children[] = {
+	{ "shares", FS_SHARES },
+	{ "printers", FS_PRINTERS },
+	{ "connectors", FS_CONNECTORS },
+	{ "settings.json", FS_SETTINGS_JSON },
+	{ ".upfs", FS_META },
+	{ NULL, 0 },
+};
+
+static const struct fixed_child share_children[] = {
+	{ "share.json", FS_SHARE_JSON },
+	{ "printer", FS_SHARE_PRINTER },
+	{ "allowed_users", FS_SHARE_USERS },
+	{ "allowed_groups", FS_SHARE_GROUPS },
+	{ "allow_all_users", FS_SHARE_ALLOW_ALL },
+	{ "queue", FS_SHARE_QUEUE },
+	{ "jobs", FS_SHARE_JOBS },
+	{ NULL, 0 },
+};
+
+static const struct fixed_child printer_children[] = {
+	{ "status", FS_PRINTER_STATUS },
+	{ "printer.json", FS_PRINTER_JSON },
+	{ "capabilities.json", FS_PRINTER_CAPS },
+	{ "defaults.json", FS_PRINTER_DEFAULTS },
+	{ "location.json", FS_PRINTER_LOCATION },
+	{ "jobs", FS_PRINTER_JOBS },
+	{ "shares", FS_PRINTER_SHARES },
+	{ NULL, 0 },
+};
+
+static const struct fixed_child job_children[] = {
+	{ "status", FS_JOB_STATUS },
+	{ "job.json", FS_JOB_JSON },
+	{ NULL, 0 },
+};
+
+static const struct fixed_child connector_children[] = {
+	{ "connector.json", FS_CONNECTOR_JSON },
+	{ NULL, 0 },
+};
+
+static const struct fixed_child meta_children[] = {
+	{ "status", FS_META_STATUS },
+	{ NULL, 0 },
+};
+
+bool tree_kind_is_dir(enum fs_kind kind)
+{
+	switch (kind) {
+	case FS_ROOT:
+	case FS_SHARES:
+	case FS_SHARE:
+	case FS_SHARE_QUEUE:
+	case FS_SHARE_JOBS:
+	case FS_PRINTERS:
+	case FS_PRINTER:
+	case FS_PRINTER_JOBS:
+	case FS_JOB:
+	case FS_PRINTER_SHARES:
+	case FS_CONNECTORS:
+	case FS_CONNECTOR:
+	case FS_META:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool tree_kind_is_link(enum fs_kind kind)
+{
+	return kind == FS_SHARE_PRINTER || kind == FS_SHARE_JOB_LINK ||
+	       kind == FS_PRINTER_SHARE_LINK;
+}
+
+int tree_key(struct buf *out, const char *prefix, const char *id,
+	     const char *suffix)
+{
+	int rc = buf_append_str(out, prefix);
+
+	if (rc == 0 && id) {
+		rc = buf_append_str(out, "/");
+		if (rc == 0)
+			rc = graph_escape_segment(out, id);
+	}
+	if (rc == 0 && suffix)
+		rc = buf_append_str(out, suffix);
+	return rc;
+}
+
+int tree_get(struct upfs *u, const char *prefix, const char *id,
+	     const char *suffix, bool list, int ttl, enum res_policy policy,
+	     json_t **out, struct fs_deps *deps)
+{
+	struct buf key;
+	int rc;
+
+	buf_init(&key, 4096);
+	rc = tree_key(&key, prefix, id, suffix);
+	if (rc == 0)
+		rc = res_get(u, key.data, list, ttl, policy, out, deps);
+	buf_release(&key);
+	return rc;
+}
+
+int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
+		    enum res_policy policy, json_t **out)
+{
+	json_t *list = NULL, *member;
+	int rc = res_get(u, key, true, ttl, policy, &list, NULL);
+
+	if (rc)
+		return rc;
+	member = res_find_id(list, id);
+	if (member)
+		*out = json_incref(member);
+	json_decref(list);
+	return member ? 0 : -ENOENT;
+}
+
+int64_t tree_parse_time(const char *iso)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	int64_t t;
+
+	if (iso == NULL || (p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return 0;
+	t = (int64_t)timegm(&tm);
+	if (*p == '.')
+		while (*++p >= '0' && *p <= '9')
+			;
+	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+		/* "+hh:mm": local time is ahead of UTC by that much. */
+		int64_t off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+			      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+
+		t += *p == '+' ? -off : off;
+	}
+	return t;
+}
+
+const char *tree_str(const json_t *obj, const char *name)
+{
+	const char *s = json_string_value(json_object_get(obj, name));
+
+	return s ? s : "";
+}
+
+bool tree_job_is_final(const json_t *job)
+{
+	const char *state = tree_str(json_object_get(job, "status"), "state");
+
+	return strcmp(state, "completed") == 0 ||
+	       strcmp(state, "canceled") == 0 || strcmp(state, "aborted") == 0;
+}
+
+static int entries_add(struct fs_entries *out, const char *name,
+		       enum fs_kind kind, const char *id, const char *owner,
+		       int64_t mtime)
+{
+	struct fs_entry *e;
+
+	if (out->n == out->alloc) {
+		size_t alloc = out->alloc ? out->alloc * 2 : 16;
+		struct fs_entry *v = realloc(out->v, alloc * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		out->v = v;
+		out->alloc = alloc;
+	}
+	e = &out->v[out->n];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->mtime = mtime;
+	e->name = strdup(name);
+	e->id = id ? strdup(id) : NULL;
+	e->owner = owner ? strdup(owner) : NULL;
+	out->n++;
+	if (e->name == NULL || (id && e->id == NULL) ||
+	    (owner && e->owner == NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static int list_fixed(const struct fs_node *dir, const struct fixed_child *c,
+		      struct fs_entries *out)
+{
+	int rc = 0;
+
+	for (; c->name && rc == 0; c++)
+		rc = entries_add(out, c->name, c->kind, dir->id, dir->owner,
+				 dir->mtime);
+	return rc;
+}
+
+static void names_release(struct names_entry *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i].name);
+	free(names);
+}
+
+/* One entry per element of a listing, named by its display name. */
+static int list_objects(struct upfs *u, const char *key, enum fs_kind kind,
+			const char *owner, const char *time_field,
+			struct fs_entries *out, struct fs_deps *deps)
+{
+	struct names_entry *names = NULL;
+	json_t *list = NULL, *v;
+	struct buf b;
+	size_t i, n = 0;
+	int rc;
+
+	buf_init(&b, 0);
+	rc = res_get(u, key, true, u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	if (rc)
+		goto out;
+	names = calloc(json_array_size(list) + 1, sizeof(*names));
+	if (names == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(v, "id");
+
+		buf_reset(&b);
+		rc = names_encode(&b, tree_str(v, "displayName"), id);
+		if (rc)
+			goto out;
+		names[n].id = id;
+		names[n++].name = buf_detach(&b, NULL);
+	}
+	rc = names_disambiguate(names, n);
+	for (i = 0; i < n && rc == 0; i++) {
+		v = json_array_get(list, i);
+		rc = entries_add(out, names[i].name, kind, names[i].id, owner,
+				 tree_parse_time(tree_str(v, time_field)));
+	}
+out:
+	if (names)
+		names_release(names, n);
+	json_decref(list);
+	buf_release(&b);
+	return rc;
+}
+
+static int cmp_job_id(const void *a, const void *b)
+{
+	unsigned long long x = strtoull(tree_str(*(json_t *const *)a, "id"),
+					NULL, 10);
+	unsigned long long y = strtoull(tree_str(*(json_t *const *)b, "id"),
+					NULL, 10);
+
+	return x < y ? -1 : x > y;
+}
+
+/* The document name of a job, or "job-<id>" when it has none yet. */
+static int job_document_name(struct buf *out, const json_t *job)
+{
+	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
+	const char *name = tree_str(doc, "displayName");
+
+	if (name[0] == '\0')
+		return buf_printf(out, "job-%s", tree_str(job, "id"));
+	return names_encode(out, name, tree_str(job, "id"));
+}
+
+/* How many earlier jobs in sorted[0..i) have the same document name. */
+static unsigned copy_number(json_t **sorted, size_t i, const char *name)
+{
+	unsigned n = 1;
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (size_t k = 0; k < i; k++) {
+		buf_reset(&b);
+		if (job_document_name(&b, sorted[k]) == 0 &&
+		    strcmp(b.data, name) == 0)
+			n++;
+	}
+	buf_release(&b);
+	return n;
+}
+
+/* queue/: the share's live jobs by document name, oldest first. */
+static int list_queue(struct upfs *u, const struct fs_node *dir,
+		      struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, **sorted = NULL, *v;
+	struct buf name, numbered;
+	size_t i, n = 0;
+	int rc;
+
+	buf_init(&name, 0);
+	buf_init(&numbered, 0);
+	rc = tree_get(u, TREE_SHARES, dir->id, "/jobs?$expand=documents", true,
+		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	if (rc)
+		goto out;
+	sorted = calloc(json_array_size(list) + 1, sizeof(*sorted));
+	if (sorted == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(list, i, v)
+		if (!tree_job_is_final(v))
+			sorted[n++] = v;
+	qsort(sorted, n, sizeof(*sorted), cmp_job_id);
+	for (i = 0; i < n && rc == 0; i++) {
+		buf_reset(&name);
+		buf_reset(&numbered);
+		rc = job_document_name(&name, sorted[i]);
+		if (rc == 0)
+			rc = names_copy_number(&numbered, name.data,
+					       copy_number(sorted, i, name.data));
+		if (rc == 0)
+			rc = entries_add(out, numbered.data, FS_QUEUE_ENTRY,
+					 tree_str(sorted[i], "id"), dir->id,
+					 tree_parse_time(tree_str(sorted[i],
+							  "createdDateTime")));
+	}
+out:
+	free(sorted);
+	json_decref(list);
+	buf_release(&name);
+	buf_release(&numbered);
+	return rc;
+}
+
+/* A folder of jobs named by id: printers/<p>/jobs/ or shares/<s>/jobs/. */
+static int list_jobs(struct upfs *u, const struct fs_node *dir,
+		     const char *prefix, enum fs_kind kind,
+		     struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *v;
+	size_t i;
+	int rc;
+
+	rc = tree_get(u, prefix, dir->id, "/jobs?$expand=documents", true,
+		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(v, "id");
+
+		if (rc == 0 && id[0] != '\0')
+			rc = entries_add(out, id, kind, id, dir->id,
+					 tree_parse_time(tree_str(v,
+							  "createdDateTime")));
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* printers/<p>/shares/: links named as shares/ names them. */
+static int list_printer_shares(struct upfs *u, const struct fs_node *dir,
+			       struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *v;
+	struct buf name;
+	size_t i;
+	int rc;
+
+	buf_init(&name, 0);
+	rc = tree_get(u, TREE_PRINTERS, dir->id, "/shares", true,
+		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(v, "id");
+
+		if (rc)
+			break;
+		buf_reset(&name);
+		if (node_name_of(u, FS_SHARES, id, &name) != 0) {
+			buf_reset(&name);
+			rc = names_encode(&name, tree_str(v, "displayName"), id);
+		}
+		if (rc == 0)
+			rc = entries_add(out, name.data, FS_PRINTER_SHARE_LINK,
+					 id, dir->id,
+					 tree_parse_time(tree_str(v,
+							  "createdDateTime")));
+	}
+	json_decref(list);
+	buf_release(&name);
+	return rc;
+}
+
+int tree_list(struct upfs *u, const struct fs_node *dir,
+	      struct fs_entries *out, struct fs_deps *deps)
+{
+	switch (dir->kind) {
+	case FS_ROOT:
+		return list_fixed(dir, root_children, out);
+	case FS_SHARES:
+		return list_objects(u, TREE_SHARES, FS_SHARE, NULL,
+				    "createdDateTime", out, deps);
+	case FS_SHARE:
+		return list_fixed(dir, share_children, out);
+	case FS_SHARE_QUEUE:
+		return list_queue(u, dir, out, deps);
+	case FS_SHARE_JOBS:
+		return list_jobs(u, dir, TREE_SHARES, FS_SHARE_JOB_LINK, out,
+				 deps);
+	case FS_PRINTERS:
+		return list_objects(u, TREE_PRINTERS, FS_PRINTER, NULL,
+				    "registeredDateTime", out, deps);
+	case FS_PRINTER:
+		return list_fixed(dir, printer_children, out);
+	case FS_PRINTER_JOBS:
+		return list_jobs(u, dir, TREE_PRINTERS, FS_JOB, out, deps);
+	case FS_JOB:
+		return list_fixed(dir, job_children, out);
+	case FS_PRINTER_SHARES:
+		return list_printer_shares(u, dir, out, deps);
+	case FS_CONNECTORS:
+		return list_objects(u, TREE_CONNECTORS, FS_CONNECTOR, NULL,
+				    "registeredDateTime", out, deps);
+	case FS_CONNECTOR:
+		return list_fixed(dir, connector_children, out);
+	case FS_META:
+		return list_fixed(dir, meta_children, out);
+	default:
+		return -ENOTDIR;
+	}
+}

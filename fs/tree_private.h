@@ -1,0 +1,53 @@
+/*
+ * tree_private.h — what tree.c, render.c and xattr.c share: the Graph
+ * paths of each resource the tree is made of, and small JSON helpers.
+ */
+#ifndef UPFS_TREE_PRIVATE_H
+#define UPFS_TREE_PRIVATE_H
+
+#include "fs.h"
+
+#define TREE_SHARES "/print/shares"
+#define TREE_PRINTERS "/print/printers"
+#define TREE_CONNECTORS "/print/connectors"
+#define TREE_SETTINGS "/print/settings"
+
+/*
+ * Lists omit capabilities and defaults (reference §3.1): a printer's and a
+ * share's files come from one GET that names every property.
+ */
+#define TREE_PRINTER_SELECT                                                  \
+	"?$select=id,displayName,manufacturer,model,isShared,"              \
+	"isAcceptingJobs,hasPhysicalDevice,registeredDateTime,"             \
+	"lastSeenDateTime,status,location,defaults,capabilities"
+#define TREE_SHARE_SELECT                                                    \
+	"?$select=id,displayName,createdDateTime,allowAllUsers,"            \
+	"isAcceptingJobs,manufacturer,model,status,location,defaults,"      \
+	"capabilities,viewPoint&$expand=printer"
+
+/* Appends prefix, the escaped id and suffix: "/print/printers/{id}/jobs". */
+int tree_key(struct buf *out, const char *prefix, const char *id,
+	     const char *suffix);
+
+/* Fetches the resource prefix/{id}suffix (see res_get). */
+int tree_get(struct upfs *u, const char *prefix, const char *id,
+	     const char *suffix, bool list, int ttl, enum res_policy policy,
+	     json_t **out, struct fs_deps *deps);
+
+/* The element with this id of a listing, as a new reference (-ENOENT). */
+int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
+		    enum res_policy policy, json_t **out);
+
+/* Seconds since the epoch of an ISO 8601 time, 0 when absent or invalid. */
+int64_t tree_parse_time(const char *iso);
+
+/* The string member name of obj, or "" (never NULL). */
+const char *tree_str(const json_t *obj, const char *name);
+
+/* "state: detail, detail" of a printerStatus or printJobStatus. */
+int tree_status_line(struct buf *out, const json_t *status);
+
+/* True for the job states after which nothing more happens. */
+bool tree_job_is_final(const json_t *job);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * test_names.c — the name codec of design §2.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);      \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+static void expect_encode(const char *display, const char *id,
+			  const char *want)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	rc = names_encode(&b, display, id);
+	CHECK(rc == 0, "encode '%s' failed: %d", display, rc);
+	CHECK(rc == 0 && strcmp(b.data, want) == 0,
+	      "encode '%s': got '%s', want '%s'", display, b.data, want);
+	buf_release(&b);
+}
+
+static void test_encode(void)
+{
+	expect_encode("Floor3 LaserJet", "id", "Floor3 LaserJet");
+	expect_encode("Sales/Marketing", "id", "Sales\xef\xbc\x8fMarketing");
+	expect_encode("Caf\xc3\xa9 Drucker", "id", "Caf\xc3\xa9 Drucker");
+	expect_encode("tab\there", "id", "tab\xe2\x90\x89here");
+	expect_encode("nl\n", "id", "nl\xe2\x90\x8a");
+	expect_encode("del\x7f", "id", "del\xe2\x90\xa1");
+	expect_encode(".", "id", "\xef\xbc\x8e");
+	expect_encode("..", "id", "\xef\xbc\x8e\xef\xbc\x8e");
+	expect_encode("...", "id", "...");
+	expect_encode(".hidden", "id", ".hidden");
+	expect_encode("", "0123456789", "0123456789");
+	expect_encode(NULL, "abc", "abc");
+}
+
+static void test_long_names(void)
+{
+	char display[600];
+	struct buf b;
+	const char *id = "abcdef0123456789";
+
+	/* 300 bytes of 'x': cut, then " ~abcdef01". */
+	memset(display, 'x', 300);
+	display[300] = '\0';
+	buf_init(&b, 0);
+	CHECK(names_encode(&b, display, id) == 0, "long encode failed");
+	CHECK(b.len == UPFS_NAME_MAX, "long name is %zu bytes", b.len);
+	CHECK(strcmp(b.data + b.len - 10, " ~abcdef01") == 0,
+	      "long name suffix is '%s'", b.data + b.len - 10);
+	buf_release(&b);
+
+	/* 200 two-byte characters: the cut must not split one. */
+	for (int i = 0; i < 200; i++)
+		memcpy(display + 2 * i, "\xc3\xa9", 2);
+	display[400] = '\0';
+	buf_init(&b, 0);
+	CHECK(names_encode(&b, display, id) == 0, "utf-8 encode failed");
+	CHECK(b.len <= UPFS_NAME_MAX, "utf-8 name is %zu bytes", b.len);
+	CHECK(((unsigned char)b.data[b.len - 11] & 0xc0) != 0xc0,
+	      "cut inside a character");
+	buf_release(&b);
+
+	/* Exactly 255 bytes is kept whole. */
+	memset(display, 'y', 255);
+	display[255] = '\0';
+	buf_init(&b, 0);
+	CHECK(names_encode(&b, display, id) == 0 && b.len == 255 &&
+	      strchr(b.data, '~') == NULL, "255-byte name changed");
+	buf_release(&b);
+}
+
+static void test_disambiguate(void)
+{
+	struct names_entry e[4] = {
+		{ strdup("Lab Printer"), "11111111-aaaa" },
+		{ strdup("Floor3"), "22222222-bbbb" },
+		{ strdup("Lab Printer"), "33333333-cccc" },
+		{ strdup("Other"), "44444444-dddd" },
+	};
+
+	CHECK(names_disambiguate(e, 4) == 0, "disambiguate failed");
+	CHECK(strcmp(e[0].name, "Lab Printer ~11111111") == 0, "got '%s'",
+	      e[0].name);
+	CHECK(strcmp(e[2].name, "Lab Printer ~33333333") == 0, "got '%s'",
+	      e[2].name);
+	CHECK(strcmp(e[1].name, "Floor3") == 0, "unique name changed: '%s'",
+	      e[1].name);
+	CHECK(strcmp(e[3].name, "Other") == 0, "unique name changed: '%s'",
+	      e[3].name);
+	for (int i = 0; i < 4; i++)
+		free(e[i].name);
+
+	/* Same 8-character prefix: the whole id tells them apart. */
+	struct names_entry f[2] = {
+		{ strdup("Twin"), "abcdefgh-1" },
+		{ strdup("Twin"), "abcdefgh-2" },
+	};
+	CHECK(names_disambiguate(f, 2) == 0, "disambiguate twins failed");
+	CHECK(strcmp(f[0].name, f[1].name) != 0, "twins still clash: '%s'",
+	      f[0].name);
+	for (int i = 0; i < 2; i++)
+		free(f[i].name);
+}
+
+static void test_order_independent(void)
+{
+	struct names_entry a[2] = { { strdup("Same"), "aaaaaaaa1" },
+				    { strdup("Same"), "bbbbbbbb2" } };
+	struct names_entry b[2] = { { strdup("Same"), "bbbbbbbb2" },
+				    { strdup("Same"), "aaaaaaaa1" } };
+
+	names_disambiguate(a, 2);
+	names_disambiguate(b, 2);
+	CHECK(strcmp(a[0].name, b[1].name) == 0 &&
+	      strcmp(a[1].name, b[0].name) == 0,
+	      "names depend on listing order");
+	for (int i = 0; i < 2; i++) {
+		free(a[i].name);
+		free(b[i].name);
+	}
+}
+
+static void expect_copy(const char *name, unsigned n, const char *want)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(names_copy_number(&b, name, n) == 0 && strcmp(b.data, want) == 0,
+	      "copy %u of '%s': got '%s', want '%s'", n, name, b.data, want);
+	buf_release(&b);
+}
+
+static void test_copy_number(void)
+{
+	expect_copy("doc.pdf", 1, "doc.pdf");
+	expect_copy("doc.pdf", 2, "doc ~2.pdf");
+	expect_copy("archive.tar.gz", 3, "archive.tar ~3.gz");
+	expect_copy("README", 2, "README ~2");
+	expect_copy(".profile", 2, ".profile ~2");
+}
+
+int main(void)
+{
+	test_encode();
+	test_long_names();
+	test_disambiguate();
+	test_order_independent();
+	test_copy_number();
+	if (failures) {
+		fprintf(stderr, "test_names: %d failure(s)\n", failures);
+		return 1;
+	}
+	return 0;
+}
