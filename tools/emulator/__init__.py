@@ -1,0 +1,10 @@
+"""up-emulator: a local, stateful emulator of the Microsoft Graph
+Universal Print API for upfs tests and demos (standard library only).
+
+Modules: main (CLI, lifetime), server (HTTP transport), app (dispatch),
+router (route tables), wire (request/reply/errors), odata (query options,
+paging, contexts), auth (tokens, token endpoint), faults, metrics (request
+counts), state (storage and indexes), records (record builders, job
+states), render (Graph shapes), schema (types and enums), profiles
+(printer models), tenants (seed data), graph_print and graph_directory
+(Graph handlers), control (test-only /_emulator routes)."""

@@ -1,0 +1,319 @@
+"""Test-only routes under /_emulator/: no auth, never counted, never
+faulted. They mint tokens, expose request counts and the whole state, let
+tests change the tenant behind the client's back, and set faults.
+
+  GET    /_emulator                  {"base","tenant","faults","pageSize"}
+  POST   /_emulator/token            {"upn","expires_in","kind":"app",
+                                      "client_id","scp","roles"} (all
+                                      optional) -> {"access_token",
+                                      "refresh_token" (delegated),
+                                      "expires_in","token_type"}
+  GET    /_emulator/requests         {"total":N,"routes":{"GET /t":n}}
+  POST   /_emulator/requests/reset   zeroes the counts
+  GET    /_emulator/state[?only=printers,shares]   the state, Graph shapes
+                                      plus printerId/shareId/... links
+  POST   /_emulator/reset            {"tenant":name} re-seeds (default:
+                                      the current tenant)
+  GET    /_emulator/faults           {"spec": ...}
+  POST   /_emulator/faults           {"spec": "429:0.2:1,..."} replaces it
+  POST   /_emulator/printers         printer fields (displayName required;
+                                      "id", "connectorIds" optional) -> 201
+  PATCH  /_emulator/printers/{id}    fields merged (dicts deep) -> 200
+  DELETE /_emulator/printers/{id}    also deletes its shares and jobs
+  POST   /_emulator/shares           {"printerId", "displayName",
+                                      "allowAllUsers", "allowedUsers": [UPN
+                                      or id], "allowedGroups": [name or id]}
+  PATCH  /_emulator/shares/{id}      same fields; printerId swaps printer
+  DELETE /_emulator/shares/{id}      its jobs stay on the printer
+  POST   /_emulator/jobs             {"printerId" and/or "shareId", "upn",
+                                      "state", "documentName", "size",
+                                      "contentType", "configuration",
+                                      "details", "description"} -> 201
+  PATCH  /_emulator/jobs/{jid}       {"state", ...} recomputes the status;
+                                      other fields merged
+  DELETE /_emulator/jobs/{jid}
+"""
+
+import os
+from urllib.parse import parse_qs
+
+from . import auth, records, render, tenants, util
+from .router import Router
+from .wire import GraphError, Reply
+
+CONTENT_TYPES = {".pdf": "application/pdf", ".oxps": "application/oxps",
+                 ".xps": "application/oxps", ".txt": "text/plain",
+                 ".png": "image/png", ".jpg": "image/jpeg",
+                 ".pwg": "image/pwg-raster"}
+
+
+def _body(req):
+    return req.json()
+
+
+def info(req, app):
+    return Reply(200, {"base": req.base, "tenant": app.state.tenant,
+                       "faults": app.faults.spec,
+                       "pageSize": app.page_size})
+
+
+def token(req, app):
+    body = _body(req)
+    kind = body.get("kind", "delegated")
+    if kind not in ("delegated", "app"):
+        raise GraphError(400, "BadRequest", "kind must be delegated or app")
+    expires_in = int(body.get("expires_in", 3600))
+    upn = body.get("upn", "admin@contoso.com")
+    out = {"token_type": "Bearer", "expires_in": expires_in}
+    if kind == "app":
+        out["access_token"] = auth.mint_access(
+            app.state, kind="app", expires_in=expires_in,
+            appid=body.get("client_id", "upfs-demo-app"),
+            roles=body.get("roles"))
+    else:
+        out["access_token"] = auth.mint_access(
+            app.state, upn, expires_in=expires_in,
+            appid=body.get("client_id", "upfs-emulator"), scp=body.get("scp"))
+        out["refresh_token"] = auth.mint_refresh(app.state, upn,
+                                                 body.get("client_id"))
+    return Reply(200, out)
+
+
+def requests(req, app):
+    return Reply(200, app.counter.snapshot())
+
+
+def requests_reset(req, app):
+    app.counter.reset()
+    return Reply(200, app.counter.snapshot())
+
+
+def state(req, app):
+    only = parse_qs(req.raw_query).get("only")
+    with app.state.lock:
+        view = render.state_view(app.state)
+    if only:
+        keep = set(",".join(only).split(",")) | {"tenant"}
+        view = {k: v for k, v in view.items() if k in keep}
+    return Reply(200, view)
+
+
+def reset(req, app):
+    """Re-seeds the tenant (body {"tenant": name} picks another)."""
+    name = _body(req).get("tenant", app.state.tenant)
+    if name not in tenants.BUILDERS:
+        raise GraphError(400, "BadRequest", "unknown tenant '%s'" % name)
+    app.state = tenants.build(name)
+    return Reply(200, {"tenant": name})
+
+
+def faults_get(req, app):
+    return Reply(200, {"spec": app.faults.spec})
+
+
+def faults_set(req, app):
+    spec = _body(req).get("spec", "")
+    try:
+        app.faults.set(spec)
+    except ValueError as exc:
+        raise GraphError(400, "BadRequest", str(exc))
+    return Reply(200, {"spec": app.faults.spec})
+
+
+# --- printers ----------------------------------------------------------------
+
+def printer_create(req, app):
+    body = _body(req)
+    name = body.get("displayName")
+    if not isinstance(name, str) or not name:
+        raise GraphError(400, "BadRequest", "displayName is required")
+    fields = {k: v for k, v in body.items()
+              if k not in ("id", "displayName", "isShared", "connectorIds")
+              and not k.startswith("_")}
+    st = app.state
+    with st.lock:
+        pid = body.get("id") or util.new_id()
+        if pid in st.printers.by_id:
+            raise GraphError(409, "conflict", "printer '%s' exists" % pid)
+        rec = records.printer(pid, name, **fields)
+        base = records.printer(pid, name)
+        for key in ("status", "defaults", "capabilities"):
+            if isinstance(fields.get(key), dict):
+                rec[key] = util.deep_merge(base[key], fields[key])
+        rec["_connectorIds"] = list(body.get("connectorIds", []))
+        st.add("printers", rec)
+        return Reply(201, render.public(rec))
+
+
+def printer_patch(req, app):
+    with app.state.lock:
+        rec = app.state.patch_printer(req.params["id"], _body(req))
+        return Reply(200, render.public(rec))
+
+
+def printer_delete(req, app):
+    with app.state.lock:
+        app.state.delete_printer(req.params["id"])
+    return Reply(204)
+
+
+# --- shares ------------------------------------------------------------------
+
+def _share_links(st, body):
+    """Resolves allowedUsers (ids or UPNs) and allowedGroups (ids or names)."""
+    links = {}
+    if "allowedUsers" in body:
+        links["_allowedUsers"] = [st.user(u)["id"]
+                                  for u in body["allowedUsers"]]
+    if "allowedGroups" in body:
+        ids = []
+        for g in body["allowedGroups"]:
+            rec = st.groups.get(g) or st.group_by_name(g)
+            if rec is None:
+                st.group(g)     # raises the 404
+            ids.append(rec["id"])
+        links["_allowedGroups"] = ids
+    return links
+
+
+def _share_out(st, rec):
+    out = render.share(st, render._RawReq, rec,
+                       select=["displayName", "manufacturer", "model",
+                               "createdDateTime", "allowAllUsers",
+                               "isAcceptingJobs", "status", "location",
+                               "defaults", "capabilities"])
+    out["printerId"] = rec["_printerId"]
+    return out
+
+
+def share_create(req, app):
+    body = _body(req)
+    st = app.state
+    with st.lock:
+        printer = st.printer(body.get("printerId", ""))
+        name = body.get("displayName") or printer["displayName"]
+        sid = body.get("id") or util.new_id()
+        if sid in st.shares.by_id:
+            raise GraphError(409, "conflict", "share '%s' exists" % sid)
+        fields = {k: v for k, v in body.items() if k in (
+            "allowAllUsers", "isAcceptingJobs", "createdDateTime")}
+        fields.update(_share_links(st, body))
+        rec = records.share(sid, name, printer["id"], **fields)
+        st.add("shares", rec)
+        return Reply(201, _share_out(st, rec))
+
+
+def share_patch(req, app):
+    body = _body(req)
+    st = app.state
+    with st.lock:
+        links = _share_links(st, body)
+        fields = {k: v for k, v in body.items()
+                  if k not in ("allowedUsers", "allowedGroups")}
+        rec = st.patch_share(req.params["id"], fields)
+        rec.update(links)
+        return Reply(200, _share_out(st, rec))
+
+
+def share_delete(req, app):
+    with app.state.lock:
+        app.state.delete_share(req.params["id"])
+    return Reply(204)
+
+
+# --- jobs --------------------------------------------------------------------
+
+def _job_out(rec):
+    out = render.public(rec)
+    out["printerId"] = rec["_printerId"]
+    out["shareId"] = rec["_shareId"]
+    return out
+
+
+def job_create(req, app):
+    body = _body(req)
+    st = app.state
+    with st.lock:
+        sid = body.get("shareId")
+        if sid:
+            pid = body.get("printerId") or st.share(sid)["_printerId"]
+            st.share(sid)
+        else:
+            pid = body.get("printerId", "")
+        st.printer(pid)
+        state_name = body.get("state", "completed")
+        if state_name not in records.JOB_STATES:
+            raise GraphError(400, "BadRequest",
+                             "state must be one of " +
+                             ", ".join(records.JOB_STATES))
+        user = st.user(body.get("upn", "admin@contoso.com"))
+        name = body.get("documentName", "document.pdf")
+        ctype = body.get("contentType") or CONTENT_TYPES.get(
+            os.path.splitext(name)[1].lower(), "application/octet-stream")
+        created = body.get("createdDateTime") or util.now_str()
+        jid = st.allocate_job_id()
+        status, _ = records.job_status(state_name)
+        doc = records.document(
+            util.new_id(), name, ctype, int(body.get("size", 1024)),
+            None if state_name == "paused" else created,
+            created if status["isAcquiredByPrinter"] else None)
+        config = records.configuration(**body.get("configuration", {}))
+        rec = records.job(jid, pid, sid, records.user_identity(user),
+                          state_name, doc, created, config,
+                          body.get("details"), body.get("description"))
+        st.add_job(rec)
+        return Reply(201, _job_out(rec))
+
+
+def job_patch(req, app):
+    """Body: any job fields to merge; "state" (with optional "details",
+    "description") recomputes the status as the service would show it."""
+    body = dict(_body(req))
+    st = app.state
+    with st.lock:
+        rec = st.jobs.get(req.params["jid"])
+        if rec is None:
+            raise GraphError(404, "itemNotFound", "no job '%s'"
+                             % req.params["jid"])
+        if "state" in body:
+            name = body.pop("state")
+            if name not in records.JOB_STATES:
+                raise GraphError(400, "BadRequest", "unknown state")
+            status, fetchable = records.job_status(
+                name, body.pop("details", None), body.pop("description", None))
+            rec["status"], rec["isFetchable"] = status, fetchable
+        body = {k: v for k, v in body.items()
+                if k != "id" and not k.startswith("_")}
+        rec.update(util.deep_merge(rec, body))
+        return Reply(200, _job_out(rec))
+
+
+def job_delete(req, app):
+    with app.state.lock:
+        if req.params["jid"] not in app.state.jobs.by_id:
+            raise GraphError(404, "itemNotFound", "no job '%s'"
+                             % req.params["jid"])
+        app.state.delete_job(req.params["jid"])
+    return Reply(204)
+
+
+def router():
+    r = Router()
+    r.add("GET", "/_emulator", info)
+    r.add("POST", "/_emulator/token", token)
+    r.add("GET", "/_emulator/requests", requests)
+    r.add("POST", "/_emulator/requests/reset", requests_reset)
+    r.add("GET", "/_emulator/state", state)
+    r.add("POST", "/_emulator/reset", reset)
+    r.add("GET", "/_emulator/faults", faults_get)
+    r.add("POST", "/_emulator/faults", faults_set)
+    r.add("POST", "/_emulator/printers", printer_create)
+    r.add("PATCH", "/_emulator/printers/{id}", printer_patch)
+    r.add("DELETE", "/_emulator/printers/{id}", printer_delete)
+    r.add("POST", "/_emulator/shares", share_create)
+    r.add("PATCH", "/_emulator/shares/{id}", share_patch)
+    r.add("DELETE", "/_emulator/shares/{id}", share_delete)
+    r.add("POST", "/_emulator/jobs", job_create)
+    r.add("PATCH", "/_emulator/jobs/{jid}", job_patch)
+    r.add("DELETE", "/_emulator/jobs/{jid}", job_delete)
+    return r

@@ -1,0 +1,107 @@
+"""Command line and lifetime: parse options, build or load the state,
+serve until SIGTERM/SIGINT, save the state, exit 0."""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+from . import tenants
+from .app import App
+from .faults import Faults
+from .server import Server
+from .state import State
+
+USAGE_EXAMPLE = """\
+The first line on stdout is the base URL (e.g. http://127.0.0.1:43123).
+Graph: {base}/v1.0 and {base}/beta; OAuth2 authority: {base}/{tenant};
+test routes: {base}/_emulator/... (see tools/emulator/control.py)."""
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="up-emulator",
+        description="A local, stateful emulator of the Microsoft Graph "
+                    "Universal Print API.", epilog=USAGE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0,
+                   help="TCP port (default 0: a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--tenant", choices=sorted(tenants.BUILDERS),
+                   default="demo", help="seed data (default demo)")
+    p.add_argument("--faults", default="", metavar="SPEC",
+                   help="inject faults, e.g. 429:0.2:1,500:0.1,route=/jobs")
+    p.add_argument("--seed", type=int, default=1,
+                   help="RNG seed for faults (default 1)")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS (not implemented yet)")
+    p.add_argument("--state", metavar="FILE",
+                   help="load state from FILE if it exists; save on exit")
+    p.add_argument("--page-size", type=int, default=100, metavar="N",
+                   help="default page size of collections (default 100)")
+    p.add_argument("--verbose", action="store_true",
+                   help="log each request to stderr")
+    return p.parse_args(argv)
+
+
+def load_state(args):
+    if args.state and os.path.exists(args.state):
+        with open(args.state, encoding="utf-8") as fh:
+            return State.load(json.load(fh))
+    return tenants.build(args.tenant)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.tls:
+        print("up-emulator: --tls is not implemented yet; run without it "
+              "(plain http on 127.0.0.1)", file=sys.stderr)
+        return 2
+    if args.page_size < 1:
+        print("up-emulator: --page-size must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        faults = Faults(args.faults, args.seed)
+    except ValueError as exc:
+        print("up-emulator: --faults: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        state = load_state(args)
+    except (OSError, ValueError, KeyError) as exc:
+        print("up-emulator: cannot load state '%s': %s" % (args.state, exc),
+              file=sys.stderr)
+        return 2
+    app = App(state, faults, args.page_size)
+    try:
+        server = Server((args.host, args.port), app, args.verbose)
+    except OSError as exc:
+        print("up-emulator: cannot listen on %s:%d: %s"
+              % (args.host, args.port, exc.strerror or exc), file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    print(server.base_url, flush=True)
+    if args.verbose:
+        print("up-emulator: tenant %s, %d printers, %d shares, %d jobs"
+              % (state.tenant, len(state.printers), len(state.shares),
+                 len(state.jobs)), file=sys.stderr)
+    while not stop.wait(3600):
+        pass
+    server.shutdown()
+    server.server_close()
+    if args.state:
+        try:
+            app.state.save(args.state)
+        except OSError as exc:
+            print("up-emulator: cannot save state '%s': %s"
+                  % (args.state, exc), file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,95 @@
+"""What the Graph schema says about each type: its property names (for
+$select), its expandable navigations, and the enum members that come before
+the `unknownFutureValue` sentinel (for `Prefer: include-unknown-enum-members`).
+"""
+
+PRINTER_BASE = (
+    "id", "displayName", "manufacturer", "model", "isAcceptingJobs",
+    "status", "location", "defaults", "capabilities",
+)
+
+PROPERTIES = {
+    "printer": PRINTER_BASE + (
+        "hasPhysicalDevice", "isShared", "registeredDateTime",
+        "lastSeenDateTime", "jobs", "shares", "connectors", "taskTriggers",
+    ),
+    "printerShare": PRINTER_BASE + (
+        "allowAllUsers", "createdDateTime", "viewPoint", "jobs", "printer",
+        "allowedUsers", "allowedGroups",
+    ),
+    "printJob": (
+        "id", "createdDateTime", "createdBy", "status", "configuration",
+        "isFetchable", "redirectedFrom", "redirectedTo",
+        "acknowledgedDateTime", "errorCode", "documents", "tasks",
+    ),
+    "printDocument": (
+        "id", "displayName", "contentType", "size", "uploadedDateTime",
+        "downloadedDateTime",
+    ),
+    "printConnector": (
+        "id", "displayName", "fullyQualifiedDomainName", "operatingSystem",
+        "appVersion", "registeredDateTime", "location",
+    ),
+    "printService": ("id", "endpoints"),
+    "printServiceEndpoint": ("id", "displayName", "uri"),
+    "printOperation": (
+        "id", "createdDateTime", "status", "certificate", "printer",
+    ),
+    "user": (
+        "id", "displayName", "givenName", "surname", "userPrincipalName",
+        "mail", "jobTitle", "officeLocation", "businessPhones",
+        "mobilePhone", "preferredLanguage",
+    ),
+    "group": (
+        "id", "displayName", "description", "mail", "mailEnabled",
+        "mailNickname", "securityEnabled", "groupTypes", "createdDateTime",
+    ),
+}
+
+# Navigations each type accepts in $expand (what the emulator can inline).
+EXPANDABLE = {
+    "printer": ("shares", "connectors"),
+    "printerShare": ("printer", "allowedUsers", "allowedGroups"),
+    "printJob": ("documents", "tasks"),
+    "printService": ("endpoints",),
+    "printOperation": ("printer",),
+}
+
+# printerProcessingStateDetail members up to and including the sentinel
+# (reference Appendix A). Anything else is only sent with the Prefer header.
+PRINTER_DETAILS_BEFORE_SENTINEL = frozenset((
+    "paused", "mediaJam", "mediaNeeded", "mediaLow", "mediaEmpty",
+    "coverOpen", "interlockOpen", "outputTrayMissing", "outputAreaFull",
+    "markerSupplyLow", "markerSupplyEmpty", "inputTrayMissing",
+    "outputAreaAlmostFull", "markerWasteAlmostFull", "markerWasteFull",
+    "fuserOverTemp", "fuserUnderTemp", "other", "none", "movingToPaused",
+    "shutdown", "connectingToDevice", "timedOut", "stopping",
+    "stoppedPartially", "tonerLow", "tonerEmpty", "spoolAreaFull",
+    "doorOpen", "opticalPhotoConductorNearEndOfLife",
+    "opticalPhotoConductorLifeOver", "developerLow", "developerEmpty",
+    "interpreterResourceUnavailable", "unknownFutureValue",
+))
+
+# printFinishing members up to and including the sentinel (reference §2.24).
+FINISHINGS_BEFORE_SENTINEL = frozenset((
+    "none", "staple", "punch", "cover", "bind", "saddleStitch", "stitchEdge",
+    "stapleTopLeft", "stapleBottomLeft", "stapleTopRight",
+    "stapleBottomRight", "stitchLeftEdge", "stitchTopEdge",
+    "stitchRightEdge", "stitchBottomEdge", "stapleDualLeft",
+    "stapleDualTop", "stapleDualRight", "stapleDualBottom",
+    "unknownFutureValue",
+))
+
+
+def evolvable(values, known):
+    """values with every member after the sentinel replaced by
+    unknownFutureValue (once), as the service does without the Prefer."""
+    if not values:
+        return values
+    out = []
+    for value in values:
+        if value not in known:
+            value = "unknownFutureValue"
+        if value not in out:
+            out.append(value)
+    return out

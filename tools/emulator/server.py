@@ -1,0 +1,146 @@
+"""The HTTP/1.1 transport: a ThreadingHTTPServer whose handler reads a
+request (Content-Length or chunked body), hands it to App.dispatch, and
+writes the Reply in one write with Content-Length, keeping the connection
+alive. Faults that reset or drop a connection are carried out here."""
+
+import http
+import socket
+import struct
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .wire import Request
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "up-emulator/1.0"
+    sys_version = ""
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self):
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("up-emulator: %s %s\n" % (
+                self.address_string(), fmt % args))
+
+    # --- reading -------------------------------------------------------------
+
+    def _read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        return self.rfile.read(int(length))
+
+    def _read_chunked(self):
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass            # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _serve(self):
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(400, "Bad request body")
+            return
+        path, _, query = self.path.partition("?")
+        if "://" in path:                      # absolute-form request line
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        host = self.headers.get("Host") or self.server.host_port
+        req = Request(self.command, path.rstrip("/") or "/", query,
+                      self.headers, body,
+                      "%s://%s" % (self.server.scheme, host))
+        reply = self.server.app.dispatch(req)
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.abort == "reset":
+            self._reset()
+            return
+        data = self._encode(req, reply)
+        if reply.abort == "drop":
+            self._reset()
+            return
+        self.wfile.write(data)
+        self.log_request(reply.status, len(data))
+
+    # --- writing -------------------------------------------------------------
+
+    def _encode(self, req, reply):
+        payload, ctype = reply.payload()
+        try:
+            phrase = http.HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = "Status"
+        head = ["HTTP/1.1 %d %s" % (reply.status, phrase),
+                "Date: " + self.date_time_string(),
+                "Server: " + self.server_version,
+                "request-id: " + req.request_id,
+                "client-request-id: " + (req.client_request_id or
+                                         req.request_id)]
+        if ctype:
+            head.append("Content-Type: " + ctype)
+        if req.version:
+            head.append("OData-Version: 4.0")
+        for key, value in reply.headers.items():
+            head.append("%s: %s" % (key, value))
+        head.append("Content-Length: %d" % len(payload))
+        if self.close_connection:
+            head.append("Connection: close")
+        if self.command == "HEAD":
+            payload = b""
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
+
+    def _reset(self):
+        """Closes the connection with an RST and no reply."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+        # Closing here (the fd goes when rfile/wfile close in finish())
+        # keeps socketserver from sending a FIN with shutdown(SHUT_WR).
+        self.connection.close()
+        self.log_message('"%s" reset by fault', self.requestline)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    def __init__(self, address, app, verbose=False):
+        self.app = app
+        self.verbose = verbose
+        self.scheme = "http"
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+        host, port = self.server_address[:2]
+        if ":" in host:
+            host = "[%s]" % host
+        self.host_port = "%s:%d" % (host, port)
+
+    @property
+    def base_url(self):
+        return "%s://%s" % (self.scheme, self.host_port)
+
+    def handle_error(self, request, client_address):
+        # A client hanging up mid-reply is normal for tests; be quiet.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)

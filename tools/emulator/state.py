@@ -1,0 +1,276 @@
+"""The tenant's state: every object, the indexes that keep requests cheap,
+and one lock. Handlers read and change state only through this class.
+
+Lock: State.lock (an RLock) guards everything below; take it around a
+whole request's reads and writes (`with state.lock:`)."""
+
+import json
+import os
+import threading
+
+from . import records, util
+from .wire import GraphError, not_found
+
+
+class Collection:
+    """Records by id, plus their ids in insertion order (= `_seq` order)."""
+
+    def __init__(self):
+        self.by_id = {}
+        self.ids = []
+
+    def add(self, rec):
+        self.by_id[rec["id"]] = rec
+        self.ids.append(rec["id"])
+
+    def remove(self, key):
+        rec = self.by_id.pop(key)
+        self.ids.remove(key)
+        return rec
+
+    def get(self, key):
+        return self.by_id.get(key)
+
+    def seq_of(self, key):
+        return self.by_id[key]["_seq"]
+
+    def records(self):
+        return [self.by_id[k] for k in self.ids]
+
+    def __len__(self):
+        return len(self.ids)
+
+
+KINDS = ("printers", "shares", "jobs", "users", "groups", "connectors",
+         "services", "operations")
+
+
+class State:
+    def __init__(self, tenant="empty"):
+        self.lock = threading.RLock()
+        self.tenant = tenant
+        self.c = {kind: Collection() for kind in KINDS}
+        self.settings = {"documentConversionEnabled": True}
+        self.next_seq = 1
+        self.next_job_id = 1
+        # Indexes (kept by the methods below):
+        self.jobs_by_printer = {}    # printer id -> [job id], ascending
+        self.jobs_by_share = {}      # share id -> [job id], ascending
+        self.shares_by_printer = {}  # printer id -> [share id]
+        self.user_by_upn = {}        # lower-case UPN -> user id
+
+    # --- shortcuts ----------------------------------------------------------
+
+    @property
+    def printers(self):
+        return self.c["printers"]
+
+    @property
+    def shares(self):
+        return self.c["shares"]
+
+    @property
+    def jobs(self):
+        return self.c["jobs"]
+
+    @property
+    def users(self):
+        return self.c["users"]
+
+    @property
+    def groups(self):
+        return self.c["groups"]
+
+    # --- adding (seeding, test routes, later the Graph write side) ----------
+
+    def add(self, kind, rec):
+        """Adds a record to a collection, giving it its ordering key."""
+        if kind == "jobs":
+            return self.add_job(rec)
+        if "_seq" not in rec:
+            rec["_seq"] = self.next_seq
+        self.next_seq = max(self.next_seq, rec["_seq"]) + 1
+        self.c[kind].add(rec)
+        if kind == "shares":
+            self._link_share(rec)
+        elif kind == "users":
+            self.user_by_upn[rec["userPrincipalName"].lower()] = rec["id"]
+        elif kind == "printers":
+            self.shares_by_printer.setdefault(rec["id"], [])
+            self.jobs_by_printer.setdefault(rec["id"], [])
+        return rec
+
+    def allocate_job_id(self):
+        jid = self.next_job_id
+        self.next_job_id += 1
+        return jid
+
+    def add_job(self, rec):
+        self.next_job_id = max(self.next_job_id, rec["_seq"] + 1)
+        self.jobs.add(rec)
+        self.jobs_by_printer.setdefault(rec["_printerId"], []).append(
+            rec["id"])
+        if rec.get("_shareId"):
+            self.jobs_by_share.setdefault(rec["_shareId"], []).append(
+                rec["id"])
+        return rec
+
+    def _link_share(self, rec):
+        pid = rec["_printerId"]
+        self.shares_by_printer.setdefault(pid, []).append(rec["id"])
+        self._refresh_is_shared(pid)
+
+    def _unlink_share(self, rec):
+        pid = rec["_printerId"]
+        sids = self.shares_by_printer.get(pid, [])
+        if rec["id"] in sids:
+            sids.remove(rec["id"])
+        self._refresh_is_shared(pid)
+
+    def _refresh_is_shared(self, pid):
+        printer = self.printers.get(pid)
+        if printer is not None:
+            printer["isShared"] = bool(self.shares_by_printer.get(pid))
+
+    # --- lookups (raise GraphError 404) -------------------------------------
+
+    def printer(self, pid):
+        rec = self.printers.get(pid)
+        if rec is None:
+            raise not_found("printer", pid)
+        return rec
+
+    def share(self, sid):
+        rec = self.shares.get(sid)
+        if rec is None:
+            raise not_found("printerShare", sid)
+        return rec
+
+    def job_in(self, index, owner, jid):
+        """The job jid if it belongs to owner in index (printer or share)."""
+        rec = self.jobs.get(jid)
+        key = "_printerId" if index is self.jobs_by_printer else "_shareId"
+        if rec is None or rec[key] != owner:
+            raise not_found("printJob", jid)
+        return rec
+
+    def one(self, kind, key, type_name):
+        rec = self.c[kind].get(key)
+        if rec is None:
+            raise not_found(type_name, key)
+        return rec
+
+    def user(self, key):
+        """A user by id or userPrincipalName (case-insensitive)."""
+        rec = self.users.get(key)
+        if rec is None:
+            uid = self.user_by_upn.get(key.lower())
+            rec = self.users.get(uid) if uid else None
+        if rec is None:
+            raise GraphError(
+                404, "Request_ResourceNotFound",
+                "Resource '%s' does not exist or one of its queried "
+                "reference-property objects are not present." % key)
+        return rec
+
+    def group(self, key):
+        rec = self.groups.get(key)
+        if rec is None:
+            raise GraphError(
+                404, "Request_ResourceNotFound",
+                "Resource '%s' does not exist or one of its queried "
+                "reference-property objects are not present." % key)
+        return rec
+
+    def group_by_name(self, name):
+        for rec in self.groups.records():
+            if rec["displayName"].lower() == name.lower():
+                return rec
+        return None
+
+    # --- changing -----------------------------------------------------------
+
+    def patch_printer(self, pid, fields):
+        rec = self.printer(pid)
+        fields = {k: v for k, v in fields.items()
+                  if k not in ("id", "isShared") and not k.startswith("_")}
+        if "location" in fields:
+            fields["location"] = records.normalize_location(fields["location"])
+        merged = util.deep_merge(rec, fields)
+        rec.clear()
+        rec.update(merged)
+        return rec
+
+    def delete_printer(self, pid):
+        """Unregisters a printer with its shares and jobs."""
+        self.printer(pid)
+        for sid in list(self.shares_by_printer.get(pid, [])):
+            self.delete_share(sid)
+        for jid in list(self.jobs_by_printer.get(pid, [])):
+            self.delete_job(jid)
+        self.jobs_by_printer.pop(pid, None)
+        self.shares_by_printer.pop(pid, None)
+        self.printers.remove(pid)
+
+    def patch_share(self, sid, fields):
+        rec = self.share(sid)
+        new_pid = fields.get("printerId")
+        if new_pid is not None and new_pid != rec["_printerId"]:
+            self.printer(new_pid)
+            self._unlink_share(rec)
+            rec["_printerId"] = new_pid
+            self._link_share(rec)
+        fields = {k: v for k, v in fields.items()
+                  if k not in ("id", "printerId") and not k.startswith("_")}
+        merged = util.deep_merge(rec, fields)
+        rec.clear()
+        rec.update(merged)
+        return rec
+
+    def delete_share(self, sid):
+        """Deletes a share; its jobs stay on the printer."""
+        rec = self.share(sid)
+        self._unlink_share(rec)
+        self.jobs_by_share.pop(sid, None)
+        self.shares.remove(sid)
+
+    def delete_job(self, jid):
+        rec = self.jobs.remove(jid)
+        self.jobs_by_printer.get(rec["_printerId"], []).remove(jid)
+        by_share = self.jobs_by_share.get(rec.get("_shareId"))
+        if by_share and jid in by_share:
+            by_share.remove(jid)
+
+    # --- persistence --------------------------------------------------------
+
+    def dump(self):
+        """Everything, internals included, as JSON-able data."""
+        return {
+            "format": 1, "tenant": self.tenant, "settings": self.settings,
+            "nextSeq": self.next_seq, "nextJobId": self.next_job_id,
+            "collections": {k: self.c[k].records() for k in KINDS},
+        }
+
+    @classmethod
+    def load(cls, data):
+        state = cls(data.get("tenant", "empty"))
+        state.settings = data.get("settings", state.settings)
+        colls = data.get("collections", {})
+        for kind in ("users", "groups", "connectors", "services", "printers",
+                     "shares", "operations", "jobs"):
+            for rec in colls.get(kind, []):
+                state.add(kind, rec)
+        state.next_seq = max(state.next_seq, data.get("nextSeq", 1))
+        state.next_job_id = max(state.next_job_id, data.get("nextJobId", 1))
+        return state
+
+    def save(self, path):
+        """Writes dump() to path atomically."""
+        with self.lock:
+            data = json.dumps(self.dump(), ensure_ascii=False)
+        tmp = "%s.tmp.%d" % (path, os.getpid())
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)

@@ -1,0 +1,104 @@
+"""What travels between the HTTP server and the handlers: the parsed
+Request, the Reply, and GraphError with the Graph error envelope."""
+
+import json
+
+from . import util
+
+JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+             "IEEE754Compatible=false;charset=utf-8")
+
+
+class Request:
+    """One parsed HTTP request. `path` is the part after the version
+    segment for Graph calls ("/print/printers"), the full path otherwise."""
+
+    def __init__(self, method, raw_path, raw_query, headers, body, base):
+        self.method = method
+        self.raw_path = raw_path      # as sent, without the query
+        self.raw_query = raw_query    # as sent, without the '?'
+        self.headers = headers        # case-insensitive Message
+        self.body = body              # bytes
+        self.base = base              # "http://host:port" as the client saw it
+        self.version = None           # "v1.0" / "beta" on the Graph surface
+        self.path = raw_path
+        self.request_id = util.new_id()
+        self.client_request_id = headers.get("client-request-id")
+        self.claims = None            # verified token payload (Graph surface)
+        self.route = None             # the matched router.Route
+        self.params = {}              # template parameters, decoded
+
+    @property
+    def graph_base(self):
+        """'{base}/{version}', the root for contexts and nextLinks."""
+        return "%s/%s" % (self.base, self.version)
+
+    @property
+    def include_unknown_enums(self):
+        prefer = self.headers.get("Prefer", "")
+        return "include-unknown-enum-members" in prefer.lower()
+
+    def json(self):
+        """The body parsed as a JSON object; GraphError 400 otherwise."""
+        if not self.body:
+            return {}
+        try:
+            value = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise GraphError(400, "BadRequest",
+                             "Invalid JSON in request body: %s" % exc)
+        if not isinstance(value, dict):
+            raise GraphError(400, "BadRequest",
+                             "The request body must be a JSON object.")
+        return value
+
+
+class Reply:
+    """A response to write. `body` is a JSON-able object, bytes, or None.
+    `abort` asks the server to reset the connection: "reset" instead of
+    replying, "drop" after the work is done (both set by faults).
+    `delay` is seconds to wait before replying."""
+
+    def __init__(self, status=200, body=None, headers=None):
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+        self.abort = None
+        self.delay = 0.0
+
+    def payload(self):
+        """(bytes, content type or None)."""
+        if self.body is None:
+            return b"", None
+        if isinstance(self.body, bytes):
+            return self.body, self.headers.pop("Content-Type",
+                                               "application/octet-stream")
+        data = json.dumps(self.body, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+        return data, self.headers.pop("Content-Type", JSON_TYPE)
+
+
+class GraphError(Exception):
+    """An error reply in the Graph envelope."""
+
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def reply(self, req):
+        inner = {
+            "date": util.error_date(),
+            "request-id": req.request_id,
+            "client-request-id": req.client_request_id or req.request_id,
+        }
+        body = {"error": {"code": self.code, "message": self.message,
+                          "innerError": inner}}
+        return Reply(self.status, body, self.headers)
+
+
+def not_found(kind, key):
+    return GraphError(404, "itemNotFound",
+                      "The %s '%s' was not found." % (kind, key))
