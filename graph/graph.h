@@ -2,9 +2,11 @@
  * graph.h — the Microsoft Graph client of upfs (libcurl + jansson).
  *
  * One struct graph per mount. It is safe to use from any number of threads
- * at once: each call uses its own curl easy handle, and all of them share
- * connections, DNS and TLS sessions through one curl share handle, so
- * keep-alive connections are reused across threads.
+ * at once: each call borrows an idle curl easy handle from a small pool (no
+ * handle is used by two threads at once) and returns it, so keep-alive
+ * connections and TLS sessions are reused from call to call; the DNS cache
+ * is shared through one curl share handle. (libcurl 7.88 does not support
+ * sharing connections or TLS sessions between concurrent threads.)
  *
  * Every function that can fail returns 0 or a negative errno, and fills the
  * optional struct graph_err with what the service (or curl) said. This
@@ -104,7 +106,7 @@ int graph_escape_segment(struct buf *out, const char *seg);
 /* The errno for a failed call: HTTP status and Graph code, or transport. */
 int graph_err_to_errno(const struct graph_err *err);
 
-/* "403 accessDenied: message (request-id …)" or the curl failure, into out. */
+/* "HTTP 403 accessDenied: message (request-id …)" or the curl failure. */
 void graph_err_format(const struct graph_err *err, char *out, size_t len);
 
 void graph_stats_get(struct graph *g, struct graph_stats *out);

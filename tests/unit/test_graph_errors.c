@@ -1,0 +1,297 @@
+/*
+ * test_graph_errors.c — the two error maps of graph/ (HTTP status + Graph
+ * code, CURLcode), error bodies, the message format, and graph_new()'s
+ * refusals. No network.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "graph.h"
+#include "graph_private.h"
+
+static int failures;
+
+#define CHECK(cond)                                                         \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "%s:%d: check failed: %s\n",        \
+				__FILE__, __LINE__, #cond);                 \
+			failures++;                                         \
+		}                                                           \
+	} while (0)
+
+static int http_errno(long status, const char *code)
+{
+	struct graph_err e;
+
+	graph_err_clear(&e);
+	e.status = status;
+	snprintf(e.code, sizeof(e.code), "%s", code);
+	return graph_err_to_errno(&e);
+}
+
+static void check_http(long status, const char *code, int want)
+{
+	int got = http_errno(status, code);
+
+	if (got != want) {
+		fprintf(stderr, "HTTP %ld '%s': errno %d (%s), want %d (%s)\n",
+			status, code, got, strerror(got), want, strerror(want));
+		failures++;
+	}
+}
+
+static void test_http(void)
+{
+	static const struct {
+		long status;
+		int want;
+	} map[] = {
+		{ 400, EINVAL }, { 401, EACCES }, { 403, EACCES },
+		{ 404, ENOENT }, { 405, EOPNOTSUPP }, { 408, ETIMEDOUT },
+		{ 409, EBUSY }, { 410, ENOENT }, { 412, EAGAIN },
+		{ 413, EFBIG }, { 415, EINVAL }, { 416, ERANGE },
+		{ 422, EINVAL }, { 423, EBUSY }, { 429, EAGAIN },
+		{ 500, EIO }, { 501, ENOSYS }, { 502, EAGAIN },
+		{ 503, EAGAIN }, { 504, EAGAIN }, { 507, ENOSPC },
+		{ 509, EAGAIN },
+		/* the default */
+		{ 402, EIO }, { 406, EIO }, { 418, EIO }, { 505, EIO },
+		{ 599, EIO }, { 100, EIO },
+		/* a failed call with a success status: unusable body */
+		{ 200, EPROTO }, { 204, EPROTO }, { 302, EPROTO },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		check_http(map[i].status, "", map[i].want);
+
+	/* Graph and OAuth2 codes that say more than the status. */
+	check_http(403, "quotaLimitReached", EDQUOT);
+	check_http(507, "quotaLimitReached", EDQUOT);
+	check_http(429, "quotaLimitReached", EDQUOT);
+	check_http(409, "nameAlreadyExists", EEXIST);
+	check_http(409, "conflict", EBUSY);
+	check_http(403, "activityLimitReached", EAGAIN);
+	check_http(401, "unauthenticated", EACCES);
+	check_http(400, "invalid_client", EACCES);
+	check_http(401, "unauthorized_client", EACCES);
+	check_http(400, "invalid_grant", EACCES);
+	check_http(400, "invalid_request", EINVAL);
+	check_http(400, "400", EINVAL);
+	check_http(403, "UnknownError", EACCES);
+	check_http(404, "itemNotFound", ENOENT);
+	/* a local token failure (status 0) carries "unauthenticated" */
+	check_http(0, "unauthenticated", EACCES);
+}
+
+static void check_curl(int code, int want)
+{
+	int got = graph_curl_to_errno(code);
+
+	if (got != want) {
+		fprintf(stderr, "CURLcode %d: errno %d (%s), want %d (%s)\n",
+			code, got, strerror(got), want, strerror(want));
+		failures++;
+	}
+}
+
+static void test_curl(void)
+{
+	static const struct {
+		CURLcode code;
+		int want;
+	} map[] = {
+		{ CURLE_OK, 0 },
+		{ CURLE_COULDNT_CONNECT, ECONNREFUSED },
+		{ CURLE_COULDNT_RESOLVE_HOST, EHOSTUNREACH },
+		{ CURLE_COULDNT_RESOLVE_PROXY, EHOSTUNREACH },
+		{ CURLE_OPERATION_TIMEDOUT, ETIMEDOUT },
+		{ CURLE_SSL_CONNECT_ERROR, EPROTO },
+		{ CURLE_PEER_FAILED_VERIFICATION, EPROTO },
+		{ CURLE_SSL_CERTPROBLEM, EPROTO },
+		{ CURLE_SSL_CIPHER, EPROTO },
+		{ CURLE_SSL_CACERT_BADFILE, EPROTO },
+		{ CURLE_SSL_CRL_BADFILE, EPROTO },
+		{ CURLE_SSL_ISSUER_ERROR, EPROTO },
+		{ CURLE_SSL_PINNEDPUBKEYNOTMATCH, EPROTO },
+		{ CURLE_SSL_INVALIDCERTSTATUS, EPROTO },
+		{ CURLE_SSL_ENGINE_NOTFOUND, EPROTO },
+		{ CURLE_SSL_ENGINE_SETFAILED, EPROTO },
+		{ CURLE_SSL_ENGINE_INITFAILED, EPROTO },
+		{ CURLE_SSL_SHUTDOWN_FAILED, EPROTO },
+		{ CURLE_SSL_CLIENTCERT, EPROTO },
+		{ CURLE_RECV_ERROR, ECONNRESET },
+		{ CURLE_SEND_ERROR, ECONNRESET },
+		{ CURLE_GOT_NOTHING, ECONNRESET },
+		{ CURLE_PARTIAL_FILE, ECONNRESET },
+		{ CURLE_OUT_OF_MEMORY, ENOMEM },
+		{ CURLE_FILESIZE_EXCEEDED, EFBIG },
+		{ CURLE_URL_MALFORMAT, EINVAL },
+		{ CURLE_UNSUPPORTED_PROTOCOL, EINVAL },
+		/* the default */
+		{ CURLE_WRITE_ERROR, EIO },
+		{ CURLE_READ_ERROR, EIO },
+		{ CURLE_TOO_MANY_REDIRECTS, EIO },
+		{ CURLE_HTTP2, EIO },
+	};
+	struct graph_err e;
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		check_curl(map[i].code, map[i].want);
+	check_curl(9999, EIO);
+
+	/* graph_err_to_errno uses the curl map when no status arrived. */
+	graph_err_clear(&e);
+	e.curl_code = CURLE_COULDNT_CONNECT;
+	CHECK(graph_err_to_errno(&e) == ECONNREFUSED);
+	/* nothing known at all */
+	graph_err_clear(&e);
+	CHECK(graph_err_to_errno(&e) == EIO);
+	CHECK(graph_err_to_errno(NULL) == EIO);
+}
+
+static void test_body(void)
+{
+	static const char graph[] =
+		"{\"error\":{\"code\":\"itemNotFound\",\"message\":\"no such\\n"
+		"printer\",\"innerError\":{\"request-id\":\"r-1\"}}}";
+	static const char older[] =
+		"{\"error\":{\"code\":\"accessDenied\",\"message\":\"m\","
+		"\"innererror\":{\"request-id\":\"r-2\"}}}";
+	static const char oauth[] =
+		"{\"error\":\"invalid_client\",\"error_description\":"
+		"\"AADSTS7000215: Invalid client secret.\"}";
+	static const char html[] = "<html>Authorization: Bearer x</html>";
+	struct graph_err e;
+
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, graph, strlen(graph));
+	CHECK(strcmp(e.code, "itemNotFound") == 0);
+	/* a message is one line */
+	CHECK(strcmp(e.message, "no such printer") == 0);
+	CHECK(strcmp(e.request_id, "r-1") == 0);
+
+	/* the response header's request-id wins over the body's */
+	graph_err_clear(&e);
+	snprintf(e.request_id, sizeof(e.request_id), "hdr");
+	graph_err_parse_body(&e, older, strlen(older));
+	CHECK(strcmp(e.code, "accessDenied") == 0);
+	CHECK(strcmp(e.request_id, "hdr") == 0);
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, older, strlen(older));
+	CHECK(strcmp(e.request_id, "r-2") == 0);
+
+	graph_err_clear(&e);
+	e.status = 401;
+	graph_err_parse_body(&e, oauth, strlen(oauth));
+	CHECK(strcmp(e.code, "invalid_client") == 0);
+	CHECK(strncmp(e.message, "AADSTS7000215", 13) == 0);
+	CHECK(graph_err_to_errno(&e) == EACCES);
+
+	/* foreign text never reaches the message */
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, html, strlen(html));
+	CHECK(e.code[0] == '\0' && e.message[0] == '\0');
+	graph_err_parse_body(&e, NULL, 0);
+	CHECK(e.retry_after == -1);
+}
+
+static void test_format(void)
+{
+	struct graph_err e;
+	char out[512];
+
+	graph_err_clear(&e);
+	e.status = 403;
+	snprintf(e.code, sizeof(e.code), "accessDenied");
+	snprintf(e.message, sizeof(e.message), "no scope");
+	snprintf(e.request_id, sizeof(e.request_id), "abc");
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "HTTP 403 accessDenied: no scope (request-id abc)")
+	      == 0);
+
+	graph_err_clear(&e);
+	e.status = 502;
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "HTTP 502") == 0);
+
+	graph_err_clear(&e);
+	e.curl_code = CURLE_COULDNT_CONNECT;
+	snprintf(e.message, sizeof(e.message), "Failed to connect");
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "connection refused: Failed to connect") == 0);
+
+	graph_err_clear(&e);
+	e.curl_code = CURLE_PEER_FAILED_VERIFICATION;
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "TLS failure") == 0);
+
+	graph_err_clear(&e);
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "unknown error") == 0);
+	graph_err_setf(&e, "token file '%s' is empty", "/t");
+	graph_err_format(&e, out, sizeof(out));
+	CHECK(strcmp(out, "token file '/t' is empty") == 0);
+
+	/* truncation is safe */
+	e.status = 404;
+	graph_err_format(&e, out, 5);
+	CHECK(strcmp(out, "HTTP") == 0);
+	graph_err_format(NULL, out, sizeof(out));
+	CHECK(out[0] == '\0');
+}
+
+static void test_new(void)
+{
+	struct graph_config cfg;
+	struct graph_err e;
+	struct graph *g = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.endpoint = "https://graph.example/v1.0";
+	CHECK(graph_new(&g, &cfg, &e) == -EINVAL && !g);
+	CHECK(strstr(e.message, "no credentials") != NULL);
+
+	cfg.access_token = "t0ken";
+	cfg.endpoint = "ftp://graph.example/v1.0";
+	CHECK(graph_new(&g, &cfg, &e) == -EINVAL && !g);
+	CHECK(strstr(e.message, "not an http(s) URL") != NULL);
+	cfg.endpoint = NULL;
+	CHECK(graph_new(&g, &cfg, &e) == -EINVAL && !g);
+
+	cfg.endpoint = "https://graph.example/v1.0/";
+	cfg.access_token = "two words";
+	CHECK(graph_new(&g, &cfg, &e) == -EINVAL && !g);
+	CHECK(strstr(e.message, "two") == NULL);
+
+	cfg.access_token = NULL;
+	cfg.client_secret = "s3cret";
+	CHECK(graph_new(&g, &cfg, &e) == -EINVAL && !g);
+	CHECK(strstr(e.message, "client_id") != NULL);
+	CHECK(strstr(e.message, "s3cret") == NULL);
+
+	cfg.client_id = "app";
+	CHECK(graph_new(&g, &cfg, &e) == 0 && g);
+	CHECK(g && strcmp(graph_endpoint(g), "https://graph.example/v1.0") == 0);
+	graph_free(g);
+}
+
+int main(void)
+{
+	test_http();
+	test_curl();
+	test_body();
+	test_format();
+	test_new();
+	if (failures) {
+		fprintf(stderr, "test_graph_errors: %d check(s) failed\n",
+			failures);
+		return 1;
+	}
+	return 0;
+}
