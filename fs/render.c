@@ -48,7 +48,8 @@ static int render_json(struct buf *out, json_t *v)
 		v = copy;
 	}
 	text = json_dumps(v ? v : json_null(),
-			  JSON_INDENT(2) | JSON_ENCODE_ANY);
+			  JSON_INDENT(2) | JSON_ENCODE_ANY |
+			  JSON_REAL_PRECISION(15));
 	rc = text ? buf_append_str(out, text) : -ENOMEM;
 	if (rc == 0)
 		rc = buf_append_str(out, "\n");

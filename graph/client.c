@@ -561,6 +561,12 @@ static int graph_headers(const struct graph_req *req, const char *token,
 		rc = graph_slist_add(&l, "Expect:");
 	if (!rc)
 		rc = graph_slist_add(&l, line);
+	/*
+	 * Without this the service hides every enum member declared after
+	 * unknownFutureValue (most printer state details) behind that name.
+	 */
+	if (!rc && token)
+		rc = graph_slist_add(&l, "Prefer: include-unknown-enum-members");
 	if (!rc && req->body) {
 		snprintf(line, sizeof(line), "Content-Type: %s",
 			 req->content_type ? req->content_type
