@@ -202,6 +202,9 @@ struct fs_node {
 	struct fs_node **children;	/* parallel to entries; NULL = none */
 	struct fs_deps deps;
 	bool listed;
+	/* Every node, so unmount frees those the kernel never forgot. */
+	struct fs_node *all_prev, *all_next;
+	struct fs_node **all_head;
 };
 
 int node_table_init(struct upfs *u);
@@ -263,6 +266,7 @@ struct upfs {
 
 	pthread_mutex_t node_lock;	/* nodes: nlookup, snapshots */
 	struct fs_node *root;
+	struct fs_node *all_nodes;	/* guarded by node_lock */
 	uint64_t next_generation;	/* guarded by node_lock */
 
 	pthread_mutex_t res_lock;	/* the resource table and queue */

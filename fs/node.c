@@ -60,6 +60,11 @@ static struct fs_node *node_new(struct upfs *u, const struct fs_entry *e)
 	}
 	n->ino = (uint64_t)(uintptr_t)n;
 	n->generation = ++u->next_generation;
+	n->all_next = u->all_nodes;
+	if (u->all_nodes)
+		u->all_nodes->all_prev = n;
+	u->all_nodes = n;
+	n->all_head = &u->all_nodes;
 	return n;
 }
 
@@ -71,11 +76,15 @@ static void node_unlink(struct fs_node *n)
 		node_free(n);
 }
 
-static void node_free(struct fs_node *n)
+/* Frees the node alone; its children are the caller's concern. */
+static void node_destroy(struct fs_node *n)
 {
-	for (size_t i = 0; n->children && i < n->entries.n; i++)
-		if (n->children[i])
-			node_unlink(n->children[i]);
+	if (n->all_prev)
+		n->all_prev->all_next = n->all_next;
+	else if (n->all_head)
+		*n->all_head = n->all_next;
+	if (n->all_next)
+		n->all_next->all_prev = n->all_prev;
 	free(n->children);
 	fs_entries_release(&n->entries);
 	fs_deps_release(&n->deps);
@@ -83,6 +92,14 @@ static void node_free(struct fs_node *n)
 	free(n->id);
 	free(n->owner);
 	free(n);
+}
+
+static void node_free(struct fs_node *n)
+{
+	for (size_t i = 0; n->children && i < n->entries.n; i++)
+		if (n->children[i])
+			node_unlink(n->children[i]);
+	node_destroy(n);
 }
 
 int node_table_init(struct upfs *u)
@@ -101,8 +118,8 @@ int node_table_init(struct upfs *u)
 
 void node_table_release(struct upfs *u)
 {
-	if (u->root)
-		node_free(u->root);
+	while (u->all_nodes)
+		node_destroy(u->all_nodes);
 	u->root = NULL;
 }
 
@@ -197,7 +214,8 @@ static int node_refresh(struct upfs *u, struct fs_node *dir)
 	rc = tree_list(u, dir, &entries, &deps);
 	if (rc)
 		goto out;
-	qsort(entries.v, entries.n, sizeof(*entries.v), cmp_entry);
+	if (entries.n > 1)
+		qsort(entries.v, entries.n, sizeof(*entries.v), cmp_entry);
 	pthread_mutex_lock(&u->node_lock);
 	rc = node_install(dir, &entries, &deps);
 	pthread_mutex_unlock(&u->node_lock);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,10 +244,28 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	do_readdir(req, ino, size, off, fi, true);
 }
 
+/*
+ * An open file: its bytes, rendered at open. A read holds a reference
+ * until its reply is written, so a release racing with it (the reader may
+ * close as soon as the kernel has the data) cannot free the bytes early.
+ */
+struct open_file {
+	atomic_int refs;
+	struct buf content;
+};
+
+static void open_file_put(struct open_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		buf_release(&f->content);
+		free(f);
+	}
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct upfs *u = req_upfs(req);
-	struct buf *content = NULL;
+	struct open_file *f = NULL;
 	int64_t mtime;
 	int ttl, rc;
 
@@ -254,50 +273,46 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	content = calloc(1, sizeof(*content));
-	if (content == NULL) {
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	buf_init(content, 0);
-	rc = tree_render(u, node_get(u, ino), content, &mtime, &ttl);
+	atomic_init(&f->refs, 1);
+	buf_init(&f->content, 0);
+	rc = tree_render(u, node_get(u, ino), &f->content, &mtime, &ttl);
 	if (rc) {
-		buf_release(content);
-		free(content);
+		open_file_put(f);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)content;
+	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		buf_release(content);
-		free(content);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		open_file_put(f);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	const struct buf *content = &f->content;
 
 	(void)ino;
-	if (off < 0 || (size_t)off >= content->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > content->len - (size_t)off)
+	atomic_fetch_add(&f->refs, 1);
+	if (off < 0 || (size_t)off >= content->len)
+		size = 0;
+	else if (size > content->len - (size_t)off)
 		size = content->len - (size_t)off;
-	fuse_reply_buf(req, content->data + off, size);
+	fuse_reply_buf(req, size ? content->data + off : NULL, size);
+	open_file_put(f);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	buf_release(content);
-	free(content);
+	open_file_put((struct open_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
