@@ -100,8 +100,9 @@ static bool cache_is_warm(struct upfs *u)
 
 /*
  * One small request that every user who may print is allowed to make.
- * A refused token stops the mount; an unreachable service does not: the
- * cache is served and prints are spooled until it is back.
+ * A refused token or app registration stops the mount; anything else does
+ * not: an unreachable service leaves the cache served and prints spooled,
+ * and an account without share rights may still see printers.
  */
 static int probe_service(struct upfs *u)
 {
@@ -117,19 +118,20 @@ static int probe_service(struct upfs *u)
 	if (rc == 0)
 		return 0;
 	graph_err_format(&err, detail, sizeof(detail));
+	if (strcmp(err.code, "invalid_client") == 0 ||
+	    strcmp(err.code, "unauthorized_client") == 0) {
+		fprintf(stderr, "upfs: the sign-in service refused the app "
+				"registration (%s): check client_id and "
+				"client_secret\n", detail);
+		return rc;
+	}
 	if (err.status == 401) {
 		fprintf(stderr, "upfs: the service refused the access token "
 				"(%s): run 'upfsctl login %s' or renew the "
 				"token\n", detail, u->opts.profile);
 		return rc;
 	}
-	if (err.status == 403) {
-		fprintf(stderr, "upfs: access denied by '%s' (%s): the "
-				"account needs Universal Print permissions\n",
-			u->opts.endpoint, detail);
-		return rc;
-	}
-	health_error(u, u->opts.endpoint, rc, &err);
+	health_error(u, "/print/shares", rc, &err);
 	return 0;
 }
 
