@@ -120,15 +120,22 @@ struct fs_entries {
 
 void fs_entries_release(struct fs_entries *e);
 
-/* A resource a folder listing was built from, and its generation then. */
-#define UPFS_MAX_DEPS 6
+/*
+ * The resources a listing or a file was made from, and their generations
+ * then. Resource records live as long as the mount, so they are pointed
+ * at, not copied.
+ */
+#define UPFS_MAX_DEPS 4
+struct res;
 struct fs_deps {
 	struct {
-		char *key;
+		struct res *res;
 		uint64_t gen;
 		int ttl;
 	} d[UPFS_MAX_DEPS];
 	int n;
+	bool overflow;		/* more than UPFS_MAX_DEPS: never current */
+	bool volatile_;		/* made from live state, not resources */
 };
 
 void fs_deps_release(struct fs_deps *deps);
@@ -149,11 +156,11 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
  * changed (0 if unknown). ttl receives how long the kernel may cache it.
  */
 int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
-		int64_t *mtime, int *ttl);
+		int64_t *mtime, int *ttl, struct fs_deps *deps);
 
 /* The size of a queue entry's document, without fetching its bytes. */
 int tree_document_size(struct upfs *u, const struct fs_node *n, off_t *size,
-		       int64_t *mtime);
+		       int64_t *mtime, struct fs_deps *deps);
 
 /* The user.upfs.* attributes of n as "name\0value\0" pairs. */
 int xattr_collect(struct upfs *u, const struct fs_node *n, struct buf *out);
@@ -202,6 +209,13 @@ struct fs_node {
 	struct fs_node **children;	/* parallel to entries; NULL = none */
 	struct fs_deps deps;
 	bool listed;
+	/* Files, guarded by node_lock: the last rendered size, good while the
+	   resources it was rendered from keep their generations. */
+	bool attr_known;
+	off_t size;
+	int64_t file_mtime;
+	int file_ttl;
+	struct fs_deps attr_deps;
 	/* Every node, so unmount frees those the kernel never forgot. */
 	struct fs_node *all_prev, *all_next;
 	struct fs_node **all_head;
@@ -232,8 +246,7 @@ int node_name_of(struct upfs *u, enum fs_kind top, const char *id,
 		 struct buf *out);
 
 /* Attributes of a node; ttl receives the kernel cache time. */
-int node_stat(struct upfs *u, const struct fs_node *n, struct stat *st,
-	      int *ttl);
+int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl);
 
 /* ---- health and log (health.c) ---- */
 

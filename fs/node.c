@@ -88,6 +88,7 @@ static void node_destroy(struct fs_node *n)
 	free(n->children);
 	fs_entries_release(&n->entries);
 	fs_deps_release(&n->deps);
+	fs_deps_release(&n->attr_deps);
 	free(n->name);
 	free(n->id);
 	free(n->owner);
@@ -346,10 +347,52 @@ void node_forget(struct upfs *u, struct fs_node *n, uint64_t nlookup)
 	pthread_mutex_unlock(&u->node_lock);
 }
 
-int node_stat(struct upfs *u, const struct fs_node *n, struct stat *st,
-	      int *ttl)
+/* A file's size and mtime, rendered only when its resources changed. */
+static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
+			  int64_t *mtime, int *ttl)
 {
+	struct fs_deps deps = { 0 };
 	struct buf content;
+	bool known;
+	int rc;
+
+	pthread_mutex_lock(&u->node_lock);
+	known = n->attr_known && res_deps_current(u, &n->attr_deps);
+	if (known) {
+		*size = n->size;
+		*mtime = n->file_mtime;
+		*ttl = n->file_ttl;
+	}
+	pthread_mutex_unlock(&u->node_lock);
+	if (known)
+		return 0;
+
+	buf_init(&content, 0);
+	if (n->kind == FS_QUEUE_ENTRY)
+		/* Its bytes are the document's: the size without a download. */
+		rc = tree_document_size(u, n, size, mtime, &deps);
+	else
+		rc = tree_render(u, n, &content, mtime, ttl, &deps);
+	if (n->kind != FS_QUEUE_ENTRY)
+		*size = (off_t)content.len;
+	buf_release(&content);
+	if (rc == 0 && deps.n > 0) {
+		pthread_mutex_lock(&u->node_lock);
+		fs_deps_release(&n->attr_deps);
+		n->attr_deps = deps;
+		memset(&deps, 0, sizeof(deps));
+		n->attr_known = true;
+		n->size = *size;
+		n->file_mtime = *mtime;
+		n->file_ttl = *ttl;
+		pthread_mutex_unlock(&u->node_lock);
+	}
+	fs_deps_release(&deps);
+	return rc;
+}
+
+int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
+{
 	int64_t mtime = 0;
 	int rc = 0;
 
@@ -365,15 +408,7 @@ int node_stat(struct upfs *u, const struct fs_node *n, struct stat *st,
 		st->st_mtime = n->mtime;
 		goto out;
 	}
-	if (n->kind == FS_QUEUE_ENTRY) {
-		/* Its bytes are the document's: the size without a download. */
-		rc = tree_document_size(u, n, &st->st_size, &mtime);
-	} else {
-		buf_init(&content, 0);
-		rc = tree_render(u, n, &content, &mtime, ttl);
-		st->st_size = (off_t)content.len;
-		buf_release(&content);
-	}
+	rc = node_file_attr(u, n, &st->st_size, &mtime, ttl);
 	if (rc)
 		return rc;
 	st->st_mode = tree_kind_is_link(n->kind) ? S_IFLNK | 0777

@@ -114,7 +114,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 	buf_init(&target, 4096);
 	rc = tree_kind_is_link(n->kind) ? tree_render(u, n, &target, &mtime,
-						      &ttl)
+						      &ttl, NULL)
 					: -EINVAL;
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -280,7 +280,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	atomic_init(&f->refs, 1);
 	buf_init(&f->content, 0);
-	rc = tree_render(u, node_get(u, ino), &f->content, &mtime, &ttl);
+	rc = tree_render(u, node_get(u, ino), &f->content, &mtime, &ttl,
+			 NULL);
 	if (rc) {
 		open_file_put(f);
 		fuse_reply_err(req, -rc);
@@ -364,6 +365,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	size_t len = 0;
 	int rc;
 
+	/* ls -l asks every entry for security.* and ACLs: answer at once. */
+	if (strncmp(name, "user.upfs.", 10) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	buf_init(&pairs, 0);
 	rc = xattr_collect(u, node_get(u, ino), &pairs);
 	if (rc)

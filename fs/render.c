@@ -105,20 +105,40 @@ static int render_share_json(struct buf *out, json_t *share)
 	return rc;
 }
 
+/*
+ * A link's target uses the name a top folder gives an object, which
+ * changes with that folder's listing: record the listing as a dependency.
+ */
+static int depend_on_names(struct upfs *u, const char *list_key,
+			   struct fs_deps *deps)
+{
+	json_t *list = NULL;
+	int rc;
+
+	if (deps == NULL)
+		return 0;
+	rc = res_get(u, list_key, true, u->opts.dir_ttl, RES_STALE_OK, &list,
+		     deps);
+	json_decref(list);
+	return rc;
+}
+
 /* "../../printers/<name>" from a share's folder. */
 static int render_share_printer(struct upfs *u, const struct fs_node *n,
-				struct buf *out)
+				struct buf *out, struct fs_deps *deps)
 {
 	json_t *share = NULL;
 	const char *pid;
 	int rc;
 
 	rc = tree_get(u, TREE_SHARES, n->id, TREE_SHARE_SELECT, false,
-		      u->opts.dir_ttl, RES_STALE_OK, &share, NULL);
+		      u->opts.dir_ttl, RES_STALE_OK, &share, deps);
 	if (rc)
 		return rc;
 	pid = tree_str(json_object_get(share, "printer"), "id");
 	rc = pid[0] ? buf_append_str(out, "../../printers/") : -ENOENT;
+	if (rc == 0)
+		rc = depend_on_names(u, TREE_PRINTERS, deps);
 	if (rc == 0)
 		rc = node_name_of(u, FS_PRINTERS, pid, out);
 	json_decref(share);
@@ -127,14 +147,14 @@ static int render_share_printer(struct upfs *u, const struct fs_node *n,
 
 /* "../../../printers/<name>/jobs/<id>" from shares/<s>/jobs/. */
 static int render_share_job_link(struct upfs *u, const struct fs_node *n,
-				 struct buf *out)
+				 struct buf *out, struct fs_deps *deps)
 {
 	struct buf printer;
 	struct fs_node share = { .kind = FS_SHARE_PRINTER, .id = n->owner };
 	int rc;
 
 	buf_init(&printer, 0);
-	rc = render_share_printer(u, &share, &printer);
+	rc = render_share_printer(u, &share, &printer, deps);
 	if (rc == 0)
 		rc = buf_printf(out, "../%s/jobs/%s", printer.data, n->id);
 	buf_release(&printer);
@@ -144,13 +164,13 @@ static int render_share_job_link(struct upfs *u, const struct fs_node *n,
 /* What a printer's files show: a member of its full GET. */
 static int render_printer_part(struct upfs *u, const struct fs_node *n,
 			       const char *member, struct buf *out,
-			       int64_t *mtime)
+			       int64_t *mtime, struct fs_deps *deps)
 {
 	json_t *printer = NULL;
 	int rc;
 
 	rc = tree_get(u, TREE_PRINTERS, n->id, TREE_PRINTER_SELECT, false,
-		      u->opts.dir_ttl, RES_STALE_OK, &printer, NULL);
+		      u->opts.dir_ttl, RES_STALE_OK, &printer, deps);
 	if (rc)
 		return rc;
 	*mtime = tree_parse_time(tree_str(printer, "registeredDateTime"));
@@ -166,14 +186,15 @@ static int render_printer_part(struct upfs *u, const struct fs_node *n,
 
 /* The status line of a printer or a job, kept within status_ttl. */
 static int render_status(struct upfs *u, const char *key, const char *id,
-			 struct buf *out, int64_t *mtime, int *ttl)
+			 struct buf *out, int64_t *mtime, int *ttl,
+			 struct fs_deps *deps)
 {
 	json_t *obj = NULL;
 	int rc;
 
 	*ttl = u->opts.status_ttl;
 	rc = tree_get_member(u, key, id, u->opts.status_ttl,
-			     RES_REFRESH_STALE, &obj);
+			     RES_REFRESH_STALE, &obj, deps);
 	if (rc)
 		return rc;
 	*mtime = tree_parse_time(tree_str(obj, "lastSeenDateTime"));
@@ -183,11 +204,11 @@ static int render_status(struct upfs *u, const char *key, const char *id,
 }
 
 static int render_member(struct upfs *u, const char *key, const char *id,
-			 struct buf *out)
+			 struct buf *out, struct fs_deps *deps)
 {
 	json_t *obj = NULL;
 	int rc = tree_get_member(u, key, id, u->opts.dir_ttl, RES_STALE_OK,
-				 &obj);
+				 &obj, deps);
 
 	if (rc == 0)
 		rc = render_json(out, obj);
@@ -197,11 +218,11 @@ static int render_member(struct upfs *u, const char *key, const char *id,
 
 static int render_list_lines(struct upfs *u, const char *id,
 			     const char *suffix, const char *field,
-			     struct buf *out)
+			     struct buf *out, struct fs_deps *deps)
 {
 	json_t *list = NULL;
 	int rc = tree_get(u, TREE_SHARES, id, suffix, true, u->opts.dir_ttl,
-			  RES_STALE_OK, &list, NULL);
+			  RES_STALE_OK, &list, deps);
 
 	if (rc == 0)
 		rc = render_sorted_lines(out, list, field);
@@ -210,11 +231,12 @@ static int render_list_lines(struct upfs *u, const char *id,
 }
 
 static int render_object(struct upfs *u, const char *prefix, const char *id,
-			 const char *suffix, struct buf *out, bool share)
+			 const char *suffix, struct buf *out, bool share,
+			 struct fs_deps *deps)
 {
 	json_t *obj = NULL;
 	int rc = tree_get(u, prefix, id, suffix, false, u->opts.dir_ttl,
-			  RES_STALE_OK, &obj, NULL);
+			  RES_STALE_OK, &obj, deps);
 
 	if (rc == 0)
 		rc = share ? render_share_json(out, obj) : render_json(out, obj);
@@ -223,11 +245,11 @@ static int render_object(struct upfs *u, const char *prefix, const char *id,
 }
 
 static int render_allow_all(struct upfs *u, const struct fs_node *n,
-			    struct buf *out)
+			    struct buf *out, struct fs_deps *deps)
 {
 	json_t *share = NULL;
 	int rc = tree_get_member(u, TREE_SHARES, n->id, u->opts.dir_ttl,
-				 RES_STALE_OK, &share);
+				 RES_STALE_OK, &share, deps);
 
 	if (rc == 0)
 		rc = buf_append_str(out, json_is_true(json_object_get(share,
@@ -237,7 +259,8 @@ static int render_allow_all(struct upfs *u, const struct fs_node *n,
 }
 
 static int render_job(struct upfs *u, const struct fs_node *n, bool status,
-		      struct buf *out, int64_t *mtime, int *ttl)
+		      struct buf *out, int64_t *mtime, int *ttl,
+		      struct fs_deps *deps)
 {
 	struct buf key;
 	int rc;
@@ -245,64 +268,74 @@ static int render_job(struct upfs *u, const struct fs_node *n, bool status,
 	buf_init(&key, 4096);
 	rc = tree_key(&key, TREE_PRINTERS, n->owner, "/jobs?$expand=documents");
 	if (rc == 0 && status)
-		rc = render_status(u, key.data, n->id, out, mtime, ttl);
+		rc = render_status(u, key.data, n->id, out, mtime, ttl, deps);
 	else if (rc == 0)
-		rc = render_member(u, key.data, n->id, out);
+		rc = render_member(u, key.data, n->id, out, deps);
 	buf_release(&key);
 	return rc;
 }
 
 static int render_printer_share_link(struct upfs *u, const struct fs_node *n,
-				     struct buf *out)
+				     struct buf *out, struct fs_deps *deps)
 {
 	int rc = buf_append_str(out, "../../../shares/");
 
+	if (rc == 0)
+		rc = depend_on_names(u, TREE_SHARES, deps);
 	return rc ? rc : node_name_of(u, FS_SHARES, n->id, out);
 }
 
 int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
-		int64_t *mtime, int *ttl)
+		int64_t *mtime, int *ttl, struct fs_deps *deps)
 {
 	*mtime = 0;
 	*ttl = u->opts.dir_ttl;
 	switch (n->kind) {
 	case FS_SHARE_JSON:
 		return render_object(u, TREE_SHARES, n->id, TREE_SHARE_SELECT,
-				     out, true);
+				     out, true, deps);
 	case FS_SHARE_PRINTER:
-		return render_share_printer(u, n, out);
+		return render_share_printer(u, n, out, deps);
 	case FS_SHARE_USERS:
 		return render_list_lines(u, n->id, "/allowedUsers",
-					 "userPrincipalName", out);
+					 "userPrincipalName", out, deps);
 	case FS_SHARE_GROUPS:
 		return render_list_lines(u, n->id, "/allowedGroups",
-					 "displayName", out);
+					 "displayName", out, deps);
 	case FS_SHARE_ALLOW_ALL:
-		return render_allow_all(u, n, out);
+		return render_allow_all(u, n, out, deps);
 	case FS_SHARE_JOB_LINK:
-		return render_share_job_link(u, n, out);
+		return render_share_job_link(u, n, out, deps);
 	case FS_PRINTER_STATUS:
-		return render_status(u, TREE_PRINTERS, n->id, out, mtime, ttl);
+		return render_status(u, TREE_PRINTERS, n->id, out, mtime, ttl,
+				     deps);
 	case FS_PRINTER_JSON:
-		return render_printer_part(u, n, NULL, out, mtime);
+		return render_printer_part(u, n, NULL, out, mtime, deps);
 	case FS_PRINTER_CAPS:
-		return render_printer_part(u, n, "capabilities", out, mtime);
+		return render_printer_part(u, n, "capabilities", out, mtime,
+					   deps);
 	case FS_PRINTER_DEFAULTS:
-		return render_printer_part(u, n, "defaults", out, mtime);
+		return render_printer_part(u, n, "defaults", out, mtime,
+					   deps);
 	case FS_PRINTER_LOCATION:
-		return render_printer_part(u, n, "location", out, mtime);
+		return render_printer_part(u, n, "location", out, mtime,
+					   deps);
 	case FS_JOB_STATUS:
-		return render_job(u, n, true, out, mtime, ttl);
+		return render_job(u, n, true, out, mtime, ttl, deps);
 	case FS_JOB_JSON:
-		return render_job(u, n, false, out, mtime, ttl);
+		return render_job(u, n, false, out, mtime, ttl, deps);
 	case FS_PRINTER_SHARE_LINK:
-		return render_printer_share_link(u, n, out);
+		return render_printer_share_link(u, n, out, deps);
 	case FS_CONNECTOR_JSON:
-		return render_member(u, TREE_CONNECTORS, n->id, out);
+		return render_member(u, TREE_CONNECTORS, n->id, out, deps);
 	case FS_SETTINGS_JSON:
-		return render_object(u, TREE_SETTINGS, NULL, NULL, out, false);
+		return render_object(u, TREE_SETTINGS, NULL, NULL, out, false,
+				     deps);
 	case FS_META_STATUS:
+		/* Changes with every request: never cached, never memoized. */
 		*ttl = 0;
+		if (deps)
+			deps->volatile_ = true;
 		return health_render(u, out);
 	case FS_QUEUE_ENTRY:
 		/* The document's bytes arrive with document download. */
@@ -313,7 +346,7 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 }
 
 int tree_document_size(struct upfs *u, const struct fs_node *n, off_t *size,
-		       int64_t *mtime)
+		       int64_t *mtime, struct fs_deps *deps)
 {
 	json_t *job = NULL, *doc;
 	struct buf key;
@@ -323,7 +356,7 @@ int tree_document_size(struct upfs *u, const struct fs_node *n, off_t *size,
 	rc = tree_key(&key, TREE_SHARES, n->owner, "/jobs?$expand=documents");
 	if (rc == 0)
 		rc = tree_get_member(u, key.data, n->id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job);
+				     RES_STALE_OK, &job, deps);
 	if (rc == 0) {
 		doc = json_array_get(json_object_get(job, "documents"), 0);
 		*size = (off_t)json_integer_value(json_object_get(doc, "size"));

@@ -209,13 +209,18 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	return rc;
 }
 
-static void deps_add(struct fs_deps *deps, const struct res *r, int ttl)
+static void deps_add(struct fs_deps *deps, struct res *r, int ttl)
 {
-	if (deps == NULL || deps->n >= UPFS_MAX_DEPS)
+	if (deps == NULL)
 		return;
-	deps->d[deps->n].key = strdup(r->key);
-	if (deps->d[deps->n].key == NULL)
+	for (int i = 0; i < deps->n; i++)
+		if (deps->d[i].res == r)
+			return;
+	if (deps->n >= UPFS_MAX_DEPS) {
+		deps->overflow = true;
 		return;
+	}
+	deps->d[deps->n].res = r;
 	deps->d[deps->n].gen = r->gen;
 	deps->d[deps->n].ttl = ttl;
 	deps->n++;
@@ -301,13 +306,13 @@ out:
 
 bool res_deps_current(struct upfs *u, const struct fs_deps *deps)
 {
-	bool current = true;
+	bool current = !deps->overflow && !deps->volatile_;
 
 	pthread_mutex_lock(&u->res_lock);
 	for (int i = 0; i < deps->n && current; i++) {
-		struct res *r = res_lookup(u, deps->d[i].key, false);
+		struct res *r = deps->d[i].res;
 
-		if (r == NULL || r->gen != deps->d[i].gen) {
+		if (r->gen != deps->d[i].gen) {
 			current = false;
 			break;
 		}
@@ -412,7 +417,7 @@ int res_table_new(struct upfs *u)
 
 void fs_deps_release(struct fs_deps *deps)
 {
-	for (int i = 0; i < deps->n; i++)
-		free(deps->d[i].key);
 	deps->n = 0;
+	deps->overflow = false;
+	deps->volatile_ = false;
 }

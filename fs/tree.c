@@ -125,10 +125,10 @@ int tree_get(struct upfs *u, const char *prefix, const char *id,
 }
 
 int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
-		    enum res_policy policy, json_t **out)
+		    enum res_policy policy, json_t **out, struct fs_deps *deps)
 {
 	json_t *list = NULL, *member;
-	int rc = res_get(u, key, true, ttl, policy, &list, NULL);
+	int rc = res_get(u, key, true, ttl, policy, &list, deps);
 
 	if (rc)
 		return rc;

@@ -36,7 +36,7 @@ int tree_get(struct upfs *u, const char *prefix, const char *id,
 
 /* The element with this id of a listing, as a new reference (-ENOENT). */
 int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
-		    enum res_policy policy, json_t **out);
+		    enum res_policy policy, json_t **out, struct fs_deps *deps);
 
 /* Seconds since the epoch of an ISO 8601 time, 0 when absent or invalid. */
 int64_t tree_parse_time(const char *iso);

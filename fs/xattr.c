@@ -71,7 +71,7 @@ static int printer_xattrs(struct upfs *u, const char *id, struct buf *out)
 {
 	json_t *p = NULL;
 	int rc = tree_get_member(u, TREE_PRINTERS, id, u->opts.dir_ttl,
-				 RES_STALE_OK, &p);
+				 RES_STALE_OK, &p, NULL);
 
 	if (rc)
 		return rc;
@@ -100,7 +100,7 @@ static int share_xattrs(struct upfs *u, const char *id, struct buf *out)
 {
 	json_t *s = NULL;
 	int rc = tree_get_member(u, TREE_SHARES, id, u->opts.dir_ttl,
-				 RES_STALE_OK, &s);
+				 RES_STALE_OK, &s, NULL);
 
 	if (rc)
 		return rc;
@@ -127,7 +127,7 @@ static int job_xattrs(struct upfs *u, const char *prefix, const char *owner,
 	rc = tree_key(&key, prefix, owner, "/jobs?$expand=documents");
 	if (rc == 0)
 		rc = tree_get_member(u, key.data, id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job);
+				     RES_STALE_OK, &job, NULL);
 	if (rc)
 		goto out;
 	doc = json_array_get(json_object_get(job, "documents"), 0);
@@ -155,7 +155,7 @@ static int connector_xattrs(struct upfs *u, const char *id, struct buf *out)
 {
 	json_t *c = NULL;
 	int rc = tree_get_member(u, TREE_CONNECTORS, id, u->opts.dir_ttl,
-				 RES_STALE_OK, &c);
+				 RES_STALE_OK, &c, NULL);
 
 	if (rc)
 		return rc;
