@@ -21,6 +21,12 @@
  * otherwise backing off exponentially with jitter, up to max_retries times.
  * A refused connection is not retried: the caller learns at once that the
  * service is unreachable (err->status == 0) and can serve its cache.
+ *
+ * POST and PATCH are never retried unless the service refused them before
+ * doing any work: a 429 or 503 that carries Retry-After, or a 401 (sent
+ * once more with a fresh token). After a 5xx, a 504 or a dropped
+ * connection (-ECONNRESET) a job may or may not have been created: the
+ * caller must look before it repeats the request.
  */
 #ifndef UPFS_GRAPH_H
 #define UPFS_GRAPH_H
@@ -94,8 +100,11 @@ int graph_list(struct graph *g, const char *path, json_t **out,
 	       unsigned *pages, struct graph_err *err);
 
 /*
- * Any method with an optional JSON body (borrowed). On success *out (may be
- * NULL) receives the parsed response body, or NULL when it was empty (204).
+ * Any method with an optional JSON body (borrowed), e.g. POST .../jobs
+ * with {"configuration":{}}. On success (any 2xx: 200, 201, 204) *out
+ * (may be NULL) receives the parsed response body as a new reference, or
+ * NULL when it was empty (204). A 2xx body that is not JSON is -EPROTO.
+ * Retried as the header comment says: POST and PATCH only when refused.
  */
 int graph_request(struct graph *g, const char *method, const char *path,
 		  const json_t *body, json_t **out, struct graph_err *err);
@@ -110,6 +119,87 @@ int graph_err_to_errno(const struct graph_err *err);
 void graph_err_format(const struct graph_err *err, char *out, size_t len);
 
 void graph_stats_get(struct graph *g, struct graph_stats *out);
+
+/* ---- document upload (upload sessions) --------------------------------- */
+
+/*
+ * Bytes per PUT: 20 x 200 KiB = 4,096,000. Universal Print takes less
+ * than 10 MB a request and advises multiples of 200 KiB (OneDrive's
+ * 320 KiB rule does not apply). 4 MB keeps a failed range cheap to send
+ * again and progress fine-grained (a 50 MB file is 13 ranges), while with
+ * UPFS_UPLOAD_PARALLEL ranges in flight the per-request round trip is
+ * hidden. Memory does not grow with it: ranges are streamed from the file.
+ */
+#define UPFS_UPLOAD_CHUNK ((uint64_t)20 * 200 * 1024)
+
+/* PUTs in flight at once: the service's documented maximum. */
+#define UPFS_UPLOAD_PARALLEL 4
+
+/*
+ * Progress of an upload, for xattrs and .upfs/status (may be NULL).
+ * Called only on the thread that called graph_upload_document(), before
+ * it returns, each time the number of bytes the service holds grows
+ * (bytes in flight are not counted); on success the last call has
+ * uploaded == total. It must not call graph_upload_*() on the same URL.
+ */
+typedef void (*graph_progress_fn)(void *arg, uint64_t uploaded,
+				  uint64_t total);
+
+/*
+ * Uploads size bytes read from fd (with pread, from offset 0; fd must be
+ * seekable, and is neither moved nor closed) to an upload session URL
+ * (borrowed; from createUploadSession's "uploadUrl", used verbatim).
+ *
+ * Ranges of at most UPFS_UPLOAD_CHUNK bytes, up to UPFS_UPLOAD_PARALLEL
+ * PUTs at once from as many worker threads, each with its own curl
+ * handle kept for the whole upload so its connection is reused; header
+ * Content-Range "bytes a-b/size", Content-Length set by curl. No
+ * Authorization header and no token ever goes to the upload URL (it is
+ * pre-authenticated and may be on another host), and traces show it
+ * without its query string, which carries a credential.
+ *
+ * Follows nextExpectedRanges from each 202 (several holes are fine, an
+ * end at or past size is clamped to size - 1); on 416 GETs the session
+ * and resumes from what it says is missing, so a session that already
+ * holds some bytes (an earlier, interrupted call) is resumed, not
+ * restarted. Each range is retried on 429, 500, 502, 503, 504, stalled
+ * transfers and dropped connections, up to max_retries times with
+ * backoff (Retry-After honoured); requests and retries are counted in
+ * graph_stats.
+ *
+ * Returns 0 on the 201 that completes the document: *doc (may be NULL)
+ * receives its JSON (a new reference; NULL if the body was not JSON).
+ * -ENOENT when the session is gone (404/410: expired, cancelled, or
+ * completed by an earlier call whose 201 was lost): the caller makes a
+ * new session. -EAGAIN when a range's retries ran out. -EINVAL for size 0
+ * or no URL; a failed read of fd returns its errno (-EIO when the file is
+ * shorter than size); -EPROTO when the service stops making progress
+ * without completing; other failures as graph_err_to_errno(err). On
+ * failure the session is left as it is, for graph_upload_status() or
+ * graph_upload_cancel().
+ *
+ * Memory stays flat: ranges are streamed from fd, never the whole file
+ * (curl's upload buffer per worker, and reply bodies of a few bytes).
+ */
+int graph_upload_document(struct graph *g, const char *upload_url, int fd,
+			  uint64_t size, graph_progress_fn progress, void *arg,
+			  json_t **doc, struct graph_err *err);
+
+/*
+ * The missing ranges of an upload session (GET upload_url, no
+ * Authorization), for resuming: *out receives a new reference to
+ * {"expirationDateTime":…,"nextExpectedRanges":["a-b",…]}. -ENOENT when
+ * the session is gone.
+ */
+int graph_upload_status(struct graph *g, const char *upload_url, json_t **out,
+			struct graph_err *err);
+
+/*
+ * Cancels an upload session (DELETE upload_url, no Authorization); 0 also
+ * when it is already gone (404/410).
+ */
+int graph_upload_cancel(struct graph *g, const char *upload_url,
+			struct graph_err *err);
 
 /* The endpoint as configured, without a trailing slash. */
 const char *graph_endpoint(const struct graph *g);

@@ -1,20 +1,55 @@
 /*
  * graph_private.h — helpers shared by the files of graph/ (not public API).
  *
- * graph_call() is the one place an HTTP request is made: URL building,
- * headers, the bearer rule, body cap, retries, the 401 re-authentication
- * and tracing all live behind it. Public calls and the token sources are
- * built on it; typed print calls (upload ranges without Authorization,
- * document downloads through a 302 Location) can be too.
+ * graph_call() (request.c) is the one place an HTTP request is made: URL
+ * building, headers, the bearer rule, body cap, streamed bodies, retries,
+ * the 401 re-authentication and tracing all live behind it. The public
+ * calls, the token sources and the upload (upload.c) are built on it.
+ *
+ * Files: client.c (struct graph, handles, URLs, JSON calls), request.c
+ * (graph_call), errors.c, paging.c, auth.c, upload.c and upload_ranges.c.
  */
 #ifndef UPFS_GRAPH_PRIVATE_H
 #define UPFS_GRAPH_PRIVATE_H
 
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "graph.h"
+
+#define GRAPH_POOL_MAX 16
+
+struct graph_auth;
+
+/*
+ * The context. Fields without a lock are set by graph_new() and only read
+ * afterwards. Locks: pool_lock, stats_lock and the share locks are
+ * leaves: nothing else is taken while one is held.
+ */
+struct graph {
+	char *endpoint;		/* without trailing '/' */
+	char *origin;		/* "scheme://host:port" of the endpoint */
+	char *ca_file;
+	long connect_timeout_ms;
+	long low_speed_time_s;
+	int max_retries;
+	size_t max_body;
+	graph_trace_fn trace;
+	void *trace_arg;
+	struct graph_auth *auth;
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;	/* guards pool, npool */
+	CURL *pool[GRAPH_POOL_MAX];
+	unsigned npool;
+	pthread_mutex_t stats_lock;	/* guards stats */
+	struct graph_stats stats;
+};
 
 /* ---- errors.c ---------------------------------------------------------- */
 
@@ -44,16 +79,45 @@ void graph_err_parse_body(struct graph_err *err, const char *body,
 
 /* ---- client.c ---------------------------------------------------------- */
 
+/* An idle easy handle from the pool, or a new one; NULL when out of memory. */
+CURL *graph_handle_get(struct graph *g);
+
+/* Resets h and returns it to the pool (or frees it). h may be NULL. */
+void graph_handle_put(struct graph *g, CURL *h);
+
+/* Whether path is an absolute http(s) URL. */
+bool graph_is_absolute(const char *path);
+
+/* Whether url has the endpoint's scheme, host and port (parsed by curl). */
+bool graph_same_origin(const struct graph *g, const char *url);
+
+/* ---- request.c ---------------------------------------------------------- */
+
+/* A request body streamed from a file with pread(), never held in memory. */
+struct graph_src {
+	int fd;
+	uint64_t off;		/* where the body starts in fd */
+	uint64_t len;		/* body length; curl sends Content-Length */
+};
+
 struct graph_req {
 	const char *method;	  /* "GET", "POST", ... (upper case) */
 	const char *path;	  /* relative to the endpoint, or absolute */
 	const char *body;	  /* borrowed; NULL: no body */
 	size_t body_len;
-	const char *content_type; /* NULL: application/json when a body */
+	const struct graph_src *src; /* borrowed; a streamed body instead of
+				       body (method PUT only) */
+	const char *content_type; /* NULL: application/json when a body,
+				     application/octet-stream for src */
 	const char *const *headers; /* extra "Name: value", NULL-terminated;
 				       may be NULL */
 	bool no_auth;		  /* never send Authorization (token endpoint,
 				     pre-authenticated upload URLs) */
+	bool patient;		  /* also retry 500, 502 and stalled
+				     transfers (upload-session requests,
+				     which are safe to repeat) */
+	const _Atomic bool *cancel; /* may be NULL; once true, the transfer
+				       and any backoff stop: -ECANCELED */
 };
 
 struct graph_resp {
@@ -70,13 +134,30 @@ void graph_resp_release(struct graph_resp *resp);
 
 /*
  * Sends req, with retries and one re-authentication after a 401 (see
- * client.c). Returns 0 when the final status is 2xx or 3xx (redirects are
- * not followed: resp->location says where), else a negative errno equal
- * to -graph_err_to_errno(err), or a local -ENOMEM/-EINVAL/-EACCES. err may
- * be NULL. Does not count stats.failures: the public call does that once.
+ * request.c). Returns 0 when the final status is 2xx or 3xx (redirects
+ * are not followed: resp->location says where), else a negative errno
+ * equal to -graph_err_to_errno(err), or a local -ENOMEM/-EINVAL/-EACCES,
+ * -ECANCELED (req->cancel), or the errno of a failed read of req->src.
+ * err may be NULL. Does not count stats.failures: the public call does
+ * that once.
  */
 int graph_call(struct graph *g, const struct graph_req *req,
 	       struct graph_resp *resp, struct graph_err *err);
+
+/* graph_call() on a handle the caller holds (NULL: one from the pool). */
+int graph_call_on(struct graph *g, CURL *h, const struct graph_req *req,
+		  struct graph_resp *resp, struct graph_err *err);
+
+/*
+ * Whether graph_call() retries a request that failed with err (and would
+ * have gone on had retries remained): the "transient" failures.
+ */
+bool graph_err_transient(const struct graph_req *req,
+			 const struct graph_err *err);
+
+/* Hands a line to the trace callback, if any (at most 1023 bytes). */
+void graph_trace(struct graph *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /*
  * A JSON request as graph_request() makes it, without counting a failure:
@@ -86,6 +167,13 @@ int graph_call(struct graph *g, const struct graph_req *req,
 int graph_fetch(struct graph *g, const char *method, const char *path,
 		const json_t *body, bool need_body, json_t **out,
 		struct graph_err *err);
+
+/*
+ * graph_fetch() for a request built by the caller (req->body already
+ * text), on the handle h (NULL: one from the pool).
+ */
+int graph_fetch_req(struct graph *g, CURL *h, const struct graph_req *req,
+		    bool need_body, json_t **out, struct graph_err *err);
 
 /*
  * Appends the absolute URL for path to out: absolute http(s) URLs
@@ -105,5 +193,60 @@ void graph_stats_count(struct graph *g, enum graph_stat which);
 
 /* Fills p with n random bytes (getrandom, then /dev/urandom). */
 int graph_random(void *p, size_t n);
+
+/* ---- upload_ranges.c ------------------------------------------------------ */
+
+/*
+ * Byte ranges of an upload session, both ends included, as written in
+ * nextExpectedRanges ("0-4533321"). Pure code, no I/O: unit-tested.
+ */
+struct graph_range {
+	uint64_t first;
+	uint64_t last;
+};
+
+/* A set of ranges: sorted, disjoint and never touching. */
+struct graph_ranges {
+	struct graph_range *v;	/* owned */
+	size_t n;
+	size_t alloc;
+};
+
+void graph_ranges_init(struct graph_ranges *s);
+void graph_ranges_release(struct graph_ranges *s);
+
+/*
+ * Parses "a-b" (or "a-": to the end) for a file of size bytes. An end at
+ * or past size is clamped to size - 1: the print doc's own example ends
+ * its last range at size. -EINVAL for anything else, a start past the
+ * end, or a start at or past size.
+ */
+int graph_range_parse(const char *text, uint64_t size, struct graph_range *out);
+
+/* Adds [first, last] to the set, merging neighbours. 0 or -ENOMEM. */
+int graph_ranges_add(struct graph_ranges *s, uint64_t first, uint64_t last);
+
+/* Keeps in s only what t also holds. 0 or -ENOMEM (s unchanged). */
+int graph_ranges_intersect(struct graph_ranges *s, const struct graph_ranges *t);
+
+/*
+ * Fills out (emptied first) from a nextExpectedRanges array. -EPROTO when
+ * it is not an array of valid ranges: such a report is to be ignored
+ * whole, never half-used.
+ */
+int graph_ranges_from_json(const json_t *array, uint64_t size,
+			   struct graph_ranges *out);
+
+/* The number of bytes in the set. */
+uint64_t graph_ranges_bytes(const struct graph_ranges *s);
+
+/*
+ * Takes the next range to send off the front of s: from the first
+ * missing byte up to the next multiple of chunk (0: no limit), so that
+ * after a hole the ranges fall back onto chunk boundaries. false when s
+ * is empty.
+ */
+bool graph_ranges_take(struct graph_ranges *s, uint64_t chunk,
+		       struct graph_range *out);
 
 #endif

@@ -1,0 +1,765 @@
+/*
+ * request.c — the one request path, graph_call(): headers, the bearer
+ * rule, body cap, streamed bodies, retries, 401 re-authentication and
+ * tracing.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth_private.h"
+#include "buf.h"
+#include "graph.h"
+#include "graph_private.h"
+
+#ifndef UPFS_VERSION
+#define UPFS_VERSION "0"
+#endif
+
+#define GRAPH_RETRY_AFTER_MAX_S 60
+#define GRAPH_RETRY_AFTER_SANE_S 86400
+#define GRAPH_BACKOFF_FIRST_MS 250L
+#define GRAPH_BACKOFF_MAX_MS 8000L
+
+/* How often a backoff looks at req->cancel. */
+#define GRAPH_CANCEL_POLL_MS 100L
+
+/* One call's transfer state, reached from curl's callbacks. */
+struct graph_xfer {
+	struct graph_resp *resp;
+	const struct graph_req *req;
+	const char *url;	/* what is requested */
+	const char *shown;	/* what is traced: no query off-origin */
+	char rid[37];		/* client-request-id, the same for retries */
+	char errbuf[CURL_ERROR_SIZE];
+	uint64_t src_pos;	/* bytes of req->src handed to curl */
+	int src_err;		/* negative errno of a failed read, or 0 */
+};
+
+
+void graph_trace(struct graph *g, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!g->trace)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	g->trace(g->trace_arg, line);
+}
+
+/* A version 4 UUID; if no randomness is to be had, the clock will do. */
+static void graph_uuid_new(char out[37])
+{
+	unsigned char b[16] = { 0 };
+	struct timespec ts;
+	size_t i, o = 0;
+
+	if (graph_random(b, sizeof(b)) < 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		memcpy(b, &ts, sizeof(ts) < sizeof(b) ? sizeof(ts) : sizeof(b));
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for (i = 0; i < sizeof(b); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		snprintf(out + o, 3, "%02x", b[i]);
+		o += 2;
+	}
+	out[o] = '\0';
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+void graph_resp_init(struct graph_resp *resp, const struct graph *g)
+{
+	memset(resp, 0, sizeof(*resp));
+	buf_init(&resp->body, g->max_body);
+	resp->retry_after = -1;
+}
+
+static void graph_resp_reset_headers(struct graph_resp *resp)
+{
+	free(resp->location);
+	resp->location = NULL;
+	resp->request_id[0] = '\0';
+	resp->retry_after = -1;
+}
+
+void graph_resp_release(struct graph_resp *resp)
+{
+	graph_resp_reset_headers(resp);
+	buf_release(&resp->body);
+}
+
+/* Seconds, or an HTTP date; -1 if neither. */
+static int graph_retry_after_parse(const char *v, size_t len)
+{
+	char tmp[64];
+	long secs = 0;
+	time_t when;
+	size_t i;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	for (i = 0; i < len && tmp[i] >= '0' && tmp[i] <= '9'; i++) {
+		if (secs < GRAPH_RETRY_AFTER_SANE_S)
+			secs = secs * 10 + (tmp[i] - '0');
+	}
+	if (i < len) {
+		when = curl_getdate(tmp, NULL);
+		if (when < 0)
+			return -1;
+		secs = when > time(NULL) ? (long)(when - time(NULL)) : 0;
+	}
+	return (int)(secs < GRAPH_RETRY_AFTER_SANE_S ? secs
+						     : GRAPH_RETRY_AFTER_SANE_S);
+}
+
+/* If line is "name: value", points *val at the trimmed value. */
+static bool graph_header_is(const char *line, size_t len, const char *name,
+			    const char **val, size_t *vlen)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+		return false;
+	line += n + 1;
+	len -= n + 1;
+	while (len && (*line == ' ' || *line == '\t')) {
+		line++;
+		len--;
+	}
+	while (len && strchr(" \t\r\n", line[len - 1]))
+		len--;
+	*val = line;
+	*vlen = len;
+	return true;
+}
+
+static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct graph_resp *resp = arg;
+	size_t len = size * n, vlen;
+	const char *v;
+	char id[sizeof(resp->request_id)];
+
+	/* A new status line (after 100 Continue) starts a new header set. */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		graph_resp_reset_headers(resp);
+	} else if (graph_header_is(line, len, "request-id", &v, &vlen)) {
+		if (vlen >= sizeof(id))
+			vlen = sizeof(id) - 1;
+		memcpy(id, v, vlen);
+		id[vlen] = '\0';
+		graph_err_copy(resp->request_id, sizeof(resp->request_id), id);
+	} else if (graph_header_is(line, len, "retry-after", &v, &vlen)) {
+		resp->retry_after = graph_retry_after_parse(v, vlen);
+	} else if (graph_header_is(line, len, "location", &v, &vlen)) {
+		free(resp->location);
+		resp->location = strndup(v, vlen);
+		if (!resp->location) {
+			resp->overflow = -ENOMEM;
+			return 0;
+		}
+	}
+	return len;
+}
+
+static bool graph_cancelled(const struct graph_req *req)
+{
+	return req->cancel && atomic_load(req->cancel);
+}
+
+/* Streams req->src: a slice of a file, read with pread() at its offset. */
+static size_t graph_on_read(char *dst, size_t size, size_t n, void *arg)
+{
+	struct graph_xfer *x = arg;
+	const struct graph_src *src = x->req->src;
+	size_t want = size * n;
+	ssize_t r;
+
+	if (graph_cancelled(x->req))
+		return CURL_READFUNC_ABORT;
+	if (x->src_pos >= src->len)
+		return 0;
+	if (want > src->len - x->src_pos)
+		want = (size_t)(src->len - x->src_pos);
+	do {
+		r = pread(src->fd, dst, want, (off_t)(src->off + x->src_pos));
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		/* r == 0: the file is shorter than the size promised. */
+		x->src_err = r < 0 ? -errno : -EIO;
+		return CURL_READFUNC_ABORT;
+	}
+	x->src_pos += (uint64_t)r;
+	return (size_t)r;
+}
+
+/* curl rewinds the body to resend it on a fresh connection. */
+static int graph_on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct graph_xfer *x = arg;
+
+	if (origin != SEEK_SET || offset < 0 ||
+	    (uint64_t)offset > x->req->src->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->src_pos = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int graph_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+			     curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct graph_xfer *x = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return graph_cancelled(x->req) ? 1 : 0;
+}
+
+static size_t graph_on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct graph_resp *resp = arg;
+	int rc;
+
+	rc = buf_append(&resp->body, data, size * n);
+	if (rc) {
+		/* Returning short makes curl stop with CURLE_WRITE_ERROR. */
+		resp->overflow = rc;
+		return 0;
+	}
+	return size * n;
+}
+
+/* ---- one request ------------------------------------------------------- */
+
+static bool graph_method_is(const struct graph_req *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+/* Upper-case letters only: the method becomes part of the request line. */
+static bool graph_method_ok(const char *m)
+{
+	size_t i;
+
+	for (i = 0; m[i]; i++) {
+		if (m[i] < 'A' || m[i] > 'Z' || i >= 16)
+			return false;
+	}
+	return i > 0;
+}
+
+static int graph_slist_add(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	return 0;
+}
+
+/* Frees a header list, wiping the bearer token first. */
+static void graph_slist_free(struct curl_slist *list)
+{
+	struct curl_slist *l;
+
+	for (l = list; l; l = l->next) {
+		if (strncasecmp(l->data, "Authorization:", 14) == 0)
+			explicit_bzero(l->data, strlen(l->data));
+	}
+	curl_slist_free_all(list);
+}
+
+static int graph_slist_auth(struct curl_slist **list, const char *token)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	rc = buf_printf(&b, "Authorization: Bearer %s", token);
+	if (!rc)
+		rc = graph_slist_add(list, b.data);
+	if (b.data)
+		explicit_bzero(b.data, b.alloc);
+	buf_release(&b);
+	return rc;
+}
+
+static int graph_headers(const struct graph_req *req, const char *token,
+			 const char *rid, struct curl_slist **out)
+{
+	struct curl_slist *l = NULL;
+	char line[128];
+	size_t i;
+	int rc;
+
+	snprintf(line, sizeof(line), "client-request-id: %s", rid);
+	rc = graph_slist_add(&l, "Accept: application/json");
+	/* No 100-continue round trip before a body. */
+	if (!rc)
+		rc = graph_slist_add(&l, "Expect:");
+	if (!rc)
+		rc = graph_slist_add(&l, line);
+	/*
+	 * Without this the service hides every enum member declared after
+	 * unknownFutureValue (most printer state details) behind that name.
+	 */
+	if (!rc && token)
+		rc = graph_slist_add(&l, "Prefer: include-unknown-enum-members");
+	if (!rc && (req->body || req->src)) {
+		snprintf(line, sizeof(line), "Content-Type: %s",
+			 req->content_type ? req->content_type
+			 : req->src	   ? "application/octet-stream"
+					   : "application/json");
+		rc = graph_slist_add(&l, line);
+	} else if (!rc) {
+		/* An empty POST must not claim to be a form. */
+		rc = graph_slist_add(&l, "Content-Type:");
+	}
+	for (i = 0; !rc && req->headers && req->headers[i]; i++)
+		rc = graph_slist_add(&l, req->headers[i]);
+	if (!rc && token)
+		rc = graph_slist_auth(&l, token);
+	if (rc)
+		graph_slist_free(l);
+	else
+		*out = l;
+	return rc;
+}
+
+/* A PUT whose body curl pulls from req->src; curl sets Content-Length. */
+static int graph_setup_src(CURL *h, struct graph_xfer *x)
+{
+	int bad = 0;
+
+	if (!graph_method_is(x->req, "PUT") || x->req->body)
+		return -EINVAL;
+	bad |= curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				(curl_off_t)x->req->src->len) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_READFUNCTION, graph_on_read) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_READDATA, x) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, graph_on_seek) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_SEEKDATA, x) != 0;
+	return bad ? -EINVAL : 0;
+}
+
+static int graph_setup_method(CURL *h, struct graph_xfer *x)
+{
+	const struct graph_req *req = x->req;
+	bool get = graph_method_is(req, "GET"), head = graph_method_is(req, "HEAD");
+	int bad = 0;
+
+	if (req->src)
+		return graph_setup_src(h, x);
+	if ((get || head) && req->body)
+		return -EINVAL;
+	if (get)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) ? -EINVAL : 0;
+	if (head)
+		return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) ? -EINVAL : 0;
+	if (graph_method_is(req, "DELETE") && !req->body)
+		return curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE") ?
+			       -EINVAL : 0;
+	/* Graph wants a Content-Length on every POST, PUT and PATCH. */
+	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				(curl_off_t)(req->body ? req->body_len : 0)) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+				req->body ? req->body : "") != 0;
+	if (!graph_method_is(req, "POST"))
+		bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+					req->method) != 0;
+	return bad ? -EINVAL : 0;
+}
+
+static int graph_setup(struct graph *g, CURL *h, struct graph_xfer *x,
+		       struct curl_slist *headers)
+{
+	int bad = 0;
+
+	bad |= curl_easy_setopt(h, CURLOPT_URL, x->url) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_SHARE, g->share) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != 0;
+	if (g->ca_file)
+		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, g->ca_file) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+				g->connect_timeout_ms) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+				g->low_speed_time_s) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "upfs/" UPFS_VERSION) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+				(curl_off_t)g->max_body) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, graph_on_body) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, x->resp) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, graph_on_header) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x->resp) != 0;
+	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != 0;
+	if (x->req->cancel) {
+		bad |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION,
+					graph_on_progress) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_XFERINFODATA, x) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != 0;
+	}
+	return bad ? -EINVAL : 0;
+}
+
+static long graph_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Turns what curl and the service said into err; returns the errno. */
+static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
+			 long status, struct graph_err *err)
+{
+	struct graph_resp *resp = x->resp;
+
+	graph_err_clear(err);
+	graph_err_copy(err->request_id, sizeof(err->request_id),
+		       resp->request_id);
+	if (x->src_err) {
+		graph_err_setf(err, "cannot read the document at byte %llu: %s",
+			       (unsigned long long)(x->req->src->off +
+						    x->src_pos),
+			       strerror(-x->src_err));
+		return x->src_err;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK && graph_cancelled(x->req)) {
+		graph_err_setf(err, "cancelled");
+		return -ECANCELED;
+	}
+	if (resp->overflow == -EFBIG || cc == CURLE_FILESIZE_EXCEEDED) {
+		cc = CURLE_FILESIZE_EXCEEDED;
+		snprintf(x->errbuf, sizeof(x->errbuf), "response body is larger "
+			 "than the limit of %zu bytes", g->max_body);
+	} else if (resp->overflow) {
+		cc = CURLE_OUT_OF_MEMORY;
+	}
+	if (cc != CURLE_OK) {
+		err->curl_code = (int)cc;
+		graph_err_copy(err->message, sizeof(err->message),
+			       x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		return -graph_curl_to_errno((int)cc);
+	}
+	resp->status = status;
+	if (status >= 200 && status < 400)
+		return 0;
+	err->status = status;
+	err->retry_after = resp->retry_after;
+	graph_err_parse_body(err, resp->body.data, resp->body.len);
+	return -graph_err_to_errno(err);
+}
+
+static int graph_attempt(struct graph *g, CURL *h, const struct graph_req *req,
+			 struct graph_xfer *x, const char *token,
+			 struct graph_err *err)
+{
+	struct curl_slist *headers = NULL;
+	struct timespec t0;
+	char what[512];
+	long status = 0;
+	CURLcode cc;
+	int rc;
+
+	curl_easy_reset(h);
+	buf_reset(&x->resp->body);
+	graph_resp_reset_headers(x->resp);
+	x->resp->overflow = 0;
+	x->resp->status = 0;
+	x->errbuf[0] = '\0';
+	x->src_pos = 0;
+	x->src_err = 0;
+	rc = graph_headers(req, token, x->rid, &headers);
+	if (!rc)
+		rc = graph_setup(g, h, x, headers);
+	if (!rc)
+		rc = graph_setup_method(h, x);
+	if (rc) {
+		graph_err_clear(err);
+		graph_err_setf(err, "cannot set up the %s request", req->method);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cc = curl_easy_perform(h);
+	graph_stats_count(g, GRAPH_STAT_REQUESTS);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	rc = graph_outcome(g, x, cc, status, err);
+	if (g->trace) {
+		if (rc)
+			graph_err_format(err, what, sizeof(what));
+		else
+			snprintf(what, sizeof(what), "%ld", status);
+		graph_trace(g, "%s %s -> %s (%ld ms)", req->method, x->shown,
+			    what, graph_ms_since(&t0));
+	}
+out:
+	/* The handle must not point at a freed list, even until reset. */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	graph_slist_free(headers);
+	return rc;
+}
+
+/* ---- retries ------------------------------------------------------------ */
+
+static bool graph_idempotent(const struct graph_req *req)
+{
+	return graph_method_is(req, "GET") || graph_method_is(req, "HEAD") ||
+	       graph_method_is(req, "PUT") || graph_method_is(req, "DELETE");
+}
+
+/*
+ * Idempotent requests are retried on throttling, on a gateway time-out
+ * and when the connection dropped mid-request. POST and PATCH may have
+ * taken effect in those cases, so they are retried only on a 429 or 503
+ * with Retry-After: the service refused before doing any work. A refused
+ * connection or an unknown host is never retried: the caller serves its
+ * cache at once instead of waiting out the backoff. Patient requests
+ * (upload sessions, where a repeat is harmless and answered by a 416) are
+ * also retried on 500, 502 and a stalled transfer.
+ */
+bool graph_err_transient(const struct graph_req *req,
+			 const struct graph_err *err)
+{
+	bool idem = graph_idempotent(req);
+
+	if (err->status == 429 || err->status == 503)
+		return idem || err->retry_after >= 0;
+	if (err->status == 504)
+		return idem;
+	if (err->status == 500 || err->status == 502)
+		return idem && req->patient;
+	if (err->status != 0)
+		return false;
+	switch (err->curl_code) {
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return idem;
+	case CURLE_OPERATION_TIMEDOUT:
+		return idem && req->patient;
+	default:
+		return false;
+	}
+}
+
+/* Sleeps ms, in slices when req can be cancelled; false if it was. */
+static bool graph_sleep_ms(const struct graph_req *req, long ms)
+{
+	struct timespec ts;
+	long slice;
+
+	while (ms > 0 && !graph_cancelled(req)) {
+		slice = req->cancel && ms > GRAPH_CANCEL_POLL_MS
+				? GRAPH_CANCEL_POLL_MS
+				: ms;
+		ts.tv_sec = slice / 1000;
+		ts.tv_nsec = (slice % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
+	return !graph_cancelled(req);
+}
+
+/* Retry-After (capped), else full jitter over a doubling base. */
+static bool graph_backoff(struct graph *g, const struct graph_xfer *x,
+			  int attempt, int retry_after)
+{
+	long base = GRAPH_BACKOFF_FIRST_MS, ms;
+	uint32_t r = 0;
+	int i;
+
+	if (retry_after >= 0) {
+		ms = (retry_after < GRAPH_RETRY_AFTER_MAX_S
+			      ? retry_after
+			      : GRAPH_RETRY_AFTER_MAX_S) * 1000L;
+	} else {
+		for (i = 1; i < attempt && base < GRAPH_BACKOFF_MAX_MS; i++)
+			base *= 2;
+		if (base > GRAPH_BACKOFF_MAX_MS)
+			base = GRAPH_BACKOFF_MAX_MS;
+		graph_random(&r, sizeof(r));
+		ms = (long)(r % (uint32_t)(base + 1));
+	}
+	graph_trace(g, "%s: retry %d of %d in %ld ms", x->shown, attempt,
+		    g->max_retries, ms);
+	return graph_sleep_ms(x->req, ms);
+}
+
+/*
+ * After a 401: drop the token and take a fresh one. false when there is
+ * none (a fixed token, an unchanged file): the 401 stands; or when
+ * getting one failed: that error replaces it, as it says more.
+ */
+static bool graph_reauth(struct graph *g, char **token, int *rc,
+			 struct graph_err *err)
+{
+	struct graph_err aerr;
+	char *fresh = NULL;
+	int r;
+
+	graph_err_clear(&aerr);
+	graph_auth_invalidate(g->auth, *token);
+	r = graph_auth_get(g->auth, g, &fresh, &aerr);
+	if (r) {
+		*rc = r;
+		*err = aerr;
+		return false;
+	}
+	if (strcmp(fresh, *token) == 0) {
+		graph_auth_token_free(fresh);
+		return false;
+	}
+	graph_auth_token_free(*token);
+	*token = fresh;
+	return true;
+}
+
+static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req,
+			   struct graph_xfer *x, char **token,
+			   struct graph_err *err)
+{
+	bool reauthed = false;
+	int attempt = 0, rc;
+
+	for (;;) {
+		rc = graph_attempt(g, h, req, x, *token, err);
+		if (rc == 0)
+			return 0;
+		if (err->status == 401 && *token && !reauthed) {
+			reauthed = true;
+			if (!graph_reauth(g, token, &rc, err))
+				return rc;
+			graph_stats_count(g, GRAPH_STAT_RETRIES);
+			graph_trace(g, "%s: token refused, retrying once with "
+				       "a new one", x->shown);
+			continue;
+		}
+		if (attempt >= g->max_retries || !graph_err_transient(req, err))
+			return rc;
+		attempt++;
+		graph_stats_count(g, GRAPH_STAT_RETRIES);
+		if (!graph_backoff(g, x, attempt, err->retry_after)) {
+			graph_err_clear(err);
+			graph_err_setf(err, "cancelled");
+			return -ECANCELED;
+		}
+	}
+}
+
+/* Builds the URL and its traced form; decides whether to send a token. */
+static int graph_call_prepare(struct graph *g, const struct graph_req *req,
+			      struct buf *url, struct buf *shown, bool *auth,
+			      struct graph_err *err)
+{
+	bool same;
+	size_t n;
+	int rc;
+
+	if (!req->method || !graph_method_ok(req->method) || !req->path) {
+		graph_err_setf(err, "bad request method or path");
+		return -EINVAL;
+	}
+	rc = graph_url_build(g, req->path, url);
+	if (rc) {
+		graph_err_setf(err, "bad request path");
+		return rc;
+	}
+	same = !graph_is_absolute(req->path) || graph_same_origin(g, url->data);
+	/* The token goes only to the endpoint's own scheme, host and port. */
+	*auth = same && !req->no_auth;
+	/* Foreign and pre-authenticated URLs may carry secrets in the query. */
+	n = url->len;
+	if (!*auth)
+		n = strcspn(url->data, "?");
+	rc = buf_append(shown, url->data, n);
+	if (!rc && n < url->len)
+		rc = buf_append_str(shown, "?...");
+	return rc;
+}
+
+int graph_call_on(struct graph *g, CURL *held, const struct graph_req *req,
+		  struct graph_resp *resp, struct graph_err *err)
+{
+	struct graph_xfer x = { .resp = resp, .req = req };
+	struct graph_err tmp;
+	struct buf url, shown;
+	char *token = NULL;
+	CURL *h = NULL;
+	bool auth = false;
+	int rc;
+
+	if (!err)
+		err = &tmp;
+	graph_err_clear(err);
+	buf_init(&url, 0);
+	buf_init(&shown, 0);
+	rc = graph_call_prepare(g, req, &url, &shown, &auth, err);
+	if (rc)
+		goto out;
+	if (auth) {
+		rc = graph_auth_get(g->auth, g, &token, err);
+		if (rc)
+			goto out;
+	}
+	h = held ? held : graph_handle_get(g);
+	if (!h) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	x.url = url.data;
+	x.shown = shown.data;
+	graph_uuid_new(x.rid);
+	rc = graph_call_loop(g, h, req, &x, &token, err);
+out:
+	if (h && h != held)
+		graph_handle_put(g, h);
+	else if (h)
+		/* The handle must not point at this call's stack. */
+		curl_easy_reset(h);
+	graph_auth_token_free(token);
+	buf_release(&url);
+	buf_release(&shown);
+	if (rc == 0)
+		graph_err_clear(err);
+	return rc;
+}
+
+int graph_call(struct graph *g, const struct graph_req *req,
+	       struct graph_resp *resp, struct graph_err *err)
+{
+	return graph_call_on(g, NULL, req, resp, err);
+}
