@@ -7,4 +7,6 @@ paging, contexts), auth (tokens, token endpoint), faults, metrics (request
 counts), state (storage and indexes), records (record builders, job
 states), render (Graph shapes), schema (types and enums), profiles
 (printer models), tenants (seed data), graph_print and graph_directory
-(Graph handlers), control (test-only /_emulator routes)."""
+(Graph read handlers), printing (job create, createUploadSession, start,
+cancel, abort), uploads (upload sessions, the upload URLs, documents on
+disk), control (test-only /_emulator routes)."""

@@ -1,21 +1,24 @@
-"""Request dispatch: which surface a path belongs to (Graph, OAuth, test
-routes), then auth, routing, counting, faults and the handler, in that
-order. Knows nothing about sockets; the server writes what it returns."""
+"""Request dispatch: which surface a path belongs to (Graph, upload URLs,
+OAuth, test routes), then auth, routing, counting, faults and the handler,
+in that order. Knows nothing about sockets; the server writes what it
+returns. Every request first lets started jobs finish (State.tick)."""
 
 import sys
 import traceback
 
-from . import auth, control, graph_directory, graph_print
+from . import auth, control, graph_directory, graph_print, printing, uploads
 from .faults import Faults
 from .metrics import Counter
 from .router import Router
-from .wire import GraphError, Reply
+from .wire import ClientGone, GraphError, Reply
 
 VERSIONS = ("v1.0", "beta")
+UPLOAD_PREFIX = "/uploadSessions/"
 
 
 def graph_router():
     r = Router()
+    printing.register(r)
     graph_print.register(r)
     graph_directory.register(r)
     return r
@@ -30,25 +33,48 @@ def oauth_router():
 
 
 class App:
-    def __init__(self, state, faults=None, page_size=100):
+    """job_quota: jobs a user may create in 12 days; job_seconds: from
+    start to completed; upload_seconds: an upload session's lifetime.
+    uploads (uploads.Uploads) owns a temp directory: call close() at exit."""
+
+    def __init__(self, state, faults=None, page_size=100, job_quota=10000,
+                 job_seconds=2.0, upload_seconds=3600.0, uploads_root=None):
         self.state = state                # replaced by /_emulator/reset
         self.faults = faults or Faults()
         self.page_size = page_size
+        self.job_quota = job_quota
+        self.job_seconds = job_seconds
+        self.upload_seconds = upload_seconds
+        self.uploads = uploads.Uploads(uploads_root)
         self.counter = Counter()
         self.graph = graph_router()
         self.oauth = oauth_router()
         self.control = control.router()
+        self.upload = uploads.router()
+
+    def close(self):
+        self.uploads.close()
+
+    @staticmethod
+    def streams(path):
+        """True for paths whose PUT bodies the handler reads itself."""
+        return path.startswith(UPLOAD_PREFIX)
 
     def dispatch(self, req):
-        """The Reply for req; never raises."""
+        """The Reply for req; never raises (but lets ClientGone through:
+        the server then closes the connection)."""
         req.page_size = self.page_size
+        req.app = self
         try:
+            self.state.tick()
             first = req.raw_path.split("/", 2)[1] if "/" in req.raw_path \
                 else ""
             if first == "_emulator":
                 return self._control(req)
             if first in VERSIONS:
                 return self._graph(req, first)
+            if first == UPLOAD_PREFIX.strip("/"):
+                return self._upload(req)
             if "/oauth2/" in req.raw_path:
                 return self._oauth(req)
             raise GraphError(404, "NotFound",
@@ -56,6 +82,8 @@ class App:
                              "/v1.0 and /beta." % req.raw_path)
         except GraphError as err:
             return err.reply(req)
+        except ClientGone:
+            raise
         except Exception:                          # a bug: say so, loudly
             traceback.print_exc(file=sys.stderr)
             return GraphError(500, "generalException",
@@ -77,6 +105,18 @@ class App:
                                                               "", 1))
         return self._faulted(req, False, lambda: route.handler(req,
                                                                self.state))
+
+    def _upload(self, req):
+        """The pre-authenticated upload URLs: no bearer token, counted and
+        faulted like the Graph surface."""
+        try:
+            route, req.params = self.upload.resolve(req.method, req.raw_path)
+        except GraphError as err:
+            self.counter.count(req.method, err.template)
+            raise err
+        req.route = route
+        self.counter.count(req.method, route.template)
+        return self._faulted(req, True, lambda: route.handler(req, self))
 
     def _graph(self, req, version):
         req.version = version
@@ -107,7 +147,7 @@ class App:
     def _faulted(self, req, graph, work):
         """Runs work() under the fault spec: maybe delayed, replaced by an
         error or a reset, or dropped after the work is done."""
-        decision = self.faults.decide(req.raw_path, graph)
+        decision = self.faults.decide(req.raw_path, graph, req.method)
         if decision.abort == "reset" or decision.error is not None:
             reply = Reply() if decision.error is None else \
                 decision.error.reply(req)

@@ -2,7 +2,9 @@
 faulted. They mint tokens, expose request counts and the whole state, let
 tests change the tenant behind the client's back, and set faults.
 
-  GET    /_emulator                  {"base","tenant","faults","pageSize"}
+  GET    /_emulator                  {"base","tenant","faults","pageSize",
+                                      "jobQuota","jobSeconds",
+                                      "uploadSessionSeconds","spoolDir"}
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
                                       optional) -> {"access_token",
@@ -13,7 +15,8 @@ tests change the tenant behind the client's back, and set faults.
   GET    /_emulator/state[?only=printers,shares]   the state, Graph shapes
                                       plus printerId/shareId/... links
   POST   /_emulator/reset            {"tenant":name} re-seeds (default:
-                                      the current tenant)
+                                      the current tenant); forgets upload
+                                      sessions and uploaded documents
   GET    /_emulator/faults           {"spec": ...}
   POST   /_emulator/faults           {"spec": "429:0.2:1,..."} replaces it
   POST   /_emulator/printers         printer fields (displayName required;
@@ -32,6 +35,28 @@ tests change the tenant behind the client's back, and set faults.
   PATCH  /_emulator/jobs/{jid}       {"state", ...} recomputes the status;
                                       other fields merged
   DELETE /_emulator/jobs/{jid}
+  GET    /_emulator/jobs[?shareId=&printerId=&upn=&state=]
+                                      {"value":[job summary]} in id order;
+                                      a summary is {"id","printerId",
+                                      "shareId","state","details",
+                                      "isAcquiredByPrinter","isFetchable",
+                                      "createdBy" (UPN),"createdDateTime",
+                                      "documentId","documentName",
+                                      "contentType","size","uploaded",
+                                      "sha256" (null until uploaded)}
+  GET    /_emulator/jobs/{jid}       one job summary
+  GET    /_emulator/jobs/{jid}/document
+                                      {"jobId","documentId","sha256","size",
+                                      "contentType","documentName","path"}
+                                      of the uploaded bytes ("path": the file,
+                                      null if gone, e.g. after a restart);
+                                      404 if the job or its upload is missing
+  GET    /_emulator/uploads          {"value":[{"id","jobId","documentId",
+                                      "documentName","contentType","size",
+                                      "receivedBytes","putsInFlight",
+                                      "expirationDateTime",
+                                      "nextExpectedRanges"}]}: the open
+                                      (unexpired, uncompleted) sessions
 """
 
 import os
@@ -54,7 +79,10 @@ def _body(req):
 def info(req, app):
     return Reply(200, {"base": req.base, "tenant": app.state.tenant,
                        "faults": app.faults.spec,
-                       "pageSize": app.page_size})
+                       "pageSize": app.page_size, "jobQuota": app.job_quota,
+                       "jobSeconds": app.job_seconds,
+                       "uploadSessionSeconds": app.upload_seconds,
+                       "spoolDir": app.uploads.root})
 
 
 def token(req, app):
@@ -104,6 +132,7 @@ def reset(req, app):
     if name not in tenants.BUILDERS:
         raise GraphError(400, "BadRequest", "unknown tenant '%s'" % name)
     app.state = tenants.build(name)
+    app.uploads.clear()
     return Reply(200, {"tenant": name})
 
 
@@ -282,6 +311,7 @@ def job_patch(req, app):
             status, fetchable = records.job_status(
                 name, body.pop("details", None), body.pop("description", None))
             rec["status"], rec["isFetchable"] = status, fetchable
+            rec.pop("_completeAt", None)    # no longer finishes by itself
         body = {k: v for k, v in body.items()
                 if k != "id" and not k.startswith("_")}
         rec.update(util.deep_merge(rec, body))
@@ -289,12 +319,95 @@ def job_patch(req, app):
 
 
 def job_delete(req, app):
-    with app.state.lock:
-        if req.params["jid"] not in app.state.jobs.by_id:
+    st = app.state
+    with st.lock:
+        if req.params["jid"] not in st.jobs.by_id:
             raise GraphError(404, "itemNotFound", "no job '%s'"
                              % req.params["jid"])
-        app.state.delete_job(req.params["jid"])
+        rec = st.delete_job(req.params["jid"])
+        app.uploads.drop_job(st, rec["id"])
+    for doc in rec["documents"]:
+        app.uploads.forget_document(doc["id"])
     return Reply(204)
+
+
+def _job_summary(rec):
+    doc = rec["documents"][0] if rec["documents"] else {}
+    status = rec["status"]
+    return {
+        "id": rec["id"], "printerId": rec["_printerId"],
+        "shareId": rec.get("_shareId"), "state": status["state"],
+        "details": list(status["details"]),
+        "isAcquiredByPrinter": status["isAcquiredByPrinter"],
+        "isFetchable": rec["isFetchable"],
+        "createdBy": (rec.get("createdBy") or {}).get("userPrincipalName"),
+        "createdDateTime": rec["createdDateTime"],
+        "documentId": doc.get("id"), "documentName": doc.get("displayName"),
+        "contentType": doc.get("contentType"), "size": doc.get("size"),
+        "uploaded": bool(doc.get("uploadedDateTime")),
+        "sha256": rec.get("_sha256"),
+    }
+
+
+def jobs_list(req, app):
+    """Every job (or those of one share/printer/user/state), summarised."""
+    q = {k: v[-1] for k, v in parse_qs(req.raw_query).items()}
+    st = app.state
+    with st.lock:
+        if "shareId" in q:
+            ids = list(st.jobs_by_share.get(q["shareId"], []))
+        elif "printerId" in q:
+            ids = list(st.jobs_by_printer.get(q["printerId"], []))
+        else:
+            ids = list(st.jobs.ids)
+        out = []
+        for rec in (st.jobs.by_id[j] for j in ids):
+            summary = _job_summary(rec)
+            if "printerId" in q and summary["printerId"] != q["printerId"]:
+                continue
+            if "upn" in q and (summary["createdBy"] or "").lower() != \
+                    q["upn"].lower():
+                continue
+            if "state" in q and summary["state"] != q["state"]:
+                continue
+            out.append(summary)
+    out.sort(key=lambda j: int(j["id"]))
+    return Reply(200, {"value": out})
+
+
+def _job_rec(st, jid):
+    rec = st.jobs.get(jid)
+    if rec is None:
+        raise GraphError(404, "itemNotFound", "no job '%s'" % jid)
+    return rec
+
+
+def job_get(req, app):
+    with app.state.lock:
+        return Reply(200, _job_summary(_job_rec(app.state,
+                                                req.params["jid"])))
+
+
+def job_document(req, app):
+    """The uploaded bytes' hash and properties."""
+    with app.state.lock:
+        rec = _job_rec(app.state, req.params["jid"])
+        doc = rec["documents"][0] if rec["documents"] else None
+        sha = rec.get("_sha256")
+    if doc is None or not sha:
+        raise GraphError(404, "itemNotFound", "job '%s' has no uploaded "
+                         "document" % req.params["jid"])
+    entry = app.uploads.document(doc["id"])
+    path = entry["path"] if entry and os.path.exists(entry["path"]) \
+        else None
+    return Reply(200, {"jobId": rec["id"], "documentId": doc["id"],
+                       "sha256": sha, "size": doc["size"],
+                       "contentType": doc["contentType"],
+                       "documentName": doc["displayName"], "path": path})
+
+
+def uploads_list(req, app):
+    return Reply(200, {"value": app.uploads.listing()})
 
 
 def router():
@@ -316,4 +429,8 @@ def router():
     r.add("POST", "/_emulator/jobs", job_create)
     r.add("PATCH", "/_emulator/jobs/{jid}", job_patch)
     r.add("DELETE", "/_emulator/jobs/{jid}", job_delete)
+    r.add("GET", "/_emulator/jobs", jobs_list)
+    r.add("GET", "/_emulator/jobs/{jid}", job_get)
+    r.add("GET", "/_emulator/jobs/{jid}/document", job_document)
+    r.add("GET", "/_emulator/uploads", uploads_list)
     return r

@@ -1,7 +1,8 @@
 """The /print surface (read side): printers, shares, jobs, documents,
-connectors, services, settings, operations. Write routes are listed in
-PLANNED and answer 501 until their issue lands; to add one, write a
-handler and register it in register() instead of planning it."""
+connectors, services, settings, operations. The printing write side (job
+create, createUploadSession, start, cancel, abort) is in printing.py. Other
+write routes are listed in PLANNED and answer 501 until their issue lands;
+to add one, write a handler and register it instead of planning it."""
 
 from . import odata, render
 from .odata import COLLECTION_OPTIONS, ENTITY_OPTIONS
@@ -301,21 +302,11 @@ PLANNED = [
     ("PATCH", "/print/printers/{id}", True),
     ("DELETE", "/print/printers/{id}", False),
     ("POST", "/print/printers/{id}/restoreFactoryDefaults", False),
-    ("POST", "/print/printers/{id}/jobs", False),
     ("PATCH", "/print/printers/{id}/jobs/{jid}", True),
-    ("POST", "/print/printers/{id}/jobs/{jid}/start", False),
-    ("POST", "/print/printers/{id}/jobs/{jid}/cancel", False),
-    ("POST", "/print/printers/{id}/jobs/{jid}/abort", True),
     ("POST", "/print/printers/{id}/jobs/{jid}/redirect", True),
-    ("POST", "/print/printers/{id}/jobs/{jid}/documents/{did}/"
-             "createUploadSession", True),
     ("GET", "/print/printers/{id}/jobs/{jid}/documents/{did}/$value", True),
     ("GET", "/print/printers/{id}/taskTriggers", False),
     ("POST", "/print/printers/{id}/taskTriggers", False),
-    ("POST", "/print/shares/{id}/jobs", False),
-    ("POST", "/print/shares/{id}/jobs/{jid}/start", False),
-    ("POST", "/print/shares/{id}/jobs/{jid}/documents/{did}/"
-             "createUploadSession", False),
     ("POST", "/print/shares", False),
     ("PATCH", "/print/shares/{id}", False),
     ("DELETE", "/print/shares/{id}", False),

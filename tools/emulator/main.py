@@ -1,5 +1,6 @@
 """Command line and lifetime: parse options, build or load the state,
-serve until SIGTERM/SIGINT, save the state, exit 0."""
+serve until SIGTERM/SIGINT, save the state, remove the temp directory of
+uploaded documents, exit 0."""
 
 import argparse
 import json
@@ -42,6 +43,15 @@ def parse_args(argv):
                    help="load state from FILE if it exists; save on exit")
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="default page size of collections (default 100)")
+    p.add_argument("--job-quota", type=int, default=10000, metavar="N",
+                   help="jobs a user may create in 12 days; beyond: 403 "
+                        "quotaLimitReached (default 10000)")
+    p.add_argument("--job-seconds", type=float, default=2.0, metavar="S",
+                   help="seconds from a job's start to completed "
+                        "(default 2; 0: at once)")
+    p.add_argument("--upload-session-seconds", type=float, default=3600.0,
+                   metavar="N", help="lifetime of an upload session "
+                                     "(default 3600)")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
     return p.parse_args(argv)
@@ -63,6 +73,11 @@ def main(argv=None):
     if args.page_size < 1:
         print("up-emulator: --page-size must be at least 1", file=sys.stderr)
         return 2
+    if args.job_quota < 0 or args.job_seconds < 0 or \
+            args.upload_session_seconds <= 0:
+        print("up-emulator: --job-quota and --job-seconds must be at least "
+              "0, --upload-session-seconds more than 0", file=sys.stderr)
+        return 2
     try:
         faults = Faults(args.faults, args.seed)
     except ValueError as exc:
@@ -74,13 +89,23 @@ def main(argv=None):
         print("up-emulator: cannot load state '%s': %s" % (args.state, exc),
               file=sys.stderr)
         return 2
-    app = App(state, faults, args.page_size)
+    app = App(state, faults, args.page_size, job_quota=args.job_quota,
+              job_seconds=args.job_seconds,
+              upload_seconds=args.upload_session_seconds)
+    try:
+        return serve(args, app)
+    finally:
+        app.close()         # the documents and upload sessions on disk
+
+
+def serve(args, app):
     try:
         server = Server((args.host, args.port), app, args.verbose)
     except OSError as exc:
         print("up-emulator: cannot listen on %s:%d: %s"
               % (args.host, args.port, exc.strerror or exc), file=sys.stderr)
         return 2
+    state = app.state
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

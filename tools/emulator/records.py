@@ -23,6 +23,16 @@ JOB_STATES = {
     "unknown": ("", [], False, False),
 }
 
+FINAL_STATES = ("completed", "canceled", "aborted")
+
+# What POST .../start answers (reference §3.2), and the job's status until
+# the emulated printer has printed it.
+STARTED_STATUS = {"state": "processing",
+                  "description": "The print job is currently being "
+                                 "processed.",
+                  "isAcquiredByPrinter": False,
+                  "details": ["interpreting"]}
+
 CONFIGURATION_KEYS = (
     "collate", "colorMode", "copies", "dpi", "duplexMode", "feedOrientation",
     "finishings", "fitPdfToPage", "inputBin", "margin", "mediaSize",
@@ -96,6 +106,34 @@ def job_status(state, details=None, description=None):
         "isAcquiredByPrinter": acquired,
     }
     return status, fetchable
+
+
+def start_job(rec, complete_at):
+    """The job as `start` leaves it: processing, fetchable, and due to be
+    completed by State.tick at complete_at (epoch seconds)."""
+    rec["status"] = dict(STARTED_STATUS, details=["interpreting"])
+    rec["isFetchable"] = True
+    rec["_completeAt"] = complete_at
+
+
+def complete_job(rec, when):
+    """The emulated printer has fetched and printed the job at `when`
+    (a Graph timestamp)."""
+    rec["status"] = {"state": "completed",
+                     "description": JOB_STATES["completed"][0],
+                     "details": ["completedSuccessfully"],
+                     "isAcquiredByPrinter": True}
+    rec["isFetchable"] = False
+    rec["acknowledgedDateTime"] = when
+    for doc in rec["documents"]:
+        doc["downloadedDateTime"] = when
+    rec.pop("_completeAt", None)
+
+
+def end_job(rec, state):
+    """Cancels or aborts a job (state "canceled" or "aborted")."""
+    rec["status"], rec["isFetchable"] = job_status(state)
+    rec.pop("_completeAt", None)
 
 
 def configuration(**values):

@@ -93,3 +93,59 @@ def evolvable(values, known):
         if value not in out:
             out.append(value)
     return out
+
+
+# printJobConfiguration members with an enum type (reference §2.24), for
+# validating job creation: a value outside these is not a member at all.
+FINISHINGS_AFTER_SENTINEL = frozenset((
+    "stapleTripleLeft", "stapleTripleTop", "stapleTripleRight",
+    "stapleTripleBottom", "bindLeft", "bindTop", "bindRight", "bindBottom",
+    "foldAccordion", "foldDoubleGate", "foldGate", "foldHalf", "foldHalfZ",
+    "foldLeftGate", "foldLetter", "foldParallel", "foldPoster",
+    "foldRightGate", "foldZ", "foldEngineeringZ", "punchTopLeft",
+    "punchBottomLeft", "punchTopRight", "punchBottomRight", "punchDualLeft",
+    "punchDualTop", "punchDualRight", "punchDualBottom", "punchTripleLeft",
+    "punchTripleTop", "punchTripleRight", "punchTripleBottom",
+    "punchQuadLeft", "punchQuadTop", "punchQuadRight", "punchQuadBottom",
+    "fold", "trim", "bale", "bookletMaker", "coat", "laminate",
+    "trimAfterPages", "trimAfterDocuments", "trimAfterCopies",
+    "trimAfterJob",
+))
+
+CONFIG_ENUMS = {
+    # member: (enum type name, members, capability list naming the
+    #          printer's supported values)
+    "colorMode": ("printColorMode", frozenset((
+        "blackAndWhite", "grayscale", "color", "auto",
+        "unknownFutureValue")), "colorModes"),
+    "duplexMode": ("printDuplexMode", frozenset((
+        "flipOnLongEdge", "flipOnShortEdge", "oneSided",
+        "unknownFutureValue")), "duplexModes"),
+    "feedOrientation": ("printerFeedOrientation", frozenset((
+        "longEdgeFirst", "shortEdgeFirst", "unknownFutureValue")),
+        "feedOrientations"),
+    "orientation": ("printOrientation", frozenset((
+        "portrait", "landscape", "reverseLandscape", "reversePortrait",
+        "unknownFutureValue")), "orientations"),
+    "quality": ("printQuality", frozenset((
+        "low", "medium", "high", "unknownFutureValue")), "qualities"),
+    "scaling": ("printScaling", frozenset((
+        "auto", "shrinkToFit", "fill", "fit", "none",
+        "unknownFutureValue")), "scalings"),
+    "multipageLayout": ("printMultipageLayout", frozenset((
+        "clockwiseFromTopLeft", "counterclockwiseFromTopLeft",
+        "counterclockwiseFromTopRight", "clockwiseFromTopRight",
+        "counterclockwiseFromBottomLeft", "clockwiseFromBottomLeft",
+        "counterclockwiseFromBottomRight", "clockwiseFromBottomRight",
+        "unknownFutureValue")), "multipageLayouts"),
+    "finishings": ("printFinishing", FINISHINGS_BEFORE_SENTINEL |
+                   FINISHINGS_AFTER_SENTINEL, "finishings"),
+}
+
+# String members checked against a capability list; Int32 members checked
+# against a list (dpi, pagesPerSheet) or a range (copies).
+CONFIG_STRINGS = {"inputBin": "inputBins", "outputBin": "outputBins",
+                  "mediaSize": "mediaSizes", "mediaType": "mediaTypes"}
+CONFIG_INT_LISTS = {"dpi": "dpis", "pagesPerSheet": "pagesPerSheet"}
+MARGIN_SIDES = {"top": "topMargins", "bottom": "bottomMargins",
+                "left": "leftMargins", "right": "rightMargins"}

@@ -1,7 +1,11 @@
 """The HTTP/1.1 transport: a ThreadingHTTPServer whose handler reads a
 request (Content-Length or chunked body), hands it to App.dispatch, and
 writes the Reply in one write with Content-Length, keeping the connection
-alive. Faults that reset or drop a connection are carried out here."""
+alive. Faults that reset or drop a connection are carried out here.
+
+Bodies of PUTs to upload URLs (App.streams) are not read here: the handler
+gets a BodyStream and writes the bytes to disk as they arrive. Whatever it
+leaves unread is drained after it returns (or the connection is closed)."""
 
 import http
 import socket
@@ -10,7 +14,9 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .wire import Request
+from .wire import BodyStream, ClientGone, Request
+
+DRAIN_LIMIT = 64 << 20      # unread body bytes worth reading to keep alive
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,24 +60,36 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _serve(self):
-        try:
-            body = self._read_body()
-        except ValueError:
-            self.send_error(400, "Bad request body")
-            return
         path, _, query = self.path.partition("?")
         if "://" in path:                      # absolute-form request line
             path = "/" + path.split("://", 1)[1].partition("/")[2]
+        path = path.rstrip("/") or "/"
+        stream = None
+        if self.command == "PUT" and self.server.app.streams(path):
+            stream, body = BodyStream(self.rfile, self.headers), b""
+        else:
+            try:
+                body = self._read_body()
+            except ValueError:
+                self.send_error(400, "Bad request body")
+                return
         host = self.headers.get("Host") or self.server.host_port
-        req = Request(self.command, path.rstrip("/") or "/", query,
-                      self.headers, body,
+        req = Request(self.command, path, query, self.headers, body,
                       "%s://%s" % (self.server.scheme, host))
-        reply = self.server.app.dispatch(req)
+        req.stream = stream
+        try:
+            reply = self.server.app.dispatch(req)
+        except ClientGone:
+            self.close_connection = True
+            return
         if reply.delay:
             time.sleep(reply.delay)
         if reply.abort == "reset":
             self._reset()
             return
+        if stream is not None and not stream.done and \
+                not stream.drain(DRAIN_LIMIT):
+            self.close_connection = True
         data = self._encode(req, reply)
         if reply.abort == "drop":
             self._reset()

@@ -2,11 +2,18 @@
 and one lock. Handlers read and change state only through this class.
 
 Lock: State.lock (an RLock) guards everything below; take it around a
-whole request's reads and writes (`with state.lock:`)."""
+whole request's reads and writes (`with state.lock:`). It comes before
+Uploads.lock (uploads.py) when both are needed.
 
+Started jobs finish by themselves: a job started with --job-seconds S has
+`_completeAt` (epoch seconds) and sits in a heap; tick(), called at the top
+of every request, completes the jobs that are due. No timers."""
+
+import heapq
 import json
 import os
 import threading
+import time
 
 from . import records, util
 from .wire import GraphError, not_found
@@ -58,6 +65,8 @@ class State:
         self.jobs_by_share = {}      # share id -> [job id], ascending
         self.shares_by_printer = {}  # printer id -> [share id]
         self.user_by_upn = {}        # lower-case UPN -> user id
+        self.jobs_by_user = {}       # createdBy id -> [job id] (quota)
+        self.due = []                # heap of (_completeAt, job id)
 
     # --- shortcuts ----------------------------------------------------------
 
@@ -113,7 +122,38 @@ class State:
         if rec.get("_shareId"):
             self.jobs_by_share.setdefault(rec["_shareId"], []).append(
                 rec["id"])
+        uid = (rec.get("createdBy") or {}).get("id")
+        if uid:
+            self.jobs_by_user.setdefault(uid, []).append(rec["id"])
+        if rec.get("_completeAt") is not None:
+            self.schedule(rec)
         return rec
+
+    # --- the job clock -------------------------------------------------------
+
+    def schedule(self, rec):
+        """Queues a started job for completion at its `_completeAt`."""
+        heapq.heappush(self.due, (rec["_completeAt"], rec["id"]))
+
+    def tick(self, now=None):
+        """Completes the started jobs whose time has come. Cheap when none
+        are due; takes the lock only then."""
+        now = time.time() if now is None else now
+        try:
+            first = self.due[0][0]      # a peek without the lock
+        except IndexError:
+            return
+        if first > now:
+            return
+        with self.lock:
+            while self.due and self.due[0][0] <= now:
+                when, jid = heapq.heappop(self.due)
+                rec = self.jobs.get(jid)
+                if rec is None or rec.get("_completeAt") != when or \
+                        rec["status"]["state"] != "processing":
+                    continue        # canceled, deleted or changed since
+                records.complete_job(rec, util.format_time(
+                    util.from_epoch(when)))
 
     def _link_share(self, rec):
         pid = rec["_printerId"]
@@ -240,6 +280,11 @@ class State:
         by_share = self.jobs_by_share.get(rec.get("_shareId"))
         if by_share and jid in by_share:
             by_share.remove(jid)
+        by_user = self.jobs_by_user.get((rec.get("createdBy") or {})
+                                        .get("id"))
+        if by_user and jid in by_user:
+            by_user.remove(jid)
+        return rec
 
     # --- persistence --------------------------------------------------------
 

@@ -70,10 +70,13 @@ DEMO_GROUPS = [
 def _directory(state):
     """Users, groups, the print service and settings (every tenant)."""
     for name, display, given, surname, title in DEMO_USERS:
-        state.add("users", records.user(
+        rec = records.user(
             util.seed_id("user/%s@contoso.com" % name),
             "%s@contoso.com" % name, display, given, surname, title,
-            "Building 1"))
+            "Building 1")
+        if name == "admin":
+            rec["_printerAdmin"] = True     # the Printer Administrator role
+        state.add("users", rec)
     for name, desc, members in DEMO_GROUPS:
         state.add("groups", records.group(
             util.seed_id("group/" + name), name, desc, at(-400),

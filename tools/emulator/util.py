@@ -29,6 +29,10 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def from_epoch(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
 def now_str():
     return format_time(now())
 

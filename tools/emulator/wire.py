@@ -27,6 +27,9 @@ class Request:
         self.claims = None            # verified token payload (Graph surface)
         self.route = None             # the matched router.Route
         self.params = {}              # template parameters, decoded
+        self.stream = None            # BodyStream of an unread body (upload
+                                      # PUTs), else None and body holds it
+        self.app = None               # the App serving it (set by dispatch)
 
     @property
     def graph_base(self):
@@ -51,6 +54,59 @@ class Request:
             raise GraphError(400, "BadRequest",
                              "The request body must be a JSON object.")
         return value
+
+
+class ClientGone(Exception):
+    """The client hung up (or sent less than it announced) while a handler
+    was reading its body; the server closes the connection quietly."""
+
+
+class BodyStream:
+    """A request body the handler reads itself, in pieces, so large bodies
+    never sit in memory. `length` is the Content-Length (None when absent,
+    chunked or malformed: such a body cannot be streamed or drained)."""
+
+    def __init__(self, rfile, headers):
+        self.rfile = rfile
+        self.length = None
+        if "chunked" not in headers.get("Transfer-Encoding", "").lower():
+            try:
+                value = int(headers.get("Content-Length", ""))
+                self.length = value if value >= 0 else None
+            except ValueError:
+                pass
+        self.remaining = self.length or 0
+
+    @property
+    def done(self):
+        return self.length is not None and self.remaining == 0
+
+    def read(self, size):
+        """Up to size bytes (fewer only at the end); ClientGone on EOF."""
+        size = min(size, self.remaining)
+        if size <= 0:
+            return b""
+        try:
+            data = self.rfile.read(size)
+        except OSError as exc:
+            raise ClientGone(str(exc)) from None
+        if len(data) < size:
+            raise ClientGone("body ended %d bytes early"
+                             % (self.remaining - len(data)))
+        self.remaining -= len(data)
+        return data
+
+    def drain(self, limit):
+        """Reads and discards the rest if it is at most limit bytes; False
+        if it cannot (then the connection must be closed)."""
+        if self.length is None or self.remaining > limit:
+            return False
+        try:
+            while self.remaining:
+                self.read(1 << 20)
+        except ClientGone:
+            return False
+        return True
 
 
 class Reply:
