@@ -60,6 +60,14 @@ int cache_del(struct cache *c, enum cache_table t, const char *key);
 
 void cache_entry_release(struct cache_entry *e);
 
+/*
+ * Every key of a table, copied out: *keys is a malloc'd array of *n
+ * malloc'd strings; free them with cache_keys_free(). Used at start-up to
+ * find outbox records, so it reads the whole table in one transaction.
+ */
+int cache_keys(struct cache *c, enum cache_table t, char ***keys, size_t *n);
+void cache_keys_free(char **keys, size_t n);
+
 void cache_stats_get(struct cache *c, struct cache_stats *out);
 
 /* The errno for an LMDB return code (MDB_MAP_FULL -> ENOSPC, ...). */

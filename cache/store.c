@@ -398,3 +398,71 @@ int64_t cache_now_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+void cache_keys_free(char **keys, size_t n)
+{
+	for (size_t i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+/* Appends a copy of the key k to *keys, growing it by doubling. */
+static int keys_push(char ***keys, size_t *n, size_t *alloc, const MDB_val *k)
+{
+	char *copy;
+
+	if (*n == *alloc) {
+		size_t grow = *alloc ? *alloc * 2 : 16;
+		char **v = realloc(*keys, grow * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		*keys = v;
+		*alloc = grow;
+	}
+	copy = malloc(k->mv_size + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, k->mv_data, k->mv_size);
+	copy[k->mv_size] = '\0';
+	(*keys)[(*n)++] = copy;
+	return 0;
+}
+
+int cache_keys(struct cache *c, enum cache_table t, char ***keys, size_t *n)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t alloc = 0;
+	int rc;
+
+	*keys = NULL;
+	*n = 0;
+	if (!c || (unsigned)t >= UPFS_CACHE_TABLES)
+		return -EINVAL;
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+	if (rc < 0)
+		goto out;
+	rc = cache_mdb_to_errno(mdb_cursor_open(txn, c->dbi[t], &cur));
+	if (rc < 0)
+		goto out;
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		rc = keys_push(keys, n, &alloc, &k);
+		if (rc < 0)
+			goto out;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : cache_mdb_to_errno(rc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (rc < 0) {
+		cache_keys_free(*keys, *n);
+		*keys = NULL;
+		*n = 0;
+	}
+	return rc;
+}

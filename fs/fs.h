@@ -80,6 +80,7 @@ enum fs_kind {
 	FS_SHARE_ALLOW_ALL,
 	FS_SHARE_QUEUE,		/* queue/ */
 	FS_QUEUE_ENTRY,		/* a live job, by document name */
+	FS_QUEUE_LOCAL,		/* a document not yet handed to the service */
 	FS_SHARE_JOBS,		/* jobs/ */
 	FS_SHARE_JOB_LINK,	/* symlink into printers/<p>/jobs/ */
 	FS_PRINTERS,
@@ -179,6 +180,9 @@ enum res_policy {
  */
 int res_get(struct upfs *u, const char *key, bool list, int ttl,
 	    enum res_policy policy, json_t **out, struct fs_deps *deps);
+
+/* Makes the next read of key fetch it from the service (own writes). */
+void res_expire(struct upfs *u, const char *key);
 
 /* True when none of the resources in deps changed since they were read;
  * schedules refreshes of those that went stale. */
@@ -288,6 +292,13 @@ struct upfs {
 	pthread_t refreshers[2];
 	int refresher_count;
 	_Atomic bool stopping;
+
+	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
+	pthread_cond_t spool_cond;	/* a submission became due */
+	struct submission *submissions;
+	pthread_t submitter;
+	bool submitter_started;
+	char spool_dir[4096];
 
 	pthread_mutex_t health_lock;	/* the fields below */
 	bool online;

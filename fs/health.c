@@ -109,6 +109,7 @@ int health_render(struct upfs *u, struct buf *out)
 	format_time(u->last_error_ms, when, sizeof(when));
 	rc = buf_printf(out,
 		"state: %s\n"
+		"offline_option: %s\n"
 		"endpoint: %s\n"
 		"cache_dir: %s\n"
 		"mounted: %s\n"
@@ -125,9 +126,8 @@ int health_render(struct upfs *u, struct buf *out)
 		"token_fetches: %llu\n"
 		"last_error: %s\n"
 		"last_error_at: %s\n",
-		u->opts.offline ? "offline (mount option)"
-				: u->online ? "online" : "offline",
-		graph_endpoint(u->graph), u->opts.cache_dir, started,
+		u->opts.offline || !u->online ? "offline" : "online",
+		u->opts.offline ? "yes" : "no", graph_endpoint(u->graph), u->opts.cache_dir, started,
 		u->opts.dir_ttl, u->opts.status_ttl,
 		(unsigned long long)cs.hits, (unsigned long long)cs.misses,
 		(unsigned long long)cs.entries,

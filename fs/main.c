@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "spool.h"
+#include "submit.h"
 
 #define EXIT_USAGE 2
 
@@ -153,6 +156,8 @@ static int upfs_init(struct upfs *u)
 	pthread_mutex_init(&u->res_lock, NULL);
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
+	pthread_mutex_init(&u->spool_lock, NULL);
+	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
 	u->uid = u->opts.have_uid ? u->opts.uid : getuid();
@@ -166,9 +171,13 @@ static int upfs_init(struct upfs *u)
 static void upfs_release(struct upfs *u)
 {
 	if (u->started_ms) {
+		submit_stop(u);
 		res_stop(u);
 		node_table_release(u);
 		res_release(u);
+		spool_release(u);
+		pthread_mutex_destroy(&u->spool_lock);
+		pthread_cond_destroy(&u->spool_cond);
 		pthread_mutex_destroy(&u->node_lock);
 		pthread_mutex_destroy(&u->res_lock);
 		pthread_cond_destroy(&u->res_cond);
@@ -200,6 +209,16 @@ static int serve(struct upfs *u, struct fuse_args *args)
 	u->daemonized = !u->opts.foreground;
 	if (open_cache(u) != 0 || res_start(u) != 0)
 		goto out_unmount;
+	rc = spool_init(u);
+	if (rc == 0)
+		rc = submit_start(u);
+	if (rc) {
+		upfs_log(u, UPFS_LOG_ERROR, "spool '%s': %s", u->spool_dir,
+			 strerror(-rc));
+		rc = 1;
+		goto out_unmount;
+	}
+	rc = 1;
 	upfs_log(u, UPFS_LOG_INFO, "mounted '%s' on '%s'", u->opts.endpoint,
 		 u->opts.mountpoint);
 	if (u->opts.single_thread) {
@@ -212,8 +231,10 @@ static int serve(struct upfs *u, struct fuse_args *args)
 		rc = fuse_session_loop_mt(u->session, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
-	rc = rc == 0 ? 0 : 1;
+	/* libfuse reports the signal that ended the loop: that is a clean stop. */
+	rc = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 out_unmount:
+	submit_stop(u);
 	res_stop(u);
 	fuse_session_unmount(u->session);
 out_signals:

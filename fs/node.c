@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "queue.h"
 
 static void node_free(struct fs_node *n);
 
@@ -371,10 +372,14 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	if (n->kind == FS_QUEUE_ENTRY)
 		/* Its bytes are the document's: the size without a download. */
 		rc = tree_document_size(u, n, size, mtime, &deps);
+	else if (n->kind == FS_QUEUE_LOCAL)
+		rc = queue_local_size(u, n, size, mtime);
 	else
 		rc = tree_render(u, n, &content, mtime, ttl, &deps);
-	if (n->kind != FS_QUEUE_ENTRY)
+	if (n->kind != FS_QUEUE_ENTRY && n->kind != FS_QUEUE_LOCAL)
 		*size = (off_t)content.len;
+	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
+		*ttl = 0;	/* the queue is live */
 	buf_release(&content);
 	if (rc == 0 && deps.n > 0) {
 		pthread_mutex_lock(&u->node_lock);
@@ -403,7 +408,7 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	st->st_blksize = 4096;
 	*ttl = u->opts.dir_ttl;
 	if (tree_kind_is_dir(n->kind)) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | (n->kind == FS_SHARE_QUEUE ? 0755 : 0555);
 		st->st_nlink = 2;
 		st->st_mtime = n->mtime;
 		goto out;
@@ -411,8 +416,12 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	rc = node_file_attr(u, n, &st->st_size, &mtime, ttl);
 	if (rc)
 		return rc;
-	st->st_mode = tree_kind_is_link(n->kind) ? S_IFLNK | 0777
-						 : S_IFREG | 0444;
+	if (tree_kind_is_link(n->kind))
+		st->st_mode = S_IFLNK | 0777;
+	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
+		st->st_mode = S_IFREG | 0644;	/* rm cancels; cp over reprints */
+	else
+		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
 	st->st_mtime = mtime ? mtime : n->mtime;
 	st->st_blocks = (st->st_size + 511) / 512;

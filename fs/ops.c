@@ -17,11 +17,8 @@
 
 #include "fs.h"
 #include "ops.h"
-
-static struct upfs *req_upfs(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
+#include "ops_private.h"
+#include "queue.h"
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -34,9 +31,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 }
 
-/* The entry reply for a node that already holds one lookup reference. */
-static int entry_of(struct upfs *u, struct fs_node *n,
-		    struct fuse_entry_param *e)
+int ops_entry_of(struct upfs *u, struct fs_node *n,
+		 struct fuse_entry_param *e)
 {
 	int ttl = 0;
 	int rc;
@@ -61,7 +57,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	rc = node_lookup(u, node_get(u, parent), name, &n);
 	if (rc == 0) {
-		rc = entry_of(u, n, &e);
+		rc = ops_entry_of(u, n, &e);
 		if (rc)
 			node_forget(u, n, 1);
 	}
@@ -189,7 +185,7 @@ static size_t add_entry(struct upfs *u, fuse_req_t req, struct fs_node *dir,
 	}
 	if (node_adopt(u, dir, ent, &n) != 0)
 		return 0;
-	if (entry_of(u, n, &e) != 0) {
+	if (ops_entry_of(u, n, &e) != 0) {
 		/* No attributes: a plain name; the kernel looks it up later. */
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = n->ino;
@@ -244,44 +240,69 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	do_readdir(req, ino, size, off, fi, true);
 }
 
-/*
- * An open file: its bytes, rendered at open. A read holds a reference
- * until its reply is written, so a release racing with it (the reader may
- * close as soon as the kernel has the data) cannot free the bytes early.
- */
-struct open_file {
-	atomic_int refs;
-	struct buf content;
-};
+struct open_file *open_file_new(struct upfs *u)
+{
+	struct open_file *f = calloc(1, sizeof(*f));
 
-static void open_file_put(struct open_file *f)
+	if (f == NULL)
+		return NULL;
+	atomic_init(&f->refs, 1);
+	buf_init(&f->content, 0);
+	f->u = u;
+	return f;
+}
+
+void open_file_put(struct open_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) == 1) {
 		buf_release(&f->content);
+		spool_put(f->u, f->sub);
 		free(f);
 	}
+}
+
+/* Opens a document in a queue/: to read it back, or to write a new one. */
+static int open_queue_file(struct upfs *u, struct fs_node *n,
+			   struct fuse_file_info *fi, struct open_file *f)
+{
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	int rc = 0;
+
+	if (n->kind == FS_QUEUE_ENTRY && !writing)
+		return -EOPNOTSUPP;	/* job bytes come with document download */
+	f->writable = writing;
+	if (n->kind == FS_QUEUE_ENTRY)
+		/* Writing over a job's name prints the new bytes as a new job. */
+		return queue_create(u, n->owner, n->name, &f->sub);
+	f->writable = writing;
+	f->sub = spool_get(u, n->id);
+	if (f->sub == NULL)
+		return -ENOENT;
+	if (writing && (fi->flags & O_TRUNC))
+		rc = queue_truncate(u, f->sub, 0);
+	if (rc == 0)
+		rc = spool_open_file(u, f->sub);
+	return rc;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct upfs *u = req_upfs(req);
-	struct open_file *f = NULL;
+	struct fs_node *n = node_get(u, ino);
+	struct open_file *f = open_file_new(u);
 	int64_t mtime;
 	int ttl, rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	f = calloc(1, sizeof(*f));
 	if (f == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	atomic_init(&f->refs, 1);
-	buf_init(&f->content, 0);
-	rc = tree_render(u, node_get(u, ino), &f->content, &mtime, &ttl,
-			 NULL);
+	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
+		rc = open_queue_file(u, n, fi, f);
+	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		rc = -EROFS;
+	else
+		rc = tree_render(u, n, &f->content, &mtime, &ttl, NULL);
 	if (rc) {
 		open_file_put(f);
 		fuse_reply_err(req, -rc);
@@ -298,9 +319,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 	const struct buf *content = &f->content;
+	char *spooled = NULL;
+	int got;
 
 	(void)ino;
 	atomic_fetch_add(&f->refs, 1);
+	if (f->sub) {
+		spooled = malloc(size ? size : 1);
+		got = spooled ? queue_read(f->u, f->sub, spooled, size, off)
+			      : -ENOMEM;
+		if (got < 0)
+			fuse_reply_err(req, -got);
+		else
+			fuse_reply_buf(req, spooled, (size_t)got);
+		free(spooled);
+		open_file_put(f);
+		return;
+	}
 	if (off < 0 || (size_t)off >= content->len)
 		size = 0;
 	else if (size > content->len - (size_t)off)
@@ -425,4 +460,5 @@ void ops_fill(struct fuse_lowlevel_ops *ops)
 	ops->getxattr = op_getxattr;
 	ops->listxattr = op_listxattr;
 	ops_fill_readonly(ops);
+	ops_fill_write(ops);
 }

@@ -12,4 +12,7 @@ void ops_fill(struct fuse_lowlevel_ops *ops);
 /* The operations that would change the tree (ops_readonly.c). */
 void ops_fill_readonly(struct fuse_lowlevel_ops *ops);
 
+/* The ones that do, where the tree allows it (ops_write.c). */
+void ops_fill_write(struct fuse_lowlevel_ops *ops);
+
 #endif

@@ -35,6 +35,7 @@ struct res {
 	bool loading;		/* a thread is loading or fetching it */
 	bool tried_cache;	/* LMDB was consulted once */
 	bool queued;		/* waiting for a refresher */
+	bool must_fetch;	/* changed by this mount: stale is not enough */
 	struct res *next;	/* hash chain */
 	struct res *qnext;	/* refresh queue */
 };
@@ -108,6 +109,7 @@ static void res_install(struct upfs *u, struct res *r, json_t *json,
 		r->gen++;
 	r->hash = h;
 	r->fetched_ms = fetched_ms;
+	r->must_fetch = false;
 	if (r->json) {
 		json_decref(r->json);
 		u->res->mem_bytes -= r->text_len;
@@ -258,9 +260,10 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 		if (*again)
 			return 0;
 	}
-	if (r->json && (res_is_fresh(r, ttl) || u->opts.offline))
+	if (r->json && ((res_is_fresh(r, ttl) && !r->must_fetch) ||
+			u->opts.offline))
 		return 0;
-	if (r->json && policy == RES_STALE_OK) {
+	if (r->json && policy == RES_STALE_OK && !r->must_fetch) {
 		res_queue_refresh(u, r);
 		return 0;
 	}
@@ -302,6 +305,22 @@ int res_get(struct upfs *u, const char *key, bool list, int ttl,
 out:
 	pthread_mutex_unlock(&u->res_lock);
 	return rc;
+}
+
+void res_expire(struct upfs *u, const char *key)
+{
+	struct res *r;
+
+	/* The remount must not trust the old copy either. */
+	cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
+	pthread_mutex_lock(&u->res_lock);
+	r = res_lookup(u, key, true);
+	if (r) {
+		r->must_fetch = true;
+		/* Snapshots built from it are out of date from now on. */
+		r->gen++;
+	}
+	pthread_mutex_unlock(&u->res_lock);
 }
 
 bool res_deps_current(struct upfs *u, const struct fs_deps *deps)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "names.h"
+#include "spool.h"
 #include "tree_private.h"
 
 struct fixed_child {
@@ -325,8 +326,9 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* A job a pending submission is still uploading shows as that. */
 	json_array_foreach(list, i, v)
-		if (!tree_job_is_final(v))
+		if (!tree_job_is_final(v) && !spool_owns_job(u, tree_str(v, "id")))
 			sorted[n++] = v;
 	qsort(sorted, n, sizeof(*sorted), cmp_job_id);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -342,6 +344,10 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 					 tree_parse_time(tree_str(sorted[i],
 							  "createdDateTime")));
 	}
+	if (rc == 0)
+		rc = spool_list(u, dir->id, out);
+	/* Local documents come and go without a resource generation. */
+	deps->volatile_ = true;
 out:
 	free(sorted);
 	json_decref(list);

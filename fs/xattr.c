@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "spool.h"
 #include "tree_private.h"
 
 static int put(struct buf *out, const char *name, const char *value)
@@ -170,6 +171,41 @@ static int connector_xattrs(struct upfs *u, const char *id, struct buf *out)
 	return rc;
 }
 
+/* A document not yet started: how far it got, and why it waits. */
+static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
+{
+	struct submission *s = spool_get(u, id);
+	char num[32];
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&u->spool_lock);
+	rc = put(out, "state", s->state >= SUB_SPOOLED && s->last_errno
+				       ? "waiting" : spool_state_name(s->state));
+	if (rc == 0)
+		rc = put(out, "step", spool_state_name(s->state));
+	if (rc == 0)
+		rc = put(out, "reason", s->last_error);
+	if (rc == 0)
+		rc = put(out, "job", s->job_id);
+	if (rc == 0)
+		rc = put(out, "content_type", s->content_type);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->size);
+	if (rc == 0)
+		rc = put(out, "size", num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)
+		 __atomic_load_n(&s->uploaded, __ATOMIC_RELAXED));
+	if (rc == 0)
+		rc = put(out, "uploaded", num);
+	snprintf(num, sizeof(num), "%d", s->attempts);
+	if (rc == 0)
+		rc = put(out, "attempts", num);
+	pthread_mutex_unlock(&u->spool_lock);
+	spool_put(u, s);
+	return rc;
+}
+
 int xattr_collect(struct upfs *u, const struct fs_node *n, struct buf *out)
 {
 	int rc = put(out, "id", n->id);
@@ -190,6 +226,8 @@ int xattr_collect(struct upfs *u, const struct fs_node *n, struct buf *out)
 		return job_xattrs(u, TREE_SHARES, n->owner, n->id, out);
 	case FS_CONNECTOR:
 		return connector_xattrs(u, n->id, out);
+	case FS_QUEUE_LOCAL:
+		return local_xattrs(u, n->id, out);
 	default:
 		return 0;
 	}

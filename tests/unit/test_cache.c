@@ -297,6 +297,32 @@ out:
 	return rc;
 }
 
+/* cache_keys lists one table's keys, in order, and only that table's. */
+static int test_list_keys(void)
+{
+	struct cache *c = NULL;
+	char **keys = NULL;
+	char dir[PATH_MAX];
+	size_t n = 0;
+	int rc = 1;
+
+	tmp_path(dir, sizeof(dir), "list");
+	CHECK(cache_open(&c, dir, 0) == 0);
+	CHECK(cache_keys(c, UPFS_CACHE_OUTBOX, &keys, &n) == 0 && n == 0);
+	cache_keys_free(keys, n);
+	keys = NULL;
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "b", "2", 1, 1) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "a", "1", 1, 1) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_RESOURCES, "other", "3", 1, 1) == 0);
+	CHECK(cache_keys(c, UPFS_CACHE_OUTBOX, &keys, &n) == 0);
+	CHECK(n == 2 && strcmp(keys[0], "a") == 0 && strcmp(keys[1], "b") == 0);
+	rc = 0;
+out:
+	cache_keys_free(keys, n);
+	cache_close(c);
+	return rc;
+}
+
 /* A full map is -ENOSPC, and the store keeps working. */
 static int test_map_full(void)
 {
@@ -400,6 +426,7 @@ int main(void)
 		{ "reopen", test_reopen },
 		{ "layout", test_layout },
 		{ "keys", test_keys },
+		{ "list_keys", test_list_keys },
 		{ "map_full", test_map_full },
 		{ "threads", test_threads },
 	};

@@ -1,0 +1,40 @@
+/*
+ * ops_private.h — what ops.c and ops_write.c share.
+ */
+#ifndef UPFS_OPS_PRIVATE_H
+#define UPFS_OPS_PRIVATE_H
+
+#include <fuse_lowlevel.h>
+#include <stdatomic.h>
+
+#include "fs.h"
+#include "spool.h"
+
+/*
+ * An open file: the bytes of a generated file, rendered at open, or a
+ * document in a queue/ (sub != NULL), read and written in its spool file.
+ * A read holds a reference until its reply is written, so a release racing
+ * with it (the reader may close as soon as the kernel has the data) cannot
+ * free the bytes early.
+ */
+struct open_file {
+	atomic_int refs;
+	struct buf content;
+	struct submission *sub;
+	bool writable;		/* flush hands sub over */
+	struct upfs *u;
+};
+
+struct open_file *open_file_new(struct upfs *u);
+void open_file_put(struct open_file *f);
+
+static inline struct upfs *req_upfs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The entry reply for a node holding one lookup reference. */
+int ops_entry_of(struct upfs *u, struct fs_node *n,
+		 struct fuse_entry_param *e);
+
+#endif

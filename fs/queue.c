@@ -1,0 +1,233 @@
+/*
+ * queue.c — what writing into shares/<s>/queue/ does.
+ *
+ * A file created there is spooled as it is written; its close (the FUSE
+ * flush, which close() waits for) hands it to the service and returns the
+ * result, so close() is honest. A dot name (rsync's .x.pdf.XXXXXX, editor
+ * temporaries) stays local until it is renamed to a visible name: that
+ * rename is the submission. rm of a job's entry cancels the job.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "submit.h"
+#include "tree_private.h"
+
+bool queue_name_is_local(const char *name)
+{
+	return name[0] == '.';
+}
+
+int queue_create(struct upfs *u, const char *share_id, const char *name,
+		 struct submission **out)
+{
+	struct submission *s = spool_find(u, share_id, name);
+	int rc;
+
+	/* A second create of a name still being written replaces it. */
+	if (s && (s->state == SUB_WRITING || s->state == SUB_LOCAL)) {
+		rc = spool_open_file(u, s);
+		if (rc == 0 && ftruncate(s->fd, 0) != 0)
+			rc = -errno;
+		if (rc) {
+			spool_put(u, s);
+			return rc;
+		}
+		*out = s;
+		return 0;
+	}
+	spool_put(u, s);
+	return spool_create(u, share_id, name, out);
+}
+
+int queue_write(struct upfs *u, struct submission *s, const char *data,
+		size_t size, off_t off)
+{
+	ssize_t done;
+
+	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
+		return -EBADF;	/* already handed over */
+	if (off < 0 || (uint64_t)off + size > UPFS_MAX_DOCUMENT)
+		return -EFBIG;
+	done = pwrite(s->fd, data, size, off);
+	if (done < 0)
+		return -errno;
+	pthread_mutex_lock(&u->spool_lock);
+	s->dirty = true;
+	if ((uint64_t)off + (uint64_t)done > s->size)
+		s->size = (uint64_t)off + (uint64_t)done;
+	pthread_mutex_unlock(&u->spool_lock);
+	return (int)done;
+}
+
+int queue_truncate(struct upfs *u, struct submission *s, off_t size)
+{
+	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
+		return -EBADF;
+	if (size < 0 || (uint64_t)size > UPFS_MAX_DOCUMENT)
+		return -EFBIG;
+	if (ftruncate(s->fd, size) != 0)
+		return -errno;
+	pthread_mutex_lock(&u->spool_lock);
+	s->size = (uint64_t)size;
+	s->dirty = true;
+	pthread_mutex_unlock(&u->spool_lock);
+	return 0;
+}
+
+/* Hands a written document over: 0 when started or spooled, or why not. */
+static int queue_submit(struct upfs *u, struct submission *s)
+{
+	int rc;
+
+	submit_claim(u, s);
+	rc = submit_prepare(u, s);
+	if (rc) {
+		upfs_log(u, UPFS_LOG_WARNING, "'%s' refused: %s", s->name,
+			 s->last_error[0] ? s->last_error : strerror(-rc));
+		spool_remove(u, s);
+	} else {
+		rc = submit_run(u, s);
+		if (rc > 0)
+			rc = 0;	/* durably spooled: retried in the background */
+	}
+	submit_release(u, s);
+	return rc;
+}
+
+int queue_flush(struct upfs *u, struct submission *s)
+{
+	if (s->state == SUB_LOCAL)
+		return fsync(s->fd) == 0 ? 0 : -errno;
+	if (s->state != SUB_WRITING)
+		return 0;	/* a second close of a handed-over file */
+	return queue_submit(u, s);
+}
+
+int queue_rename(struct upfs *u, const char *share_id, const char *from,
+		 const char *to)
+{
+	struct submission *s = spool_find(u, share_id, from);
+	char *name = NULL;
+	int rc = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->state != SUB_LOCAL && s->state != SUB_WRITING) {
+		rc = -EBUSY;
+		goto out;
+	}
+	name = strdup(to);
+	if (name == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&u->spool_lock);
+	free(s->name);
+	s->name = name;
+	if (!queue_name_is_local(to) && s->state == SUB_LOCAL)
+		s->state = SUB_WRITING;
+	pthread_mutex_unlock(&u->spool_lock);
+	/* rsync's rename is its submission; it gets the result close would. */
+	if (!queue_name_is_local(to) && s->fd >= 0 && s->state == SUB_WRITING)
+		rc = queue_submit(u, s);
+out:
+	spool_put(u, s);
+	return rc;
+}
+
+/* rm of a pending document: it never reaches the service. */
+static int queue_discard(struct upfs *u, struct submission *s)
+{
+	if (s->busy || (s->state > SUB_SPOOLED && s->state < SUB_DONE))
+		return -EBUSY;	/* half-way through: rm again once started */
+	spool_remove(u, s);
+	return 0;
+}
+
+/* rm of a job's entry: cancel the job on its printer (reference §3.2). */
+static int queue_cancel_job(struct upfs *u, const char *share_id,
+			    const char *job_id)
+{
+	struct graph_err err = { 0 };
+	json_t *share = NULL;
+	struct buf path, key;
+	const char *pid;
+	int rc;
+
+	buf_init(&path, 4096);
+	buf_init(&key, 4096);
+	rc = tree_get(u, TREE_SHARES, share_id, TREE_SHARE_SELECT, false,
+		      u->opts.dir_ttl, RES_STALE_OK, &share, NULL);
+	pid = tree_str(json_object_get(share, "printer"), "id");
+	if (rc == 0 && pid[0] == '\0')
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = tree_key(&path, TREE_PRINTERS, pid, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, job_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/cancel");
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+	if (rc)
+		health_error(u, "cancel job", rc, &err);
+	if (tree_key(&key, TREE_SHARES, share_id,
+		     "/jobs?$expand=documents") == 0)
+		res_expire(u, key.data);
+	buf_reset(&key);
+	if (pid[0] && tree_key(&key, TREE_PRINTERS, pid,
+			       "/jobs?$expand=documents") == 0)
+		res_expire(u, key.data);
+	json_decref(share);
+	buf_release(&path);
+	buf_release(&key);
+	return rc;
+}
+
+int queue_unlink(struct upfs *u, const struct fs_node *n)
+{
+	struct submission *s;
+	int rc;
+
+	if (n->kind == FS_QUEUE_ENTRY)
+		return queue_cancel_job(u, n->owner, n->id);
+	s = spool_get(u, n->id);
+	if (s == NULL)
+		return -ENOENT;
+	rc = queue_discard(u, s);
+	spool_put(u, s);
+	return rc;
+}
+
+int queue_local_size(struct upfs *u, const struct fs_node *n, off_t *size,
+		     int64_t *mtime)
+{
+	struct submission *s = spool_get(u, n->id);
+	struct stat st;
+
+	if (s == NULL)
+		return -ENOENT;
+	*size = (off_t)s->size;
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0)
+		*size = st.st_size;
+	*mtime = s->created_ms / 1000;
+	spool_put(u, s);
+	return 0;
+}
+
+int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
+	       off_t off)
+{
+	ssize_t got;
+	int rc = spool_open_file(u, s);
+
+	if (rc)
+		return rc;
+	got = pread(s->fd, out, size, off);
+	return got < 0 ? -errno : (int)got;
+}

@@ -1,0 +1,40 @@
+/*
+ * queue.h — writing, renaming and removing in shares/<s>/queue/ (queue.c).
+ */
+#ifndef UPFS_QUEUE_H
+#define UPFS_QUEUE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "spool.h"
+
+/* A dot name stays local until it is renamed to a visible one. */
+bool queue_name_is_local(const char *name);
+
+/* A new document called name in the share's queue (a new reference). */
+int queue_create(struct upfs *u, const char *share_id, const char *name,
+		 struct submission **out);
+
+/* Bytes written, or -EFBIG past the job size limit, -ENOSPC, ... */
+int queue_write(struct upfs *u, struct submission *s, const char *data,
+		size_t size, off_t off);
+int queue_truncate(struct upfs *u, struct submission *s, off_t size);
+int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
+	       off_t off);
+
+/* close(): hands the document over; 0 when started or spooled. */
+int queue_flush(struct upfs *u, struct submission *s);
+
+/* Renames a local document; to a visible name, that is its submission. */
+int queue_rename(struct upfs *u, const char *share_id, const char *from,
+		 const char *to);
+
+/* rm: discards a pending document or cancels a job. */
+int queue_unlink(struct upfs *u, const struct fs_node *n);
+
+/* Size and time of a document not yet handed over. */
+int queue_local_size(struct upfs *u, const struct fs_node *n, off_t *size,
+		     int64_t *mtime);
+
+#endif

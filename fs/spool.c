@@ -1,0 +1,364 @@
+/*
+ * spool.c — the submission table, its outbox records and spool files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+static const char *const state_names[] = {
+	[SUB_WRITING] = "writing",	[SUB_LOCAL] = "local",
+	[SUB_SPOOLED] = "spooled",	[SUB_CREATING] = "creating",
+	[SUB_CREATED] = "created",	[SUB_UPLOADING] = "uploading",
+	[SUB_UPLOADED] = "uploaded",	[SUB_STARTING] = "starting",
+	[SUB_DONE] = "done",
+};
+
+const char *spool_state_name(enum sub_state state)
+{
+	return (unsigned)state <= SUB_DONE ? state_names[state] : "unknown";
+}
+
+static enum sub_state state_parse(const char *name)
+{
+	for (unsigned i = SUB_SPOOLED; i <= SUB_DONE; i++)
+		if (name && strcmp(name, state_names[i]) == 0)
+			return (enum sub_state)i;
+	/* An unreadable state is retried from the start, reconciling. */
+	return SUB_CREATING;
+}
+
+static void submission_free(struct submission *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->share_id);
+	free(s->name);
+	free(s->content_type);
+	free(s->job_id);
+	free(s->doc_id);
+	free(s->upload_url);
+	free(s);
+}
+
+static void spool_path(const struct upfs *u, const struct submission *s,
+		       char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", u->spool_dir, s->id);
+}
+
+/* Under spool_lock. */
+static void table_add(struct upfs *u, struct submission *s)
+{
+	s->refs++;
+	s->next = u->submissions;
+	u->submissions = s;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && s[0] ? strdup(s) : NULL;
+}
+
+/* The outbox record: everything needed to carry on after a restart. */
+static json_t *record_encode(const struct submission *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:i, "
+			 "s:I, s:i, s:s}",
+			 "share", s->share_id, "name", s->name,
+			 "state", spool_state_name(s->state),
+			 "size", (json_int_t)s->size,
+			 "contentType", s->content_type, "job", s->job_id,
+			 "document", s->doc_id, "uploadUrl", s->upload_url,
+			 "attempts", s->attempts,
+			 "created", (json_int_t)s->created_ms,
+			 "lastErrno", s->last_errno,
+			 "lastError", s->last_error);
+}
+
+static struct submission *record_decode(const char *id, const json_t *r)
+{
+	struct submission *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->fd = -1;
+	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
+	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
+	s->state = state_parse(json_string_value(json_object_get(r, "state")));
+	s->size = (uint64_t)json_integer_value(json_object_get(r, "size"));
+	s->content_type = dup_or_null(json_string_value(
+		json_object_get(r, "contentType")));
+	s->job_id = dup_or_null(json_string_value(json_object_get(r, "job")));
+	s->doc_id = dup_or_null(json_string_value(
+		json_object_get(r, "document")));
+	s->upload_url = dup_or_null(json_string_value(
+		json_object_get(r, "uploadUrl")));
+	s->attempts = (int)json_integer_value(json_object_get(r, "attempts"));
+	s->created_ms = json_integer_value(json_object_get(r, "created"));
+	s->last_errno = (int)json_integer_value(json_object_get(r, "lastErrno"));
+	snprintf(s->last_error, sizeof(s->last_error), "%s",
+		 json_string_value(json_object_get(r, "lastError")) ?: "");
+	if (s->share_id == NULL || s->name == NULL) {
+		submission_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int spool_persist(struct upfs *u, struct submission *s)
+{
+	json_t *r = record_encode(s);
+	char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	int rc = text ? cache_put(u->cache, UPFS_CACHE_OUTBOX, s->id, text,
+				  strlen(text), cache_now_ms())
+		      : -ENOMEM;
+
+	free(text);
+	json_decref(r);
+	return rc;
+}
+
+/* One record of the outbox left by an earlier run, back into the table. */
+static void spool_load_one(struct upfs *u, const char *id)
+{
+	struct cache_entry e = { 0 };
+	struct submission *s = NULL;
+	json_t *r = NULL;
+	char path[4200];
+
+	if (cache_get(u->cache, UPFS_CACHE_OUTBOX, id, &e) == 0)
+		r = json_loadb(e.data, e.len, 0, NULL);
+	if (r)
+		s = record_decode(id, r);
+	if (s == NULL) {
+		upfs_log(u, UPFS_LOG_WARNING, "outbox record '%s' is unreadable:"
+			 " dropped", id);
+		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);
+		goto out;
+	}
+	spool_path(u, s, path, sizeof(path));
+	if (access(path, R_OK) != 0 && s->state < SUB_UPLOADED) {
+		upfs_log(u, UPFS_LOG_WARNING, "spool file of '%s' is missing: "
+			 "'%s' cannot be sent", id, s->name);
+		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);
+		submission_free(s);
+		goto out;
+	}
+	pthread_mutex_lock(&u->spool_lock);
+	table_add(u, s);
+	pthread_mutex_unlock(&u->spool_lock);
+	upfs_log(u, UPFS_LOG_INFO, "resuming '%s' (%s) from the spool", s->name,
+		 spool_state_name(s->state));
+out:
+	json_decref(r);
+	cache_entry_release(&e);
+}
+
+int spool_init(struct upfs *u)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int rc;
+
+	snprintf(u->spool_dir, sizeof(u->spool_dir), "%s/spool",
+		 u->opts.cache_dir);
+	if (mkdir(u->spool_dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		spool_load_one(u, keys[i]);
+	cache_keys_free(keys, n);
+	return rc;
+}
+
+void spool_release(struct upfs *u)
+{
+	struct submission *s = u->submissions, *next;
+
+	for (; s; s = next) {
+		next = s->next;
+		submission_free(s);
+	}
+	u->submissions = NULL;
+}
+
+int spool_create(struct upfs *u, const char *share_id, const char *name,
+		 struct submission **out)
+{
+	struct submission *s = calloc(1, sizeof(*s));
+	unsigned char rnd[8];
+	char path[4200];
+	int rc = 0;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->fd = -1;
+	s->created_ms = cache_now_ms();
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(s->id, sizeof(s->id), "%013lld-%02x%02x%02x%02x%02x%02x%02x%02x",
+		 (long long)s->created_ms, rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
+	s->share_id = strdup(share_id);
+	s->name = strdup(name);
+	s->state = name[0] == '.' ? SUB_LOCAL : SUB_WRITING;
+	if (s->share_id == NULL || s->name == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	spool_path(u, s, path, sizeof(path));
+	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	pthread_mutex_lock(&u->spool_lock);
+	table_add(u, s);
+	s->refs++;
+	pthread_mutex_unlock(&u->spool_lock);
+	*out = s;
+	return 0;
+out:
+	submission_free(s);
+	return rc;
+}
+
+int spool_open_file(struct upfs *u, struct submission *s)
+{
+	char path[4200];
+	int fd;
+
+	if (s->fd >= 0)
+		return 0;
+	spool_path(u, s, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&u->spool_lock);
+	if (s->fd < 0)
+		s->fd = fd;
+	else
+		close(fd);
+	pthread_mutex_unlock(&u->spool_lock);
+	return 0;
+}
+
+struct submission *spool_find(struct upfs *u, const char *share_id,
+			      const char *name)
+{
+	struct submission *s;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (s = u->submissions; s; s = s->next)
+		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0 &&
+		    strcmp(s->name, name) == 0)
+			break;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&u->spool_lock);
+	return s;
+}
+
+struct submission *spool_get(struct upfs *u, const char *id)
+{
+	struct submission *s;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (s = u->submissions; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			break;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&u->spool_lock);
+	return s;
+}
+
+void spool_put(struct upfs *u, struct submission *s)
+{
+	bool last;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&u->spool_lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	if (last)
+		submission_free(s);
+}
+
+void spool_remove(struct upfs *u, struct submission *s)
+{
+	struct submission **p;
+	bool listed = false;
+	char path[4200];
+
+	cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
+	spool_path(u, s, path, sizeof(path));
+	unlink(path);
+	pthread_mutex_lock(&u->spool_lock);
+	for (p = &u->submissions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			listed = true;
+			break;
+		}
+	if (listed)
+		s->refs--;
+	s->state = SUB_DONE;
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+static int entries_push(struct fs_entries *out, const struct submission *s)
+{
+	struct fs_entry *e;
+
+	if (out->n == out->alloc) {
+		size_t alloc = out->alloc ? out->alloc * 2 : 8;
+		struct fs_entry *v = realloc(out->v, alloc * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		out->v = v;
+		out->alloc = alloc;
+	}
+	e = &out->v[out->n];
+	memset(e, 0, sizeof(*e));
+	e->kind = FS_QUEUE_LOCAL;
+	e->mtime = s->created_ms / 1000;
+	e->name = strdup(s->name);
+	e->id = strdup(s->id);
+	e->owner = strdup(s->share_id);
+	out->n++;
+	return e->name && e->id && e->owner ? 0 : -ENOMEM;
+}
+
+int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (struct submission *s = u->submissions; s && rc == 0; s = s->next)
+		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0)
+			rc = entries_push(out, s);
+	pthread_mutex_unlock(&u->spool_lock);
+	return rc;
+}
+
+bool spool_owns_job(struct upfs *u, const char *job_id)
+{
+	bool owned = false;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (struct submission *s = u->submissions; s && !owned; s = s->next)
+		owned = s->job_id && strcmp(s->job_id, job_id) == 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	return owned;
+}

@@ -1,0 +1,94 @@
+/*
+ * spool.h — documents dropped into a queue/ folder, from the first write
+ * until the service has started their job.
+ *
+ * Each submission has a spool file under cache_dir/spool/ and, once its
+ * writer closed it, an outbox record in LMDB (UPFS_CACHE_OUTBOX) that says
+ * how far it got: the record is written before each step that talks to
+ * the service, so a restart (or kill -9) resumes where it stopped and an
+ * ambiguous step is reconciled rather than repeated.
+ *
+ * Submissions live in one table in struct upfs, guarded by spool_lock.
+ * A submission's fields change under spool_lock; the thread that set
+ * `busy` is the only one that talks to the service for it.
+ */
+#ifndef UPFS_SPOOL_H
+#define UPFS_SPOOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs.h"
+
+enum sub_state {
+	SUB_WRITING,	/* open for writing, not handed over yet */
+	SUB_LOCAL,	/* a dot name (rsync, editors): local until renamed */
+	SUB_SPOOLED,	/* bytes durable; nothing sent */
+	SUB_CREATING,	/* job create sent; its reply may have been lost */
+	SUB_CREATED,	/* job and document exist, no upload session */
+	SUB_UPLOADING,	/* upload session open */
+	SUB_UPLOADED,	/* every byte at the service */
+	SUB_STARTING,	/* start sent; its reply may have been lost */
+	SUB_DONE,	/* started: the job is the service's now */
+};
+
+struct submission {
+	char id[40];		/* local id, also the spool file's name */
+	char *share_id;
+	char *name;		/* its name in queue/ */
+	enum sub_state state;
+	uint64_t size;
+	uint64_t uploaded;
+	char *content_type;	/* NULL until sniffed */
+	char *job_id;
+	char *doc_id;
+	char *upload_url;
+	int attempts;
+	int64_t created_ms;
+	int64_t next_try_ms;
+	int last_errno;		/* of the last failed attempt, 0 if none */
+	char last_error[256];
+	int fd;			/* the spool file while open, else -1 */
+	bool dirty;		/* written since it was last handed over */
+	bool busy;		/* a thread is working on it */
+	unsigned refs;		/* the table's and each user's */
+	struct submission *next;
+};
+
+/* Past this a document is refused with EFBIG (the service's job limit). */
+#define UPFS_MAX_DOCUMENT ((uint64_t)1 << 30)
+
+/* Loads the outbox left by an earlier run. 0 or a negative errno. */
+int spool_init(struct upfs *u);
+void spool_release(struct upfs *u);
+
+/* A new submission for a file created in the share's queue/. */
+int spool_create(struct upfs *u, const char *share_id, const char *name,
+		 struct submission **out);
+
+/* The submission of share_id called name (a new reference), or NULL. */
+struct submission *spool_find(struct upfs *u, const char *share_id,
+			      const char *name);
+/* The submission with this local id (a new reference), or NULL. */
+struct submission *spool_get(struct upfs *u, const char *id);
+void spool_put(struct upfs *u, struct submission *s);
+
+/* Opens the spool file if it is closed. Under no lock. */
+int spool_open_file(struct upfs *u, struct submission *s);
+
+/* Writes the outbox record of s (under spool_lock). */
+int spool_persist(struct upfs *u, struct submission *s);
+
+/* Forgets s: its outbox record, its spool file, its place in the table. */
+void spool_remove(struct upfs *u, struct submission *s);
+
+/* Copies of the names (and ids) of a share's pending submissions. */
+int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out);
+
+/* Whether a job id belongs to a pending submission (reconciliation). */
+bool spool_owns_job(struct upfs *u, const char *job_id);
+
+const char *spool_state_name(enum sub_state state);
+
+#endif

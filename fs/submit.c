@@ -1,0 +1,679 @@
+/*
+ * submit.c — from a spooled document to a started job, exactly once.
+ *
+ * The steps of reference §8.1: create the job on the share, open an upload
+ * session for its document, upload the bytes, start the job. Before each
+ * step that changes something at the service the outbox record says which
+ * step is under way, so when a reply is lost (or upfs is killed) the next
+ * attempt first finds out what happened:
+ *   - a create that may have happened: the share's blank jobs (uploadPending,
+ *     no bytes, not ours already) are adopted instead of making another;
+ *     a blank job never prints, so adopting any one of them is safe;
+ *   - an upload: the session says which ranges it still misses;
+ *   - a start: the job's state says whether it started.
+ * A permanent refusal cancels the half-made job, so none is left behind.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sniff.h"
+#include "spool.h"
+#include "submit.h"
+#include "tree_private.h"
+
+/* Upload sessions replaced in one attempt before giving up for now. */
+#define SUBMIT_MAX_SESSIONS 3
+/* A blank job this much older than its submission is not its own. */
+#define SUBMIT_ADOPT_WINDOW_S 600
+
+bool submit_err_is_permanent(int rc)
+{
+	switch (-rc) {
+	case EACCES:
+	case EPERM:
+	case EINVAL:
+	case EDQUOT:
+	case EFBIG:
+	case ENOSPC:
+	case ENOENT:
+	case EOPNOTSUPP:
+	case ENOSYS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Moves s to state, durably. */
+static int set_state(struct upfs *u, struct submission *s,
+		     enum sub_state state)
+{
+	int rc;
+
+	pthread_mutex_lock(&u->spool_lock);
+	s->state = state;
+	rc = spool_persist(u, s);
+	pthread_mutex_unlock(&u->spool_lock);
+	return rc;
+}
+
+static int replace_str(struct upfs *u, char **slot, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	if (value && copy == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&u->spool_lock);
+	free(*slot);
+	*slot = copy;
+	pthread_mutex_unlock(&u->spool_lock);
+	return 0;
+}
+
+static void note_error(struct upfs *u, struct submission *s, int rc,
+		       const struct graph_err *gerr, const char *step)
+{
+	char detail[200];
+
+	if (gerr && (gerr->status || gerr->message[0]))
+		graph_err_format(gerr, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "%s", strerror(-rc));
+	pthread_mutex_lock(&u->spool_lock);
+	s->last_errno = -rc;
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s", step, detail);
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+static int share_path(struct buf *out, const struct submission *s,
+		      const char *suffix)
+{
+	return tree_key(out, TREE_SHARES, s->share_id, suffix);
+}
+
+/* The share's own GET: capabilities and the printer behind it. */
+static int share_object(struct upfs *u, const char *share_id, json_t **out)
+{
+	return tree_get(u, TREE_SHARES, share_id, TREE_SHARE_SELECT, false,
+			u->opts.dir_ttl, RES_REFRESH_STALE, out, NULL);
+}
+
+static bool list_has(const json_t *list, const char *value)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		if (json_string_value(v) && strcmp(json_string_value(v), value) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether the share's printer takes this type, directly or (XPS family to
+ * a PDF printer) through the tenant's document conversion.
+ */
+static int check_content_type(struct upfs *u, struct submission *s)
+{
+	json_t *share = NULL, *settings = NULL, *types;
+	int rc;
+
+	rc = share_object(u, s->share_id, &share);
+	if (rc)
+		return rc == -ENOENT ? -EACCES : rc;
+	types = json_object_get(json_object_get(share, "capabilities"),
+				"contentTypes");
+	if (!json_is_array(types) || json_array_size(types) == 0 ||
+	    list_has(types, s->content_type))
+		goto out;
+	rc = -EINVAL;
+	if (strstr(s->content_type, "xps") && list_has(types, "application/pdf") &&
+	    res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
+		    &settings, NULL) == 0 &&
+	    json_is_true(json_object_get(settings, "documentConversionEnabled")))
+		rc = 0;
+	if (rc)
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "the printer does not take %s", s->content_type);
+out:
+	json_decref(settings);
+	json_decref(share);
+	return rc;
+}
+
+/* A blank job of this share that no submission owns, or NULL. */
+static json_t *find_blank_job(struct upfs *u, json_t *jobs,
+			      const struct submission *s)
+{
+	json_t *job, *best = NULL;
+	size_t i;
+
+	json_array_foreach(jobs, i, job) {
+		json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
+		json_t *details = json_object_get(json_object_get(job, "status"),
+						  "details");
+		int64_t created = tree_parse_time(tree_str(job,
+							   "createdDateTime"));
+
+		if (!list_has(details, "uploadPending") ||
+		    json_integer_value(json_object_get(doc, "size")) != 0 ||
+		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
+		    spool_owns_job(u, tree_str(job, "id")))
+			continue;
+		if (best == NULL || strtoull(tree_str(job, "id"), NULL, 10) <
+				    strtoull(tree_str(best, "id"), NULL, 10))
+			best = job;
+	}
+	return best;
+}
+
+static int take_job(struct upfs *u, struct submission *s, const json_t *job)
+{
+	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
+	int rc = replace_str(u, &s->job_id, tree_str(job, "id"));
+
+	if (rc == 0)
+		rc = replace_str(u, &s->doc_id, tree_str(doc, "id"));
+	if (rc == 0 && (s->job_id == NULL || s->doc_id == NULL))
+		rc = -EPROTO;
+	return rc ? rc : set_state(u, s, SUB_CREATED);
+}
+
+/* After a create whose reply was lost: adopt the job it made, if any. */
+static int reconcile_create(struct upfs *u, struct submission *s,
+			    bool *adopted)
+{
+	struct graph_err err = { 0 };
+	json_t *jobs = NULL, *job;
+	struct buf path;
+	int rc;
+
+	*adopted = false;
+	buf_init(&path, 4096);
+	rc = share_path(&path, s, "/jobs?$expand=documents");
+	if (rc == 0)
+		rc = graph_list(u->graph, path.data, &jobs, NULL, &err);
+	if (rc) {
+		note_error(u, s, rc, &err, "checking for a lost job create");
+		goto out;
+	}
+	job = find_blank_job(u, jobs, s);
+	if (job) {
+		upfs_log(u, UPFS_LOG_INFO, "'%s': adopting job %s made by a "
+			 "create whose reply was lost", s->name,
+			 tree_str(job, "id"));
+		rc = take_job(u, s, job);
+		*adopted = rc == 0;
+	}
+out:
+	json_decref(jobs);
+	buf_release(&path);
+	return rc;
+}
+
+static int step_create(struct upfs *u, struct submission *s)
+{
+	struct graph_err err = { 0 };
+	json_t *body = NULL, *job = NULL;
+	struct buf path;
+	bool adopted = false;
+	int rc;
+
+	if (s->state == SUB_CREATING) {
+		rc = reconcile_create(u, s, &adopted);
+		if (rc || adopted)
+			return rc;
+	} else {
+		rc = check_content_type(u, s);
+		if (rc)
+			return rc;
+	}
+	buf_init(&path, 4096);
+	rc = set_state(u, s, SUB_CREATING);
+	if (rc == 0)
+		rc = share_path(&path, s, "/jobs");
+	body = json_pack("{s:o}", "configuration", submit_configuration(u, s));
+	if (rc == 0 && body == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, body, &job, &err);
+	if (rc == -ENOENT)
+		rc = -EACCES;	/* no such share, as far as this user sees */
+	if (rc)
+		note_error(u, s, rc, &err, "creating the job");
+	else
+		rc = take_job(u, s, job);
+	json_decref(job);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+static int step_session(struct upfs *u, struct submission *s)
+{
+	struct graph_err err = { 0 };
+	json_t *body = NULL, *session = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = share_path(&path, s, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->job_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/documents/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->doc_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/createUploadSession");
+	body = json_pack("{s:{s:s, s:s, s:I}}", "properties", "documentName",
+			 s->name, "contentType", s->content_type, "size",
+			 (json_int_t)s->size);
+	if (rc == 0 && body == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, body, &session,
+				   &err);
+	if (rc)
+		note_error(u, s, rc, &err, "opening the upload session");
+	else if (json_string_value(json_object_get(session, "uploadUrl")) == NULL)
+		rc = -EPROTO;
+	if (rc == 0)
+		rc = replace_str(u, &s->upload_url, json_string_value(
+					 json_object_get(session, "uploadUrl")));
+	if (rc == 0)
+		rc = set_state(u, s, SUB_UPLOADING);
+	json_decref(session);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+static void upload_progress(void *arg, uint64_t uploaded, uint64_t total)
+{
+	struct submission *s = arg;
+
+	(void)total;
+	__atomic_store_n(&s->uploaded, uploaded, __ATOMIC_RELAXED);
+}
+
+/*
+ * A session that is gone either expired or was completed by a PUT whose
+ * 201 was lost: the job's document says which.
+ */
+static int document_arrived(struct upfs *u, struct submission *s,
+			    bool *arrived)
+{
+	struct graph_err err = { 0 };
+	json_t *job = NULL, *doc;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = share_path(&path, s, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->job_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "?$expand=documents");
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &job, &err);
+	if (rc)
+		note_error(u, s, rc, &err, "checking the uploaded document");
+	doc = json_array_get(json_object_get(job, "documents"), 0);
+	*arrived = rc == 0 && (uint64_t)json_integer_value(
+				      json_object_get(doc, "size")) == s->size;
+	json_decref(job);
+	buf_release(&path);
+	return rc;
+}
+
+static int step_upload(struct upfs *u, struct submission *s, int *sessions)
+{
+	struct graph_err err = { 0 };
+	bool arrived = false;
+	int rc = spool_open_file(u, s);
+
+	if (rc == 0)
+		rc = graph_upload_document(u->graph, s->upload_url, s->fd,
+					   s->size, upload_progress, s, NULL,
+					   &err);
+	if (rc == -ENOENT) {
+		rc = document_arrived(u, s, &arrived);
+		if (rc == 0 && arrived)
+			return set_state(u, s, SUB_UPLOADED);
+		if (rc)
+			return rc;
+		rc = -ENOENT;
+	}
+	if (rc == -ENOENT && ++*sessions <= SUBMIT_MAX_SESSIONS)
+		/* The session expired or vanished: open a new one. */
+		return set_state(u, s, SUB_CREATED);
+	if (rc) {
+		note_error(u, s, rc, &err, "uploading");
+		return rc == -ENOENT ? -EAGAIN : rc;
+	}
+	return set_state(u, s, SUB_UPLOADED);
+}
+
+/* The job's state at the service, after a start whose reply was lost. */
+static int job_started(struct upfs *u, struct submission *s, bool *started)
+{
+	struct graph_err err = { 0 };
+	json_t *job = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = share_path(&path, s, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->job_id);
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &job, &err);
+	if (rc)
+		note_error(u, s, rc, &err, "checking the job's state");
+	else
+		*started = strcmp(tree_str(json_object_get(job, "status"),
+					   "state"), "paused") != 0;
+	json_decref(job);
+	buf_release(&path);
+	return rc;
+}
+
+static int step_start(struct upfs *u, struct submission *s)
+{
+	struct graph_err err = { 0 };
+	struct buf path;
+	bool started = false;
+	int rc = 0;
+
+	if (s->state == SUB_STARTING) {
+		rc = job_started(u, s, &started);
+		if (rc || started)
+			return rc ? rc : set_state(u, s, SUB_DONE);
+	}
+	buf_init(&path, 4096);
+	rc = set_state(u, s, SUB_STARTING);
+	if (rc == 0)
+		rc = share_path(&path, s, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->job_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/start");
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started)
+		rc = 0;	/* started by an earlier attempt after all */
+	if (rc)
+		note_error(u, s, rc, &err, "starting the job");
+	else
+		rc = set_state(u, s, SUB_DONE);
+	buf_release(&path);
+	return rc;
+}
+
+/* Cancels the half-made job of a refused submission (printer route). */
+static void cancel_job(struct upfs *u, struct submission *s)
+{
+	struct graph_err err = { 0 };
+	json_t *share = NULL;
+	struct buf path;
+	const char *pid;
+	int rc;
+
+	if (s->job_id == NULL)
+		return;
+	buf_init(&path, 4096);
+	rc = share_object(u, s->share_id, &share);
+	pid = tree_str(json_object_get(share, "printer"), "id");
+	if (rc == 0 && pid[0] == '\0')
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = tree_key(&path, TREE_PRINTERS, pid, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, s->job_id);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/cancel");
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+	if (rc)
+		upfs_log(u, UPFS_LOG_WARNING, "'%s': could not cancel the "
+			 "half-made job %s: %s", s->name, s->job_id,
+			 strerror(-rc));
+	json_decref(share);
+	buf_release(&path);
+}
+
+/* The share's listings now hold the new job: fetch them again. */
+static void refresh_listings(struct upfs *u, const struct submission *s)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (share_path(&key, s, "/jobs?$expand=documents") == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
+static int run_steps(struct upfs *u, struct submission *s)
+{
+	int sessions = 0;
+	int rc = 0;
+
+	while (rc == 0 && s->state != SUB_DONE) {
+		switch (s->state) {
+		case SUB_SPOOLED:
+		case SUB_CREATING:
+			rc = step_create(u, s);
+			break;
+		case SUB_CREATED:
+			rc = step_session(u, s);
+			break;
+		case SUB_UPLOADING:
+			rc = step_upload(u, s, &sessions);
+			break;
+		case SUB_UPLOADED:
+		case SUB_STARTING:
+			rc = step_start(u, s);
+			break;
+		default:
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
+static int64_t backoff_ms(int attempts)
+{
+	int64_t ms = 1000LL << (attempts < 8 ? attempts : 8);
+
+	if (ms > 300000)
+		ms = 300000;
+	return ms / 2 + rand() % (ms / 2 + 1);
+}
+
+int submit_run(struct upfs *u, struct submission *s)
+{
+	int rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
+
+	if (rc == 0) {
+		upfs_log(u, UPFS_LOG_INFO, "'%s': job %s started", s->name,
+			 s->job_id);
+		refresh_listings(u, s);
+		spool_remove(u, s);
+		return 0;
+	}
+	if (submit_err_is_permanent(rc)) {
+		upfs_log(u, UPFS_LOG_WARNING, "'%s' refused: %s", s->name,
+			 s->last_error[0] ? s->last_error : strerror(-rc));
+		health_error(u, s->name, rc, NULL);
+		cancel_job(u, s);
+		refresh_listings(u, s);
+		spool_remove(u, s);
+		return rc;
+	}
+	pthread_mutex_lock(&u->spool_lock);
+	s->attempts++;
+	s->last_errno = -rc;
+	if (s->last_error[0] == '\0')
+		snprintf(s->last_error, sizeof(s->last_error), "%s",
+			 strerror(-rc));
+	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
+	spool_persist(u, s);
+	pthread_mutex_unlock(&u->spool_lock);
+	upfs_log(u, UPFS_LOG_INFO, "'%s' waits in the spool: %s", s->name,
+		 s->last_error);
+	return 1;
+}
+
+json_t *submit_configuration(struct upfs *u, const struct submission *s)
+{
+	(void)u;
+	(void)s;
+	/* Every member is nullable: an empty configuration is the printer's
+	   defaults. Per-share options (shares/<s>/options) fill this in. */
+	return json_object();
+}
+
+int submit_prepare(struct upfs *u, struct submission *s)
+{
+	unsigned char head[UPFS_SNIFF_BYTES];
+	const char *type;
+	struct stat st;
+	ssize_t got;
+	int rc = spool_open_file(u, s);
+
+	if (rc)
+		return rc;
+	if (fsync(s->fd) != 0 || fstat(s->fd, &st) != 0)
+		return -errno;
+	if (st.st_size == 0) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "an empty file is not printed");
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > UPFS_MAX_DOCUMENT)
+		return -EFBIG;
+	got = pread(s->fd, head, sizeof(head), 0);
+	if (got < 0)
+		return -errno;
+	type = sniff_content_type(head, (size_t)got);
+	if (type == NULL) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "not a document format Universal Print prints "
+			 "(PDF, XPS, OXPS, PWG raster, JPEG, PNG)");
+		return -EINVAL;
+	}
+	rc = replace_str(u, &s->content_type, type);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&u->spool_lock);
+	s->size = (uint64_t)st.st_size;
+	s->dirty = false;
+	s->last_errno = 0;
+	s->last_error[0] = '\0';
+	s->next_try_ms = 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	return set_state(u, s, SUB_SPOOLED);
+}
+
+void submit_claim(struct upfs *u, struct submission *s)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	while (s->busy)
+		pthread_cond_wait(&u->spool_cond, &u->spool_lock);
+	s->busy = true;
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+void submit_release(struct upfs *u, struct submission *s)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	s->busy = false;
+	pthread_cond_broadcast(&u->spool_cond);
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+void submit_kick(struct upfs *u)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	pthread_cond_broadcast(&u->spool_cond);
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+static bool is_waiting(const struct submission *s)
+{
+	return s->state >= SUB_SPOOLED && s->state < SUB_DONE && !s->busy;
+}
+
+/* Under spool_lock: the next due submission, claimed, or NULL. */
+static struct submission *next_due(struct upfs *u, int64_t *wake_ms)
+{
+	int64_t now = cache_now_ms();
+
+	*wake_ms = now + 30000;
+	for (struct submission *s = u->submissions; s; s = s->next) {
+		if (!is_waiting(s))
+			continue;
+		if (s->next_try_ms <= now) {
+			s->busy = true;
+			s->refs++;
+			return s;
+		}
+		if (s->next_try_ms < *wake_ms)
+			*wake_ms = s->next_try_ms;
+	}
+	return NULL;
+}
+
+static void *submitter_main(void *arg)
+{
+	struct upfs *u = arg;
+
+	pthread_mutex_lock(&u->spool_lock);
+	while (!atomic_load(&u->stopping)) {
+		int64_t wake_ms;
+		struct submission *s = u->opts.offline ? NULL
+						       : next_due(u, &wake_ms);
+		struct timespec ts;
+
+		if (s == NULL) {
+			if (u->opts.offline)
+				wake_ms = cache_now_ms() + 30000;
+			ts.tv_sec = wake_ms / 1000;
+			ts.tv_nsec = (wake_ms % 1000) * 1000000;
+			pthread_cond_timedwait(&u->spool_cond, &u->spool_lock,
+					       &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&u->spool_lock);
+		submit_run(u, s);
+		submit_release(u, s);
+		spool_put(u, s);
+		pthread_mutex_lock(&u->spool_lock);
+	}
+	pthread_mutex_unlock(&u->spool_lock);
+	return NULL;
+}
+
+int submit_start(struct upfs *u)
+{
+	int rc = pthread_create(&u->submitter, NULL, submitter_main, u);
+
+	if (rc)
+		return -rc;
+	u->submitter_started = true;
+	return 0;
+}
+
+void submit_stop(struct upfs *u)
+{
+	if (!u->submitter_started)
+		return;
+	atomic_store(&u->stopping, true);
+	submit_kick(u);
+	pthread_join(u->submitter, NULL);
+	u->submitter_started = false;
+}
