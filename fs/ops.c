@@ -347,8 +347,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	open_file_put((struct open_file *)(uintptr_t)fi->fh);
+	if (f->sub && f->writable)
+		queue_release(f->u, f->sub);
+	open_file_put(f);
 	fuse_reply_err(req, 0);
 }
 

@@ -163,8 +163,23 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * Copying into queue/ (mv, cp -a) tries to carry ACLs and other xattrs
+ * over; "not supported" makes those programs skip them quietly.
+ */
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct fs_node *n = node_get(req_upfs(req), ino);
+
+	(void)name, (void)value, (void)size, (void)flags;
+	fuse_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
+			    n->kind == FS_QUEUE_ENTRY ? ENOTSUP : EROFS);
+}
+
 void ops_fill_write(struct fuse_lowlevel_ops *ops)
 {
+	ops->setxattr = op_setxattr;
 	ops->create = op_create;
 	ops->write = op_write;
 	ops->flush = op_flush;

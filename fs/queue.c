@@ -105,7 +105,23 @@ int queue_flush(struct upfs *u, struct submission *s)
 		return fsync(s->fd) == 0 ? 0 : -errno;
 	if (s->state != SUB_WRITING)
 		return 0;	/* a second close of a handed-over file */
+	/*
+	 * Every close() flushes, also a shell's close of the descriptor it
+	 * just dup2()ed onto stdout, before a byte is written: an empty file
+	 * waits for the close that follows its data.
+	 */
+	if (s->size == 0)
+		return 0;
 	return queue_submit(u, s);
+}
+
+void queue_release(struct upfs *u, struct submission *s)
+{
+	if (s->state != SUB_WRITING || s->size != 0)
+		return;
+	/* The last close of a file never written: nothing to print. */
+	upfs_log(u, UPFS_LOG_INFO, "'%s' is empty: not printed", s->name);
+	spool_remove(u, s);
 }
 
 int queue_rename(struct upfs *u, const char *share_id, const char *from,

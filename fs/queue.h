@@ -26,6 +26,9 @@ int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
 /* close(): hands the document over; 0 when started or spooled. */
 int queue_flush(struct upfs *u, struct submission *s);
 
+/* The last close of a writer: an empty new file is forgotten. */
+void queue_release(struct upfs *u, struct submission *s);
+
 /* Renames a local document; to a visible name, that is its submission. */
 int queue_rename(struct upfs *u, const char *share_id, const char *from,
 		 const char *to);

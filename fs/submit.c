@@ -86,6 +86,9 @@ static void note_error(struct upfs *u, struct submission *s, int rc,
 	s->last_errno = -rc;
 	snprintf(s->last_error, sizeof(s->last_error), "%s: %s", step, detail);
 	pthread_mutex_unlock(&u->spool_lock);
+	/* .upfs/status and the online state learn of it too. */
+	if (!submit_err_is_permanent(rc))
+		health_error(u, s->name, rc, gerr);
 }
 
 static int share_path(struct buf *out, const struct submission *s,
