@@ -26,6 +26,8 @@ struct cache;
 enum cache_table {
 	UPFS_CACHE_RESOURCES,	/* Graph path -> JSON text */
 	UPFS_CACHE_OUTBOX,	/* submission id -> record (printing) */
+	UPFS_CACHE_LOCAL,	/* what exists only on this mount: share
+				   job options, keyed by share id */
 	UPFS_CACHE_TABLES
 };
 

@@ -40,6 +40,7 @@
 static const char *const cache_table_names[UPFS_CACHE_TABLES] = {
 	[UPFS_CACHE_RESOURCES] = "resources",
 	[UPFS_CACHE_OUTBOX] = "outbox",
+	[UPFS_CACHE_LOCAL] = "local",
 };
 
 struct cache {

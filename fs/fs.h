@@ -78,6 +78,7 @@ enum fs_kind {
 	FS_SHARE_USERS,
 	FS_SHARE_GROUPS,
 	FS_SHARE_ALLOW_ALL,
+	FS_SHARE_OPTIONS,	/* default job options (editfile.c) */
 	FS_SHARE_QUEUE,		/* queue/ */
 	FS_QUEUE_ENTRY,		/* a live job, by document name */
 	FS_QUEUE_LOCAL,		/* a document not yet handed to the service */
@@ -264,6 +265,8 @@ void upfs_log(struct upfs *u, enum upfs_log_level level, const char *fmt,
 void health_error(struct upfs *u, const char *what, int err,
 		  const struct graph_err *gerr);
 void health_set_online(struct upfs *u, bool online);
+/* Records and logs (one warning) a refusal: "<what> refused: <why>". */
+void health_refusal(struct upfs *u, const char *what, const char *why);
 int health_render(struct upfs *u, struct buf *out);
 void health_trace(void *arg, const char *line);
 

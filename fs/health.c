@@ -83,6 +83,16 @@ void health_error(struct upfs *u, const char *what, int err,
 		upfs_log(u, UPFS_LOG_DEBUG, "'%s': %s", what, detail);
 }
 
+void health_refusal(struct upfs *u, const char *what, const char *why)
+{
+	pthread_mutex_lock(&u->health_lock);
+	snprintf(u->last_error, sizeof(u->last_error), "%s refused: %s", what,
+		 why);
+	u->last_error_ms = cache_now_ms();
+	pthread_mutex_unlock(&u->health_lock);
+	upfs_log(u, UPFS_LOG_WARNING, "%s refused: %s", what, why);
+}
+
 static void format_time(int64_t ms, char *out, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);

@@ -418,8 +418,9 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 		return rc;
 	if (tree_kind_is_link(n->kind))
 		st->st_mode = S_IFLNK | 0777;
-	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
-		st->st_mode = S_IFREG | 0644;	/* rm cancels; cp over reprints */
+	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
+		 n->kind == FS_SHARE_OPTIONS)
+		st->st_mode = S_IFREG | 0644;	/* rm cancels; options edit */
 	else
 		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;

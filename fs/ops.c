@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "ops_private.h"
+#include "editfile.h"
 #include "queue.h"
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -29,6 +30,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* O_TRUNC arrives with open, not as a separate truncate. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 int ops_entry_of(struct upfs *u, struct fs_node *n,
@@ -257,6 +261,7 @@ void open_file_put(struct open_file *f)
 	if (atomic_fetch_sub(&f->refs, 1) == 1) {
 		buf_release(&f->content);
 		spool_put(f->u, f->sub);
+		free(f->id);
 		free(f);
 	}
 }
@@ -285,6 +290,23 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 	return rc;
 }
 
+/* Opens an editable file for writing: the handle holds the new text. */
+static int open_edit_file(struct upfs *u, struct fs_node *n,
+			  struct fuse_file_info *fi, struct open_file *f)
+{
+	f->editing = true;
+	f->kind = n->kind;
+	f->id = strdup(n->id);
+	if (f->id == NULL)
+		return -ENOMEM;
+	f->content.cap = UPFS_EDIT_MAX;
+	if (fi->flags & O_TRUNC) {
+		f->edited = true;
+		return 0;
+	}
+	return editfile_load(u, n, &f->content);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct upfs *u = req_upfs(req);
@@ -299,6 +321,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
 		rc = open_queue_file(u, n, fi, f);
+	else if (editfile_kind(n->kind) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rc = open_edit_file(u, n, fi, f);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		rc = -EROFS;
 	else

@@ -22,6 +22,11 @@ struct open_file {
 	struct buf content;
 	struct submission *sub;
 	bool writable;		/* flush hands sub over */
+	/* An edited file (editfile.h): content is the new text. */
+	bool editing;
+	bool edited;		/* written since open or the last commit */
+	enum fs_kind kind;
+	char *id;
 	struct upfs *u;
 };
 

@@ -10,6 +10,7 @@
 
 #include "ops.h"
 #include "ops_private.h"
+#include "editfile.h"
 #include "queue.h"
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -64,7 +65,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int rc;
 
 	(void)ino;
-	rc = f->sub ? queue_write(f->u, f->sub, buf, size, off) : -EBADF;
+	if (f->editing) {
+		rc = editfile_write(&f->content, buf, size, off);
+		f->edited = rc >= 0 || f->edited;
+	} else {
+		rc = f->sub ? queue_write(f->u, f->sub, buf, size, off) : -EBADF;
+	}
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -78,8 +84,12 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = 0;
 
 	(void)ino;
-	if (f->sub && f->writable)
+	if (f->sub && f->writable) {
 		rc = queue_flush(f->u, f->sub);
+	} else if (f->editing && f->edited) {
+		rc = editfile_commit(f->u, f->kind, f->id, &f->content);
+		f->edited = false;
+	}
 	fuse_reply_err(req, -rc);
 }
 
@@ -96,6 +106,38 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, rc);
 }
 
+/* Truncating an edited file: in its handle, or (by path) committed now. */
+static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
+			 struct stat *attr, int to_set,
+			 struct fuse_file_info *fi)
+{
+	struct open_file *f = fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
+	struct buf text;
+	struct stat st;
+	int ttl, rc = 0;
+
+	buf_init(&text, UPFS_EDIT_MAX);
+	if ((to_set & FUSE_SET_ATTR_SIZE) && f && f->editing) {
+		rc = editfile_truncate(&f->content, attr->st_size);
+		f->edited = true;
+	} else if (to_set & FUSE_SET_ATTR_SIZE) {
+		rc = editfile_load(u, n, &text);
+		if (rc == 0)
+			rc = editfile_truncate(&text, attr->st_size);
+		if (rc == 0)
+			rc = editfile_commit(u, n->kind, n->id, &text);
+	}
+	if (rc == 0)
+		rc = node_stat(u, n, &st, &ttl);
+	if (rc == 0 && f && f->editing)
+		st.st_size = (off_t)f->content.len;
+	buf_release(&text);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -105,7 +147,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int ttl, rc = 0;
 
-	(void)fi;
+	if (editfile_kind(n->kind)) {
+		setattr_edit(req, u, n, attr, to_set, fi);
+		return;
+	}
 	if (n->kind != FS_QUEUE_LOCAL) {
 		fuse_reply_err(req, EROFS);
 		return;

@@ -87,8 +87,11 @@ static int queue_submit(struct upfs *u, struct submission *s)
 	submit_claim(u, s);
 	rc = submit_prepare(u, s);
 	if (rc) {
-		upfs_log(u, UPFS_LOG_WARNING, "'%s' refused: %s", s->name,
-			 s->last_error[0] ? s->last_error : strerror(-rc));
+		char what[300];
+
+		snprintf(what, sizeof(what), "'%s'", s->name);
+		health_refusal(u, what, s->last_error[0] ? s->last_error
+							  : strerror(-rc));
 		spool_remove(u, s);
 	} else {
 		rc = submit_run(u, s);

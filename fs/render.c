@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "editfile.h"
 #include "tree_private.h"
 
 int tree_status_line(struct buf *out, const json_t *status)
@@ -331,6 +332,12 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 	case FS_SETTINGS_JSON:
 		return render_object(u, TREE_SETTINGS, NULL, NULL, out, false,
 				     deps);
+	case FS_SHARE_OPTIONS:
+		/* Changed only through this mount: never cached by the kernel. */
+		*ttl = 0;
+		if (deps)
+			deps->volatile_ = true;
+		return editfile_load(u, n, out);
 	case FS_META_STATUS:
 		/* Changes with every request: never cached, never memoized. */
 		*ttl = 0;

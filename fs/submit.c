@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "editfile.h"
 #include "sniff.h"
 #include "spool.h"
 #include "submit.h"
@@ -509,9 +510,11 @@ int submit_run(struct upfs *u, struct submission *s)
 		return 0;
 	}
 	if (submit_err_is_permanent(rc)) {
-		upfs_log(u, UPFS_LOG_WARNING, "'%s' refused: %s", s->name,
-			 s->last_error[0] ? s->last_error : strerror(-rc));
-		health_error(u, s->name, rc, NULL);
+		char what[300];
+
+		snprintf(what, sizeof(what), "'%s'", s->name);
+		health_refusal(u, what, s->last_error[0] ? s->last_error
+							  : strerror(-rc));
 		cancel_job(u, s);
 		refresh_listings(u, s);
 		spool_remove(u, s);
@@ -533,11 +536,8 @@ int submit_run(struct upfs *u, struct submission *s)
 
 json_t *submit_configuration(struct upfs *u, const struct submission *s)
 {
-	(void)u;
-	(void)s;
-	/* Every member is nullable: an empty configuration is the printer's
-	   defaults. Per-share options (shares/<s>/options) fill this in. */
-	return json_object();
+	/* Every member is nullable: no options means the printer's defaults. */
+	return editfile_share_configuration(u, s->share_id);
 }
 
 int submit_prepare(struct upfs *u, struct submission *s)

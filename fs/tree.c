@@ -35,6 +35,7 @@ static const struct fixed_child share_children[] = {
 	{ "allowed_users", FS_SHARE_USERS },
 	{ "allowed_groups", FS_SHARE_GROUPS },
 	{ "allow_all_users", FS_SHARE_ALLOW_ALL },
+	{ "options", FS_SHARE_OPTIONS },
 	{ "queue", FS_SHARE_QUEUE },
 	{ "jobs", FS_SHARE_JOBS },
 	{ NULL, 0 },

@@ -1,0 +1,32 @@
+/*
+ * editfile.h — files that are edited in place: the new text is kept in the
+ * open handle and committed on close (flush), where a refusal comes back as
+ * close()'s errno and leaves the file as it was. Today: shares/<s>/options.
+ */
+#ifndef UPFS_EDITFILE_H
+#define UPFS_EDITFILE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "fs.h"
+
+/* Edited text is small: past this a write fails with EFBIG. */
+#define UPFS_EDIT_MAX ((size_t)64 << 10)
+
+bool editfile_kind(enum fs_kind kind);
+
+/* The text as it is now, into out. */
+int editfile_load(struct upfs *u, const struct fs_node *n, struct buf *out);
+
+int editfile_write(struct buf *text, const char *data, size_t size, off_t off);
+int editfile_truncate(struct buf *text, off_t size);
+
+/* Checks and applies text; -EINVAL (reason logged) leaves things as they were. */
+int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
+		    const struct buf *text);
+
+/* The job configuration from a share's options (a new reference). */
+json_t *editfile_share_configuration(struct upfs *u, const char *share_id);
+
+#endif
