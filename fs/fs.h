@@ -121,6 +121,10 @@ struct fs_entries {
 };
 
 void fs_entries_release(struct fs_entries *e);
+/* Appends a copy of one entry; 0 or -ENOMEM. */
+int fs_entries_add(struct fs_entries *out, const char *name,
+		   enum fs_kind kind, const char *id, const char *owner,
+		   int64_t mtime);
 
 /*
  * The resources a listing or a file was made from, and their generations

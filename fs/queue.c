@@ -168,9 +168,7 @@ static int queue_discard(struct upfs *u, struct submission *s)
 	return 0;
 }
 
-/* rm of a job's entry: cancel the job on its printer (reference §3.2). */
-static int queue_cancel_job(struct upfs *u, const char *share_id,
-			    const char *job_id)
+int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 {
 	struct graph_err err = { 0 };
 	json_t *share = NULL;

@@ -33,6 +33,9 @@ void queue_release(struct upfs *u, struct submission *s);
 int queue_rename(struct upfs *u, const char *share_id, const char *from,
 		 const char *to);
 
+/* Cancels a job of the share on its printer (the documented route). */
+int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id);
+
 /* rm: discards a pending document or cancels a job. */
 int queue_unlink(struct upfs *u, const struct fs_node *n);
 

@@ -316,30 +316,6 @@ void spool_remove(struct upfs *u, struct submission *s)
 	pthread_mutex_unlock(&u->spool_lock);
 }
 
-static int entries_push(struct fs_entries *out, const struct submission *s)
-{
-	struct fs_entry *e;
-
-	if (out->n == out->alloc) {
-		size_t alloc = out->alloc ? out->alloc * 2 : 8;
-		struct fs_entry *v = realloc(out->v, alloc * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		out->v = v;
-		out->alloc = alloc;
-	}
-	e = &out->v[out->n];
-	memset(e, 0, sizeof(*e));
-	e->kind = FS_QUEUE_LOCAL;
-	e->mtime = s->created_ms / 1000;
-	e->name = strdup(s->name);
-	e->id = strdup(s->id);
-	e->owner = strdup(s->share_id);
-	out->n++;
-	return e->name && e->id && e->owner ? 0 : -ENOMEM;
-}
-
 int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out)
 {
 	int rc = 0;
@@ -347,7 +323,8 @@ int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out)
 	pthread_mutex_lock(&u->spool_lock);
 	for (struct submission *s = u->submissions; s && rc == 0; s = s->next)
 		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0)
-			rc = entries_push(out, s);
+			rc = fs_entries_add(out, s->name, FS_QUEUE_LOCAL, s->id,
+					    s->share_id, s->created_ms / 1000);
 	pthread_mutex_unlock(&u->spool_lock);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "editfile.h"
+#include "queue.h"
 #include "sniff.h"
 #include "spool.h"
 #include "submit.h"
@@ -96,6 +97,19 @@ static int share_path(struct buf *out, const struct submission *s,
 		      const char *suffix)
 {
 	return tree_key(out, TREE_SHARES, s->share_id, suffix);
+}
+
+/* "/print/shares/{share}/jobs/{job}" followed by suffix (may be NULL). */
+static int job_path(struct buf *out, const struct submission *s,
+		    const char *suffix)
+{
+	int rc = share_path(out, s, "/jobs/");
+
+	if (rc == 0)
+		rc = graph_escape_segment(out, s->job_id);
+	if (rc == 0 && suffix)
+		rc = buf_append_str(out, suffix);
+	return rc;
 }
 
 /* The share's own GET: capabilities and the printer behind it. */
@@ -264,11 +278,7 @@ static int step_session(struct upfs *u, struct submission *s)
 	int rc;
 
 	buf_init(&path, 4096);
-	rc = share_path(&path, s, "/jobs/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, s->job_id);
-	if (rc == 0)
-		rc = buf_append_str(&path, "/documents/");
+	rc = job_path(&path, s, "/documents/");
 	if (rc == 0)
 		rc = graph_escape_segment(&path, s->doc_id);
 	if (rc == 0)
@@ -317,11 +327,7 @@ static int document_arrived(struct upfs *u, struct submission *s,
 	int rc;
 
 	buf_init(&path, 4096);
-	rc = share_path(&path, s, "/jobs/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, s->job_id);
-	if (rc == 0)
-		rc = buf_append_str(&path, "?$expand=documents");
+	rc = job_path(&path, s, "?$expand=documents");
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &job, &err);
 	if (rc)
@@ -371,9 +377,7 @@ static int job_started(struct upfs *u, struct submission *s, bool *started)
 	int rc;
 
 	buf_init(&path, 4096);
-	rc = share_path(&path, s, "/jobs/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, s->job_id);
+	rc = job_path(&path, s, NULL);
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &job, &err);
 	if (rc)
@@ -401,11 +405,7 @@ static int step_start(struct upfs *u, struct submission *s)
 	buf_init(&path, 4096);
 	rc = set_state(u, s, SUB_STARTING);
 	if (rc == 0)
-		rc = share_path(&path, s, "/jobs/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, s->job_id);
-	if (rc == 0)
-		rc = buf_append_str(&path, "/start");
+		rc = job_path(&path, s, "/start");
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
 	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started)
@@ -418,36 +418,18 @@ static int step_start(struct upfs *u, struct submission *s)
 	return rc;
 }
 
-/* Cancels the half-made job of a refused submission (printer route). */
+/* Cancels the half-made job of a refused submission, so none is left. */
 static void cancel_job(struct upfs *u, struct submission *s)
 {
-	struct graph_err err = { 0 };
-	json_t *share = NULL;
-	struct buf path;
-	const char *pid;
 	int rc;
 
 	if (s->job_id == NULL)
 		return;
-	buf_init(&path, 4096);
-	rc = share_object(u, s->share_id, &share);
-	pid = tree_str(json_object_get(share, "printer"), "id");
-	if (rc == 0 && pid[0] == '\0')
-		rc = -ENOENT;
-	if (rc == 0)
-		rc = tree_key(&path, TREE_PRINTERS, pid, "/jobs/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, s->job_id);
-	if (rc == 0)
-		rc = buf_append_str(&path, "/cancel");
-	if (rc == 0)
-		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+	rc = queue_cancel_job(u, s->share_id, s->job_id);
 	if (rc)
 		upfs_log(u, UPFS_LOG_WARNING, "'%s': could not cancel the "
 			 "half-made job %s: %s", s->name, s->job_id,
 			 strerror(-rc));
-	json_decref(share);
-	buf_release(&path);
 }
 
 /* The share's listings now hold the new job: fetch them again. */

@@ -178,9 +178,9 @@ bool tree_job_is_final(const json_t *job)
 	       strcmp(state, "canceled") == 0 || strcmp(state, "aborted") == 0;
 }
 
-static int entries_add(struct fs_entries *out, const char *name,
-		       enum fs_kind kind, const char *id, const char *owner,
-		       int64_t mtime)
+int fs_entries_add(struct fs_entries *out, const char *name,
+		   enum fs_kind kind, const char *id, const char *owner,
+		   int64_t mtime)
 {
 	struct fs_entry *e;
 
@@ -213,7 +213,7 @@ static int list_fixed(const struct fs_node *dir, const struct fixed_child *c,
 	int rc = 0;
 
 	for (; c->name && rc == 0; c++)
-		rc = entries_add(out, c->name, c->kind, dir->id, dir->owner,
+		rc = fs_entries_add(out, c->name, c->kind, dir->id, dir->owner,
 				 dir->mtime);
 	return rc;
 }
@@ -258,7 +258,7 @@ static int list_objects(struct upfs *u, const char *key, enum fs_kind kind,
 	rc = names_disambiguate(names, n);
 	for (i = 0; i < n && rc == 0; i++) {
 		v = json_array_get(list, i);
-		rc = entries_add(out, names[i].name, kind, names[i].id, owner,
+		rc = fs_entries_add(out, names[i].name, kind, names[i].id, owner,
 				 tree_parse_time(tree_str(v, time_field)));
 	}
 out:
@@ -340,7 +340,7 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 			rc = names_copy_number(&numbered, name.data,
 					       copy_number(sorted, i, name.data));
 		if (rc == 0)
-			rc = entries_add(out, numbered.data, FS_QUEUE_ENTRY,
+			rc = fs_entries_add(out, numbered.data, FS_QUEUE_ENTRY,
 					 tree_str(sorted[i], "id"), dir->id,
 					 tree_parse_time(tree_str(sorted[i],
 							  "createdDateTime")));
@@ -372,7 +372,7 @@ static int list_jobs(struct upfs *u, const struct fs_node *dir,
 		const char *id = tree_str(v, "id");
 
 		if (rc == 0 && id[0] != '\0')
-			rc = entries_add(out, id, kind, id, dir->id,
+			rc = fs_entries_add(out, id, kind, id, dir->id,
 					 tree_parse_time(tree_str(v,
 							  "createdDateTime")));
 	}
@@ -403,7 +403,7 @@ static int list_printer_shares(struct upfs *u, const struct fs_node *dir,
 			rc = names_encode(&name, tree_str(v, "displayName"), id);
 		}
 		if (rc == 0)
-			rc = entries_add(out, name.data, FS_PRINTER_SHARE_LINK,
+			rc = fs_entries_add(out, name.data, FS_PRINTER_SHARE_LINK,
 					 id, dir->id,
 					 tree_parse_time(tree_str(v,
 							  "createdDateTime")));
