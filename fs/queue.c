@@ -44,6 +44,19 @@ int queue_create(struct upfs *u, const char *share_id, const char *name,
 	return spool_create(u, share_id, name, out);
 }
 
+/*
+ * A write that failed leaves a document with a hole or a cut end: its
+ * close must fail too, and nothing of it may be printed.
+ */
+static int queue_poison(struct upfs *u, struct submission *s, int rc)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	if (s->write_error == 0)
+		s->write_error = rc;
+	pthread_mutex_unlock(&u->spool_lock);
+	return rc;
+}
+
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off)
 {
@@ -52,10 +65,10 @@ int queue_write(struct upfs *u, struct submission *s, const char *data,
 	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
 		return -EBADF;	/* already handed over */
 	if (off < 0 || (uint64_t)off + size > UPFS_MAX_DOCUMENT)
-		return -EFBIG;
+		return queue_poison(u, s, -EFBIG);
 	done = pwrite(s->fd, data, size, off);
 	if (done < 0)
-		return -errno;
+		return queue_poison(u, s, -errno);
 	pthread_mutex_lock(&u->spool_lock);
 	s->dirty = true;
 	if ((uint64_t)off + (uint64_t)done > s->size)
@@ -69,9 +82,9 @@ int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
 		return -EBADF;
 	if (size < 0 || (uint64_t)size > UPFS_MAX_DOCUMENT)
-		return -EFBIG;
+		return queue_poison(u, s, -EFBIG);
 	if (ftruncate(s->fd, size) != 0)
-		return -errno;
+		return queue_poison(u, s, -errno);
 	pthread_mutex_lock(&u->spool_lock);
 	s->size = (uint64_t)size;
 	s->dirty = true;
@@ -108,6 +121,14 @@ int queue_flush(struct upfs *u, struct submission *s)
 		return fsync(s->fd) == 0 ? 0 : -errno;
 	if (s->state != SUB_WRITING)
 		return 0;	/* a second close of a handed-over file */
+	if (s->write_error) {
+		int rc = s->write_error;
+
+		upfs_log(u, UPFS_LOG_WARNING, "'%s' not printed: a write failed: "
+			 "%s", s->name, strerror(-rc));
+		spool_remove(u, s);
+		return rc;
+	}
 	/*
 	 * Every close() flushes, also a shell's close of the descriptor it
 	 * just dup2()ed onto stdout, before a byte is written: an empty file
@@ -120,6 +141,10 @@ int queue_flush(struct upfs *u, struct submission *s)
 
 void queue_release(struct upfs *u, struct submission *s)
 {
+	if (s->state == SUB_WRITING && s->write_error) {
+		spool_remove(u, s);
+		return;
+	}
 	if (s->state != SUB_WRITING || s->size != 0)
 		return;
 	/* The last close of a file never written: nothing to print. */

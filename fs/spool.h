@@ -51,6 +51,8 @@ struct submission {
 	char last_error[256];
 	int fd;			/* the spool file while open, else -1 */
 	bool dirty;		/* written since it was last handed over */
+	int write_error;	/* a write failed (EFBIG, ENOSPC): never send
+				   what is left of it */
 	bool busy;		/* a thread is working on it */
 	unsigned refs;		/* the table's and each user's */
 	struct submission *next;

@@ -75,6 +75,15 @@ static int replace_str(struct upfs *u, char **slot, const char *value)
 	return 0;
 }
 
+/*
+ * A refused token (401 after graph/ tried a fresh one) is not a refusal of
+ * the document: it waits in the spool until the user signs in again.
+ */
+static int submit_errno(int rc, const struct graph_err *gerr)
+{
+	return rc && gerr && gerr->status == 401 ? -EKEYEXPIRED : rc;
+}
+
 static void note_error(struct upfs *u, struct submission *s, int rc,
 		       const struct graph_err *gerr, const char *step)
 {
@@ -214,6 +223,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 	rc = share_path(&path, s, "/jobs?$expand=documents");
 	if (rc == 0)
 		rc = graph_list(u->graph, path.data, &jobs, NULL, &err);
+	rc = submit_errno(rc, &err);
 	if (rc) {
 		note_error(u, s, rc, &err, "checking for a lost job create");
 		goto out;
@@ -258,6 +268,7 @@ static int step_create(struct upfs *u, struct submission *s)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, body, &job, &err);
+	rc = submit_errno(rc, &err);
 	if (rc == -ENOENT)
 		rc = -EACCES;	/* no such share, as far as this user sees */
 	if (rc)
@@ -291,6 +302,7 @@ static int step_session(struct upfs *u, struct submission *s)
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, body, &session,
 				   &err);
+	rc = submit_errno(rc, &err);
 	if (rc)
 		note_error(u, s, rc, &err, "opening the upload session");
 	else if (json_string_value(json_object_get(session, "uploadUrl")) == NULL)
@@ -330,6 +342,7 @@ static int document_arrived(struct upfs *u, struct submission *s,
 	rc = job_path(&path, s, "?$expand=documents");
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &job, &err);
+	rc = submit_errno(rc, &err);
 	if (rc)
 		note_error(u, s, rc, &err, "checking the uploaded document");
 	doc = json_array_get(json_object_get(job, "documents"), 0);
@@ -350,6 +363,7 @@ static int step_upload(struct upfs *u, struct submission *s, int *sessions)
 		rc = graph_upload_document(u->graph, s->upload_url, s->fd,
 					   s->size, upload_progress, s, NULL,
 					   &err);
+	rc = submit_errno(rc, &err);
 	if (rc == -ENOENT) {
 		rc = document_arrived(u, s, &arrived);
 		if (rc == 0 && arrived)
@@ -380,6 +394,7 @@ static int job_started(struct upfs *u, struct submission *s, bool *started)
 	rc = job_path(&path, s, NULL);
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &job, &err);
+	rc = submit_errno(rc, &err);
 	if (rc)
 		note_error(u, s, rc, &err, "checking the job's state");
 	else
@@ -408,6 +423,7 @@ static int step_start(struct upfs *u, struct submission *s)
 		rc = job_path(&path, s, "/start");
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+	rc = submit_errno(rc, &err);
 	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started)
 		rc = 0;	/* started by an earlier attempt after all */
 	if (rc)
