@@ -7,17 +7,20 @@
  * configuration of every job submitted through the share.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "editfile.h"
 #include "joboptions.h"
+#include "perms.h"
 #include "tree_private.h"
 
 #define OPTIONS_KEY_PREFIX "options/"
 
 bool editfile_kind(enum fs_kind kind)
 {
-	return kind == FS_SHARE_OPTIONS;
+	return kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
+	       kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL;
 }
 
 static int options_key(struct buf *key, const char *share_id)
@@ -48,8 +51,13 @@ static int options_load(struct upfs *u, const char *share_id, struct buf *out)
 
 int editfile_load(struct upfs *u, const struct fs_node *n, struct buf *out)
 {
+	int64_t mtime;
+	int ttl;
+
 	if (n->kind == FS_SHARE_OPTIONS)
 		return options_load(u, n->id, out);
+	if (editfile_kind(n->kind))
+		return tree_render(u, n, out, &mtime, &ttl, NULL);
 	return -EROFS;
 }
 
@@ -127,9 +135,24 @@ static int options_commit(struct upfs *u, const char *share_id,
 int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		    const struct buf *text)
 {
+	static const char *const names[] = {
+		[FS_SHARE_USERS] = "allowed_users",
+		[FS_SHARE_GROUPS] = "allowed_groups",
+		[FS_SHARE_ALLOW_ALL] = "allow_all_users",
+	};
+	char why[600] = "", what[200];
+	int rc;
+
 	if (kind == FS_SHARE_OPTIONS)
 		return options_commit(u, id, text);
-	return -EROFS;
+	if (!editfile_kind(kind))
+		return -EROFS;
+	rc = perms_commit(u, kind, id, text, why, sizeof(why));
+	if (rc) {
+		snprintf(what, sizeof(what), "%s of share '%s'", names[kind], id);
+		health_refusal(u, what, why[0] ? why : strerror(-rc));
+	}
+	return rc;
 }
 
 json_t *editfile_share_configuration(struct upfs *u, const char *share_id)

@@ -103,6 +103,8 @@ enum fs_kind {
 	FS_SETTINGS_JSON,
 	FS_META,		/* .upfs/ */
 	FS_META_STATUS,
+	FS_SCRATCH,		/* an editor's local file in a share folder */
+	FS_SHARE_PENDING,	/* shares/NAME made by mkdir, no printer yet */
 	FS_KIND_COUNT
 };
 
@@ -152,6 +154,8 @@ struct fs_node;
 /* Kind of a child of a folder kind that has fixed children, by name. */
 bool tree_kind_is_dir(enum fs_kind kind);
 bool tree_kind_is_link(enum fs_kind kind);
+/* Whether name is a fixed file of a share's folder, and its kind. */
+bool tree_share_child(const char *name, enum fs_kind *kind);
 
 /* The children of a folder node; records the resources used in deps. */
 int tree_list(struct upfs *u, const struct fs_node *dir,
@@ -306,6 +310,11 @@ struct upfs {
 	pthread_t submitter;
 	bool submitter_started;
 	char spool_dir[4096];
+
+	pthread_mutex_t scratch_lock;	/* scratches (scratch.h) */
+	struct scratch *scratches;
+	uint64_t scratch_serial;
+	struct pending_share *pending;	/* guarded by scratch_lock */
 
 	pthread_mutex_t health_lock;	/* the fields below */
 	bool online;

@@ -18,6 +18,8 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "scratch.h"
+#include "shareops.h"
 #include "spool.h"
 #include "submit.h"
 
@@ -157,6 +159,7 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
 	pthread_mutex_init(&u->spool_lock, NULL);
+	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
@@ -176,6 +179,9 @@ static void upfs_release(struct upfs *u)
 		node_table_release(u);
 		res_release(u);
 		spool_release(u);
+		scratch_release(u);
+		shareops_release(u);
+		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->spool_lock);
 		pthread_cond_destroy(&u->spool_cond);
 		pthread_mutex_destroy(&u->node_lock);

@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "fs.h"
+#include "editfile.h"
 #include "queue.h"
+#include "scratch.h"
 
 static void node_free(struct fs_node *n);
 
@@ -354,7 +356,7 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 {
 	struct fs_deps deps = { 0 };
 	struct buf content;
-	bool known;
+	bool known, link = false;
 	int rc;
 
 	pthread_mutex_lock(&u->node_lock);
@@ -374,12 +376,16 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 		rc = tree_document_size(u, n, size, mtime, &deps);
 	else if (n->kind == FS_QUEUE_LOCAL)
 		rc = queue_local_size(u, n, size, mtime);
+	else if (n->kind == FS_SCRATCH)
+		rc = scratch_stat(u, n->id, size, mtime, &link);
 	else
 		rc = tree_render(u, n, &content, mtime, ttl, &deps);
-	if (n->kind != FS_QUEUE_ENTRY && n->kind != FS_QUEUE_LOCAL)
+	if (n->kind != FS_QUEUE_ENTRY && n->kind != FS_QUEUE_LOCAL &&
+	    n->kind != FS_SCRATCH)
 		*size = (off_t)content.len;
-	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
-		*ttl = 0;	/* the queue is live */
+	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
+	    n->kind == FS_SCRATCH || editfile_kind(n->kind))
+		*ttl = 0;	/* live, or changed through this mount */
 	buf_release(&content);
 	if (rc == 0 && deps.n > 0) {
 		pthread_mutex_lock(&u->node_lock);
@@ -396,6 +402,23 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	return rc;
 }
 
+/* Folders that take new entries: queue/, shares/ and a share's folder. */
+static bool dir_writable(enum fs_kind kind)
+{
+	return kind == FS_SHARE_QUEUE || kind == FS_SHARES ||
+	       kind == FS_SHARE || kind == FS_SHARE_PENDING;
+}
+
+static bool scratch_is_link(struct upfs *u, const struct fs_node *n)
+{
+	off_t size;
+	int64_t mtime;
+	bool link = false;
+
+	return n->kind == FS_SCRATCH &&
+	       scratch_stat(u, n->id, &size, &mtime, &link) == 0 && link;
+}
+
 int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 {
 	int64_t mtime = 0;
@@ -408,7 +431,7 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	st->st_blksize = 4096;
 	*ttl = u->opts.dir_ttl;
 	if (tree_kind_is_dir(n->kind)) {
-		st->st_mode = S_IFDIR | (n->kind == FS_SHARE_QUEUE ? 0755 : 0555);
+		st->st_mode = S_IFDIR | (dir_writable(n->kind) ? 0755 : 0555);
 		st->st_nlink = 2;
 		st->st_mtime = n->mtime;
 		goto out;
@@ -416,11 +439,11 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	rc = node_file_attr(u, n, &st->st_size, &mtime, ttl);
 	if (rc)
 		return rc;
-	if (tree_kind_is_link(n->kind))
+	if (tree_kind_is_link(n->kind) || scratch_is_link(u, n))
 		st->st_mode = S_IFLNK | 0777;
 	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
-		 n->kind == FS_SHARE_OPTIONS)
-		st->st_mode = S_IFREG | 0644;	/* rm cancels; options edit */
+		 n->kind == FS_SCRATCH || editfile_kind(n->kind))
+		st->st_mode = S_IFREG | 0644;	/* rm cancels; edits commit */
 	else
 		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;

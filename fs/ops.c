@@ -20,6 +20,7 @@
 #include "ops_private.h"
 #include "editfile.h"
 #include "queue.h"
+#include "scratch.h"
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -115,7 +116,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	buf_init(&target, 4096);
 	rc = tree_kind_is_link(n->kind) ? tree_render(u, n, &target, &mtime,
 						      &ttl, NULL)
-					: -EINVAL;
+	     : n->kind == FS_SCRATCH	 ? scratch_target(u, n->id, &target)
+					 : -EINVAL;
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -290,6 +292,20 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 	return rc;
 }
 
+/* An editor's local file: read and written in place. */
+static int open_scratch_file(struct upfs *u, struct fs_node *n,
+			     struct fuse_file_info *fi, struct open_file *f)
+{
+	f->kind = FS_SCRATCH;
+	f->id = strdup(n->id);
+	if (f->id == NULL)
+		return -ENOMEM;
+	f->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	if (fi->flags & O_TRUNC)
+		return scratch_truncate(u, n->id, 0);
+	return 0;
+}
+
 /* Opens an editable file for writing: the handle holds the new text. */
 static int open_edit_file(struct upfs *u, struct fs_node *n,
 			  struct fuse_file_info *fi, struct open_file *f)
@@ -323,6 +339,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = open_queue_file(u, n, fi, f);
 	else if (editfile_kind(n->kind) && (fi->flags & O_ACCMODE) != O_RDONLY)
 		rc = open_edit_file(u, n, fi, f);
+	else if (n->kind == FS_SCRATCH)
+		rc = open_scratch_file(u, n, fi, f);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		rc = -EROFS;
 	else
@@ -348,6 +366,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	atomic_fetch_add(&f->refs, 1);
+	if (f->kind == FS_SCRATCH) {
+		struct buf now;
+
+		buf_init(&now, 0);
+		got = scratch_read(f->u, f->id, &now);
+		if (got < 0) {
+			fuse_reply_err(req, -got);
+		} else if (off < 0 || (size_t)off >= now.len) {
+			fuse_reply_buf(req, NULL, 0);
+		} else {
+			if (size > now.len - (size_t)off)
+				size = now.len - (size_t)off;
+			fuse_reply_buf(req, now.data + off, size);
+		}
+		buf_release(&now);
+		open_file_put(f);
+		return;
+	}
 	if (f->sub) {
 		spooled = malloc(size ? size : 1);
 		got = spooled ? queue_read(f->u, f->sub, spooled, size, off)

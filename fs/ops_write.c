@@ -12,6 +12,32 @@
 #include "ops_private.h"
 #include "editfile.h"
 #include "queue.h"
+#include "scratch.h"
+#include "shareops.h"
+#include <stdlib.h>
+
+/* An editor's file beside a share's files (vim's 4913 and .swp, sed -i's
+   temporary): local only. The share's own files are never created. */
+static int create_scratch(struct upfs *u, struct fs_node *dir,
+			  const char *name, struct open_file *f,
+			  struct fs_entry *entry)
+{
+	enum fs_kind fixed;
+	int rc;
+
+	if (tree_share_child(name, &fixed))
+		return -EEXIST;
+	f->id = calloc(1, 40);
+	if (f->id == NULL)
+		return -ENOMEM;
+	rc = scratch_create(u, dir->id, name, NULL, f->id);
+	f->kind = FS_SCRATCH;
+	f->writable = true;
+	entry->kind = FS_SCRATCH;
+	entry->id = f->id;
+	entry->mtime = cache_now_ms() / 1000;
+	return rc;
+}
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
@@ -24,18 +50,25 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	(void)mode;
-	if (dir->kind != FS_SHARE_QUEUE) {
+	if (dir->kind != FS_SHARE_QUEUE && dir->kind != FS_SHARE) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
 	f = open_file_new(u);
-	rc = f ? queue_create(u, dir->id, name, &f->sub) : -ENOMEM;
-	if (rc == 0) {
-		entry.name = (char *)name;
+	if (f == NULL)
+		rc = -ENOMEM;
+	else if (dir->kind == FS_SHARE)
+		rc = create_scratch(u, dir, name, f, &entry);
+	else
+		rc = queue_create(u, dir->id, name, &f->sub);
+	if (rc == 0 && dir->kind == FS_SHARE_QUEUE) {
 		entry.kind = FS_QUEUE_LOCAL;
 		entry.id = f->sub->id;
-		entry.owner = dir->id;
 		entry.mtime = f->sub->created_ms / 1000;
+	}
+	if (rc == 0) {
+		entry.name = (char *)name;
+		entry.owner = dir->id;
 		rc = node_adopt(u, dir, &entry, &n);
 	}
 	if (rc == 0) {
@@ -68,6 +101,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (f->editing) {
 		rc = editfile_write(&f->content, buf, size, off);
 		f->edited = rc >= 0 || f->edited;
+	} else if (f->kind == FS_SCRATCH) {
+		rc = scratch_write(f->u, f->id, buf, size, off);
 	} else {
 		rc = f->sub ? queue_write(f->u, f->sub, buf, size, off) : -EBADF;
 	}
@@ -151,6 +186,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		setattr_edit(req, u, n, attr, to_set, fi);
 		return;
 	}
+	if (n->kind == FS_SCRATCH) {
+		/* Modes and times of an editor's file are kept nowhere. */
+		rc = (to_set & FUSE_SET_ATTR_SIZE)
+		     ? scratch_truncate(u, n->id, attr->st_size) : 0;
+		if (rc == 0)
+			rc = node_stat(u, n, &st, &ttl);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	if (n->kind != FS_QUEUE_LOCAL) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -174,6 +221,59 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_attr(req, &st, 0);
 }
 
+/*
+ * Renames in a share's folder. An editor's file renamed over one of the
+ * share's files is that file's new text (sed -i, vim, cp+mv): committed
+ * now, and the rename fails as close() would. A share file renamed away
+ * (vim's backupcopy=no) leaves a local copy and the file in place; a link
+ * renamed over "printer" (ln -sfn) swaps the share's printer.
+ */
+static int rename_in_share(struct upfs *u, struct fs_node *dir,
+			   const char *from, const char *to)
+{
+	enum fs_kind from_kind, to_kind;
+	char id[40];
+	struct buf text;
+	int rc;
+
+	if (tree_share_child(from, &from_kind)) {
+		if (!editfile_kind(from_kind) || tree_share_child(to, &to_kind))
+			return -EPERM;
+		buf_init(&text, UPFS_EDIT_MAX);
+		rc = scratch_create(u, dir->id, to, NULL, id);
+		if (rc == 0) {
+			struct fs_node n = { .kind = from_kind, .id = dir->id };
+
+			rc = editfile_load(u, &n, &text);
+		}
+		if (rc == 0 && text.len)
+			rc = scratch_write(u, id, text.data, text.len, 0) < 0
+			     ? -ENOMEM : 0;
+		buf_release(&text);
+		return rc;
+	}
+	if (scratch_lookup(u, dir->id, from, id) != 0)
+		return -ENOENT;
+	if (!tree_share_child(to, &to_kind))
+		return scratch_rename(u, dir->id, from, to);
+	buf_init(&text, UPFS_SCRATCH_MAX);
+	if (to_kind == FS_SHARE_PRINTER) {
+		rc = scratch_target(u, id, &text);
+		if (rc == 0)
+			rc = shareops_set_printer(u, dir->id, text.data);
+	} else if (editfile_kind(to_kind)) {
+		rc = scratch_read(u, id, &text);
+		if (rc == 0)
+			rc = editfile_commit(u, to_kind, dir->id, &text);
+	} else {
+		rc = -EPERM;
+	}
+	if (rc == 0)
+		scratch_unlink(u, dir->id, from);
+	buf_release(&text);
+	return rc;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -182,11 +282,21 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_node *dir = node_get(u, parent);
 	int rc;
 
-	if (dir->kind != FS_SHARE_QUEUE || newparent != parent) {
-		fuse_reply_err(req, dir->kind == FS_SHARE_QUEUE ? EXDEV : EROFS);
+	if (newparent != parent) {
+		fuse_reply_err(req, dir->kind == FS_SHARE_QUEUE ||
+				    dir->kind == FS_SHARE ? EXDEV : EROFS);
 		return;
 	}
-	rc = flags ? -EINVAL : queue_rename(u, dir->id, name, newname);
+	if (flags)
+		rc = -EINVAL;
+	else if (dir->kind == FS_SHARE_QUEUE)
+		rc = queue_rename(u, dir->id, name, newname);
+	else if (dir->kind == FS_SHARE)
+		rc = rename_in_share(u, dir, name, newname);
+	else if (dir->kind == FS_SHARES)
+		rc = shareops_rename(u, name, newname);
+	else
+		rc = -EROFS;
 	fuse_reply_err(req, -rc);
 }
 
@@ -196,6 +306,16 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_node *dir = node_get(u, parent), *n = NULL;
 	int rc;
 
+	if (dir->kind == FS_SHARE) {
+		enum fs_kind fixed;
+
+		/* The share's own files cannot go; editors' files can. */
+		rc = tree_share_child(name, &fixed) ? -EPERM
+						    : scratch_unlink(u, dir->id,
+								     name);
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	if (dir->kind != FS_SHARE_QUEUE) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -219,11 +339,94 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	(void)name, (void)value, (void)size, (void)flags;
 	fuse_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
-			    n->kind == FS_QUEUE_ENTRY ? ENOTSUP : EROFS);
+			    n->kind == FS_QUEUE_ENTRY || n->kind == FS_SCRATCH ||
+			    editfile_kind(n->kind) ? ENOTSUP : EROFS);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_node *dir = node_get(u, parent), *n = NULL;
+	struct fuse_entry_param e;
+	int rc;
+
+	(void)mode;
+	if (dir->kind != FS_SHARES) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	rc = shareops_mkdir(u, name);
+	if (rc == 0)
+		rc = node_lookup(u, dir, name, &n);
+	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
+		node_forget(u, n, 1);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.entry_timeout = e.attr_timeout = 0;
+	fuse_reply_entry(req, &e);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_node *dir = node_get(u, parent);
+
+	fuse_reply_err(req, dir->kind == FS_SHARES
+			    ? -shareops_rmdir(u, name) : EROFS);
+}
+
+/*
+ * ln -s ../../printers/P shares/NAME/printer creates a pending share;
+ * ln -sfn makes a temporary link beside "printer" and renames it over.
+ */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct upfs *u = req_upfs(req);
+	struct fs_node *dir = node_get(u, parent), *n = NULL, *shares = NULL;
+	struct fuse_entry_param e;
+	enum fs_kind fixed;
+	char id[40];
+	int rc;
+
+	if (dir->kind == FS_SHARE_PENDING && strcmp(name, "printer") == 0) {
+		rc = shareops_create(u, dir->name, link);
+		/* The share is real now: its folder lists its files. */
+		if (rc == 0)
+			rc = node_lookup(u, u->root, "shares", &shares);
+		if (rc == 0)
+			rc = node_lookup(u, shares, dir->name, &dir);
+		if (shares)
+			node_forget(u, shares, 1);
+		if (rc == 0) {
+			rc = node_lookup(u, dir, "printer", &n);
+			node_forget(u, dir, 1);
+		}
+	} else if (dir->kind == FS_SHARE && !tree_share_child(name, &fixed)) {
+		rc = scratch_create(u, dir->id, name, link, id);
+		if (rc == 0)
+			rc = node_lookup(u, dir, name, &n);
+	} else {
+		rc = dir->kind == FS_SHARE ? -EEXIST : -EROFS;
+	}
+	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
+		node_forget(u, n, 1);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.entry_timeout = e.attr_timeout = 0;
+	fuse_reply_entry(req, &e);
 }
 
 void ops_fill_write(struct fuse_lowlevel_ops *ops)
 {
+	ops->mkdir = op_mkdir;
+	ops->rmdir = op_rmdir;
+	ops->symlink = op_symlink;
 	ops->setxattr = op_setxattr;
 	ops->create = op_create;
 	ops->write = op_write;

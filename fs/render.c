@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "editfile.h"
+#include "scratch.h"
 #include "tree_private.h"
 
 int tree_status_line(struct buf *out, const json_t *status)
@@ -338,6 +339,13 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		if (deps)
 			deps->volatile_ = true;
 		return editfile_load(u, n, out);
+	case FS_SCRATCH:
+		*ttl = 0;
+		if (deps)
+			deps->volatile_ = true;
+		return scratch_target(u, n->id, out) == -EINVAL
+		       ? scratch_read(u, n->id, out)
+		       : scratch_target(u, n->id, out);
 	case FS_META_STATUS:
 		/* Changes with every request: never cached, never memoized. */
 		*ttl = 0;

@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "names.h"
+#include "scratch.h"
+#include "shareops.h"
 #include "spool.h"
 #include "tree_private.h"
 
@@ -84,6 +86,7 @@ bool tree_kind_is_dir(enum fs_kind kind)
 	case FS_CONNECTORS:
 	case FS_CONNECTOR:
 	case FS_META:
+	case FS_SHARE_PENDING:
 		return true;
 	default:
 		return false;
@@ -94,6 +97,17 @@ bool tree_kind_is_link(enum fs_kind kind)
 {
 	return kind == FS_SHARE_PRINTER || kind == FS_SHARE_JOB_LINK ||
 	       kind == FS_PRINTER_SHARE_LINK;
+}
+
+/* Whether name is one of the files a share's folder always has. */
+bool tree_share_child(const char *name, enum fs_kind *kind)
+{
+	for (const struct fixed_child *c = share_children; c->name; c++)
+		if (strcmp(c->name, name) == 0) {
+			*kind = c->kind;
+			return true;
+		}
+	return false;
 }
 
 int tree_key(struct buf *out, const char *prefix, const char *id,
@@ -413,6 +427,31 @@ static int list_printer_shares(struct upfs *u, const struct fs_node *dir,
 	return rc;
 }
 
+/* shares/: the service's shares and this mount's pending ones. */
+static int list_shares(struct upfs *u, struct fs_entries *out,
+		       struct fs_deps *deps)
+{
+	int rc = list_objects(u, TREE_SHARES, FS_SHARE, NULL, "createdDateTime",
+			      out, deps);
+
+	if (rc == 0)
+		rc = shareops_list_pending(u, out);
+	deps->volatile_ = true;
+	return rc;
+}
+
+/* shares/<s>/: its files, and editors' local files beside them. */
+static int list_share(struct upfs *u, const struct fs_node *dir,
+		      struct fs_entries *out, struct fs_deps *deps)
+{
+	int rc = list_fixed(dir, share_children, out);
+
+	if (rc == 0)
+		rc = scratch_list(u, dir->id, out);
+	deps->volatile_ = true;
+	return rc;
+}
+
 int tree_list(struct upfs *u, const struct fs_node *dir,
 	      struct fs_entries *out, struct fs_deps *deps)
 {
@@ -420,10 +459,13 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_ROOT:
 		return list_fixed(dir, root_children, out);
 	case FS_SHARES:
-		return list_objects(u, TREE_SHARES, FS_SHARE, NULL,
-				    "createdDateTime", out, deps);
+		return list_shares(u, out, deps);
 	case FS_SHARE:
-		return list_fixed(dir, share_children, out);
+		return list_share(u, dir, out, deps);
+	case FS_SHARE_PENDING:
+		/* Empty until ln -s ../../printers/P printer creates it. */
+		deps->volatile_ = true;
+		return 0;
 	case FS_SHARE_QUEUE:
 		return list_queue(u, dir, out, deps);
 	case FS_SHARE_JOBS:

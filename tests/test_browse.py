@@ -303,12 +303,15 @@ def test_writes_are_refused(mount, emulator, tenant):
     a_printer = mount.p("printers", next(iter(tenant.pname.values())))
     a_share = mount.p("shares", next(iter(tenant.sname.values())))
 
+    # Shares are made, renamed and removed with mkdir, mv and rmdir, and
+    # their permission files are edited (test_shares.py): not here.
     for cmd in (["touch", mount.p("printers", "x")],
-                ["mkdir", mount.p("shares", "x")],
+                ["mkdir", mount.p("printers", "x")],
                 ["sh", "-c", "echo x > '%s'" % mount.p("settings.json")],
                 ["rm", os.path.join(a_printer, "status")],
-                ["rmdir", a_share],
-                ["mv", a_share, mount.p("shares", "renamed")],
+                ["rm", os.path.join(a_share, "share.json")],
+                ["rmdir", a_printer],
+                ["mv", a_printer, mount.p("printers", "renamed")],
                 ["setfattr", "-n", "user.upfs.state", "-v", "idle",
                  a_printer]):
         out = util.run(cmd, check=False)
@@ -320,14 +323,12 @@ def test_writes_are_refused(mount, emulator, tenant):
     util.expect_errno(lambda: open(mount.p("printers", "x"), "w"), *refused)
     util.expect_errno(lambda: open(mount.p("settings.json"), "w"), *refused)
     util.expect_errno(lambda: open(mount.p("settings.json"), "a"), *refused)
-    util.expect_errno(lambda: os.mkdir(mount.p("shares", "x")), *refused)
-    util.expect_errno(lambda: os.rmdir(a_share), *refused)
+    util.expect_errno(lambda: os.mkdir(mount.p("printers", "x")), *refused)
+    util.expect_errno(lambda: os.mkdir(os.path.join(a_printer, "x")),
+                      *refused)
     util.expect_errno(lambda: os.unlink(os.path.join(a_share, "printer")),
-                      *refused)
-    util.expect_errno(lambda: os.symlink("../../printers/x",
-                                         os.path.join(a_share, "printer2")),
-                      *refused)
-    util.expect_errno(lambda: open(os.path.join(a_share, "allowed_users"),
+                      errno.EPERM)
+    util.expect_errno(lambda: open(os.path.join(a_share, "share.json"),
                                    "w"), *refused)
 
     assert not os.path.exists(mount.p("printers", "x"))

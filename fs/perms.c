@@ -1,0 +1,404 @@
+/*
+ * perms.c — committing a share's allowed_users, allowed_groups and
+ * allow_all_users (design §4).
+ *
+ * All or nothing: every line is resolved to an object id before anything
+ * is sent, so an unknown user, an ambiguous group or a malformed line
+ * changes nothing. Then only the difference is applied ($ref adds and
+ * removes). When the service fails part-way, what was applied is undone in
+ * reverse order; if even that fails, the log says the list is half-applied.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perms.h"
+#include "tree_private.h"
+
+struct perms_list {
+	char **v;
+	size_t n, alloc;
+};
+
+static void list_release(struct perms_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int list_add(struct perms_list *l, const char *s, size_t len)
+{
+	char *copy;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i]) == len && strncmp(l->v[i], s, len) == 0)
+			return 0;	/* a line given twice counts once */
+	if (l->n == l->alloc) {
+		size_t alloc = l->alloc ? l->alloc * 2 : 16;
+		char **v = realloc(l->v, alloc * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		l->v = v;
+		l->alloc = alloc;
+	}
+	copy = strndup(s, len);
+	if (copy == NULL)
+		return -ENOMEM;
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+static bool list_has(const struct perms_list *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* The non-blank, non-comment lines of text, trimmed. */
+static int parse_lines(const struct buf *text, struct perms_list *out)
+{
+	const char *p = text->data ? text->data : "", *end = p + text->len;
+	int rc = 0;
+
+	while (p < end && rc == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *a = p, *b = nl ? nl : end;
+
+		p = nl ? nl + 1 : end;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+			b--;
+		if (a < b && *a != '#')
+			rc = list_add(out, a, (size_t)(b - a));
+	}
+	return rc;
+}
+
+static void why_graph(char *why, size_t len, const char *what,
+		      const struct graph_err *err)
+{
+	char detail[300];
+
+	graph_err_format(err, detail, sizeof(detail));
+	snprintf(why, len, "%s: %s", what, detail);
+}
+
+/* A user line (UPN or object id) to the user's id. */
+static int resolve_user(struct upfs *u, const char *line, struct perms_list *ids,
+			char *why, size_t why_len)
+{
+	struct graph_err err = { 0 };
+	json_t *user = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = buf_append_str(&path, "/users/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, line);
+	if (rc == 0)
+		rc = buf_append_str(&path, "?$select=id,userPrincipalName");
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &user, &err);
+	if (rc == -ENOENT || rc == -EINVAL) {
+		snprintf(why, why_len, "unknown user '%s'", line);
+		rc = -EINVAL;
+	} else if (rc) {
+		why_graph(why, why_len, line, &err);
+	} else {
+		const char *id = tree_str(user, "id");
+
+		rc = list_add(ids, id, strlen(id));
+	}
+	json_decref(user);
+	buf_release(&path);
+	return rc;
+}
+
+static bool looks_like_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 36)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '-' || (s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}
+
+/* "/groups?$filter=displayName eq 'O''Brien'", escaped for a URL. */
+static int group_filter_path(struct buf *path, const char *name)
+{
+	struct buf filter;
+	int rc;
+
+	buf_init(&filter, 4096);
+	rc = buf_append_str(&filter, "displayName eq '");
+	for (const char *p = name; rc == 0 && *p; p++)
+		rc = *p == '\'' ? buf_append_str(&filter, "''")
+				: buf_append(&filter, p, 1);
+	if (rc == 0)
+		rc = buf_append_str(&filter, "'");
+	if (rc == 0)
+		rc = buf_append_str(path, "/groups?$select=id,displayName&$filter=");
+	if (rc == 0)
+		rc = graph_escape_segment(path, filter.data);
+	buf_release(&filter);
+	return rc;
+}
+
+/* One group (id, or display name that must name exactly one group). */
+static int resolve_group(struct upfs *u, const char *line,
+			 struct perms_list *ids, char *why, size_t why_len)
+{
+	struct graph_err err = { 0 };
+	json_t *found = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 8192);
+	if (looks_like_id(line)) {
+		rc = buf_append_str(&path, "/groups/");
+		if (rc == 0)
+			rc = graph_escape_segment(&path, line);
+		if (rc == 0)
+			rc = graph_get(u->graph, path.data, &found, &err);
+		if (rc == 0)
+			rc = list_add(ids, tree_str(found, "id"),
+				      strlen(tree_str(found, "id")));
+		else if (rc == -ENOENT)
+			snprintf(why, why_len, "unknown group '%s'", line);
+		goto out;
+	}
+	rc = group_filter_path(&path, line);
+	if (rc == 0)
+		rc = graph_list(u->graph, path.data, &found, NULL, &err);
+	if (rc == 0 && json_array_size(found) == 1) {
+		const char *id = tree_str(json_array_get(found, 0), "id");
+
+		rc = list_add(ids, id, strlen(id));
+	} else if (rc == 0 && json_array_size(found) == 0) {
+		snprintf(why, why_len, "unknown group '%s'", line);
+		rc = -ENOENT;
+	} else if (rc == 0) {
+		int n = snprintf(why, why_len, "ambiguous group name '%s': "
+				 "write one of the ids", line);
+		size_t i;
+		json_t *g;
+
+		json_array_foreach(found, i, g)
+			if (n > 0 && (size_t)n < why_len)
+				n += snprintf(why + n, why_len - (size_t)n, "%s %s",
+					      i ? "," : "", tree_str(g, "id"));
+		rc = -EINVAL;
+	}
+out:
+	if (rc == -ENOENT)
+		rc = -EINVAL;
+	else if (rc && why[0] == '\0')
+		why_graph(why, why_len, line, &err);
+	json_decref(found);
+	buf_release(&path);
+	return rc;
+}
+
+/* One $ref change: add (POST) or remove (DELETE) id in share's list. */
+static int apply_ref(struct upfs *u, const char *share_id, const char *nav,
+		     const char *kind, const char *id, bool add,
+		     struct graph_err *err)
+{
+	json_t *body = NULL;
+	struct buf path, ref;
+	int rc;
+
+	buf_init(&path, 4096);
+	buf_init(&ref, 4096);
+	rc = tree_key(&path, TREE_SHARES, share_id, nav);
+	if (rc == 0 && !add) {
+		rc = buf_append_str(&path, "/");
+		if (rc == 0)
+			rc = graph_escape_segment(&path, id);
+	}
+	if (rc == 0)
+		rc = buf_append_str(&path, "/$ref");
+	if (rc == 0 && add)
+		rc = buf_printf(&ref, "%s/%s/%s", graph_endpoint(u->graph), kind,
+				id);
+	if (rc == 0 && add && (body = json_pack("{s:s}", "@odata.id",
+						ref.data)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = graph_request(u->graph, add ? "POST" : "DELETE", path.data,
+				   body, NULL, err);
+	json_decref(body);
+	buf_release(&path);
+	buf_release(&ref);
+	return rc;
+}
+
+/* The ids now in a share's allowedUsers or allowedGroups. */
+static int current_ids(struct upfs *u, const char *share_id, const char *nav,
+		       struct perms_list *out, char *why, size_t why_len)
+{
+	struct graph_err err = { 0 };
+	json_t *list = NULL, *v;
+	struct buf path;
+	size_t i;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_SHARES, share_id, nav);
+	if (rc == 0)
+		rc = graph_list(u->graph, path.data, &list, NULL, &err);
+	if (rc)
+		why_graph(why, why_len, "reading the current list", &err);
+	json_array_foreach(list, i, v)
+		if (rc == 0)
+			rc = list_add(out, tree_str(v, "id"),
+				      strlen(tree_str(v, "id")));
+	json_decref(list);
+	buf_release(&path);
+	return rc;
+}
+
+struct change {
+	const char *id;
+	bool add;
+};
+
+/* Undoes changes[0..n) in reverse; false if any undo failed. */
+static bool undo(struct upfs *u, const char *share_id, const char *nav,
+		 const char *kind, const struct change *changes, size_t n)
+{
+	struct graph_err err;
+	bool ok = true;
+
+	while (n-- > 0) {
+		memset(&err, 0, sizeof(err));
+		if (apply_ref(u, share_id, nav, kind, changes[n].id,
+			      !changes[n].add, &err) != 0)
+			ok = false;
+	}
+	return ok;
+}
+
+static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
+		      const char *kind, const struct perms_list *want,
+		      const struct perms_list *have, char *why, size_t why_len)
+{
+	struct change *changes = calloc(want->n + have->n + 1, sizeof(*changes));
+	struct graph_err err = { 0 };
+	size_t n = 0, done;
+	int rc = 0;
+
+	if (changes == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < want->n; i++)
+		if (!list_has(have, want->v[i]))
+			changes[n++] = (struct change){ want->v[i], true };
+	for (size_t i = 0; i < have->n; i++)
+		if (!list_has(want, have->v[i]))
+			changes[n++] = (struct change){ have->v[i], false };
+	for (done = 0; done < n && rc == 0; done++)
+		rc = apply_ref(u, share_id, nav, kind, changes[done].id,
+			       changes[done].add, &err);
+	if (rc) {
+		why_graph(why, why_len, "applying the change", &err);
+		if (!undo(u, share_id, nav, kind, changes, done - 1))
+			upfs_log(u, UPFS_LOG_ERROR, "%s of share '%s' is "
+				 "half-applied: undoing failed too; check it "
+				 "with ls -l and write it again", nav + 1,
+				 share_id);
+	}
+	free(changes);
+	return rc;
+}
+
+static int commit_list(struct upfs *u, const char *share_id, const char *nav,
+		       const char *kind, const struct buf *text, char *why,
+		       size_t why_len)
+{
+	struct perms_list lines = { 0 }, want = { 0 }, have = { 0 };
+	struct buf key;
+	int rc = parse_lines(text, &lines);
+
+	buf_init(&key, 4096);
+	for (size_t i = 0; i < lines.n && rc == 0; i++)
+		rc = strcmp(kind, "users") == 0
+		     ? resolve_user(u, lines.v[i], &want, why, why_len)
+		     : resolve_group(u, lines.v[i], &want, why, why_len);
+	if (rc == 0)
+		rc = current_ids(u, share_id, nav, &have, why, why_len);
+	if (rc == 0)
+		rc = apply_diff(u, share_id, nav, kind, &want, &have, why,
+				why_len);
+	/* Whatever happened, the next read asks the service. */
+	if (tree_key(&key, TREE_SHARES, share_id, nav) == 0)
+		res_expire(u, key.data);
+	list_release(&lines);
+	list_release(&want);
+	list_release(&have);
+	buf_release(&key);
+	return rc;
+}
+
+static int commit_allow_all(struct upfs *u, const char *share_id,
+			    const struct buf *text, char *why, size_t why_len)
+{
+	struct perms_list lines = { 0 };
+	struct graph_err err = { 0 };
+	json_t *body = NULL;
+	struct buf path;
+	int rc = parse_lines(text, &lines);
+
+	buf_init(&path, 4096);
+	if (rc == 0 && (lines.n != 1 || (strcmp(lines.v[0], "true") != 0 &&
+					 strcmp(lines.v[0], "false") != 0))) {
+		snprintf(why, why_len, "allow_all_users takes one line: true "
+			 "or false");
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		rc = tree_key(&path, TREE_SHARES, share_id, NULL);
+	if (rc == 0 && (body = json_pack("{s:b}", "allowAllUsers",
+					 strcmp(lines.v[0], "true") == 0)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		rc = graph_request(u->graph, "PATCH", path.data, body, NULL, &err);
+		if (rc)
+			why_graph(why, why_len, "changing allowAllUsers", &err);
+	}
+	res_expire(u, TREE_SHARES);
+	buf_reset(&path);
+	if (tree_key(&path, TREE_SHARES, share_id, TREE_SHARE_SELECT) == 0)
+		res_expire(u, path.data);
+	json_decref(body);
+	list_release(&lines);
+	buf_release(&path);
+	return rc;
+}
+
+int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
+		 const struct buf *text, char *why, size_t why_len)
+{
+	switch (kind) {
+	case FS_SHARE_USERS:
+		return commit_list(u, share_id, "/allowedUsers", "users", text,
+				   why, why_len);
+	case FS_SHARE_GROUPS:
+		return commit_list(u, share_id, "/allowedGroups", "groups", text,
+				   why, why_len);
+	case FS_SHARE_ALLOW_ALL:
+		return commit_allow_all(u, share_id, text, why, why_len);
+	default:
+		return -EROFS;
+	}
+}

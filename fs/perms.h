@@ -1,0 +1,22 @@
+/*
+ * perms.h — committing a share's permission files (perms.c).
+ */
+#ifndef UPFS_PERMS_H
+#define UPFS_PERMS_H
+
+#include <stddef.h>
+
+#include "fs.h"
+
+/*
+ * Makes the service's allowedUsers / allowedGroups / allowAllUsers of the
+ * share what text says (kind: FS_SHARE_USERS, _GROUPS, _ALLOW_ALL).
+ * -EINVAL for a malformed line, an unknown user or group or an ambiguous
+ * group name (nothing is changed), -EACCES when the service says 403,
+ * another errno when it fails part-way (what was applied is undone).
+ * why receives the reason.
+ */
+int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
+		 const struct buf *text, char *why, size_t why_len);
+
+#endif

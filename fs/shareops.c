@@ -1,0 +1,297 @@
+/*
+ * shareops.c — share create, rename, printer swap and delete (shareops.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shareops.h"
+#include "tree_private.h"
+
+struct pending_share {
+	char *name;
+	int64_t created_ms;
+	struct pending_share *next;
+};
+
+/* Under scratch_lock. */
+static struct pending_share **pending_find(struct upfs *u, const char *name)
+{
+	struct pending_share **p;
+
+	for (p = &u->pending; *p; p = &(*p)->next)
+		if (strcmp((*p)->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+bool shareops_is_pending(struct upfs *u, const char *name)
+{
+	bool found;
+
+	pthread_mutex_lock(&u->scratch_lock);
+	found = pending_find(u, name) != NULL;
+	pthread_mutex_unlock(&u->scratch_lock);
+	return found;
+}
+
+static void pending_remove(struct upfs *u, const char *name)
+{
+	struct pending_share **p, *gone = NULL;
+
+	pthread_mutex_lock(&u->scratch_lock);
+	p = pending_find(u, name);
+	if (p) {
+		gone = *p;
+		*p = gone->next;
+	}
+	pthread_mutex_unlock(&u->scratch_lock);
+	if (gone) {
+		free(gone->name);
+		free(gone);
+	}
+}
+
+/* The id of the object a top folder lists under name, or -ENOENT. */
+static int id_of(struct upfs *u, enum fs_kind top, const char *name,
+		 struct buf *id)
+{
+	struct fs_node *dir = NULL, *n = NULL;
+	int rc = node_lookup(u, u->root, top == FS_PRINTERS ? "printers"
+							     : "shares", &dir);
+
+	if (rc == 0)
+		rc = node_lookup(u, dir, name, &n);
+	if (rc == 0)
+		rc = n->id ? buf_append_str(id, n->id) : -ENOENT;
+	if (n)
+		node_forget(u, n, 1);
+	if (dir)
+		node_forget(u, dir, 1);
+	return rc;
+}
+
+/* "../../printers/P" (or ".../printers/P/") -> P's printer id. */
+static int printer_of_target(struct upfs *u, const char *target,
+			     struct buf *id)
+{
+	const char *p = strstr(target, "printers/");
+	char name[512];
+	size_t len;
+
+	if (p == NULL)
+		return -ENOENT;
+	p += strlen("printers/");
+	len = strcspn(p, "/");
+	if (len == 0 || len >= sizeof(name) || p[len + (p[len] == '/')] != '\0')
+		return -ENOENT;
+	memcpy(name, p, len);
+	name[len] = '\0';
+	return id_of(u, FS_PRINTERS, name, id);
+}
+
+/* The service's answer as an errno people expect from mkdir and ln. */
+static int share_errno(int rc, const struct graph_err *err)
+{
+	if (err->status == 409 || strcmp(err->code, "nameAlreadyExists") == 0)
+		return -EEXIST;
+	if (rc == -EBUSY)
+		return -EEXIST;
+	return rc;
+}
+
+/* Everything that lists shares or their printers is stale now. */
+static void expire_shares(struct upfs *u, const char *share_id)
+{
+	struct buf key;
+
+	res_expire(u, TREE_SHARES);
+	res_expire(u, TREE_PRINTERS);
+	buf_init(&key, 4096);
+	if (share_id && tree_key(&key, TREE_SHARES, share_id,
+				 TREE_SHARE_SELECT) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
+static int report(struct upfs *u, const char *what, int rc,
+		  const struct graph_err *err)
+{
+	char detail[400];
+
+	if (rc == 0)
+		return 0;
+	if (err && err->status)
+		graph_err_format(err, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "%s", strerror(-rc));
+	health_refusal(u, what, detail);
+	return rc;
+}
+
+int shareops_mkdir(struct upfs *u, const char *name)
+{
+	struct pending_share *p;
+	struct buf id;
+	int rc;
+
+	buf_init(&id, 4096);
+	rc = id_of(u, FS_SHARES, name, &id);
+	buf_release(&id);
+	if (rc == 0 || shareops_is_pending(u, name))
+		return -EEXIST;
+	if (strlen(name) > 50)
+		return report(u, "mkdir", -ENAMETOOLONG, NULL);
+	p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->name = strdup(name)) == NULL) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->created_ms = cache_now_ms();
+	pthread_mutex_lock(&u->scratch_lock);
+	p->next = u->pending;
+	u->pending = p;
+	pthread_mutex_unlock(&u->scratch_lock);
+	return 0;
+}
+
+static int printer_bind(struct upfs *u, const char *pid, struct buf *out)
+{
+	int rc = buf_printf(out, "%s/print/printers/", graph_endpoint(u->graph));
+
+	return rc ? rc : graph_escape_segment(out, pid);
+}
+
+int shareops_create(struct upfs *u, const char *name, const char *target)
+{
+	struct graph_err err = { 0 };
+	struct buf pid, bind;
+	json_t *body = NULL;
+	int rc;
+
+	buf_init(&pid, 4096);
+	buf_init(&bind, 4096);
+	rc = printer_of_target(u, target, &pid);
+	if (rc == 0)
+		rc = printer_bind(u, pid.data, &bind);
+	if (rc == 0 && (body = json_pack("{s:s, s:s}", "displayName", name,
+					 "printer@odata.bind",
+					 bind.data)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = share_errno(graph_request(u->graph, "POST", TREE_SHARES,
+					       body, NULL, &err), &err);
+	if (rc == 0)
+		pending_remove(u, name);
+	expire_shares(u, NULL);
+	json_decref(body);
+	buf_release(&pid);
+	buf_release(&bind);
+	return report(u, "creating the share", rc, &err);
+}
+
+static int share_request(struct upfs *u, const char *method,
+			 const char *share_id, json_t *body,
+			 struct graph_err *err)
+{
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_SHARES, share_id, NULL);
+	if (rc == 0)
+		rc = share_errno(graph_request(u->graph, method, path.data, body,
+					       NULL, err), err);
+	expire_shares(u, share_id);
+	buf_release(&path);
+	return rc;
+}
+
+int shareops_rmdir(struct upfs *u, const char *name)
+{
+	struct graph_err err = { 0 };
+	struct buf id;
+	int rc;
+
+	if (shareops_is_pending(u, name)) {
+		pending_remove(u, name);
+		return 0;
+	}
+	buf_init(&id, 4096);
+	rc = id_of(u, FS_SHARES, name, &id);
+	if (rc == 0)
+		rc = share_request(u, "DELETE", id.data, NULL, &err);
+	buf_release(&id);
+	return report(u, "deleting the share", rc, &err);
+}
+
+int shareops_rename(struct upfs *u, const char *from, const char *to)
+{
+	struct graph_err err = { 0 };
+	json_t *body = NULL;
+	struct buf id, other;
+	int rc;
+
+	buf_init(&id, 4096);
+	buf_init(&other, 4096);
+	rc = id_of(u, FS_SHARES, from, &id);
+	if (rc == 0 && (id_of(u, FS_SHARES, to, &other) == 0 ||
+			shareops_is_pending(u, to)))
+		rc = -EEXIST;
+	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = share_request(u, "PATCH", id.data, body, &err);
+	json_decref(body);
+	buf_release(&id);
+	buf_release(&other);
+	return report(u, "renaming the share", rc, &err);
+}
+
+int shareops_set_printer(struct upfs *u, const char *share_id,
+			 const char *target)
+{
+	struct graph_err err = { 0 };
+	struct buf pid, bind;
+	json_t *body = NULL;
+	int rc;
+
+	buf_init(&pid, 4096);
+	buf_init(&bind, 4096);
+	rc = printer_of_target(u, target, &pid);
+	if (rc == 0)
+		rc = printer_bind(u, pid.data, &bind);
+	if (rc == 0 && (body = json_pack("{s:s}", "printer@odata.bind",
+					 bind.data)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = share_request(u, "PATCH", share_id, body, &err);
+	json_decref(body);
+	buf_release(&pid);
+	buf_release(&bind);
+	return report(u, "swapping the share's printer", rc, &err);
+}
+
+int shareops_list_pending(struct upfs *u, struct fs_entries *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&u->scratch_lock);
+	for (struct pending_share *p = u->pending; p && rc == 0; p = p->next)
+		rc = fs_entries_add(out, p->name, FS_SHARE_PENDING, NULL, NULL,
+				    p->created_ms / 1000);
+	pthread_mutex_unlock(&u->scratch_lock);
+	return rc;
+}
+
+void shareops_release(struct upfs *u)
+{
+	struct pending_share *p = u->pending, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		free(p->name);
+		free(p);
+	}
+	u->pending = NULL;
+}
