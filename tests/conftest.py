@@ -1,7 +1,9 @@
 """Fixtures for the mounted-filesystem tests (after libfuse's test/util.py,
 written as yield fixtures so teardown always runs).
 
-  start_emulator(tenant="demo", page_size=None, faults=None) -> Emulator
+  start_emulator(tenant="demo", page_size=None, faults=None, port=0,
+                 extra_args=()) -> Emulator   (extra_args: more
+                                  up-emulator options, e.g. --job-seconds)
   emulator                      the demo tenant, started for the test
   upfs_mount(emu, profile="test", cache_dir=None, options=(), token=None,
              env=None) -> Mount   mounted and polled until it is up
@@ -49,10 +51,12 @@ def workdir():
 def start_emulator(workdir):
     started = []
 
-    def start(tenant="demo", page_size=None, faults=None):
+    def start(tenant="demo", page_size=None, faults=None, port=0,
+              extra_args=()):
         emu = util.Emulator(tenant, page_size=page_size, faults=faults,
                             workdir=tempfile.mkdtemp(prefix="emu-",
-                                                     dir=workdir))
+                                                     dir=workdir),
+                            port=port, extra_args=extra_args)
         started.append(emu)
         return emu
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -129,16 +130,17 @@ class Emulator:
     """A running tools/up-emulator and a client for its routes."""
 
     def __init__(self, tenant="demo", page_size=None, faults=None,
-                 workdir=None):
+                 workdir=None, port=0, extra_args=()):
         self.tenant = tenant
         self.stopped = False
         self.base = None
         self.workdir = workdir or tempfile.mkdtemp(prefix="upfs-emu-")
-        cmd = [PYTHON, EMULATOR, "--tenant", tenant, "--port", "0"]
+        cmd = [PYTHON, EMULATOR, "--tenant", tenant, "--port", str(port)]
         if page_size:
             cmd += ["--page-size", str(page_size)]
         if faults:
             cmd += ["--faults", faults]
+        cmd += list(extra_args)
         self.stderr_path = os.path.join(self.workdir, "emulator.stderr")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
@@ -272,6 +274,39 @@ class Emulator:
 
     def patch_job(self, jid, **fields):
         return self._ok("PATCH", "/_emulator/jobs/" + jid, fields)
+
+    @property
+    def port(self):
+        return int(self.base.rsplit(":", 1)[1])
+
+    def jobs(self, **query):
+        """Job summaries in id order (GET /_emulator/jobs, filtered by
+        shareId=, printerId=, upn=, state=)."""
+        path = "/_emulator/jobs"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        return self._ok("GET", path)["value"]
+
+    def job(self, jid):
+        return self._ok("GET", "/_emulator/jobs/" + jid)
+
+    def job_document(self, jid):
+        """{"sha256","size","contentType","documentName","path",...} of a
+        job's uploaded bytes."""
+        return self._ok("GET", "/_emulator/jobs/%s/document" % jid)
+
+    def uploads(self):
+        """The open (unexpired, uncompleted) upload sessions."""
+        return self._ok("GET", "/_emulator/uploads")["value"]
+
+    def set_faults(self, spec):
+        return self._ok("POST", "/_emulator/faults", {"spec": spec or ""})
+
+    def share_by_name(self, display):
+        for share in self.state(only=["shares"])["shares"]:
+            if share["displayName"] == display:
+                return share
+        pytest.fail("the emulator has no share %r" % display)
 
 
 # --- the mount ---------------------------------------------------------------
