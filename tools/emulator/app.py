@@ -6,9 +6,10 @@ returns. Every request first lets started jobs finish (State.tick)."""
 import sys
 import traceback
 
-from . import auth, control, graph_directory, graph_print, printing, uploads
+from . import (auth, control, graph_directory, graph_print, printing,
+               sharing, uploads)
 from .faults import Faults
-from .metrics import Counter
+from .metrics import Counter, WriteLog
 from .router import Router
 from .wire import ClientGone, GraphError, Reply
 
@@ -19,6 +20,7 @@ UPLOAD_PREFIX = "/uploadSessions/"
 def graph_router():
     r = Router()
     printing.register(r)
+    sharing.register(r)
     graph_print.register(r)
     graph_directory.register(r)
     return r
@@ -47,6 +49,7 @@ class App:
         self.upload_seconds = upload_seconds
         self.uploads = uploads.Uploads(uploads_root)
         self.counter = Counter()
+        self.writes = WriteLog()
         self.graph = graph_router()
         self.oauth = oauth_router()
         self.control = control.router()
@@ -116,7 +119,8 @@ class App:
             raise err
         req.route = route
         self.counter.count(req.method, route.template)
-        return self._faulted(req, True, lambda: route.handler(req, self))
+        return self._faulted(req, True, lambda: route.handler(req, self),
+                             log=True)
 
     def _graph(self, req, version):
         req.version = version
@@ -125,11 +129,12 @@ class App:
             route, req.params = self.graph.resolve(req.method, req.path)
         except GraphError as err:
             self.counter.count(req.method, err.template)
-            return self._faulted(req, True, lambda: self._graph_error(
-                req, err))
+            return self._faulted(req, True, lambda e=err: self._graph_error(
+                req, e))
         req.route = route
         self.counter.count(req.method, route.template)
-        return self._faulted(req, True, lambda: self._graph_call(req, route))
+        return self._faulted(req, True, lambda: self._graph_call(req, route),
+                             log=True)
 
     def _graph_error(self, req, err):
         auth.check_bearer(req)      # a bad token wins over a bad path
@@ -144,9 +149,10 @@ class App:
                              % (route.method, route.template))
         return route.handler(req, self.state)
 
-    def _faulted(self, req, graph, work):
+    def _faulted(self, req, graph, work, log=False):
         """Runs work() under the fault spec: maybe delayed, replaced by an
-        error or a reset, or dropped after the work is done."""
+        error or a reset, or dropped after the work is done. With log, a
+        successful write whose work ran goes into the write log."""
         decision = self.faults.decide(req.raw_path, graph, req.method)
         if decision.abort == "reset" or decision.error is not None:
             reply = Reply() if decision.error is None else \
@@ -156,6 +162,9 @@ class App:
                 reply = work()
             except GraphError as err:
                 reply = err.reply(req)
+            reply.abort = decision.abort
+            if log:
+                self.writes.record(req, reply)
         reply.abort = decision.abort
         reply.delay = decision.delay
         return reply

@@ -51,6 +51,35 @@ tests change the tenant behind the client's back, and set faults.
                                       of the uploaded bytes ("path": the file,
                                       null if gone, e.g. after a restart);
                                       404 if the job or its upload is missing
+  POST   /_emulator/users            {"userPrincipalName" (required),
+                                      "displayName", "id", "givenName",
+                                      "surname", "jobTitle",
+                                      "printerAdmin": bool} -> 201 user
+                                      (+ "printerAdmin"); 409 if the id or
+                                      UPN exists
+  PATCH  /_emulator/users/{id|upn}   Graph fields merged; "printerAdmin":
+                                      true/false grants/revokes the Printer
+                                      Administrator role (admin@contoso.com
+                                      has it unless set false) -> 200
+  DELETE /_emulator/users/{id|upn}   also drops it from share access lists
+                                      and group memberships
+  POST   /_emulator/groups           {"displayName" (required), "id",
+                                      "description", "members": [UPN or
+                                      id]} -> 201 group (+ "memberIds");
+                                      names need not be unique (test an
+                                      ambiguous group name with two)
+  PATCH  /_emulator/groups/{id}      fields merged; "members" replaces
+  DELETE /_emulator/groups/{id}      also drops it from share access lists
+  GET    /_emulator/writes           {"value":[{"method","route" (template),
+                                      "path","query","params","status",
+                                      "time","upn","body" (JSON or null),
+                                      "dropped"}]}: the successful Graph
+                                      and upload-URL writes (POST, PUT,
+                                      PATCH, DELETE with a 2xx whose work
+                                      ran; "dropped": a drop fault cut the
+                                      reply), oldest first, since the last
+  POST   /_emulator/writes/reset     (which empties it; so does
+                                      POST /_emulator/reset)
   GET    /_emulator/uploads          {"value":[{"id","jobId","documentId",
                                       "documentName","contentType","size",
                                       "receivedBytes","putsInFlight",
@@ -133,6 +162,7 @@ def reset(req, app):
         raise GraphError(400, "BadRequest", "unknown tenant '%s'" % name)
     app.state = tenants.build(name)
     app.uploads.clear()
+    app.writes.reset()
     return Reply(200, {"tenant": name})
 
 
@@ -406,6 +436,127 @@ def job_document(req, app):
                        "documentName": doc["displayName"], "path": path})
 
 
+# --- users and groups --------------------------------------------------------
+
+USER_FIELDS = ("displayName", "givenName", "surname", "jobTitle",
+               "officeLocation", "mail", "preferredLanguage",
+               "businessPhones", "mobilePhone", "userPrincipalName")
+
+
+def _user_out(rec):
+    return dict(render.public(rec), printerAdmin=records.is_printer_admin(
+        rec))
+
+
+def _admin_flag(body):
+    flag = body.get("printerAdmin")
+    if flag is not None and not isinstance(flag, bool):
+        raise GraphError(400, "BadRequest", "printerAdmin must be a boolean")
+    return flag
+
+
+def user_create(req, app):
+    body = _body(req)
+    upn = body.get("userPrincipalName")
+    if not isinstance(upn, str) or "@" not in upn:
+        raise GraphError(400, "BadRequest", "userPrincipalName is required "
+                         "(name@domain)")
+    flag = _admin_flag(body)
+    st = app.state
+    with st.lock:
+        uid = body.get("id") or util.new_id()
+        if uid in st.users.by_id or upn.lower() in st.user_by_upn:
+            raise GraphError(409, "conflict", "user '%s' exists" % upn)
+        local = upn.split("@")[0]
+        rec = records.user(uid, upn, body.get("displayName") or local,
+                           body.get("givenName"), body.get("surname"),
+                           body.get("jobTitle"))
+        rec.update({k: v for k, v in body.items() if k in USER_FIELDS})
+        if flag is not None:
+            rec["_printerAdmin"] = flag
+        st.add("users", rec)
+        return Reply(201, _user_out(rec))
+
+
+def user_patch(req, app):
+    body = _body(req)
+    flag = _admin_flag(body)
+    st = app.state
+    with st.lock:
+        fields = {k: v for k, v in body.items() if k in USER_FIELDS}
+        rec = st.patch_user(req.params["id"], fields)
+        if flag is not None:
+            rec["_printerAdmin"] = flag
+        return Reply(200, _user_out(rec))
+
+
+def user_delete(req, app):
+    with app.state.lock:
+        app.state.delete_user(req.params["id"])
+    return Reply(204)
+
+
+def _member_ids(st, members):
+    if not isinstance(members, list):
+        raise GraphError(400, "BadRequest", "members must be a list of "
+                         "UPNs or user ids")
+    return list(dict.fromkeys(st.user(m)["id"] for m in members))
+
+
+def _group_out(rec):
+    return dict(render.public(rec), memberIds=list(rec.get("_members", [])))
+
+
+def group_create(req, app):
+    body = _body(req)
+    name = body.get("displayName")
+    if not isinstance(name, str) or not name:
+        raise GraphError(400, "BadRequest", "displayName is required")
+    st = app.state
+    with st.lock:
+        gid = body.get("id") or util.new_id()
+        if gid in st.groups.by_id:
+            raise GraphError(409, "conflict", "group '%s' exists" % gid)
+        rec = records.group(gid, name, body.get("description"),
+                            body.get("createdDateTime") or util.now_str(),
+                            _member_ids(st, body.get("members", [])))
+        for key in ("mail", "mailEnabled", "mailNickname",
+                    "securityEnabled", "groupTypes"):
+            if key in body:
+                rec[key] = body[key]
+        st.add("groups", rec)
+        return Reply(201, _group_out(rec))
+
+
+def group_patch(req, app):
+    body = _body(req)
+    st = app.state
+    with st.lock:
+        rec = st.group(req.params["id"])
+        if "members" in body:
+            rec["_members"] = _member_ids(st, body["members"])
+        rec.update({k: v for k, v in body.items()
+                    if k not in ("id", "members") and not k.startswith("_")})
+        return Reply(200, _group_out(rec))
+
+
+def group_delete(req, app):
+    with app.state.lock:
+        app.state.delete_group(req.params["id"])
+    return Reply(204)
+
+
+# --- the write log -----------------------------------------------------------
+
+def writes(req, app):
+    return Reply(200, app.writes.snapshot())
+
+
+def writes_reset(req, app):
+    app.writes.reset()
+    return Reply(200, app.writes.snapshot())
+
+
 def uploads_list(req, app):
     return Reply(200, {"value": app.uploads.listing()})
 
@@ -433,4 +584,12 @@ def router():
     r.add("GET", "/_emulator/jobs/{jid}", job_get)
     r.add("GET", "/_emulator/jobs/{jid}/document", job_document)
     r.add("GET", "/_emulator/uploads", uploads_list)
+    r.add("POST", "/_emulator/users", user_create)
+    r.add("PATCH", "/_emulator/users/{id}", user_patch)
+    r.add("DELETE", "/_emulator/users/{id}", user_delete)
+    r.add("POST", "/_emulator/groups", group_create)
+    r.add("PATCH", "/_emulator/groups/{id}", group_patch)
+    r.add("DELETE", "/_emulator/groups/{id}", group_delete)
+    r.add("GET", "/_emulator/writes", writes)
+    r.add("POST", "/_emulator/writes/reset", writes_reset)
     return r

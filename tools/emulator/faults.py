@@ -1,25 +1,45 @@
-"""Fault injection for tests: `--faults SPEC`.
+r"""Fault injection for tests: `--faults SPEC`, POST /_emulator/faults.
 
-SPEC is comma-separated `kind:rate[:arg]` elements plus an optional
-`route=SUBSTRING` that limits every fault to paths containing SUBSTRING
-(a trailing `$` anchors it at the end of the path: `route=/jobs$` is job
-creation only) and an optional `method=POST` (or PUT, GET, ...) that limits
-them to one HTTP method:
+SPEC is comma-separated `kind:rate[:arg]` elements plus optional
+modifiers that apply to every fault in it:
 
+  route=SUBSTRING  only paths containing SUBSTRING. The path matched is the
+                   request path without the query, percent-decoded (so
+                   `%24ref` is `$ref`), with its /v1.0 or /beta prefix,
+                   compared case-sensitively. A `$` as the LAST character
+                   anchors at the end of the path (`route=/jobs$` is job
+                   creation only); a `$` anywhere else is literal
+                   (`route=/allowedUsers/$ref` matches the add-user
+                   path). Write `\$` for a literal `$` at the end.
+  method=POST      only that HTTP method (GET, POST, PUT, PATCH, DELETE,
+                   HEAD).
+  after=N          the first N requests that match route/method pass
+                   untouched; faults start with the N+1-th.
+  times=N          at most N requests get a fault, then the spec is spent.
+                   Setting a spec again restarts both counts.
+
+Kinds:
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   504:0.1     504 gatewayTimeout
-  reset:0.1   close the connection (RST) without replying
+  reset:0.1   close the connection (RST) without replying (nothing done)
   drop:0.1    do the work, then close the connection without replying
   slow:0.1:3  wait 3 s before replying (combines with the others)
   expire:0.1  the upload session a PUT/GET/DELETE of an upload URL uses
               expires at once: the request (and every later one) gets 404
 
-Targeting one phase of printing (the path, without the query, is matched):
+Targeting (the path, without the query, is matched):
   create job       method=POST,route=/jobs$
   upload session   route=createUploadSession
   upload PUTs      method=PUT,route=/uploadSessions/ (or route=uploadSessions)
   start            route=/start$        cancel  route=/cancel$
+  add a user       method=POST,route=/allowedUsers/$ref
+  remove a user    method=DELETE,route=/allowedUsers/   (.../{id}/$ref)
+  add/remove a group   the same with allowedGroups
+  every $ref call  route=/$ref$          (users and groups, add and remove)
+  share create     method=POST,route=/print/shares$
+  share update     method=PATCH,route=/print/shares/
+  the 2nd $ref only    500:1,route=/$ref$,after=1,times=1
 
 Faults apply to the Graph surface (/v1.0, /beta, and the upload URLs
 /uploadSessions/...) only, or, with route=, to any non-test path containing
@@ -29,6 +49,7 @@ handlers) are in KINDS but not DECIDED and read `Faults.roll(kind)`."""
 
 import random
 import threading
+from urllib.parse import unquote
 
 from .wire import GraphError
 
@@ -54,19 +75,66 @@ class Fault:
                             "" if self.arg is None else ":%g" % self.arg)
 
 
+class Target:
+    """Which requests a spec's faults apply to, and how many so far."""
+
+    def __init__(self):
+        self.route = None       # substring, or None: the Graph surface
+        self.anchored = False   # route must end the path
+        self.method = None
+        self.after = 0
+        self.times = None
+
+    def set_route(self, text):
+        if text.endswith("\\$"):
+            self.route, self.anchored = text[:-2] + "$", False
+        elif text.endswith("$"):
+            self.route, self.anchored = text[:-1], True
+        else:
+            self.route, self.anchored = text, False
+
+    def matches(self, path, graph, method):
+        if self.method is not None and method is not None and \
+                method != self.method:
+            return False
+        if self.route is None:
+            return graph
+        path = unquote(path)
+        if self.anchored:
+            return path.endswith(self.route)
+        return self.route in path
+
+
+def _count(element, name):
+    try:
+        value = int(element[len(name) + 1:])
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError("bad count in '%s' (want %s=N, N >= 0)"
+                         % (element, name))
+    return value
+
+
 def parse(spec):
-    """(faults, route substring or None, method or None); raises ValueError
-    with a reason."""
-    faults, route, method = [], None, None
+    """(faults, Target); raises ValueError with a reason."""
+    faults, target = [], Target()
     for element in (spec or "").split(","):
         element = element.strip()
         if not element:
             continue
         if element.startswith("route="):
-            route = element[len("route="):]
+            target.set_route(element[len("route="):])
+            continue
+        if element.startswith("after="):
+            target.after = _count(element, "after")
+            continue
+        if element.startswith("times="):
+            target.times = _count(element, "times")
             continue
         if element.startswith("method="):
             method = element[len("method="):].upper()
+            target.method = method
             if method not in METHODS:
                 raise ValueError("bad method in '%s' (want one of %s)"
                                  % (element, ", ".join(METHODS)))
@@ -85,7 +153,7 @@ def parse(spec):
             raise ValueError("rate must be in [0,1] and arg >= 0 in '%s'"
                              % element)
         faults.append(Fault(parts[0], rate, arg))
-    return faults, route, method
+    return faults, target
 
 
 class Decision:
@@ -103,32 +171,43 @@ class Faults:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.spec = ""
-        self.faults, self.route, self.method = [], None, None
+        self.faults, self.target = [], Target()
+        self.seen = 0           # matching requests since the spec was set
+        self.fired = 0          # of them, those that got a fault
         self.set(spec)
 
+    @property
+    def route(self):
+        return self.target.route
+
+    @property
+    def method(self):
+        return self.target.method
+
     def set(self, spec):
-        faults, route, method = parse(spec)   # raises before changing
+        faults, target = parse(spec)   # raises before changing
         with self.lock:
-            self.spec, self.faults = spec or "", faults
-            self.route, self.method = route, method
+            self.spec, self.faults, self.target = spec or "", faults, target
+            self.seen = self.fired = 0
 
     def applies(self, path, graph, method=None):
-        if self.method is not None and method is not None and \
-                method != self.method:
-            return False
-        if self.route is not None:
-            if self.route.endswith("$"):
-                return path.endswith(self.route[:-1])
-            return self.route in path
-        return graph
+        return self.target.matches(path, graph, method)
+
+    def _armed(self):
+        """after= and times= allow a fault for the current request."""
+        t = self.target
+        return self.seen > t.after and (t.times is None or
+                                        self.fired < t.times)
 
     def roll(self, kind, path="", graph=True, method=None):
-        """The fault of this kind if it fires for this request, else None."""
+        """The fault of this kind if it fires for this request, else None.
+        (decide() has already counted the request.)"""
         with self.lock:
-            if not self.applies(path, graph, method):
+            if not self.applies(path, graph, method) or not self._armed():
                 return None
             for fault in self.faults:
                 if fault.kind == kind and self.rng.random() < fault.rate:
+                    self.fired += 1
                     return fault
         return None
 
@@ -136,6 +215,9 @@ class Faults:
         decision = Decision()
         with self.lock:
             if not self.faults or not self.applies(path, graph, method):
+                return decision
+            self.seen += 1
+            if not self._armed():
                 return decision
             hit = None
             for fault in self.faults:
@@ -148,6 +230,8 @@ class Faults:
                     decision.delay = fault.arg or 0.0
                 elif hit is None:
                     hit = fault
+            if hit is not None or decision.delay:
+                self.fired += 1
         if hit is None:
             return decision
         if hit.kind in ("reset", "drop"):

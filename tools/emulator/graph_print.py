@@ -1,6 +1,7 @@
 """The /print surface (read side): printers, shares, jobs, documents,
 connectors, services, settings, operations. The printing write side (job
-create, createUploadSession, start, cancel, abort) is in printing.py. Other
+create, createUploadSession, start, cancel, abort) is in printing.py, share
+management and access lists in sharing.py. Other
 write routes are listed in PLANNED and answer 501 until their issue lands;
 to add one, write a handler and register it instead of planning it."""
 
@@ -307,13 +308,6 @@ PLANNED = [
     ("GET", "/print/printers/{id}/jobs/{jid}/documents/{did}/$value", True),
     ("GET", "/print/printers/{id}/taskTriggers", False),
     ("POST", "/print/printers/{id}/taskTriggers", False),
-    ("POST", "/print/shares", False),
-    ("PATCH", "/print/shares/{id}", False),
-    ("DELETE", "/print/shares/{id}", False),
-    ("POST", "/print/shares/{id}/allowedUsers/$ref", False),
-    ("DELETE", "/print/shares/{id}/allowedUsers/{uid}/$ref", False),
-    ("POST", "/print/shares/{id}/allowedGroups/$ref", False),
-    ("DELETE", "/print/shares/{id}/allowedGroups/{gid}/$ref", False),
     ("PATCH", "/print/connectors/{id}", False),
     ("DELETE", "/print/connectors/{id}", False),
     ("PATCH", "/print/settings", False),

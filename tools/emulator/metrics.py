@@ -1,7 +1,14 @@
 """Counts Graph-surface requests by method and route template, for
-GET /_emulator/requests. Test routes are never counted."""
+GET /_emulator/requests, and logs the successful writes, for
+GET /_emulator/writes. Test routes are never counted or logged."""
 
+import json
 import threading
+
+from . import util
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+BODY_LIMIT = 64 << 10       # JSON bodies up to this size are kept
 
 
 class Counter:
@@ -25,3 +32,47 @@ class Counter:
         with self.lock:
             self.total = 0
             self.routes = {}
+
+
+class WriteLog:
+    """The write requests (POST, PUT, PATCH, DELETE) whose work was done
+    and succeeded (2xx), oldest first: the Graph surface and the upload
+    URLs, not the token endpoint. A request a fault refused is not in it
+    (nothing changed); one a `drop` fault cut off after the work is, with
+    "dropped": true (the service changed, the client heard nothing)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = []
+
+    def record(self, req, reply):
+        if req.method not in WRITE_METHODS or not 200 <= reply.status < 300:
+            return
+        body = None
+        if req.stream is None and req.body and len(req.body) <= BODY_LIMIT:
+            try:
+                body = json.loads(req.body)
+            except (ValueError, UnicodeDecodeError):
+                body = None
+        entry = {
+            "method": req.method,
+            "route": req.route.template if req.route else None,
+            "path": req.raw_path,
+            "query": req.raw_query,
+            "params": dict(req.params),
+            "status": reply.status,
+            "time": util.now_str(),
+            "upn": (req.claims or {}).get("upn"),
+            "body": body,
+            "dropped": reply.abort == "drop",
+        }
+        with self.lock:
+            self.entries.append(entry)
+
+    def snapshot(self):
+        with self.lock:
+            return {"value": list(self.entries)}
+
+    def reset(self):
+        with self.lock:
+            self.entries = []

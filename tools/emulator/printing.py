@@ -49,7 +49,6 @@ from .uploads import MAX_DOCUMENT, upload_url
 from .wire import GraphError, Reply, not_found
 
 QUOTA_DAYS = 12             # "about 10,000 jobs per user in 12 days"
-ADMIN_UPNS = ("admin@contoso.com",)
 JOB_PROPERTIES = set(schema.PROPERTIES["printJob"]) | {"displayName"}
 
 
@@ -75,10 +74,8 @@ def caller(req, state):
 
 
 def is_admin(user):
-    """Printer Administrator: a user record marked `_printerAdmin`, and
-    admin@contoso.com in every tenant."""
-    return bool(user.get("_printerAdmin")) or \
-        user["userPrincipalName"].lower() in ADMIN_UPNS
+    """Printer Administrator (records.is_printer_admin)."""
+    return records.is_printer_admin(user)
 
 
 def may_print(state, share, user):

@@ -91,6 +91,18 @@ def share(sid, display_name, printer_id, **fields):
     return rec
 
 
+ADMIN_UPNS = ("admin@contoso.com",)
+
+
+def is_printer_admin(user):
+    """The Printer Administrator role: a user record whose `_printerAdmin`
+    is true; without the key, admin@contoso.com (in every tenant). Tests
+    change it with PATCH /_emulator/users/{id} {"printerAdmin": bool}."""
+    if "_printerAdmin" in user:
+        return bool(user["_printerAdmin"])
+    return user["userPrincipalName"].lower() in ADMIN_UPNS
+
+
 def user_identity(user):
     """The userIdentity of a user record (createdBy of a job)."""
     return {"id": user["id"], "displayName": user["displayName"],

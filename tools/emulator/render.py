@@ -2,7 +2,7 @@
 mirroring their printer, list/entity defaults for `defaults` and
 `capabilities`, $select, $expand, and the evolvable-enum substitution."""
 
-from . import odata, schema
+from . import odata, records, schema
 
 
 def public(rec):
@@ -185,7 +185,8 @@ def state_view(state):
     return {
         "tenant": state.tenant,
         "printers": printers, "shares": shares, "jobs": jobs,
-        "users": [public(u) for u in state.users.records()],
+        "users": [dict(public(u), printerAdmin=records.is_printer_admin(u))
+                  for u in state.users.records()],
         "groups": groups, "connectors": connectors,
         "services": [public(s) for s in state.c["services"].records()],
         "operations": operations,

@@ -274,6 +274,46 @@ class State:
         self.jobs_by_share.pop(sid, None)
         self.shares.remove(sid)
 
+    def patch_user(self, key, fields):
+        """Merges Graph fields into a user (a new userPrincipalName is
+        re-indexed)."""
+        rec = self.user(key)
+        fields = {k: v for k, v in fields.items()
+                  if k != "id" and not k.startswith("_")}
+        upn = fields.get("userPrincipalName")
+        if upn is not None:
+            other = self.user_by_upn.get(upn.lower())
+            if other not in (None, rec["id"]):
+                raise GraphError(409, "conflict", "userPrincipalName '%s' is "
+                                 "taken" % upn)
+            del self.user_by_upn[rec["userPrincipalName"].lower()]
+            self.user_by_upn[upn.lower()] = rec["id"]
+        rec.update(fields)
+        return rec
+
+    def delete_user(self, key):
+        """Deletes a user, and its references: share access lists, group
+        memberships (as the directory does)."""
+        rec = self.user(key)
+        self.users.remove(rec["id"])
+        self.user_by_upn.pop(rec["userPrincipalName"].lower(), None)
+        for share in self.shares.records():
+            if rec["id"] in share["_allowedUsers"]:
+                share["_allowedUsers"].remove(rec["id"])
+        for group in self.groups.records():
+            if rec["id"] in group.get("_members", []):
+                group["_members"].remove(rec["id"])
+        return rec
+
+    def delete_group(self, gid):
+        """Deletes a group and its place in share access lists."""
+        rec = self.group(gid)
+        self.groups.remove(gid)
+        for share in self.shares.records():
+            if gid in share["_allowedGroups"]:
+                share["_allowedGroups"].remove(gid)
+        return rec
+
     def delete_job(self, jid):
         rec = self.jobs.remove(jid)
         self.jobs_by_printer.get(rec["_printerId"], []).remove(jid)
