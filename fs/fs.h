@@ -307,6 +307,12 @@ struct upfs {
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */
 	struct submission *submissions;
+	/* Held across a job create, its reconciling and its clean-up, so no
+	   submission takes another's blank job for its own (lock order:
+	   create_lock, then spool_lock). */
+	pthread_mutex_t create_lock;
+	char me_upn[256];		/* who our jobs are created by, once
+					   a create has said (spool_lock) */
 	pthread_t submitter;
 	bool submitter_started;
 	char spool_dir[4096];

@@ -159,6 +159,7 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
 	pthread_mutex_init(&u->spool_lock, NULL);
+	pthread_mutex_init(&u->create_lock, NULL);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
@@ -183,6 +184,7 @@ static void upfs_release(struct upfs *u)
 		shareops_release(u);
 		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->spool_lock);
+		pthread_mutex_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);
 		pthread_mutex_destroy(&u->node_lock);
 		pthread_mutex_destroy(&u->res_lock);

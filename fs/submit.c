@@ -157,7 +157,9 @@ static int check_content_type(struct upfs *u, struct submission *s)
 	    list_has(types, s->content_type))
 		goto out;
 	rc = -EINVAL;
-	if (strstr(s->content_type, "xps") && list_has(types, "application/pdf") &&
+	/* The service converts OpenXPS to PDF (reference §3.3), not MS XPS. */
+	if (strcmp(s->content_type, "application/oxps") == 0 &&
+	    list_has(types, "application/pdf") &&
 	    res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
 		    &settings, NULL) == 0 &&
 	    json_is_true(json_object_get(settings, "documentConversionEnabled")))
@@ -169,6 +171,19 @@ out:
 	json_decref(settings);
 	json_decref(share);
 	return rc;
+}
+
+/* Whether job was created by the signed-in user, as far as we know. */
+static bool created_by_me(struct upfs *u, const json_t *job)
+{
+	const char *upn = tree_str(json_object_get(job, "createdBy"),
+				   "userPrincipalName");
+	bool mine;
+
+	pthread_mutex_lock(&u->spool_lock);
+	mine = u->me_upn[0] == '\0' || strcmp(upn, u->me_upn) == 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	return mine;
 }
 
 /* A blank job of this share that no submission owns, or NULL. */
@@ -188,6 +203,7 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 		if (!list_has(details, "uploadPending") ||
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
 		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
+		    !created_by_me(u, job) ||
 		    spool_owns_job(u, tree_str(job, "id")))
 			continue;
 		if (best == NULL || strtoull(tree_str(job, "id"), NULL, 10) <
@@ -200,13 +216,67 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 static int take_job(struct upfs *u, struct submission *s, const json_t *job)
 {
 	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
+	const char *upn = tree_str(json_object_get(job, "createdBy"),
+				   "userPrincipalName");
 	int rc = replace_str(u, &s->job_id, tree_str(job, "id"));
+
+	if (upn[0]) {
+		pthread_mutex_lock(&u->spool_lock);
+		snprintf(u->me_upn, sizeof(u->me_upn), "%s", upn);
+		pthread_mutex_unlock(&u->spool_lock);
+	}
 
 	if (rc == 0)
 		rc = replace_str(u, &s->doc_id, tree_str(doc, "id"));
 	if (rc == 0 && (s->job_id == NULL || s->doc_id == NULL))
 		rc = -EPROTO;
 	return rc ? rc : set_state(u, s, SUB_CREATED);
+}
+
+/*
+ * Blank jobs of ours that no submission owns are what lost or repeated
+ * creates left: libcurl re-sends a POST by itself when a reused connection
+ * dies before the reply (graph_err.replayed), and a dropped reply leaves a
+ * job we never heard of. Creates are serialized by create_lock, so no other
+ * submission of this mount has one in flight: cancel them all.
+ */
+static void array_remove_item(json_t *array, const json_t *item)
+{
+	for (size_t i = 0; i < json_array_size(array); i++)
+		if (json_array_get(array, i) == item) {
+			json_array_remove(array, i);
+			return;
+		}
+}
+
+static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
+{
+	json_t *orphan;
+
+	while ((orphan = find_blank_job(u, jobs, s)) != NULL) {
+		const char *id = tree_str(orphan, "id");
+
+		upfs_log(u, UPFS_LOG_INFO, "'%s': cancelling job %s, left blank "
+			 "by a create sent twice or whose reply was lost",
+			 s->name, id);
+		queue_cancel_job(u, s->share_id, id);
+		/* Not blank-and-waiting any more, whatever the cancel said. */
+		array_remove_item(jobs, orphan);
+	}
+}
+
+static void cancel_replayed_creates(struct upfs *u, struct submission *s)
+{
+	struct graph_err err = { 0 };
+	json_t *jobs = NULL;
+	struct buf path;
+
+	buf_init(&path, 4096);
+	if (share_path(&path, s, "/jobs?$expand=documents") == 0 &&
+	    graph_list(u->graph, path.data, &jobs, NULL, &err) == 0)
+		cancel_orphans(u, s, jobs);
+	json_decref(jobs);
+	buf_release(&path);
 }
 
 /* After a create whose reply was lost: adopt the job it made, if any. */
@@ -236,13 +306,28 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 		rc = take_job(u, s, job);
 		*adopted = rc == 0;
 	}
+	/* One blank job is ours now; any other is a repeated create's. */
+	if (*adopted)
+		cancel_orphans(u, s, jobs);
 out:
 	json_decref(jobs);
 	buf_release(&path);
 	return rc;
 }
 
+static int step_create_locked(struct upfs *u, struct submission *s);
+
 static int step_create(struct upfs *u, struct submission *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&u->create_lock);
+	rc = step_create_locked(u, s);
+	pthread_mutex_unlock(&u->create_lock);
+	return rc;
+}
+
+static int step_create_locked(struct upfs *u, struct submission *s)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL, *job = NULL;
@@ -275,6 +360,8 @@ static int step_create(struct upfs *u, struct submission *s)
 		note_error(u, s, rc, &err, "creating the job");
 	else
 		rc = take_job(u, s, job);
+	if (rc == 0 && err.replayed)
+		cancel_replayed_creates(u, s);
 	json_decref(job);
 	json_decref(body);
 	buf_release(&path);

@@ -46,6 +46,12 @@ struct graph_err {
 	char message[256];	/* what the service or curl said, or "" */
 	char request_id[64];	/* the response's request-id, or "" */
 	int retry_after;	/* seconds from Retry-After, or -1 */
+	/*
+	 * libcurl sent a POST or PATCH a second time on its own: the reused
+	 * connection died before a reply, so the first one may have been
+	 * carried out too. The result is the second one's.
+	 */
+	int replayed;
 };
 
 /* Called for each request and response line when tracing (-d). */

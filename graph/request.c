@@ -44,7 +44,27 @@ struct graph_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	uint64_t src_pos;	/* bytes of req->src handed to curl */
 	int src_err;		/* negative errno of a failed read, or 0 */
+	bool replayed;		/* curl re-sent it on a fresh connection */
 };
+
+/*
+ * libcurl re-sends a request by itself when the reused connection it went
+ * out on dies before any reply (transfer.c, Curl_retry_request), POST
+ * included. That is harmless for GET and deadly for a job create, so for
+ * requests that are not idempotent we listen for the line it logs then.
+ */
+static int graph_on_debug(CURL *h, curl_infotype type, char *data,
+			  size_t size, void *arg)
+{
+	static const char died[] = "Connection died, retrying a fresh connect";
+	struct graph_xfer *x = arg;
+
+	(void)h;
+	if (type == CURLINFO_TEXT && size >= sizeof(died) - 1 &&
+	    memcmp(data, died, sizeof(died) - 1) == 0)
+		x->replayed = true;
+	return 0;
+}
 
 
 void graph_trace(struct graph *g, const char *fmt, ...)
@@ -422,6 +442,13 @@ static int graph_setup(struct graph *g, CURL *h, struct graph_xfer *x,
 	bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, graph_on_header) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x->resp) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != 0;
+	if (strcmp(x->req->method, "POST") == 0 ||
+	    strcmp(x->req->method, "PATCH") == 0) {
+		bad |= curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION,
+					graph_on_debug) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_DEBUGDATA, x) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_VERBOSE, 1L) != 0;
+	}
 	if (x->req->cancel) {
 		bad |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION,
 					graph_on_progress) != 0;
@@ -447,6 +474,7 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 	struct graph_resp *resp = x->resp;
 
 	graph_err_clear(err);
+	err->replayed = x->replayed;
 	graph_err_copy(err->request_id, sizeof(err->request_id),
 		       resp->request_id);
 	if (x->src_err) {
@@ -753,8 +781,11 @@ out:
 	graph_auth_token_free(token);
 	buf_release(&url);
 	buf_release(&shown);
-	if (rc == 0)
+	if (rc == 0) {
 		graph_err_clear(err);
+		/* A success that libcurl sent twice must still say so. */
+		err->replayed = x.replayed;
+	}
 	return rc;
 }
 

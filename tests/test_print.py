@@ -299,24 +299,44 @@ def test_content_type_is_sniffed_from_the_bytes(emulator, upfs_mount,
     assert_no_open_uploads(emulator)
 
 
-@pytest.mark.parametrize("kind", ["oxps", "xps"])
-def test_xps_to_a_pdf_printer_is_converted(kind, emulator, upfs_mount,
-                                           workdir):
-    """Floor3's printer takes PDF, not OXPS/XPS; the demo tenant has
-    documentConversionEnabled, so the service converts (design §3.1)."""
+def test_oxps_to_a_pdf_printer_is_converted(emulator, upfs_mount, workdir):
+    """Floor3's printer takes PDF, not OXPS; the demo tenant has
+    documentConversionEnabled, so the service converts (reference §3.3)."""
     share = emulator.share_by_name(SHARE)
     assert emulator.state()["settings"]["documentConversionEnabled"] is True
     mount = upfs_mount(emulator)
-    # Only so that a failure below is reported once, by the assertion.
-    mount.expect_warning(r"'form\.%s' refused" % kind)
-    data = oxps_doc("conv") if kind == "oxps" else xps_doc("conv")
-    src = write_file(os.path.join(workdir, "form." + kind), data)
+    data = oxps_doc("conv")
+    src = write_file(os.path.join(workdir, "form.oxps"), data)
     before = job_ids(emulator, share["id"])
     rc = subprocess.run(["cp", src, mount.p("shares", SHARE, "queue") + "/"],
                         capture_output=True, text=True)
-    assert rc.returncode == 0, "cp of an %s document to a PDF printer with " \
-        "conversion on failed: %s" % (kind.upper(), rc.stderr)
-    assert_printed_once(emulator, share["id"], before, "form." + kind, data)
+    assert rc.returncode == 0, "cp of an OXPS document to a PDF printer " \
+        "with conversion on failed: %s" % rc.stderr
+    assert_printed_once(emulator, share["id"], before, "form.oxps", data)
+    assert_no_open_uploads(emulator)
+
+
+def test_ms_xps_to_a_pdf_printer_is_refused_before_any_job(emulator,
+                                                           upfs_mount,
+                                                           workdir):
+    """The service converts OpenXPS only (reference §3.3): MS XPS to a
+    printer that takes neither fails at close with EINVAL, and no job is
+    made (the check comes before the create)."""
+    share = emulator.share_by_name(SHARE)
+    mount = upfs_mount(emulator)
+    mount.expect_warning(r"'form\.xps' refused")
+    src = write_file(os.path.join(workdir, "form.xps"), xps_doc("conv"))
+    before = job_ids(emulator, share["id"])
+    emulator.reset_requests()
+    rc = subprocess.run(["cp", src, mount.p("shares", SHARE, "queue") + "/"],
+                        capture_output=True, text=True)
+    assert rc.returncode != 0 and "Invalid argument" in rc.stderr, rc
+    assert job_ids(emulator, share["id"]) == before
+    assert not any(r.startswith("POST ")
+                   for r in emulator.requests()["routes"]), \
+        emulator.requests()["routes"]
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == [] or \
+        "form.xps" not in os.listdir(mount.p("shares", SHARE, "queue"))
     assert_no_open_uploads(emulator)
 
 
