@@ -151,6 +151,21 @@ void fs_deps_release(struct fs_deps *deps);
 struct upfs;
 struct fs_node;
 
+/*
+ * An open file or folder handle. Each is on one list while open, so that
+ * the handles the kernel never released (the loop ended by a signal while
+ * a RELEASE was still on its way) are freed at unmount.
+ */
+struct fs_handle {
+	struct fs_handle *prev, *next;
+	void (*free)(struct fs_handle *h);
+};
+
+void handle_add(struct upfs *u, struct fs_handle *h);
+void handle_remove(struct upfs *u, struct fs_handle *h);
+/* Frees every handle still open; for unmount, when no request runs. */
+void handles_release(struct upfs *u);
+
 /* Kind of a child of a folder kind that has fixed children, by name. */
 bool tree_kind_is_dir(enum fs_kind kind);
 bool tree_kind_is_link(enum fs_kind kind);
@@ -321,6 +336,9 @@ struct upfs {
 	struct scratch *scratches;
 	uint64_t scratch_serial;
 	struct pending_share *pending;	/* guarded by scratch_lock */
+
+	pthread_mutex_t handle_lock;	/* the list of open handles */
+	struct fs_handle handles;	/* its head; guarded by handle_lock */
 
 	pthread_mutex_t health_lock;	/* the fields below */
 	bool online;

@@ -159,6 +159,7 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
 	pthread_mutex_init(&u->spool_lock, NULL);
+	pthread_mutex_init(&u->handle_lock, NULL);
 	pthread_mutex_init(&u->create_lock, NULL);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
@@ -177,6 +178,9 @@ static void upfs_release(struct upfs *u)
 	if (u->started_ms) {
 		submit_stop(u);
 		res_stop(u);
+		/* After the loop: no request runs, so no handle is in use. */
+		handles_release(u);
+		pthread_mutex_destroy(&u->handle_lock);
 		node_table_release(u);
 		res_release(u);
 		spool_release(u);

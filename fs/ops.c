@@ -125,39 +125,54 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	buf_release(&target);
 }
 
+/* An open folder: its own copy of the listing, so offsets stay valid. */
+struct dir_handle {
+	struct fs_handle handle;	/* first: the handle list holds it */
+	struct fs_entries snap;
+};
+
+static void dir_handle_free(struct fs_handle *h)
+{
+	struct dir_handle *d = (struct dir_handle *)h;
+
+	fs_entries_release(&d->snap);
+	free(d);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct upfs *u = req_upfs(req);
-	struct fs_entries *snap = calloc(1, sizeof(*snap));
+	struct dir_handle *d = calloc(1, sizeof(*d));
 	int rc;
 
-	if (snap == NULL) {
+	if (d == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* The handle keeps its own copy: offsets stay valid across refreshes. */
-	rc = node_list(u, node_get(u, ino), snap);
+	d->handle.free = dir_handle_free;
+	rc = node_list(u, node_get(u, ino), &d->snap);
 	if (rc) {
-		free(snap);
+		free(d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)snap;
+	handle_add(u, &d->handle);
+	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		fs_entries_release(snap);
-		free(snap);
+		handle_remove(u, &d->handle);
+		dir_handle_free(&d->handle);
 	}
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct fs_entries *snap = (struct fs_entries *)(uintptr_t)fi->fh;
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	fs_entries_release(snap);
-	free(snap);
+	handle_remove(req_upfs(req), &d->handle);
+	dir_handle_free(&d->handle);
 	fuse_reply_err(req, 0);
 }
 
@@ -209,7 +224,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct upfs *u = req_upfs(req);
-	struct fs_entries *snap = (struct fs_entries *)(uintptr_t)fi->fh;
+	struct fs_entries *snap =
+		&((struct dir_handle *)(uintptr_t)fi->fh)->snap;
 	struct fs_node *dir = node_get(u, ino);
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size, used;
@@ -246,6 +262,52 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	do_readdir(req, ino, size, off, fi, true);
 }
 
+void handle_add(struct upfs *u, struct fs_handle *h)
+{
+	pthread_mutex_lock(&u->handle_lock);
+	if (u->handles.next == NULL)
+		u->handles.next = u->handles.prev = &u->handles;
+	h->next = u->handles.next;
+	h->prev = &u->handles;
+	u->handles.next->prev = h;
+	u->handles.next = h;
+	pthread_mutex_unlock(&u->handle_lock);
+}
+
+void handle_remove(struct upfs *u, struct fs_handle *h)
+{
+	pthread_mutex_lock(&u->handle_lock);
+	if (h->next) {
+		h->next->prev = h->prev;
+		h->prev->next = h->next;
+		h->next = h->prev = NULL;
+	}
+	pthread_mutex_unlock(&u->handle_lock);
+}
+
+void handles_release(struct upfs *u)
+{
+	while (u->handles.next && u->handles.next != &u->handles) {
+		struct fs_handle *h = u->handles.next;
+
+		handle_remove(u, h);
+		h->free(h);
+	}
+}
+
+static void open_file_free(struct open_file *f)
+{
+	buf_release(&f->content);
+	spool_put(f->u, f->sub);
+	free(f->id);
+	free(f);
+}
+
+static void open_file_free_handle(struct fs_handle *h)
+{
+	open_file_free((struct open_file *)h);
+}
+
 struct open_file *open_file_new(struct upfs *u)
 {
 	struct open_file *f = calloc(1, sizeof(*f));
@@ -255,16 +317,16 @@ struct open_file *open_file_new(struct upfs *u)
 	atomic_init(&f->refs, 1);
 	buf_init(&f->content, 0);
 	f->u = u;
+	f->handle.free = open_file_free_handle;
+	handle_add(u, &f->handle);
 	return f;
 }
 
 void open_file_put(struct open_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) == 1) {
-		buf_release(&f->content);
-		spool_put(f->u, f->sub);
-		free(f->id);
-		free(f);
+		handle_remove(f->u, &f->handle);
+		open_file_free(f);
 	}
 }
 

@@ -18,6 +18,7 @@
  * free the bytes early.
  */
 struct open_file {
+	struct fs_handle handle;	/* first: the handle list holds it */
 	atomic_int refs;
 	struct buf content;
 	struct submission *sub;

@@ -240,6 +240,31 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
  * job we never heard of. Creates are serialized by create_lock, so no other
  * submission of this mount has one in flight: cancel them all.
  */
+/* Whether job id of s's share is, right now, waiting for its document. */
+static bool job_still_blank(struct upfs *u, const struct submission *s,
+			    const char *id)
+{
+	struct graph_err err = { 0 };
+	json_t *job = NULL, *doc, *details;
+	struct buf path;
+	bool blank = false;
+
+	buf_init(&path, 4096);
+	if (share_path(&path, s, "/jobs/") == 0 &&
+	    graph_escape_segment(&path, id) == 0 &&
+	    buf_append_str(&path, "?$expand=documents") == 0 &&
+	    graph_get(u->graph, path.data, &job, &err) == 0) {
+		doc = json_array_get(json_object_get(job, "documents"), 0);
+		details = json_object_get(json_object_get(job, "status"),
+					  "details");
+		blank = list_has(details, "uploadPending") &&
+			json_integer_value(json_object_get(doc, "size")) == 0;
+	}
+	json_decref(job);
+	buf_release(&path);
+	return blank;
+}
+
 static void array_remove_item(json_t *array, const json_t *item)
 {
 	for (size_t i = 0; i < json_array_size(array); i++)
@@ -256,11 +281,17 @@ static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
 	while ((orphan = find_blank_job(u, jobs, s)) != NULL) {
 		const char *id = tree_str(orphan, "id");
 
-		upfs_log(u, UPFS_LOG_INFO, "'%s': cancelling job %s, left blank "
-			 "by a create sent twice or whose reply was lost",
-			 s->name, id);
-		queue_cancel_job(u, s->share_id, id);
-		/* Not blank-and-waiting any more, whatever the cancel said. */
+		/*
+		 * The list may be old: a submission that owned this job may
+		 * have finished since and let go of it. Only a job that is
+		 * still blank now is nobody's (adopting needs create_lock).
+		 */
+		if (job_still_blank(u, s, id)) {
+			upfs_log(u, UPFS_LOG_INFO, "'%s': cancelling job %s, left "
+				 "blank by a create sent twice or whose reply "
+				 "was lost", s->name, id);
+			queue_cancel_job(u, s->share_id, id);
+		}
 		array_remove_item(jobs, orphan);
 	}
 }
