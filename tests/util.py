@@ -302,6 +302,29 @@ class Emulator:
     def set_faults(self, spec):
         return self._ok("POST", "/_emulator/faults", {"spec": spec or ""})
 
+    def add_user(self, upn, **fields):
+        """POST /_emulator/users; fields may hold printerAdmin=bool."""
+        return self._ok("POST", "/_emulator/users",
+                        dict(fields, userPrincipalName=upn))
+
+    def patch_user(self, key, **fields):
+        """PATCH /_emulator/users/{id|upn}, e.g. printerAdmin=False."""
+        return self._ok("PATCH", "/_emulator/users/"
+                        + urllib.parse.quote(key), fields)
+
+    def add_group(self, display, members=()):
+        """POST /_emulator/groups: names need not be unique."""
+        return self._ok("POST", "/_emulator/groups",
+                        {"displayName": display, "members": list(members)})
+
+    def writes(self):
+        """The successful Graph writes since the last reset_writes(),
+        oldest first: [{"method","route","path","status","body",...}]."""
+        return self._ok("GET", "/_emulator/writes")["value"]
+
+    def reset_writes(self):
+        self._ok("POST", "/_emulator/writes/reset")
+
     def share_by_name(self, display):
         for share in self.state(only=["shares"])["shares"]:
             if share["displayName"] == display:
