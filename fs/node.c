@@ -434,6 +434,9 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 		st->st_mode = S_IFDIR | (dir_writable(n->kind) ? 0755 : 0555);
 		st->st_nlink = 2;
 		st->st_mtime = n->mtime;
+		/* A pending share becomes a real one (another inode) at ln -s. */
+		if (n->kind == FS_SHARE_PENDING)
+			*ttl = 0;
 		goto out;
 	}
 	rc = node_file_attr(u, n, &st->st_size, &mtime, ttl);

@@ -474,6 +474,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	if (f->sub && f->writable)
 		queue_release(f->u, f->sub);
+	/* ': > allowed_users' wrote nothing: its empty text is the edit. A
+	   refusal here reaches only the log and .upfs/status. */
+	if (f->editing && f->edited)
+		editfile_commit(f->u, f->kind, f->id, &f->content);
 	open_file_put(f);
 	fuse_reply_err(req, 0);
 }

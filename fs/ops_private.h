@@ -25,7 +25,8 @@ struct open_file {
 	bool writable;		/* flush hands sub over */
 	/* An edited file (editfile.h): content is the new text. */
 	bool editing;
-	bool edited;		/* written since open or the last commit */
+	bool edited;		/* changed since open or the last commit */
+	bool written;		/* bytes written since then, not only O_TRUNC */
 	enum fs_kind kind;
 	char *id;
 	struct upfs *u;

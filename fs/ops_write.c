@@ -101,6 +101,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (f->editing) {
 		rc = editfile_write(&f->content, buf, size, off);
 		f->edited = rc >= 0 || f->edited;
+		f->written = rc >= 0 || f->written;
 	} else if (f->kind == FS_SCRATCH) {
 		rc = scratch_write(f->u, f->id, buf, size, off);
 	} else {
@@ -121,9 +122,14 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	if (f->sub && f->writable) {
 		rc = queue_flush(f->u, f->sub);
-	} else if (f->editing && f->edited) {
+	} else if (f->editing && f->edited && f->written) {
+		/*
+		 * Only once bytes arrived: a shell's 'cat > f' closes the
+		 * descriptor it dup2()ed before writing, and committing the
+		 * empty truncated text then would clear the list for a moment.
+		 */
 		rc = editfile_commit(f->u, f->kind, f->id, &f->content);
-		f->edited = false;
+		f->edited = f->written = false;
 	}
 	fuse_reply_err(req, -rc);
 }

@@ -350,9 +350,29 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	return rc;
 }
 
+/* The share's allowAllUsers as the service has it now. */
+static int allow_all_now(struct upfs *u, const char *share_path, bool *now)
+{
+	struct graph_err err = { 0 };
+	json_t *share = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = buf_printf(&path, "%s?$select=id,allowAllUsers", share_path);
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &share, &err);
+	if (rc == 0)
+		*now = json_is_true(json_object_get(share, "allowAllUsers"));
+	json_decref(share);
+	buf_release(&path);
+	return rc;
+}
+
 static int commit_allow_all(struct upfs *u, const char *share_id,
 			    const struct buf *text, char *why, size_t why_len)
 {
+	bool now = false;
 	struct perms_list lines = { 0 };
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
@@ -371,6 +391,10 @@ static int commit_allow_all(struct upfs *u, const char *share_id,
 	if (rc == 0 && (body = json_pack("{s:b}", "allowAllUsers",
 					 strcmp(lines.v[0], "true") == 0)) == NULL)
 		rc = -ENOMEM;
+	/* Only the difference is applied: nothing when it already holds. */
+	if (rc == 0 && allow_all_now(u, path.data, &now) == 0 &&
+	    now == json_is_true(json_object_get(body, "allowAllUsers")))
+		goto out;
 	if (rc == 0) {
 		rc = graph_request(u->graph, "PATCH", path.data, body, NULL, &err);
 		if (rc)
@@ -380,6 +404,7 @@ static int commit_allow_all(struct upfs *u, const char *share_id,
 	buf_reset(&path);
 	if (tree_key(&path, TREE_SHARES, share_id, TREE_SHARE_SELECT) == 0)
 		res_expire(u, path.data);
+out:
 	json_decref(body);
 	list_release(&lines);
 	buf_release(&path);

@@ -200,7 +200,9 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 		int64_t created = tree_parse_time(tree_str(job,
 							   "createdDateTime"));
 
-		if (!list_has(details, "uploadPending") ||
+		if (strcmp(tree_str(json_object_get(job, "status"), "state"),
+			   "paused") != 0 ||
+		    !list_has(details, "uploadPending") ||
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
 		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
 		    !created_by_me(u, job) ||
@@ -257,7 +259,9 @@ static bool job_still_blank(struct upfs *u, const struct submission *s,
 		doc = json_array_get(json_object_get(job, "documents"), 0);
 		details = json_object_get(json_object_get(job, "status"),
 					  "details");
-		blank = list_has(details, "uploadPending") &&
+		blank = strcmp(tree_str(json_object_get(job, "status"), "state"),
+			       "paused") == 0 &&
+			list_has(details, "uploadPending") &&
 			json_integer_value(json_object_get(doc, "size")) == 0;
 	}
 	json_decref(job);
