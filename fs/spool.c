@@ -104,8 +104,9 @@ static struct submission *record_decode(const char *id, const json_t *r)
 	s->attempts = (int)json_integer_value(json_object_get(r, "attempts"));
 	s->created_ms = json_integer_value(json_object_get(r, "created"));
 	s->last_errno = (int)json_integer_value(json_object_get(r, "lastErrno"));
-	snprintf(s->last_error, sizeof(s->last_error), "%s",
-		 json_string_value(json_object_get(r, "lastError")) ?: "");
+	if (json_string_value(json_object_get(r, "lastError")))
+		snprintf(s->last_error, sizeof(s->last_error), "%s",
+			 json_string_value(json_object_get(r, "lastError")));
 	if (s->share_id == NULL || s->name == NULL) {
 		submission_free(s);
 		return NULL;
