@@ -27,12 +27,12 @@
 #define AUTH_FILE_MAX ((size_t)64 << 10)
 /* Renew this long before expiry, or 10% of the lifetime if shorter. */
 #define AUTH_RENEW_MARGIN_S 300
+#define AUTH_RENEW_MARGIN_MIN_S 1
 #define AUTH_DEFAULT_AUTHORITY "https://login.microsoftonline.com/organizations"
 #define AUTH_GRAPH_SCOPE "https://graph.microsoft.com/.default"
 
 /* Fails with -EACCES: no usable token is, to the caller, "not allowed". */
-__attribute__((format(printf, 2, 3)))
-static int auth_fail(struct graph_err *err, const char *fmt, ...)
+int graph_auth_fail(struct graph_err *err, const char *fmt, ...)
 {
 	char msg[sizeof(err->message)];
 	va_list ap;
@@ -49,7 +49,7 @@ static int auth_fail(struct graph_err *err, const char *fmt, ...)
 }
 
 /* A token goes into a header line: printable ASCII, no spaces, or no use. */
-static bool auth_token_ok(const char *t)
+bool graph_auth_token_ok(const char *t)
 {
 	if (!t || !*t)
 		return false;
@@ -68,7 +68,7 @@ void graph_auth_token_free(char *token)
 	free(token);
 }
 
-static int auth_token_dup(const char *token, char **out)
+int graph_auth_token_dup(const char *token, char **out)
 {
 	*out = strdup(token);
 	return *out ? 0 : -ENOMEM;
@@ -94,7 +94,7 @@ static int auth_fixed_get(struct graph_auth *a, struct graph *g, char **token,
 
 	(void)g;
 	(void)err;
-	return auth_token_dup(f->token, token);
+	return graph_auth_token_dup(f->token, token);
 }
 
 /* Nothing to refresh: the client sees the same token and gives up. */
@@ -123,17 +123,18 @@ int graph_auth_fixed_new(struct graph_auth **out, const char *token,
 {
 	struct auth_fixed *f;
 
-	if (!auth_token_ok(token)) {
+	if (!graph_auth_token_ok(token)) {
 		graph_err_setf(err, "access token is empty or holds spaces or "
 				    "control characters");
 		return -EINVAL;
 	}
 	f = calloc(1, sizeof(*f));
-	if (!f || auth_token_dup(token, &f->token)) {
+	if (!f || graph_auth_token_dup(token, &f->token)) {
 		free(f);
 		return -ENOMEM;
 	}
 	f->base.ops = &auth_fixed_ops;
+	f->base.name = "access token";
 	*out = &f->base;
 	return 0;
 }
@@ -180,8 +181,8 @@ static int auth_file_slurp(const char *path, struct buf *b, struct stat *st,
 			goto out;
 		}
 		if (buf_append(b, chunk, (size_t)n) < 0) {
-			auth_fail(err, "token file '%s' is larger than %zu "
-				       "bytes", path, AUTH_FILE_MAX);
+			graph_auth_fail(err, "token file '%s' is larger "
+					"than %zu bytes", path, AUTH_FILE_MAX);
 			break;
 		}
 	}
@@ -190,8 +191,8 @@ out:
 		close(fd);
 	explicit_bzero(chunk, sizeof(chunk));
 	if (e)
-		return auth_fail(err, "cannot read token file '%s': %s", path,
-				 strerrordesc_np(e));
+		return graph_auth_fail(err, "cannot read token file '%s': %s",
+				       path, strerrordesc_np(e));
 	return n == 0 ? 0 : -EACCES;
 }
 
@@ -214,19 +215,20 @@ static int auth_file_load(struct auth_file *f, struct graph_err *err)
 	while (end > start && strchr(" \t\r\n", b.data[end - 1]))
 		end--;
 	if (start == end) {
-		rc = auth_fail(err, "token file '%s' is empty: sign in again",
-			       f->path);
+		rc = graph_auth_fail(err, "token file '%s' is empty: sign in "
+					  "again", f->path);
 		goto out;
 	}
 	b.data[end] = '\0';
-	if (!auth_token_ok(b.data + start)) {
-		rc = auth_fail(err, "token file '%s' holds more than one token "
-				    "or control characters", f->path);
+	if (!graph_auth_token_ok(b.data + start)) {
+		rc = graph_auth_fail(err, "token file '%s' holds more than "
+					  "one token or control characters",
+				     f->path);
 		goto out;
 	}
 	graph_auth_token_free(f->token);
 	f->token = NULL;
-	rc = auth_token_dup(b.data + start, &f->token);
+	rc = graph_auth_token_dup(b.data + start, &f->token);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->size = st.st_size;
@@ -248,8 +250,8 @@ static int auth_file_get(struct graph_auth *a, struct graph *g, char **token,
 	pthread_mutex_lock(&f->lock);
 	/* A stat per request is cheap, and picks up `upfsctl login` at once. */
 	if (stat(f->path, &st) < 0) {
-		rc = auth_fail(err, "cannot read token file '%s': %s", f->path,
-			       strerrordesc_np(errno));
+		rc = graph_auth_fail(err, "cannot read token file '%s': %s",
+				     f->path, strerrordesc_np(errno));
 		goto out;
 	}
 	if (!auth_file_same(f, &st)) {
@@ -258,7 +260,7 @@ static int auth_file_get(struct graph_auth *a, struct graph *g, char **token,
 			goto out;
 		graph_stats_count(g, GRAPH_STAT_TOKEN_FETCHES);
 	}
-	rc = auth_token_dup(f->token, token);
+	rc = graph_auth_token_dup(f->token, token);
 out:
 	pthread_mutex_unlock(&f->lock);
 	return rc;
@@ -286,10 +288,22 @@ static void auth_file_free(struct graph_auth *a)
 	free(f);
 }
 
+/* The next get() reads the file even if it looks unchanged. */
+static void auth_file_reload(struct graph_auth *a)
+{
+	struct auth_file *f = (struct auth_file *)a;
+
+	pthread_mutex_lock(&f->lock);
+	graph_auth_token_free(f->token);
+	f->token = NULL;
+	pthread_mutex_unlock(&f->lock);
+}
+
 static const struct graph_auth_ops auth_file_ops = {
 	.get = auth_file_get,
 	.invalidate = auth_file_invalidate,
 	.free = auth_file_free,
+	.reload = auth_file_reload,
 };
 
 /* The file is read lazily: graph_new() does no I/O. */
@@ -312,6 +326,7 @@ int graph_auth_file_new(struct graph_auth **out, const char *path,
 	}
 	pthread_mutex_init(&f->lock, NULL);
 	f->base.ops = &auth_file_ops;
+	f->base.name = "token file";
 	*out = &f->base;
 	return 0;
 }
@@ -342,7 +357,8 @@ static int auth_reply_parse(const json_t *reply, char **token,
 	const json_t *tok = json_object_get(reply, "access_token");
 	const json_t *type = json_object_get(reply, "token_type");
 
-	if (!json_is_string(tok) || !auth_token_ok(json_string_value(tok))) {
+	if (!json_is_string(tok) ||
+	    !graph_auth_token_ok(json_string_value(tok))) {
 		graph_err_setf(err, "token endpoint reply has no usable "
 				    "access_token");
 		return -EPROTO;
@@ -354,7 +370,7 @@ static int auth_reply_parse(const json_t *reply, char **token,
 		return -EPROTO;
 	}
 	*expires_in = auth_expires_in(json_object_get(reply, "expires_in"));
-	return auth_token_dup(json_string_value(tok), token);
+	return graph_auth_token_dup(json_string_value(tok), token);
 }
 
 int graph_auth_token_post(struct graph *g, const char *url, const char *form,
@@ -416,12 +432,13 @@ struct auth_secret {
 	pthread_mutex_t lock;	  /* guards everything below */
 	char *token;		  /* NULL: none yet, or refused */
 	struct timespec renew_at; /* CLOCK_MONOTONIC */
+	int64_t expires_at;	  /* wall clock, for graph_auth_info */
 	unsigned long fetches;	  /* finished token requests */
 	int last_rc;		  /* their outcome, for those who waited */
 	struct graph_err last_err;
 };
 
-static bool auth_before(const struct timespec *deadline)
+bool graph_auth_before(const struct timespec *deadline)
 {
 	struct timespec now;
 
@@ -434,9 +451,9 @@ static bool auth_before(const struct timespec *deadline)
 /* Copies a cached token that is not due for renewal; lock held. */
 static bool auth_secret_cached(struct auth_secret *s, char **token, int *rc)
 {
-	if (!s->token || !auth_before(&s->renew_at))
+	if (!s->token || !graph_auth_before(&s->renew_at))
 		return false;
-	*rc = auth_token_dup(s->token, token);
+	*rc = graph_auth_token_dup(s->token, token);
 	return true;
 }
 
@@ -460,17 +477,26 @@ static bool auth_secret_shared(struct auth_secret *s, unsigned long seen,
 	return true;
 }
 
-static void auth_secret_store(struct auth_secret *s, char *fresh,
-			      long expires_in)
+void graph_auth_renew_time(long expires_in, struct timespec *renew_at)
 {
 	long margin;
 
 	if (expires_in < 0)
 		expires_in = 0;
-	margin = expires_in / 10 < AUTH_RENEW_MARGIN_S ? expires_in / 10
-						       : AUTH_RENEW_MARGIN_S;
-	clock_gettime(CLOCK_MONOTONIC, &s->renew_at);
-	s->renew_at.tv_sec += expires_in - margin;
+	margin = expires_in / 10;
+	if (margin > AUTH_RENEW_MARGIN_S)
+		margin = AUTH_RENEW_MARGIN_S;
+	if (margin < AUTH_RENEW_MARGIN_MIN_S)
+		margin = AUTH_RENEW_MARGIN_MIN_S;
+	clock_gettime(CLOCK_MONOTONIC, renew_at);
+	renew_at->tv_sec += expires_in - margin;
+}
+
+static void auth_secret_store(struct auth_secret *s, char *fresh,
+			      long expires_in)
+{
+	graph_auth_renew_time(expires_in, &s->renew_at);
+	s->expires_at = (int64_t)time(NULL) + expires_in;
 	graph_auth_token_free(s->token);
 	s->token = fresh;
 }
@@ -511,7 +537,7 @@ static int auth_secret_get(struct graph_auth *a, struct graph *g, char **token,
 		s->last_err = *err;
 	if (rc == 0) {
 		auth_secret_store(s, fresh, expires_in);
-		rc = auth_token_dup(s->token, token);
+		rc = graph_auth_token_dup(s->token, token);
 	}
 	pthread_mutex_unlock(&s->lock);
 out:
@@ -543,10 +569,21 @@ static void auth_secret_free(struct graph_auth *a)
 	free(s);
 }
 
+static void auth_secret_info(struct graph_auth *a, struct graph_auth_info *out)
+{
+	struct auth_secret *s = (struct auth_secret *)a;
+
+	pthread_mutex_lock(&s->lock);
+	out->expires_at = s->token ? s->expires_at : 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static const struct graph_auth_ops auth_secret_ops = {
 	.get = auth_secret_get,
 	.invalidate = auth_secret_invalidate,
 	.free = auth_secret_free,
+	.info = auth_secret_info,
+	.reload = NULL,
 };
 
 static int auth_secret_form(struct buf *b, const char *client_id,
@@ -574,39 +611,69 @@ static bool auth_is_http_url(const char *s)
 	       strncasecmp(s, "http://", 7) == 0;
 }
 
-int graph_auth_secret_new(struct graph_auth **out, const char *authority,
-			  const char *client_id, const char *client_secret,
-			  struct graph_err *err)
+int graph_auth_url(const char *authority, const char *what, char **out,
+		   struct graph_err *err)
 {
-	struct auth_secret *s = NULL;
-	struct buf url, form;
+	struct buf url;
 	size_t n;
 	int rc;
 
-	buf_init(&url, 0);
-	buf_init(&form, 0);
+	*out = NULL;
 	if (!authority || !*authority)
 		authority = AUTH_DEFAULT_AUTHORITY;
 	if (!auth_is_http_url(authority)) {
 		graph_err_setf(err, "authority '%s' is not an http(s) URL",
 			       authority);
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
+	buf_init(&url, 0);
+	n = strlen(authority);
+	while (n > 0 && authority[n - 1] == '/')
+		n--;
+	rc = buf_append(&url, authority, n);
+	if (!rc)
+		rc = buf_printf(&url, "/oauth2/v2.0/%s", what);
+	if (!rc)
+		*out = buf_detach(&url, NULL);
+	buf_release(&url);
+	return rc;
+}
+
+int graph_auth_form_add(struct buf *out, const char *name, const char *value)
+{
+	int rc = 0;
+
+	if (out->len)
+		rc = buf_append(out, "&", 1);
+	if (!rc)
+		rc = buf_append_str(out, name);
+	if (!rc)
+		rc = buf_append(out, "=", 1);
+	if (!rc)
+		rc = graph_escape_segment(out, value);
+	return rc;
+}
+
+int graph_auth_secret_new(struct graph_auth **out, const char *authority,
+			  const char *client_id, const char *client_secret,
+			  struct graph_err *err)
+{
+	struct auth_secret *s = NULL;
+	struct buf form;
+	char *url = NULL;
+	int rc;
+
+	buf_init(&form, 0);
+	rc = graph_auth_url(authority, "token", &url, err);
+	if (rc)
+		goto out;
 	if (!client_id || !*client_id) {
 		graph_err_setf(err, "client_secret is set but client_id is "
 				    "not: set both");
 		rc = -EINVAL;
 		goto out;
 	}
-	n = strlen(authority);
-	while (n > 0 && authority[n - 1] == '/')
-		n--;
-	rc = buf_append(&url, authority, n);
-	if (!rc)
-		rc = buf_append_str(&url, "/oauth2/v2.0/token");
-	if (!rc)
-		rc = auth_secret_form(&form, client_id, client_secret);
+	rc = auth_secret_form(&form, client_id, client_secret);
 	if (rc)
 		goto out;
 	s = calloc(1, sizeof(*s));
@@ -618,14 +685,16 @@ int graph_auth_secret_new(struct graph_auth **out, const char *authority,
 	pthread_mutex_init(&s->lock, NULL);
 	graph_err_clear(&s->last_err);
 	s->base.ops = &auth_secret_ops;
-	s->token_url = buf_detach(&url, NULL);
+	s->base.name = "client credentials";
+	s->token_url = url;
+	url = NULL;
 	s->form = buf_detach(&form, NULL);
 	*out = &s->base;
 out:
 	if (form.data)
 		explicit_bzero(form.data, form.alloc);
 	buf_release(&form);
-	buf_release(&url);
+	free(url);
 	return rc;
 }
 
@@ -639,11 +708,27 @@ int graph_auth_new(struct graph_auth **out, const struct graph_config *cfg,
 		return graph_auth_fixed_new(out, cfg->access_token, err);
 	if (cfg->token_file && *cfg->token_file)
 		return graph_auth_file_new(out, cfg->token_file, err);
+	if (cfg->session_file && *cfg->session_file)
+		return graph_auth_session_new(out, cfg->session_file, cfg, err);
 	if (cfg->client_secret && *cfg->client_secret)
 		return graph_auth_secret_new(out, cfg->authority,
 					     cfg->client_id,
 					     cfg->client_secret, err);
-	graph_err_setf(err, "no credentials: set access_token, token_file, or "
-			    "client_id and client_secret");
+	graph_err_setf(err, "no credentials: sign in, or set access_token, "
+			    "token_file, or client_id and client_secret");
 	return -EINVAL;
+}
+
+void graph_auth_info_get(struct graph *g, struct graph_auth_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->source = g->auth->name ? g->auth->name : "unknown";
+	if (g->auth->ops->info)
+		g->auth->ops->info(g->auth, out);
+}
+
+void graph_auth_reload(struct graph *g)
+{
+	if (g->auth->ops->reload)
+		g->auth->ops->reload(g->auth);
 }

@@ -66,6 +66,11 @@ struct graph_config {
 	const char *token_file;	   /* a bearer token in a file, re-read when
 				      the file changes */
 	const char *access_token;  /* a fixed bearer token (UPFS_ACCESS_TOKEN) */
+	const char *session_file;  /* a refresh token saved by `upfsctl login`
+				      (graph_session_save); used when neither
+				      access_token nor token_file is set */
+	const char *scope;	   /* for refresh grants; NULL: the scope
+				      saved in the session file */
 	const char *ca_file;	   /* extra CA bundle; TLS is always verified */
 	long connect_timeout_ms;   /* 0: 10000 */
 	long low_speed_time_s;	   /* abort below 1 byte/s for this long; 0: 30 */
@@ -209,5 +214,110 @@ int graph_upload_cancel(struct graph *g, const char *upload_url,
 
 /* The endpoint as configured, without a trailing slash. */
 const char *graph_endpoint(const struct graph *g);
+
+/* ---- sign-in: device code, sessions (login.c, session.c, auth.c) ------- */
+
+/*
+ * What the current token source says about itself, for .upfs/status.
+ * Never holds a token.
+ */
+struct graph_auth_info {
+	const char *source;	/* "access token", "token file", "session",
+				   "client credentials" (static text) */
+	char user[128];		/* the signed-in user, or "" if unknown */
+	int64_t expires_at;	/* the current access token's expiry (Unix
+				   seconds), or 0 if unknown / none yet */
+	int expired;		/* 1: the session's refresh token was refused
+				   (see graph_err_session_expired()) */
+	char problem[192];	/* the last failure to save a rotated refresh
+				   token, or "" */
+};
+
+void graph_auth_info_get(struct graph *g, struct graph_auth_info *out);
+
+/*
+ * Drops the cached access token and re-reads the token or session file on
+ * the next request (SIGHUP). Safe from any thread.
+ */
+void graph_auth_reload(struct graph *g);
+
+/*
+ * Whether err says that the signed-in session is over and only a new
+ * sign-in helps: OAuth2 invalid_grant (refresh token expired or revoked),
+ * interaction_required, consent_required. Such failures are -EACCES.
+ */
+int graph_err_session_expired(const struct graph_err *err);
+
+/*
+ * A session as `upfsctl login` saves it: a JSON file of mode 0600 holding
+ * the refresh token and what it was issued for. Every string is owned;
+ * refresh_token is a secret, wiped by graph_session_release().
+ */
+struct graph_session {
+	char *refresh_token;
+	char *user;		/* the id_token's preferred_username, or NULL */
+	char *client_id;	/* the app it was issued to, or NULL */
+	char *authority;	/* where it was issued, or NULL */
+	char *scope;		/* what was granted, or NULL */
+	int64_t saved_at;	/* Unix seconds */
+};
+
+void graph_session_release(struct graph_session *s);
+
+/*
+ * Reads a session file. -ENOENT when it does not exist; -EACCES (message
+ * in err) when it is not a regular file owned by us, or group or others
+ * may read or write it: a secret that others can read is not used;
+ * -EINVAL when it is not a session file.
+ */
+int graph_session_load(const char *path, struct graph_session *out,
+		       struct graph_err *err);
+
+/*
+ * Writes a session file atomically: a new file created with O_EXCL and
+ * mode 0600 next to path (so it is never readable by others, whatever the
+ * umask), written, fsync'd, renamed over path, and the folder fsync'd.
+ * The folder must exist.
+ */
+int graph_session_save(const char *path, const struct graph_session *s,
+		       struct graph_err *err);
+
+/*
+ * The OAuth2 device-code flow (RFC 8628). Strings are owned;
+ * device_code is a secret.
+ */
+struct graph_device_code {
+	char *device_code;
+	char *user_code;
+	char *verification_uri;
+	char *message;		/* the text to show, from the service */
+	int interval;		/* seconds to wait between polls */
+	int expires_in;		/* seconds the code lives */
+	char *token_url;	/* internal: where to poll */
+	char *client_id;
+	char *authority;
+	char *scope;
+};
+
+/*
+ * POSTs {authority}/oauth2/v2.0/devicecode with client_id and scope
+ * (space-separated) and fills dc (interval: 5 when the reply has none).
+ */
+int graph_login_start(struct graph *g, const char *authority,
+		      const char *client_id, const char *scope,
+		      struct graph_device_code *dc, struct graph_err *err);
+
+/*
+ * One poll of the token endpoint. 0: signed in, *out filled (release it).
+ * -EAGAIN: not yet (authorization_pending), or slow_down, in which case
+ * dc->interval has grown by 5 s; poll again after dc->interval seconds.
+ * -ETIMEDOUT: the code expired (expired_token). -EACCES: the user
+ * declined (authorization_declined, access_denied) or another OAuth2
+ * error; err->code says which.
+ */
+int graph_login_poll(struct graph *g, struct graph_device_code *dc,
+		     struct graph_session *out, struct graph_err *err);
+
+void graph_device_code_release(struct graph_device_code *dc);
 
 #endif

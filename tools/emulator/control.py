@@ -10,6 +10,11 @@ tests change the tenant behind the client's back, and set faults.
                                       optional) -> {"access_token",
                                       "refresh_token" (delegated),
                                       "expires_in","token_type"}
+  GET    /_emulator/auth             sign-in settings, counts, device codes
+  POST   /_emulator/auth             {"deviceMode","deviceApproveAfter",
+                                      "accessTokenSeconds",...} (auth.py)
+  POST   /_emulator/auth/revoke      {"access":bool,"refresh":bool}: every
+                                      token of that kind issued so far fails
   GET    /_emulator/requests         {"total":N,"routes":{"GET /t":n}}
   POST   /_emulator/requests/reset   zeroes the counts
   GET    /_emulator/state[?only=printers,shares]   the state, Graph shapes
@@ -565,6 +570,9 @@ def router():
     r = Router()
     r.add("GET", "/_emulator", info)
     r.add("POST", "/_emulator/token", token)
+    r.add("GET", "/_emulator/auth", auth.control_get)
+    r.add("POST", "/_emulator/auth", auth.control_set)
+    r.add("POST", "/_emulator/auth/revoke", auth.control_revoke)
     r.add("GET", "/_emulator/requests", requests)
     r.add("POST", "/_emulator/requests/reset", requests_reset)
     r.add("GET", "/_emulator/state", state)

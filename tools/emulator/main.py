@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from . import tenants
+from . import auth, tenants
 from .app import App
 from .faults import Faults
 from .server import Server
@@ -54,7 +54,56 @@ def parse_args(argv):
                                      "(default 3600)")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
+    sign_in_options(p)
     return p.parse_args(argv)
+
+
+def sign_in_options(p):
+    """The device-code flow and token lifetimes (tools/emulator/auth.py)."""
+    g = p.add_argument_group("sign-in")
+    g.add_argument("--device-approve-after", type=int, default=2,
+                   metavar="N", help="device-code polls answered "
+                   "authorization_pending before the outcome (default 2)")
+    g.add_argument("--device-mode", choices=auth.DEVICE_MODES,
+                   default="approve", help="the outcome of a device-code "
+                   "sign-in; slow_down answers the first poll slow_down, "
+                   "then approves (default approve)")
+    g.add_argument("--device-interval", type=int, default=5, metavar="S",
+                   help="seconds between polls the device code asks for "
+                   "(default 5)")
+    g.add_argument("--device-code-seconds", type=int, default=900,
+                   metavar="S", help="lifetime of a device code (default "
+                   "900)")
+    g.add_argument("--device-user", default="admin@contoso.com",
+                   metavar="UPN", help="who approves device-code sign-ins "
+                   "(default admin@contoso.com)")
+    g.add_argument("--access-token-seconds", type=int,
+                   default=auth.ACCESS_LIFETIME, metavar="S",
+                   help="lifetime of access tokens from the token endpoint "
+                   "(default %d)" % auth.ACCESS_LIFETIME)
+    g.add_argument("--refresh-token-seconds", type=int,
+                   default=auth.REFRESH_LIFETIME, metavar="S",
+                   help="lifetime of refresh tokens (default 90 days)")
+    g.add_argument("--refresh-single-use", action="store_true",
+                   help="refuse a refresh token once it has been used "
+                   "(every refresh rotates it)")
+
+
+def configure_sign_in(args):
+    """Applies the sign-in options; the error text, or None."""
+    try:
+        auth.SETTINGS.update({
+            "deviceApproveAfter": args.device_approve_after,
+            "deviceMode": args.device_mode,
+            "deviceInterval": args.device_interval,
+            "deviceCodeSeconds": args.device_code_seconds,
+            "deviceUser": args.device_user,
+            "accessTokenSeconds": args.access_token_seconds,
+            "refreshTokenSeconds": args.refresh_token_seconds,
+            "refreshSingleUse": args.refresh_single_use})
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def load_state(args):
@@ -77,6 +126,10 @@ def main(argv=None):
             args.upload_session_seconds <= 0:
         print("up-emulator: --job-quota and --job-seconds must be at least "
               "0, --upload-session-seconds more than 0", file=sys.stderr)
+        return 2
+    why = configure_sign_in(args)
+    if why:
+        print("up-emulator: %s" % why, file=sys.stderr)
         return 2
     try:
         faults = Faults(args.faults, args.seed)
