@@ -33,6 +33,11 @@
 
 /* ---- options (options.c) ---- */
 
+#define UPFS_DEFAULT_ENDPOINT "https://graph.microsoft.com/v1.0"
+#define UPFS_DEFAULT_AUTHORITY "https://login.microsoftonline.com/organizations"
+/* Microsoft's public client for command-line Graph tools. */
+#define UPFS_DEFAULT_CLIENT_ID "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
 struct upfs_options {
 	char *profile;		/* "default" unless given */
 	char *mountpoint;
@@ -66,6 +71,39 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 		  int argc, char **argv);
 void options_release(struct upfs_options *opts);
 void options_print_help(const char *prog);
+
+/* ---- profiles (config.c) ---- */
+
+/*
+ * Called for each setting of the profile's section: key, and value (NULL
+ * for a bare word such as "offline"). Returns 0, or a negative errno with
+ * the reason in why ("unknown option 'foo'").
+ */
+typedef int (*config_fn)(void *arg, const char *key, const char *value,
+			 char *why, size_t why_len);
+
+/*
+ * Reads the INI file at path and calls fn for each setting of [profile],
+ * in order. A missing file is no error. On an error, err receives
+ * "FILE:LINE: reason" (FILE with $HOME shown as '~') and a negative errno
+ * comes back. *found (may be NULL) tells whether the section exists.
+ */
+int config_read(const char *path, const char *profile, config_fn fn,
+		void *arg, bool *found, char *err, size_t errlen);
+
+/* $UPFS_CONFIG, else $XDG_CONFIG_HOME/upfs/config (~/.config/upfs/config). */
+int config_file_path(char *out, size_t len);
+/* $XDG_CONFIG_HOME/upfs, where the config and the session files live. */
+int config_dir_path(char *out, size_t len);
+/* The session file `upfsctl login PROFILE` writes: .../upfs/PROFILE.token */
+int config_session_path(const char *profile, char *out, size_t len);
+/* Letters, digits, '.', '-', '_', '@'; not starting with '.' or '-'. */
+bool config_profile_name_ok(const char *name);
+/* path with $HOME shown as '~'. */
+void config_shown_path(const char *path, char *out, size_t len);
+/* The profile a command line of upfs names ("default" if none); *help
+   is set when it asks for --help or --version. */
+const char *config_profile_of(int argc, char **argv, bool *help);
 
 /* ---- the kinds of entries (tree.c) ---- */
 
@@ -217,6 +255,9 @@ int res_start(struct upfs *u);
 void res_stop(struct upfs *u);
 void res_release(struct upfs *u);
 
+/* Drops every parsed JSON from memory (SIGHUP); LMDB keeps them. */
+void res_drop_memory(struct upfs *u);
+
 /* Finds the element of a list whose "id" is id (borrowed) or NULL. */
 json_t *res_find_id(json_t *list, const char *id);
 
@@ -293,6 +334,32 @@ void health_refusal(struct upfs *u, const char *what, const char *why);
 int health_render(struct upfs *u, struct buf *out);
 void health_trace(void *arg, const char *line);
 
+/* ---- sign-in and SIGHUP (session.c) ---- */
+
+/*
+ * For health_error(): a failure that means the session is over
+ * (graph_err_session_expired) becomes the one line "session expired: run
+ * 'upfsctl login PROFILE'" in the log (once) and in .upfs/status, instead
+ * of a warning per request; so does a token or session file that cannot
+ * be used (its own message), which is not "offline" either. true when it
+ * was such a failure.
+ */
+bool session_error(struct upfs *u, const char *what,
+		   const struct graph_err *gerr);
+
+/* The sign-in lines of .upfs/status: token_source, user,
+   token_expires, session. */
+int session_render(struct upfs *u, struct buf *out);
+
+/*
+ * SIGHUP, from a thread of its own that sigwait()s: drops the in-memory
+ * caches and makes the token source re-read its file. reload_start()
+ * blocks SIGHUP in the calling thread, so call it before any other thread
+ * is made (they inherit the mask) and after fuse_set_signal_handlers().
+ */
+int reload_start(struct upfs *u);
+void reload_stop(struct upfs *u);
+
 /* ---- the context ---- */
 
 struct res_table;
@@ -345,6 +412,10 @@ struct upfs {
 	char last_error[512];
 	int64_t last_error_ms;
 	uint64_t served_stale;
+	bool session_expired;		/* guarded by health_lock */
+
+	pthread_t reloader;		/* SIGHUP (session.c) */
+	bool reloader_started;
 };
 
 #endif

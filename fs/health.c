@@ -59,6 +59,8 @@ void health_error(struct upfs *u, const char *what, int err,
 	bool transport = gerr && gerr->status == 0;
 	bool was_online;
 
+	if (session_error(u, what, gerr))
+		return;
 	if (gerr)
 		graph_err_format(gerr, detail, sizeof(detail));
 	else
@@ -149,5 +151,7 @@ int health_render(struct upfs *u, struct buf *out)
 		(unsigned long long)gs.token_fetches,
 		u->last_error[0] ? u->last_error : "none", when);
 	pthread_mutex_unlock(&u->health_lock);
+	if (rc == 0)
+		rc = session_render(u, out);
 	return rc;
 }

@@ -60,8 +60,20 @@ static int check_mountpoint(const char *path)
 	return 0;
 }
 
+/* The session file of `upfsctl login PROFILE`, if there is one. */
+static const char *session_file(struct upfs *u, char *path, size_t len)
+{
+	struct stat st;
+
+	if (config_session_path(u->opts.profile, path, len) != 0 ||
+	    stat(path, &st) != 0)
+		return NULL;
+	return path;
+}
+
 static int make_graph(struct upfs *u)
 {
+	char session[4096];
 	struct graph_config cfg = {
 		.endpoint = u->opts.endpoint,
 		.authority = u->opts.authority,
@@ -79,7 +91,10 @@ static int make_graph(struct upfs *u)
 
 	if (cfg.access_token && cfg.access_token[0] == '\0')
 		cfg.access_token = NULL;
-	if (!cfg.access_token && !cfg.token_file && !cfg.client_secret) {
+	if (!cfg.access_token && !cfg.token_file)
+		cfg.session_file = session_file(u, session, sizeof(session));
+	if (!cfg.access_token && !cfg.token_file && !cfg.session_file &&
+	    !cfg.client_secret) {
 		fprintf(stderr, "upfs: not signed in: run 'upfsctl login %s', "
 				"or give -o token_file=PATH\n", u->opts.profile);
 		return -EACCES;
@@ -91,14 +106,16 @@ static int make_graph(struct upfs *u)
 	return rc;
 }
 
-static bool cache_is_warm(struct upfs *u)
+/* fresh: within dir_ttl; else whether there is anything to serve. */
+static bool cache_is_warm(struct upfs *u, bool fresh)
 {
 	struct cache_entry e = { 0 };
 	bool warm;
 
 	if (cache_get(u->cache, UPFS_CACHE_RESOURCES, "/print/shares", &e))
 		return false;
-	warm = cache_now_ms() - e.fetched_ms < (int64_t)u->opts.dir_ttl * 1000;
+	warm = !fresh ||
+	       cache_now_ms() - e.fetched_ms < (int64_t)u->opts.dir_ttl * 1000;
 	cache_entry_release(&e);
 	return warm;
 }
@@ -116,13 +133,23 @@ static int probe_service(struct upfs *u)
 	char detail[400];
 	int rc;
 
-	if (u->opts.offline || cache_is_warm(u))
+	if (u->opts.offline || cache_is_warm(u, true))
 		return 0;
 	rc = graph_get(u->graph, "/print/shares?$top=1", &page, &err);
 	json_decref(page);
 	if (rc == 0)
 		return 0;
 	graph_err_format(&err, detail, sizeof(detail));
+	if (graph_err_session_expired(&err) && !cache_is_warm(u, false)) {
+		fprintf(stderr, "upfs: session expired: run 'upfsctl login "
+				"%s'\n", u->opts.profile);
+		return rc;
+	}
+	/* A session or token file that cannot be used: nothing to mount. */
+	if (err.status == 0 && strcmp(err.code, "unauthenticated") == 0) {
+		fprintf(stderr, "upfs: %s\n", err.message);
+		return rc;
+	}
 	if (strcmp(err.code, "invalid_client") == 0 ||
 	    strcmp(err.code, "unauthorized_client") == 0) {
 		fprintf(stderr, "upfs: the sign-in service refused the app "
@@ -219,7 +246,8 @@ static int serve(struct upfs *u, struct fuse_args *args)
 	if (fuse_daemonize(u->opts.foreground) != 0)
 		goto out_unmount;
 	u->daemonized = !u->opts.foreground;
-	if (open_cache(u) != 0 || res_start(u) != 0)
+	/* Before any thread: they inherit its blocked SIGHUP. */
+	if (reload_start(u) != 0 || open_cache(u) != 0 || res_start(u) != 0)
 		goto out_unmount;
 	rc = spool_init(u);
 	if (rc == 0)
@@ -248,6 +276,7 @@ static int serve(struct upfs *u, struct fuse_args *args)
 out_unmount:
 	submit_stop(u);
 	res_stop(u);
+	reload_stop(u);
 	fuse_session_unmount(u->session);
 out_signals:
 	fuse_remove_signal_handlers(u->session);

@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fs.h"
 
-#define DEFAULT_ENDPOINT "https://graph.microsoft.com/v1.0"
-#define DEFAULT_AUTHORITY "https://login.microsoftonline.com/organizations"
-/* Microsoft's public client for command-line Graph tools. */
-#define DEFAULT_CLIENT_ID "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+#define DEFAULT_ENDPOINT UPFS_DEFAULT_ENDPOINT
+#define DEFAULT_AUTHORITY UPFS_DEFAULT_AUTHORITY
+#define DEFAULT_CLIENT_ID UPFS_DEFAULT_CLIENT_ID
 
 enum {
 	KEY_HELP,
@@ -105,11 +105,18 @@ struct parse_state {
 	int positional;
 	char *args[2];
 	bool failed;
+	char *why;		/* a profile's setting: the reason goes here */
+	size_t why_len;
+	struct fuse_args *profile_fuse;	/* libfuse's words from the profile */
 };
 
 static int bad_option(struct parse_state *s, const char *what, const char *arg)
 {
-	fprintf(stderr, "upfs: %s '%s': see 'upfs --help'\n", what, arg);
+	if (s->why)
+		snprintf(s->why, s->why_len, "%s '%s'", what, arg);
+	else
+		fprintf(stderr, "upfs: %s '%s': see 'upfs --help'\n", what,
+			arg);
 	s->failed = true;
 	return -1;
 }
@@ -252,16 +259,131 @@ static int apply_defaults(struct upfs_options *opts)
 	return rc;
 }
 
+/*
+ * The -o word for a profile's setting: "key=value" with libfuse's commas
+ * and backslashes escaped, or "key" for a flag that is on. 1 when a flag
+ * is off (no word), 0, or -EINVAL with the reason in why.
+ */
+static int profile_word(const char *key, const char *value, bool flag,
+			struct buf *word, char *why, size_t why_len)
+{
+	static const char *const no[] = { "no", "false", "off", "0" };
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	int rc;
+
+	if (flag && value) {
+		for (size_t i = 0; value && i < 4; i++) {
+			if (!strcasecmp(value, no[i]))
+				return 1;
+			if (!strcasecmp(value, yes[i]))
+				value = NULL;
+		}
+		if (value) {
+			snprintf(why, why_len, "option '%s' takes yes or no, "
+				 "not '%s'", key, value);
+			return -EINVAL;
+		}
+	} else if (!flag && (!value || !*value)) {
+		snprintf(why, why_len, "option '%s' needs a value", key);
+		return -EINVAL;
+	}
+	rc = buf_printf(word, "%s%s", key, value ? "=" : "");
+	for (const char *p = value; !rc && p && *p; p++)
+		rc = buf_printf(word, "%s%c", strchr(",\\", *p) ? "\\" : "",
+				*p);
+	return rc;
+}
+
+/*
+ * One setting of the profile (config.c), applied as the -o word it stands
+ * for, so that a profile can say what -o can and nothing else. Words only
+ * upfsctl reads (mountpoint, scope) are skipped here.
+ */
+static int profile_setting(void *arg, const char *key, const char *value,
+			   char *why, size_t why_len)
+{
+	static const char *const upfsctl_only[] = { "mountpoint", "scope" };
+	struct parse_state *s = arg;
+	struct fuse_args one = FUSE_ARGS_INIT(0, NULL);
+	const struct fuse_opt *o;
+	struct buf word;
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < 2; i++)
+		if (strcmp(key, upfsctl_only[i]) == 0)
+			return 0;
+	for (o = option_spec; o->templ; o++) {
+		n = strcspn(o->templ, "=");
+		if (o->templ[0] != '-' && strlen(key) == n &&
+		    strncmp(o->templ, key, n) == 0)
+			break;
+	}
+	if (!o->templ) {
+		snprintf(why, why_len, "unknown option '%s'", key);
+		return -EINVAL;
+	}
+	buf_init(&word, 0);
+	rc = profile_word(key, value, o->templ[n] != '=', &word, why, why_len);
+	if (rc)
+		goto out;
+	if (fuse_opt_add_arg(&one, "upfs") || fuse_opt_add_arg(&one, "-o") ||
+	    fuse_opt_add_arg(&one, word.data)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s->why = why;
+	s->why_len = why_len;
+	rc = fuse_opt_parse(&one, s, option_spec, option_proc) ? -EINVAL : 0;
+	s->why = NULL;
+	/* What libfuse must see (allow_other, ...) goes on to the mount. */
+	for (int i = 1; rc == 0 && i < one.argc; i++)
+		if (fuse_opt_add_arg(s->profile_fuse, one.argv[i]))
+			rc = -ENOMEM;
+out:
+	fuse_opt_free_args(&one);
+	buf_release(&word);
+	return rc == 1 ? 0 : rc;
+}
+
+/* Built-in defaults < the profile < the command line: the profile first. */
+static int apply_profile(struct parse_state *s, int argc, char **argv)
+{
+	char path[4096], err[1024] = "";
+	bool help;
+	const char *profile = config_profile_of(argc, argv, &help);
+	int rc;
+
+	if (help)
+		return 0;
+	if (!config_profile_name_ok(profile)) {
+		fprintf(stderr, "upfs: bad profile name '%s': use letters, "
+				"digits, '.', '-', '_' and '@'\n", profile);
+		return -EINVAL;
+	}
+	if (config_file_path(path, sizeof(path)) != 0)
+		return 0; /* no $HOME: no profiles */
+	rc = config_read(path, profile, profile_setting, s, NULL, err,
+			 sizeof(err));
+	if (rc)
+		fprintf(stderr, "upfs: %s\n", err);
+	return rc;
+}
+
 int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 		  int argc, char **argv)
 {
-	struct parse_state s = { .opts = opts };
+	struct fuse_args profile_fuse = FUSE_ARGS_INIT(0, NULL);
+	struct parse_state s = { .opts = opts, .profile_fuse = &profile_fuse };
 	int rc = 0;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->dir_ttl = 60;
 	opts->status_ttl = 5;
 	*fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	rc = apply_profile(&s, argc, argv);
+	if (rc)
+		goto out;
 	if (fuse_opt_parse(fuse_args, &s, option_spec, option_proc) == -1) {
 		if (!s.failed)
 			fprintf(stderr, "upfs: bad command line: see "
@@ -283,7 +405,11 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 		s.args[0] = NULL;
 	}
 	rc = apply_defaults(opts);
+	for (int i = 0; rc == 0 && i < profile_fuse.argc; i++)
+		if (fuse_opt_add_arg(fuse_args, profile_fuse.argv[i]))
+			rc = -ENOMEM;
 out:
+	fuse_opt_free_args(&profile_fuse);
 	free(s.args[0]);
 	free(s.args[1]);
 	return rc;

@@ -428,6 +428,21 @@ void res_release(struct upfs *u)
 	u->res = NULL;
 }
 
+void res_drop_memory(struct upfs *u)
+{
+	pthread_mutex_lock(&u->res_lock);
+	for (size_t b = 0; b < RES_BUCKETS; b++) {
+		for (struct res *r = u->res->buckets[b]; r; r = r->next) {
+			if (r->json == NULL || r->loading)
+				continue;
+			json_decref(r->json);
+			r->json = NULL;
+			u->res->mem_bytes -= r->text_len;
+		}
+	}
+	pthread_mutex_unlock(&u->res_lock);
+}
+
 int res_table_new(struct upfs *u)
 {
 	u->res = calloc(1, sizeof(*u->res));

@@ -1,0 +1,65 @@
+/*
+ * upfsctl.h — what the files of upfsctl share (not an API of upfs).
+ *
+ *   upfsctl.c         the command line, profiles, logout, mount, umount
+ *   upfsctl_login.c   login: the device-code flow
+ *   upfsctl_status.c  status: .upfs/status of a mount, for people
+ *
+ * Messages follow upfs: one line on stderr, "upfsctl: what failed: what
+ * to do". Exit status: 0 done, 1 failed, 2 bad command line. No token is
+ * ever printed.
+ */
+#ifndef UPFS_UPFSCTL_H
+#define UPFS_UPFSCTL_H
+
+#include <limits.h>
+
+#define CTL_EXIT_FAIL 1
+#define CTL_EXIT_USAGE 2
+
+/*
+ * Delegated scopes `upfsctl login` asks for: printing, browsing and
+ * managing printers and shares, reports, users and groups for the
+ * allow-lists, and offline_access for a refresh token; openid and profile
+ * for the id_token that names the user. A profile's scope= replaces it.
+ */
+#define CTL_DEFAULT_SCOPE                                                     \
+	"offline_access openid profile "                                      \
+	"https://graph.microsoft.com/PrinterShare.ReadWrite.All "             \
+	"https://graph.microsoft.com/PrintJob.ReadWrite.All "                 \
+	"https://graph.microsoft.com/Printer.ReadWrite.All "                  \
+	"https://graph.microsoft.com/PrintConnector.Read.All "                \
+	"https://graph.microsoft.com/PrintSettings.ReadWrite.All "            \
+	"https://graph.microsoft.com/Reports.Read.All "                       \
+	"https://graph.microsoft.com/User.ReadBasic.All "                     \
+	"https://graph.microsoft.com/Group.Read.All"
+
+/* A profile as upfsctl needs it: built-in defaults < config < -o. */
+struct ctl_profile {
+	char name[72];
+	char *endpoint;		/* all strings owned */
+	char *authority;
+	char *client_id;
+	char *ca_file;
+	char *scope;
+	char *mountpoint;	/* NULL: ~/print/PROFILE */
+	char session_path[PATH_MAX];
+	char session_shown[PATH_MAX];	/* with ~ for $HOME */
+};
+
+/*
+ * Fills p for the profile name (NULL: "default"), reading the config file
+ * and then the -o words in opts (may be NULL). Prints the error and
+ * returns CTL_EXIT_USAGE or CTL_EXIT_FAIL, or 0.
+ */
+int ctl_profile_load(struct ctl_profile *p, const char *name,
+		     const char *opts);
+void ctl_profile_release(struct ctl_profile *p);
+
+/* mkdir -p of the config folder, mode 0700. 0 or a negative errno. */
+int ctl_config_dir_make(void);
+
+int ctl_login(int argc, char **argv);
+int ctl_status(int argc, char **argv);
+
+#endif
