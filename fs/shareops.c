@@ -155,25 +155,32 @@ int shareops_mkdir(struct upfs *u, const char *name)
 	return 0;
 }
 
-static int printer_bind(struct upfs *u, const char *pid, struct buf *out)
+/* The printer@odata.bind URL of the printer a link target names. */
+static int printer_bind(struct upfs *u, const char *target, struct buf *out)
 {
-	int rc = buf_printf(out, "%s/print/printers/", graph_endpoint(u->graph));
+	struct buf pid;
+	int rc;
 
-	return rc ? rc : graph_escape_segment(out, pid);
+	buf_init(&pid, 4096);
+	rc = printer_of_target(u, target, &pid);
+	if (rc == 0)
+		rc = buf_printf(out, "%s/print/printers/",
+				graph_endpoint(u->graph));
+	if (rc == 0)
+		rc = graph_escape_segment(out, pid.data);
+	buf_release(&pid);
+	return rc;
 }
 
 int shareops_create(struct upfs *u, const char *name, const char *target)
 {
 	struct graph_err err = { 0 };
-	struct buf pid, bind;
 	json_t *body = NULL;
+	struct buf bind;
 	int rc;
 
-	buf_init(&pid, 4096);
 	buf_init(&bind, 4096);
-	rc = printer_of_target(u, target, &pid);
-	if (rc == 0)
-		rc = printer_bind(u, pid.data, &bind);
+	rc = printer_bind(u, target, &bind);
 	if (rc == 0 && (body = json_pack("{s:s, s:s}", "displayName", name,
 					 "printer@odata.bind",
 					 bind.data)) == NULL)
@@ -185,7 +192,6 @@ int shareops_create(struct upfs *u, const char *name, const char *target)
 		pending_remove(u, name);
 	expire_shares(u, NULL);
 	json_decref(body);
-	buf_release(&pid);
 	buf_release(&bind);
 	return report(u, "creating the share", rc, &err);
 }
@@ -252,22 +258,18 @@ int shareops_set_printer(struct upfs *u, const char *share_id,
 			 const char *target)
 {
 	struct graph_err err = { 0 };
-	struct buf pid, bind;
 	json_t *body = NULL;
+	struct buf bind;
 	int rc;
 
-	buf_init(&pid, 4096);
 	buf_init(&bind, 4096);
-	rc = printer_of_target(u, target, &pid);
-	if (rc == 0)
-		rc = printer_bind(u, pid.data, &bind);
+	rc = printer_bind(u, target, &bind);
 	if (rc == 0 && (body = json_pack("{s:s}", "printer@odata.bind",
 					 bind.data)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = share_request(u, "PATCH", share_id, body, &err);
 	json_decref(body);
-	buf_release(&pid);
 	buf_release(&bind);
 	return report(u, "swapping the share's printer", rc, &err);
 }

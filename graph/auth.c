@@ -234,9 +234,7 @@ static int auth_file_load(struct auth_file *f, struct graph_err *err)
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
 out:
-	if (b.data)
-		explicit_bzero(b.data, b.alloc);
-	buf_release(&b);
+	graph_secret_buf_release(&b);
 	return rc;
 }
 
@@ -691,9 +689,7 @@ int graph_auth_secret_new(struct graph_auth **out, const char *authority,
 	s->form = buf_detach(&form, NULL);
 	*out = &s->base;
 out:
-	if (form.data)
-		explicit_bzero(form.data, form.alloc);
-	buf_release(&form);
+	graph_secret_buf_release(&form);
 	free(url);
 	return rc;
 }
@@ -731,4 +727,21 @@ void graph_auth_reload(struct graph *g)
 {
 	if (g->auth->ops->reload)
 		g->auth->ops->reload(g->auth);
+}
+
+void graph_secret_json_free(json_t *doc)
+{
+	json_t *v = json_object_get(doc, "refresh_token");
+
+	if (json_is_string(v))
+		explicit_bzero((char *)json_string_value(v),
+			       json_string_length(v));
+	json_decref(doc);
+}
+
+void graph_secret_buf_release(struct buf *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->alloc);
+	buf_release(b);
 }

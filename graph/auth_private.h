@@ -137,4 +137,13 @@ int graph_auth_token_post(struct graph *g, const char *url, const char *form,
 			  char **token, long *expires_in, json_t **reply,
 			  struct graph_err *err);
 
+/*
+ * Frees a JSON document that held a refresh token, wiping the token's bytes
+ * first: jansson keeps its own copy of every string. NULL is fine.
+ */
+void graph_secret_json_free(json_t *doc);
+
+/* Releases a buffer that held a secret (a token, a form), wiping it first. */
+void graph_secret_buf_release(struct buf *b);
+
 #endif

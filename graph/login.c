@@ -309,16 +309,7 @@ out:
 	if (rc)
 		graph_session_release(out);
 	graph_auth_token_free(access);
-	if (reply) {
-		json_t *v = json_object_get(reply, "refresh_token");
-
-		if (json_is_string(v))
-			explicit_bzero((char *)json_string_value(v),
-				       json_string_length(v));
-	}
-	json_decref(reply);
-	if (form.data)
-		explicit_bzero(form.data, form.alloc);
-	buf_release(&form);
+	graph_secret_json_free(reply);
+	graph_secret_buf_release(&form);
 	return rc;
 }

@@ -160,15 +160,7 @@ static int session_parse(const char *path, const struct buf *b,
 	saved = json_object_get(doc, "saved_at");
 	out->saved_at = json_is_integer(saved) ? json_integer_value(saved) : 0;
 out:
-	if (doc) {
-		/* jansson copied the token into its own string: wipe it. */
-		json_t *v = json_object_get(doc, "refresh_token");
-
-		if (json_is_string(v))
-			explicit_bzero((char *)json_string_value(v),
-				       json_string_length(v));
-	}
-	json_decref(doc);
+	graph_secret_json_free(doc);
 	if (rc)
 		graph_session_release(out);
 	return rc;
@@ -186,9 +178,7 @@ int graph_session_load(const char *path, struct graph_session *out,
 	rc = session_read(path, &b, err);
 	if (rc == 0)
 		rc = session_parse(path, &b, out, err);
-	if (b.data)
-		explicit_bzero(b.data, b.alloc);
-	buf_release(&b);
+	graph_secret_buf_release(&b);
 	return rc;
 }
 
@@ -223,14 +213,7 @@ static char *session_render(const struct graph_session *s)
 	}
 	if (!bad)
 		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (doc) {
-		json_t *v = json_object_get(doc, "refresh_token");
-
-		if (json_is_string(v))
-			explicit_bzero((char *)json_string_value(v),
-				       json_string_length(v));
-	}
-	json_decref(doc);
+	graph_secret_json_free(doc);
 	return text;
 }
 
