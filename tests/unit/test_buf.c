@@ -10,17 +10,8 @@
 
 #include "buf.h"
 #include "graph.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: check failed: %s\n",        \
-				__FILE__, __LINE__, #cond);                 \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 static void test_growth(void)
 {

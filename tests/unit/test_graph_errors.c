@@ -10,18 +10,9 @@
 
 #include "buf.h"
 #include "graph.h"
+#include "check.h"
 #include "graph_private.h"
 
-static int failures;
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: check failed: %s\n",        \
-				__FILE__, __LINE__, #cond);                 \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 static int http_errno(long status, const char *code)
 {

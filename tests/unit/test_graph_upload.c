@@ -10,18 +10,9 @@
 #include <string.h>
 
 #include "graph.h"
+#include "check.h"
 #include "graph_private.h"
 
-static int failures;
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: check failed: %s\n",        \
-				__FILE__, __LINE__, #cond);                 \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 /* Renders a set as "a-b,c-d" for comparison. */
 static const char *show(const struct graph_ranges *s)

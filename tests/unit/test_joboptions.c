@@ -6,18 +6,8 @@
 #include <string.h>
 
 #include "joboptions.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
 
 static json_t *parse_ok(const char *text)
 {
@@ -25,7 +15,7 @@ static json_t *parse_ok(const char *text)
 	json_t *c = NULL;
 	int rc = joboptions_parse(text, strlen(text), &c, why, sizeof(why));
 
-	CHECK(rc == 0, "'%s' refused: %s", text, why);
+	CHECK_MSG(rc == 0, "'%s' refused: %s", text, why);
 	return c;
 }
 
@@ -35,7 +25,7 @@ static void parse_bad(const char *text, const char *want)
 	json_t *c = NULL;
 	int rc = joboptions_parse(text, strlen(text), &c, why, sizeof(why));
 
-	CHECK(rc == -22 && strstr(why, want), "'%s': rc %d why '%s', want '%s'",
+	CHECK_MSG(rc == -22 && strstr(why, want), "'%s': rc %d why '%s', want '%s'",
 	      text, rc, why, want);
 	json_decref(c);
 }
@@ -47,7 +37,7 @@ static void test_parse(void)
 			     "collate=true\nquality=draft\ncopies=3\n");
 	char *text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-	CHECK(text && strcmp(text, "{\"collate\":true,\"colorMode\":"
+	CHECK_MSG(text && strcmp(text, "{\"collate\":true,\"colorMode\":"
 	      "\"blackAndWhite\",\"copies\":3,\"duplexMode\":\"flipOnLongEdge\","
 	      "\"mediaSize\":\"A4\",\"pageRanges\":[{\"end\":3,\"start\":1},"
 	      "{\"end\":5,\"start\":5}],\"quality\":\"low\"}") == 0,
@@ -55,7 +45,7 @@ static void test_parse(void)
 	free(text);
 	json_decref(c);
 	c = parse_ok("");
-	CHECK(c && json_object_size(c) == 0, "empty file is not {}");
+	CHECK_MSG(c && json_object_size(c) == 0, "empty file is not {}");
 	json_decref(c);
 	parse_bad("copies=0\n", "line 1: bad value '0' for copies");
 	parse_bad("copies=two\n", "bad value");
@@ -92,10 +82,10 @@ static void test_validate(void)
 		int rc = c ? joboptions_validate(c, caps, why, sizeof(why)) : -1;
 
 		if (cases[i].want)
-			CHECK(rc == -22 && strstr(why, cases[i].want),
+			CHECK_MSG(rc == -22 && strstr(why, cases[i].want),
 			      "'%s': rc %d why '%s'", cases[i].text, rc, why);
 		else
-			CHECK(rc == 0, "'%s' refused: %s", cases[i].text, why);
+			CHECK_MSG(rc == 0, "'%s' refused: %s", cases[i].text, why);
 		json_decref(c);
 	}
 	json_decref(caps);

@@ -6,18 +6,8 @@
 #include <string.h>
 
 #include "names.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
 
 static void expect_encode(const char *display, const char *id,
 			  const char *want)
@@ -27,8 +17,8 @@ static void expect_encode(const char *display, const char *id,
 
 	buf_init(&b, 0);
 	rc = names_encode(&b, display, id);
-	CHECK(rc == 0, "encode '%s' failed: %d", display, rc);
-	CHECK(rc == 0 && strcmp(b.data, want) == 0,
+	CHECK_MSG(rc == 0, "encode '%s' failed: %d", display, rc);
+	CHECK_MSG(rc == 0 && strcmp(b.data, want) == 0,
 	      "encode '%s': got '%s', want '%s'", display, b.data, want);
 	buf_release(&b);
 }
@@ -59,9 +49,9 @@ static void test_long_names(void)
 	memset(display, 'x', 300);
 	display[300] = '\0';
 	buf_init(&b, 0);
-	CHECK(names_encode(&b, display, id) == 0, "long encode failed");
-	CHECK(b.len == UPFS_NAME_MAX, "long name is %zu bytes", b.len);
-	CHECK(strcmp(b.data + b.len - 10, " ~abcdef01") == 0,
+	CHECK_MSG(names_encode(&b, display, id) == 0, "long encode failed");
+	CHECK_MSG(b.len == UPFS_NAME_MAX, "long name is %zu bytes", b.len);
+	CHECK_MSG(strcmp(b.data + b.len - 10, " ~abcdef01") == 0,
 	      "long name suffix is '%s'", b.data + b.len - 10);
 	buf_release(&b);
 
@@ -70,9 +60,9 @@ static void test_long_names(void)
 		memcpy(display + 2 * i, "\xc3\xa9", 2);
 	display[400] = '\0';
 	buf_init(&b, 0);
-	CHECK(names_encode(&b, display, id) == 0, "utf-8 encode failed");
-	CHECK(b.len <= UPFS_NAME_MAX, "utf-8 name is %zu bytes", b.len);
-	CHECK(((unsigned char)b.data[b.len - 11] & 0xc0) != 0xc0,
+	CHECK_MSG(names_encode(&b, display, id) == 0, "utf-8 encode failed");
+	CHECK_MSG(b.len <= UPFS_NAME_MAX, "utf-8 name is %zu bytes", b.len);
+	CHECK_MSG(((unsigned char)b.data[b.len - 11] & 0xc0) != 0xc0,
 	      "cut inside a character");
 	buf_release(&b);
 
@@ -80,7 +70,7 @@ static void test_long_names(void)
 	memset(display, 'y', 255);
 	display[255] = '\0';
 	buf_init(&b, 0);
-	CHECK(names_encode(&b, display, id) == 0 && b.len == 255 &&
+	CHECK_MSG(names_encode(&b, display, id) == 0 && b.len == 255 &&
 	      strchr(b.data, '~') == NULL, "255-byte name changed");
 	buf_release(&b);
 }
@@ -94,14 +84,14 @@ static void test_disambiguate(void)
 		{ strdup("Other"), "44444444-dddd" },
 	};
 
-	CHECK(names_disambiguate(e, 4) == 0, "disambiguate failed");
-	CHECK(strcmp(e[0].name, "Lab Printer ~11111111") == 0, "got '%s'",
+	CHECK_MSG(names_disambiguate(e, 4) == 0, "disambiguate failed");
+	CHECK_MSG(strcmp(e[0].name, "Lab Printer ~11111111") == 0, "got '%s'",
 	      e[0].name);
-	CHECK(strcmp(e[2].name, "Lab Printer ~33333333") == 0, "got '%s'",
+	CHECK_MSG(strcmp(e[2].name, "Lab Printer ~33333333") == 0, "got '%s'",
 	      e[2].name);
-	CHECK(strcmp(e[1].name, "Floor3") == 0, "unique name changed: '%s'",
+	CHECK_MSG(strcmp(e[1].name, "Floor3") == 0, "unique name changed: '%s'",
 	      e[1].name);
-	CHECK(strcmp(e[3].name, "Other") == 0, "unique name changed: '%s'",
+	CHECK_MSG(strcmp(e[3].name, "Other") == 0, "unique name changed: '%s'",
 	      e[3].name);
 	for (int i = 0; i < 4; i++)
 		free(e[i].name);
@@ -111,8 +101,8 @@ static void test_disambiguate(void)
 		{ strdup("Twin"), "abcdefgh-1" },
 		{ strdup("Twin"), "abcdefgh-2" },
 	};
-	CHECK(names_disambiguate(f, 2) == 0, "disambiguate twins failed");
-	CHECK(strcmp(f[0].name, f[1].name) != 0, "twins still clash: '%s'",
+	CHECK_MSG(names_disambiguate(f, 2) == 0, "disambiguate twins failed");
+	CHECK_MSG(strcmp(f[0].name, f[1].name) != 0, "twins still clash: '%s'",
 	      f[0].name);
 	for (int i = 0; i < 2; i++)
 		free(f[i].name);
@@ -127,7 +117,7 @@ static void test_order_independent(void)
 
 	names_disambiguate(a, 2);
 	names_disambiguate(b, 2);
-	CHECK(strcmp(a[0].name, b[1].name) == 0 &&
+	CHECK_MSG(strcmp(a[0].name, b[1].name) == 0 &&
 	      strcmp(a[1].name, b[0].name) == 0,
 	      "names depend on listing order");
 	for (int i = 0; i < 2; i++) {
@@ -141,7 +131,7 @@ static void expect_copy(const char *name, unsigned n, const char *want)
 	struct buf b;
 
 	buf_init(&b, 0);
-	CHECK(names_copy_number(&b, name, n) == 0 && strcmp(b.data, want) == 0,
+	CHECK_MSG(names_copy_number(&b, name, n) == 0 && strcmp(b.data, want) == 0,
 	      "copy %u of '%s': got '%s', want '%s'", n, name, b.data, want);
 	buf_release(&b);
 }
