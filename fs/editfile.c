@@ -1,5 +1,7 @@
 /*
- * editfile.c — committing edited files (see editfile.h).
+ * editfile.c — committing edited files (see editfile.h): a share's
+ * options here, its permission files in perms.c, the JSON files in
+ * jsoncommit.c.
  *
  * shares/<s>/options lives on this mount only (the service has no such
  * property): its text is kept in LMDB under the share's id, checked against
@@ -10,8 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adminops.h"
 #include "editfile.h"
 #include "joboptions.h"
+#include "jsoncommit.h"
 #include "perms.h"
 #include "tree_private.h"
 
@@ -20,7 +24,8 @@
 bool editfile_kind(enum fs_kind kind)
 {
 	return kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
-	       kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL;
+	       kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL ||
+	       jsoncommit_kind(kind) || adminops_ctl_kind(kind);
 }
 
 static int options_key(struct buf *key, const char *share_id)
@@ -133,12 +138,16 @@ static int options_commit(struct upfs *u, const char *share_id,
 }
 
 int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
-		    const struct buf *text)
+		    const char *owner, const struct buf *text)
 {
 	static const char *const names[] = {
 		[FS_SHARE_USERS] = "allowed_users",
 		[FS_SHARE_GROUPS] = "allowed_groups",
 		[FS_SHARE_ALLOW_ALL] = "allow_all_users",
+		[FS_PRINTER_DEFAULTS] = "defaults.json",
+		[FS_PRINTER_LOCATION] = "location.json",
+		[FS_PRINTER_CTL] = "ctl",
+		[FS_JOB_CTL] = "ctl",
 	};
 	char why[600] = "", what[200];
 	int rc;
@@ -147,11 +156,22 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		return options_commit(u, id, text);
 	if (!editfile_kind(kind))
 		return -EROFS;
-	rc = perms_commit(u, kind, id, text, why, sizeof(why));
-	if (rc) {
-		snprintf(what, sizeof(what), "%s of share '%s'", names[kind], id);
+	if (jsoncommit_kind(kind))
+		rc = jsoncommit(u, kind, id, text, why, sizeof(why));
+	else if (adminops_ctl_kind(kind))
+		rc = adminops_ctl(u, kind, id, owner, text, why, sizeof(why));
+	else
+		rc = perms_commit(u, kind, id, text, why, sizeof(why));
+	if (rc && kind == FS_SETTINGS_JSON)
+		snprintf(what, sizeof(what), "settings.json");
+	else if (rc)
+		snprintf(what, sizeof(what), "%s of %s '%s'", names[kind],
+			 kind == FS_JOB_CTL ? "job"
+			 : kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
+			   kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL
+				? "share" : "printer", id);
+	if (rc)
 		health_refusal(u, what, why[0] ? why : strerror(-rc));
-	}
 	return rc;
 }
 

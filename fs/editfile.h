@@ -1,7 +1,9 @@
 /*
  * editfile.h — files that are edited in place: the new text is kept in the
  * open handle and committed on close (flush), where a refusal comes back as
- * close()'s errno and leaves the file as it was. Today: shares/<s>/options.
+ * close()'s errno and leaves the file as it was: a share's options and
+ * permission files, a printer's defaults.json and location.json,
+ * settings.json, and the ctl files (whose "text" is a command).
  */
 #ifndef UPFS_EDITFILE_H
 #define UPFS_EDITFILE_H
@@ -22,9 +24,12 @@ int editfile_load(struct upfs *u, const struct fs_node *n, struct buf *out);
 int editfile_write(struct buf *text, const char *data, size_t size, off_t off);
 int editfile_truncate(struct buf *text, off_t size);
 
-/* Checks and applies text; -EINVAL (reason logged) leaves things as they were. */
+/*
+ * Checks and applies text to the file of kind whose node has id and owner;
+ * -EINVAL (reason logged) leaves things as they were.
+ */
 int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
-		    const struct buf *text);
+		    const char *owner, const struct buf *text);
 
 /* The job configuration from a share's options (a new reference). */
 json_t *editfile_share_configuration(struct upfs *u, const char *share_id);

@@ -133,11 +133,19 @@ enum fs_kind {
 	FS_JOB,
 	FS_JOB_STATUS,
 	FS_JOB_JSON,
+	FS_JOB_CTL,		/* write cancel or abort */
+	FS_JOB_DOCUMENTS,	/* documents/ (id: job, owner: printer) */
+	FS_JOB_DOCUMENT,	/* its bytes (id: "job/document") */
+	FS_PRINTER_CTL,		/* write restore-defaults */
 	FS_PRINTER_SHARES,
 	FS_PRINTER_SHARE_LINK,	/* symlink to ../../../shares/<s> */
 	FS_CONNECTORS,
 	FS_CONNECTOR,
 	FS_CONNECTOR_JSON,
+	FS_CONNECTOR_PRINTERS,	/* connectors/<c>/printers/ */
+	FS_CONNECTOR_PRINTER_LINK, /* symlink to ../../../printers/<p> */
+	FS_OPERATIONS,		/* operations/ */
+	FS_OPERATION_JSON,	/* operations/<id>.json */
 	FS_SETTINGS_JSON,
 	FS_META,		/* .upfs/ */
 	FS_META_STATUS,
@@ -207,8 +215,12 @@ void handles_release(struct upfs *u);
 /* Kind of a child of a folder kind that has fixed children, by name. */
 bool tree_kind_is_dir(enum fs_kind kind);
 bool tree_kind_is_link(enum fs_kind kind);
-/* Whether name is a fixed file of a share's folder, and its kind. */
-bool tree_share_child(const char *name, enum fs_kind *kind);
+/* Whether name is a fixed child of a folder of kind dir, and its kind. */
+bool tree_fixed_child(enum fs_kind dir, const char *name, enum fs_kind *kind);
+/* Folders with editable files take editors' local files (scratch.h). */
+bool tree_keeps_scratch(enum fs_kind dir);
+/* Whose scratch files a folder of tree_keeps_scratch() lists. */
+const char *tree_scratch_owner(const struct fs_node *dir);
 
 /* The children of a folder node; records the resources used in deps. */
 int tree_list(struct upfs *u, const struct fs_node *dir,
@@ -310,9 +322,21 @@ int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,
 
 void node_forget(struct upfs *u, struct fs_node *n, uint64_t nlookup);
 
+/*
+ * Tells the kernel to drop what it caches of every file made from r (its
+ * attributes, its size): r changed in a background refresh. Call without
+ * locks, never from a FUSE request.
+ */
+void node_invalidate_dependents(struct upfs *u, const struct res *r);
+
 /* Appends the name that printers/ (top FS_PRINTERS) or shares/ gives id. */
 int node_name_of(struct upfs *u, enum fs_kind top, const char *id,
 		 struct buf *out);
+
+/* Appends the id of what a top folder (FS_PRINTERS, FS_SHARES,
+   FS_CONNECTORS) lists under name, or -ENOENT. */
+int node_id_of(struct upfs *u, enum fs_kind top, const char *name,
+	       struct buf *id);
 
 /* Attributes of a node; ttl receives the kernel cache time. */
 int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl);
@@ -361,6 +385,12 @@ int reload_start(struct upfs *u);
 void reload_stop(struct upfs *u);
 
 /* ---- the context ---- */
+
+enum upfs_role {
+	UPFS_ROLE_UNKNOWN,	/* not asked yet, or the service would not say */
+	UPFS_ROLE_ADMIN,	/* administers printing (role.h) */
+	UPFS_ROLE_USER,
+};
 
 struct res_table;
 
@@ -413,6 +443,10 @@ struct upfs {
 	int64_t last_error_ms;
 	uint64_t served_stale;
 	bool session_expired;		/* guarded by health_lock */
+
+	pthread_mutex_t role_lock;	/* the two below (role.c) */
+	enum upfs_role role;
+	int64_t role_checked_ms;	/* 0: ask again */
 
 	pthread_t reloader;		/* SIGHUP (session.c) */
 	bool reloader_started;

@@ -189,6 +189,7 @@ static int upfs_init(struct upfs *u)
 	pthread_mutex_init(&u->handle_lock, NULL);
 	pthread_mutex_init(&u->create_lock, NULL);
 	pthread_mutex_init(&u->scratch_lock, NULL);
+	pthread_mutex_init(&u->role_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
@@ -214,6 +215,7 @@ static void upfs_release(struct upfs *u)
 		scratch_release(u);
 		shareops_release(u);
 		pthread_mutex_destroy(&u->scratch_lock);
+		pthread_mutex_destroy(&u->role_lock);
 		pthread_mutex_destroy(&u->spool_lock);
 		pthread_mutex_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);

@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "editfile.h"
 #include "queue.h"
+#include "role.h"
 #include "scratch.h"
 
 static void node_free(struct fs_node *n);
@@ -371,7 +372,7 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 		return 0;
 
 	buf_init(&content, 0);
-	if (n->kind == FS_QUEUE_ENTRY)
+	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_JOB_DOCUMENT)
 		/* Its bytes are the document's: the size without a download. */
 		rc = tree_document_size(u, n, size, mtime, &deps);
 	else if (n->kind == FS_QUEUE_LOCAL)
@@ -381,7 +382,7 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	else
 		rc = tree_render(u, n, &content, mtime, ttl, &deps);
 	if (n->kind != FS_QUEUE_ENTRY && n->kind != FS_QUEUE_LOCAL &&
-	    n->kind != FS_SCRATCH)
+	    n->kind != FS_SCRATCH && n->kind != FS_JOB_DOCUMENT)
 		*size = (off_t)content.len;
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
 	    n->kind == FS_SCRATCH || editfile_kind(n->kind))
@@ -402,11 +403,13 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	return rc;
 }
 
-/* Folders that take new entries: queue/, shares/ and a share's folder. */
+/* Folders that take new entries: queue/, shares/, pending shares, and
+   the folders with editable files (their editors' local files). */
 static bool dir_writable(enum fs_kind kind)
 {
 	return kind == FS_SHARE_QUEUE || kind == FS_SHARES ||
-	       kind == FS_SHARE || kind == FS_SHARE_PENDING;
+	       kind == FS_SHARE_PENDING || kind == FS_PRINTERS ||
+	       kind == FS_CONNECTORS || tree_keeps_scratch(kind);
 }
 
 static bool scratch_is_link(struct upfs *u, const struct fs_node *n)
@@ -444,6 +447,9 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 		return rc;
 	if (tree_kind_is_link(n->kind) || scratch_is_link(u, n))
 		st->st_mode = S_IFLNK | 0777;
+	else if (role_kind_needs_admin(n->kind) &&
+		 role_get(u) == UPFS_ROLE_USER)
+		st->st_mode = S_IFREG | 0444;	/* the service would refuse */
 	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
 		 n->kind == FS_SCRATCH || editfile_kind(n->kind))
 		st->st_mode = S_IFREG | 0644;	/* rm cancels; edits commit */
@@ -491,4 +497,59 @@ int node_name_of(struct upfs *u, enum fs_kind top, const char *id,
 			rc = buf_append_str(out, dir->entries.v[i].name);
 	pthread_mutex_unlock(&u->node_lock);
 	return rc;
+}
+
+int node_id_of(struct upfs *u, enum fs_kind top, const char *name,
+	       struct buf *id)
+{
+	const char *dirname = top == FS_PRINTERS     ? "printers"
+			      : top == FS_CONNECTORS ? "connectors"
+						     : "shares";
+	struct fs_node *dir = NULL, *n = NULL;
+	int rc = node_lookup(u, u->root, dirname, &dir);
+
+	if (rc == 0)
+		rc = node_lookup(u, dir, name, &n);
+	if (rc == 0)
+		rc = n->id ? buf_append_str(id, n->id) : -ENOENT;
+	if (n)
+		node_forget(u, n, 1);
+	if (dir)
+		node_forget(u, dir, 1);
+	return rc;
+}
+
+static bool deps_have(const struct fs_deps *deps, const struct res *r)
+{
+	for (int i = 0; i < deps->n; i++)
+		if (deps->d[i].res == r)
+			return true;
+	return false;
+}
+
+void node_invalidate_dependents(struct upfs *u, const struct res *r)
+{
+	uint64_t *inos = NULL;
+	size_t n = 0, alloc = 0;
+
+	pthread_mutex_lock(&u->node_lock);
+	for (struct fs_node *x = u->all_nodes; x; x = x->all_next) {
+		if (!x->attr_known || !deps_have(&x->attr_deps, r))
+			continue;
+		if (n == alloc) {
+			size_t more = alloc ? alloc * 2 : 16;
+			uint64_t *v = realloc(inos, more * sizeof(*v));
+
+			if (v == NULL)
+				break;	/* the attribute timeouts still hold */
+			inos = v;
+			alloc = more;
+		}
+		inos[n++] = x->ino;
+	}
+	pthread_mutex_unlock(&u->node_lock);
+	/* Outside node_lock: the kernel may ask us things meanwhile. */
+	for (size_t i = 0; i < n && u->session; i++)
+		fuse_lowlevel_notify_inval_inode(u->session, inos[i], 0, 0);
+	free(inos);
 }

@@ -300,6 +300,8 @@ static void open_file_free(struct open_file *f)
 	buf_release(&f->content);
 	spool_put(f->u, f->sub);
 	free(f->id);
+	free(f->owner);
+	document_close(f->doc);
 	free(f);
 }
 
@@ -338,7 +340,7 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 	int rc = 0;
 
 	if (n->kind == FS_QUEUE_ENTRY && !writing)
-		return -EOPNOTSUPP;	/* job bytes come with document download */
+		return document_open(u, n, &f->doc);
 	f->writable = writing;
 	if (n->kind == FS_QUEUE_ENTRY)
 		/* Writing over a job's name prints the new bytes as a new job. */
@@ -374,8 +376,9 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 {
 	f->editing = true;
 	f->kind = n->kind;
-	f->id = strdup(n->id);
-	if (f->id == NULL)
+	f->id = strdup(n->id ? n->id : "");
+	f->owner = n->owner ? strdup(n->owner) : NULL;
+	if (f->id == NULL || (n->owner && f->owner == NULL))
 		return -ENOMEM;
 	f->content.cap = UPFS_EDIT_MAX;
 	if (fi->flags & O_TRUNC) {
@@ -403,6 +406,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = open_edit_file(u, n, fi, f);
 	else if (n->kind == FS_SCRATCH)
 		rc = open_scratch_file(u, n, fi, f);
+	else if (n->kind == FS_JOB_DOCUMENT)
+		rc = (fi->flags & O_ACCMODE) != O_RDONLY
+		     ? -EROFS : document_open(u, n, &f->doc);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		rc = -EROFS;
 	else
@@ -446,6 +452,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		open_file_put(f);
 		return;
 	}
+	if (f->doc) {
+		struct buf bytes;
+
+		buf_init(&bytes, 0);
+		got = off < 0 ? -EINVAL
+			      : document_read(f->u, f->doc, (uint64_t)off, size,
+					      &bytes);
+		if (got < 0)
+			fuse_reply_err(req, -got);
+		else
+			fuse_reply_buf(req, bytes.data, bytes.len);
+		buf_release(&bytes);
+		open_file_put(f);
+		return;
+	}
 	if (f->sub) {
 		spooled = malloc(size ? size : 1);
 		got = spooled ? queue_read(f->u, f->sub, spooled, size, off)
@@ -477,7 +498,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	/* ': > allowed_users' wrote nothing: its empty text is the edit. A
 	   refusal here reaches only the log and .upfs/status. */
 	if (f->editing && f->edited)
-		editfile_commit(f->u, f->kind, f->id, &f->content);
+		editfile_commit(f->u, f->kind, f->id, f->owner,
+				&f->content);
 	open_file_put(f);
 	fuse_reply_err(req, 0);
 }

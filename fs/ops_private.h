@@ -7,6 +7,7 @@
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
 
+#include "document.h"
 #include "fs.h"
 #include "spool.h"
 
@@ -22,6 +23,7 @@ struct open_file {
 	atomic_int refs;
 	struct buf content;
 	struct submission *sub;
+	struct document_reader *doc;	/* a job's document being read */
 	bool writable;		/* flush hands sub over */
 	/* An edited file (editfile.h): content is the new text. */
 	bool editing;
@@ -29,6 +31,7 @@ struct open_file {
 	bool written;		/* bytes written since then, not only O_TRUNC */
 	enum fs_kind kind;
 	char *id;
+	char *owner;		/* an edited file's node's owner, or NULL */
 	struct upfs *u;
 };
 

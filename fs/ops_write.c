@@ -1,13 +1,15 @@
 /*
  * ops_write.c — the operations that change the tree where it allows it:
- * today the queue/ folders (printing). Elsewhere they answer EROFS, as in
- * ops_readonly.c.
+ * printing into queue/, editable files and their editors' files, shares
+ * (shareops.c), printers and connectors (adminops.c). Elsewhere they
+ * answer EROFS, as in ops_readonly.c.
  */
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "adminops.h"
 #include "ops.h"
 #include "ops_private.h"
 #include "editfile.h"
@@ -16,8 +18,8 @@
 #include "shareops.h"
 #include <stdlib.h>
 
-/* An editor's file beside a share's files (vim's 4913 and .swp, sed -i's
-   temporary): local only. The share's own files are never created. */
+/* An editor's file beside editable files (vim's 4913 and .swp, sed -i's
+   temporary): local only. The folder's own files are never created. */
 static int create_scratch(struct upfs *u, struct fs_node *dir,
 			  const char *name, struct open_file *f,
 			  struct fs_entry *entry)
@@ -25,12 +27,12 @@ static int create_scratch(struct upfs *u, struct fs_node *dir,
 	enum fs_kind fixed;
 	int rc;
 
-	if (tree_share_child(name, &fixed))
+	if (tree_fixed_child(dir->kind, name, &fixed))
 		return -EEXIST;
 	f->id = calloc(1, 40);
 	if (f->id == NULL)
 		return -ENOMEM;
-	rc = scratch_create(u, dir->id, name, NULL, f->id);
+	rc = scratch_create(u, tree_scratch_owner(dir), name, NULL, f->id);
 	f->kind = FS_SCRATCH;
 	f->writable = true;
 	entry->kind = FS_SCRATCH;
@@ -50,14 +52,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	(void)mode;
-	if (dir->kind != FS_SHARE_QUEUE && dir->kind != FS_SHARE) {
+	if (dir->kind != FS_SHARE_QUEUE && !tree_keeps_scratch(dir->kind)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
 	f = open_file_new(u);
 	if (f == NULL)
 		rc = -ENOMEM;
-	else if (dir->kind == FS_SHARE)
+	else if (dir->kind != FS_SHARE_QUEUE)
 		rc = create_scratch(u, dir, name, f, &entry);
 	else
 		rc = queue_create(u, dir->id, name, &f->sub);
@@ -68,7 +70,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (rc == 0) {
 		entry.name = (char *)name;
-		entry.owner = dir->id;
+		entry.owner = (char *)tree_scratch_owner(dir);
 		rc = node_adopt(u, dir, &entry, &n);
 	}
 	if (rc == 0) {
@@ -128,7 +130,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * descriptor it dup2()ed before writing, and committing the
 		 * empty truncated text then would clear the list for a moment.
 		 */
-		rc = editfile_commit(f->u, f->kind, f->id, &f->content);
+		rc = editfile_commit(f->u, f->kind, f->id, f->owner,
+				     &f->content);
 		f->edited = f->written = false;
 	}
 	fuse_reply_err(req, -rc);
@@ -166,7 +169,8 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 		if (rc == 0)
 			rc = editfile_truncate(&text, attr->st_size);
 		if (rc == 0)
-			rc = editfile_commit(u, n->kind, n->id, &text);
+			rc = editfile_commit(u, n->kind, n->id, n->owner,
+					     &text);
 	}
 	if (rc == 0)
 		rc = node_stat(u, n, &st, &ttl);
@@ -228,25 +232,28 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 }
 
 /*
- * Renames in a share's folder. An editor's file renamed over one of the
- * share's files is that file's new text (sed -i, vim, cp+mv): committed
- * now, and the rename fails as close() would. A share file renamed away
- * (vim's backupcopy=no) leaves a local copy and the file in place; a link
- * renamed over "printer" (ln -sfn) swaps the share's printer.
+ * Renames in a folder with editable files. An editor's file renamed over
+ * one of the folder's editable files is that file's new text (sed -i,
+ * vim, cp+mv): committed now, and the rename fails as close() would. An
+ * editable file renamed away (vim's backupcopy=no) leaves a local copy
+ * and the file in place; a link renamed over a share's "printer" (ln
+ * -sfn) swaps the share's printer.
  */
-static int rename_in_share(struct upfs *u, struct fs_node *dir,
-			   const char *from, const char *to)
+static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
+			      const char *from, const char *to)
 {
+	const char *owner = tree_scratch_owner(dir);
 	enum fs_kind from_kind, to_kind;
 	char id[40];
 	struct buf text;
 	int rc;
 
-	if (tree_share_child(from, &from_kind)) {
-		if (!editfile_kind(from_kind) || tree_share_child(to, &to_kind))
+	if (tree_fixed_child(dir->kind, from, &from_kind)) {
+		if (!editfile_kind(from_kind) ||
+		    tree_fixed_child(dir->kind, to, &to_kind))
 			return -EPERM;
 		buf_init(&text, UPFS_EDIT_MAX);
-		rc = scratch_create(u, dir->id, to, NULL, id);
+		rc = scratch_create(u, owner, to, NULL, id);
 		if (rc == 0) {
 			struct fs_node n = { .kind = from_kind, .id = dir->id };
 
@@ -258,10 +265,10 @@ static int rename_in_share(struct upfs *u, struct fs_node *dir,
 		buf_release(&text);
 		return rc;
 	}
-	if (scratch_lookup(u, dir->id, from, id) != 0)
+	if (scratch_lookup(u, owner, from, id) != 0)
 		return -ENOENT;
-	if (!tree_share_child(to, &to_kind))
-		return scratch_rename(u, dir->id, from, to);
+	if (!tree_fixed_child(dir->kind, to, &to_kind))
+		return scratch_rename(u, owner, from, to);
 	buf_init(&text, UPFS_SCRATCH_MAX);
 	if (to_kind == FS_SHARE_PRINTER) {
 		rc = scratch_target(u, id, &text);
@@ -270,12 +277,13 @@ static int rename_in_share(struct upfs *u, struct fs_node *dir,
 	} else if (editfile_kind(to_kind)) {
 		rc = scratch_read(u, id, &text);
 		if (rc == 0)
-			rc = editfile_commit(u, to_kind, dir->id, &text);
+			rc = editfile_commit(u, to_kind, dir->id, dir->owner,
+					     &text);
 	} else {
 		rc = -EPERM;
 	}
 	if (rc == 0)
-		scratch_unlink(u, dir->id, from);
+		scratch_unlink(u, owner, from);
 	buf_release(&text);
 	return rc;
 }
@@ -290,17 +298,20 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (newparent != parent) {
 		fuse_reply_err(req, dir->kind == FS_SHARE_QUEUE ||
-				    dir->kind == FS_SHARE ? EXDEV : EROFS);
+				    tree_keeps_scratch(dir->kind) ? EXDEV
+								  : EROFS);
 		return;
 	}
 	if (flags)
 		rc = -EINVAL;
 	else if (dir->kind == FS_SHARE_QUEUE)
 		rc = queue_rename(u, dir->id, name, newname);
-	else if (dir->kind == FS_SHARE)
-		rc = rename_in_share(u, dir, name, newname);
+	else if (tree_keeps_scratch(dir->kind))
+		rc = rename_in_edit_dir(u, dir, name, newname);
 	else if (dir->kind == FS_SHARES)
 		rc = shareops_rename(u, name, newname);
+	else if (dir->kind == FS_PRINTERS || dir->kind == FS_CONNECTORS)
+		rc = adminops_rename(u, dir->kind, name, newname);
 	else
 		rc = -EROFS;
 	fuse_reply_err(req, -rc);
@@ -312,13 +323,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_node *dir = node_get(u, parent), *n = NULL;
 	int rc;
 
-	if (dir->kind == FS_SHARE) {
+	if (tree_keeps_scratch(dir->kind)) {
 		enum fs_kind fixed;
 
-		/* The share's own files cannot go; editors' files can. */
-		rc = tree_share_child(name, &fixed) ? -EPERM
-						    : scratch_unlink(u, dir->id,
-								     name);
+		/* The folder's own files cannot go; editors' files can. */
+		rc = tree_fixed_child(dir->kind, name, &fixed)
+		     ? -EPERM
+		     : scratch_unlink(u, tree_scratch_owner(dir), name);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -380,8 +391,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct upfs *u = req_upfs(req);
 	struct fs_node *dir = node_get(u, parent);
 
-	fuse_reply_err(req, dir->kind == FS_SHARES
-			    ? -shareops_rmdir(u, name) : EROFS);
+	fuse_reply_err(req, dir->kind == FS_SHARES     ? -shareops_rmdir(u, name)
+			    : dir->kind == FS_PRINTERS
+				? -adminops_unregister_printer(u, name)
+				: EROFS);
 }
 
 /*
@@ -411,12 +424,13 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			rc = node_lookup(u, dir, "printer", &n);
 			node_forget(u, dir, 1);
 		}
-	} else if (dir->kind == FS_SHARE && !tree_share_child(name, &fixed)) {
-		rc = scratch_create(u, dir->id, name, link, id);
+	} else if (tree_keeps_scratch(dir->kind) &&
+		   !tree_fixed_child(dir->kind, name, &fixed)) {
+		rc = scratch_create(u, tree_scratch_owner(dir), name, link, id);
 		if (rc == 0)
 			rc = node_lookup(u, dir, name, &n);
 	} else {
-		rc = dir->kind == FS_SHARE ? -EEXIST : -EROFS;
+		rc = tree_keeps_scratch(dir->kind) ? -EEXIST : -EROFS;
 	}
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
 		node_forget(u, n, 1);

@@ -242,11 +242,11 @@ int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 	if (rc)
 		health_error(u, "cancel job", rc, &err);
 	if (tree_key(&key, TREE_SHARES, share_id,
-		     "/jobs?$expand=documents") == 0)
+		     TREE_JOBS_SUFFIX) == 0)
 		res_expire(u, key.data);
 	buf_reset(&key);
 	if (pid[0] && tree_key(&key, TREE_PRINTERS, pid,
-			       "/jobs?$expand=documents") == 0)
+			       TREE_JOBS_SUFFIX) == 0)
 		res_expire(u, key.data);
 	json_decref(share);
 	buf_release(&path);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "document.h"
 #include "editfile.h"
 #include "scratch.h"
 #include "tree_private.h"
@@ -268,7 +269,7 @@ static int render_job(struct upfs *u, const struct fs_node *n, bool status,
 	int rc;
 
 	buf_init(&key, 4096);
-	rc = tree_key(&key, TREE_PRINTERS, n->owner, "/jobs?$expand=documents");
+	rc = tree_key(&key, TREE_PRINTERS, n->owner, TREE_JOBS_SUFFIX);
 	if (rc == 0 && status)
 		rc = render_status(u, key.data, n->id, out, mtime, ttl, deps);
 	else if (rc == 0)
@@ -285,6 +286,31 @@ static int render_printer_share_link(struct upfs *u, const struct fs_node *n,
 	if (rc == 0)
 		rc = depend_on_names(u, TREE_SHARES, deps);
 	return rc ? rc : node_name_of(u, FS_SHARES, n->id, out);
+}
+
+static int render_connector_printer_link(struct upfs *u,
+					 const struct fs_node *n,
+					 struct buf *out, struct fs_deps *deps)
+{
+	int rc = buf_append_str(out, "../../../printers/");
+
+	if (rc == 0)
+		rc = depend_on_names(u, TREE_PRINTERS, deps);
+	return rc ? rc : node_name_of(u, FS_PRINTERS, n->id, out);
+}
+
+/* An operation changes state until it is done: kept within status_ttl. */
+static int render_operation(struct upfs *u, const struct fs_node *n,
+			    struct buf *out, struct fs_deps *deps)
+{
+	json_t *op = NULL;
+	int rc = tree_get(u, TREE_OPERATIONS, n->id, NULL, false,
+			  u->opts.status_ttl, RES_REFRESH_STALE, &op, deps);
+
+	if (rc == 0)
+		rc = render_json(out, op);
+	json_decref(op);
+	return rc;
 }
 
 int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
@@ -330,6 +356,16 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		return render_printer_share_link(u, n, out, deps);
 	case FS_CONNECTOR_JSON:
 		return render_member(u, TREE_CONNECTORS, n->id, out, deps);
+	case FS_CONNECTOR_PRINTER_LINK:
+		return render_connector_printer_link(u, n, out, deps);
+	case FS_OPERATION_JSON:
+		*ttl = u->opts.status_ttl;
+		return render_operation(u, n, out, deps);
+	case FS_PRINTER_CTL:
+	case FS_JOB_CTL:
+		/* Written to, never holding anything. */
+		*ttl = 0;
+		return 0;
 	case FS_SETTINGS_JSON:
 		return render_object(u, TREE_SETTINGS, NULL, NULL, out, false,
 				     deps);
@@ -353,7 +389,8 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 			deps->volatile_ = true;
 		return health_render(u, out);
 	case FS_QUEUE_ENTRY:
-		/* The document's bytes arrive with document download. */
+	case FS_JOB_DOCUMENT:
+		/* Documents are streamed (document.c), never rendered. */
 		return -EOPNOTSUPP;
 	default:
 		return -EISDIR;
@@ -363,21 +400,12 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 int tree_document_size(struct upfs *u, const struct fs_node *n, off_t *size,
 		       int64_t *mtime, struct fs_deps *deps)
 {
-	json_t *job = NULL, *doc;
-	struct buf key;
-	int rc;
+	struct document_ref doc;
+	int rc = document_ref_of(u, n, &doc, deps);
 
-	buf_init(&key, 4096);
-	rc = tree_key(&key, TREE_SHARES, n->owner, "/jobs?$expand=documents");
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, n->id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job, deps);
 	if (rc == 0) {
-		doc = json_array_get(json_object_get(job, "documents"), 0);
-		*size = (off_t)json_integer_value(json_object_get(doc, "size"));
-		*mtime = tree_parse_time(tree_str(job, "createdDateTime"));
+		*size = (off_t)doc.size;
+		*mtime = doc.mtime;
 	}
-	json_decref(job);
-	buf_release(&key);
 	return rc;
 }

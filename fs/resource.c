@@ -57,8 +57,8 @@ static uint64_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-/* Under res_lock. */
-static struct res *res_lookup(struct upfs *u, const char *key, bool list)
+/* Under res_lock: the record of key, or NULL. */
+static struct res *res_find(struct upfs *u, const char *key)
 {
 	size_t b = fnv1a(key, strlen(key)) % RES_BUCKETS;
 	struct res *r;
@@ -66,6 +66,17 @@ static struct res *res_lookup(struct upfs *u, const char *key, bool list)
 	for (r = u->res->buckets[b]; r != NULL; r = r->next)
 		if (strcmp(r->key, key) == 0)
 			return r;
+	return NULL;
+}
+
+/* Under res_lock: the record of key, made if there is none. */
+static struct res *res_lookup(struct upfs *u, const char *key, bool list)
+{
+	size_t b = fnv1a(key, strlen(key)) % RES_BUCKETS;
+	struct res *r = res_find(u, key);
+
+	if (r)
+		return r;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
@@ -314,7 +325,8 @@ void res_expire(struct upfs *u, const char *key)
 	/* The remount must not trust the old copy either. */
 	cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
 	pthread_mutex_lock(&u->res_lock);
-	r = res_lookup(u, key, true);
+	/* Never made here: only a read knows whether key is a collection. */
+	r = res_find(u, key);
 	if (r) {
 		r->must_fetch = true;
 		/* Snapshots built from it are out of date from now on. */
@@ -362,6 +374,7 @@ json_t *res_find_id(json_t *list, const char *id)
 static void *refresher_main(void *arg)
 {
 	struct upfs *u = arg;
+	uint64_t gen;
 
 	pthread_mutex_lock(&u->res_lock);
 	while (!atomic_load(&u->stopping)) {
@@ -377,8 +390,15 @@ static void *refresher_main(void *arg)
 		r->queued = false;
 		if (r->loading)
 			continue;
+		gen = r->gen;
 		r->loading = true;
 		res_load(u, r, false);
+		if (gen != 0 && r->gen != gen) {
+			/* Changed behind the kernel's back: tell it. */
+			pthread_mutex_unlock(&u->res_lock);
+			node_invalidate_dependents(u, r);
+			pthread_mutex_lock(&u->res_lock);
+		}
 	}
 	pthread_mutex_unlock(&u->res_lock);
 	return NULL;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "role.h"
 #include "fs.h"
 
 /*
@@ -127,6 +128,8 @@ static void reload_now(struct upfs *u)
 
 	graph_auth_reload(u->graph);
 	res_drop_memory(u);
+	/* A new token may be another user's, with other roles. */
+	role_forget(u);
 	pthread_mutex_lock(&u->health_lock);
 	u->session_expired = false;
 	pthread_mutex_unlock(&u->health_lock);

@@ -52,25 +52,6 @@ static void pending_remove(struct upfs *u, const char *name)
 	}
 }
 
-/* The id of the object a top folder lists under name, or -ENOENT. */
-static int id_of(struct upfs *u, enum fs_kind top, const char *name,
-		 struct buf *id)
-{
-	struct fs_node *dir = NULL, *n = NULL;
-	int rc = node_lookup(u, u->root, top == FS_PRINTERS ? "printers"
-							     : "shares", &dir);
-
-	if (rc == 0)
-		rc = node_lookup(u, dir, name, &n);
-	if (rc == 0)
-		rc = n->id ? buf_append_str(id, n->id) : -ENOENT;
-	if (n)
-		node_forget(u, n, 1);
-	if (dir)
-		node_forget(u, dir, 1);
-	return rc;
-}
-
 /* "../../printers/P" (or ".../printers/P/") -> P's printer id. */
 static int printer_of_target(struct upfs *u, const char *target,
 			     struct buf *id)
@@ -87,7 +68,7 @@ static int printer_of_target(struct upfs *u, const char *target,
 		return -ENOENT;
 	memcpy(name, p, len);
 	name[len] = '\0';
-	return id_of(u, FS_PRINTERS, name, id);
+	return node_id_of(u, FS_PRINTERS, name, id);
 }
 
 /* The service's answer as an errno people expect from mkdir and ln. */
@@ -136,7 +117,7 @@ int shareops_mkdir(struct upfs *u, const char *name)
 	int rc;
 
 	buf_init(&id, 4096);
-	rc = id_of(u, FS_SHARES, name, &id);
+	rc = node_id_of(u, FS_SHARES, name, &id);
 	buf_release(&id);
 	if (rc == 0 || shareops_is_pending(u, name))
 		return -EEXIST;
@@ -224,7 +205,7 @@ int shareops_rmdir(struct upfs *u, const char *name)
 		return 0;
 	}
 	buf_init(&id, 4096);
-	rc = id_of(u, FS_SHARES, name, &id);
+	rc = node_id_of(u, FS_SHARES, name, &id);
 	if (rc == 0)
 		rc = share_request(u, "DELETE", id.data, NULL, &err);
 	buf_release(&id);
@@ -240,8 +221,8 @@ int shareops_rename(struct upfs *u, const char *from, const char *to)
 
 	buf_init(&id, 4096);
 	buf_init(&other, 4096);
-	rc = id_of(u, FS_SHARES, from, &id);
-	if (rc == 0 && (id_of(u, FS_SHARES, to, &other) == 0 ||
+	rc = node_id_of(u, FS_SHARES, from, &id);
+	if (rc == 0 && (node_id_of(u, FS_SHARES, to, &other) == 0 ||
 			shareops_is_pending(u, to)))
 		rc = -EEXIST;
 	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)

@@ -307,7 +307,7 @@ static void cancel_replayed_creates(struct upfs *u, struct submission *s)
 	struct buf path;
 
 	buf_init(&path, 4096);
-	if (share_path(&path, s, "/jobs?$expand=documents") == 0 &&
+	if (share_path(&path, s, TREE_JOBS_SUFFIX) == 0 &&
 	    graph_list(u->graph, path.data, &jobs, NULL, &err) == 0)
 		cancel_orphans(u, s, jobs);
 	json_decref(jobs);
@@ -325,7 +325,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 
 	*adopted = false;
 	buf_init(&path, 4096);
-	rc = share_path(&path, s, "/jobs?$expand=documents");
+	rc = share_path(&path, s, TREE_JOBS_SUFFIX);
 	if (rc == 0)
 		rc = graph_list(u->graph, path.data, &jobs, NULL, &err);
 	rc = submit_errno(rc, &err);
@@ -576,7 +576,7 @@ static void refresh_listings(struct upfs *u, const struct submission *s)
 	struct buf key;
 
 	buf_init(&key, 4096);
-	if (share_path(&key, s, "/jobs?$expand=documents") == 0)
+	if (share_path(&key, s, TREE_JOBS_SUFFIX) == 0)
 		res_expire(u, key.data);
 	buf_release(&key);
 }

@@ -26,6 +26,7 @@ static const struct fixed_child root_children[] = {
 	{ "shares", FS_SHARES },
 	{ "printers", FS_PRINTERS },
 	{ "connectors", FS_CONNECTORS },
+	{ "operations", FS_OPERATIONS },
 	{ "settings.json", FS_SETTINGS_JSON },
 	{ ".upfs", FS_META },
 	{ NULL, 0 },
@@ -49,6 +50,7 @@ static const struct fixed_child printer_children[] = {
 	{ "capabilities.json", FS_PRINTER_CAPS },
 	{ "defaults.json", FS_PRINTER_DEFAULTS },
 	{ "location.json", FS_PRINTER_LOCATION },
+	{ "ctl", FS_PRINTER_CTL },
 	{ "jobs", FS_PRINTER_JOBS },
 	{ "shares", FS_PRINTER_SHARES },
 	{ NULL, 0 },
@@ -57,11 +59,14 @@ static const struct fixed_child printer_children[] = {
 static const struct fixed_child job_children[] = {
 	{ "status", FS_JOB_STATUS },
 	{ "job.json", FS_JOB_JSON },
+	{ "documents", FS_JOB_DOCUMENTS },
+	{ "ctl", FS_JOB_CTL },
 	{ NULL, 0 },
 };
 
 static const struct fixed_child connector_children[] = {
 	{ "connector.json", FS_CONNECTOR_JSON },
+	{ "printers", FS_CONNECTOR_PRINTERS },
 	{ NULL, 0 },
 };
 
@@ -87,6 +92,9 @@ bool tree_kind_is_dir(enum fs_kind kind)
 	case FS_CONNECTOR:
 	case FS_META:
 	case FS_SHARE_PENDING:
+	case FS_JOB_DOCUMENTS:
+	case FS_CONNECTOR_PRINTERS:
+	case FS_OPERATIONS:
 		return true;
 	default:
 		return false;
@@ -96,18 +104,45 @@ bool tree_kind_is_dir(enum fs_kind kind)
 bool tree_kind_is_link(enum fs_kind kind)
 {
 	return kind == FS_SHARE_PRINTER || kind == FS_SHARE_JOB_LINK ||
-	       kind == FS_PRINTER_SHARE_LINK;
+	       kind == FS_PRINTER_SHARE_LINK ||
+	       kind == FS_CONNECTOR_PRINTER_LINK;
 }
 
-/* Whether name is one of the files a share's folder always has. */
-bool tree_share_child(const char *name, enum fs_kind *kind)
+static const struct fixed_child *fixed_children_of(enum fs_kind dir)
 {
-	for (const struct fixed_child *c = share_children; c->name; c++)
+	switch (dir) {
+	case FS_ROOT:
+		return root_children;
+	case FS_SHARE:
+		return share_children;
+	case FS_PRINTER:
+		return printer_children;
+	default:
+		return NULL;
+	}
+}
+
+bool tree_fixed_child(enum fs_kind dir, const char *name, enum fs_kind *kind)
+{
+	const struct fixed_child *c = fixed_children_of(dir);
+
+	for (; c && c->name; c++)
 		if (strcmp(c->name, name) == 0) {
 			*kind = c->kind;
 			return true;
 		}
 	return false;
+}
+
+bool tree_keeps_scratch(enum fs_kind dir)
+{
+	return dir == FS_SHARE || dir == FS_PRINTER || dir == FS_ROOT;
+}
+
+const char *tree_scratch_owner(const struct fs_node *dir)
+{
+	/* The root has no object: its editors' files belong to "". */
+	return dir->id ? dir->id : "";
 }
 
 int tree_key(struct buf *out, const char *prefix, const char *id,
@@ -332,7 +367,7 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 
 	buf_init(&name, 0);
 	buf_init(&numbered, 0);
-	rc = tree_get(u, TREE_SHARES, dir->id, "/jobs?$expand=documents", true,
+	rc = tree_get(u, TREE_SHARES, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
 	if (rc)
 		goto out;
@@ -380,7 +415,7 @@ static int list_jobs(struct upfs *u, const struct fs_node *dir,
 	size_t i;
 	int rc;
 
-	rc = tree_get(u, prefix, dir->id, "/jobs?$expand=documents", true,
+	rc = tree_get(u, prefix, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
 	json_array_foreach(list, i, v) {
 		const char *id = tree_str(v, "id");
@@ -392,6 +427,22 @@ static int list_jobs(struct upfs *u, const struct fs_node *dir,
 	}
 	json_decref(list);
 	return rc;
+}
+
+/*
+ * The name of a link to obj: what the top folder (printers/ or shares/)
+ * calls it, or its own encoded name while that folder cannot be listed.
+ */
+static int link_name(struct upfs *u, enum fs_kind top, const json_t *obj,
+		     struct buf *name)
+{
+	const char *id = tree_str(obj, "id");
+
+	buf_reset(name);
+	if (node_name_of(u, top, id, name) == 0)
+		return 0;
+	buf_reset(name);
+	return names_encode(name, tree_str(obj, "displayName"), id);
 }
 
 /* printers/<p>/shares/: links named as shares/ names them. */
@@ -411,16 +462,136 @@ static int list_printer_shares(struct upfs *u, const struct fs_node *dir,
 
 		if (rc)
 			break;
-		buf_reset(&name);
-		if (node_name_of(u, FS_SHARES, id, &name) != 0) {
-			buf_reset(&name);
-			rc = names_encode(&name, tree_str(v, "displayName"), id);
-		}
+		rc = link_name(u, FS_SHARES, v, &name);
 		if (rc == 0)
 			rc = fs_entries_add(out, name.data, FS_PRINTER_SHARE_LINK,
 					 id, dir->id,
 					 tree_parse_time(tree_str(v,
 							  "createdDateTime")));
+	}
+	json_decref(list);
+	buf_release(&name);
+	return rc;
+}
+
+/* printers/<p>/jobs/<j>/documents/: the job's documents by name. */
+static int list_job_documents(struct upfs *u, const struct fs_node *dir,
+			      struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *job = NULL, *docs, *d;
+	struct names_entry *names = NULL;
+	struct buf key, b;
+	size_t i, n = 0;
+	int64_t mtime;
+	int rc;
+
+	buf_init(&key, 4096);
+	buf_init(&b, 0);
+	rc = tree_key(&key, TREE_PRINTERS, dir->owner, TREE_JOBS_SUFFIX);
+	if (rc == 0)
+		rc = tree_get_member(u, key.data, dir->id, u->opts.dir_ttl,
+				     RES_STALE_OK, &job, deps);
+	if (rc)
+		goto out;
+	docs = json_object_get(job, "documents");
+	mtime = tree_parse_time(tree_str(job, "createdDateTime"));
+	names = calloc(json_array_size(docs) + 1, sizeof(*names));
+	if (names == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(docs, i, d) {
+		const char *id = tree_str(d, "id");
+		const char *name = tree_str(d, "displayName");
+
+		buf_reset(&b);
+		rc = name[0] ? names_encode(&b, name, id)
+			     : buf_printf(&b, "document-%s", id);
+		if (rc)
+			goto out;
+		names[n].id = id;
+		names[n++].name = buf_detach(&b, NULL);
+	}
+	rc = names_disambiguate(names, n);
+	for (i = 0; i < n && rc == 0; i++) {
+		buf_reset(&b);
+		rc = buf_printf(&b, "%s/%s", dir->id, names[i].id);
+		if (rc == 0)
+			rc = fs_entries_add(out, names[i].name, FS_JOB_DOCUMENT,
+					 b.data, dir->owner, mtime);
+	}
+out:
+	if (names)
+		names_release(names, n);
+	json_decref(job);
+	buf_release(&key);
+	buf_release(&b);
+	return rc;
+}
+
+/*
+ * connectors/<c>/printers/: links to the printers the connector serves,
+ * from one listing of every printer with its connectors expanded, never
+ * a request per printer.
+ */
+static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
+				   struct fs_entries *out,
+				   struct fs_deps *deps)
+{
+	json_t *list = NULL, *p, *c;
+	struct buf name;
+	size_t i, k;
+	int rc;
+
+	buf_init(&name, 0);
+	rc = res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true, u->opts.dir_ttl,
+		     RES_STALE_OK, &list, deps);
+	json_array_foreach(list, i, p) {
+		const char *pid = tree_str(p, "id");
+		bool served = false;
+
+		json_array_foreach(json_object_get(p, "connectors"), k, c)
+			served = served || strcmp(tree_str(c, "id"), dir->id) == 0;
+		if (rc || !served)
+			continue;
+		rc = link_name(u, FS_PRINTERS, p, &name);
+		if (rc == 0)
+			rc = fs_entries_add(out, name.data,
+					 FS_CONNECTOR_PRINTER_LINK, pid, dir->id,
+					 tree_parse_time(tree_str(p,
+						"registeredDateTime")));
+	}
+	json_decref(list);
+	buf_release(&name);
+	return rc;
+}
+
+/* operations/: <id>.json per printer-create operation. */
+static int list_operations(struct upfs *u, struct fs_entries *out,
+			   struct fs_deps *deps)
+{
+	json_t *list = NULL, *v;
+	struct buf name;
+	size_t i;
+	int rc;
+
+	buf_init(&name, 0);
+	rc = res_get(u, TREE_OPERATIONS, true, u->opts.status_ttl,
+		     RES_REFRESH_STALE, &list, deps);
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(v, "id");
+
+		if (rc || id[0] == '\0')
+			continue;
+		buf_reset(&name);
+		rc = names_encode(&name, id, id);
+		if (rc == 0)
+			rc = buf_append_str(&name, ".json");
+		if (rc == 0)
+			rc = fs_entries_add(out, name.data, FS_OPERATION_JSON,
+					 id, NULL,
+					 tree_parse_time(tree_str(v,
+						"createdDateTime")));
 	}
 	json_decref(list);
 	buf_release(&name);
@@ -440,14 +611,17 @@ static int list_shares(struct upfs *u, struct fs_entries *out,
 	return rc;
 }
 
-/* shares/<s>/: its files, and editors' local files beside them. */
-static int list_share(struct upfs *u, const struct fs_node *dir,
-		      struct fs_entries *out, struct fs_deps *deps)
+/*
+ * A folder with editable files (shares/<s>/, printers/<p>/, the root):
+ * its files, and the editors' local files beside them.
+ */
+static int list_with_scratch(struct upfs *u, const struct fs_node *dir,
+			     struct fs_entries *out, struct fs_deps *deps)
 {
-	int rc = list_fixed(dir, share_children, out);
+	int rc = list_fixed(dir, fixed_children_of(dir->kind), out);
 
 	if (rc == 0)
-		rc = scratch_list(u, dir->id, out);
+		rc = scratch_list(u, tree_scratch_owner(dir), out);
 	deps->volatile_ = true;
 	return rc;
 }
@@ -457,11 +631,11 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 {
 	switch (dir->kind) {
 	case FS_ROOT:
-		return list_fixed(dir, root_children, out);
+		return list_with_scratch(u, dir, out, deps);
 	case FS_SHARES:
 		return list_shares(u, out, deps);
 	case FS_SHARE:
-		return list_share(u, dir, out, deps);
+		return list_with_scratch(u, dir, out, deps);
 	case FS_SHARE_PENDING:
 		/* Empty until ln -s ../../printers/P printer creates it. */
 		deps->volatile_ = true;
@@ -475,7 +649,7 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 		return list_objects(u, TREE_PRINTERS, FS_PRINTER, NULL,
 				    "registeredDateTime", out, deps);
 	case FS_PRINTER:
-		return list_fixed(dir, printer_children, out);
+		return list_with_scratch(u, dir, out, deps);
 	case FS_PRINTER_JOBS:
 		return list_jobs(u, dir, TREE_PRINTERS, FS_JOB, out, deps);
 	case FS_JOB:
@@ -487,6 +661,12 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 				    "registeredDateTime", out, deps);
 	case FS_CONNECTOR:
 		return list_fixed(dir, connector_children, out);
+	case FS_CONNECTOR_PRINTERS:
+		return list_connector_printers(u, dir, out, deps);
+	case FS_JOB_DOCUMENTS:
+		return list_job_documents(u, dir, out, deps);
+	case FS_OPERATIONS:
+		return list_operations(u, out, deps);
 	case FS_META:
 		return list_fixed(dir, meta_children, out);
 	default:

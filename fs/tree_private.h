@@ -11,6 +11,13 @@
 #define TREE_PRINTERS "/print/printers"
 #define TREE_CONNECTORS "/print/connectors"
 #define TREE_SETTINGS "/print/settings"
+#define TREE_OPERATIONS "/print/operations"
+/* Every printer with the connectors that serve it, in one listing. */
+#define TREE_PRINTERS_WITH_CONNECTORS                                        \
+	"/print/printers?$select=id,displayName,registeredDateTime"         \
+	"&$expand=connectors"
+/* A printer's or share's jobs, with their documents. */
+#define TREE_JOBS_SUFFIX "/jobs?$expand=documents"
 
 /*
  * Lists omit capabilities and defaults (reference §3.1): a printer's and a

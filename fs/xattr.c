@@ -125,7 +125,7 @@ static int job_xattrs(struct upfs *u, const char *prefix, const char *owner,
 	int rc;
 
 	buf_init(&key, 4096);
-	rc = tree_key(&key, prefix, owner, "/jobs?$expand=documents");
+	rc = tree_key(&key, prefix, owner, TREE_JOBS_SUFFIX);
 	if (rc == 0)
 		rc = tree_get_member(u, key.data, id, u->opts.dir_ttl,
 				     RES_STALE_OK, &job, NULL);

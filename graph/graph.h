@@ -212,6 +212,35 @@ int graph_upload_status(struct graph *g, const char *upload_url, json_t **out,
 int graph_upload_cancel(struct graph *g, const char *upload_url,
 			struct graph_err *err);
 
+/* ---- document download and long-running calls ---------------------------- */
+
+/*
+ * GET value_path (…/documents/{id}/$value) without following its 302:
+ * *url receives the pre-authenticated URL of the bytes (malloc'd).
+ * -EPROTO when the service answers without a redirect.
+ */
+int graph_download_url(struct graph *g, const char *value_path, char **url,
+		       struct graph_err *err);
+
+/*
+ * Appends up to len bytes of the document at url from off (a Range GET,
+ * no Authorization). Fewer bytes, or none, at the end of the document.
+ * -ESTALE when the URL's credential has expired (401/403/404/410): get a
+ * new one with graph_download_url().
+ */
+int graph_download_range(struct graph *g, const char *url, uint64_t off,
+			 size_t len, struct buf *out, struct graph_err *err);
+
+/*
+ * POSTs body to path, a call that answers 202 Accepted and names the
+ * operation to poll (Operation-Location, or Location): *operation_url
+ * receives it (malloc'd), *retry_after its Retry-After seconds or -1.
+ * Poll it with graph_get().
+ */
+int graph_start_operation(struct graph *g, const char *path,
+			  const json_t *body, char **operation_url,
+			  int *retry_after, struct graph_err *err);
+
 /* The endpoint as configured, without a trailing slash. */
 const char *graph_endpoint(const struct graph *g);
 

@@ -124,6 +124,7 @@ struct graph_resp {
 	long status;		/* last HTTP status, 0 if none */
 	struct buf body;	/* capped at the client's max_body */
 	char *location;		/* owned; Location header or NULL */
+	char *operation_location; /* owned; Operation-Location or NULL */
 	char request_id[64];	/* request-id header or "" */
 	int retry_after;	/* seconds, or -1 */
 	int overflow;		/* internal: body cap or ENOMEM hit */

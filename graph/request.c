@@ -115,6 +115,8 @@ static void graph_resp_reset_headers(struct graph_resp *resp)
 {
 	free(resp->location);
 	resp->location = NULL;
+	free(resp->operation_location);
+	resp->operation_location = NULL;
 	resp->request_id[0] = '\0';
 	resp->retry_after = -1;
 }
@@ -172,6 +174,13 @@ static bool graph_header_is(const char *line, size_t len, const char *name,
 	return true;
 }
 
+static int graph_keep_header(char **slot, const char *v, size_t vlen)
+{
+	free(*slot);
+	*slot = strndup(v, vlen);
+	return *slot ? 0 : -ENOMEM;
+}
+
 static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct graph_resp *resp = arg;
@@ -191,9 +200,13 @@ static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 	} else if (graph_header_is(line, len, "retry-after", &v, &vlen)) {
 		resp->retry_after = graph_retry_after_parse(v, vlen);
 	} else if (graph_header_is(line, len, "location", &v, &vlen)) {
-		free(resp->location);
-		resp->location = strndup(v, vlen);
-		if (!resp->location) {
+		if (graph_keep_header(&resp->location, v, vlen)) {
+			resp->overflow = -ENOMEM;
+			return 0;
+		}
+	} else if (graph_header_is(line, len, "operation-location", &v,
+				   &vlen)) {
+		if (graph_keep_header(&resp->operation_location, v, vlen)) {
 			resp->overflow = -ENOMEM;
 			return 0;
 		}

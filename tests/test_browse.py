@@ -106,7 +106,8 @@ def test_printer_jobs(mount, tenant):
             p["displayName"]
         for job in jobs:
             jd = os.path.join(d, job["id"])
-            assert sorted(os.listdir(jd)) >= ["job.json", "status"]
+            assert set(os.listdir(jd)) >= {"job.json", "status", "ctl",
+                                           "documents"}
             assert read_text(os.path.join(jd, "status")) == \
                 status_line(job["status"]), jd
             got = read_json(os.path.join(jd, "job.json"))
@@ -189,7 +190,9 @@ def test_queue(mount, tenant):
             used.add(jid)
             job = tenant.jobs[jid]
             doc = job["documents"][0]
-            assert st.st_size == doc["size"], path
+            # What can be read: nothing until the upload has finished.
+            assert st.st_size == (doc["size"] if doc.get("uploadedDateTime")
+                                  else 0), path
             assert xattr(path, "state") == job["status"]["state"]
             assert xattr(path, "document") == doc["displayName"]
             assert xattr(path, "size") == str(doc["size"])
@@ -210,9 +213,12 @@ def test_connectors(mount, tenant):
 
 
 def walk(root, skip_queue=True):
-    """Every entry under root (not following links): (path, lstat)."""
+    """Every entry under root (not following links): (path, lstat). With
+    skip_queue, not the documents' bytes (queue/ and jobs' documents/):
+    those are binary, and test_admin.py checks them."""
     for dirpath, dirnames, filenames in os.walk(root):
-        if skip_queue and os.path.basename(dirpath) == "queue":
+        if skip_queue and os.path.basename(dirpath) in ("queue",
+                                                        "documents"):
             continue
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
@@ -304,14 +310,15 @@ def test_writes_are_refused(mount, emulator, tenant):
     a_share = mount.p("shares", next(iter(tenant.sname.values())))
 
     # Shares are made, renamed and removed with mkdir, mv and rmdir, and
-    # their permission files are edited (test_shares.py): not here.
+    # their permission files are edited (test_shares.py); printers are
+    # renamed and unregistered with mv and rmdir, and defaults.json,
+    # location.json and settings.json are edited (test_admin.py): not here.
     for cmd in (["touch", mount.p("printers", "x")],
                 ["mkdir", mount.p("printers", "x")],
-                ["sh", "-c", "echo x > '%s'" % mount.p("settings.json")],
                 ["rm", os.path.join(a_printer, "status")],
                 ["rm", os.path.join(a_share, "share.json")],
-                ["rmdir", a_printer],
-                ["mv", a_printer, mount.p("printers", "renamed")],
+                ["sh", "-c", "echo x > '%s'" % os.path.join(
+                    a_printer, "capabilities.json")],
                 ["setfattr", "-n", "user.upfs.state", "-v", "idle",
                  a_printer]):
         out = util.run(cmd, check=False)
@@ -321,8 +328,10 @@ def test_writes_are_refused(mount, emulator, tenant):
                 or "Operation not permitted" in out.stderr), (cmd, out.stderr)
 
     util.expect_errno(lambda: open(mount.p("printers", "x"), "w"), *refused)
-    util.expect_errno(lambda: open(mount.p("settings.json"), "w"), *refused)
-    util.expect_errno(lambda: open(mount.p("settings.json"), "a"), *refused)
+    util.expect_errno(lambda: open(os.path.join(a_printer, "printer.json"),
+                                   "w"), *refused)
+    util.expect_errno(lambda: open(os.path.join(a_printer, "status"), "a"),
+                      *refused)
     util.expect_errno(lambda: os.mkdir(mount.p("printers", "x")), *refused)
     util.expect_errno(lambda: os.mkdir(os.path.join(a_printer, "x")),
                       *refused)

@@ -810,11 +810,13 @@ def test_non_admin_cannot_manage_shares(emu, bob, what):
 
 # --- what a non-admin sees ---------------------------------------------------
 
-@pytest.mark.xfail(reason="issue 4: a non-admin mount should show the "
-                   "permission files read-only (0444); upfs shows 0644 to "
-                   "everyone", strict=False)
-def test_non_admin_sees_permission_files_read_only(emu, bob):
+def test_non_admin_sees_permission_files_read_only(emu, bob, admin):
     d = bob.p("shares", SHARE)
     for name in ("allowed_users", "allowed_groups", "allow_all_users"):
         mode = os.stat(os.path.join(d, name)).st_mode & 0o777
         assert mode == 0o444, "%s is %o for bob" % (name, mode)
+        mode = os.stat(os.path.join(admin.p("shares", SHARE), name)
+                       ).st_mode & 0o777
+        assert mode == 0o644, "%s is %o for the admin" % (name, mode)
+    # The share's options are this mount's own: bob may keep his.
+    assert os.stat(os.path.join(d, "options")).st_mode & 0o777 == 0o644

@@ -31,11 +31,17 @@ static void usage(FILE *out)
 		"                                 mount a profile (its "
 		"mountpoint= or ~/print/PROFILE)\n"
 		"  umount PROFILE|MOUNTPOINT      unmount it\n"
+		"  printer create [PROFILE] --name N --manufacturer M "
+		"--model X\n"
+		"         --csr FILE --transport-key FILE [--connector C] "
+		"[--device-id ID]\n"
+		"                                 register a printer and wait "
+		"for it\n"
 		"\n"
 		"PROFILE is a [section] of ~/.config/upfs/config (default: "
 		"\"default\").\n"
 		"-o takes endpoint=, authority=, client_id=, ca_file=, scope=, "
-		"mountpoint=.\n"
+		"mountpoint=,\ntoken_file=.\n"
 		"See upfsctl(1).\n");
 }
 
@@ -67,6 +73,7 @@ static int ctl_setting(void *arg, const char *key, const char *value,
 		{ "ca_file", offsetof(struct ctl_profile, ca_file) },
 		{ "scope", offsetof(struct ctl_profile, scope) },
 		{ "mountpoint", offsetof(struct ctl_profile, mountpoint) },
+		{ "token_file", offsetof(struct ctl_profile, token_file) },
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
@@ -168,6 +175,7 @@ void ctl_profile_release(struct ctl_profile *p)
 	free(p->ca_file);
 	free(p->scope);
 	free(p->mountpoint);
+	free(p->token_file);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -228,7 +236,7 @@ static int ctl_logout(int argc, char **argv)
 /* ---- mount and umount ------------------------------------------------- */
 
 /* The profile's mountpoint, ~ expanded, or ~/print/PROFILE. */
-static int ctl_mountpoint(const struct ctl_profile *p, char *out, size_t len)
+int ctl_mountpoint(const struct ctl_profile *p, char *out, size_t len)
 {
 	const char *home = getenv("HOME");
 	const char *mp = p->mountpoint;
@@ -368,7 +376,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "login", ctl_login },	  { "logout", ctl_logout },
 		{ "status", ctl_status }, { "mount", ctl_mount },
-		{ "umount", ctl_umount },
+		{ "umount", ctl_umount }, { "printer", ctl_printer },
 	};
 
 	if (argc < 2) {

@@ -4,6 +4,7 @@
  *   upfsctl.c         the command line, profiles, logout, mount, umount
  *   upfsctl_login.c   login: the device-code flow
  *   upfsctl_status.c  status: .upfs/status of a mount, for people
+ *   upfsctl_printer.c printer create: registration, a long-running call
  *
  * Messages follow upfs: one line on stderr, "upfsctl: what failed: what
  * to do". Exit status: 0 done, 1 failed, 2 bad command line. No token is
@@ -43,6 +44,7 @@ struct ctl_profile {
 	char *ca_file;
 	char *scope;
 	char *mountpoint;	/* NULL: ~/print/PROFILE */
+	char *token_file;	/* a bearer token in a file, or NULL */
 	char session_path[PATH_MAX];
 	char session_shown[PATH_MAX];	/* with ~ for $HOME */
 };
@@ -59,7 +61,11 @@ void ctl_profile_release(struct ctl_profile *p);
 /* mkdir -p of the config folder, mode 0700. 0 or a negative errno. */
 int ctl_config_dir_make(void);
 
+/* The profile's mountpoint (its mountpoint= or ~/print/PROFILE). */
+int ctl_mountpoint(const struct ctl_profile *p, char *out, size_t len);
+
 int ctl_login(int argc, char **argv);
 int ctl_status(int argc, char **argv);
+int ctl_printer(int argc, char **argv);
 
 #endif

@@ -10,5 +10,8 @@ enums), profiles (printer models), tenants (seed data), graph_print and
 graph_directory (Graph read handlers), printing (job create,
 createUploadSession, start, cancel, abort), sharing (share
 create/update/delete, access-list $ref add/remove), uploads (upload
-sessions, the upload URLs, documents on disk), control (test-only
-/_emulator routes)."""
+sessions, the upload URLs, documents on disk), admin (printer
+registration, update, restoreFactoryDefaults and delete; connector and
+settings updates), downloads (document $value and the download URLs),
+reports (the usage reports and archived-job functions under /reports),
+control (test-only /_emulator routes)."""

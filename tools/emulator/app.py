@@ -1,13 +1,16 @@
 """Request dispatch: which surface a path belongs to (Graph, upload URLs,
-OAuth, test routes), then auth, routing, counting, faults and the handler,
-in that order. Knows nothing about sockets; the server writes what it
-returns. Every request first lets started jobs finish (State.tick)."""
+download URLs, OAuth, test routes), then auth, routing, counting, faults
+and the handler, in that order. The Graph surface is /print (graph_print,
+printing, sharing, admin, downloads' $value), the directory
+(graph_directory) and /reports (reports). Knows nothing about sockets; the
+server writes what it returns. Every request first lets started jobs and
+running operations finish (State.tick)."""
 
 import sys
 import traceback
 
-from . import (auth, control, graph_directory, graph_print, printing,
-               sharing, uploads)
+from . import (admin, auth, control, downloads, graph_directory,
+               graph_print, printing, reports, sharing, uploads)
 from .faults import Faults
 from .metrics import Counter, WriteLog
 from .router import Router
@@ -15,14 +18,18 @@ from .wire import ClientGone, GraphError, Reply
 
 VERSIONS = ("v1.0", "beta")
 UPLOAD_PREFIX = "/uploadSessions/"
+DOWNLOAD_PREFIX = "/downloads/"
 
 
 def graph_router():
     r = Router()
     printing.register(r)
     sharing.register(r)
+    admin.register(r)
+    downloads.register(r)
     graph_print.register(r)
     graph_directory.register(r)
+    reports.register(r)
     return r
 
 
@@ -36,24 +43,32 @@ def oauth_router():
 
 class App:
     """job_quota: jobs a user may create in 12 days; job_seconds: from
-    start to completed; upload_seconds: an upload session's lifetime.
-    uploads (uploads.Uploads) owns a temp directory: call close() at exit."""
+    start to completed; upload_seconds: an upload session's lifetime;
+    operation_seconds: from POST /print/printers/create to the printer
+    registered; download_seconds: a download URL's lifetime. (POST
+    /_emulator changes them at run time.) uploads (uploads.Uploads) owns a
+    temp directory: call close() at exit."""
 
     def __init__(self, state, faults=None, page_size=100, job_quota=10000,
-                 job_seconds=2.0, upload_seconds=3600.0, uploads_root=None):
+                 job_seconds=2.0, upload_seconds=3600.0, uploads_root=None,
+                 operation_seconds=1.0, download_seconds=3600.0):
         self.state = state                # replaced by /_emulator/reset
         self.faults = faults or Faults()
         self.page_size = page_size
         self.job_quota = job_quota
         self.job_seconds = job_seconds
         self.upload_seconds = upload_seconds
+        self.operation_seconds = operation_seconds
+        self.download_seconds = download_seconds
         self.uploads = uploads.Uploads(uploads_root)
+        self.downloads = downloads.Downloads()
         self.counter = Counter()
         self.writes = WriteLog()
         self.graph = graph_router()
         self.oauth = oauth_router()
         self.control = control.router()
         self.upload = uploads.router()
+        self.download = downloads.router()
 
     def close(self):
         self.uploads.close()
@@ -77,7 +92,9 @@ class App:
             if first in VERSIONS:
                 return self._graph(req, first)
             if first == UPLOAD_PREFIX.strip("/"):
-                return self._upload(req)
+                return self._preauth(req, self.upload, True)
+            if first == DOWNLOAD_PREFIX.strip("/"):
+                return self._preauth(req, self.download, False)
             if "/oauth2/" in req.raw_path:
                 return self._oauth(req)
             raise GraphError(404, "NotFound",
@@ -109,18 +126,19 @@ class App:
         return self._faulted(req, False, lambda: route.handler(req,
                                                                self.state))
 
-    def _upload(self, req):
-        """The pre-authenticated upload URLs: no bearer token, counted and
-        faulted like the Graph surface."""
+    def _preauth(self, req, router, log):
+        """The pre-authenticated upload (and download) URLs: no bearer
+        token, counted and faulted like the Graph surface; with log, the
+        writes go into the write log."""
         try:
-            route, req.params = self.upload.resolve(req.method, req.raw_path)
+            route, req.params = router.resolve(req.method, req.raw_path)
         except GraphError as err:
             self.counter.count(req.method, err.template)
             raise err
         req.route = route
         self.counter.count(req.method, route.template)
         return self._faulted(req, True, lambda: route.handler(req, self),
-                             log=True)
+                             log=log)
 
     def _graph(self, req, version):
         req.version = version

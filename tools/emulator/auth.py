@@ -45,10 +45,10 @@ DELEGATED_SCOPES = (
     "Printer.Create PrinterShare.ReadWrite.All PrintJob.ReadWrite.All "
     "PrintJob.Create PrintConnector.ReadWrite.All "
     "PrintSettings.ReadWrite.All User.Read.All Group.Read.All "
-    "offline_access")
+    "Reports.Read.All offline_access")
 APP_ROLES = ["Printer.ReadWrite.All", "PrintJob.ReadWrite.All",
              "PrintJob.Manage.All", "PrintTaskDefinition.ReadWrite.All",
-             "User.Read.All", "Group.Read.All"]
+             "User.Read.All", "Group.Read.All", "Reports.Read.All"]
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_MODES = ("approve", "deny", "expire", "slow_down")
@@ -248,6 +248,22 @@ def check_app_allowed(req):
             403, "accessDenied",
             "The token does not have one or more required security scopes: "
             "this operation supports delegated (user) tokens only.")
+
+
+def require_permission(req, permission):
+    """403 unless the token carries permission: in `scp` (delegated) or
+    `roles` (app-only). Routes that need a permission beyond the defaults
+    call this first; the body is the print service's missing-scope reply
+    (reference §5.2: code UnknownError, a message in literal quotes)."""
+    if req.claims.get("kind") == "app":
+        granted = req.claims.get("roles") or []
+    else:
+        granted = (req.claims.get("scp") or "").split()
+    if permission not in granted:
+        raise GraphError(
+            403, "UnknownError",
+            '"The token does not have one or more required security '
+            'scopes."')
 
 
 # --- the token endpoint ------------------------------------------------------

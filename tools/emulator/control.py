@@ -4,7 +4,17 @@ tests change the tenant behind the client's back, and set faults.
 
   GET    /_emulator                  {"base","tenant","faults","pageSize",
                                       "jobQuota","jobSeconds",
-                                      "uploadSessionSeconds","spoolDir"}
+                                      "uploadSessionSeconds",
+                                      "operationSeconds",
+                                      "downloadUrlSeconds","spoolDir"}
+  POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
+                                      (>= 0), "jobSeconds" (>= 0),
+                                      "uploadSessionSeconds" (> 0),
+                                      "operationSeconds" (>= 0: how long a
+                                      printer-create operation runs),
+                                      "downloadUrlSeconds" (> 0: lifetime of
+                                      a $value download URL)} -> as GET;
+                                      400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
                                       optional) -> {"access_token",
@@ -21,13 +31,27 @@ tests change the tenant behind the client's back, and set faults.
                                       plus printerId/shareId/... links
   POST   /_emulator/reset            {"tenant":name} re-seeds (default:
                                       the current tenant); forgets upload
-                                      sessions and uploaded documents
+                                      sessions, uploaded documents and
+                                      download URLs
   GET    /_emulator/faults           {"spec": ...}
   POST   /_emulator/faults           {"spec": "429:0.2:1,..."} replaces it
   POST   /_emulator/printers         printer fields (displayName required;
-                                      "id", "connectorIds" optional) -> 201
+                                      "id", "connectorIds",
+                                      "registeredByApp" (the client id whose
+                                      app-only tokens may PATCH it, if it
+                                      has no physical device) optional)
+                                      -> 201; its defaults become its
+                                      factory defaults
+  GET    /_emulator/printers/{id}    the printer as in the state, plus
+                                      "shareIds", "connectorIds",
+                                      "factoryDefaults" (what
+                                      restoreFactoryDefaults restores) and
+                                      "registeredByApp" (or null)
   PATCH  /_emulator/printers/{id}    fields merged (dicts deep) -> 200
+                                      (factory defaults unchanged)
   DELETE /_emulator/printers/{id}    also deletes its shares and jobs
+                                      (admin.unregister_printer, as DELETE
+                                      /print/printers/{id})
   POST   /_emulator/shares           {"printerId", "displayName",
                                       "allowAllUsers", "allowedUsers": [UPN
                                       or id], "allowedGroups": [name or id]}
@@ -36,8 +60,15 @@ tests change the tenant behind the client's back, and set faults.
   POST   /_emulator/jobs             {"printerId" and/or "shareId", "upn",
                                       "state", "documentName", "size",
                                       "contentType", "configuration",
-                                      "details", "description"} -> 201
-  PATCH  /_emulator/jobs/{jid}       {"state", ...} recomputes the status;
+                                      "details", "description",
+                                      "createdDateTime", "pageCount"} -> 201
+                                      ("pageCount": the emulator-only
+                                      document page count the reports use,
+                                      see reports.py)
+  PATCH  /_emulator/jobs/{jid}       {"state", ...} recomputes the status
+                                      (a final state stamps the job's
+                                      completionDateTime: now);
+                                      "pageCount" (null: from the size);
                                       other fields merged
   DELETE /_emulator/jobs/{jid}
   GET    /_emulator/jobs[?shareId=&printerId=&upn=&state=]
@@ -48,14 +79,24 @@ tests change the tenant behind the client's back, and set faults.
                                       "createdBy" (UPN),"createdDateTime",
                                       "documentId","documentName",
                                       "contentType","size","uploaded",
-                                      "sha256" (null until uploaded)}
+                                      "sha256" (null until uploaded),
+                                      "configuration","pageCount" (null:
+                                      from the size),"acknowledgedDateTime",
+                                      "completionDateTime" (null until
+                                      final)}
   GET    /_emulator/jobs/{jid}       one job summary
   GET    /_emulator/jobs/{jid}/document
                                       {"jobId","documentId","sha256","size",
-                                      "contentType","documentName","path"}
-                                      of the uploaded bytes ("path": the file,
-                                      null if gone, e.g. after a restart);
-                                      404 if the job or its upload is missing
+                                      "contentType","documentName","path",
+                                      "synthetic"}: the sha256 of what the
+                                      document's $value download serves:
+                                      the uploaded bytes ("path": the file,
+                                      null if gone, e.g. after a restart) or,
+                                      for a seeded job nobody uploaded to,
+                                      the synthetic bytes (downloads.py;
+                                      "synthetic": true, "path" null); 404
+                                      if the job is missing or its document
+                                      was never uploaded
   POST   /_emulator/users            {"userPrincipalName" (required),
                                       "displayName", "id", "givenName",
                                       "surname", "jobTitle",
@@ -96,7 +137,7 @@ tests change the tenant behind the client's back, and set faults.
 import os
 from urllib.parse import parse_qs
 
-from . import auth, records, render, tenants, util
+from . import admin, auth, downloads, records, render, tenants, util
 from .router import Router
 from .wire import GraphError, Reply
 
@@ -116,7 +157,39 @@ def info(req, app):
                        "pageSize": app.page_size, "jobQuota": app.job_quota,
                        "jobSeconds": app.job_seconds,
                        "uploadSessionSeconds": app.upload_seconds,
+                       "operationSeconds": app.operation_seconds,
+                       "downloadUrlSeconds": app.download_seconds,
                        "spoolDir": app.uploads.root})
+
+
+# JSON name -> (App attribute, integer only, minimum, minimum allowed)
+SETTINGS = {
+    "pageSize": ("page_size", True, 1, True),
+    "jobQuota": ("job_quota", True, 0, True),
+    "jobSeconds": ("job_seconds", False, 0, True),
+    "uploadSessionSeconds": ("upload_seconds", False, 0, False),
+    "operationSeconds": ("operation_seconds", False, 0, True),
+    "downloadUrlSeconds": ("download_seconds", False, 0, False),
+}
+
+
+def settings_set(req, app):
+    """POST /_emulator: changes run-time settings (all checked first)."""
+    body = _body(req)
+    for key, value in body.items():
+        if key not in SETTINGS:
+            raise GraphError(400, "BadRequest", "unknown setting '%s'; "
+                             "known: %s" % (key, ", ".join(SETTINGS)))
+        _, integer, low, inclusive = SETTINGS[key]
+        kinds = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or \
+                value < low or (value == low and not inclusive):
+            raise GraphError(400, "BadRequest", "%s must be %s %s %d" % (
+                key, "an integer" if integer else "a number",
+                ">=" if inclusive else ">", low))
+    for key, value in body.items():
+        setattr(app, SETTINGS[key][0], value)
+    return info(req, app)
 
 
 def token(req, app):
@@ -167,6 +240,7 @@ def reset(req, app):
         raise GraphError(400, "BadRequest", "unknown tenant '%s'" % name)
     app.state = tenants.build(name)
     app.uploads.clear()
+    app.downloads.clear()
     app.writes.reset()
     return Reply(200, {"tenant": name})
 
@@ -192,7 +266,8 @@ def printer_create(req, app):
     if not isinstance(name, str) or not name:
         raise GraphError(400, "BadRequest", "displayName is required")
     fields = {k: v for k, v in body.items()
-              if k not in ("id", "displayName", "isShared", "connectorIds")
+              if k not in ("id", "displayName", "isShared", "connectorIds",
+                           "registeredByApp")
               and not k.startswith("_")}
     st = app.state
     with st.lock:
@@ -205,8 +280,22 @@ def printer_create(req, app):
             if isinstance(fields.get(key), dict):
                 rec[key] = util.deep_merge(base[key], fields[key])
         rec["_connectorIds"] = list(body.get("connectorIds", []))
+        if body.get("registeredByApp"):
+            rec["_registeredByApp"] = body["registeredByApp"]
         st.add("printers", rec)
         return Reply(201, render.public(rec))
+
+
+def printer_get(req, app):
+    st = app.state
+    with st.lock:
+        rec = st.printer(req.params["id"])
+        out = render.public(rec)
+        out.update(shareIds=list(st.shares_by_printer.get(rec["id"], [])),
+                   connectorIds=list(rec.get("_connectorIds", [])),
+                   factoryDefaults=rec.get("_factoryDefaults"),
+                   registeredByApp=rec.get("_registeredByApp"))
+    return Reply(200, out)
 
 
 def printer_patch(req, app):
@@ -216,8 +305,7 @@ def printer_patch(req, app):
 
 
 def printer_delete(req, app):
-    with app.state.lock:
-        app.state.delete_printer(req.params["id"])
+    admin.unregister_printer(app, app.state, req.params["id"])
     return Reply(204)
 
 
@@ -296,6 +384,8 @@ def _job_out(rec):
 
 def job_create(req, app):
     body = _body(req)
+    pages = body.get("pageCount")
+    pages = None if pages is None else _page_count(pages)
     st = app.state
     with st.lock:
         sid = body.get("shareId")
@@ -325,8 +415,17 @@ def job_create(req, app):
         rec = records.job(jid, pid, sid, records.user_identity(user),
                           state_name, doc, created, config,
                           body.get("details"), body.get("description"))
+        if pages is not None:
+            rec["_pageCount"] = pages
         st.add_job(rec)
         return Reply(201, _job_out(rec))
+
+
+def _page_count(value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise GraphError(400, "BadRequest", "pageCount must be an integer "
+                         ">= 0")
+    return value
 
 
 def job_patch(req, app):
@@ -347,6 +446,11 @@ def job_patch(req, app):
                 name, body.pop("details", None), body.pop("description", None))
             rec["status"], rec["isFetchable"] = status, fetchable
             rec.pop("_completeAt", None)    # no longer finishes by itself
+            rec["_endedDateTime"] = util.now_str() \
+                if name in records.FINAL_STATES else None
+        if "pageCount" in body:
+            count = body.pop("pageCount")
+            rec["_pageCount"] = None if count is None else _page_count(count)
         body = {k: v for k, v in body.items()
                 if k != "id" and not k.startswith("_")}
         rec.update(util.deep_merge(rec, body))
@@ -381,6 +485,10 @@ def _job_summary(rec):
         "contentType": doc.get("contentType"), "size": doc.get("size"),
         "uploaded": bool(doc.get("uploadedDateTime")),
         "sha256": rec.get("_sha256"),
+        "configuration": dict(rec.get("configuration") or {}),
+        "pageCount": rec.get("_pageCount"),
+        "acknowledgedDateTime": rec.get("acknowledgedDateTime"),
+        "completionDateTime": records.ended_time(rec),
     }
 
 
@@ -424,21 +532,21 @@ def job_get(req, app):
 
 
 def job_document(req, app):
-    """The uploaded bytes' hash and properties."""
-    with app.state.lock:
-        rec = _job_rec(app.state, req.params["jid"])
+    """The hash and properties of what the document's $value serves."""
+    st = app.state
+    with st.lock:
+        rec = _job_rec(st, req.params["jid"])
         doc = rec["documents"][0] if rec["documents"] else None
-        sha = rec.get("_sha256")
-    if doc is None or not sha:
+    found = downloads.fingerprint(app, st, rec, doc) if doc else None
+    if found is None:
         raise GraphError(404, "itemNotFound", "job '%s' has no uploaded "
                          "document" % req.params["jid"])
-    entry = app.uploads.document(doc["id"])
-    path = entry["path"] if entry and os.path.exists(entry["path"]) \
-        else None
     return Reply(200, {"jobId": rec["id"], "documentId": doc["id"],
-                       "sha256": sha, "size": doc["size"],
+                       "sha256": found["sha256"], "size": doc["size"],
                        "contentType": doc["contentType"],
-                       "documentName": doc["displayName"], "path": path})
+                       "documentName": doc["displayName"],
+                       "path": found["path"],
+                       "synthetic": found["synthetic"]})
 
 
 # --- users and groups --------------------------------------------------------
@@ -569,6 +677,7 @@ def uploads_list(req, app):
 def router():
     r = Router()
     r.add("GET", "/_emulator", info)
+    r.add("POST", "/_emulator", settings_set)
     r.add("POST", "/_emulator/token", token)
     r.add("GET", "/_emulator/auth", auth.control_get)
     r.add("POST", "/_emulator/auth", auth.control_set)
@@ -580,6 +689,7 @@ def router():
     r.add("GET", "/_emulator/faults", faults_get)
     r.add("POST", "/_emulator/faults", faults_set)
     r.add("POST", "/_emulator/printers", printer_create)
+    r.add("GET", "/_emulator/printers/{id}", printer_get)
     r.add("PATCH", "/_emulator/printers/{id}", printer_patch)
     r.add("DELETE", "/_emulator/printers/{id}", printer_delete)
     r.add("POST", "/_emulator/shares", share_create)

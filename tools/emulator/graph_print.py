@@ -1,13 +1,23 @@
 """The /print surface (read side): printers, shares, jobs, documents,
 connectors, services, settings, operations. The printing write side (job
 create, createUploadSession, start, cancel, abort) is in printing.py, share
-management and access lists in sharing.py. Other
-write routes are listed in PLANNED and answer 501 until their issue lands;
-to add one, write a handler and register it instead of planning it."""
+management and access lists in sharing.py, printer registration and
+administration, connectors and settings in admin.py, document `$value`
+downloads in downloads.py. Other write routes are listed in PLANNED and
+answer 501 until their issue lands; to add one, write a handler and
+register it instead of planning it.
 
-from . import odata, render
+Jobs under a printer (/print/printers/{id}/jobs...): a delegated caller who
+is not a Printer Administrator sees only the jobs they created (reference
+§3.0: reading other users' jobs needs that role): the list leaves the others
+out, GET of one of them (or of its documents) is 403 accessDenied.
+Administrators and app-only tokens see every job. Under a share
+(/print/shares/{id}/jobs...) everyone who can see the share sees all of its
+jobs (design.md §2: "every job of the share you can see")."""
+
+from . import odata, records, render
 from .odata import COLLECTION_OPTIONS, ENTITY_OPTIONS
-from .wire import Reply, not_found
+from .wire import GraphError, Reply, not_found
 
 PRINTERS_CAP = 100      # the real service never pages printers above 100
 OTHER_CAP = 999
@@ -121,11 +131,46 @@ def _owner(req, state):
         _share_coll(req), rec["id"])
 
 
+def _own_jobs_only(req, state):
+    """The caller's user id when they may see only their own jobs on this
+    path (a printer path, a delegated caller who is not a Printer
+    Administrator), else None. An unknown user gets "" (no job)."""
+    if req.route.segments[1] != "printers" or \
+            req.claims.get("kind") != "delegated":
+        return None
+    uid = state.user_by_upn.get((req.claims.get("upn") or "").lower())
+    user = state.users.get(uid) if uid else None
+    if user is not None and records.is_printer_admin(user):
+        return None
+    return uid or ""
+
+
+def _creator(rec):
+    return (rec.get("createdBy") or {}).get("id")
+
+
+def _readable_job(req, state, index, owner):
+    """The job of a .../jobs/{jid} path, 403 if the caller may not read
+    it (see the module comment)."""
+    rec = state.job_in(index, owner, req.params["jid"])
+    uid = _own_jobs_only(req, state)
+    if uid is not None and _creator(rec) != uid:
+        raise GraphError(403, "accessDenied",
+                         "Print job '%s' belongs to another user; reading "
+                         "other users' jobs needs the Printer Administrator "
+                         "role." % rec["id"])
+    return rec
+
+
 def list_jobs(req, state):
     with state.lock:
         index, owner, frag = _owner(req, state)
+        keys = index.get(owner, [])
+        uid = _own_jobs_only(req, state)
+        if uid is not None:
+            keys = [j for j in keys if _creator(state.jobs.by_id[j]) == uid]
         return list_of(
-            req, state, "printJob", frag + "/jobs", index.get(owner, []), int,
+            req, state, "printJob", frag + "/jobs", keys, int,
             state.jobs.get,
             lambda r, q: render.job(state, req, r, q.select, q.expand, frag),
             filters=JOB_FILTERS)
@@ -135,7 +180,7 @@ def get_job(req, state):
     q = odata.Query(req.raw_query, ENTITY_OPTIONS, "printJob")
     with state.lock:
         index, owner, frag = _owner(req, state)
-        rec = state.job_in(index, owner, req.params["jid"])
+        rec = _readable_job(req, state, index, owner)
         obj = render.job(state, req, rec, q.select, q.expand, frag)
     return entity(req, frag + "/jobs", obj, q.select)
 
@@ -143,7 +188,7 @@ def get_job(req, state):
 def list_documents(req, state):
     with state.lock:
         index, owner, frag = _owner(req, state)
-        rec = state.job_in(index, owner, req.params["jid"])
+        rec = _readable_job(req, state, index, owner)
         docs = {d["id"]: d for d in rec["documents"]}
         order = list(docs)
         return list_of(
@@ -157,7 +202,7 @@ def get_document(req, state):
     q = odata.Query(req.raw_query, {"$select"}, "printDocument")
     with state.lock:
         index, owner, frag = _owner(req, state)
-        rec = state.job_in(index, owner, req.params["jid"])
+        rec = _readable_job(req, state, index, owner)
         for doc in rec["documents"]:
             if doc["id"] == req.params["did"]:
                 obj = odata.select_fields(dict(doc), q.select)
@@ -299,18 +344,10 @@ def get_print(req, state):
 # --- the table ---------------------------------------------------------------
 
 PLANNED = [
-    ("POST", "/print/printers/create", False),
-    ("PATCH", "/print/printers/{id}", True),
-    ("DELETE", "/print/printers/{id}", False),
-    ("POST", "/print/printers/{id}/restoreFactoryDefaults", False),
     ("PATCH", "/print/printers/{id}/jobs/{jid}", True),
     ("POST", "/print/printers/{id}/jobs/{jid}/redirect", True),
-    ("GET", "/print/printers/{id}/jobs/{jid}/documents/{did}/$value", True),
     ("GET", "/print/printers/{id}/taskTriggers", False),
     ("POST", "/print/printers/{id}/taskTriggers", False),
-    ("PATCH", "/print/connectors/{id}", False),
-    ("DELETE", "/print/connectors/{id}", False),
-    ("PATCH", "/print/settings", False),
     ("GET", "/print/taskDefinitions", True),
     ("POST", "/print/taskDefinitions", True),
 ]

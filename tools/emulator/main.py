@@ -52,6 +52,10 @@ def parse_args(argv):
     p.add_argument("--upload-session-seconds", type=float, default=3600.0,
                    metavar="N", help="lifetime of an upload session "
                                      "(default 3600)")
+    p.add_argument("--operation-seconds", type=float, default=1.0,
+                   metavar="S", help="seconds a printer-create operation "
+                   "runs before the printer is registered (default 1; 0: "
+                   "at the next request)")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
     sign_in_options(p)
@@ -123,9 +127,10 @@ def main(argv=None):
         print("up-emulator: --page-size must be at least 1", file=sys.stderr)
         return 2
     if args.job_quota < 0 or args.job_seconds < 0 or \
-            args.upload_session_seconds <= 0:
-        print("up-emulator: --job-quota and --job-seconds must be at least "
-              "0, --upload-session-seconds more than 0", file=sys.stderr)
+            args.operation_seconds < 0 or args.upload_session_seconds <= 0:
+        print("up-emulator: --job-quota, --job-seconds and "
+              "--operation-seconds must be at least 0, "
+              "--upload-session-seconds more than 0", file=sys.stderr)
         return 2
     why = configure_sign_in(args)
     if why:
@@ -144,7 +149,8 @@ def main(argv=None):
         return 2
     app = App(state, faults, args.page_size, job_quota=args.job_quota,
               job_seconds=args.job_seconds,
-              upload_seconds=args.upload_session_seconds)
+              upload_seconds=args.upload_session_seconds,
+              operation_seconds=args.operation_seconds)
     try:
         return serve(args, app)
     finally:

@@ -125,4 +125,15 @@ def virtual_queue():
         _defaults(caps, "North America Letter", True)
 
 
+def generic_pdf():
+    """What a newly registered printer (POST /print/printers/create) starts
+    with until its device reports its own: a plain PDF printer. The
+    manufacturer and model are replaced by the registration's."""
+    caps = _caps(True, ["application/pdf"],
+                 ["North America Letter", "North America Legal", "A4", "A5"],
+                 dpis=(300, 600), copies=99)
+    return "Generic", "PDF Printer", caps, \
+        _defaults(caps, "North America Letter", True)
+
+
 MODELS = [mono_laser, color_mfp, production_mfp, a4_color, lab_laser]

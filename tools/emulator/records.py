@@ -1,7 +1,16 @@
 """Builders for the emulator's internal records. A record is the Graph
 object plus private keys starting with '_' (links and ordering) that the
-renderer strips. The job state table lives here too, so the write side
-(create, start, cancel) can reuse it."""
+renderer strips. A job's private keys besides the links: `_completeAt`
+(started, due to complete), `_endedDateTime` (when it became final, for
+the reports), `_pageCount` (emulator-only document page count, see
+reports.py), `_sha256` (the uploaded bytes). The job state table lives
+here too, so the write side (create, start, cancel) can reuse it, and so
+do the printer-create operation and the printer it registers when it
+succeeds (the operation's private keys: `_completeAt`, `_request`, the
+checked create body, and `_printerId`)."""
+
+import base64
+import hashlib
 
 from . import profiles, util
 
@@ -140,12 +149,23 @@ def complete_job(rec, when):
     for doc in rec["documents"]:
         doc["downloadedDateTime"] = when
     rec.pop("_completeAt", None)
+    rec["_endedDateTime"] = when
 
 
 def end_job(rec, state):
     """Cancels or aborts a job (state "canceled" or "aborted")."""
     rec["status"], rec["isFetchable"] = job_status(state)
     rec.pop("_completeAt", None)
+    rec["_endedDateTime"] = util.now_str()
+
+
+def ended_time(rec):
+    """When a job reached its final state (the archived job's
+    completionDateTime), or None while it is not final. Records loaded
+    from an older state file fall back to acknowledgedDateTime."""
+    if rec["status"]["state"] not in FINAL_STATES:
+        return None
+    return rec.get("_endedDateTime") or rec.get("acknowledgedDateTime")
 
 
 def configuration(**values):
@@ -180,6 +200,10 @@ def job(jid, printer_id, share_id, created_by, state, doc, created,
         "_seq": int(jid),
         "_printerId": printer_id,
         "_shareId": share_id,
+        # When the job became final (records.ended_time); a job made final
+        # here ended when it was acknowledged, or created if it never was.
+        "_endedDateTime": (acknowledged or created)
+        if state in FINAL_STATES else None,
     }
 
 
@@ -202,3 +226,69 @@ def group(gid, display_name, description, created, members=()):
         "securityEnabled": True, "groupTypes": [],
         "createdDateTime": created, "_members": list(members),
     }
+
+
+# --- printer-create operations (reference §2.21, §3.1) -----------------------
+
+OPERATION_TYPE = "#microsoft.graph.printerCreateOperation"
+OPERATION_STATES = {
+    "running": "The operation is in progress.",
+    "succeeded": "The operation has completed successfully.",
+}
+
+
+def printer_create_operation(opid, created, complete_at, request):
+    """A running printerCreateOperation. request: the checked create body
+    plus "appid" (the registering app); complete_at: epoch seconds at
+    which State.tick registers the printer (complete_printer_create)."""
+    return {
+        "@odata.type": OPERATION_TYPE,
+        "id": opid,
+        "createdDateTime": created,
+        "status": {"state": "running",
+                   "description": OPERATION_STATES["running"]},
+        "certificate": None,
+        "_printerId": None,
+        "_completeAt": complete_at,
+        "_request": dict(request),
+    }
+
+
+def fake_certificate(pid, csr):
+    """A PEM-armoured stand-in for the certificate the service signs; not a
+    real X.509 structure, but stable for a printer id and CSR."""
+    seed = hashlib.sha256(("%s\n%s" % (pid, csr)).encode("utf-8")).digest()
+    der = b"0\x82\x03\x00up-emulator printer certificate " + \
+        pid.encode("ascii") + b" " + seed * 8
+    text = base64.b64encode(der).decode("ascii")
+    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+    return "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" \
+        % "\n".join(lines)
+
+
+def complete_printer_create(op, when):
+    """Marks the operation succeeded at `when` (a Graph timestamp) and
+    returns the printer it registers, as the GET operation example shows
+    it: not shared, status unknown, isAcceptingJobs null, an empty
+    location; capabilities and defaults of profiles.generic_pdf."""
+    request = op.pop("_request")
+    op.pop("_completeAt", None)
+    pid = util.new_id()
+    rec = printer(
+        pid, request["displayName"], profiles.generic_pdf,
+        manufacturer=request["manufacturer"], model=request["model"],
+        hasPhysicalDevice=request["hasPhysicalDevice"],
+        isAcceptingJobs=None, registeredDateTime=when,
+        lastSeenDateTime=None,
+        status={"state": "unknown", "details": [], "description": ""},
+        location={"latitude": None, "longitude": None},
+        _connectorIds=[request["connectorId"]]
+        if request.get("connectorId") else [],
+        _registeredByApp=request.get("appid"),
+        _physicalDeviceId=request.get("physicalDeviceId"))
+    op["status"] = {"state": "succeeded",
+                    "description": OPERATION_STATES["succeeded"]}
+    op["certificate"] = fake_certificate(
+        pid, request["certificateSigningRequest"]["content"])
+    op["_printerId"] = pid
+    return rec

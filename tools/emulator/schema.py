@@ -8,6 +8,25 @@ PRINTER_BASE = (
     "status", "location", "defaults", "capabilities",
 )
 
+# printUsage (reference §2.23), the base of the four report collections.
+PRINT_USAGE = (
+    "id", "usageDate", "blackAndWhitePageCount", "colorPageCount",
+    "completedBlackAndWhiteJobCount", "completedColorJobCount",
+    "completedJobCount", "doubleSidedSheetCount", "incompleteJobCount",
+    "mediaSheetCount", "pageCount", "singleSidedSheetCount",
+)
+
+# archivedPrintJob (a complex type): v1.0, then what beta adds.
+ARCHIVED_PRINT_JOB = (
+    "id", "acquiredByPrinter", "acquiredDateTime", "completionDateTime",
+    "copiesPrinted", "createdBy", "createdDateTime", "printerId",
+    "printerName", "processingState",
+)
+ARCHIVED_PRINT_JOB_BETA = (
+    "pageCount", "blackAndWhitePageCount", "colorPageCount",
+    "simplexPageCount", "duplexPageCount",
+)
+
 PROPERTIES = {
     "printer": PRINTER_BASE + (
         "hasPhysicalDevice", "isShared", "registeredDateTime",
@@ -44,6 +63,9 @@ PROPERTIES = {
         "id", "displayName", "description", "mail", "mailEnabled",
         "mailNickname", "securityEnabled", "groupTypes", "createdDateTime",
     ),
+    "printUsageByPrinter": PRINT_USAGE + ("printerId", "printerName"),
+    "printUsageByUser": PRINT_USAGE + ("userPrincipalName",),
+    "archivedPrintJob": ARCHIVED_PRINT_JOB + ARCHIVED_PRINT_JOB_BETA,
 }
 
 # Navigations each type accepts in $expand (what the emulator can inline).
@@ -149,3 +171,72 @@ CONFIG_STRINGS = {"inputBin": "inputBins", "outputBin": "outputBins",
 CONFIG_INT_LISTS = {"dpi": "dpis", "pagesPerSheet": "pagesPerSheet"}
 MARGIN_SIDES = {"top": "topMargins", "bottom": "bottomMargins",
                 "left": "leftMargins", "right": "rightMargins"}
+
+
+# --- directory objects of GET /me/memberOf (graph_directory.py) ------------
+
+PROPERTIES["directoryRole"] = (
+    "id", "deletedDateTime", "displayName", "description", "roleTemplateId",
+)
+# A collection of directoryObjects (memberOf) takes $select of the
+# properties of the types it holds, as Graph does.
+PROPERTIES["directoryObject"] = tuple(dict.fromkeys(
+    PROPERTIES["group"] + PROPERTIES["directoryRole"]))
+
+
+# --- printer properties the write side checks (reference §2.7-§2.10) -------
+
+PRINTER_STATES = frozenset(("unknown", "idle", "processing", "stopped",
+                            "unknownFutureValue"))
+
+# printerDefaults member -> (kind, capability it must be listed in).
+# kind: "enum:<CONFIG_ENUMS key>", "str", "int", "bool", "range", "enums".
+DEFAULTS = {
+    "colorMode": ("enum:colorMode", "colorModes"),
+    "contentType": ("str", "contentTypes"),
+    "copiesPerJob": ("range", "copiesPerJob"),
+    "dpi": ("int", "dpis"),
+    "duplexMode": ("enum:duplexMode", "duplexModes"),
+    "finishings": ("enums", "finishings"),
+    "fitPdfToPage": ("bool", "supportsFitPdfToPage"),
+    "inputBin": ("str", "inputBins"),
+    "mediaColor": ("str", "mediaColors"),
+    "mediaSize": ("str", "mediaSizes"),
+    "mediaType": ("str", "mediaTypes"),
+    "multipageLayout": ("enum:multipageLayout", "multipageLayouts"),
+    "orientation": ("enum:orientation", "orientations"),
+    "outputBin": ("str", "outputBins"),
+    "pagesPerSheet": ("int", "pagesPerSheet"),
+    "quality": ("enum:quality", "qualities"),
+    "scaling": ("enum:scaling", "scalings"),
+}
+
+# printerCapabilities member -> kind: "bool", "strs", "ints", "range", or
+# "enums:<CONFIG_ENUMS key>" (a list of that enum's members).
+CAPABILITIES = {
+    "bottomMargins": "ints", "collation": "bool",
+    "colorModes": "enums:colorMode", "contentTypes": "strs",
+    "copiesPerJob": "range", "dpis": "ints",
+    "duplexModes": "enums:duplexMode",
+    "feedOrientations": "enums:feedOrientation",
+    "finishings": "enums:finishings", "inputBins": "strs",
+    "isColorPrintingSupported": "bool", "isPageRangeSupported": "bool",
+    "leftMargins": "ints", "mediaColors": "strs", "mediaSizes": "strs",
+    "mediaTypes": "strs", "multipageLayouts": "enums:multipageLayout",
+    "orientations": "enums:orientation", "outputBins": "strs",
+    "pagesPerSheet": "ints", "qualities": "enums:quality",
+    "rightMargins": "ints", "scalings": "enums:scaling",
+    "supportsFitPdfToPage": "bool", "topMargins": "ints",
+}
+
+# printerLocation member -> kind: "str", "digits" (a string of digits: the
+# docs say floor and roomName take only numbers for now), "int",
+# "number", "strs".
+LOCATION = {
+    "altitudeInMeters": "int", "building": "str", "city": "str",
+    "countryOrRegion": "str", "floor": "digits", "floorDescription": "str",
+    "latitude": "number", "longitude": "number", "organization": "strs",
+    "postalCode": "str", "roomDescription": "str", "roomName": "digits",
+    "site": "str", "stateOrProvince": "str", "streetAddress": "str",
+    "subdivision": "strs", "subunit": "strs",
+}

@@ -5,7 +5,9 @@ alive. Faults that reset or drop a connection are carried out here.
 
 Bodies of PUTs to upload URLs (App.streams) are not read here: the handler
 gets a BodyStream and writes the bytes to disk as they arrive. Whatever it
-leaves unread is drained after it returns (or the connection is closed)."""
+leaves unread is drained after it returns (or the connection is closed).
+A reply whose body is a StreamBody (document downloads) is written as its
+head, then piece by piece."""
 
 import http
 import socket
@@ -14,7 +16,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .wire import BodyStream, ClientGone, Request
+from .wire import BodyStream, ClientGone, Request, StreamBody
 
 DRAIN_LIMIT = 64 << 20      # unread body bytes worth reading to keep alive
 
@@ -82,6 +84,13 @@ class Handler(BaseHTTPRequestHandler):
         except ClientGone:
             self.close_connection = True
             return
+        try:
+            self._write(req, reply, stream)
+        finally:
+            if isinstance(reply.body, StreamBody):
+                reply.body.close()
+
+    def _write(self, req, reply, stream):
         if reply.delay:
             time.sleep(reply.delay)
         if reply.abort == "reset":
@@ -90,16 +99,28 @@ class Handler(BaseHTTPRequestHandler):
         if stream is not None and not stream.done and \
                 not stream.drain(DRAIN_LIMIT):
             self.close_connection = True
-        data = self._encode(req, reply)
+        head, payload = self._encode(req, reply)
         if reply.abort == "drop":
             self._reset()
             return
-        self.wfile.write(data)
-        self.log_request(reply.status, len(data))
+        if not isinstance(payload, StreamBody):
+            self.wfile.write(head + payload)
+            self.log_request(reply.status, len(head) + len(payload))
+            return
+        self.wfile.write(head)
+        sent = 0
+        if self.command != "HEAD":
+            for chunk in payload.chunks():
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            if sent != payload.length:      # the source shrank: a short
+                self.close_connection = True    # body must end the link
+        self.log_request(reply.status, len(head) + sent)
 
     # --- writing -------------------------------------------------------------
 
     def _encode(self, req, reply):
+        """(head bytes, body bytes or the StreamBody to write after)."""
         payload, ctype = reply.payload()
         try:
             phrase = http.HTTPStatus(reply.status).phrase
@@ -117,12 +138,15 @@ class Handler(BaseHTTPRequestHandler):
             head.append("OData-Version: 4.0")
         for key, value in reply.headers.items():
             head.append("%s: %s" % (key, value))
-        head.append("Content-Length: %d" % len(payload))
+        length = payload.length if isinstance(payload, StreamBody) \
+            else len(payload)
+        head.append("Content-Length: %d" % length)
         if self.close_connection:
             head.append("Connection: close")
-        if self.command == "HEAD":
+        if self.command == "HEAD" and not isinstance(payload, StreamBody):
             payload = b""
-        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1"), \
+            payload
 
     def _reset(self):
         """Closes the connection with an RST and no reply."""

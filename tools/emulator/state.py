@@ -7,8 +7,14 @@ Uploads.lock (uploads.py) when both are needed.
 
 Started jobs finish by themselves: a job started with --job-seconds S has
 `_completeAt` (epoch seconds) and sits in a heap; tick(), called at the top
-of every request, completes the jobs that are due. No timers."""
+of every request, completes the jobs that are due. Printer-create
+operations (admin.py) finish the same way after --operation-seconds: tick()
+registers their printer. No timers.
 
+Every printer remembers the defaults it was added with (`_factoryDefaults`,
+set by add()), for POST /print/printers/{id}/restoreFactoryDefaults."""
+
+import copy
 import heapq
 import json
 import os
@@ -66,7 +72,8 @@ class State:
         self.shares_by_printer = {}  # printer id -> [share id]
         self.user_by_upn = {}        # lower-case UPN -> user id
         self.jobs_by_user = {}       # createdBy id -> [job id] (quota)
-        self.due = []                # heap of (_completeAt, job id)
+        self.due = []                # heap of (_completeAt, kind, id):
+                                     # kind "jobs" or "operations"
 
     # --- shortcuts ----------------------------------------------------------
 
@@ -105,8 +112,12 @@ class State:
         elif kind == "users":
             self.user_by_upn[rec["userPrincipalName"].lower()] = rec["id"]
         elif kind == "printers":
+            rec.setdefault("_factoryDefaults",
+                           copy.deepcopy(rec.get("defaults")))
             self.shares_by_printer.setdefault(rec["id"], [])
             self.jobs_by_printer.setdefault(rec["id"], [])
+        elif kind == "operations" and rec.get("_completeAt") is not None:
+            self.schedule(rec, "operations")
         return rec
 
     def allocate_job_id(self):
@@ -131,13 +142,14 @@ class State:
 
     # --- the job clock -------------------------------------------------------
 
-    def schedule(self, rec):
-        """Queues a started job for completion at its `_completeAt`."""
-        heapq.heappush(self.due, (rec["_completeAt"], rec["id"]))
+    def schedule(self, rec, kind="jobs"):
+        """Queues a started job (or a running operation, kind
+        "operations") for completion at its `_completeAt`."""
+        heapq.heappush(self.due, (rec["_completeAt"], kind, rec["id"]))
 
     def tick(self, now=None):
-        """Completes the started jobs whose time has come. Cheap when none
-        are due; takes the lock only then."""
+        """Completes the started jobs and running operations whose time has
+        come. Cheap when none are due; takes the lock only then."""
         now = time.time() if now is None else now
         try:
             first = self.due[0][0]      # a peek without the lock
@@ -147,13 +159,17 @@ class State:
             return
         with self.lock:
             while self.due and self.due[0][0] <= now:
-                when, jid = heapq.heappop(self.due)
-                rec = self.jobs.get(jid)
-                if rec is None or rec.get("_completeAt") != when or \
-                        rec["status"]["state"] != "processing":
+                when, kind, key = heapq.heappop(self.due)
+                rec = self.c[kind].get(key)
+                if rec is None or rec.get("_completeAt") != when:
                     continue        # canceled, deleted or changed since
-                records.complete_job(rec, util.format_time(
-                    util.from_epoch(when)))
+                stamp = util.format_time(util.from_epoch(when))
+                if kind == "operations":
+                    if rec["status"]["state"] == "running":
+                        self.add("printers",
+                                 records.complete_printer_create(rec, stamp))
+                elif rec["status"]["state"] == "processing":
+                    records.complete_job(rec, stamp)
 
     def _link_share(self, rec):
         pid = rec["_printerId"]
@@ -251,6 +267,16 @@ class State:
         self.jobs_by_printer.pop(pid, None)
         self.shares_by_printer.pop(pid, None)
         self.printers.remove(pid)
+
+    def delete_connector(self, cid):
+        """Deletes a connector (admin.py refuses while printers use it)."""
+        self.one("connectors", cid, "printConnector")
+        return self.c["connectors"].remove(cid)
+
+    def connector_printers(self, cid):
+        """The ids of the printers registered through connector cid."""
+        return [p["id"] for p in self.printers.records()
+                if cid in p.get("_connectorIds", [])]
 
     def patch_share(self, sid, fields):
         rec = self.share(sid)

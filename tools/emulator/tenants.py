@@ -1,6 +1,9 @@
 """The seeded tenants: demo (a small realistic office), empty, and large
 (1,000 printers, 1,000 shares, 20,000 jobs). Everything is deterministic:
-ids are uuid5 of seed names and the large tenant uses a fixed-seed RNG."""
+ids are uuid5 of seed names and the large tenant uses a fixed-seed RNG.
+The demo's virtual printer counts as registered by the app upfs-demo-app
+(`_registeredByApp`), so app-only tokens of that client may PATCH it
+(admin.py)."""
 
 import datetime
 import random
@@ -86,7 +89,12 @@ def _directory(state):
         "endpoints": [{"id": i, "displayName": d, "uri": u}
                       for i, d, u in SERVICE_ENDPOINTS],
     })
-    state.settings = {"documentConversionEnabled": True}
+    # printerDiscoverySettings: newer (reference §2.2), read-only here.
+    state.settings = {
+        "documentConversionEnabled": True,
+        "printerDiscoverySettings": {
+            "airPrint": {"incompatiblePrinters": "show"}},
+    }
 
 
 def _connector(state, key, name, fqdn, loc, days):
@@ -124,7 +132,8 @@ DEMO_PRINTERS = [
     ("pullprint", "Pull Print (virtual)", profiles.virtual_queue,
      ("idle", [], ""),
      dict(REDMOND, organization=["Contoso"]),
-     {"hasPhysicalDevice": False}, None),
+     {"hasPhysicalDevice": False, "_registeredByApp": "upfs-demo-app"},
+     None),
     ("salesmfp", "Sales/Marketing MFP", profiles.production_mfp,
      ("processing", [], "Printing"),
      dict(REDMOND, subunit=["Building 2", "East wing"], building="Building 2",
@@ -148,6 +157,13 @@ DEMO_PRINTERS = [
           floorDescription="Ground floor", roomName="140",
           roomDescription="Dry lab B", organization=["Contoso", "R&D"]),
      {}, "bldg1"),
+    # A name with a comma and a double quote, for CSV and JSON quoting.
+    ("plotter", 'Plotter "Big Blue", Floor 4', profiles.production_mfp,
+     ("idle", [], ""),
+     dict(REDMOND, subunit=["Building 1"], building="Building 1", floor="4",
+          floorDescription="Fourth floor", roomName="410",
+          roomDescription="Facilities office",
+          organization=["Contoso", "Facilities"]), {}, None),
 ]
 
 # (key, displayName, printer key, allowAllUsers, users, groups)
@@ -194,6 +210,40 @@ DEMO_JOBS = [
 ]
 
 
+# Finished jobs of the past two months, so the usage reports and archived
+# jobs have history: (printer key, share key or None, user, state,
+# document, days from T0, pages, copies, colorMode and duplexMode or None
+# for the printer's defaults). Ids 51.. in this (date) order.
+DEMO_HISTORY = [
+    ("floor3", "floor3", "alice", "completed", "March close.pdf", -52, 12,
+     2, None, None),
+    ("floor3", "floor3", "bob", "completed", "Visitor log.pdf", -47, 3, 1,
+     None, "oneSided"),
+    ("reception", "reception", "alice", "completed", "Brochure proof.pdf",
+     -44, 8, 1, "color", None),
+    ("reception", "reception", "bob", "canceled", "Brochure proof v2.pdf",
+     -44, 8, 1, "color", None),
+    ("plotter", None, "admin", "completed", "Floor plan A0.pdf", -41, 1, 1,
+     "color", "oneSided"),
+    ("salesmfp", "sales", "carol", "completed", "Trade show flyer.pdf", -38,
+     2, 50, "color", "flipOnLongEdge"),
+    ("salesmfp", "sales", "erin", "completed", "Price list Q2.pdf", -33, 5,
+     3, "blackAndWhite", "flipOnLongEdge"),
+    ("cafe", "cafe", "carol", "completed", "Menü April.pdf", -30, 1, 4,
+     None, None),
+    ("lab1", "laba", "dave", "completed", "Protocol 7.pdf", -25, 17, 1,
+     None, "flipOnShortEdge"),
+    ("lab1", "laba", "dave", "aborted", "Protocol 8.pdf", -20, 9, 1, None,
+     None),
+    ("floor3", "floor3", "erin", "completed", "Contract Müller.pdf", -12, 6,
+     1, None, None),
+    ("plotter", None, "admin", "completed", "Site plan.pdf", -9, 2, 3,
+     "color", None),
+    ("cafe", "cafe", "carol", "completed", "Menü Mai.pdf", -5, 1, 4, None,
+     None),
+]
+
+
 def build_demo():
     state = State("demo")
     _directory(state)
@@ -227,6 +277,15 @@ def build_demo():
             createdDateTime=at(-400 + 30 * n),
             _allowedUsers=[_user(state, u)["id"] for u in users],
             _allowedGroups=[util.seed_id("group/" + g) for g in groups]))
+    # History first: a printer's job ids must ascend in its index.
+    for n, (pkey, skey, uname, st, doc, days, pages, copies, color,
+            duplex) in enumerate(DEMO_HISTORY):
+        jid = 51 + n
+        created = T0 + datetime.timedelta(days=days, seconds=2400 * n)
+        _add_job(state, jid, pids[pkey], sids.get(skey), _user(state, uname),
+                 st, doc, "application/pdf", 40960 * pages, created,
+                 "demo/doc/%d" % jid, pages=pages, copies=copies,
+                 colorMode=color, duplexMode=duplex)
     for n, (pkey, skey, uname, st, doc, ctype, size) in enumerate(DEMO_JOBS):
         jid = 101 + n
         created = T0 + datetime.timedelta(days=-1, seconds=3600 * n)
@@ -246,9 +305,11 @@ def build_demo():
 
 
 def _add_job(state, jid, pid, sid, user, st, name, ctype, size, created,
-             doc_key):
-    """A seeded job: printed with its printer's defaults, uploaded a few
-    seconds after creation and, once acquired, downloaded by the printer."""
+             doc_key, pages=None, **overrides):
+    """A seeded job: printed with its printer's defaults (overrides: other
+    values for some members; None keeps the default), uploaded a few
+    seconds after creation and, once acquired, downloaded by the printer.
+    pages: the emulator-only page count (reports.py), None: from size."""
     def stamp(seconds):
         return util.format_time(created + datetime.timedelta(
             seconds=seconds))
@@ -265,10 +326,14 @@ def _add_job(state, jid, pid, sid, user, st, name, ctype, size, created,
         orientation=d["orientation"], quality=d["quality"], dpi=d["dpi"],
         pagesPerSheet=1, collate=False, fitPdfToPage=False,
         scaling=d["scaling"], inputBin=d["inputBin"],
-        outputBin=d["outputBin"])
-    state.add_job(records.job(jid, pid, sid, records.user_identity(user),
-                              st, doc, stamp(0), config,
-                              acknowledged=stamp(30) if acquired else None))
+        outputBin=d["outputBin"]) | {k: v for k, v in overrides.items()
+                                     if v is not None}
+    rec = records.job(jid, pid, sid, records.user_identity(user), st, doc,
+                      stamp(0), config,
+                      acknowledged=stamp(30) if acquired else None)
+    if pages is not None:
+        rec["_pageCount"] = pages
+    state.add_job(rec)
 
 
 # --- empty -------------------------------------------------------------------

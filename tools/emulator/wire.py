@@ -109,8 +109,29 @@ class BodyStream:
         return True
 
 
+class StreamBody:
+    """A reply body too large to build in memory (a document download):
+    `length` bytes that chunks() yields in pieces. close() releases what it
+    holds (an open file); the server calls it whether or not it wrote the
+    body."""
+
+    def __init__(self, length, chunks, close=None):
+        self.length = length
+        self._chunks = chunks
+        self._close = close
+
+    def chunks(self):
+        return self._chunks()
+
+    def close(self):
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
 class Reply:
-    """A response to write. `body` is a JSON-able object, bytes, or None.
+    """A response to write. `body` is a JSON-able object, bytes, a
+    StreamBody, or None.
     `abort` asks the server to reset the connection: "reset" instead of
     replying, "drop" after the work is done (both set by faults).
     `delay` is seconds to wait before replying."""
@@ -123,10 +144,10 @@ class Reply:
         self.delay = 0.0
 
     def payload(self):
-        """(bytes, content type or None)."""
+        """(bytes or a StreamBody, content type or None)."""
         if self.body is None:
             return b"", None
-        if isinstance(self.body, bytes):
+        if isinstance(self.body, (bytes, StreamBody)):
             return self.body, self.headers.pop("Content-Type",
                                                "application/octet-stream")
         data = json.dumps(self.body, ensure_ascii=False,

@@ -1,0 +1,242 @@
+/*
+ * adminops.c — printers, jobs and connectors changed with rmdir, mv and
+ * ctl files (adminops.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adminops.h"
+#include "tree_private.h"
+
+static int report(struct upfs *u, const char *what, int rc,
+		  const struct graph_err *err)
+{
+	char detail[400];
+
+	if (rc == 0)
+		return 0;
+	if (err && (err->status || err->message[0]))
+		graph_err_format(err, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "%s", strerror(-rc));
+	health_refusal(u, what, detail);
+	return rc;
+}
+
+/* A printer's resources: its GET, the listing, and its shares'. */
+static void expire_printer(struct upfs *u, const char *printer_id)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_PRINTERS, printer_id, TREE_PRINTER_SELECT) == 0)
+		res_expire(u, key.data);
+	res_expire(u, TREE_PRINTERS);
+	res_expire(u, TREE_SHARES);
+	buf_release(&key);
+}
+
+static void expire_jobs(struct upfs *u, const char *printer_id)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_PRINTERS, printer_id,
+		     TREE_JOBS_SUFFIX) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
+int adminops_unregister_printer(struct upfs *u, const char *name)
+{
+	struct graph_err err = { 0 };
+	struct buf id, path;
+	int rc;
+
+	buf_init(&id, 4096);
+	buf_init(&path, 4096);
+	rc = node_id_of(u, FS_PRINTERS, name, &id);
+	if (rc == 0)
+		rc = tree_key(&path, TREE_PRINTERS, id.data, NULL);
+	if (rc == 0) {
+		rc = graph_request(u->graph, "DELETE", path.data, NULL, NULL,
+				   &err);
+		expire_printer(u, id.data);
+	}
+	buf_release(&id);
+	buf_release(&path);
+	return report(u, "unregistering the printer", rc, &err);
+}
+
+int adminops_rename(struct upfs *u, enum fs_kind top, const char *from,
+		    const char *to)
+{
+	const char *prefix = top == FS_PRINTERS ? TREE_PRINTERS
+						: TREE_CONNECTORS;
+	struct graph_err err = { 0 };
+	json_t *body = NULL;
+	struct buf id, other, path;
+	int rc;
+
+	buf_init(&id, 4096);
+	buf_init(&other, 4096);
+	buf_init(&path, 4096);
+	rc = node_id_of(u, top, from, &id);
+	if (rc == 0 && node_id_of(u, top, to, &other) == 0)
+		rc = -EEXIST;
+	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = tree_key(&path, prefix, id.data, NULL);
+	if (rc == 0) {
+		rc = graph_request(u->graph, "PATCH", path.data, body, NULL,
+				   &err);
+		res_expire(u, prefix);
+		if (top == FS_PRINTERS)
+			expire_printer(u, id.data);
+	}
+	json_decref(body);
+	buf_release(&id);
+	buf_release(&other);
+	buf_release(&path);
+	return report(u, top == FS_PRINTERS ? "renaming the printer"
+					    : "renaming the connector",
+		      rc, &err);
+}
+
+bool adminops_ctl_kind(enum fs_kind kind)
+{
+	return kind == FS_PRINTER_CTL || kind == FS_JOB_CTL;
+}
+
+/* The command word and what follows it, trimmed, in cmd and arg. */
+static int split_command(const struct buf *text, char *cmd, size_t cmd_len,
+			 char *arg, size_t arg_len)
+{
+	const char *p = text->data ? text->data : "";
+	const char *end = p + text->len;
+	size_t n;
+
+	while (p < end && strchr(" \t\r\n", *p))
+		p++;
+	while (end > p && strchr(" \t\r\n", end[-1]))
+		end--;
+	if (memchr(p, '\0', (size_t)(end - p)) || memchr(p, '\n',
+							(size_t)(end - p)))
+		return -EINVAL;	/* one command per write */
+	n = strcspn(p, " \t");
+	if (n > (size_t)(end - p))
+		n = (size_t)(end - p);
+	if (n == 0 || n >= cmd_len)
+		return -EINVAL;
+	memcpy(cmd, p, n);
+	cmd[n] = '\0';
+	p += n;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	n = (size_t)(end - p);
+	if (n >= arg_len)
+		n = arg_len - 1;
+	memcpy(arg, p, n);
+	arg[n] = '\0';
+	return 0;
+}
+
+static int post_action(struct upfs *u, const char *path, json_t *body,
+		       char *why, size_t why_len, const char *what)
+{
+	struct graph_err err = { 0 };
+	char detail[300];
+	int rc = graph_request(u->graph, "POST", path, body, NULL, &err);
+
+	if (rc) {
+		graph_err_format(&err, detail, sizeof(detail));
+		snprintf(why, why_len, "%s: %s", what, detail);
+	}
+	return rc;
+}
+
+static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
+		       char *why, size_t why_len)
+{
+	struct buf path;
+	int rc;
+
+	if (strcmp(cmd, "restore-defaults") != 0) {
+		snprintf(why, why_len, "'%s': printers/<p>/ctl takes "
+			 "restore-defaults", cmd);
+		return -EINVAL;
+	}
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_PRINTERS, printer,
+		      "/restoreFactoryDefaults");
+	if (rc == 0)
+		rc = post_action(u, path.data, NULL, why, why_len,
+				 "restoring factory defaults");
+	expire_printer(u, printer);
+	buf_release(&path);
+	return rc;
+}
+
+static int job_ctl(struct upfs *u, const char *job, const char *printer,
+		   const char *cmd, const char *arg, char *why,
+		   size_t why_len)
+{
+	bool cancel = strcmp(cmd, "cancel") == 0;
+	json_t *body = NULL;
+	struct buf path;
+	int rc;
+
+	if (!cancel && strcmp(cmd, "abort") != 0) {
+		snprintf(why, why_len, "'%s': jobs/<j>/ctl takes cancel or "
+			 "abort [reason]", cmd);
+		return -EINVAL;
+	}
+	if (cancel && arg[0]) {
+		snprintf(why, why_len, "cancel takes no reason");
+		return -EINVAL;
+	}
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_PRINTERS, printer, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, job);
+	if (rc == 0)
+		rc = buf_append_str(&path, cancel ? "/cancel" : "/abort");
+	/* abort takes an optional reason (reference §3.2). */
+	if (rc == 0 && !cancel && arg[0] &&
+	    (body = json_pack("{s:s}", "reason", arg)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = post_action(u, path.data, body, why, why_len,
+				 cancel ? "cancelling the job"
+					: "aborting the job");
+	expire_jobs(u, printer);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+int adminops_ctl(struct upfs *u, enum fs_kind kind, const char *id,
+		 const char *printer, const struct buf *text, char *why,
+		 size_t why_len)
+{
+	char cmd[64], arg[256];
+
+	if (!adminops_ctl_kind(kind))
+		return -EROFS;
+	if (split_command(text, cmd, sizeof(cmd), arg, sizeof(arg)) != 0) {
+		snprintf(why, why_len, "write one command: %s",
+			 kind == FS_PRINTER_CTL ? "restore-defaults"
+						: "cancel, or abort [reason]");
+		return -EINVAL;
+	}
+	if (kind == FS_PRINTER_CTL) {
+		if (arg[0]) {
+			snprintf(why, why_len, "%s takes no argument", cmd);
+			return -EINVAL;
+		}
+		return printer_ctl(u, id, cmd, why, why_len);
+	}
+	return job_ctl(u, id, printer, cmd, arg, why, why_len);
+}

@@ -1,0 +1,634 @@
+"""Administering printers from the shell (design.md §2, §4; issue 5).
+
+printers/<p>/defaults.json and location.json and settings.json are edited
+with real programs (Python, sed -i, jq > tmp && mv, cp from elsewhere,
+vim); each commit must PATCH exactly the fields that changed, checked in
+the emulator's write log, and the file must read back what the service
+then holds. Refusals (malformed JSON, unknown field, read-only field, a
+value outside the capabilities, 403) fail with their errno, leave the file
+and the service as they were and say why in the log and .upfs/status.
+
+ctl files restore factory defaults and cancel or abort jobs; rmdir
+unregisters a printer; mv renames printers and connectors; jobs/ shows
+every job to an administrator, and documents/<name> (and queue/<name>)
+serve the document's bytes exactly; connectors/<c>/printers/ links to the
+printers a connector serves; a printer's status follows the service."""
+
+import copy
+import errno
+import hashlib
+import json
+import os
+import subprocess
+
+import pytest
+
+import signin
+import util
+
+FLOOR3 = "Floor3 LaserJet"       # mono_laser: grayscale/bw, 1-999 copies
+RECEPTION = "Reception Color"
+SPARE = "Spare Printer"
+BOB = "bob@contoso.com"
+VIM = "/usr/bin/vim"
+
+
+# --- helpers -----------------------------------------------------------------
+
+def printer_of(emu, name):
+    for p in emu.state(only=["printers"])["printers"]:
+        if p["displayName"] == name:
+            return p
+    pytest.fail("the emulator has no printer %r" % name)
+
+
+def writes(emu):
+    """The write log as (method, path without the version, body)."""
+    out = []
+    for w in emu.writes():
+        path = w["path"]
+        for v in ("/v1.0", "/beta"):
+            if path.startswith(v + "/"):
+                path = path[len(v):]
+        out.append((w["method"], path, w["body"]))
+    return out
+
+
+def assert_no_writes(emu, what):
+    assert writes(emu) == [], "%s reached the service: %s" % (what,
+                                                             writes(emu))
+
+
+def close_errno(path, text, mode="w"):
+    """open/write/close: the errno of close() (the commit), or 0."""
+    fh = open(path, mode, encoding="utf-8")
+    fh.write(text)
+    try:
+        fh.close()
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+def listing(mount, *parts):
+    return sorted(os.listdir(mount.p(*parts)))
+
+
+PRINTER_FILES = sorted(["capabilities.json", "ctl", "defaults.json", "jobs",
+                        "location.json", "printer.json", "shares", "status"])
+
+
+@pytest.fixture
+def emu(emulator):
+    emulator.add_printer(displayName=SPARE)
+    emulator.reset_writes()
+    return emulator
+
+
+@pytest.fixture
+def admin(emu, upfs_mount):
+    return upfs_mount(emu, options=["dir_ttl=2", "status_ttl=1"])
+
+
+@pytest.fixture
+def bob(emu, upfs_mount):
+    """A mount signed in as bob, who is not a Printer Administrator."""
+    return upfs_mount(emu, token=emu.mint_token(BOB))
+
+
+def refusal(mount, file, what, reason):
+    """Declares the warning a refused commit logs; returns a checker of
+    .upfs/status."""
+    mount.expect_warning(r"^upfs: warning: %s.* refused: .*%s" % (file,
+                                                                  reason))
+
+    def check_status():
+        last = mount.status()["last_error"]
+        assert what in last and "refused" in last, last
+    return check_status
+
+
+# --- defaults.json: each way of editing it -----------------------------------
+
+def _python(path, workdir):
+    with open(path) as fh:
+        d = json.load(fh)
+    d["copiesPerJob"] = 3
+    d["colorMode"] = "grayscale"
+    with open(path, "w") as fh:
+        json.dump(d, fh, indent=2)
+
+
+def _sed_i(path, workdir):
+    util.run(["sed", "-i", "-e", 's/"copiesPerJob": 1/"copiesPerJob": 3/',
+              "-e", 's/"colorMode": "blackAndWhite"/"colorMode": '
+              '"grayscale"/', os.path.basename(path)],
+             cwd=os.path.dirname(path))
+
+
+def _jq_mv_same_folder(path, workdir):
+    d = os.path.dirname(path)
+    util.run(["sh", "-c", "jq '.copiesPerJob = 3 | .colorMode = "
+              "\"grayscale\"' defaults.json > defaults.json.tmp && "
+              "mv defaults.json.tmp defaults.json"], cwd=d)
+
+
+def _jq_cp_from_elsewhere(path, workdir):
+    """A file made on another filesystem is copied over: mv would unlink
+    the file first, and a printer's files cannot be removed."""
+    tmp = os.path.join(workdir, "defaults.tmp")
+    util.run(["sh", "-c", "jq '.copiesPerJob = 3 | .colorMode = "
+              "\"grayscale\"' '%s' > '%s' && cp '%s' '%s'"
+              % (path, tmp, tmp, path)])
+
+
+def _vim(path, workdir):
+    util.run([VIM, "-u", "NONE", "-i", "NONE", "-n", "-es",
+              "-c", "set backupcopy=no backup",
+              "-c", '%s/"copiesPerJob": 1/"copiesPerJob": 3/',
+              "-c", '%s/"colorMode": "blackAndWhite"/"colorMode": '
+              '"grayscale"/', "-c", "wq", path])
+
+
+@pytest.mark.parametrize("editor", [_python, _sed_i, _jq_mv_same_folder,
+                                    _jq_cp_from_elsewhere, _vim],
+                         ids=["python", "sed-i", "jq-mv", "jq-cp-across",
+                              "vim"])
+def test_defaults_edit_patches_only_what_changed(emu, admin, workdir,
+                                                  editor):
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "defaults.json")
+    before = util.read_json(path)
+    assert before["copiesPerJob"] == 1 and before["colorMode"] == \
+        "blackAndWhite"
+    editor(path, workdir)
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"defaults": {"colorMode": "grayscale",
+                                          "copiesPerJob": 3}})]
+    held = printer_of(emu, FLOOR3)["defaults"]
+    assert held["copiesPerJob"] == 3 and held["colorMode"] == "grayscale"
+    want = dict(before, copiesPerJob=3, colorMode="grayscale")
+    assert util.read_json(path) == want == held
+    assert listing(admin, "printers", FLOOR3) == PRINTER_FILES, \
+        "an editor's temporary file was left behind"
+
+
+def test_unchanged_save_sends_nothing(emu, admin):
+    path = admin.p("printers", FLOOR3, "defaults.json")
+    text = util.read_text(path)
+    assert close_errno(path, text) == 0
+    assert_no_writes(emu, "saving the same defaults")
+
+
+def test_location_edit(emu, admin):
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "location.json")
+    loc = util.read_json(path)
+    assert loc["roomName"] == "301"
+    loc["roomName"] = "302"
+    loc["roomDescription"] = "Copy room, west side"
+    assert close_errno(path, json.dumps(loc, indent=2)) == 0
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"location": {"roomName": "302",
+                                          "roomDescription":
+                                              "Copy room, west side"}})]
+    assert printer_of(emu, FLOOR3)["location"]["roomName"] == "302"
+    assert util.read_json(path)["roomName"] == "302"
+
+
+def test_settings_edit(emu, admin):
+    path = admin.p("settings.json")
+    assert util.read_json(path)["documentConversionEnabled"] is True
+    util.run(["sh", "-c", "echo '{\"documentConversionEnabled\": false}' "
+              "> settings.json"], cwd=admin.p())
+    assert writes(emu) == [("PATCH", "/print/settings",
+                            {"documentConversionEnabled": False})]
+    assert emu.state()["settings"]["documentConversionEnabled"] is False
+    assert util.read_json(path)["documentConversionEnabled"] is False
+    # sed -i in the mount's root: its temporary file stays local.
+    emu.reset_writes()
+    util.run(["sed", "-i", "s/false/true/", "settings.json"], cwd=admin.p())
+    assert writes(emu) == [("PATCH", "/print/settings",
+                            {"documentConversionEnabled": True})]
+    assert not [n for n in os.listdir(admin.p()) if n.startswith("sed")]
+
+
+# --- refusals: nothing changes -----------------------------------------------
+
+REFUSED_DEFAULTS = [
+    ("malformed", lambda d: json.dumps(d)[:-3], "malformed JSON"),
+    ("unknown-field", lambda d: json.dumps(dict(d, copies=2)),
+     "copies: unknown field"),
+    ("copies-range", lambda d: json.dumps(dict(d, copiesPerJob=5000)),
+     "copiesPerJob: 5000 is outside the printer's range 1 to 999"),
+    ("color-on-mono", lambda d: json.dumps(dict(d, colorMode="color")),
+     "colorMode: \"color\" is not in the printer's colorModes"),
+    ("media", lambda d: json.dumps(dict(d, mediaSize="A3")),
+     "mediaSize: \"A3\" is not in"),
+    ("dpi", lambda d: json.dumps(dict(d, dpi=300)), "dpi: 300 is not in"),
+    ("wrong-type", lambda d: json.dumps(dict(d, copiesPerJob="3")),
+     "copiesPerJob: expected an integer"),
+]
+
+
+@pytest.mark.parametrize("make,reason", [(m, r) for _, m, r in
+                                         REFUSED_DEFAULTS],
+                         ids=[i for i, _, _ in REFUSED_DEFAULTS])
+def test_defaults_refusal_changes_nothing(emu, admin, make, reason):
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "defaults.json")
+    text = util.read_text(path)
+    held = copy.deepcopy(printer_of(emu, FLOOR3)["defaults"])
+    check = refusal(admin, "defaults.json of printer '%s'" % pid,
+                    "defaults.json", reason)
+    assert close_errno(path, make(json.loads(text))) == errno.EINVAL
+    assert_no_writes(emu, "a refused defaults.json")
+    assert printer_of(emu, FLOOR3)["defaults"] == held
+    assert util.read_text(path) == text
+    check()
+
+
+def test_location_refusals(emu, admin):
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "location.json")
+    text = util.read_text(path)
+    loc = json.loads(text)
+    refusal(admin, "location.json of printer '%s'" % pid, "location.json",
+            "floor: the service takes digits only")
+    assert close_errno(path, json.dumps(dict(loc, floor="third"))) == \
+        errno.EINVAL
+    refusal(admin, "location.json of printer '%s'" % pid, "location.json",
+            "planet: unknown field")
+    assert close_errno(path, json.dumps(dict(loc, planet="Mars"))) == \
+        errno.EINVAL
+    assert_no_writes(emu, "a refused location.json")
+    assert util.read_text(path) == text
+
+
+def test_settings_read_only_field_refused(emu, admin):
+    path = admin.p("settings.json")
+    text = util.read_text(path)
+    s = json.loads(text)
+    if "printerDiscoverySettings" not in s:
+        pytest.skip("the tenant shows no printerDiscoverySettings")
+    s["printerDiscoverySettings"] = {"airPrint": {"incompatiblePrinters":
+                                                  "hide"}}
+    refusal(admin, "settings.json", "settings.json",
+            "printerDiscoverySettings: read-only field")
+    assert close_errno(path, json.dumps(s)) == errno.EINVAL
+    assert_no_writes(emu, "a refused settings.json")
+    assert util.read_text(path) == text
+
+
+def test_sed_refusal_fails_the_rename(emu, admin):
+    """sed -i renames its temporary file over the file: that rename() is
+    the commit, and its failure is sed's."""
+    d = admin.p("printers", FLOOR3)
+    text = util.read_text(os.path.join(d, "defaults.json"))
+    refusal(admin, "defaults.json", "defaults.json", "copiesPerJob")
+    res = util.run(["sed", "-i", 's/"copiesPerJob": 1/"copiesPerJob": 0/',
+                    "defaults.json"], cwd=d, check=False)
+    assert res.returncode != 0
+    assert_no_writes(emu, "a refused sed -i")
+    assert util.read_text(os.path.join(d, "defaults.json")) == text
+
+
+def test_non_admin_gets_eacces(emu, bob):
+    path = bob.p("printers", FLOOR3, "defaults.json")
+    text = util.read_text(path)
+    held = copy.deepcopy(printer_of(emu, FLOOR3)["defaults"])
+    refusal(bob, "defaults.json", "defaults.json", "403")
+    assert close_errno(path, json.dumps(dict(json.loads(text),
+                                             copiesPerJob=2))) == errno.EACCES
+    assert printer_of(emu, FLOOR3)["defaults"] == held
+    assert util.read_text(path) == text
+
+
+def test_modes_follow_the_directory_role(emu, admin, bob, upfs_mount):
+    files = [("printers", FLOOR3, "defaults.json"),
+             ("printers", FLOOR3, "location.json"),
+             ("printers", FLOOR3, "ctl"), ("settings.json",)]
+    for parts in files:
+        assert os.stat(admin.p(*parts)).st_mode & 0o777 == 0o644, parts
+        assert os.stat(bob.p(*parts)).st_mode & 0o777 == 0o444, parts
+    # Read-only for everyone, and a job's ctl for its owner too.
+    for parts in [("printers", FLOOR3, "capabilities.json"),
+                  ("printers", FLOOR3, "printer.json")]:
+        assert os.stat(bob.p(*parts)).st_mode & 0o777 == 0o444, parts
+    # Bob made an administrator: a new mount (or SIGHUP) sees it.
+    emu.patch_user(BOB, printerAdmin=True)
+    again = upfs_mount(emu, token=emu.mint_token(BOB))
+    assert os.stat(again.p("printers", FLOOR3, "defaults.json")).st_mode \
+        & 0o777 == 0o644
+
+
+# --- ctl, rmdir, mv ----------------------------------------------------------
+
+def test_restore_defaults(emu, admin):
+    pid = printer_of(emu, FLOOR3)["id"]
+    factory = copy.deepcopy(printer_of(emu, FLOOR3)["defaults"])
+    emu.call("PATCH", "/_emulator/printers/" + pid,
+             {"defaults": {"copiesPerJob": 7}})
+    emu.reset_writes()
+    util.run(["sh", "-c", "echo restore-defaults > ctl"],
+             cwd=admin.p("printers", FLOOR3))
+    assert writes(emu) == [("POST", "/print/printers/%s/"
+                            "restoreFactoryDefaults" % pid, None)]
+    assert printer_of(emu, FLOOR3)["defaults"] == factory
+    assert util.read_json(admin.p("printers", FLOOR3,
+                                  "defaults.json")) == factory
+
+
+def test_ctl_refuses_unknown_command(emu, admin):
+    path = admin.p("printers", FLOOR3, "ctl")
+    refusal(admin, "ctl of printer", "ctl", "takes restore-defaults")
+    assert close_errno(path, "reboot\n") == errno.EINVAL
+    assert_no_writes(emu, "an unknown ctl command")
+
+
+def test_rmdir_unregisters_a_printer(emu, admin):
+    pid = printer_of(emu, SPARE)["id"]
+    assert SPARE in os.listdir(admin.p("printers"))
+    os.rmdir(admin.p("printers", SPARE))
+    assert writes(emu) == [("DELETE", "/print/printers/" + pid, None)]
+    assert SPARE not in [p["displayName"] for p in
+                         emu.state(only=["printers"])["printers"]]
+    assert SPARE not in os.listdir(admin.p("printers"))
+
+
+def test_rmdir_by_non_admin_is_eacces(emu, bob):
+    bob.expect_warning(r"unregistering the printer refused: .*403")
+    util.expect_errno(lambda: os.rmdir(bob.p("printers", SPARE)),
+                      errno.EACCES)
+    assert SPARE in [p["displayName"] for p in
+                     emu.state(only=["printers"])["printers"]]
+    assert SPARE in os.listdir(bob.p("printers"))
+
+
+def test_mv_renames_a_printer(emu, admin):
+    pid = printer_of(emu, SPARE)["id"]
+    os.rename(admin.p("printers", SPARE), admin.p("printers", "Spare 2"))
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"displayName": "Spare 2"})]
+    assert "Spare 2" in os.listdir(admin.p("printers"))
+    assert SPARE not in os.listdir(admin.p("printers"))
+
+
+# --- status ------------------------------------------------------------------
+
+def test_status_follows_the_service(emu, admin):
+    path = admin.p("printers", FLOOR3, "status")
+    pid = printer_of(emu, FLOOR3)["id"]
+    assert util.read_text(path) == "idle\n"
+    emu.patch_printer(pid, status={"state": "stopped",
+                                   "details": ["mediaJam", "tonerLow"],
+                                   "description": "jam"})
+    util.wait_until(lambda: util.read_text(path) ==
+                    "stopped: mediaJam, tonerLow\n", timeout=10,
+                    what="the new status")
+    assert os.stat(path).st_size == len("stopped: mediaJam, tonerLow\n")
+
+
+# --- jobs and their documents ------------------------------------------------
+
+def test_admin_sees_every_users_jobs(emu, admin):
+    pid = printer_of(emu, FLOOR3)["id"]
+    want = sorted(j["id"] for j in emu.jobs(printerId=pid))
+    users = {j["createdBy"] for j in emu.jobs(printerId=pid)}
+    assert len(users) > 1, "the fixture should hold jobs of several users"
+    assert sorted(os.listdir(admin.p("printers", FLOOR3, "jobs"))) == \
+        sorted(want)
+
+
+def _document_path(mount, printer, jid):
+    d = mount.p("printers", printer, "jobs", jid, "documents")
+    names = os.listdir(d)
+    assert len(names) == 1, names
+    return os.path.join(d, names[0])
+
+
+def test_document_download_is_byte_exact(emu, admin):
+    pid = printer_of(emu, FLOOR3)["id"]
+    for job in emu.jobs(printerId=pid):
+        info = emu.job_document(job["id"])
+        path = _document_path(admin, FLOOR3, job["id"])
+        assert os.path.basename(path) == util.encode_name(
+            info["documentName"], info["documentId"])
+        assert os.stat(path).st_size == info["size"]
+        data = util.read_bytes(path)
+        assert len(data) == info["size"]
+        assert hashlib.sha256(data).hexdigest() == info["sha256"]
+
+
+def test_printed_document_reads_back(emu, admin, workdir):
+    """What cp put into queue/ comes back byte for byte, from queue/ and
+    from the printer's jobs/."""
+    data = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17)
+    src = os.path.join(workdir, "scan.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    util.run(["cp", src, admin.p("shares", "Floor3", "queue", "scan.pdf")])
+    job = [j for j in emu.jobs() if j["documentName"] == "scan.pdf"][0]
+    got = util.read_bytes(admin.p("shares", "Floor3", "queue", "scan.pdf"))
+    assert got == data
+    assert util.read_bytes(_document_path(admin, FLOOR3, job["id"])) == data
+
+
+def test_document_of_another_user_is_eacces_for_non_admin(emu, bob):
+    pid = printer_of(emu, FLOOR3)["id"]
+    theirs = [j for j in emu.jobs(printerId=pid) if j["createdBy"] != BOB]
+    assert theirs
+    jobs_dir = bob.p("printers", FLOOR3, "jobs")
+    visible = os.listdir(jobs_dir)
+    # The service shows a non-admin only their own jobs here; if it ever
+    # lists another's, its bytes must still be refused.
+    for job in theirs:
+        if job["id"] in visible:
+            path = _document_path(bob, FLOOR3, job["id"])
+            bob.expect_warning(r"reading a document")
+            util.expect_errno(lambda: util.read_bytes(path), errno.EACCES)
+
+
+def test_cancel_through_ctl(emu, admin):
+    job = [j for j in emu.jobs() if j["state"] == "pending" and
+           j["createdBy"] == BOB][0]
+    printer = printer_of_id(emu, job["printerId"])
+    util.run(["sh", "-c", "echo cancel > ctl"],
+             cwd=admin.p("printers", printer, "jobs", job["id"]))
+    assert writes(emu) == [("POST", "/print/printers/%s/jobs/%s/cancel"
+                            % (job["printerId"], job["id"]), None)]
+    assert emu.job(job["id"])["state"] == "canceled"
+
+
+def printer_of_id(emu, pid):
+    for p in emu.state(only=["printers"])["printers"]:
+        if p["id"] == pid:
+            return _name_in_tree(emu, p)
+    pytest.fail("no printer " + pid)
+
+
+def _name_in_tree(emu, printer):
+    """The printers/ name of a printer (two demo printers share a name)."""
+    same = [p for p in emu.state(only=["printers"])["printers"]
+            if p["displayName"] == printer["displayName"]]
+    if len(same) == 1:
+        return printer["displayName"]
+    return "%s ~%s" % (printer["displayName"], printer["id"][:8])
+
+
+def test_abort_needs_the_app_identity(emu, admin):
+    job = [j for j in emu.jobs() if j["state"] == "pending"][0]
+    printer = printer_of_id(emu, job["printerId"])
+    admin.expect_warning(r"ctl of job '%s' refused: aborting the job"
+                         % job["id"])
+    assert close_errno(admin.p("printers", printer, "jobs", job["id"],
+                               "ctl"), "abort\n") == errno.EACCES
+    assert emu.job(job["id"])["state"] == "pending"
+
+
+def test_abort_as_the_app(emu, upfs_mount):
+    job = [j for j in emu.jobs() if j["state"] == "pending"][0]
+    token = emu.call("POST", "/_emulator/token", {"kind": "app"})[1][
+        "access_token"]
+    app = upfs_mount(emu, token=token)
+    # The app may not list shares (delegated only): the mount says so.
+    app.expect_warning(r"'/print/shares': HTTP 403")
+    printer = printer_of_id(emu, job["printerId"])
+    assert close_errno(app.p("printers", printer, "jobs", job["id"], "ctl"),
+                       "abort out of paper\n") == 0
+    assert emu.job(job["id"])["state"] == "aborted"
+    assert writes(emu)[-1] == ("POST", "/print/printers/%s/jobs/%s/abort"
+                               % (job["printerId"], job["id"]),
+                               {"reason": "out of paper"})
+
+
+# --- connectors --------------------------------------------------------------
+
+def test_connector_printers_are_links(emu, admin):
+    st = emu.state()
+    conn = [c for c in st["connectors"] if c["displayName"] == "CONN-BLDG1"][0]
+    served = [p for p in st["printers"] if conn["id"] in
+              p.get("connectorIds", [])]
+    assert served
+    d = admin.p("connectors", "CONN-BLDG1", "printers")
+    names = sorted(os.listdir(d))
+    assert names == sorted(_name_in_tree(emu, p) for p in served)
+    for name in names:
+        assert os.readlink(os.path.join(d, name)) == \
+            "../../../printers/" + name
+        assert os.path.isdir(os.path.join(d, name))
+
+
+def test_mv_renames_a_connector(emu, admin):
+    conn = [c for c in emu.state()["connectors"]
+            if c["displayName"] == "CONN-BERLIN"][0]
+    os.rename(admin.p("connectors", "CONN-BERLIN"),
+              admin.p("connectors", "CONN-BER-1"))
+    assert writes(emu) == [("PATCH", "/print/connectors/" + conn["id"],
+                            {"displayName": "CONN-BER-1"})]
+    assert sorted(os.listdir(admin.p("connectors"))) == ["CONN-BER-1",
+                                                        "CONN-BLDG1"]
+
+
+# --- printer registration ----------------------------------------------------
+
+CSR = """-----BEGIN CERTIFICATE REQUEST-----
+MIICWjCCAUICAQAwFTETMBEGA1UEAwwKTG9iYnkgS2lvc2sw
+ggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQC7
+-----END CERTIFICATE REQUEST-----
+"""
+TRANSPORT_KEY = """-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
+-----END PUBLIC KEY-----
+"""
+
+
+@pytest.fixture
+def registrar(emu, admin, workdir):
+    """A profile whose mountpoint is the admin mount and whose token is
+    the admin's, and the CSR and key files."""
+    token_file = os.path.join(workdir, "admin.token")
+    with open(token_file, "w") as fh:
+        fh.write(emu.mint_token())
+    os.chmod(token_file, 0o600)
+    home = signin.Home(workdir, emu, profile="admin",
+                       extra="mountpoint = %s\ntoken_file = %s\n"
+                       % (admin.p(), token_file))
+    for name, text in (("csr.pem", CSR), ("key.pem", TRANSPORT_KEY)):
+        with open(os.path.join(workdir, name), "w") as fh:
+            fh.write(text)
+    return home
+
+
+def _create_args(workdir, *extra):
+    return ["printer", "create", "admin", "--name", "Lobby Kiosk",
+            "--manufacturer", "Contoso", "--model", "K1",
+            "--csr", os.path.join(workdir, "csr.pem"),
+            "--transport-key", os.path.join(workdir, "key.pem")] + \
+        list(extra)
+
+
+def test_printer_registration_end_to_end(emu, admin, registrar, workdir):
+    emu.call("POST", "/_emulator", {"operationSeconds": 3})
+    before = set(os.listdir(admin.p("operations")))
+    proc = subprocess.Popen(
+        [signin.upfsctl_binary()] + _create_args(workdir, "--connector",
+                                                 "CONN-BLDG1"),
+        env=registrar.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        # While it runs, the operation is a file of the mount.
+        util.wait_until(lambda: set(os.listdir(admin.p("operations"))) -
+                        before, timeout=10, what="the new operation")
+        new = (set(os.listdir(admin.p("operations"))) - before).pop()
+        running = util.read_json(admin.p("operations", new))
+        assert running["status"]["state"] in ("notStarted", "running")
+        out, err = proc.communicate(timeout=util.scaled(60))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out == admin.p("printers", "Lobby Kiosk") + "\n"
+    assert "operation %s" % new[:-len(".json")] in err
+    rec = printer_of(emu, "Lobby Kiosk")
+    conn = [c for c in emu.state()["connectors"]
+            if c["displayName"] == "CONN-BLDG1"][0]
+    assert rec["manufacturer"] == "Contoso" and rec["model"] == "K1"
+    assert conn["id"] in rec.get("connectorIds", [])
+    sent = [b for m, p, b in writes(emu) if p == "/print/printers/create"]
+    assert len(sent) == 1
+    assert sent[0]["certificateSigningRequest"] == {
+        "content": "MIICWjCCAUICAQAwFTETMBEGA1UEAwwKTG9iYnkgS2lvc2sw"
+                   "ggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQC7",
+        "transportKey": "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1"
+                        "LfVLPHCozMxH2Mo"}
+    assert sent[0]["hasPhysicalDevice"] is False
+    util.wait_until(lambda: os.path.isdir(out.strip()), timeout=10,
+                    what="the new printer in printers/")
+    done = util.read_json(admin.p("operations", new))
+    util.wait_until(lambda: util.read_json(admin.p("operations", new))[
+        "status"]["state"] == "succeeded", timeout=10,
+        what="the operation's success")
+    assert done["id"] == new[:-len(".json")]
+
+
+def test_registration_refusals(emu, registrar, workdir, bob):
+    # A command line without the key: usage, nothing sent.
+    proc = registrar.upfsctl(*_create_args(workdir)[:-2])
+    assert proc.returncode == 2 and "usage: upfsctl printer create" in \
+        proc.stderr
+    proc = registrar.upfsctl(*_create_args(workdir, "--connector", "NOPE"))
+    assert proc.returncode == 1
+    assert proc.stderr == "upfsctl: no connector 'NOPE'\n"
+    assert_no_writes(emu, "a refused registration")
+    # A user who is not a Printer Administrator: the service's 403.
+    with open(os.path.join(workdir, "bob.token"), "w") as fh:
+        fh.write(emu.mint_token(BOB))
+    proc = registrar.upfsctl(*_create_args(
+        workdir, "-o", "token_file=" + os.path.join(workdir, "bob.token")))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("upfsctl: registering the printer: "
+                                  "HTTP 403"), proc.stderr
+    assert "Lobby Kiosk" not in [p["displayName"] for p in
+                                 emu.state(only=["printers"])["printers"]]
