@@ -146,6 +146,21 @@ enum fs_kind {
 	FS_CONNECTOR_PRINTER_LINK, /* symlink to ../../../printers/<p> */
 	FS_OPERATIONS,		/* operations/ */
 	FS_OPERATION_JSON,	/* operations/<id>.json */
+	FS_USAGE,		/* usage/ (usage.c) */
+	FS_USAGE_BY_PRINTER,
+	FS_USAGE_BY_USER,
+	FS_USAGE_OBJECT,	/* by-printer/<p>/, by-user/<u>/ (id: the
+				   printer id or UPN; owner: "printer" or
+				   "user") */
+	FS_USAGE_CSV,		/* daily.csv, monthly.csv (owner: the
+				   report collection) */
+	FS_USAGE_SUMMARY,	/* summary.svg */
+	FS_ARCHIVE,		/* archive/ */
+	FS_ARCHIVE_PRINTERS,
+	FS_ARCHIVE_USERS,
+	FS_ARCHIVE_GROUPS,
+	FS_ARCHIVE_OBJECT,	/* <x>/ (owner: "printers", "users", …) */
+	FS_ARCHIVE_CSV,		/* <YYYY-MM>.csv (owner: "printers/<id>") */
 	FS_SETTINGS_JSON,
 	FS_META,		/* .upfs/ */
 	FS_META_STATUS,

@@ -12,6 +12,7 @@
 #include "editfile.h"
 #include "scratch.h"
 #include "tree_private.h"
+#include "usage.h"
 
 int tree_status_line(struct buf *out, const json_t *status)
 {
@@ -388,6 +389,10 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		if (deps)
 			deps->volatile_ = true;
 		return health_render(u, out);
+	case FS_USAGE_CSV:
+	case FS_ARCHIVE_CSV:
+	case FS_USAGE_SUMMARY:
+		return usage_render(u, n, out, ttl, deps);
 	case FS_QUEUE_ENTRY:
 	case FS_JOB_DOCUMENT:
 		/* Documents are streamed (document.c), never rendered. */

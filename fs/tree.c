@@ -16,6 +16,7 @@
 #include "shareops.h"
 #include "spool.h"
 #include "tree_private.h"
+#include "usage.h"
 
 struct fixed_child {
 	const char *name;
@@ -27,6 +28,8 @@ static const struct fixed_child root_children[] = {
 	{ "printers", FS_PRINTERS },
 	{ "connectors", FS_CONNECTORS },
 	{ "operations", FS_OPERATIONS },
+	{ "usage", FS_USAGE },
+	{ "archive", FS_ARCHIVE },
 	{ "settings.json", FS_SETTINGS_JSON },
 	{ ".upfs", FS_META },
 	{ NULL, 0 },
@@ -97,7 +100,7 @@ bool tree_kind_is_dir(enum fs_kind kind)
 	case FS_OPERATIONS:
 		return true;
 	default:
-		return false;
+		return usage_kind_is_dir(kind);
 	}
 }
 
@@ -670,6 +673,6 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_META:
 		return list_fixed(dir, meta_children, out);
 	default:
-		return -ENOTDIR;
+		return usage_list(u, dir, out, deps);
 	}
 }

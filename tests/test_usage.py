@@ -1,0 +1,216 @@
+"""Print usage and archived jobs as files (design.md §2; issue 7).
+
+usage/by-printer/<p>/{daily,monthly}.csv and usage/by-user/<upn>/… must
+hold exactly the emulator's report rows (read here straight from the
+emulator over HTTP), quoted as RFC 4180 says; archive/{printers,users,
+groups}/<name>/<YYYY-MM>.csv the archived jobs of that month, for the
+months with data; usage/summary.svg a well-formed SVG with one bar per
+printer. An empty tenant gives header-only files; completing a job moves
+the counts."""
+
+import csv
+import datetime
+import io
+import json
+import os
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import util
+
+USAGE_COLUMNS = ["usageDate", "completedJobCount", "incompleteJobCount",
+                 "completedBlackAndWhiteJobCount", "completedColorJobCount",
+                 "pageCount", "blackAndWhitePageCount", "colorPageCount",
+                 "mediaSheetCount", "singleSidedSheetCount",
+                 "doubleSidedSheetCount"]
+PLOTTER = 'Plotter "Big Blue", Floor 4'
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def graph(emu, path):
+    """GET a Graph collection from the emulator as the admin, all pages."""
+    token = emu.mint_token()
+    url = emu.endpoint + path
+    out = []
+    while url:
+        req = urllib.request.Request(url, headers={
+            "Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = json.load(resp)
+        out += body["value"]
+        url = body.get("@odata.nextLink")
+    return out
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        text = fh.read()
+    assert text.endswith("\r\n"), "RFC 4180 lines end with CRLF"
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def as_cell(v):
+    return "" if v is None else str(v)
+
+
+def want_rows(rows, who):
+    tail = ["printerName", "printerId"] if who == "printer" \
+        else ["userPrincipalName"]
+    return [[r["usageDate"][:10]] + [as_cell(r.get(c)) for c in
+                                     USAGE_COLUMNS[1:]] +
+            [as_cell(r.get(c)) for c in tail]
+            for r in sorted(rows, key=lambda r: r["usageDate"])]
+
+
+def printer_names(emu):
+    """{id: the name printers/ gives it} (two demo printers share one)."""
+    printers = emu.state(only=["printers"])["printers"]
+    out = {}
+    for p in printers:
+        same = [q for q in printers if q["displayName"] == p["displayName"]]
+        out[p["id"]] = util.encode_name(p["displayName"], p["id"]) \
+            if len(same) == 1 else util.with_suffix(
+                util.encode_name(p["displayName"], p["id"]), p["id"])
+    return out
+
+
+def test_usage_by_printer_equals_the_service(emulator, mount):
+    names = printer_names(emulator)
+    for report in ("daily", "monthly"):
+        rows = graph(emulator, "/reports/%sPrintUsageByPrinter" % report)
+        assert rows, "the demo tenant has %s usage" % report
+        for pid, name in names.items():
+            got = read_csv(mount.p("usage", "by-printer", name,
+                                   report + ".csv"))
+            assert got[0] == USAGE_COLUMNS + ["printerName", "printerId"]
+            assert got[1:] == want_rows([r for r in rows
+                                         if r["printerId"] == pid],
+                                        "printer"), (name, report)
+    assert sorted(os.listdir(mount.p("usage", "by-printer"))) == \
+        sorted(names.values())
+
+
+def test_usage_by_user_equals_the_service(emulator, mount):
+    for report in ("daily", "monthly"):
+        rows = graph(emulator, "/reports/%sPrintUsageByUser" % report)
+        upns = sorted({r["userPrincipalName"] for r in rows})
+        assert sorted(os.listdir(mount.p("usage", "by-user"))) == upns
+        for upn in upns:
+            got = read_csv(mount.p("usage", "by-user", upn, report + ".csv"))
+            assert got[0] == USAGE_COLUMNS + ["userPrincipalName"]
+            assert got[1:] == want_rows([r for r in rows if
+                                         r["userPrincipalName"] == upn],
+                                        "user"), (upn, report)
+
+
+def test_names_with_commas_and_quotes(emulator, mount):
+    path = mount.p("usage", "by-printer", PLOTTER, "monthly.csv")
+    with open(path, encoding="utf-8", newline="") as fh:
+        text = fh.read()
+    # RFC 4180: the field is quoted and its quotes doubled.
+    assert '"Plotter ""Big Blue"", Floor 4"' in text
+    rows = read_csv(path)
+    assert len(rows) > 1 and all(r[-2] == PLOTTER for r in rows[1:])
+
+
+def test_empty_tenant_gives_header_only_files(start_emulator, upfs_mount):
+    emu = start_emulator("empty")
+    emu.add_printer(displayName="New, unused")
+    mount = upfs_mount(emu)
+    d = mount.p("usage", "by-printer", "New, unused")
+    for report in ("daily.csv", "monthly.csv"):
+        assert read_csv(os.path.join(d, report)) == [
+            USAGE_COLUMNS + ["printerName", "printerId"]]
+    assert os.listdir(mount.p("usage", "by-user")) == []
+    assert os.listdir(mount.p("archive", "printers", "New, unused")) == []
+    root = ET.parse(mount.p("usage", "summary.svg")).getroot()
+    assert root.tag == SVG + "svg"
+    assert "no pages printed" in ET.tostring(root,
+                                             encoding="unicode").lower()
+
+
+def _months(rows):
+    return sorted({r["usageDate"][:7] for r in rows})
+
+
+def test_archive_months_and_jobs(emulator, mount):
+    names = printer_names(emulator)
+    monthly = graph(emulator, "/reports/monthlyPrintUsageByPrinter")
+    checked = 0
+    for pid, name in names.items():
+        d = mount.p("archive", "printers", name)
+        months = _months([r for r in monthly if r["printerId"] == pid])
+        assert sorted(os.listdir(d)) == [m + ".csv" for m in months], name
+        for m in months:
+            start = m + "-01T00:00:00Z"
+            y, mo = map(int, m.split("-"))
+            nxt = "%04d-%02d" % (y + mo // 12, mo % 12 + 1)
+            jobs = graph(emulator, "/reports/getPrinterArchivedPrintJobs("
+                         "printerId='%s',startDateTime=%s,endDateTime=%s)"
+                         % (pid, start, nxt + "-01T00:00:00Z"))
+            jobs = [j for j in jobs if j["createdDateTime"][:7] == m]
+            rows = read_csv(os.path.join(d, m + ".csv"))
+            assert rows[0][:3] == ["id", "printerName", "printerId"]
+            assert sorted(r[0] for r in rows[1:]) == \
+                sorted(j["id"] for j in jobs), (name, m)
+            state = rows[0].index("processingState")
+            by_id = {j["id"]: j for j in jobs}
+            for r in rows[1:]:
+                assert r[state] == by_id[r[0]]["processingState"]
+            checked += 1
+    assert checked >= 3
+
+
+def test_archive_of_a_group(emulator, mount):
+    group = [g for g in emulator.state()["groups"]
+             if g["displayName"] == "Lab Staff"][0]
+    d = mount.p("archive", "groups", "Lab Staff")
+    jobs = graph(emulator, "/reports/getGroupArchivedPrintJobs(groupId='%s')"
+                 % group["id"])
+    months = sorted({j["createdDateTime"][:7] for j in jobs})
+    assert months, "Lab Staff has archived jobs in the demo tenant"
+    assert sorted(os.listdir(d)) == [m + ".csv" for m in months]
+    got = []
+    for m in months:
+        got += [r[0] for r in read_csv(os.path.join(d, m + ".csv"))[1:]]
+    assert sorted(got) == sorted(j["id"] for j in jobs)
+
+
+def test_summary_svg(emulator, mount):
+    path = mount.p("usage", "summary.svg")
+    root = ET.parse(path).getroot()
+    assert root.tag == SVG + "svg" and root.get("viewBox")
+    rows = graph(emulator, "/reports/dailyPrintUsageByPrinter")
+    last = max(r["usageDate"][:10] for r in rows)
+    y, mo, da = map(int, last.split("-"))
+    first = (datetime.date(y, mo, da) -
+             datetime.timedelta(days=29)).isoformat()
+    in_window = {r["printerId"] for r in rows
+                 if first <= r["usageDate"][:10] <= last}
+    bars = [e for e in root.iter(SVG + "rect")
+            if "printer" in (e.get("class") or "").split()]
+    assert sorted(b.get("data-id") for b in bars) == sorted(in_window)
+    pages = {}
+    for r in rows:
+        if first <= r["usageDate"][:10] <= last:
+            pages[r["printerId"]] = pages.get(r["printerId"], 0) + \
+                (r.get("pageCount") or 0)
+    for b in bars:
+        assert int(b.get("data-pages")) == pages[b.get("data-id")]
+    assert os.stat(path).st_size == len(util.read_bytes(path))
+
+
+def test_counts_move_when_a_job_completes(emulator, upfs_mount):
+    names = printer_names(emulator)
+    job = [j for j in emulator.jobs() if j["state"] == "pending"][0]
+    name = names[job["printerId"]]
+
+    def pages(mount):
+        rows = read_csv(mount.p("usage", "by-printer", name, "monthly.csv"))
+        col = rows[0].index("completedJobCount")
+        return sum(int(r[col] or 0) for r in rows[1:])
+
+    before = pages(upfs_mount(emulator))
+    emulator.patch_job(job["id"], state="completed")
+    # A new mount (another cache) reads the reports afresh.
+    assert pages(upfs_mount(emulator)) == before + 1
