@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adminops.h"
+#include "identity.h"
 #include "tree_private.h"
 
 static int report(struct upfs *u, const char *what, int rc,
@@ -143,12 +144,12 @@ static int split_command(const struct buf *text, char *cmd, size_t cmd_len,
 	return 0;
 }
 
-static int post_action(struct upfs *u, const char *path, json_t *body,
+static int post_action(struct graph *g, const char *path, json_t *body,
 		       char *why, size_t why_len, const char *what)
 {
 	struct graph_err err = { 0 };
 	char detail[300];
-	int rc = graph_request(u->graph, "POST", path, body, NULL, &err);
+	int rc = graph_request(g, "POST", path, body, NULL, &err);
 
 	if (rc) {
 		graph_err_format(&err, detail, sizeof(detail));
@@ -172,7 +173,7 @@ static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 	rc = tree_key(&path, TREE_PRINTERS, printer,
 		      "/restoreFactoryDefaults");
 	if (rc == 0)
-		rc = post_action(u, path.data, NULL, why, why_len,
+		rc = post_action(u->graph, path.data, NULL, why, why_len,
 				 "restoring factory defaults");
 	expire_printer(u, printer);
 	buf_release(&path);
@@ -184,6 +185,7 @@ static int job_ctl(struct upfs *u, const char *job, const char *printer,
 		   size_t why_len)
 {
 	bool cancel = strcmp(cmd, "cancel") == 0;
+	struct graph *g = u->graph;
 	json_t *body = NULL;
 	struct buf path;
 	int rc;
@@ -197,6 +199,9 @@ static int job_ctl(struct upfs *u, const char *job, const char *printer,
 		snprintf(why, why_len, "cancel takes no reason");
 		return -EINVAL;
 	}
+	/* Users cancel; only an application aborts (reference §3.2). */
+	if (!cancel && (g = identity_app(u, why, why_len)) == NULL)
+		return -EACCES;
 	buf_init(&path, 4096);
 	rc = tree_key(&path, TREE_PRINTERS, printer, "/jobs/");
 	if (rc == 0)
@@ -208,7 +213,7 @@ static int job_ctl(struct upfs *u, const char *job, const char *printer,
 	    (body = json_pack("{s:s}", "reason", arg)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = post_action(u, path.data, body, why, why_len,
+		rc = post_action(g, path.data, body, why, why_len,
 				 cancel ? "cancelling the job"
 					: "aborting the job");
 	expire_jobs(u, printer);

@@ -16,6 +16,7 @@
 #include "editfile.h"
 #include "joboptions.h"
 #include "jsoncommit.h"
+#include "pull.h"
 #include "perms.h"
 #include "tree_private.h"
 
@@ -25,7 +26,8 @@ bool editfile_kind(enum fs_kind kind)
 {
 	return kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
 	       kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL ||
-	       jsoncommit_kind(kind) || adminops_ctl_kind(kind);
+	       jsoncommit_kind(kind) || adminops_ctl_kind(kind) ||
+	       kind == FS_TASK_STATUS;
 }
 
 static int options_key(struct buf *key, const char *share_id)
@@ -148,6 +150,7 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		[FS_PRINTER_LOCATION] = "location.json",
 		[FS_PRINTER_CTL] = "ctl",
 		[FS_JOB_CTL] = "ctl",
+		[FS_TASK_STATUS] = "status",
 	};
 	char why[600] = "", what[200];
 	int rc;
@@ -160,6 +163,8 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		rc = jsoncommit(u, kind, id, text, why, sizeof(why));
 	else if (adminops_ctl_kind(kind))
 		rc = adminops_ctl(u, kind, id, owner, text, why, sizeof(why));
+	else if (kind == FS_TASK_STATUS)
+		rc = pull_commit_status(u, id, owner, text, why, sizeof(why));
 	else
 		rc = perms_commit(u, kind, id, text, why, sizeof(why));
 	if (rc && kind == FS_SETTINGS_JSON)
@@ -167,6 +172,7 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 	else if (rc)
 		snprintf(what, sizeof(what), "%s of %s '%s'", names[kind],
 			 kind == FS_JOB_CTL ? "job"
+			 : kind == FS_TASK_STATUS ? "task"
 			 : kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
 			   kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL
 				? "share" : "printer", id);

@@ -161,6 +161,16 @@ enum fs_kind {
 	FS_ARCHIVE_GROUPS,
 	FS_ARCHIVE_OBJECT,	/* <x>/ (owner: "printers", "users", …) */
 	FS_ARCHIVE_CSV,		/* <YYYY-MM>.csv (owner: "printers/<id>") */
+	FS_TASK_DEFS,		/* task_definitions/ (pull.c) */
+	FS_TASK_DEF,		/* <definition>/ (id: the definition) */
+	FS_TASK_DEF_JSON,	/* definition.json */
+	FS_TASK_EVENTS,		/* events: one line per new task */
+	FS_TASKS,		/* tasks/ */
+	FS_TASK,		/* tasks/<t>/ (id: task, owner: definition) */
+	FS_TASK_STATUS,		/* status: write completed or aborted */
+	FS_TASK_JSON,		/* task.json */
+	FS_TASK_TRIGGERS,	/* printers/<p>/task_triggers/ (id: printer) */
+	FS_TASK_TRIGGER,	/* <definition> (id: trigger, owner: printer) */
 	FS_SETTINGS_JSON,
 	FS_META,		/* .upfs/ */
 	FS_META_STATUS,
@@ -411,7 +421,10 @@ struct res_table;
 
 struct upfs {
 	struct upfs_options opts;
-	struct graph *graph;
+	struct graph *graph;		/* the mount's identity (identity.h) */
+	struct graph *app_graph;	/* the application's, when the mount
+					   has both; else NULL */
+	bool graph_is_app;		/* graph is client credentials only */
 	struct cache *cache;
 	struct fuse_session *session;
 	uid_t uid;

@@ -146,6 +146,7 @@ static const struct {
 	{ "pages", "pageRanges", V_PAGES, NULL, 0 },
 	{ "collate", "collate", V_BOOL, NULL, 0 },
 	{ "fitPdfToPage", "fitPdfToPage", V_BOOL, NULL, 0 },
+	{ "pagesPerSheet", "pagesPerSheet", V_INT, NULL, 100 },
 };
 
 /* One key=value: its configuration member and value; -ENOENT for an
@@ -220,7 +221,8 @@ static int parse_line(char *line, unsigned lineno, json_t *config, char *why,
 	if (rc == -ENOENT) {
 		snprintf(why, why_len, "line %u: unknown option '%s' (known: "
 			 "copies, duplex, color, media, orientation, pages, "
-			 "quality, scaling, collate, dpi, fitPdfToPage)",
+			 "quality, scaling, collate, dpi, fitPdfToPage, "
+			 "pagesPerSheet)",
 			 lineno, key);
 		return -EINVAL;
 	}
@@ -292,6 +294,7 @@ static const struct {
 	{ "quality", "qualities", "quality" },
 	{ "scaling", "scalings", "scaling" },
 	{ "dpi", "dpis", "dpi" },
+	{ "pagesPerSheet", "pagesPerSheet", "pagesPerSheet" },
 };
 
 static int check_flag(const json_t *config, const json_t *caps,

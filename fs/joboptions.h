@@ -3,10 +3,10 @@
  * in the manner of lpoptions, turned into a printJobConfiguration.
  *
  * Keys: copies, duplex, color, media, orientation, pages, quality, scaling,
- * collate, dpi, fitPdfToPage. Values take the Graph enum names
- * (flipOnLongEdge, blackAndWhite, …) or the CUPS ones (two-sided-long-edge,
- * monochrome, …). Blank lines and # comments are ignored; a key given twice
- * takes its last value.
+ * collate, dpi, fitPdfToPage, pagesPerSheet. Values take the Graph enum
+ * names (flipOnLongEdge, blackAndWhite, …) or the CUPS ones
+ * (two-sided-long-edge, monochrome, …). Blank lines and # comments are
+ * ignored; a key given twice takes its last value.
  */
 #ifndef UPFS_JOBOPTIONS_H
 #define UPFS_JOBOPTIONS_H

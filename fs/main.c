@@ -100,6 +100,13 @@ static int make_graph(struct upfs *u)
 		return -EACCES;
 	}
 	rc = graph_new(&u->graph, &cfg, &err);
+	u->graph_is_app = !cfg.access_token && !cfg.token_file &&
+			  !cfg.session_file;
+	/* The user signs in and the app has a secret: hold both (identity.h). */
+	if (rc == 0 && !u->graph_is_app && cfg.client_secret) {
+		cfg.access_token = cfg.token_file = cfg.session_file = NULL;
+		rc = graph_new(&u->app_graph, &cfg, &err);
+	}
 	if (rc)
 		fprintf(stderr, "upfs: %s\n", err.message[0] ? err.message
 							     : strerror(-rc));
@@ -155,6 +162,14 @@ static int probe_service(struct upfs *u)
 		fprintf(stderr, "upfs: the sign-in service refused the app "
 				"registration (%s): check client_id and "
 				"client_secret\n", detail);
+		return rc;
+	}
+	/* An untrusted certificate is a misconfiguration or an attack: no
+	   mount, not an offline one. */
+	if (graph_err_tls_untrusted(&err)) {
+		fprintf(stderr, "upfs: the service's TLS certificate is not "
+				"trusted (%s): give its CA with -o "
+				"ca_file=PATH\n", detail);
 		return rc;
 	}
 	if (err.status == 401) {
@@ -228,6 +243,8 @@ static void upfs_release(struct upfs *u)
 		cache_close(u->cache);
 	if (u->graph)
 		graph_free(u->graph);
+	if (u->app_graph)
+		graph_free(u->app_graph);
 	options_release(&u->opts);
 }
 

@@ -39,19 +39,52 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 	return max;
 }
 
+/*
+ * " ~" and the first chars bytes of id, made safe as a display name is
+ * (the id comes from the service too: no '/', no control character), and
+ * never more than UPFS_NAME_MAX bytes.
+ */
 static int append_id_suffix(struct buf *out, const char *id, size_t chars)
 {
+	size_t start = out->len;
 	int rc = buf_append_str(out, " ~");
 
+	for (size_t i = 0; rc == 0 && i < chars && id[i] != '\0'; i++) {
+		size_t before = out->len;
+
+		rc = encode_byte(out, (unsigned char)id[i]);
+		if (rc == 0 && out->len - start > UPFS_NAME_MAX) {
+			out->len = before;
+			out->data[before] = '\0';
+			break;
+		}
+	}
+	return rc;
+}
+
+/* name[0..len), cut at a character boundary, and the id suffix: at most
+   UPFS_NAME_MAX bytes in all, whatever the length of id. */
+static int append_cut_with_suffix(struct buf *out, const char *name,
+				  size_t len, const char *id, size_t chars)
+{
+	struct buf suffix;
+	int rc;
+
+	buf_init(&suffix, 0);
+	rc = append_id_suffix(&suffix, id, chars);
 	if (rc == 0)
-		rc = buf_append(out, id, strnlen(id, chars));
+		rc = buf_append(out, name,
+				utf8_cut(name, len, UPFS_NAME_MAX - suffix.len));
+	if (rc == 0)
+		rc = buf_append(out, suffix.data, suffix.len);
+	buf_release(&suffix);
 	return rc;
 }
 
 int names_encode(struct buf *out, const char *display, const char *id)
 {
 	struct buf tmp;
-	size_t keep, start = out->len;
+	size_t start = out->len;
 	int rc = 0;
 
 	if (display == NULL || display[0] == '\0')
@@ -73,11 +106,8 @@ int names_encode(struct buf *out, const char *display, const char *id)
 		goto out;
 	}
 	/* Cut so that the name plus " ~" and 8 id characters fit. */
-	keep = utf8_cut(tmp.data, tmp.len,
-			UPFS_NAME_MAX - 2 - UPFS_NAME_ID_CHARS);
-	rc = buf_append(out, tmp.data, keep);
-	if (rc == 0)
-		rc = append_id_suffix(out, id, UPFS_NAME_ID_CHARS);
+	rc = append_cut_with_suffix(out, tmp.data, tmp.len, id,
+				    UPFS_NAME_ID_CHARS);
 out:
 	if (rc)
 		out->len = start;
@@ -95,15 +125,11 @@ static int cmp_entry_name(const void *a, const void *b)
 static int suffix_name(struct names_entry *e, size_t chars)
 {
 	struct buf b;
-	size_t len = strlen(e->name);
 	int rc;
 
 	buf_init(&b, 0);
 	/* A suffixed long name must still fit in UPFS_NAME_MAX bytes. */
-	len = utf8_cut(e->name, len, UPFS_NAME_MAX - 2 - chars);
-	rc = buf_append(&b, e->name, len);
-	if (rc == 0)
-		rc = append_id_suffix(&b, e->id, chars);
+	rc = append_cut_with_suffix(&b, e->name, strlen(e->name), e->id, chars);
 	if (rc == 0) {
 		free(e->name);
 		e->name = buf_detach(&b, NULL);

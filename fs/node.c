@@ -409,7 +409,9 @@ static bool dir_writable(enum fs_kind kind)
 {
 	return kind == FS_SHARE_QUEUE || kind == FS_SHARES ||
 	       kind == FS_SHARE_PENDING || kind == FS_PRINTERS ||
-	       kind == FS_CONNECTORS || tree_keeps_scratch(kind);
+	       kind == FS_CONNECTORS || kind == FS_PRINTER_JOBS ||
+	       kind == FS_TASK_DEFS || kind == FS_TASK_TRIGGERS ||
+	       tree_keeps_scratch(kind);
 }
 
 static bool scratch_is_link(struct upfs *u, const struct fs_node *n)
@@ -451,7 +453,8 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 		 role_get(u) == UPFS_ROLE_USER)
 		st->st_mode = S_IFREG | 0444;	/* the service would refuse */
 	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
-		 n->kind == FS_SCRATCH || editfile_kind(n->kind))
+		 n->kind == FS_SCRATCH || n->kind == FS_TASK_TRIGGER ||
+		 editfile_kind(n->kind))
 		st->st_mode = S_IFREG | 0644;	/* rm cancels; edits commit */
 	else
 		st->st_mode = S_IFREG | 0444;
@@ -504,6 +507,7 @@ int node_id_of(struct upfs *u, enum fs_kind top, const char *name,
 {
 	const char *dirname = top == FS_PRINTERS     ? "printers"
 			      : top == FS_CONNECTORS ? "connectors"
+			      : top == FS_TASK_DEFS  ? "task_definitions"
 						     : "shares";
 	struct fs_node *dir = NULL, *n = NULL;
 	int rc = node_lookup(u, u->root, dirname, &dir);

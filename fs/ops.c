@@ -302,6 +302,7 @@ static void open_file_free(struct open_file *f)
 	free(f->id);
 	free(f->owner);
 	document_close(f->doc);
+	pull_events_close(f->events);
 	free(f);
 }
 
@@ -409,6 +410,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (n->kind == FS_JOB_DOCUMENT)
 		rc = (fi->flags & O_ACCMODE) != O_RDONLY
 		     ? -EROFS : document_open(u, n, &f->doc);
+	else if (n->kind == FS_TASK_EVENTS)
+		rc = (fi->flags & O_ACCMODE) != O_RDONLY
+		     ? -EROFS : pull_events_open(u, n->id, &f->events);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		rc = -EROFS;
 	else
@@ -422,6 +426,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		open_file_put(f);
+}
+
+/* For a read that waits: has the reader gone (Ctrl-C, kill)? */
+static bool req_interrupted(void *arg)
+{
+	return fuse_req_interrupted(arg) != 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -449,6 +459,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_buf(req, now.data + off, size);
 		}
 		buf_release(&now);
+		open_file_put(f);
+		return;
+	}
+	if (f->events) {
+		struct buf bytes;
+
+		buf_init(&bytes, 0);
+		got = pull_events_read(f->u, f->events, off, size,
+				       req_interrupted, req, &bytes);
+		if (got < 0)
+			fuse_reply_err(req, -got);
+		else
+			fuse_reply_buf(req, bytes.data, bytes.len);
+		buf_release(&bytes);
 		open_file_put(f);
 		return;
 	}

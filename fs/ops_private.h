@@ -9,6 +9,7 @@
 
 #include "document.h"
 #include "fs.h"
+#include "pull.h"
 #include "spool.h"
 
 /*
@@ -24,6 +25,7 @@ struct open_file {
 	struct buf content;
 	struct submission *sub;
 	struct document_reader *doc;	/* a job's document being read */
+	struct pull_events *events;	/* task_definitions/<d>/events */
 	bool writable;		/* flush hands sub over */
 	/* An edited file (editfile.h): content is the new text. */
 	bool editing;

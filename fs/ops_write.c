@@ -11,9 +11,11 @@
 
 #include "adminops.h"
 #include "ops.h"
+#include "pull.h"
 #include "ops_private.h"
 #include "editfile.h"
 #include "queue.h"
+#include "queue_options.h"
 #include "scratch.h"
 #include "shareops.h"
 #include <stdlib.h>
@@ -41,6 +43,37 @@ static int create_scratch(struct upfs *u, struct fs_node *dir,
 	return rc;
 }
 
+/*
+ * touch printers/<p>/task_triggers/<definition>: the trigger is made now;
+ * the file opened is empty and its close changes nothing.
+ */
+static void create_trigger(fuse_req_t req, struct upfs *u,
+			   struct fs_node *dir, const char *name,
+			   struct fuse_file_info *fi)
+{
+	struct open_file *f = NULL;
+	struct fs_node *n = NULL;
+	struct fuse_entry_param e;
+	int rc = pull_create_trigger(u, dir->id, name);
+
+	if (rc == 0)
+		rc = node_lookup(u, dir, name, &n);
+	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
+		node_forget(u, n, 1);
+	if (rc == 0 && (f = open_file_new(u)) == NULL) {
+		node_forget(u, n, 1);
+		rc = -ENOMEM;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		open_file_put(f);
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -52,6 +85,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	(void)mode;
+	if (dir->kind == FS_TASK_TRIGGERS) {
+		create_trigger(req, u, dir, name, fi);
+		return;
+	}
 	if (dir->kind != FS_SHARE_QUEUE && !tree_keeps_scratch(dir->kind)) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -196,6 +233,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		setattr_edit(req, u, n, attr, to_set, fi);
 		return;
 	}
+	if (n->kind == FS_TASK_TRIGGER && !(to_set & FUSE_SET_ATTR_SIZE)) {
+		/* touch of a trigger that exists: nothing to change. */
+		rc = node_stat(u, n, &st, &ttl);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	if (n->kind == FS_SCRATCH) {
 		/* Modes and times of an editor's file are kept nowhere. */
 		rc = (to_set & FUSE_SET_ATTR_SIZE)
@@ -297,9 +343,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	if (newparent != parent) {
-		fuse_reply_err(req, dir->kind == FS_SHARE_QUEUE ||
-				    tree_keeps_scratch(dir->kind) ? EXDEV
-								  : EROFS);
+		struct fs_node *to = node_get(u, newparent);
+
+		if (dir->kind == FS_PRINTER_JOBS && to->kind == FS_PRINTER_JOBS)
+			/* mv printers/V/jobs/J printers/P/jobs/: a redirect. */
+			rc = strcmp(name, newname) != 0 || flags ? -EINVAL
+			     : pull_redirect(u, dir->id, name, to->id);
+		else
+			rc = dir->kind == FS_SHARE_QUEUE ||
+			     tree_keeps_scratch(dir->kind) ? -EXDEV : -EROFS;
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	if (flags)
@@ -333,6 +386,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	if (dir->kind == FS_TASK_TRIGGERS) {
+		fuse_reply_err(req, -pull_delete_trigger(u, dir->id, name));
+		return;
+	}
 	if (dir->kind != FS_SHARE_QUEUE) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -347,14 +404,21 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /*
  * Copying into queue/ (mv, cp -a) tries to carry ACLs and other xattrs
- * over; "not supported" makes those programs skip them quietly.
+ * over; "not supported" makes those programs skip them quietly. A
+ * document not handed over yet takes its own job options.
  */
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct fs_node *n = node_get(req_upfs(req), ino);
 
-	(void)name, (void)value, (void)size, (void)flags;
+	(void)flags;
+	if (n->kind == FS_QUEUE_LOCAL &&
+	    strcmp(name, UPFS_XATTR_JOB_OPTIONS) == 0) {
+		fuse_reply_err(req, -queue_options_set(req_upfs(req), n->id,
+						       value, size));
+		return;
+	}
 	fuse_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
 			    n->kind == FS_QUEUE_ENTRY || n->kind == FS_SCRATCH ||
 			    editfile_kind(n->kind) ? ENOTSUP : EROFS);
@@ -369,11 +433,12 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	(void)mode;
-	if (dir->kind != FS_SHARES) {
+	if (dir->kind != FS_SHARES && dir->kind != FS_TASK_DEFS) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	rc = shareops_mkdir(u, name);
+	rc = dir->kind == FS_SHARES ? shareops_mkdir(u, name)
+				    : pull_create_definition(u, name);
 	if (rc == 0)
 		rc = node_lookup(u, dir, name, &n);
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
@@ -394,6 +459,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, dir->kind == FS_SHARES     ? -shareops_rmdir(u, name)
 			    : dir->kind == FS_PRINTERS
 				? -adminops_unregister_printer(u, name)
+			    : dir->kind == FS_TASK_DEFS
+				? -pull_delete_definition(u, name)
 				: EROFS);
 }
 

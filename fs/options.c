@@ -408,6 +408,10 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 	for (int i = 0; rc == 0 && i < profile_fuse.argc; i++)
 		if (fuse_opt_add_arg(fuse_args, profile_fuse.argv[i]))
 			rc = -ENOMEM;
+	/* The mount table then says "fuse.upfs", as mount.fuse3 makes it:
+	   how the CUPS backend finds upfs mounts. A subtype= given wins. */
+	if (rc == 0 && fuse_opt_insert_arg(fuse_args, 1, "-osubtype=upfs"))
+		rc = -ENOMEM;
 out:
 	fuse_opt_free_args(&profile_fuse);
 	free(s.args[0]);

@@ -59,12 +59,21 @@ static bool list_has(const struct perms_list *l, const char *s)
 	return false;
 }
 
-/* The non-blank, non-comment lines of text, trimmed. */
-static int parse_lines(const struct buf *text, struct perms_list *out)
+/*
+ * The non-blank, non-comment lines of text, trimmed. A NUL byte is
+ * -EINVAL: it would cut a line short ("alice\0x" as "alice", a line of
+ * NULs as an empty name).
+ */
+static int parse_lines(const struct buf *text, struct perms_list *out,
+		       char *why, size_t why_len)
 {
 	const char *p = text->data ? text->data : "", *end = p + text->len;
 	int rc = 0;
 
+	if (memchr(p, '\0', text->len)) {
+		snprintf(why, why_len, "the file holds a NUL byte");
+		return -EINVAL;
+	}
 	while (p < end && rc == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *a = p, *b = nl ? nl : end;
@@ -328,7 +337,7 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 {
 	struct perms_list lines = { 0 }, want = { 0 }, have = { 0 };
 	struct buf key;
-	int rc = parse_lines(text, &lines);
+	int rc = parse_lines(text, &lines, why, why_len);
 
 	buf_init(&key, 4096);
 	for (size_t i = 0; i < lines.n && rc == 0; i++)
@@ -377,7 +386,7 @@ static int commit_allow_all(struct upfs *u, const char *share_id,
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
 	struct buf path;
-	int rc = parse_lines(text, &lines);
+	int rc = parse_lines(text, &lines, why, why_len);
 
 	buf_init(&path, 4096);
 	if (rc == 0 && (lines.n != 1 || (strcmp(lines.v[0], "true") != 0 &&
@@ -408,6 +417,19 @@ out:
 	json_decref(body);
 	list_release(&lines);
 	buf_release(&path);
+	return rc;
+}
+
+int perms_lines(const struct buf *text,
+		int (*fn)(void *arg, const char *line), void *arg)
+{
+	struct perms_list lines = { 0 };
+	char why[64];
+	int rc = parse_lines(text, &lines, why, sizeof(why));
+
+	for (size_t i = 0; i < lines.n && rc == 0; i++)
+		rc = fn(arg, lines.v[i]);
+	list_release(&lines);
 	return rc;
 }
 

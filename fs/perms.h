@@ -19,4 +19,14 @@
 int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
 		 const struct buf *text, char *why, size_t why_len);
 
+/*
+ * The lines perms_commit() would resolve, without resolving them: fn is
+ * called with each non-blank, non-comment line of text, trimmed, each
+ * distinct line once, in order, until it returns non-zero. 0, fn's
+ * answer, -EINVAL (a NUL byte in text: fn is not called) or -ENOMEM. For
+ * the tests and the fuzzer (tests/fuzz).
+ */
+int perms_lines(const struct buf *text,
+		int (*fn)(void *arg, const char *line), void *arg);
+
 #endif

@@ -11,6 +11,7 @@
 #include "document.h"
 #include "editfile.h"
 #include "scratch.h"
+#include "pull.h"
 #include "tree_private.h"
 #include "usage.h"
 
@@ -393,6 +394,12 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 	case FS_ARCHIVE_CSV:
 	case FS_USAGE_SUMMARY:
 		return usage_render(u, n, out, ttl, deps);
+	case FS_TASK_DEF_JSON:
+	case FS_TASK_STATUS:
+	case FS_TASK_JSON:
+	case FS_TASK_TRIGGER:
+	case FS_TASK_EVENTS:
+		return pull_render(u, n, out, ttl, deps);
 	case FS_QUEUE_ENTRY:
 	case FS_JOB_DOCUMENT:
 		/* Documents are streamed (document.c), never rendered. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "identity.h"
 
 /* Text bytes of parsed JSON kept in memory (jansson needs a few times it). */
 #define RES_MEMORY_BUDGET ((size_t)6 << 20)
@@ -169,11 +170,17 @@ static int res_load_cached(struct upfs *u, const char *key, json_t **out,
 static int res_fetch(struct upfs *u, const char *key, bool list,
 		     json_t **out, char **text, size_t *len)
 {
-	struct graph_err gerr;
+	struct graph_err gerr = { 0 };
+	struct graph *g = identity_for_path(u, key, gerr.message,
+					    sizeof(gerr.message));
 	int rc;
 
-	rc = list ? graph_list(u->graph, key, out, NULL, &gerr)
-		  : graph_get(u->graph, key, out, &gerr);
+	if (g == NULL) {
+		health_refusal(u, key, gerr.message);
+		return -EACCES;
+	}
+	rc = list ? graph_list(g, key, out, NULL, &gerr)
+		  : graph_get(g, key, out, &gerr);
 	if (rc) {
 		health_error(u, key, rc, &gerr);
 		return rc;

@@ -44,6 +44,7 @@ static void submission_free(struct submission *s)
 	free(s->job_id);
 	free(s->doc_id);
 	free(s->upload_url);
+	free(s->options);
 	free(s);
 }
 
@@ -70,7 +71,7 @@ static char *dup_or_null(const char *s)
 static json_t *record_encode(const struct submission *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:i, "
-			 "s:I, s:i, s:s}",
+			 "s:I, s:i, s:s, s:s?}",
 			 "share", s->share_id, "name", s->name,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -79,7 +80,7 @@ static json_t *record_encode(const struct submission *s)
 			 "attempts", s->attempts,
 			 "created", (json_int_t)s->created_ms,
 			 "lastErrno", s->last_errno,
-			 "lastError", s->last_error);
+			 "lastError", s->last_error, "options", s->options);
 }
 
 static struct submission *record_decode(const char *id, const json_t *r)
@@ -101,6 +102,8 @@ static struct submission *record_decode(const char *id, const json_t *r)
 		json_object_get(r, "document")));
 	s->upload_url = dup_or_null(json_string_value(
 		json_object_get(r, "uploadUrl")));
+	s->options = dup_or_null(json_string_value(
+		json_object_get(r, "options")));
 	s->attempts = (int)json_integer_value(json_object_get(r, "attempts"));
 	s->created_ms = json_integer_value(json_object_get(r, "created"));
 	s->last_errno = (int)json_integer_value(json_object_get(r, "lastErrno"));

@@ -44,6 +44,8 @@ struct submission {
 	char *job_id;
 	char *doc_id;
 	char *upload_url;
+	char *options;		/* its own job options (queue_options.h), or
+				   NULL */
 	int attempts;
 	int64_t created_ms;
 	int64_t next_try_ms;

@@ -21,6 +21,7 @@
 
 #include "editfile.h"
 #include "queue.h"
+#include "queue_options.h"
 #include "sniff.h"
 #include "spool.h"
 #include "submit.h"
@@ -657,7 +658,10 @@ int submit_run(struct upfs *u, struct submission *s)
 json_t *submit_configuration(struct upfs *u, const struct submission *s)
 {
 	/* Every member is nullable: no options means the printer's defaults. */
-	return editfile_share_configuration(u, s->share_id);
+	json_t *config = editfile_share_configuration(u, s->share_id);
+
+	queue_options_apply(u, s, config);	/* the document's own win */
+	return config;
 }
 
 int submit_prepare(struct upfs *u, struct submission *s)

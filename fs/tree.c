@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "names.h"
+#include "pull.h"
 #include "scratch.h"
 #include "shareops.h"
 #include "spool.h"
@@ -28,6 +29,7 @@ static const struct fixed_child root_children[] = {
 	{ "printers", FS_PRINTERS },
 	{ "connectors", FS_CONNECTORS },
 	{ "operations", FS_OPERATIONS },
+	{ "task_definitions", FS_TASK_DEFS },
 	{ "usage", FS_USAGE },
 	{ "archive", FS_ARCHIVE },
 	{ "settings.json", FS_SETTINGS_JSON },
@@ -55,6 +57,7 @@ static const struct fixed_child printer_children[] = {
 	{ "location.json", FS_PRINTER_LOCATION },
 	{ "ctl", FS_PRINTER_CTL },
 	{ "jobs", FS_PRINTER_JOBS },
+	{ "task_triggers", FS_TASK_TRIGGERS },
 	{ "shares", FS_PRINTER_SHARES },
 	{ NULL, 0 },
 };
@@ -100,7 +103,7 @@ bool tree_kind_is_dir(enum fs_kind kind)
 	case FS_OPERATIONS:
 		return true;
 	default:
-		return usage_kind_is_dir(kind);
+		return usage_kind_is_dir(kind) || pull_kind_is_dir(kind);
 	}
 }
 
@@ -277,10 +280,9 @@ static void names_release(struct names_entry *names, size_t n)
 	free(names);
 }
 
-/* One entry per element of a listing, named by its display name. */
-static int list_objects(struct upfs *u, const char *key, enum fs_kind kind,
-			const char *owner, const char *time_field,
-			struct fs_entries *out, struct fs_deps *deps)
+int tree_list_objects(struct upfs *u, const char *key, enum fs_kind kind,
+		      const char *owner, const char *time_field,
+		      struct fs_entries *out, struct fs_deps *deps)
 {
 	struct names_entry *names = NULL;
 	json_t *list = NULL, *v;
@@ -605,8 +607,8 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 static int list_shares(struct upfs *u, struct fs_entries *out,
 		       struct fs_deps *deps)
 {
-	int rc = list_objects(u, TREE_SHARES, FS_SHARE, NULL, "createdDateTime",
-			      out, deps);
+	int rc = tree_list_objects(u, TREE_SHARES, FS_SHARE, NULL,
+				   "createdDateTime", out, deps);
 
 	if (rc == 0)
 		rc = shareops_list_pending(u, out);
@@ -649,8 +651,8 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 		return list_jobs(u, dir, TREE_SHARES, FS_SHARE_JOB_LINK, out,
 				 deps);
 	case FS_PRINTERS:
-		return list_objects(u, TREE_PRINTERS, FS_PRINTER, NULL,
-				    "registeredDateTime", out, deps);
+		return tree_list_objects(u, TREE_PRINTERS, FS_PRINTER, NULL,
+					 "registeredDateTime", out, deps);
 	case FS_PRINTER:
 		return list_with_scratch(u, dir, out, deps);
 	case FS_PRINTER_JOBS:
@@ -660,8 +662,9 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_PRINTER_SHARES:
 		return list_printer_shares(u, dir, out, deps);
 	case FS_CONNECTORS:
-		return list_objects(u, TREE_CONNECTORS, FS_CONNECTOR, NULL,
-				    "registeredDateTime", out, deps);
+		return tree_list_objects(u, TREE_CONNECTORS, FS_CONNECTOR,
+					 NULL, "registeredDateTime", out,
+					 deps);
 	case FS_CONNECTOR:
 		return list_fixed(dir, connector_children, out);
 	case FS_CONNECTOR_PRINTERS:
@@ -673,6 +676,8 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_META:
 		return list_fixed(dir, meta_children, out);
 	default:
-		return usage_list(u, dir, out, deps);
+		return pull_kind_is_dir(dir->kind)
+		       ? pull_list(u, dir, out, deps)
+		       : usage_list(u, dir, out, deps);
 	}
 }

@@ -12,6 +12,7 @@
 #define TREE_CONNECTORS "/print/connectors"
 #define TREE_SETTINGS "/print/settings"
 #define TREE_OPERATIONS "/print/operations"
+#define TREE_TASK_DEFS "/print/taskDefinitions"
 /* Every printer with the connectors that serve it, in one listing. */
 #define TREE_PRINTERS_WITH_CONNECTORS                                        \
 	"/print/printers?$select=id,displayName,registeredDateTime"         \
@@ -40,6 +41,11 @@ int tree_key(struct buf *out, const char *prefix, const char *id,
 int tree_get(struct upfs *u, const char *prefix, const char *id,
 	     const char *suffix, bool list, int ttl, enum res_policy policy,
 	     json_t **out, struct fs_deps *deps);
+
+/* One entry per element of the listing key, named by its displayName. */
+int tree_list_objects(struct upfs *u, const char *key, enum fs_kind kind,
+		      const char *owner, const char *time_field,
+		      struct fs_entries *out, struct fs_deps *deps);
 
 /* The element with this id of a listing, as a new reference (-ENOENT). */
 int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,

@@ -191,6 +191,8 @@ static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
 		rc = put(out, "job", s->job_id);
 	if (rc == 0)
 		rc = put(out, "content_type", s->content_type);
+	if (rc == 0)
+		rc = put(out, "options", s->options);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->size);
 	if (rc == 0)
 		rc = put(out, "size", num);

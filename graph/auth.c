@@ -208,6 +208,13 @@ static int auth_file_load(struct auth_file *f, struct graph_err *err)
 	rc = auth_file_slurp(f->path, &b, &st, err);
 	if (rc)
 		goto out;
+	/* A bearer token others can read is a token others can use. */
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		rc = graph_auth_fail(err, "token file '%s' is accessible by "
+					  "others (mode %04o): chmod 600 it",
+				     f->path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
 	end = b.len;
 	/* Editors and `echo` add a newline; people add spaces. */
 	while (start < end && strchr(" \t\r\n", b.data[start]))

@@ -472,6 +472,7 @@ int graph_new(struct graph **out, const struct graph_config *cfg,
 		pthread_mutex_init(&g->share_locks[i], NULL);
 	pthread_mutex_init(&g->pool_lock, NULL);
 	pthread_mutex_init(&g->stats_lock, NULL);
+	graph_throttle_init(&g->throttle);
 	rc = graph_config_copy(g, cfg, err);
 	if (!rc)
 		rc = graph_auth_new(&g->auth, cfg, err);
@@ -502,6 +503,7 @@ void graph_free(struct graph *g)
 		pthread_mutex_destroy(&g->share_locks[i]);
 	pthread_mutex_destroy(&g->pool_lock);
 	pthread_mutex_destroy(&g->stats_lock);
+	graph_throttle_destroy(&g->throttle);
 	free(g->endpoint);
 	free(g->origin);
 	free(g->ca_file);

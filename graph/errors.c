@@ -281,3 +281,11 @@ void graph_err_parse_body(struct graph_err *err, const char *body, size_t len)
 	}
 	json_decref(doc);
 }
+
+bool graph_err_tls_untrusted(const struct graph_err *err)
+{
+	return err->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+	       err->curl_code == CURLE_SSL_CACERT_BADFILE ||
+	       err->curl_code == CURLE_SSL_ISSUER_ERROR ||
+	       err->curl_code == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}

@@ -32,6 +32,7 @@
 #define UPFS_GRAPH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,6 +126,12 @@ int graph_escape_segment(struct buf *out, const char *seg);
 
 /* The errno for a failed call: HTTP status and Graph code, or transport. */
 int graph_err_to_errno(const struct graph_err *err);
+
+/*
+ * The service's TLS certificate could not be verified (unknown CA, wrong
+ * host, bad ca_file): never a transient failure, never to be retried.
+ */
+bool graph_err_tls_untrusted(const struct graph_err *err);
 
 /* "HTTP 403 accessDenied: message (request-id …)" or the curl failure. */
 void graph_err_format(const struct graph_err *err, char *out, size_t len);

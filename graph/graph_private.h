@@ -31,6 +31,24 @@ struct graph_auth;
  * afterwards. Locks: pool_lock, stats_lock and the share locks are
  * leaves: nothing else is taken while one is held.
  */
+/* throttle.c: the gate after a Retry-After (see there). */
+struct graph_throttle {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int64_t until_ms;	/* CLOCK_MONOTONIC; 0: not throttled */
+	bool probing;		/* one request is finding out if it is over */
+};
+
+void graph_throttle_init(struct graph_throttle *t);
+void graph_throttle_destroy(struct graph_throttle *t);
+/* Waits until a request may go; *probe: it goes alone, first. */
+int graph_throttle_enter(struct graph_throttle *t,
+			 const _Atomic bool *cancel, bool *probe);
+/* After the request: a Retry-After closes the gate; a probe's success
+   opens it. */
+void graph_throttle_leave(struct graph_throttle *t, bool probe,
+			  const struct graph_err *err);
+
 struct graph {
 	char *endpoint;		/* without trailing '/' */
 	char *origin;		/* "scheme://host:port" of the endpoint */
@@ -49,6 +67,7 @@ struct graph {
 	unsigned npool;
 	pthread_mutex_t stats_lock;	/* guards stats */
 	struct graph_stats stats;
+	struct graph_throttle throttle;
 };
 
 /* ---- errors.c ---------------------------------------------------------- */

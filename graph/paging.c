@@ -19,6 +19,11 @@
 
 /* 100 printers a page would be ten million printers: surely a loop. */
 #define GRAPH_LIST_MAX_PAGES 100000u
+/*
+ * Graph may answer an empty page that links on (a filter that matched
+ * nothing there); a long run of them is a service that never ends.
+ */
+#define GRAPH_LIST_MAX_EMPTY_RUN 50u
 
 static int list_fail(struct graph_err *err, const char *what, unsigned page)
 {
@@ -91,7 +96,7 @@ int graph_list(struct graph *g, const char *path, json_t **out,
 	json_t *all = NULL, *seen = NULL, *page = NULL, *prev = NULL;
 	struct graph_err tmp;
 	const char *url = path;
-	unsigned n = 0;
+	unsigned n = 0, empty_run = 0;
 	int rc;
 
 	if (!err)
@@ -112,8 +117,13 @@ int graph_list(struct graph *g, const char *path, json_t **out,
 			break;
 		n++;
 		rc = list_take(all, page, n, err);
+		empty_run = json_array_size(json_object_get(page, "value"))
+			    ? 0 : empty_run + 1;
 		if (!rc)
 			rc = list_next(page, seen, &url, n, err);
+		if (!rc && url && empty_run >= GRAPH_LIST_MAX_EMPTY_RUN)
+			rc = list_fail(err, "links on after a long run of "
+					    "empty pages", n);
 		/* url is borrowed from page: keep page until it is fetched. */
 		json_decref(prev);
 		prev = page;

@@ -27,6 +27,8 @@
 #endif
 
 #define GRAPH_RETRY_AFTER_MAX_S 60
+/* How long one request waits out Retry-After answers in all. */
+#define GRAPH_THROTTLE_BUDGET_S 120
 #define GRAPH_RETRY_AFTER_SANE_S 86400
 #define GRAPH_BACKOFF_FIRST_MS 250L
 #define GRAPH_BACKOFF_MAX_MS 8000L
@@ -694,10 +696,19 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 			   struct graph_err *err)
 {
 	bool reauthed = false;
-	int attempt = 0, rc;
+	int attempt = 0, throttled_s = 0, rc;
 
 	for (;;) {
+		bool probe;
+
+		rc = graph_throttle_enter(&g->throttle, req->cancel, &probe);
+		if (rc) {
+			graph_err_clear(err);
+			graph_err_setf(err, "cancelled");
+			return rc;
+		}
 		rc = graph_attempt(g, h, req, x, *token, err);
+		graph_throttle_leave(&g->throttle, probe, err);
 		if (rc == 0)
 			return 0;
 		if (err->status == 401 && *token && !reauthed) {
@@ -709,8 +720,22 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 				       "a new one", x->shown);
 			continue;
 		}
-		if (attempt >= g->max_retries || !graph_err_transient(req, err))
+		if (!graph_err_transient(req, err))
 			return rc;
+		/*
+		 * A Retry-After is the service saying when: waited out within
+		 * a time budget, however many windows that takes; other
+		 * failures get a count of attempts.
+		 */
+		if (err->retry_after >= 0) {
+			/* "Retry-After: 0" counts as a second: never endless. */
+			throttled_s += err->retry_after > 0 ? err->retry_after
+							    : 1;
+			if (throttled_s > GRAPH_THROTTLE_BUDGET_S)
+				return rc;
+		} else if (attempt >= g->max_retries) {
+			return rc;
+		}
 		attempt++;
 		graph_stats_count(g, GRAPH_STAT_RETRIES);
 		if (!graph_backoff(g, x, attempt, err->retry_after)) {

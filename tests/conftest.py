@@ -2,8 +2,9 @@
 written as yield fixtures so teardown always runs).
 
   start_emulator(tenant="demo", page_size=None, faults=None, port=0,
-                 extra_args=()) -> Emulator   (extra_args: more
-                                  up-emulator options, e.g. --job-seconds)
+                 extra_args=(), tls=False) -> Emulator   (extra_args: more
+                                  up-emulator options, e.g. --job-seconds;
+                                  tls: HTTPS, its CA in emu.ca_file)
   emulator                      the demo tenant, started for the test
   upfs_mount(emu, profile="test", cache_dir=None, options=(), token=None,
              env=None) -> Mount   mounted and polled until it is up
@@ -52,11 +53,11 @@ def start_emulator(workdir):
     started = []
 
     def start(tenant="demo", page_size=None, faults=None, port=0,
-              extra_args=()):
+              extra_args=(), tls=False):
         emu = util.Emulator(tenant, page_size=page_size, faults=faults,
                             workdir=tempfile.mkdtemp(prefix="emu-",
                                                      dir=workdir),
-                            port=port, extra_args=extra_args)
+                            port=port, extra_args=extra_args, tls=tls)
         started.append(emu)
         return emu
 

@@ -75,7 +75,8 @@ def listing(mount, *parts):
 
 
 PRINTER_FILES = sorted(["capabilities.json", "ctl", "defaults.json", "jobs",
-                        "location.json", "printer.json", "shares", "status"])
+                        "location.json", "printer.json", "shares", "status",
+                        "task_triggers"])
 
 
 @pytest.fixture
@@ -479,27 +480,11 @@ def _name_in_tree(emu, printer):
 def test_abort_needs_the_app_identity(emu, admin):
     job = [j for j in emu.jobs() if j["state"] == "pending"][0]
     printer = printer_of_id(emu, job["printerId"])
-    admin.expect_warning(r"ctl of job '%s' refused: aborting the job"
-                         % job["id"])
+    admin.expect_warning(r"ctl of job '%s' refused: this needs the "
+                         r"application identity" % job["id"])
     assert close_errno(admin.p("printers", printer, "jobs", job["id"],
                                "ctl"), "abort\n") == errno.EACCES
     assert emu.job(job["id"])["state"] == "pending"
-
-
-def test_abort_as_the_app(emu, upfs_mount):
-    job = [j for j in emu.jobs() if j["state"] == "pending"][0]
-    token = emu.call("POST", "/_emulator/token", {"kind": "app"})[1][
-        "access_token"]
-    app = upfs_mount(emu, token=token)
-    # The app may not list shares (delegated only): the mount says so.
-    app.expect_warning(r"'/print/shares': HTTP 403")
-    printer = printer_of_id(emu, job["printerId"])
-    assert close_errno(app.p("printers", printer, "jobs", job["id"], "ctl"),
-                       "abort out of paper\n") == 0
-    assert emu.job(job["id"])["state"] == "aborted"
-    assert writes(emu)[-1] == ("POST", "/print/printers/%s/jobs/%s/abort"
-                               % (job["printerId"], job["id"]),
-                               {"reason": "out of paper"})
 
 
 # --- connectors --------------------------------------------------------------
@@ -625,6 +610,7 @@ def test_registration_refusals(emu, registrar, workdir, bob):
     # A user who is not a Printer Administrator: the service's 403.
     with open(os.path.join(workdir, "bob.token"), "w") as fh:
         fh.write(emu.mint_token(BOB))
+    os.chmod(os.path.join(workdir, "bob.token"), 0o600)
     proc = registrar.upfsctl(*_create_args(
         workdir, "-o", "token_file=" + os.path.join(workdir, "bob.token")))
     assert proc.returncode == 1

@@ -237,10 +237,14 @@ def test_sizes_and_ids_everywhere(mount):
             dirs += 1
         elif not stat.S_ISLNK(st.st_mode):
             pytest.fail("unexpected file type %o at %s" % (st.st_mode, path))
-        # Every object's entries carry its id; the fixed top-level folders
-        # and settings.json stand for no object.
+        # Every object's entries carry its id; the fixed top-level folders,
+        # settings.json, and the fixed folders of usage/ and archive/ stand
+        # for no object.
         top = os.path.dirname(path) == mount.path
-        if not stat.S_ISLNK(st.st_mode) and not top and ".upfs" not in path:
+        rel = os.path.relpath(path, mount.path).split(os.sep)
+        fixed = rel[0] in ("usage", "archive") and len(rel) == 2
+        if not stat.S_ISLNK(st.st_mode) and not top and not fixed and \
+                ".upfs" not in path:
             assert xattr(path, "id"), path
     assert files > 50 and dirs > 30
 

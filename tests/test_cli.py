@@ -89,6 +89,7 @@ def test_bad_option_exits_2(opts, env, mnt, emulator, workdir):
     token = os.path.join(workdir, "token")
     with open(token, "w") as fh:
         fh.write(emulator.mint_token())
+    os.chmod(token, 0o600)
     rc, _, err, _ = run_upfs(
         ["test", mnt, "-f", "-o", "endpoint=%s,token_file=%s,%s"
          % (emulator.endpoint, token, opts)], env)
@@ -165,6 +166,7 @@ def test_refused_token_exits_1(kind, env, mnt, emulator, workdir):
         path = os.path.join(workdir, "token")
         with open(path, "w") as fh:
             fh.write(token + "\n")
+        os.chmod(path, 0o600)
         args[-1] += ",token_file=" + path
     rc, _, err, elapsed = run_upfs(args, env, timeout=20)
     assert rc == 1, (rc, err)

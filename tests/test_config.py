@@ -64,6 +64,7 @@ def test_every_mount_option_is_settable(emulator, upfs_mount, workdir):
     token = os.path.join(workdir, "profile-token")
     with open(token, "w") as fh:
         fh.write(emulator.mint_token() + "\n")
+    os.chmod(token, 0o600)
     env = config_env(workdir, """\
 [test]
 endpoint = %s

@@ -117,6 +117,7 @@ def test_token_file_is_reread(emulator, upfs_mount):
 
     with open(mount.token_file + ".new", "w") as fh:
         fh.write(emulator.mint_token() + "\n")
+    os.chmod(mount.token_file + ".new", 0o600)
     os.rename(mount.token_file + ".new", mount.token_file)
     util.wait_until(lambda: read_checked(path)[0] == "stopped: doorOpen\n",
                     timeout=10, what="the status with the new token")

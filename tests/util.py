@@ -8,7 +8,9 @@ import json
 import os
 import re
 import selectors
+import shlex
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -130,12 +132,18 @@ class Emulator:
     """A running tools/up-emulator and a client for its routes."""
 
     def __init__(self, tenant="demo", page_size=None, faults=None,
-                 workdir=None, port=0, extra_args=()):
+                 workdir=None, port=0, extra_args=(), tls=False):
         self.tenant = tenant
         self.stopped = False
         self.base = None
         self.workdir = workdir or tempfile.mkdtemp(prefix="upfs-emu-")
+        # tls: HTTPS with a self-signed certificate, kept in ca_file.
+        self.ca_file = os.path.join(self.workdir, "emulator-ca.pem") \
+            if tls else None
+        self.ssl = None
         cmd = [PYTHON, EMULATOR, "--tenant", tenant, "--port", str(port)]
+        if tls:
+            cmd += ["--tls", "--tls-cert-out", self.ca_file]
         if page_size:
             cmd += ["--page-size", str(page_size)]
         if faults:
@@ -146,6 +154,8 @@ class Emulator:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=self._stderr)
         self.base = self._read_url(scaled(30))
+        if tls:
+            self.ssl = ssl.create_default_context(cafile=self.ca_file)
         self.endpoint = self.base + "/v1.0"
         self.authority = self.base + "/organizations"
 
@@ -222,7 +232,8 @@ class Emulator:
         req = urllib.request.Request(self.base + path, data=data,
                                      method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
+            with urllib.request.urlopen(req, timeout=scaled(30),
+                                        context=self.ssl) as resp:
                 raw = resp.read()
                 status = resp.status
         except urllib.error.HTTPError as exc:
@@ -374,7 +385,10 @@ class Mount:
         opts = ["endpoint=" + self.emulator.endpoint,
                 "token_file=" + self.token_file,
                 "cache_dir=" + self.cache_dir] + self.options
-        cmd = [upfs_binary()]
+        # UPFS_WRAPPER runs the daemon under another program, e.g.
+        # "valgrind -q --error-exitcode=1" (tools/check --long).
+        cmd = shlex.split(os.environ.get("UPFS_WRAPPER", ""))
+        cmd.append(upfs_binary())
         if self.profile:
             cmd.append(self.profile)
         cmd += [self.path, "-f", "-o", ",".join(opts)]

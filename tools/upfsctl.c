@@ -37,6 +37,12 @@ static void usage(FILE *out)
 		"[--device-id ID]\n"
 		"                                 register a printer and wait "
 		"for it\n"
+		"  release [PROFILE] JOB --to PRINTER [--mount MNT]\n"
+		"                                 release a held pull-print "
+		"job at a printer\n"
+		"  cups-sync [--ppd FILE] [--policy NAME] [-n]\n"
+		"                                 one CUPS queue per share "
+		"of the running mounts\n"
 		"\n"
 		"PROFILE is a [section] of ~/.config/upfs/config (default: "
 		"\"default\").\n"
@@ -377,6 +383,7 @@ int main(int argc, char **argv)
 		{ "login", ctl_login },	  { "logout", ctl_logout },
 		{ "status", ctl_status }, { "mount", ctl_mount },
 		{ "umount", ctl_umount }, { "printer", ctl_printer },
+		{ "release", ctl_release }, { "cups-sync", ctl_cups_sync },
 	};
 
 	if (argc < 2) {

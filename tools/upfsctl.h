@@ -5,6 +5,8 @@
  *   upfsctl_login.c   login: the device-code flow
  *   upfsctl_status.c  status: .upfs/status of a mount, for people
  *   upfsctl_printer.c printer create: registration, a long-running call
+ *   upfsctl_release.c release: a held pull-print job, through the mount
+ *   upfsctl_cups.c    cups-sync: a CUPS queue per share (upfs-backend(7))
  *
  * Messages follow upfs: one line on stderr, "upfsctl: what failed: what
  * to do". Exit status: 0 done, 1 failed, 2 bad command line. No token is
@@ -67,5 +69,7 @@ int ctl_mountpoint(const struct ctl_profile *p, char *out, size_t len);
 int ctl_login(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_printer(int argc, char **argv);
+int ctl_release(int argc, char **argv);
+int ctl_cups_sync(int argc, char **argv);
 
 #endif

@@ -14,4 +14,5 @@ sessions, the upload URLs, documents on disk), admin (printer
 registration, update, restoreFactoryDefaults and delete; connector and
 settings updates), downloads (document $value and the download URLs),
 reports (the usage reports and archived-job functions under /reports),
-control (test-only /_emulator routes)."""
+pulltasks (pull printing: task definitions, tasks, triggers, job update
+and redirect), control (test-only /_emulator routes)."""

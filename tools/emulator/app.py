@@ -1,20 +1,21 @@
 """Request dispatch: which surface a path belongs to (Graph, upload URLs,
 download URLs, OAuth, test routes), then auth, routing, counting, faults
 and the handler, in that order. The Graph surface is /print (graph_print,
-printing, sharing, admin, downloads' $value), the directory
+printing, sharing, admin, downloads' $value, pulltasks), the directory
 (graph_directory) and /reports (reports). Knows nothing about sockets; the
 server writes what it returns. Every request first lets started jobs and
 running operations finish (State.tick)."""
 
+import itertools
 import sys
 import traceback
 
 from . import (admin, auth, control, downloads, graph_directory,
-               graph_print, printing, reports, sharing, uploads)
+               graph_print, printing, pulltasks, reports, sharing, uploads)
 from .faults import Faults
 from .metrics import Counter, WriteLog
 from .router import Router
-from .wire import ClientGone, GraphError, Reply
+from .wire import ClientGone, GraphError, Reply, StreamBody
 
 VERSIONS = ("v1.0", "beta")
 UPLOAD_PREFIX = "/uploadSessions/"
@@ -27,6 +28,7 @@ def graph_router():
     sharing.register(r)
     admin.register(r)
     downloads.register(r)
+    pulltasks.register(r)
     graph_print.register(r)
     graph_directory.register(r)
     reports.register(r)
@@ -39,6 +41,27 @@ def oauth_router():
     r.add("POST", "/{tenant}/oauth2/v2.0/devicecode",
           auth.devicecode_endpoint)
     return r
+
+
+def hostile_reply(req, kind, serial):
+    """What a broken or hostile service sends (faults.py HOSTILE); serial
+    makes each endless page's link new."""
+    if kind == "loop":
+        link = "%s%s?$skiptoken=loop-%d" % (req.base,
+                                             req.raw_path.split("?")[0],
+                                             serial)
+        return Reply(200, {"value": [], "@odata.nextLink": link})
+    if kind == "html":
+        return Reply(200, b"<html><body><h1>Sign in to continue</h1>"
+                     b"</body></html>\n", {"Content-Type": "text/html"})
+
+    def endless():
+        yield b'{"value":['
+        item = b'{"id":"00000000-0000-0000-0000-000000000000"},' * 1000
+        while True:
+            yield item
+    return Reply(200, StreamBody(1 << 50, endless),
+                 {"Content-Type": "application/json"})
 
 
 class App:
@@ -64,6 +87,7 @@ class App:
         self.downloads = downloads.Downloads()
         self.counter = Counter()
         self.writes = WriteLog()
+        self.hostile_serial = itertools.count(1)
         self.graph = graph_router()
         self.oauth = oauth_router()
         self.control = control.router()
@@ -172,6 +196,11 @@ class App:
         error or a reset, or dropped after the work is done. With log, a
         successful write whose work ran goes into the write log."""
         decision = self.faults.decide(req.raw_path, graph, req.method)
+        if decision.hostile:
+            reply = hostile_reply(req, decision.hostile,
+                                  next(self.hostile_serial))
+            reply.delay = decision.delay
+            return reply
         if decision.abort == "reset" or decision.error is not None:
             reply = Reply() if decision.error is None else \
                 decision.error.reply(req)

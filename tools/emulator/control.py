@@ -33,7 +33,8 @@ tests change the tenant behind the client's back, and set faults.
                                       the current tenant); forgets upload
                                       sessions, uploaded documents and
                                       download URLs
-  GET    /_emulator/faults           {"spec": ...}
+  GET    /_emulator/faults           {"spec": ..., "history": [...]}
+                                      (history: see faults.py, throttle)
   POST   /_emulator/faults           {"spec": "429:0.2:1,..."} replaces it
   POST   /_emulator/printers         printer fields (displayName required;
                                       "id", "connectorIds",
@@ -126,6 +127,19 @@ tests change the tenant behind the client's back, and set faults.
                                       reply), oldest first, since the last
   POST   /_emulator/writes/reset     (which empties it; so does
                                       POST /_emulator/reset)
+  GET    /_emulator/tasks[?definitionId=&jobId=&appId=&state=]
+                                      pull printing at a glance (every
+                                      application's, pulltasks.py):
+                                      {"value":[{"id","state","description",
+                                      "definitionId","definitionName",
+                                      "appId","triggerId","printerId",
+                                      "jobId","jobState","createdDateTime",
+                                      "endedDateTime"}] (tasks, oldest
+                                      first, filtered),"definitions":[{"id",
+                                      "displayName","appId",
+                                      "appDisplayName","triggerIds"}],
+                                      "triggers":[{"id","event","printerId",
+                                      "definitionId","appId"}]}
   GET    /_emulator/uploads          {"value":[{"id","jobId","documentId",
                                       "documentName","contentType","size",
                                       "receivedBytes","putsInFlight",
@@ -246,7 +260,9 @@ def reset(req, app):
 
 
 def faults_get(req, app):
-    return Reply(200, {"spec": app.faults.spec})
+    with app.faults.lock:
+        history = list(app.faults.history)
+    return Reply(200, {"spec": app.faults.spec, "history": history})
 
 
 def faults_set(req, app):
@@ -670,6 +686,43 @@ def writes_reset(req, app):
     return Reply(200, app.writes.snapshot())
 
 
+def _task_summary(st, rec):
+    definition = st.definitions.get(rec["_definitionId"]) or {}
+    job = st.jobs.get(rec["_jobId"])
+    return {"id": rec["id"], "state": rec["status"]["state"],
+            "description": rec["status"]["description"],
+            "definitionId": rec["_definitionId"],
+            "definitionName": definition.get("displayName"),
+            "appId": rec["_appId"], "triggerId": rec["_triggerId"],
+            "printerId": rec["_printerId"], "jobId": rec["_jobId"],
+            "jobState": job["status"]["state"] if job else None,
+            "createdDateTime": rec.get("_createdDateTime"),
+            "endedDateTime": rec.get("_endedDateTime")}
+
+
+def tasks_list(req, app):
+    """Every task, definition and trigger, of every application."""
+    q = {k: v[-1] for k, v in parse_qs(req.raw_query).items()}
+    st = app.state
+    with st.lock:
+        tasks = [_task_summary(st, t) for t in st.tasks.records()]
+        definitions = [{"id": d["id"], "displayName": d["displayName"],
+                        "appId": d["createdBy"]["appId"],
+                        "appDisplayName": d["createdBy"]["displayName"],
+                        "triggerIds": [t["id"] for t in
+                                       st.definition_triggers(d["id"])]}
+                       for d in st.definitions.records()]
+        triggers = [{"id": t["id"], "event": t["event"],
+                     "printerId": t["_printerId"],
+                     "definitionId": t["_definitionId"],
+                     "appId": t["_appId"]} for t in st.triggers.records()]
+    for key in ("definitionId", "jobId", "appId", "state"):
+        if key in q:
+            tasks = [t for t in tasks if t[key] == q[key]]
+    return Reply(200, {"value": tasks, "definitions": definitions,
+                       "triggers": triggers})
+
+
 def uploads_list(req, app):
     return Reply(200, {"value": app.uploads.listing()})
 
@@ -702,6 +755,7 @@ def router():
     r.add("GET", "/_emulator/jobs/{jid}", job_get)
     r.add("GET", "/_emulator/jobs/{jid}/document", job_document)
     r.add("GET", "/_emulator/uploads", uploads_list)
+    r.add("GET", "/_emulator/tasks", tasks_list)
     r.add("POST", "/_emulator/users", user_create)
     r.add("PATCH", "/_emulator/users/{id}", user_patch)
     r.add("DELETE", "/_emulator/users/{id}", user_delete)

@@ -27,6 +27,17 @@ Kinds:
   slow:0.1:3  wait 3 s before replying (combines with the others)
   expire:0.1  the upload session a PUT/GET/DELETE of an upload URL uses
               expires at once: the request (and every later one) gets 404
+  loop:0.1    a hostile service: a GET answers an empty page whose
+              @odata.nextLink is a new URL every time, without end
+  flood:0.1   a hostile service: 200 with a JSON body that never ends,
+              sent as fast as the client reads
+  html:0.1    a hostile proxy: 200 with a text/html page instead of JSON
+  throttle:10:2  every matching request for 10 s from the first one gets
+              429 with Retry-After: 2 (the second number is a duration,
+              not a rate; no arg: no Retry-After header). GET
+              /_emulator/faults lists each matching request of the
+              window in "history" ({"t": seconds since the first,
+              "method", "path", "throttled"}).
 
 Targeting (the path, without the query, is matched):
   create job       method=POST,route=/jobs$
@@ -49,6 +60,7 @@ handlers) are in KINDS but not DECIDED and read `Faults.roll(kind)`."""
 
 import random
 import threading
+import time
 from urllib.parse import unquote
 
 from .wire import GraphError
@@ -61,7 +73,8 @@ STATUS = {
             "(emulated). Retry later."),
     "504": ("gatewayTimeout", "The gateway timed out (emulated)."),
 }
-DECIDED = set(STATUS) | {"reset", "drop", "slow"}   # handled by decide()
+HOSTILE = {"loop", "flood", "html"}     # replies made by app.hostile_reply
+DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle"} | HOSTILE
 KINDS = DECIDED | {"expire"}       # expire: rolled by the upload handlers
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
@@ -149,6 +162,12 @@ def parse(spec):
             arg = float(parts[2]) if len(parts) == 3 else None
         except ValueError:
             raise ValueError("bad number in fault element '%s'" % element)
+        if parts[0] == "throttle":
+            if rate <= 0 or (arg is not None and arg < 0):
+                raise ValueError("throttle takes seconds > 0 and a "
+                                 "Retry-After >= 0 in '%s'" % element)
+            faults.append(Fault(parts[0], rate, arg))
+            continue
         if not 0.0 <= rate <= 1.0 or (arg is not None and arg < 0):
             raise ValueError("rate must be in [0,1] and arg >= 0 in '%s'"
                              % element)
@@ -164,6 +183,7 @@ class Decision:
         self.delay = 0.0
         self.error = None
         self.abort = None
+        self.hostile = None     # one of HOSTILE: app.hostile_reply()
 
 
 class Faults:
@@ -174,6 +194,8 @@ class Faults:
         self.faults, self.target = [], Target()
         self.seen = 0           # matching requests since the spec was set
         self.fired = 0          # of them, those that got a fault
+        self.window_start = None    # throttle: when its window began
+        self.history = []           # throttle: the requests it saw
         self.set(spec)
 
     @property
@@ -189,6 +211,7 @@ class Faults:
         with self.lock:
             self.spec, self.faults, self.target = spec or "", faults, target
             self.seen = self.fired = 0
+            self.window_start, self.history = None, []
 
     def applies(self, path, graph, method=None):
         return self.target.matches(path, graph, method)
@@ -211,6 +234,20 @@ class Faults:
                     return fault
         return None
 
+    def _throttled(self, fault, path, method):
+        """Under the lock: whether a throttle window covers this request
+        (the window opens at the first one), recorded in history."""
+        now = time.monotonic()
+        if self.window_start is None:
+            self.window_start = now
+        t = now - self.window_start
+        inside = t < fault.rate
+        if inside or len(self.history) < 10000:
+            self.history.append({"t": round(t, 3), "method": method,
+                                 "path": unquote(path.split("?")[0]),
+                                 "throttled": inside})
+        return inside
+
     def decide(self, path, graph, method=None):
         decision = Decision()
         with self.lock:
@@ -221,6 +258,10 @@ class Faults:
                 return decision
             hit = None
             for fault in self.faults:
+                if fault.kind == "throttle":
+                    if self._throttled(fault, path, method):
+                        hit = hit or fault
+                    continue
                 if fault.kind not in DECIDED:
                     continue
                 fired = self.rng.random() < fault.rate
@@ -234,12 +275,15 @@ class Faults:
                 self.fired += 1
         if hit is None:
             return decision
-        if hit.kind in ("reset", "drop"):
+        if hit.kind in HOSTILE:
+            decision.hostile = hit.kind
+        elif hit.kind in ("reset", "drop"):
             decision.abort = hit.kind
-        elif hit.kind in STATUS:
-            code, message = STATUS[hit.kind]
+        elif hit.kind in STATUS or hit.kind == "throttle":
+            status = "429" if hit.kind == "throttle" else hit.kind
+            code, message = STATUS[status]
             headers = {}
-            if hit.arg is not None and hit.kind in ("429", "503"):
+            if hit.arg is not None and status in ("429", "503"):
                 headers["Retry-After"] = "%d" % hit.arg
-            decision.error = GraphError(int(hit.kind), code, message, headers)
+            decision.error = GraphError(int(status), code, message, headers)
         return decision

@@ -3,9 +3,10 @@ connectors, services, settings, operations. The printing write side (job
 create, createUploadSession, start, cancel, abort) is in printing.py, share
 management and access lists in sharing.py, printer registration and
 administration, connectors and settings in admin.py, document `$value`
-downloads in downloads.py. Other write routes are listed in PLANNED and
-answer 501 until their issue lands; to add one, write a handler and
-register it instead of planning it.
+downloads in downloads.py, pull printing (task definitions, tasks,
+triggers, job update and redirect) in pulltasks.py. Other write routes
+are listed in PLANNED and answer 501 until their issue lands; to add one,
+write a handler and register it instead of planning it.
 
 Jobs under a printer (/print/printers/{id}/jobs...): a delegated caller who
 is not a Printer Administrator sees only the jobs they created (reference
@@ -343,14 +344,7 @@ def get_print(req, state):
 
 # --- the table ---------------------------------------------------------------
 
-PLANNED = [
-    ("PATCH", "/print/printers/{id}/jobs/{jid}", True),
-    ("POST", "/print/printers/{id}/jobs/{jid}/redirect", True),
-    ("GET", "/print/printers/{id}/taskTriggers", False),
-    ("POST", "/print/printers/{id}/taskTriggers", False),
-    ("GET", "/print/taskDefinitions", True),
-    ("POST", "/print/taskDefinitions", True),
-]
+PLANNED = []     # (method, template, app_ok): none left
 
 
 def register(router):

@@ -5,7 +5,10 @@ uploaded documents, exit 0."""
 import argparse
 import json
 import os
+import shutil
 import signal
+import ssl
+import subprocess
 import sys
 import threading
 
@@ -38,7 +41,11 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1,
                    help="RNG seed for faults (default 1)")
     p.add_argument("--tls", action="store_true",
-                   help="serve HTTPS (not implemented yet)")
+                   help="serve HTTPS with a self-signed certificate for "
+                   "127.0.0.1 and localhost, made at start with openssl")
+    p.add_argument("--tls-cert-out", metavar="FILE",
+                   help="with --tls: write the certificate (the CA a "
+                   "client must trust) to FILE")
     p.add_argument("--state", metavar="FILE",
                    help="load state from FILE if it exists; save on exit")
     p.add_argument("--page-size", type=int, default=100, metavar="N",
@@ -119,10 +126,6 @@ def load_state(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.tls:
-        print("up-emulator: --tls is not implemented yet; run without it "
-              "(plain http on 127.0.0.1)", file=sys.stderr)
-        return 2
     if args.page_size < 1:
         print("up-emulator: --page-size must be at least 1", file=sys.stderr)
         return 2
@@ -157,9 +160,35 @@ def main(argv=None):
         app.close()         # the documents and upload sessions on disk
 
 
+def tls_context(args, workdir):
+    """A server context with a fresh self-signed certificate (openssl),
+    also written to --tls-cert-out for clients to trust."""
+    cert = os.path.join(workdir, "emulator-cert.pem")
+    key = os.path.join(workdir, "emulator-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "2", "-subj",
+         "/CN=up-emulator", "-addext",
+         "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"],
+        check=True, capture_output=True)
+    if args.tls_cert_out:
+        shutil.copyfile(cert, args.tls_cert_out)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 def serve(args, app):
+    tls = None
+    if args.tls:
+        try:
+            tls = tls_context(args, app.uploads.root)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print("up-emulator: --tls: cannot make a certificate: %s"
+                  % exc, file=sys.stderr)
+            return 2
     try:
-        server = Server((args.host, args.port), app, args.verbose)
+        server = Server((args.host, args.port), app, args.verbose, tls)
     except OSError as exc:
         print("up-emulator: cannot listen on %s:%d: %s"
               % (args.host, args.port, exc.strerror or exc), file=sys.stderr)

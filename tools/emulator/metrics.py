@@ -16,6 +16,16 @@ class Counter:
         self.lock = threading.Lock()
         self.routes = {}
         self.total = 0
+        self.connections = 0      # TCP connections accepted
+        self.handshakes = 0       # TLS handshakes completed (--tls)
+
+    def connection(self):
+        with self.lock:
+            self.connections += 1
+
+    def handshake(self):
+        with self.lock:
+            self.handshakes += 1
 
     def count(self, method, template):
         key = "%s %s" % (method, template or "<unknown>")
@@ -26,12 +36,15 @@ class Counter:
     def snapshot(self):
         with self.lock:
             return {"total": self.total, "routes": dict(sorted(
-                self.routes.items()))}
+                self.routes.items())), "connections": self.connections,
+                "tlsHandshakes": self.handshakes}
 
     def reset(self):
         with self.lock:
             self.total = 0
             self.routes = {}
+            self.connections = 0
+            self.handshakes = 0
 
 
 class WriteLog:

@@ -156,7 +156,11 @@ NAV_TYPES = {
     ("printerShare", "allowedUsers"): "user",
     ("printerShare", "allowedGroups"): "group",
     ("printJob", "documents"): "printDocument",
-    ("printJob", "tasks"): "printJob",
+    ("printJob", "tasks"): "printTask",
+    ("printTaskDefinition", "tasks"): "printTask",
+    ("printTask", "definition"): "printTaskDefinition",
+    ("printTask", "trigger"): "printTaskTrigger",
+    ("printTaskTrigger", "definition"): "printTaskDefinition",
     ("printService", "endpoints"): "printServiceEndpoint",
     ("printOperation", "printer"): "printer",
 }

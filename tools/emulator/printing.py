@@ -14,7 +14,11 @@ get 403 accessDenied from the router, as printing needs a user):
   createUploadSession, start (share or printer path)   the job's creator
        or a Printer Administrator; others 403 accessDenied.
   cancel (printer or share path)          the creator or an administrator.
-  abort (printer path)                    app-only tokens only.
+  abort (printer path)                    app-only tokens only, with a
+       PrintJob.ReadWriteBasic.All, .ReadWrite.All or .Manage.All role,
+       and (reference §3.0) a task in processing on the job made by a
+       trigger of the calling application (require_task; 403
+       accessDenied otherwise).
 
 Refusals (Graph error envelope, code in parentheses):
   create   400 (invalidRequest) a property printJob does not have, a
@@ -31,7 +35,7 @@ Refusals (Graph error envelope, code in parentheses):
            1 GiB. A new session for the same document replaces the old one.
   start    400 (invalidRequest) document not uploaded yet, or the job is not
            paused with its upload done (starting twice is a 400: the job is
-           already processing or finished).
+           already processing, held for release, or finished).
   cancel   400 (invalidRequest) job already completed/canceled/aborted.
   abort    400 (invalidRequest) the same; 403 for delegated tokens.
 
@@ -39,7 +43,11 @@ State machine: create -> paused [uploadPending]; upload complete -> paused
 []; start -> processing [interpreting], isFetchable, not acquired; after
 --job-seconds -> completed [completedSuccessfully], acquired, with
 acknowledgedDateTime (State.tick, evaluated lazily). cancel -> canceled;
-abort -> aborted [completedWithErrors]."""
+abort -> aborted [completedWithErrors]. On a printer with a task trigger,
+start still answers processing [interpreting], but the job is then held,
+paused [releaseWait], with a task in processing (State.start_job,
+pulltasks.py) until the task is done. Cancel or abort of a job ends its
+processing tasks (aborted)."""
 
 import datetime
 import time
@@ -396,11 +404,13 @@ def start_job(req, state):
             raise _bad("Print job '%s' cannot start: its document has not "
                        "been uploaded yet." % rec["id"])
         uploaded = all(d.get("uploadedDateTime") for d in rec["documents"])
+        if records.is_held(rec):
+            raise _bad("Print job '%s' cannot start: it was started and is "
+                       "held until it is released." % rec["id"])
         if status["state"] != "paused" or not uploaded:
             raise _bad("Print job '%s' cannot start: it is already %s."
                        % (rec["id"], status["state"]))
-        records.start_job(rec, time.time() + app.job_seconds)
-        state.schedule(rec)
+        state.start_job(rec, time.time() + app.job_seconds)
         return Reply(200, dict(records.STARTED_STATUS))
 
 
@@ -411,13 +421,54 @@ def _end(req, state, new_state):
         else:
             _, _, index, owner, _ = _target(req, state)
             rec = state.job_in(index, owner, req.params["jid"])
+        if new_state == "aborted":
+            _may_abort(req, state, rec)
         current = rec["status"]["state"]
         if current in records.FINAL_STATES:
             raise _bad("Print job '%s' is already %s." % (rec["id"],
                                                           current))
         records.end_job(rec, new_state)
+        state.end_tasks(rec["id"], "aborted")
         req.app.uploads.drop_job(state, rec["id"])
     return Reply(204)
+
+
+ABORT_ROLES = ("PrintJob.ReadWriteBasic.All", "PrintJob.ReadWrite.All",
+               "PrintJob.Manage.All")
+
+
+def require_role(req, roles):
+    """403 (the service's missing-scope reply) unless the app-only token
+    holds one of roles."""
+    granted = req.claims.get("roles") or []
+    if not any(role in granted for role in roles):
+        raise GraphError(
+            403, "UnknownError",
+            '"The token does not have one or more required security '
+            'scopes."')
+
+
+def require_task(req, state, rec, what):
+    """The processing task on job rec that a trigger of the calling
+    application made, or 403 accessDenied (reference §3.0: app-only
+    update, abort and redirect need one)."""
+    appid = req.claims.get("appid")
+    task = state.processing_task(rec["id"], appid)
+    if task is not None:
+        return task
+    other = state.processing_task(rec["id"])
+    why = "its task belongs to another application" if other else \
+        "it has no task in processing"
+    raise _denied("Application '%s' may not %s print job '%s': %s. Only "
+                  "the application whose task trigger made a processing "
+                  "task on a job may %s it." % (appid, what, rec["id"], why,
+                                                what))
+
+
+def _may_abort(req, state, rec):
+    """Abort needs a processing task of the caller's trigger on the job
+    (reference §3.0, §3.2)."""
+    require_task(req, state, rec, "abort")
 
 
 def cancel_job(req, state):
@@ -428,6 +479,7 @@ def abort_job(req, state):
     if req.claims.get("kind") != "app":
         raise _denied("Aborting a print job is for applications (app-only "
                       "tokens); users cancel their jobs.")
+    require_role(req, ABORT_ROLES)
     body = req.json()
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):

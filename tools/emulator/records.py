@@ -3,7 +3,10 @@ object plus private keys starting with '_' (links and ordering) that the
 renderer strips. A job's private keys besides the links: `_completeAt`
 (started, due to complete), `_endedDateTime` (when it became final, for
 the reports), `_pageCount` (emulator-only document page count, see
-reports.py), `_sha256` (the uploaded bytes). The job state table lives
+reports.py), `_sha256` (the uploaded bytes). Pull printing's task
+definitions, task triggers and tasks are built here too (their private
+keys: links to printer, definition, trigger, job and `_appId`, the
+application that owns them). The job state table lives
 here too, so the write side (create, start, cancel) can reuse it, and so
 do the printer-create operation and the printer it registers when it
 succeeds (the operation's private keys: `_completeAt`, `_request`, the
@@ -41,6 +44,13 @@ STARTED_STATUS = {"state": "processing",
                                  "processed.",
                   "isAcquiredByPrinter": False,
                   "details": ["interpreting"]}
+
+# A started job held by a task trigger until its task is done (hold_job).
+HELD_STATUS = {"state": "paused",
+               "description": "The job is not a candidate for processing "
+                              "yet.",
+               "isAcquiredByPrinter": False,
+               "details": ["releaseWait"]}
 
 CONFIGURATION_KEYS = (
     "collate", "colorMode", "copies", "dpi", "duplexMode", "feedOrientation",
@@ -150,6 +160,39 @@ def complete_job(rec, when):
         doc["downloadedDateTime"] = when
     rec.pop("_completeAt", None)
     rec["_endedDateTime"] = when
+
+
+def hold_job(rec):
+    """A started job a task trigger holds (pulltasks.py): paused with
+    releaseWait until its task completes, aborts, or the job is
+    redirected. "paused" is the Universal Print name of IPP's
+    pending-held ("not a candidate for processing yet", the very text of
+    its description) and releaseWait the printJobStateDetail the service
+    has for a job waiting to be released; the portal calls this state
+    pendingHeld. No longer fetchable, not due to complete."""
+    rec["status"] = dict(HELD_STATUS, details=list(HELD_STATUS["details"]))
+    rec["isFetchable"] = False
+    rec.pop("_completeAt", None)
+
+
+def redirected_job(rec, to_url):
+    """The source job of a redirect (pulltasks.py): it leaves its
+    printer's active jobs as completed (the emulator's choice: the
+    reference does not say; the job's processing, its task, ended well),
+    never acquired by a printer, pointing at the new job."""
+    rec["status"] = {"state": "completed",
+                     "description": "The print job was redirected to "
+                                    "another printer.",
+                     "details": [], "isAcquiredByPrinter": False}
+    rec["isFetchable"] = False
+    rec["redirectedTo"] = to_url
+    rec.pop("_completeAt", None)
+    rec["_endedDateTime"] = util.now_str()
+
+
+def is_held(rec):
+    return rec["status"]["state"] == "paused" and \
+        "releaseWait" in rec["status"]["details"]
 
 
 def end_job(rec, state):
@@ -292,3 +335,51 @@ def complete_printer_create(op, when):
         pid, request["certificateSigningRequest"]["content"])
     op["_printerId"] = pid
     return rec
+
+
+# --- pull printing: task definitions, triggers, tasks (pulltasks.py) ---------
+
+# printTaskStatus.description as the service words it for each state (the
+# reference's examples for processing and completed; the other two are the
+# emulator's, in the same style). A description sent in a PATCH is ignored.
+TASK_DESCRIPTIONS = {
+    "pending": "The task is pending.",
+    "processing": "The task is being processed.",
+    "completed": "Task execution is completed.",
+    "aborted": "Task execution is aborted.",
+}
+TASK_FINAL_STATES = ("completed", "aborted")
+
+
+def task_definition(did, display_name, app_id, app_name=None):
+    """A printTaskDefinition of application app_id (createdBy.appId)."""
+    return {"id": did, "displayName": display_name,
+            "createdBy": {"appId": app_id, "displayName": app_name}}
+
+
+def task_trigger(tid, printer_id, definition_id, app_id):
+    """A jobStarted printTaskTrigger on a printer, bound to a definition;
+    app_id: the application of the delegated token that created it."""
+    return {"id": tid, "event": "jobStarted", "_printerId": printer_id,
+            "_definitionId": definition_id, "_appId": app_id,
+            "_createdDateTime": util.now_str()}
+
+
+def task(tid, trigger, job_rec):
+    """The printTask a trigger makes when job_rec starts: processing.
+    `_appId` is the definition's application, the only one that may act on
+    the job while the task is processing."""
+    return {"id": tid,
+            "status": {"state": "processing",
+                       "description": TASK_DESCRIPTIONS["processing"]},
+            "_definitionId": trigger["_definitionId"],
+            "_triggerId": trigger["id"], "_appId": trigger["_appId"],
+            "_printerId": job_rec["_printerId"], "_jobId": job_rec["id"],
+            "_createdDateTime": util.now_str(), "_endedDateTime": None}
+
+
+def end_task(rec, state):
+    """Sets a task's final state ("completed" or "aborted")."""
+    rec["status"] = {"state": state,
+                     "description": TASK_DESCRIPTIONS[state]}
+    rec["_endedDateTime"] = util.now_str()

@@ -109,9 +109,56 @@ def job(state, req, rec, select=None, expand=None, owner_fragment=None):
         out["documents"] = [odata.select_fields(d, expand["documents"])
                             for d in docs]
     if "tasks" in expand:
-        # Tasks arrive with the pull-printing issue; none exist yet.
         out["tasks@odata.context"] = odata.context(req, fragment + "/tasks")
-        out["tasks"] = []
+        out["tasks"] = [task(state, req, t, expand["tasks"])
+                        for t in state.job_tasks(rec["id"])]
+    return out
+
+
+# --- pull printing (pulltasks.py) --------------------------------------------
+
+def job_url(req, printer_id, job_id):
+    """A job's URL as parentUrl, redirectedFrom and redirectedTo give it."""
+    return "%s/print/printers/%s/jobs/%s" % (req.graph_base, printer_id,
+                                             job_id)
+
+
+def definition(state, req, rec, select=None, expand=None):
+    out = dict(public(rec), createdBy=dict(rec["createdBy"]))
+    out = odata.select_fields(out, select)
+    if "tasks" in (expand or {}):
+        out["tasks"] = [task(state, req, state.tasks.by_id[t],
+                             expand["tasks"])
+                        for t in state.tasks_by_definition.get(rec["id"], [])]
+    return out
+
+
+def task(state, req, rec, select=None, expand=None):
+    """{"id","parentUrl","status"}; $expand=definition,trigger inline them
+    (a trigger deleted since expands to null)."""
+    out = {"id": rec["id"],
+           "parentUrl": job_url(req, rec["_printerId"], rec["_jobId"]),
+           "status": dict(rec["status"])}
+    out = odata.select_fields(out, select)
+    expand = expand or {}
+    if "definition" in expand:
+        d = state.definitions.get(rec["_definitionId"])
+        out["definition"] = definition(state, req, d, expand["definition"]) \
+            if d else None
+    if "trigger" in expand:
+        t = state.triggers.get(rec["_triggerId"])
+        out["trigger"] = trigger(state, req, t, expand["trigger"]) \
+            if t else None
+    return out
+
+
+def trigger(state, req, rec, select=None, expand=None):
+    out = odata.select_fields({"id": rec["id"], "event": rec["event"]},
+                              select)
+    if "definition" in (expand or {}):
+        d = state.definitions.get(rec["_definitionId"])
+        out["definition"] = definition(state, req, d, expand["definition"]) \
+            if d else None
     return out
 
 

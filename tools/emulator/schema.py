@@ -63,6 +63,9 @@ PROPERTIES = {
         "id", "displayName", "description", "mail", "mailEnabled",
         "mailNickname", "securityEnabled", "groupTypes", "createdDateTime",
     ),
+    "printTaskDefinition": ("id", "displayName", "createdBy", "tasks"),
+    "printTask": ("id", "parentUrl", "status", "definition", "trigger"),
+    "printTaskTrigger": ("id", "event", "definition"),
     "printUsageByPrinter": PRINT_USAGE + ("printerId", "printerName"),
     "printUsageByUser": PRINT_USAGE + ("userPrincipalName",),
     "archivedPrintJob": ARCHIVED_PRINT_JOB + ARCHIVED_PRINT_JOB_BETA,
@@ -75,6 +78,9 @@ EXPANDABLE = {
     "printJob": ("documents", "tasks"),
     "printService": ("endpoints",),
     "printOperation": ("printer",),
+    "printTaskDefinition": ("tasks",),
+    "printTask": ("definition", "trigger"),
+    "printTaskTrigger": ("definition",),
 }
 
 # printerProcessingStateDetail members up to and including the sentinel

@@ -11,6 +11,7 @@ head, then piece by piece."""
 
 import http
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -29,6 +30,11 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.app.counter.connection()
+        if isinstance(self.connection, ssl.SSLSocket):
+            # In this connection's thread, not the accept loop's.
+            self.connection.do_handshake()
+            self.server.app.counter.handshake()
 
     def do_GET(self):
         self._serve()
@@ -164,13 +170,17 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, address, app, verbose=False):
+    def __init__(self, address, app, verbose=False, tls=None):
+        """tls: an ssl.SSLContext to serve HTTPS with, or None."""
         self.app = app
         self.verbose = verbose
-        self.scheme = "http"
+        self.scheme = "https" if tls else "http"
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
+        if tls:
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
         host, port = self.server_address[:2]
         if ":" in host:
             host = "[%s]" % host
@@ -183,6 +193,6 @@ class Server(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         # A client hanging up mid-reply is normal for tests; be quiet.
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, socket.timeout)):
+        if isinstance(exc, (ConnectionError, socket.timeout, ssl.SSLError)):
             return
         super().handle_error(request, client_address)

@@ -9,7 +9,8 @@ Started jobs finish by themselves: a job started with --job-seconds S has
 `_completeAt` (epoch seconds) and sits in a heap; tick(), called at the top
 of every request, completes the jobs that are due. Printer-create
 operations (admin.py) finish the same way after --operation-seconds: tick()
-registers their printer. No timers.
+registers their printer. No timers. A job started on a printer with a
+task trigger is held instead (start_job; pull printing, pulltasks.py).
 
 Every printer remembers the defaults it was added with (`_factoryDefaults`,
 set by add()), for POST /print/printers/{id}/restoreFactoryDefaults."""
@@ -55,7 +56,8 @@ class Collection:
 
 
 KINDS = ("printers", "shares", "jobs", "users", "groups", "connectors",
-         "services", "operations")
+         "services", "operations", "taskDefinitions", "taskTriggers",
+         "tasks")
 
 
 class State:
@@ -72,6 +74,9 @@ class State:
         self.shares_by_printer = {}  # printer id -> [share id]
         self.user_by_upn = {}        # lower-case UPN -> user id
         self.jobs_by_user = {}       # createdBy id -> [job id] (quota)
+        self.trigger_by_printer = {}  # printer id -> task trigger id
+        self.tasks_by_job = {}       # job id -> [task id], ascending
+        self.tasks_by_definition = {}  # definition id -> [task id]
         self.due = []                # heap of (_completeAt, kind, id):
                                      # kind "jobs" or "operations"
 
@@ -118,7 +123,26 @@ class State:
             self.jobs_by_printer.setdefault(rec["id"], [])
         elif kind == "operations" and rec.get("_completeAt") is not None:
             self.schedule(rec, "operations")
+        elif kind == "taskTriggers":
+            self.trigger_by_printer[rec["_printerId"]] = rec["id"]
+        elif kind == "tasks":
+            self.tasks_by_job.setdefault(rec["_jobId"], []).append(
+                rec["id"])
+            self.tasks_by_definition.setdefault(
+                rec["_definitionId"], []).append(rec["id"])
         return rec
+
+    @property
+    def tasks(self):
+        return self.c["tasks"]
+
+    @property
+    def definitions(self):
+        return self.c["taskDefinitions"]
+
+    @property
+    def triggers(self):
+        return self.c["taskTriggers"]
 
     def allocate_job_id(self):
         jid = self.next_job_id
@@ -170,6 +194,84 @@ class State:
                                  records.complete_printer_create(rec, stamp))
                 elif rec["status"]["state"] == "processing":
                     records.complete_job(rec, stamp)
+
+    # --- pull printing (pulltasks.py) ---------------------------------------
+
+    def start_job(self, rec, complete_at):
+        """Starts a job: due to complete at complete_at (epoch seconds),
+        unless its printer has a task trigger. Then the trigger's event
+        (jobStarted) fires: a task in processing is created under the
+        trigger's definition and the job is held (records.hold_job) until
+        the task completes or aborts or the job is redirected. Returns the
+        new task or None."""
+        records.start_job(rec, complete_at)
+        tid = self.trigger_by_printer.get(rec["_printerId"])
+        trigger = self.triggers.get(tid) if tid else None
+        if trigger is None:
+            self.schedule(rec)
+            return None
+        task = self.add("tasks", records.task(util.new_id(), trigger, rec))
+        records.hold_job(rec)
+        return task
+
+    def resume_job(self, rec, complete_at):
+        """A held job whose task completed goes on printing: processing,
+        due at complete_at; its trigger does not fire again."""
+        records.start_job(rec, complete_at)
+        self.schedule(rec)
+
+    def job_tasks(self, jid):
+        return [self.tasks.by_id[t] for t in self.tasks_by_job.get(jid, [])]
+
+    def processing_task(self, jid, app_id=None):
+        """The task in processing on job jid (made by a trigger of
+        application app_id, if given), or None."""
+        for task in self.job_tasks(jid):
+            if task["status"]["state"] == "processing" and \
+                    (app_id is None or task["_appId"] == app_id):
+                return task
+        return None
+
+    def end_tasks(self, jid, state):
+        """Ends every processing task of job jid (state "completed" or
+        "aborted"), e.g. when the job itself ended."""
+        for task in self.job_tasks(jid):
+            if task["status"]["state"] == "processing":
+                records.end_task(task, state)
+
+    def definition_triggers(self, did):
+        return [t for t in self.triggers.records()
+                if t["_definitionId"] == did]
+
+    def delete_trigger(self, tid):
+        """Deletes a trigger; the tasks it made stay (and stay actionable
+        by their application)."""
+        rec = self.triggers.remove(tid)
+        if self.trigger_by_printer.get(rec["_printerId"]) == tid:
+            del self.trigger_by_printer[rec["_printerId"]]
+        return rec
+
+    def _drop_task(self, tid):
+        rec = self.tasks.remove(tid)
+        for index, key in ((self.tasks_by_job, rec["_jobId"]),
+                           (self.tasks_by_definition, rec["_definitionId"])):
+            ids = index.get(key, [])
+            if tid in ids:
+                ids.remove(tid)
+            if not ids:
+                index.pop(key, None)
+        return rec
+
+    def delete_definition(self, did):
+        """Deletes a definition and its tasks (pulltasks.py refuses while a
+        trigger uses it). Returns the tasks that were still processing."""
+        self.definitions.remove(did)
+        left = []
+        for tid in list(self.tasks_by_definition.get(did, [])):
+            task = self._drop_task(tid)
+            if task["status"]["state"] == "processing":
+                left.append(task)
+        return left
 
     def _link_share(self, rec):
         pid = rec["_printerId"]
@@ -264,6 +366,9 @@ class State:
             self.delete_share(sid)
         for jid in list(self.jobs_by_printer.get(pid, [])):
             self.delete_job(jid)
+        tid = self.trigger_by_printer.get(pid)
+        if tid in self.triggers.by_id:
+            self.delete_trigger(tid)
         self.jobs_by_printer.pop(pid, None)
         self.shares_by_printer.pop(pid, None)
         self.printers.remove(pid)
@@ -350,6 +455,8 @@ class State:
                                         .get("id"))
         if by_user and jid in by_user:
             by_user.remove(jid)
+        for tid in list(self.tasks_by_job.get(jid, [])):
+            self._drop_task(tid)
         return rec
 
     # --- persistence --------------------------------------------------------
@@ -368,7 +475,8 @@ class State:
         state.settings = data.get("settings", state.settings)
         colls = data.get("collections", {})
         for kind in ("users", "groups", "connectors", "services", "printers",
-                     "shares", "operations", "jobs"):
+                     "shares", "operations", "jobs", "taskDefinitions",
+                     "taskTriggers", "tasks"):
             for rec in colls.get(kind, []):
                 state.add(kind, rec)
         state.next_seq = max(state.next_seq, data.get("nextSeq", 1))

@@ -281,6 +281,23 @@ class Uploads:
             entry = self.documents.get(did)
             return dict(entry) if entry else None
 
+    def copy_document(self, src_did, dst_did):
+        """Gives document dst_did the stored bytes of src_did (a hard link,
+        else a copy; a redirected job, pulltasks.py). Returns the new entry,
+        or None when src_did has no stored bytes."""
+        entry = self.document(src_did)
+        if entry is None or not os.path.exists(entry["path"]):
+            return None
+        path = os.path.join(self.docs, dst_did)
+        try:
+            os.link(entry["path"], path)
+        except OSError:
+            shutil.copyfile(entry["path"], path)
+        entry = dict(entry, path=path)
+        with self.lock:
+            self.documents[dst_did] = entry
+        return dict(entry)
+
     def forget_document(self, did):
         with self.lock:
             entry = self.documents.pop(did, None)

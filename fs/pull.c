@@ -1,0 +1,619 @@
+/*
+ * pull.c — pull printing in the tree (pull.h): task definitions, their
+ * tasks and events, triggers on printers, redirects.
+ *
+ * Definitions and tasks belong to the application (identity.h routes
+ * /print/taskDefinitions there); triggers are made by the signed-in
+ * administrator and must name a definition of the same application
+ * (reference §8.3 step 4); redirects are the application's again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identity.h"
+#include "names.h"
+#include "pull.h"
+#include "tree_private.h"
+
+#define TRIGGERS_SUFFIX "/taskTriggers?$expand=definition"
+/* How often a blocked read of events asks for new tasks. */
+#define EVENTS_POLL_MS 500
+
+bool pull_kind_is_dir(enum fs_kind kind)
+{
+	return kind == FS_TASK_DEFS || kind == FS_TASK_DEF ||
+	       kind == FS_TASKS || kind == FS_TASK || kind == FS_TASK_TRIGGERS;
+}
+
+static int report(struct upfs *u, const char *what, int rc,
+		  const struct graph_err *err, const char *why)
+{
+	char detail[400];
+
+	if (rc == 0)
+		return 0;
+	if (why && why[0])
+		snprintf(detail, sizeof(detail), "%s", why);
+	else if (err && (err->status || err->message[0]))
+		graph_err_format(err, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "%s", strerror(-rc));
+	health_refusal(u, what, detail);
+	return rc;
+}
+
+/* ---- listings ------------------------------------------------------------ */
+
+static int add_child(struct fs_entries *out, const char *name,
+		     enum fs_kind kind, const struct fs_node *dir)
+{
+	return fs_entries_add(out, name, kind, dir->id, dir->owner, dir->mtime);
+}
+
+/* tasks/: one folder per task of the definition, named by its id. */
+static int list_tasks(struct upfs *u, const struct fs_node *dir,
+		      struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *t;
+	size_t i;
+	int rc = tree_get(u, TREE_TASK_DEFS, dir->id, "/tasks", true,
+			  u->opts.status_ttl, RES_REFRESH_STALE, &list, deps);
+
+	json_array_foreach(list, i, t) {
+		const char *id = tree_str(t, "id");
+
+		if (rc == 0 && id[0])
+			rc = fs_entries_add(out, id, FS_TASK, id, dir->id, 0);
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* The name task_triggers/ gives a trigger: its definition's name. */
+static int trigger_name(const json_t *trigger, struct buf *out)
+{
+	const json_t *def = json_object_get(trigger, "definition");
+	const char *name = tree_str(def, "displayName");
+
+	return names_encode(out, name[0] ? name : tree_str(trigger, "id"),
+			    tree_str(trigger, "id"));
+}
+
+static int list_triggers(struct upfs *u, const struct fs_node *dir,
+			 struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *t;
+	struct buf name;
+	size_t i;
+	int rc = tree_get(u, TREE_PRINTERS, dir->id, TRIGGERS_SUFFIX, true,
+			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+
+	buf_init(&name, 0);
+	json_array_foreach(list, i, t) {
+		buf_reset(&name);
+		if (rc == 0)
+			rc = trigger_name(t, &name);
+		if (rc == 0)
+			rc = fs_entries_add(out, name.data, FS_TASK_TRIGGER,
+					 tree_str(t, "id"), dir->id, 0);
+	}
+	json_decref(list);
+	buf_release(&name);
+	return rc;
+}
+
+int pull_list(struct upfs *u, const struct fs_node *dir,
+	      struct fs_entries *out, struct fs_deps *deps)
+{
+	int rc;
+
+	char why[300];
+
+	switch (dir->kind) {
+	case FS_TASK_DEFS:
+		/* Only an application has definitions: without its identity
+		   the folder is empty (mkdir says why), not an error. */
+		if (identity_app(u, why, sizeof(why)) == NULL) {
+			deps->volatile_ = true;
+			return 0;
+		}
+		return tree_list_objects(u, TREE_TASK_DEFS, FS_TASK_DEF, NULL,
+					 "createdDateTime", out, deps);
+	case FS_TASK_DEF:
+		rc = add_child(out, "definition.json", FS_TASK_DEF_JSON, dir);
+		if (rc == 0)
+			rc = add_child(out, "events", FS_TASK_EVENTS, dir);
+		return rc ? rc : add_child(out, "tasks", FS_TASKS, dir);
+	case FS_TASKS:
+		return list_tasks(u, dir, out, deps);
+	case FS_TASK:
+		rc = add_child(out, "status", FS_TASK_STATUS, dir);
+		return rc ? rc : add_child(out, "task.json", FS_TASK_JSON, dir);
+	case FS_TASK_TRIGGERS:
+		return list_triggers(u, dir, out, deps);
+	default:
+		return -ENOTDIR;
+	}
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static int render_json_text(struct buf *out, const json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	int rc = text ? buf_append_str(out, text) : -ENOMEM;
+
+	if (rc == 0)
+		rc = buf_append_str(out, "\n");
+	free(text);
+	return rc;
+}
+
+/* A task, from its definition's listing (kept within status_ttl). */
+static int get_task(struct upfs *u, const char *definition, const char *task,
+		    json_t **out, struct fs_deps *deps)
+{
+	struct buf key;
+	int rc;
+
+	buf_init(&key, 4096);
+	rc = tree_key(&key, TREE_TASK_DEFS, definition, "/tasks");
+	if (rc == 0)
+		rc = tree_get_member(u, key.data, task, u->opts.status_ttl,
+				     RES_REFRESH_STALE, out, deps);
+	buf_release(&key);
+	return rc;
+}
+
+int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
+		int *ttl, struct fs_deps *deps)
+{
+	json_t *obj = NULL;
+	struct buf key;
+	int rc;
+
+	*ttl = u->opts.dir_ttl;
+	switch (n->kind) {
+	case FS_TASK_DEF_JSON:
+		rc = tree_get_member(u, TREE_TASK_DEFS, n->id, u->opts.dir_ttl,
+				     RES_STALE_OK, &obj, deps);
+		break;
+	case FS_TASK_STATUS:
+	case FS_TASK_JSON:
+		*ttl = u->opts.status_ttl;
+		rc = get_task(u, n->owner, n->id, &obj, deps);
+		if (rc == 0 && n->kind == FS_TASK_STATUS) {
+			const json_t *st = json_object_get(obj, "status");
+
+			rc = buf_printf(out, "%s\n", tree_str(st, "state"));
+			json_decref(obj);
+			return rc;
+		}
+		break;
+	case FS_TASK_TRIGGER:
+		buf_init(&key, 4096);
+		rc = tree_key(&key, TREE_PRINTERS, n->owner, TRIGGERS_SUFFIX);
+		if (rc == 0)
+			rc = tree_get_member(u, key.data, n->id,
+					     u->opts.dir_ttl, RES_STALE_OK, &obj,
+					     deps);
+		buf_release(&key);
+		break;
+	case FS_TASK_EVENTS:
+		/* Read through its own handle (pull_events_*). */
+		*ttl = 0;
+		if (deps)
+			deps->volatile_ = true;
+		return 0;
+	default:
+		return -EISDIR;
+	}
+	if (rc == 0)
+		rc = render_json_text(out, obj);
+	json_decref(obj);
+	return rc;
+}
+
+/* ---- definitions and triggers ------------------------------------------- */
+
+int pull_create_definition(struct upfs *u, const char *name)
+{
+	struct graph_err err = { 0 };
+	char why[300] = "";
+	struct graph *app = identity_app(u, why, sizeof(why));
+	json_t *body = json_pack("{s:s, s:{s:s}}", "displayName", name,
+				 "createdBy", "displayName", "upfs");
+	int rc = body ? 0 : -ENOMEM;
+
+	if (rc == 0 && app == NULL)
+		rc = -EACCES;
+	if (rc == 0)
+		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL, &err);
+	res_expire(u, TREE_TASK_DEFS);
+	json_decref(body);
+	return report(u, "creating the task definition", rc, &err, why);
+}
+
+static int definition_request(struct upfs *u, const char *method,
+			      const char *name, json_t *body,
+			      struct graph_err *err, char *why, size_t len)
+{
+	struct graph *app = identity_app(u, why, len);
+	struct buf id, path;
+	int rc;
+
+	if (app == NULL)
+		return -EACCES;
+	buf_init(&id, 4096);
+	buf_init(&path, 4096);
+	rc = node_id_of(u, FS_TASK_DEFS, name, &id);
+	if (rc == 0)
+		rc = tree_key(&path, TREE_TASK_DEFS, id.data, NULL);
+	if (rc == 0)
+		rc = graph_request(app, method, path.data, body, NULL, err);
+	res_expire(u, TREE_TASK_DEFS);
+	buf_release(&id);
+	buf_release(&path);
+	return rc;
+}
+
+int pull_delete_definition(struct upfs *u, const char *name)
+{
+	struct graph_err err = { 0 };
+	char why[300] = "";
+	int rc = definition_request(u, "DELETE", name, NULL, &err, why,
+				    sizeof(why));
+
+	return report(u, "deleting the task definition", rc, &err, why);
+}
+
+static void expire_triggers(struct upfs *u, const char *printer)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_PRINTERS, printer, TRIGGERS_SUFFIX) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
+int pull_create_trigger(struct upfs *u, const char *printer, const char *name)
+{
+	struct graph_err err = { 0 };
+	json_t *body = NULL;
+	struct buf id, bind, path;
+	int rc;
+
+	buf_init(&id, 4096);
+	buf_init(&bind, 4096);
+	buf_init(&path, 4096);
+	/* The definition by its name in task_definitions/ (the app lists). */
+	rc = node_id_of(u, FS_TASK_DEFS, name, &id);
+	if (rc == 0)
+		rc = buf_printf(&bind, "%s%s/", graph_endpoint(u->graph),
+				TREE_TASK_DEFS);
+	if (rc == 0)
+		rc = graph_escape_segment(&bind, id.data);
+	if (rc == 0 && (body = json_pack("{s:s, s:s}", "event", "jobStarted",
+					 "definition@odata.bind",
+					 bind.data)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = tree_key(&path, TREE_PRINTERS, printer, "/taskTriggers");
+	if (rc == 0)
+		rc = graph_request(u->graph, "POST", path.data, body, NULL, &err);
+	/* One trigger per printer: the service says 400 "already created"
+	   (reference §11), or 409 as Graph does elsewhere. */
+	if (rc && (err.status == 409 ||
+		   (err.status == 400 && strstr(err.message, "already"))))
+		rc = -EEXIST;
+	expire_triggers(u, printer);
+	json_decref(body);
+	buf_release(&id);
+	buf_release(&bind);
+	buf_release(&path);
+	return report(u, "creating the task trigger", rc, &err, NULL);
+}
+
+int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
+{
+	struct graph_err err = { 0 };
+	json_t *list = NULL, *t;
+	struct buf key, tname;
+	const char *found = NULL;
+	size_t i;
+	int rc;
+
+	buf_init(&key, 4096);
+	buf_init(&tname, 0);
+	rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
+		      u->opts.dir_ttl, RES_STALE_OK, &list, NULL);
+	json_array_foreach(list, i, t) {
+		buf_reset(&tname);
+		if (!found && trigger_name(t, &tname) == 0 &&
+		    strcmp(tname.data, name) == 0)
+			found = tree_str(t, "id");
+	}
+	if (rc == 0 && found == NULL)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = tree_key(&key, TREE_PRINTERS, printer, "/taskTriggers/");
+	if (rc == 0)
+		rc = graph_escape_segment(&key, found);
+	if (rc == 0)
+		rc = graph_request(u->graph, "DELETE", key.data, NULL, NULL,
+				   &err);
+	expire_triggers(u, printer);
+	json_decref(list);
+	buf_release(&key);
+	buf_release(&tname);
+	return report(u, "deleting the task trigger", rc, &err, NULL);
+}
+
+/* ---- redirect and task status ------------------------------------------- */
+
+static void expire_jobs_of(struct upfs *u, const char *printer)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_PRINTERS, printer, TREE_JOBS_SUFFIX) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
+static void expire_all_tasks(struct upfs *u)
+{
+	json_t *defs = NULL, *d;
+	struct buf key;
+	size_t i;
+
+	buf_init(&key, 4096);
+	if (res_get(u, TREE_TASK_DEFS, true, u->opts.dir_ttl, RES_STALE_OK,
+		    &defs, NULL) == 0)
+		json_array_foreach(defs, i, d) {
+			buf_reset(&key);
+			if (tree_key(&key, TREE_TASK_DEFS, tree_str(d, "id"),
+				     "/tasks") == 0)
+				res_expire(u, key.data);
+		}
+	json_decref(defs);
+	buf_release(&key);
+}
+
+int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
+		  const char *to_printer)
+{
+	struct graph_err err = { 0 };
+	char why[300] = "";
+	struct graph *app = identity_app(u, why, sizeof(why));
+	json_t *body = json_pack("{s:s}", "destinationPrinterId", to_printer);
+	struct buf path;
+	int rc = body ? 0 : -ENOMEM;
+
+	buf_init(&path, 4096);
+	if (rc == 0 && app == NULL)
+		rc = -EACCES;
+	if (rc == 0)
+		rc = tree_key(&path, TREE_PRINTERS, from_printer, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, job);
+	if (rc == 0)
+		rc = buf_append_str(&path, "/redirect");
+	if (rc == 0)
+		rc = graph_request(app, "POST", path.data, body, NULL, &err);
+	expire_jobs_of(u, from_printer);
+	expire_jobs_of(u, to_printer);
+	/* The redirect completed a task: whose, the service knows. */
+	if (app)
+		expire_all_tasks(u);
+	json_decref(body);
+	buf_release(&path);
+	return report(u, "redirecting the job", rc, &err, why);
+}
+
+int pull_commit_status(struct upfs *u, const char *task,
+		       const char *definition, const struct buf *text,
+		       char *why, size_t why_len)
+{
+	const char *p = text->data ? text->data : "";
+	struct graph *app = identity_app(u, why, why_len);
+	struct graph_err err = { 0 };
+	char state[16], desc[256];
+	json_t *body = NULL;
+	struct buf path;
+	int n = 0, rc = 0;
+
+	desc[0] = '\0';
+	if (sscanf(p, " %15[a-z] %n", state, &n) != 1 ||
+	    (strcmp(state, "completed") != 0 && strcmp(state, "aborted") != 0)) {
+		snprintf(why, why_len, "a task's status takes completed or "
+			 "aborted [description]");
+		return -EINVAL;
+	}
+	snprintf(desc, sizeof(desc), "%s", p + n);
+	desc[strcspn(desc, "\r\n")] = '\0';
+	if (app == NULL)
+		return -EACCES;
+	body = json_pack("{s:{s:s, s:s}}", "status", "state", state,
+			 "description", desc[0] ? desc
+				: strcmp(state, "completed") == 0
+					? "Released" : "Aborted");
+	buf_init(&path, 4096);
+	rc = body ? tree_key(&path, TREE_TASK_DEFS, definition, "/tasks/")
+		  : -ENOMEM;
+	if (rc == 0)
+		rc = graph_escape_segment(&path, task);
+	if (rc == 0)
+		rc = graph_request(app, "PATCH", path.data, body, NULL, &err);
+	if (rc) {
+		char detail[300];
+
+		graph_err_format(&err, detail, sizeof(detail));
+		snprintf(why, why_len, "%s", detail);
+	}
+	buf_reset(&path);
+	if (tree_key(&path, TREE_TASK_DEFS, definition, "/tasks") == 0)
+		res_expire(u, path.data);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+struct pull_events {
+	pthread_mutex_t lock;	/* one read at a time */
+	char definition[128];
+	json_t *seen;		/* task id -> true */
+	struct buf lines;	/* every line read so far, from offset 0 */
+};
+
+static int fetch_tasks(struct upfs *u, const char *definition, json_t **out)
+{
+	struct graph_err err = { 0 };
+	char why[300] = "";
+	struct graph *app = identity_app(u, why, sizeof(why));
+	struct buf path;
+	int rc;
+
+	if (app == NULL)
+		return report(u, "reading task events", -EACCES, NULL, why);
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_TASK_DEFS, definition, "/tasks");
+	if (rc == 0)
+		rc = graph_list(app, path.data, out, NULL, &err);
+	buf_release(&path);
+	return rc;
+}
+
+int pull_events_open(struct upfs *u, const char *definition,
+		     struct pull_events **out)
+{
+	struct pull_events *e = calloc(1, sizeof(*e));
+	json_t *tasks = NULL, *t;
+	size_t i;
+	int rc;
+
+	if (e == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&e->lock, NULL);
+	buf_init(&e->lines, 0);
+	snprintf(e->definition, sizeof(e->definition), "%s", definition);
+	e->seen = json_object();
+	rc = e->seen ? fetch_tasks(u, definition, &tasks) : -ENOMEM;
+	/* What is there now is not news. */
+	json_array_foreach(tasks, i, t)
+		json_object_set(e->seen, tree_str(t, "id"), json_true());
+	json_decref(tasks);
+	if (rc) {
+		pull_events_close(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+/* "task\tjob\tprinter\tuser\n" for a new task. */
+static int event_line(struct upfs *u, const json_t *task, struct buf *out)
+{
+	const char *url = tree_str(task, "parentUrl");
+	const char *p = strstr(url, "/printers/"), *j = strstr(url, "/jobs/");
+	char printer[128] = "", job[64] = "", why[300];
+	struct graph *app = identity_app(u, why, sizeof(why));
+	json_t *obj = NULL;
+	struct buf name, path;
+	int rc;
+
+	if (p && j && j > p + 10 && (size_t)(j - p - 10) < sizeof(printer)) {
+		memcpy(printer, p + 10, (size_t)(j - p - 10));
+		printer[j - p - 10] = '\0';
+		snprintf(job, sizeof(job), "%s", j + 6);
+	}
+	buf_init(&name, 0);
+	buf_init(&path, 4096);
+	if (printer[0] == '\0' || node_name_of(u, FS_PRINTERS, printer,
+					       &name) != 0) {
+		buf_reset(&name);
+		buf_append_str(&name, printer);
+	}
+	/* Who printed it: the job says (the app may read held jobs). */
+	rc = tree_key(&path, TREE_PRINTERS, printer, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, job);
+	if (rc == 0 && app && printer[0])
+		graph_get(app, path.data, &obj, NULL);
+	rc = buf_printf(out, "%s\t%s\t%s\t%s\n", tree_str(task, "id"), job,
+			name.data ? name.data : "",
+			tree_str(json_object_get(obj, "createdBy"),
+				 "userPrincipalName"));
+	json_decref(obj);
+	buf_release(&name);
+	buf_release(&path);
+	return rc;
+}
+
+/* Appends the lines of tasks not seen yet; *added tells whether any. */
+static int poll_new(struct upfs *u, struct pull_events *e, bool *added)
+{
+	json_t *tasks = NULL, *t;
+	size_t i;
+	int rc = fetch_tasks(u, e->definition, &tasks);
+
+	*added = false;
+	json_array_foreach(tasks, i, t) {
+		const char *id = tree_str(t, "id");
+
+		if (rc || json_object_get(e->seen, id))
+			continue;
+		json_object_set(e->seen, id, json_true());
+		rc = event_line(u, t, &e->lines);
+		*added = rc == 0;
+	}
+	json_decref(tasks);
+	return rc;
+}
+
+int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
+		     size_t size, bool (*interrupted)(void *), void *arg,
+		     struct buf *out)
+{
+	bool added = false;
+	int rc = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&e->lock);
+	/* At the end: wait for the next task. */
+	while ((size_t)off >= e->lines.len && rc == 0) {
+		rc = poll_new(u, e, &added);
+		if (rc || added)
+			break;
+		if (atomic_load(&u->stopping))
+			rc = -ENOTCONN;
+		else if (interrupted && interrupted(arg))
+			rc = -EINTR;
+		else
+			usleep(EVENTS_POLL_MS * 1000);
+	}
+	if (rc == 0 && (size_t)off < e->lines.len) {
+		size_t n = e->lines.len - (size_t)off;
+
+		rc = buf_append(out, e->lines.data + off, n < size ? n : size);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+void pull_events_close(struct pull_events *e)
+{
+	if (e == NULL)
+		return;
+	json_decref(e->seen);
+	buf_release(&e->lines);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}

@@ -1,0 +1,55 @@
+/*
+ * pull.h — pull printing (secure release) in the tree (design §2, issue
+ * 6; reference §3.6, §8.3):
+ *
+ *   task_definitions/<d>/definition.json, tasks/<t>/{status,task.json},
+ *   events        mkdir makes a definition, rmdir deletes it (the app)
+ *   printers/<p>/task_triggers/<d>   touch makes a jobStarted trigger on
+ *                 the printer for definition d, rm deletes it (the admin)
+ *   mv printers/V/jobs/J printers/P/jobs/   redirects a held job (the app)
+ *
+ * Writing "completed" or "aborted" (and an optional description) to a
+ * task's status PATCHes it. Each read of events blocks until a task
+ * arrives that was not there when the file was opened, then returns one
+ * line: task id, job id, printer name, user.
+ */
+#ifndef UPFS_PULL_H
+#define UPFS_PULL_H
+
+#include <stdbool.h>
+
+#include "fs.h"
+
+bool pull_kind_is_dir(enum fs_kind kind);
+int pull_list(struct upfs *u, const struct fs_node *dir,
+	      struct fs_entries *out, struct fs_deps *deps);
+int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
+		int *ttl, struct fs_deps *deps);
+
+int pull_create_definition(struct upfs *u, const char *name);
+int pull_delete_definition(struct upfs *u, const char *name);
+/* printer: the printer's id; name: the definition's name in the tree. */
+int pull_create_trigger(struct upfs *u, const char *printer,
+			const char *name);
+int pull_delete_trigger(struct upfs *u, const char *printer,
+			const char *name);
+/* Redirects job from one printer to another (ids). */
+int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
+		  const char *to_printer);
+/* A task's status file written: "completed|aborted [description]". */
+int pull_commit_status(struct upfs *u, const char *task,
+		       const char *definition, const struct buf *text,
+		       char *why, size_t why_len);
+
+/* An open events file. */
+struct pull_events;
+int pull_events_open(struct upfs *u, const char *definition,
+		     struct pull_events **out);
+/* Bytes from off; blocks for the next task at the end (-EINTR when
+   interrupted is true, -ENOTCONN at unmount). */
+int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
+		     size_t size, bool (*interrupted)(void *), void *arg,
+		     struct buf *out);
+void pull_events_close(struct pull_events *e);
+
+#endif

@@ -1,0 +1,271 @@
+"""Pull printing (secure release) through the tree (design.md §2; issue 6;
+reference §3.6, §8.3).
+
+A mount holding both identities — the administrator signed in (delegated)
+and the application (client credentials) — makes a task definition with
+mkdir, a trigger on the virtual printer with touch, follows new tasks by
+reading events, and releases a held job with mv into a physical printer's
+jobs/ (or upfsctl release). A user prints from another mount. Each
+refusal (no application identity, no processing task, another app's
+definitions) comes back as an errno with its reason; events blocks until a
+task arrives."""
+
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+import signin
+import util
+
+VIRTUAL = "Pull Print (virtual)"
+SECURE = "Secure Release"
+FLOOR3 = "Floor3 LaserJet"
+APP, SECRET = "upfs-demo-app", "demo-secret"
+ALICE = "alice@contoso.com"
+
+
+def token(emu, **body):
+    return emu.call("POST", "/_emulator/token", body)[1]["access_token"]
+
+
+@pytest.fixture
+def emu(emulator):
+    emulator.call("POST", "/_emulator", {"jobSeconds": 1})
+    return emulator
+
+
+@pytest.fixture
+def admin(emu, upfs_mount):
+    """The administrator signed in through the app's own registration
+    (a trigger must name a definition of the same app, §8.3), and the app
+    itself by client credentials."""
+    return upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                       client_id=APP),
+                      options=["authority=" + emu.authority,
+                               "client_id=" + APP, "client_secret=" + SECRET,
+                               "dir_ttl=1", "status_ttl=1"])
+
+
+@pytest.fixture
+def alice(emu, upfs_mount):
+    return upfs_mount(emu, token=emu.mint_token(ALICE))
+
+
+def print_as(mount, workdir, name, size=200 * 1024):
+    data = b"%PDF-1.7\n" + os.urandom(size)
+    src = os.path.join(workdir, name)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    util.run(["cp", src, mount.p("shares", SECURE, "queue", name)])
+    return data
+
+
+def tasks(emu):
+    return emu.call("GET", "/_emulator/tasks")[1]["value"]
+
+
+def set_up(admin, name="Badge"):
+    os.mkdir(admin.p("task_definitions", name))
+    open(admin.p("printers", VIRTUAL, "task_triggers", name), "w").close()
+
+
+class EventReader(threading.Thread):
+    """Reads one line of events, as `read line < events` would."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.fh = open(path, "rb", buffering=0)
+        self.line = None
+        self.error = None
+
+    def run(self):
+        try:
+            out = b""
+            while not out.endswith(b"\n"):
+                chunk = self.fh.read(4096)
+                if not chunk:
+                    break
+                out += chunk
+            self.line = out.decode()
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self.fh.close()
+
+
+def test_the_whole_flow(emu, admin, alice, workdir):
+    set_up(admin)
+    d = admin.p("task_definitions", "Badge")
+    assert sorted(os.listdir(d)) == ["definition.json", "events", "tasks"]
+    definition = util.read_json(os.path.join(d, "definition.json"))
+    assert definition["displayName"] == "Badge"
+    assert definition["createdBy"]["appId"] == APP
+    assert os.listdir(admin.p("printers", VIRTUAL, "task_triggers")) == \
+        ["Badge"]
+
+    reader = EventReader(os.path.join(d, "events"))
+    reader.start()
+    reader.join(1)
+    assert reader.is_alive(), "events returned with no task: %r" % \
+        reader.line
+
+    data = print_as(alice, workdir, "payslip.pdf")
+    reader.join(util.scaled(30))
+    assert not reader.is_alive() and reader.error is None
+    task_id, job_id, printer, user = reader.line.rstrip("\n").split("\t")
+    assert (printer, user) == (VIRTUAL, ALICE)
+    task = [t for t in tasks(emu) if t["id"] == task_id][0]
+    assert task["state"] == "processing" and task["jobId"] == job_id
+    status = os.path.join(d, "tasks", task_id, "status")
+    assert util.read_text(status) == "processing\n"
+    # Held while the task is processing.
+    assert emu.job(job_id)["state"] not in ("completed", "aborted")
+
+    before = set(os.listdir(admin.p("printers", FLOOR3, "jobs")))
+    os.rename(admin.p("printers", VIRTUAL, "jobs", job_id),
+              admin.p("printers", FLOOR3, "jobs", job_id))
+    util.wait_until(lambda: set(os.listdir(admin.p(
+        "printers", FLOOR3, "jobs"))) - before, timeout=10,
+        what="the released job under the physical printer")
+    new = (set(os.listdir(admin.p("printers", FLOOR3, "jobs"))) -
+           before).pop()
+    docs = admin.p("printers", FLOOR3, "jobs", new, "documents")
+    got = util.read_bytes(os.path.join(docs, os.listdir(docs)[0]))
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    util.wait_until(lambda: util.read_text(status) == "completed\n",
+                    timeout=10, what="the task completed by the redirect")
+
+
+def test_upfsctl_release(emu, admin, alice, workdir):
+    set_up(admin)
+    print_as(alice, workdir, "contract.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    job_id = tasks(emu)[0]["jobId"]
+    home = signin.Home(workdir, emu, profile="release")
+    proc = home.upfsctl("release", job_id, "--to", FLOOR3, "--mount",
+                        admin.p())
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.strip()
+    assert out.startswith(admin.p("printers", FLOOR3, "jobs") + "/")
+    assert os.path.isdir(out)
+    assert tasks(emu)[0]["state"] == "completed"
+
+
+def test_abort_through_the_task_status(emu, admin, alice, workdir):
+    set_up(admin)
+    print_as(alice, workdir, "secret.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    t = tasks(emu)[0]
+    status = admin.p("task_definitions", "Badge", "tasks", t["id"],
+                     "status")
+    with open(status, "w") as fh:
+        fh.write("aborted no badge within an hour\n")
+    assert [x for x in tasks(emu) if x["id"] == t["id"]][0]["state"] == \
+        "aborted"
+    util.wait_until(lambda: emu.job(t["jobId"])["state"] == "aborted",
+                    timeout=10, what="the job aborted with its task")
+
+
+def test_abort_a_held_job_through_its_ctl(emu, admin, alice, workdir):
+    """The app aborts a held job (reference §3.2: app-only, with a
+    processing task of its trigger) with a reason."""
+    set_up(admin)
+    print_as(alice, workdir, "draft.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    job_id = tasks(emu)[0]["jobId"]
+    emu.reset_writes()
+    with open(admin.p("printers", VIRTUAL, "jobs", job_id, "ctl"), "w") as fh:
+        fh.write("abort out of paper\n")
+    assert emu.job(job_id)["state"] == "aborted"
+    pid = [p for p in emu.state()["printers"]
+           if p["displayName"] == VIRTUAL][0]["id"]
+    assert [(w["method"], w["path"], w["body"]) for w in emu.writes()] == [
+        ("POST", "/v1.0/print/printers/%s/jobs/%s/abort" % (pid, job_id),
+         {"reason": "out of paper"})]
+
+
+def test_completing_the_task_lets_the_job_print_where_it_is(emu, admin,
+                                                           alice, workdir):
+    set_up(admin)
+    print_as(alice, workdir, "memo.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    t = tasks(emu)[0]
+    util.run(["sh", "-c", "echo completed > status"],
+             cwd=admin.p("task_definitions", "Badge", "tasks", t["id"]))
+    util.wait_until(lambda: emu.job(t["jobId"])["state"] == "completed",
+                    timeout=10, what="the job completed on its printer")
+
+
+def test_refusals(emu, admin, alice, workdir, upfs_mount):
+    # The user's mount has no application identity: said clearly.
+    alice.expect_warning(r"creating the task definition refused: .*"
+                         r"application identity")
+    util.expect_errno(lambda: os.mkdir(alice.p("task_definitions", "X")),
+                      errno.EACCES)
+    # A job with no processing task cannot be redirected.
+    plain = [j for j in emu.jobs() if j["state"] == "pending" and
+             j["printerId"] != [p for p in emu.state()["printers"]
+                                if p["displayName"] == VIRTUAL][0]["id"]]
+    assert plain
+    job = plain[0]
+    src = [p for p in emu.state()["printers"]
+           if p["id"] == job["printerId"]][0]["displayName"]
+    if src == "Lab Printer":
+        pytest.skip("the demo's pending job is on a printer with a "
+                    "shared name")
+    admin.expect_warning(r"redirecting the job refused: .*403")
+    util.expect_errno(lambda: os.rename(
+        admin.p("printers", src, "jobs", job["id"]),
+        admin.p("printers", FLOOR3, "jobs", job["id"])), errno.EACCES)
+    # A task status takes completed or aborted only.
+    set_up(admin)
+    print_as(alice, workdir, "x.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    t = tasks(emu)[0]
+    admin.expect_warning(r"status of task .* refused: .*completed or "
+                         r"aborted")
+    path = admin.p("task_definitions", "Badge", "tasks", t["id"], "status")
+    fh = open(path, "w")
+    fh.write("paused\n")
+    util.expect_errno(fh.close, errno.EINVAL)
+    assert tasks(emu)[0]["state"] == "processing"
+    # A second trigger on the same printer is refused (one per printer).
+    os.mkdir(admin.p("task_definitions", "Other"))
+    admin.expect_warning(r"creating the task trigger refused")
+    util.expect_errno(lambda: open(admin.p(
+        "printers", VIRTUAL, "task_triggers", "Other"), "w"), errno.EEXIST)
+    # Definitions of other apps are not shown.
+    other = token(emu, kind="app", client_id="another-app")
+    emu.call("POST", "/v1.0/print/taskDefinitions",
+             {"displayName": "Theirs"},
+             headers={"Authorization": "Bearer " + other})
+    assert sorted(os.listdir(admin.p("task_definitions"))) == \
+        ["Badge", "Other"]
+
+
+def test_rm_trigger_and_rmdir_definition(emu, admin):
+    set_up(admin)
+    os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
+    assert os.listdir(admin.p("printers", VIRTUAL, "task_triggers")) == []
+    os.rmdir(admin.p("task_definitions", "Badge"))
+    assert os.listdir(admin.p("task_definitions")) == []
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_demo_script_runs(workdir):
+    """tools/pull-print-demo runs the whole flow against its own emulator
+    and says so on its last line."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, UPFS_BUILD_DIR=util.build_dir(),
+               UPFS_DEMO_DIR=workdir)
+    proc = subprocess.run([os.path.join(root, "tools", "pull-print-demo")],
+                          capture_output=True, text=True, env=env,
+                          timeout=util.scaled(120))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.rstrip().splitlines()[-1].startswith(
+        "released: job"), proc.stdout

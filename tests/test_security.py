@@ -1,0 +1,102 @@
+"""Who gets in, and what leaks (issue 10, security): TLS is always
+verified (an emulator with a self-signed certificate is refused without
+its CA and accepted with ca_file); a token file others can read is
+refused; no token or Authorization header reaches the log even at debug
+level; without allow_other another uid cannot enter the mount."""
+
+import os
+
+import pytest
+
+import util
+
+
+def run_upfs(emu, workdir, *opts):
+    """upfs in the foreground as a command, for a mount that must not
+    come up: (exit code, stderr)."""
+    mnt = os.path.join(workdir, "mnt-refused")
+    os.makedirs(mnt, exist_ok=True)
+    token = os.path.join(workdir, "refused.token")
+    with open(token, "w") as fh:
+        fh.write(emu.mint_token() + "\n")
+    os.chmod(token, 0o600)
+    cmd = [util.upfs_binary(), mnt, "-f", "-o", ",".join(
+        ["endpoint=" + emu.endpoint, "token_file=" + token,
+         "cache_dir=" + os.path.join(workdir, "cache-refused")] +
+        list(opts))]
+    proc = util.run(cmd, check=False, timeout=60)
+    assert not util.in_mount_table(mnt)
+    return proc.returncode, proc.stderr
+
+
+def test_tls_is_verified(start_emulator, upfs_mount, workdir):
+    emu = start_emulator(tls=True)
+    assert emu.base.startswith("https://")
+    rc, err = run_upfs(emu, workdir)
+    assert rc == 1
+    assert "TLS certificate is not trusted" in err and "ca_file" in err, err
+    # Trusting the emulator's certificate: a working mount over HTTPS.
+    mount = upfs_mount(emu, options=["ca_file=" + emu.ca_file])
+    assert "Floor3" in os.listdir(mount.p("shares"))
+    assert emu.requests()["tlsHandshakes"] >= 1
+
+
+def test_token_file_readable_by_others_is_refused(emulator, workdir):
+    mnt = os.path.join(workdir, "mnt-open")
+    os.makedirs(mnt)
+    token = os.path.join(workdir, "open.token")
+    with open(token, "w") as fh:
+        fh.write(emulator.mint_token() + "\n")
+    os.chmod(token, 0o644)
+    proc = util.run([util.upfs_binary(), mnt, "-f", "-o",
+                     "endpoint=%s,token_file=%s,cache_dir=%s"
+                     % (emulator.endpoint, token,
+                        os.path.join(workdir, "cache-open"))],
+                    check=False, timeout=60)
+    assert proc.returncode == 1
+    assert "is accessible by others (mode 0644): chmod 600 it" in \
+        proc.stderr, proc.stderr
+    assert not util.in_mount_table(mnt)
+
+
+def test_no_token_in_the_debug_log(emulator, upfs_mount, workdir):
+    token = emulator.mint_token()
+    mount = upfs_mount(emulator, token=token, debug=True)
+    os.listdir(mount.p("printers"))
+    util.read_text(mount.p("shares", "Floor3", "share.json"))
+    src = os.path.join(workdir, "doc.pdf")
+    with open(src, "wb") as fh:
+        fh.write(b"%PDF-1.7\n" + os.urandom(300 * 1024))
+    util.run(["cp", src, mount.p("shares", "Floor3", "queue", "doc.pdf")])
+    util.read_text(mount.p(".upfs", "status"))
+    mount.unmount()
+    log = mount.log()
+    assert len(log) > 1000, "the debug log is suspiciously short"
+    assert token not in log
+    assert token[:24] not in log
+    assert "authorization:" not in log.lower()
+    assert "Bearer " not in log
+    assert "tempauthtoken=" not in log, "an upload URL's credential leaked"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch uid")
+def test_other_users_are_kept_out(emulator, upfs_mount):
+    mount = upfs_mount(emulator)
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                os.listdir(mount.p("shares"))
+                code = 0
+            except PermissionError:
+                code = 13
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 13, "nobody could list the mount"
+    # As the owner, of course, it works.
+    assert os.listdir(mount.p("shares"))
+

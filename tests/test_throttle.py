@@ -1,0 +1,89 @@
+"""Throttling (issue 10): while the service answers 429 with Retry-After:
+2 for 10 seconds, upfs sends at most one request per window — one client
+for the whole mount, however many readers and upload workers want to go —
+and then everything it was asked for succeeds. Without Retry-After it
+backs off (capped, jittered, exponential) and succeeds too."""
+
+import os
+import threading
+
+from test_print import job_ids, make_pdf, sha256
+
+import util
+
+WINDOW_S = 10
+RETRY_AFTER_S = 2
+# Timestamps come from the emulator's clock; a request can arrive a little
+# before the Retry-After has fully passed only by scheduling jitter.
+SLACK_S = 0.25
+
+
+def test_one_request_per_retry_after_window(start_emulator, upfs_mount,
+                                            workdir):
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    share = emu.share_by_name("Floor3")
+    mount = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=1"])
+    before = job_ids(emu, share["id"])
+    data = make_pdf("throttled", 9 * 1024 * 1024)
+    src = os.path.join(workdir, "throttled.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    emu.set_faults("throttle:%d:%d" % (WINDOW_S, RETRY_AFTER_S))
+    results, errors = {}, []
+
+    def run(name, fn):
+        try:
+            results[name] = fn()
+        except OSError as exc:
+            errors.append("%s: %s" % (name, exc))
+
+    work = {
+        "printers": lambda: sorted(os.listdir(mount.p("printers"))),
+        "shares": lambda: sorted(os.listdir(mount.p("shares"))),
+        "print": lambda: util.run(["cp", src, mount.p(
+            "shares", "Floor3", "queue", "throttled.pdf")],
+            timeout=300).returncode,
+    }
+    threads = [threading.Thread(target=run, args=(n, f))
+               for n, f in work.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(util.scaled(300))
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert "Floor3" in results["shares"] and results["printers"]
+    assert results["print"] == 0
+    job = [j for j in emu.jobs(shareId=share["id"])
+           if j["id"] not in before][0]
+    assert job["sha256"] == sha256(data)
+
+    history = emu.call("GET", "/_emulator/faults")[1]["history"]
+    throttled = [h for h in history if h["throttled"]]
+    assert throttled, "the window throttled nothing"
+    shown = [(h["t"], h["method"], h["path"]) for h in throttled]
+    # Per route: each request at least Retry-After after the previous one.
+    routes = {}
+    for h in throttled:
+        routes.setdefault((h["method"], h["path"]), []).append(h["t"])
+    for times in routes.values():
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert all(g >= RETRY_AFTER_S - SLACK_S for g in gaps), shown
+    # And across routes: once the first 429 was back, one request a window
+    # (the requests already on their way then are the first burst).
+    first_back = min(h["t"] for h in throttled) + 0.05
+    later = [h["t"] for h in throttled if h["t"] > first_back]
+    gaps = [b - a for a, b in zip(later, later[1:])]
+    assert all(g >= RETRY_AFTER_S - SLACK_S for g in gaps), shown
+    # And after it, the work went on.
+    assert any(not h["throttled"] for h in history)
+
+
+def test_backoff_without_retry_after(emulator, upfs_mount):
+    mount = upfs_mount(emulator, options=["dir_ttl=1"])
+    emulator.set_faults("429:1,times=3,route=/print/connectors")
+    emulator.reset_requests()
+    names = os.listdir(mount.p("connectors"))
+    assert sorted(names) == ["CONN-BERLIN", "CONN-BLDG1"]
+    routes = emulator.requests()["routes"]
+    assert routes.get("GET /print/connectors") == 4, routes

@@ -1,0 +1,264 @@
+/*
+ * upfsctl_release.c — `upfsctl release JOB --to PRINTER`: releases a job
+ * held on a pull-print printer at a physical one, for badge-reader
+ * scripts. It works through the profile's mount (which holds both the
+ * user's and the application's identity): the job is moved into the
+ * printer's jobs/ folder (a redirect), then any task still processing
+ * for it is marked completed, and the new job's path is printed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "upfsctl.h"
+
+/* How long the new job may take to show in the printer's jobs/. */
+#define CTL_RELEASE_WAIT_S 15
+
+static void release_usage(FILE *out)
+{
+	fprintf(out, "usage: upfsctl release [PROFILE] JOB --to PRINTER "
+		     "[--mount MOUNTPOINT]\n"
+		     "PRINTER is a name under MOUNTPOINT/printers/.\n");
+}
+
+/* snprintf for paths: false (and nothing used) when it does not fit. */
+static bool path_fmt(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool path_fmt(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n >= 0 && (size_t)n < len;
+}
+
+static bool is_dir(const char *path)
+{
+	DIR *d = opendir(path);
+
+	if (d)
+		closedir(d);
+	return d != NULL;
+}
+
+/* The printer (a name under printers/) that holds jobs/<job>. */
+static int find_holder(const char *mnt, const char *job, const char *not,
+		       char *out, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int rc = -ENOENT;
+
+	if (!path_fmt(path, sizeof(path), "%s/printers", mnt))
+		return -ENAMETOOLONG;
+	d = opendir(path);
+	if (d == NULL)
+		return -errno;
+	while (rc == -ENOENT && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, not) == 0)
+			continue;
+		if (path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s", mnt,
+			     e->d_name, job) && is_dir(path)) {
+			snprintf(out, len, "%s", e->d_name);
+			rc = 0;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The names in a folder, one per line, for a before/after comparison. */
+static int names_in(const char *path, struct buf *out)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int rc = 0;
+
+	if (d == NULL)
+		return -errno;
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			rc = buf_printf(out, "/%s/", e->d_name);
+	closedir(d);
+	return rc;
+}
+
+/* A job that was not in before, once the listing shows it. */
+static int new_job(const char *jobs, const struct buf *before, char *out,
+		   size_t len)
+{
+	time_t deadline = time(NULL) + CTL_RELEASE_WAIT_S;
+
+	do {
+		struct dirent *e;
+		DIR *d = opendir(jobs);
+		char key[300];
+
+		if (d == NULL)
+			return -errno;
+		while ((e = readdir(d)) != NULL) {
+			snprintf(key, sizeof(key), "/%s/", e->d_name);
+			if (e->d_name[0] != '.' &&
+			    !strstr(before->data ? before->data : "", key)) {
+				snprintf(out, len, "%s", e->d_name);
+				closedir(d);
+				return 0;
+			}
+		}
+		closedir(d);
+		usleep(200 * 1000);
+	} while (time(NULL) < deadline);
+	return -ETIMEDOUT;
+}
+
+/* Marks completed any task still processing for the job (see above). */
+static void complete_tasks(const char *mnt, const char *job)
+{
+	char path[PATH_MAX], want[300], text[4096];
+	struct dirent *def, *task;
+	DIR *defs, *tasks;
+
+	snprintf(want, sizeof(want), "/jobs/%s\"", job);
+	if (!path_fmt(path, sizeof(path), "%s/task_definitions", mnt))
+		return;
+	defs = opendir(path);
+	while (defs && (def = readdir(defs)) != NULL) {
+		if (def->d_name[0] == '.' ||
+		    !path_fmt(path, sizeof(path), "%s/task_definitions/%s/tasks",
+			      mnt, def->d_name))
+			continue;
+		tasks = opendir(path);
+		while (tasks && (task = readdir(tasks)) != NULL) {
+			FILE *f;
+			size_t n;
+
+			if (task->d_name[0] == '.' ||
+			    !path_fmt(path, sizeof(path), "%s/task_definitions/"
+				      "%s/tasks/%s/task.json", mnt, def->d_name,
+				      task->d_name))
+				continue;
+			f = fopen(path, "r");
+			n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+			if (f)
+				fclose(f);
+			text[n] = '\0';
+			if (!strstr(text, want) || !strstr(text, "processing") ||
+			    !path_fmt(path, sizeof(path), "%s/task_definitions/"
+				      "%s/tasks/%s/status", mnt, def->d_name,
+				      task->d_name))
+				continue;
+			f = fopen(path, "w");
+			if (f && (fputs("completed released\n", f) < 0 ||
+				  fclose(f) != 0))
+				fprintf(stderr, "upfsctl: could not complete "
+						"task %s: %s\n", task->d_name,
+					strerror(errno));
+			else if (!f)
+				fprintf(stderr, "upfsctl: %s: %s\n", path,
+					strerror(errno));
+		}
+		if (tasks)
+			closedir(tasks);
+	}
+	if (defs)
+		closedir(defs);
+}
+
+int ctl_release(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *to = NULL, *mount = NULL, *profile = NULL, *job = NULL;
+	char mnt[PATH_MAX], holder[256], from[PATH_MAX], dest[PATH_MAX];
+	char jobs[PATH_MAX], got[256];
+	struct ctl_profile p;
+	struct buf before;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 't')
+			to = optarg;
+		else if (c == 'm')
+			mount = optarg;
+		else if (c == 'h') {
+			release_usage(stdout);
+			return 0;
+		} else {
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind == 2)
+		profile = argv[optind++];
+	if (argc - optind == 1)
+		job = argv[optind];
+	if (!job || !to) {
+		release_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (mount) {
+		snprintf(mnt, sizeof(mnt), "%s", mount);
+	} else {
+		rc = ctl_profile_load(&p, profile, NULL);
+		if (rc)
+			return rc;
+		rc = ctl_mountpoint(&p, mnt, sizeof(mnt));
+		ctl_profile_release(&p);
+		if (rc) {
+			fprintf(stderr, "upfsctl: no mountpoint: %s\n",
+				strerror(-rc));
+			return CTL_EXIT_FAIL;
+		}
+	}
+	if (!path_fmt(jobs, sizeof(jobs), "%s/printers/%s/jobs", mnt, to) ||
+	    !is_dir(jobs)) {
+		fprintf(stderr, "upfsctl: no printer '%s' in %s/printers\n",
+			to, mnt);
+		return CTL_EXIT_FAIL;
+	}
+	rc = find_holder(mnt, job, to, holder, sizeof(holder));
+	if (rc) {
+		fprintf(stderr, "upfsctl: no held job %s under %s/printers\n",
+			job, mnt);
+		return CTL_EXIT_FAIL;
+	}
+	if (!path_fmt(from, sizeof(from), "%s/printers/%s/jobs/%s", mnt,
+		      holder, job) ||
+	    !path_fmt(dest, sizeof(dest), "%s/%s", jobs, job)) {
+		fprintf(stderr, "upfsctl: %s: path too long\n", mnt);
+		return CTL_EXIT_FAIL;
+	}
+	buf_init(&before, 0);
+	names_in(jobs, &before);
+	if (rename(from, dest) != 0) {
+		fprintf(stderr, "upfsctl: releasing job %s at '%s': %s (see "
+				"%s/.upfs/status)\n", job, to, strerror(errno),
+			mnt);
+		buf_release(&before);
+		return CTL_EXIT_FAIL;
+	}
+	complete_tasks(mnt, job);
+	rc = new_job(jobs, &before, got, sizeof(got));
+	buf_release(&before);
+	if (rc == 0)
+		printf("%s/%s\n", jobs, got);
+	else
+		printf("%s\n", jobs);
+	return 0;
+}
