@@ -177,10 +177,15 @@ int names_disambiguate(struct names_entry *entries, size_t n)
 		goto out;
 	/*
 	 * Two ids sharing their first 8 characters (or a suffixed name equal
-	 * to another object's own name) still clash: those get the whole id.
+	 * to another object's own name) still clash: those get the whole id,
+	 * again while that makes a new clash ("x ~abcdefgh ~abcdefgh1" may be
+	 * some object's own name). Bounded: equal ids, or ids too long for a
+	 * file name, cannot be told apart.
 	 */
-	qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
-	rc = suffix_duplicates(sorted, n, UPFS_NAME_MAX, &changed);
+	for (int round = 0; rc == 0 && changed && round < 3; round++) {
+		qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
+		rc = suffix_duplicates(sorted, n, UPFS_NAME_MAX, &changed);
+	}
 out:
 	free(sorted);
 	return rc;

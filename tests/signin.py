@@ -14,7 +14,6 @@ instead of a token file.
 import json
 import os
 import stat
-import subprocess
 
 import pytest
 

@@ -8,7 +8,6 @@ import stat
 
 import pytest
 
-import signin
 import util
 from signin import Home
 

@@ -6,9 +6,12 @@
  *
  * Input: "display\0id\0display\0id..." (a missing id is "0"); at most 64
  * entries. Properties (names.h): a name is never empty, ".", ".." or over
- * UPFS_NAME_MAX bytes and holds no '/' and no control character; after
- * names_disambiguate() objects with different ids have different names;
- * copy 1 of a name is the name itself.
+ * UPFS_NAME_MAX bytes and holds no '/' and no control character (ids
+ * included: they come from the service too); after names_disambiguate()
+ * objects with different ids have different names, when the ids are of a
+ * size a file name can hold (the service's are 36 bytes or less; two ids
+ * equal in their first 253 bytes cannot be told apart in 255); copy 1 of
+ * a name is the name itself.
  */
 #include <errno.h>
 
@@ -16,6 +19,7 @@
 #include "fuzz.h"
 
 #define MAX_ENTRIES 64
+#define MAX_ID_TOLD_APART 64
 
 static void check_name(const char *name)
 {
@@ -44,13 +48,16 @@ static void check_copies(const char *name)
 	buf_release(&b);
 }
 
-/* Whether the ids of e[0..n) are all different. */
+/* Whether the ids of e[0..n) are all different and not too long. */
 static int ids_distinct(const struct names_entry *e, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(e[i].id) > MAX_ID_TOLD_APART)
+			return 0;
 		for (size_t j = i + 1; j < n; j++)
 			if (strcmp(e[i].id, e[j].id) == 0)
 				return 0;
+	}
 	return 1;
 }
 
