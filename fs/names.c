@@ -73,8 +73,9 @@ static int append_cut_with_suffix(struct buf *out, const char *name,
 	buf_init(&suffix, 0);
 	rc = append_id_suffix(&suffix, id, chars);
 	if (rc == 0)
-		rc = buf_append(out, name,
-				utf8_cut(name, len, UPFS_NAME_MAX - suffix.len));
+		len = utf8_cut(name, len, UPFS_NAME_MAX - suffix.len);
+	if (rc == 0)
+		rc = buf_append(out, name, len);
 	if (rc == 0)
 		rc = buf_append(out, suffix.data, suffix.len);
 	buf_release(&suffix);

@@ -243,20 +243,28 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
  * job we never heard of. Creates are serialized by create_lock, so no other
  * submission of this mount has one in flight: cancel them all.
  */
-/* Whether job id of s's share is, right now, waiting for its document. */
-static bool job_still_blank(struct upfs *u, const struct submission *s,
-			    const char *id)
+/*
+ * Whether job id of s's share is, right now, waiting for its document: 1
+ * yes, 0 no, or a negative errno when the service could not say (err).
+ */
+static int job_still_blank(struct upfs *u, const struct submission *s,
+			   const char *id, struct graph_err *err)
 {
-	struct graph_err err = { 0 };
 	json_t *job = NULL, *doc, *details;
 	struct buf path;
-	bool blank = false;
+	int blank;
 
 	buf_init(&path, 4096);
-	if (share_path(&path, s, "/jobs/") == 0 &&
-	    graph_escape_segment(&path, id) == 0 &&
-	    buf_append_str(&path, "?$expand=documents") == 0 &&
-	    graph_get(u->graph, path.data, &job, &err) == 0) {
+	blank = share_path(&path, s, "/jobs/");
+	if (blank == 0)
+		blank = graph_escape_segment(&path, id);
+	if (blank == 0)
+		blank = buf_append_str(&path, "?$expand=documents");
+	if (blank == 0)
+		blank = graph_get(u->graph, path.data, &job, err);
+	if (blank == -ENOENT) {
+		blank = 0;	/* gone: nobody's blank job */
+	} else if (blank == 0) {
 		doc = json_array_get(json_object_get(job, "documents"), 0);
 		details = json_object_get(json_object_get(job, "status"),
 					  "details");
@@ -281,6 +289,7 @@ static void array_remove_item(json_t *array, const json_t *item)
 
 static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
 {
+	struct graph_err err = { 0 };
 	json_t *orphan;
 
 	while ((orphan = find_blank_job(u, jobs, s)) != NULL) {
@@ -291,7 +300,7 @@ static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
 		 * have finished since and let go of it. Only a job that is
 		 * still blank now is nobody's (adopting needs create_lock).
 		 */
-		if (job_still_blank(u, s, id)) {
+		if (job_still_blank(u, s, id, &err) == 1) {
 			upfs_log(u, UPFS_LOG_INFO, "'%s': cancelling job %s, left "
 				 "blank by a create sent twice or whose reply "
 				 "was lost", s->name, id);
@@ -334,13 +343,31 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 		note_error(u, s, rc, &err, "checking for a lost job create");
 		goto out;
 	}
-	job = find_blank_job(u, jobs, s);
-	if (job) {
-		upfs_log(u, UPFS_LOG_INFO, "'%s': adopting job %s made by a "
-			 "create whose reply was lost", s->name,
-			 tree_str(job, "id"));
-		rc = take_job(u, s, job);
-		*adopted = rc == 0;
+	while ((job = find_blank_job(u, jobs, s)) != NULL) {
+		/*
+		 * The list may be old: the submission that owned a job in it
+		 * may have uploaded, started and let go of it since. Adopt
+		 * only a job still blank now; no new owner can appear
+		 * meanwhile, as creates hold create_lock. Not knowing is not
+		 * "no": creating another then could print twice.
+		 */
+		int blank = job_still_blank(u, s, tree_str(job, "id"), &err);
+
+		if (blank < 0) {
+			rc = submit_errno(blank, &err);
+			note_error(u, s, rc, &err, "checking for a lost job "
+				   "create");
+			break;
+		}
+		if (blank) {
+			upfs_log(u, UPFS_LOG_INFO, "'%s': adopting job %s made "
+				 "by a create whose reply was lost", s->name,
+				 tree_str(job, "id"));
+			rc = take_job(u, s, job);
+			*adopted = rc == 0;
+			break;
+		}
+		array_remove_item(jobs, job);
 	}
 	/* One blank job is ours now; any other is a repeated create's. */
 	if (*adopted)

@@ -25,6 +25,8 @@
 		}                                                            \
 	} while (0)
 
+#define FUZZ_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A malloc'd copy of data with a NUL after it; aborts when out of memory. */

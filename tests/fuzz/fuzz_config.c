@@ -10,6 +10,7 @@
  * name; options_parse() either refuses (-EINVAL) or yields options with
  * every default filled in and the ttls in range.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
@@ -44,9 +45,8 @@ static int take_setting(void *arg, const char *key, const char *value,
 	unsigned *n = arg;
 
 	FUZZ_CHECK(key[0] != '\0');
-	for (const char *p = key; *p; p++)
-		FUZZ_CHECK((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			   (*p >= '0' && *p <= '9') || *p == '_' || *p == '-');
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		FUZZ_CHECK(isalnum(*p) || *p == '_' || *p == '-');
 	FUZZ_CHECK(value == NULL || strchr(value, '\n') == NULL);
 	/* A callback's refusal must come back with its reason. */
 	if (strcmp(key, "refuse") == 0) {
@@ -84,7 +84,8 @@ static void parse_options(void)
 
 	FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM);
 	if (rc == 0) {
-		FUZZ_CHECK(opts.mountpoint && strcmp(opts.mountpoint, mnt) == 0);
+		FUZZ_CHECK(opts.mountpoint &&
+			   strcmp(opts.mountpoint, mnt) == 0);
 		FUZZ_CHECK(opts.endpoint && opts.authority && opts.client_id &&
 			   opts.cache_dir && opts.profile);
 		FUZZ_CHECK(opts.dir_ttl >= 0 && opts.dir_ttl <= 86400 * 365);

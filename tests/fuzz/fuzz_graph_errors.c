@@ -37,7 +37,7 @@ static void check_format(const struct graph_err *err)
 	static const size_t lens[] = { 1, 2, 17, 300, 1024 };
 	char line[1024];
 
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (size_t i = 0; i < FUZZ_COUNT(lens); i++) {
 		memset(line, 'x', sizeof(line));
 		graph_err_format(err, line, lens[i]);
 		FUZZ_CHECK(fuzz_terminated(line, lens[i]));
@@ -60,10 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	graph_err_parse_body(&kept, (const char *)data, size);
 	FUZZ_CHECK(strcmp(kept.request_id, "from-header") == 0);
 
-	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+	for (size_t i = 0; i < FUZZ_COUNT(statuses); i++) {
 		err.status = statuses[i];
-		for (size_t j = 0; j < sizeof(curl_codes) / sizeof(curl_codes[0]);
-		     j++) {
+		for (size_t j = 0; j < FUZZ_COUNT(curl_codes); j++) {
 			err.curl_code = curl_codes[j];
 			FUZZ_CHECK(graph_err_to_errno(&err) > 0);
 			check_format(&err);

@@ -32,13 +32,13 @@ static const char *const caps_texts[] = {
 	"{}",
 };
 
-static json_t *caps[sizeof(caps_texts) / sizeof(caps_texts[0])];
+static json_t *caps[FUZZ_COUNT(caps_texts)];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < FUZZ_COUNT(caps); i++) {
 		caps[i] = json_loads(caps_texts[i], 0, NULL);
 		FUZZ_CHECK(caps[i] != NULL);
 	}
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(json_is_object(config));
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < FUZZ_COUNT(caps); i++) {
 		why[0] = '\0';
 		rc = joboptions_validate(config, caps[i], why, sizeof(why));
 		FUZZ_CHECK(rc == 0 || (rc == -EINVAL && why[0] != '\0'));

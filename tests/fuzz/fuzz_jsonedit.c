@@ -109,10 +109,11 @@ static void diff(enum jsonedit_doc doc, const char *text, size_t len,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *text = (const char *)data;
+
 	for (int d = 0; d < 3; d++) {
-		diff((enum jsonedit_doc)d, (const char *)data, size, current[d],
-		     caps);
-		diff((enum jsonedit_doc)d, (const char *)data, size, NULL, NULL);
+		diff((enum jsonedit_doc)d, text, size, current[d], caps);
+		diff((enum jsonedit_doc)d, text, size, NULL, NULL);
 	}
 	/* What the service holds, written back unchanged: no change. */
 	if (size == 0) {

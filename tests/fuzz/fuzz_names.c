@@ -27,8 +27,8 @@ static void check_name(const char *name)
 
 	FUZZ_CHECK(len > 0 && len <= UPFS_NAME_MAX);
 	FUZZ_CHECK(strcmp(name, ".") != 0 && strcmp(name, "..") != 0);
-	for (const char *p = name; *p; p++)
-		FUZZ_CHECK(*p != '/' && (unsigned char)*p >= 0x20 && *p != 0x7f);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		FUZZ_CHECK(*p != '/' && *p >= 0x20 && *p != 0x7f);
 }
 
 static void check_copies(const char *name)
@@ -37,7 +37,7 @@ static void check_copies(const char *name)
 	struct buf b;
 
 	buf_init(&b, 0);
-	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+	for (size_t i = 0; i < FUZZ_COUNT(ns); i++) {
 		buf_reset(&b);
 		FUZZ_CHECK(names_copy_number(&b, name, ns[i]) == 0);
 		if (ns[i] == 1)
@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p <= end)
 			p += strlen(p) + 1;
 		if (id[0] == '\0')
-			id = "0";	/* the service never sends an empty id */
+			id = "0"; /* the service never sends an empty id */
 		buf_reset(&b);
 		FUZZ_CHECK(names_encode(&b, display, id) == 0);
 		check_name(b.data);

@@ -126,6 +126,57 @@ static void test_order_independent(void)
 	}
 }
 
+/* Found by tests/fuzz/fuzz_names.c (corpus names/regress-*). */
+static void test_fuzz_regressions(void)
+{
+	char display[600];
+	struct buf b;
+
+	/* An id is the service's text too: no '/' in the suffix. */
+	memset(display, 'x', 300);
+	display[300] = '\0';
+	buf_init(&b, 0);
+	CHECK_MSG(names_encode(&b, display, "ab/c\nd/x") == 0 &&
+		  b.len <= UPFS_NAME_MAX && strchr(b.data, '/') == NULL &&
+		  strchr(b.data, '\n') == NULL,
+		  "id suffix not made safe: '%s'", b.data);
+	buf_release(&b);
+
+	/* Long twins with long ids: the whole-id round stays in 255 bytes. */
+	memset(display, 'y', 400);
+	display[400] = '\0';
+	struct names_entry t[2] = {
+		{ strdup(display), "abcdefgh-0123456789-0123456789-1" },
+		{ strdup(display), "abcdefgh-0123456789-0123456789-2" },
+	};
+	CHECK_MSG(names_disambiguate(t, 2) == 0, "long twins failed");
+	for (int i = 0; i < 2; i++) {
+		CHECK_MSG(strlen(t[i].name) <= UPFS_NAME_MAX,
+			  "long twin %d is %zu bytes", i, strlen(t[i].name));
+		CHECK_MSG(strcmp(t[i].name + strlen(t[i].name) - 2, "-1") == 0 ||
+			  strcmp(t[i].name + strlen(t[i].name) - 2, "-2") == 0,
+			  "long twin %d lost its id: '%s'", i, t[i].name);
+	}
+	CHECK_MSG(strcmp(t[0].name, t[1].name) != 0, "long twins clash");
+
+	/* A suffixed name that is some other object's own name. */
+	struct names_entry c[3] = {
+		{ strdup("x"), "abcdefgh1" },
+		{ strdup("x"), "abcdefgh2" },
+		{ strdup("x ~abcdefgh ~abcdefgh1"), "zzz" },
+	};
+	CHECK_MSG(names_disambiguate(c, 3) == 0, "chain failed");
+	CHECK_MSG(strcmp(c[0].name, c[1].name) != 0 &&
+		  strcmp(c[0].name, c[2].name) != 0 &&
+		  strcmp(c[1].name, c[2].name) != 0,
+		  "chain clashes: '%s' '%s' '%s'", c[0].name, c[1].name,
+		  c[2].name);
+	for (int i = 0; i < 3; i++)
+		free(c[i].name);
+	for (int i = 0; i < 2; i++)
+		free(t[i].name);
+}
+
 static void expect_copy(const char *name, unsigned n, const char *want)
 {
 	struct buf b;
@@ -151,6 +202,7 @@ int main(void)
 	test_long_names();
 	test_disambiguate();
 	test_order_independent();
+	test_fuzz_regressions();
 	test_copy_number();
 	if (failures) {
 		fprintf(stderr, "test_names: %d failure(s)\n", failures);
