@@ -537,10 +537,11 @@ def outbox_records(cache_dir):
     out = {}
     for key, value in zip(data[0::2], data[1::2]):
         raw = unescape(value)
-        # cache/store.c: 8 bytes of fetch time, then the record. (Finding
-        # the first "{" is wrong when the time's bytes hold one.)
-        out[unescape(key).decode()] = json.loads(
-            raw[CACHE_HEADER_LEN:].rstrip(b"\0"))
+        # cache/store.c: 8 bytes of fetch time, then the record: its
+        # first "{" past the header (the time's bytes may hold one).
+        start = raw.find(b"{", CACHE_HEADER_LEN)
+        assert start >= 0, "outbox record without JSON: %r" % raw[:64]
+        out[unescape(key).decode()] = json.loads(raw[start:].rstrip(b"\0"))
     return out
 
 
