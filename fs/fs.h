@@ -307,7 +307,7 @@ struct fs_node {
 	char *name;
 	char *id;
 	char *owner;
-	int64_t mtime;
+	int64_t mtime;		/* guarded by node_lock (a refresh sets it) */
 	uint64_t nlookup;	/* guarded by node_lock */
 	bool linked;		/* listed by its parent's snapshot */
 	/* Folders only, guarded by node_lock. */
@@ -346,6 +346,9 @@ int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,
 	       struct fs_node **out);
 
 void node_forget(struct upfs *u, struct fs_node *n, uint64_t nlookup);
+
+/* A node's listed mtime (under node_lock: a refresh may set it). */
+int64_t node_mtime(struct upfs *u, const struct fs_node *n);
 
 /*
  * Tells the kernel to drop what it caches of every file made from r (its

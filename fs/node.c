@@ -424,6 +424,16 @@ static bool scratch_is_link(struct upfs *u, const struct fs_node *n)
 	       scratch_stat(u, n->id, &size, &mtime, &link) == 0 && link;
 }
 
+int64_t node_mtime(struct upfs *u, const struct fs_node *n)
+{
+	int64_t mtime;
+
+	pthread_mutex_lock(&u->node_lock);
+	mtime = n->mtime;
+	pthread_mutex_unlock(&u->node_lock);
+	return mtime;
+}
+
 int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 {
 	int64_t mtime = 0;
@@ -438,7 +448,7 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	if (tree_kind_is_dir(n->kind)) {
 		st->st_mode = S_IFDIR | (dir_writable(n->kind) ? 0755 : 0555);
 		st->st_nlink = 2;
-		st->st_mtime = n->mtime;
+		st->st_mtime = node_mtime(u, n);
 		/* A pending share becomes a real one (another inode) at ln -s. */
 		if (n->kind == FS_SHARE_PENDING)
 			*ttl = 0;
@@ -459,7 +469,7 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	else
 		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
-	st->st_mtime = mtime ? mtime : n->mtime;
+	st->st_mtime = mtime ? mtime : node_mtime(u, n);
 	st->st_blocks = (st->st_size + 511) / 512;
 out:
 	st->st_atime = st->st_ctime = st->st_mtime;

@@ -47,10 +47,12 @@ static int report(struct upfs *u, const char *what, int rc,
 
 /* ---- listings ------------------------------------------------------------ */
 
-static int add_child(struct fs_entries *out, const char *name,
-		     enum fs_kind kind, const struct fs_node *dir)
+static int add_child(struct upfs *u, struct fs_entries *out,
+		     const char *name, enum fs_kind kind,
+		     const struct fs_node *dir)
 {
-	return fs_entries_add(out, name, kind, dir->id, dir->owner, dir->mtime);
+	return fs_entries_add(out, name, kind, dir->id, dir->owner,
+			      node_mtime(u, dir));
 }
 
 /* tasks/: one folder per task of the definition, named by its id. */
@@ -123,15 +125,15 @@ int pull_list(struct upfs *u, const struct fs_node *dir,
 		return tree_list_objects(u, TREE_TASK_DEFS, FS_TASK_DEF, NULL,
 					 "createdDateTime", out, deps);
 	case FS_TASK_DEF:
-		rc = add_child(out, "definition.json", FS_TASK_DEF_JSON, dir);
+		rc = add_child(u, out, "definition.json", FS_TASK_DEF_JSON, dir);
 		if (rc == 0)
-			rc = add_child(out, "events", FS_TASK_EVENTS, dir);
-		return rc ? rc : add_child(out, "tasks", FS_TASKS, dir);
+			rc = add_child(u, out, "events", FS_TASK_EVENTS, dir);
+		return rc ? rc : add_child(u, out, "tasks", FS_TASKS, dir);
 	case FS_TASKS:
 		return list_tasks(u, dir, out, deps);
 	case FS_TASK:
-		rc = add_child(out, "status", FS_TASK_STATUS, dir);
-		return rc ? rc : add_child(out, "task.json", FS_TASK_JSON, dir);
+		rc = add_child(u, out, "status", FS_TASK_STATUS, dir);
+		return rc ? rc : add_child(u, out, "task.json", FS_TASK_JSON, dir);
 	case FS_TASK_TRIGGERS:
 		return list_triggers(u, dir, out, deps);
 	default:

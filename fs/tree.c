@@ -262,14 +262,15 @@ int fs_entries_add(struct fs_entries *out, const char *name,
 	return 0;
 }
 
-static int list_fixed(const struct fs_node *dir, const struct fixed_child *c,
-		      struct fs_entries *out)
+static int list_fixed(struct upfs *u, const struct fs_node *dir,
+		      const struct fixed_child *c, struct fs_entries *out)
 {
+	int64_t mtime = node_mtime(u, dir);
 	int rc = 0;
 
 	for (; c->name && rc == 0; c++)
 		rc = fs_entries_add(out, c->name, c->kind, dir->id, dir->owner,
-				 dir->mtime);
+				 mtime);
 	return rc;
 }
 
@@ -623,7 +624,7 @@ static int list_shares(struct upfs *u, struct fs_entries *out,
 static int list_with_scratch(struct upfs *u, const struct fs_node *dir,
 			     struct fs_entries *out, struct fs_deps *deps)
 {
-	int rc = list_fixed(dir, fixed_children_of(dir->kind), out);
+	int rc = list_fixed(u, dir, fixed_children_of(dir->kind), out);
 
 	if (rc == 0)
 		rc = scratch_list(u, tree_scratch_owner(dir), out);
@@ -658,7 +659,7 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_PRINTER_JOBS:
 		return list_jobs(u, dir, TREE_PRINTERS, FS_JOB, out, deps);
 	case FS_JOB:
-		return list_fixed(dir, job_children, out);
+		return list_fixed(u, dir, job_children, out);
 	case FS_PRINTER_SHARES:
 		return list_printer_shares(u, dir, out, deps);
 	case FS_CONNECTORS:
@@ -666,7 +667,7 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 					 NULL, "registeredDateTime", out,
 					 deps);
 	case FS_CONNECTOR:
-		return list_fixed(dir, connector_children, out);
+		return list_fixed(u, dir, connector_children, out);
 	case FS_CONNECTOR_PRINTERS:
 		return list_connector_printers(u, dir, out, deps);
 	case FS_JOB_DOCUMENTS:
@@ -674,7 +675,7 @@ int tree_list(struct upfs *u, const struct fs_node *dir,
 	case FS_OPERATIONS:
 		return list_operations(u, out, deps);
 	case FS_META:
-		return list_fixed(dir, meta_children, out);
+		return list_fixed(u, dir, meta_children, out);
 	default:
 		return pull_kind_is_dir(dir->kind)
 		       ? pull_list(u, dir, out, deps)

@@ -708,8 +708,11 @@ class Cupsd:
         return self.log("cupsd.out")[-3000:] + self.log()[-6000:]
 
     def run(self, *cmd, check=True):
+        # cups-sync waits on device discovery, which visits every upfs
+        # mount on the machine (other tests' too): up to 5 s for each
+        # slow one.
         return util.run(list(cmd), env=self.env, check=check,
-                        stdin=subprocess.DEVNULL)
+                        stdin=subprocess.DEVNULL, timeout=150)
 
     def queues(self):
         """{queue: device URI} from lpstat -v."""

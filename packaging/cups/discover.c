@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -27,6 +28,12 @@
 #include "backend.h"
 
 #define ATTR_MAX 512
+/*
+ * A mount that does not answer in this long (a hung service, a throttled
+ * tenant) is left out of the listing rather than waited for: CUPS waits
+ * on discovery, and so does every print dialog asking it.
+ */
+#define DISCOVERY_MOUNT_S 5
 
 /* A user.upfs.* attribute of path (following the printer link), or "". */
 static void attr(const char *path, const char *name, char *out, size_t len)
@@ -136,6 +143,53 @@ static int mount_lines(const struct cups_mount *m, FILE *out)
 	return rc;
 }
 
+/*
+ * mount_lines() in a child that SIGALRM ends after DISCOVERY_MOUNT_S; its
+ * lines go to out whole or not at all.
+ */
+static int mount_lines_bounded(const struct cups_mount *m, FILE *out)
+{
+	int fds[2], status = 0;
+	char buf[4096];
+	ssize_t got;
+	pid_t pid;
+
+	if (fflush(out) != 0 || pipe2(fds, O_CLOEXEC) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+		int rc;
+
+		close(fds[0]);
+		alarm(DISCOVERY_MOUNT_S);
+		rc = mem ? mount_lines(m, mem) : -ENOMEM;
+		if (mem && fclose(mem) != 0)
+			rc = -EIO;
+		if (rc == 0 && len && write(fds[1], text, len) != (ssize_t)len)
+			rc = -EIO;
+		_exit(rc == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	while ((got = read(fds[0], buf, sizeof(buf))) > 0 ||
+	       (got < 0 && errno == EINTR))
+		if (got > 0)
+			fwrite(buf, 1, (size_t)got, out);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		return -ETIMEDOUT;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
 /* The lines of every mount the process may enter, into out. */
 static void owner_lines(const struct cups_mounts *m, uid_t uid, gid_t gid,
 			FILE *out)
@@ -146,7 +200,7 @@ static void owner_lines(const struct cups_mounts *m, uid_t uid, gid_t gid,
 
 		if (!(mt->uid == uid && mt->gid == gid) && !mt->allow_other)
 			continue;
-		rc = mount_lines(mt, out);
+		rc = mount_lines_bounded(mt, out);
 		if (rc)
 			fprintf(stderr, "DEBUG: upfs: mount '%s' is not "
 				"listed: %s\n", mt->path, strerror(-rc));
@@ -182,7 +236,7 @@ static int owner_child(const struct cups_mounts *m, uid_t uid, gid_t gid,
 		/* Only its own mounts: another owner's child lists those. */
 		for (size_t i = 0; i < m->n; i++)
 			if (m->v[i].uid == uid && m->v[i].gid == gid &&
-			    mount_lines(&m->v[i], out) != 0)
+			    mount_lines_bounded(&m->v[i], out) != 0)
 				fprintf(stderr, "DEBUG: upfs: mount '%s' is "
 					"not listed\n", m->v[i].path);
 		_exit(fclose(out) == 0 ? 0 : 1);
