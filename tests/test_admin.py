@@ -598,11 +598,33 @@ def test_printer_registration_end_to_end(emu, admin, registrar, workdir):
     assert done["id"] == new[:-len(".json")]
 
 
+def test_transport_key_from_the_request(emu, admin, registrar, workdir):
+    """The issue's command line: --csr alone; the key the request carries
+    is the transportKey (the same bytes openssl shows)."""
+    csr = os.path.join(workdir, "real.csr")
+    util.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+              "-keyout", os.path.join(workdir, "real.key"), "-out", csr,
+              "-subj", "/CN=Lobby Kiosk"])
+    want = "".join(ln for ln in util.run(
+        ["openssl", "req", "-in", csr, "-pubkey", "-noout"]).stdout
+        .splitlines() if not ln.startswith("-----"))
+    emu.call("POST", "/_emulator", {"operationSeconds": 0})
+    proc = registrar.upfsctl("printer", "create", "admin", "--name",
+                             "Lobby Kiosk", "--manufacturer", "Contoso",
+                             "--model", "K1", "--csr", csr)
+    assert proc.returncode == 0, proc.stderr
+    sent = [b for m, p, b in writes(emu) if p == "/print/printers/create"]
+    assert sent[0]["certificateSigningRequest"]["transportKey"] == want
+
+
 def test_registration_refusals(emu, registrar, workdir, bob):
-    # A command line without the key: usage, nothing sent.
-    proc = registrar.upfsctl(*_create_args(workdir)[:-2])
+    # A command line without the request: usage, nothing sent.
+    proc = registrar.upfsctl(*_create_args(workdir)[:-4])
     assert proc.returncode == 2 and "usage: upfsctl printer create" in \
         proc.stderr
+    # Without --transport-key the request must be one whose key can be read.
+    proc = registrar.upfsctl(*_create_args(workdir)[:-2])
+    assert proc.returncode == 1 and "not a PKCS#10 request" in proc.stderr
     proc = registrar.upfsctl(*_create_args(workdir, "--connector", "NOPE"))
     assert proc.returncode == 1
     assert proc.stderr == "upfsctl: no connector 'NOPE'\n"

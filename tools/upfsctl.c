@@ -33,7 +33,7 @@ static void usage(FILE *out)
 		"  umount PROFILE|MOUNTPOINT      unmount it\n"
 		"  printer create [PROFILE] --name N --manufacturer M "
 		"--model X\n"
-		"         --csr FILE --transport-key FILE [--connector C] "
+		"         --csr FILE [--transport-key FILE] [--connector C] "
 		"[--device-id ID]\n"
 		"                                 register a printer and wait "
 		"for it\n"

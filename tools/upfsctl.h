@@ -70,6 +70,12 @@ int ctl_login(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_printer(int argc, char **argv);
 int ctl_release(int argc, char **argv);
+
+/*
+ * The subjectPKInfo of a base64 PKCS#10 request, base64 (malloc'd):
+ * the transportKey of a printer registration (upfsctl_csr.c).
+ */
+int ctl_csr_public_key(const char *csr_base64, char **key_base64);
 int ctl_cups_sync(int argc, char **argv);
 
 #endif

@@ -41,15 +41,16 @@ static void printer_usage(FILE *out)
 	fprintf(out,
 		"usage: upfsctl printer create [PROFILE] --name NAME "
 		"--manufacturer M --model X\n"
-		"              --csr FILE --transport-key FILE [--connector "
+		"              --csr FILE [--transport-key FILE] [--connector "
 		"C] [--device-id ID]\n"
 		"              [-o OPT,...]\n"
 		"\n"
 		"--csr is the printer's PKCS#10 request, --transport-key the "
 		"public key the\n"
-		"device made with it (PEM or base64). Without --device-id the "
-		"printer is\n"
-		"registered as a virtual one (hasPhysicalDevice false).\n");
+		"device made with it (PEM or base64; by default the one the "
+		"request carries).\n"
+		"Without --device-id the printer is registered as a virtual "
+		"one.\n");
 }
 
 /*
@@ -126,7 +127,7 @@ static int parse_args(int argc, char **argv, struct create_args *a)
 	if (optind < argc)
 		a->profile = argv[optind++];
 	if (optind < argc || !a->name || !a->manufacturer || !a->model ||
-	    !a->csr || !a->transport_key) {
+	    !a->csr) {
 		printer_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
@@ -299,9 +300,17 @@ static int create(const struct create_args *a)
 	if (rc)
 		return rc;
 	if ((rc = read_base64(a->csr, &csr)) != 0 ||
-	    (rc = read_base64(a->transport_key, &key)) != 0) {
+	    (a->transport_key && (rc = read_base64(a->transport_key,
+						   &key)) != 0)) {
 		fprintf(stderr, "upfsctl: %s: %s\n", csr ? a->transport_key
 			: a->csr, rc == -ENODATA ? "empty" : strerror(-rc));
+		goto out;
+	}
+	/* Without --transport-key: the public key the request carries. */
+	if (key == NULL && ctl_csr_public_key(csr, &key) != 0) {
+		fprintf(stderr, "upfsctl: %s: not a PKCS#10 request whose "
+				"public key can be read: give --transport-key "
+				"FILE\n", a->csr);
 		goto out;
 	}
 	if (make_graph(&p, &g) != 0)
