@@ -8,15 +8,13 @@ is checked for its status, its error body and that nothing changed: the
 state is the same and the write log is empty."""
 
 import hashlib
-import http.client
-import json
 import re
 import time
-import urllib.parse
 
 import pytest
 
 import util
+from graphclient import Client, request
 
 ADMIN = "admin@contoso.com"
 ALICE = "alice@contoso.com"
@@ -45,53 +43,6 @@ TIGHT_DEFAULTS = {"colorMode": "blackAndWhite", "mediaSize": "A4",
 
 
 # --- a client that shows everything ------------------------------------------
-
-class Reply:
-    def __init__(self, status, headers, data):
-        self.status = status
-        self.headers = headers          # lower-case name -> value
-        self.data = data
-
-    def json(self):
-        return json.loads(self.data) if self.data.strip() else None
-
-    def error(self):
-        return self.json()["error"]
-
-
-def request(emu, method, url, body=None, token=None, headers=None):
-    """One request, redirects not followed; url is a path or absolute."""
-    parts = urllib.parse.urlsplit(url if "://" in url else emu.base + url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port,
-                                      timeout=util.scaled(30))
-    hdrs = dict(headers or {})
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        hdrs.setdefault("Content-Type", "application/json")
-    if token:
-        hdrs["Authorization"] = "Bearer " + token
-    target = parts.path + ("?" + parts.query if parts.query else "")
-    try:
-        conn.request(method, target, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        out = Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                    resp.read())
-    finally:
-        conn.close()
-    return out
-
-
-class Client:
-    """Graph calls with one token."""
-
-    def __init__(self, emu, token):
-        self.emu, self.token = emu, token
-
-    def __call__(self, method, path, body=None, version="v1.0", **kw):
-        return request(self.emu, method, "/%s%s" % (version, path), body,
-                       self.token, **kw)
-
 
 def delegated(emu, upn):
     return Client(emu, emu.mint_token(upn))

@@ -7,15 +7,13 @@ refusal is checked for its status and error, and that nothing changed:
 the state, the tasks and the write log."""
 
 import hashlib
-import http.client
-import json
 import re
 import time
-import urllib.parse
 
 import pytest
 
 import util
+from graphclient import Client, request
 
 ADMIN = "admin@contoso.com"
 ALICE = "alice@contoso.com"
@@ -32,58 +30,6 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 300 + b"\n%%EOF\n"
 
 
 # --- a client that shows everything ------------------------------------------
-
-class Reply:
-    def __init__(self, status, headers, data):
-        self.status = status
-        self.headers = headers          # lower-case name -> value
-        self.data = data
-
-    def json(self):
-        return json.loads(self.data) if self.data.strip() else None
-
-    def error(self):
-        return self.json()["error"]
-
-
-def request(emu, method, url, body=None, token=None, headers=None):
-    """One request, redirects not followed; url is a path or absolute."""
-    parts = urllib.parse.urlsplit(url if "://" in url else emu.base + url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port,
-                                      timeout=util.scaled(30))
-    hdrs = dict(headers or {})
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        hdrs.setdefault("Content-Type", "application/json")
-    if token:
-        hdrs["Authorization"] = "Bearer " + token
-    target = parts.path + ("?" + parts.query if parts.query else "")
-    try:
-        conn.request(method, target, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        out = Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                    resp.read())
-    finally:
-        conn.close()
-    return out
-
-
-class Client:
-    """Graph calls (v1.0) with one token."""
-
-    def __init__(self, emu, token):
-        self.emu, self.token = emu, token
-
-    def __call__(self, method, path, body=None, **kw):
-        return request(self.emu, method, "/v1.0" + path, body, self.token,
-                       **kw)
-
-    def ok(self, method, path, body=None, status=200):
-        r = self(method, path, body)
-        assert r.status == status, (method, path, r.status, r.data)
-        return r.json()
-
 
 def token(emu, **body):
     status, out = emu.call("POST", "/_emulator/token", body)
