@@ -511,37 +511,20 @@ CACHE_HEADER_LEN = 8
 
 def outbox_records(cache_dir):
     """The outbox table of a (dead) upfs's LMDB, {id: record}, read with
-    mdb_dump."""
-    proc = subprocess.run(["mdb_dump", "-p", "-s", "outbox", cache_dir],
+    mdb_dump in its hex form (the printable form escapes bytes in ways
+    that are easy to misread)."""
+    proc = subprocess.run(["mdb_dump", "-s", "outbox", cache_dir],
                           capture_output=True)
     if proc.returncode != 0:
         raise AssertionError("mdb_dump: %s" % proc.stderr.decode())
-    lines = proc.stdout.decode("latin-1").splitlines()
+    lines = proc.stdout.decode("ascii").splitlines()
     data = lines[lines.index("HEADER=END") + 1:lines.index("DATA=END")]
-
-    def unescape(line):
-        out, i = bytearray(), 1             # each line starts with a space
-        while i < len(line):
-            if line[i] == "\\":
-                if line[i + 1] == "\\":
-                    out.append(0x5c)
-                    i += 2
-                else:
-                    out.append(int(line[i + 1:i + 3], 16))
-                    i += 3
-            else:
-                out.append(ord(line[i]))
-                i += 1
-        return bytes(out)
-
     out = {}
     for key, value in zip(data[0::2], data[1::2]):
-        raw = unescape(value)
-        # cache/store.c: 8 bytes of fetch time, then the record: its
-        # first "{" past the header (the time's bytes may hold one).
-        start = raw.find(b"{", CACHE_HEADER_LEN)
-        assert start >= 0, "outbox record without JSON: %r" % raw[:64]
-        out[unescape(key).decode()] = json.loads(raw[start:].rstrip(b"\0"))
+        raw = bytes.fromhex(value.strip())
+        # cache/store.c: 8 bytes of fetch time, then the record.
+        record = raw[CACHE_HEADER_LEN:].rstrip(b"\0")
+        out[bytes.fromhex(key.strip()).decode()] = json.loads(record)
     return out
 
 
