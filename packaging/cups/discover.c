@@ -2,14 +2,14 @@
  * discover.c — `upfs` run without arguments (backend.h): one line per
  * share of every upfs mount, in the form cups-deviced reads:
  *
- *   network upfs:/~/print/work/Floor3 "HP LaserJet M507dn"
+ *   network upfs:/~/print/office/Floor3 "HP LaserJet M507dn"
  *           "Floor3 (Building 1, 3, 301)" "" "Building 1, 3, 301"
  *
  * (one line: class, URI, make and model, info, device ID, location).
  *
  * CUPS runs this as root; a mount lets in only its owner, so a child
  * process per owner becomes that owner and lists that owner's mounts into
- * a pipe. The same URI from two users ("~/print/work/Floor3") is listed
+ * a pipe. The same URI from two users ("~/print/office/Floor3") is listed
  * once. The device ID is left empty on purpose: with the printer's own
  * MFG/MDL there, CUPS would offer that printer's native driver, whose
  * output (PCL, PostScript) Universal Print does not take.

@@ -31,12 +31,12 @@ static void test_uri(void)
 {
 	char uri[512], mnt[256], share[128];
 
-	CHECK(cups_uri_format("/home/al/print/work", "/home/al", "Lab A", uri,
+	CHECK(cups_uri_format("/home/al/print/office", "/home/al", "Lab A", uri,
 			      sizeof(uri)) == 0);
-	CHECK_MSG(strcmp(uri, "upfs:/~/print/work/Lab%20A") == 0, "%s", uri);
+	CHECK_MSG(strcmp(uri, "upfs:/~/print/office/Lab%20A") == 0, "%s", uri);
 	CHECK(cups_uri_parse(uri, "/home/bo", mnt, sizeof(mnt), share,
 			     sizeof(share)) == 0);
-	CHECK_MSG(strcmp(mnt, "/home/bo/print/work") == 0, "%s", mnt);
+	CHECK_MSG(strcmp(mnt, "/home/bo/print/office") == 0, "%s", mnt);
 	CHECK(strcmp(share, "Lab A") == 0);
 
 	CHECK(cups_uri_format("/srv/~print", "/home/al", "Caf\xc3\xa9 & Co",
@@ -77,7 +77,7 @@ static void test_mounts(void)
 	char path[] = "/tmp/upfs-test-mountsXXXXXX";
 	const char *table =
 		"proc /proc proc rw,nosuid 0 0\n"
-		"upfs /home/al/print/work fuse.upfs rw,nosuid,user_id=1000,"
+		"upfs /home/al/print/office fuse.upfs rw,nosuid,user_id=1000,"
 		"group_id=1000 0 0\n"
 		"sshfs#x /mnt/x fuse.sshfs rw,user_id=1000,group_id=1000 0 0\n"
 		"upfs /srv/print\\040office fuse.upfs rw,user_id=0,group_id=0,"
@@ -92,7 +92,7 @@ static void test_mounts(void)
 	close(fd);
 	CHECK(cups_mounts_read(path, &m) == 0);
 	CHECK_MSG(m.n == 2, "%zu mounts", m.n);
-	one = cups_mounts_at(&m, "/home/al/print/work");
+	one = cups_mounts_at(&m, "/home/al/print/office");
 	CHECK(one && one->uid == 1000 && one->gid == 1000 &&
 	      !one->allow_other);
 	one = cups_mounts_at(&m, "/srv/print office");
