@@ -315,6 +315,9 @@ struct fs_node {
 	struct fs_node **children;	/* parallel to entries; NULL = none */
 	struct fs_deps deps;
 	bool listed;
+	uint64_t listing_sig;	/* the listing the kernel may have cached */
+	unsigned open_dirs;	/* open handles of this folder */
+	bool listing_mixed;	/* they were opened with different listings */
 	/* Files, guarded by node_lock: the last rendered size, good while the
 	   resources it was rendered from keep their generations. */
 	bool attr_known;
@@ -340,6 +343,17 @@ int node_lookup(struct upfs *u, struct fs_node *dir, const char *name,
 
 /* A copy of dir's current listing, refreshed if out of date. */
 int node_list(struct upfs *u, struct fs_node *dir, struct fs_entries *out);
+
+/*
+ * Bookkeeping for the kernel's cache of folder listings. node_dir_opened
+ * says whether an open of dir with listing snap may keep the kernel's
+ * cached copy: only when it is the same listing and no handle opened with
+ * another one is still reading (it could refill the cache with its old
+ * snapshot). Each open is paired with node_dir_closed.
+ */
+bool node_dir_opened(struct upfs *u, struct fs_node *dir,
+		     const struct fs_entries *snap);
+void node_dir_closed(struct upfs *u, struct fs_node *dir);
 
 /* The node for one listed entry with one more lookup reference. */
 int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,

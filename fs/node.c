@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "hash.h"
 #include "editfile.h"
 #include "queue.h"
 #include "role.h"
@@ -314,6 +315,51 @@ int node_list(struct upfs *u, struct fs_node *dir, struct fs_entries *out)
 	return rc;
 }
 
+/* What a listing shows the kernel: names, kinds, and the objects. */
+static uint64_t listing_signature(const struct fs_entries *snap)
+{
+	uint64_t h = FNV1A_SEED;
+
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct fs_entry *e = &snap->v[i];
+
+		h = fnv1a_update(h, e->name, strlen(e->name) + 1);
+		h = fnv1a_update(h, &e->kind, sizeof(e->kind));
+		if (e->id)
+			h = fnv1a_update(h, e->id, strlen(e->id) + 1);
+	}
+	return h | 1;	/* 0 means "nothing cached" */
+}
+
+bool node_dir_opened(struct upfs *u, struct fs_node *dir,
+		     const struct fs_entries *snap)
+{
+	uint64_t sig = listing_signature(snap);
+	bool keep;
+
+	pthread_mutex_lock(&u->node_lock);
+	if (dir->open_dirs > 0 && dir->listing_sig != sig)
+		dir->listing_mixed = true;
+	keep = !dir->listing_mixed && dir->listing_sig == sig;
+	dir->listing_sig = sig;
+	dir->open_dirs++;
+	pthread_mutex_unlock(&u->node_lock);
+	return keep;
+}
+
+void node_dir_closed(struct upfs *u, struct fs_node *dir)
+{
+	pthread_mutex_lock(&u->node_lock);
+	if (dir->open_dirs > 0)
+		dir->open_dirs--;
+	if (dir->open_dirs == 0 && dir->listing_mixed) {
+		/* Whatever the kernel kept may be any of them: start over. */
+		dir->listing_mixed = false;
+		dir->listing_sig = 0;
+	}
+	pthread_mutex_unlock(&u->node_lock);
+}
+
 int node_adopt(struct upfs *u, struct fs_node *dir, const struct fs_entry *e,
 	       struct fs_node **out)
 {
@@ -384,9 +430,11 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	if (n->kind != FS_QUEUE_ENTRY && n->kind != FS_QUEUE_LOCAL &&
 	    n->kind != FS_SCRATCH && n->kind != FS_JOB_DOCUMENT)
 		*size = (off_t)content.len;
+	/* Live. (Edited files keep their time-outs: a commit through this
+	   mount tells the kernel, see ops_attr_changed.) */
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
-	    n->kind == FS_SCRATCH || editfile_kind(n->kind))
-		*ttl = 0;	/* live, or changed through this mount */
+	    n->kind == FS_SCRATCH)
+		*ttl = 0;
 	buf_release(&content);
 	if (rc == 0 && deps.n > 0) {
 		pthread_mutex_lock(&u->node_lock);

@@ -53,6 +53,13 @@ int ops_entry_of(struct upfs *u, struct fs_node *n,
 	return 0;
 }
 
+void ops_attr_changed(struct upfs *u, fuse_ino_t ino)
+{
+	/* -ENOENT only says the kernel holds no such inode: nothing stale. */
+	if (u->session)
+		(void)fuse_lowlevel_notify_inval_inode(u->session, ino, -1, 0);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct upfs *u = req_upfs(req);
@@ -143,6 +150,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct upfs *u = req_upfs(req);
+	struct fs_node *dir = node_get(u, ino);
 	struct dir_handle *d = calloc(1, sizeof(*d));
 	int rc;
 
@@ -151,7 +159,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	d->handle.free = dir_handle_free;
-	rc = node_list(u, node_get(u, ino), &d->snap);
+	rc = node_list(u, dir, &d->snap);
 	if (rc) {
 		free(d);
 		fuse_reply_err(req, -rc);
@@ -159,7 +167,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	handle_add(u, &d->handle);
 	fi->fh = (uint64_t)(uintptr_t)d;
+	/* ls -lR again: the kernel answers from its copy of each listing,
+	   kept across opens while the listing stays the same. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = node_dir_opened(u, dir, &d->snap);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
+		node_dir_closed(u, dir);
 		handle_remove(u, &d->handle);
 		dir_handle_free(&d->handle);
 	}
@@ -168,10 +181,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct upfs *u = req_upfs(req);
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
-	(void)ino;
-	handle_remove(req_upfs(req), &d->handle);
+	node_dir_closed(u, node_get(u, ino));
+	handle_remove(u, &d->handle);
 	dir_handle_free(&d->handle);
 	fuse_reply_err(req, 0);
 }
@@ -516,14 +530,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 
-	(void)ino;
 	if (f->sub && f->writable)
 		queue_release(f->u, f->sub);
 	/* ': > allowed_users' wrote nothing: its empty text is the edit. A
 	   refusal here reaches only the log and .upfs/status. */
-	if (f->editing && f->edited)
+	if (f->editing && f->edited) {
 		editfile_commit(f->u, f->kind, f->id, f->owner,
 				&f->content);
+		ops_attr_changed(f->u, ino);
+	}
 	open_file_put(f);
 	fuse_reply_err(req, 0);
 }

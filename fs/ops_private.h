@@ -49,4 +49,11 @@ static inline struct upfs *req_upfs(fuse_req_t req)
 int ops_entry_of(struct upfs *u, struct fs_node *n,
 		 struct fuse_entry_param *e);
 
+/*
+ * After a commit through this mount: the kernel's cached size and mtime of
+ * ino may be stale. Attributes only, no pages: safe within a flush,
+ * release or setattr of ino itself.
+ */
+void ops_attr_changed(struct upfs *u, fuse_ino_t ino);
+
 #endif

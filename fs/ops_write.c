@@ -158,7 +158,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 	int rc = 0;
 
-	(void)ino;
 	if (f->sub && f->writable) {
 		rc = queue_flush(f->u, f->sub);
 	} else if (f->editing && f->edited && f->written) {
@@ -170,6 +169,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = editfile_commit(f->u, f->kind, f->id, f->owner,
 				     &f->content);
 		f->edited = f->written = false;
+		ops_attr_changed(f->u, ino);
 	}
 	fuse_reply_err(req, -rc);
 }

@@ -366,14 +366,13 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 	case FS_PRINTER_CTL:
 	case FS_JOB_CTL:
 		/* Written to, never holding anything. */
-		*ttl = 0;
 		return 0;
 	case FS_SETTINGS_JSON:
 		return render_object(u, TREE_SETTINGS, NULL, NULL, out, false,
 				     deps);
 	case FS_SHARE_OPTIONS:
-		/* Changed only through this mount: never cached by the kernel. */
-		*ttl = 0;
+		/* Changed only through this mount, which tells the kernel
+		   (ops_attr_changed); never memoized. */
 		if (deps)
 			deps->volatile_ = true;
 		return editfile_load(u, n, out);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "hash.h"
 #include "identity.h"
 
 /* Text bytes of parsed JSON kept in memory (jansson needs a few times it). */
@@ -47,21 +48,10 @@ struct res_table {
 	struct res *qhead, *qtail;
 };
 
-static uint64_t fnv1a(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* Under res_lock: the record of key, or NULL. */
 static struct res *res_find(struct upfs *u, const char *key)
 {
-	size_t b = fnv1a(key, strlen(key)) % RES_BUCKETS;
+	size_t b = fnv1a_update(FNV1A_SEED, key, strlen(key)) % RES_BUCKETS;
 	struct res *r;
 
 	for (r = u->res->buckets[b]; r != NULL; r = r->next)
@@ -73,7 +63,7 @@ static struct res *res_find(struct upfs *u, const char *key)
 /* Under res_lock: the record of key, made if there is none. */
 static struct res *res_lookup(struct upfs *u, const char *key, bool list)
 {
-	size_t b = fnv1a(key, strlen(key)) % RES_BUCKETS;
+	size_t b = fnv1a_update(FNV1A_SEED, key, strlen(key)) % RES_BUCKETS;
 	struct res *r = res_find(u, key);
 
 	if (r)
@@ -115,7 +105,7 @@ static void res_evict(struct upfs *u, const struct res *keep)
 static void res_install(struct upfs *u, struct res *r, json_t *json,
 			const char *text, size_t len, int64_t fetched_ms)
 {
-	uint64_t h = fnv1a(text, len);
+	uint64_t h = fnv1a_update(FNV1A_SEED, text, len);
 
 	if (r->gen == 0 || h != r->hash)
 		r->gen++;
