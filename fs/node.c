@@ -16,6 +16,7 @@
 
 #include "fs.h"
 #include "hash.h"
+#include "document.h"
 #include "editfile.h"
 #include "queue.h"
 #include "role.h"
@@ -517,6 +518,11 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	else
 		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
+	/* Documents move in 1 MiB pieces (the most one FUSE write or read
+	   carries): cp sizes its buffer by this, one request per piece. */
+	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
+	    n->kind == FS_JOB_DOCUMENT)
+		st->st_blksize = UPFS_DOCUMENT_WINDOW;
 	st->st_mtime = mtime ? mtime : node_mtime(u, n);
 	st->st_blocks = (st->st_size + 511) / 512;
 out:

@@ -152,3 +152,18 @@ def test_a_handle_opened_before_a_change(emulator, upfs_mount):
         os.close(old)
     assert names(printers) == want
     assert names(printers) == want
+
+
+def test_documents_prefer_one_mib_pieces(emulator, upfs_mount, workdir):
+    """st_blksize of a document is what one FUSE write carries: cp sizes
+    its buffer by it, so a copy takes one request per MiB, not per 128
+    KiB."""
+    mount = upfs_mount(emulator, options=LONG)
+    local = mount.p("shares", "Floor3", "queue", ".draft.pdf")
+    with open(local, "wb") as fh:
+        assert os.fstat(fh.fileno()).st_blksize == 1 << 20
+        fh.write(b"%PDF-1.4\n")
+    assert os.stat(local).st_blksize == 1 << 20
+    os.unlink(local)
+    assert os.stat(mount.p("printers", PRINTER, "status")).st_blksize \
+        == 4096
