@@ -60,6 +60,14 @@ int cache_put(struct cache *c, enum cache_table t, const char *key,
 /* 0 also when the key was absent. */
 int cache_del(struct cache *c, enum cache_table t, const char *key);
 
+/*
+ * A commit reaches the disk whole except its root (meta) page, which the
+ * next commit's flush carries: a system crash may undo the last commit,
+ * never corrupt the store. cache_sync makes every commit so far durable,
+ * for the few whose loss would repeat or skip a request to the service.
+ */
+int cache_sync(struct cache *c);
+
 void cache_entry_release(struct cache_entry *e);
 
 /*

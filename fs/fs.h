@@ -463,6 +463,11 @@ struct upfs {
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */
+	/* Held from taking a submission's record to its LMDB commit, so
+	   records reach the outbox in the order they were taken while
+	   spool_lock is free during the commit's fdatasync (lock order:
+	   persist_lock, then spool_lock). */
+	pthread_mutex_t persist_lock;
 	struct submission *submissions;
 	/* Held across a job create, its reconciling and its clean-up, so no
 	   submission takes another's blank job for its own (lock order:

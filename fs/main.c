@@ -201,6 +201,7 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
 	pthread_mutex_init(&u->spool_lock, NULL);
+	pthread_mutex_init(&u->persist_lock, NULL);
 	pthread_mutex_init(&u->handle_lock, NULL);
 	pthread_mutex_init(&u->create_lock, NULL);
 	pthread_mutex_init(&u->scratch_lock, NULL);
@@ -232,6 +233,7 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->role_lock);
 		pthread_mutex_destroy(&u->spool_lock);
+		pthread_mutex_destroy(&u->persist_lock);
 		pthread_mutex_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);
 		pthread_mutex_destroy(&u->node_lock);

@@ -117,14 +117,28 @@ static struct submission *record_decode(const char *id, const json_t *r)
 	return s;
 }
 
-int spool_persist(struct upfs *u, struct submission *s)
+int spool_persist(struct upfs *u, struct submission *s, bool durable)
 {
-	json_t *r = record_encode(s);
-	char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	int rc = text ? cache_put(u->cache, UPFS_CACHE_OUTBOX, s->id, text,
-				  strlen(text), cache_now_ms())
-		      : -ENOMEM;
+	json_t *r;
+	char *text = NULL;
+	bool removed;
+	int rc = 0;
 
+	pthread_mutex_lock(&u->persist_lock);
+	pthread_mutex_lock(&u->spool_lock);
+	removed = s->removed;
+	r = removed ? NULL : record_encode(s);
+	text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	pthread_mutex_unlock(&u->spool_lock);
+	/* A removed submission's record is gone for good: never bring it
+	   back. */
+	if (!removed)
+		rc = text ? cache_put(u->cache, UPFS_CACHE_OUTBOX, s->id, text,
+				      strlen(text), cache_now_ms())
+			  : -ENOMEM;
+	if (rc == 0 && !removed && durable)
+		rc = cache_sync(u->cache);
+	pthread_mutex_unlock(&u->persist_lock);
 	free(text);
 	json_decref(r);
 	return rc;
@@ -304,7 +318,12 @@ void spool_remove(struct upfs *u, struct submission *s)
 	bool listed = false;
 	char path[4200];
 
+	pthread_mutex_lock(&u->persist_lock);
+	pthread_mutex_lock(&u->spool_lock);
+	s->removed = true;
+	pthread_mutex_unlock(&u->spool_lock);
 	cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
+	pthread_mutex_unlock(&u->persist_lock);
 	spool_path(u, s, path, sizeof(path));
 	unlink(path);
 	pthread_mutex_lock(&u->spool_lock);

@@ -56,6 +56,7 @@ struct submission {
 	int write_error;	/* a write failed (EFBIG, ENOSPC): never send
 				   what is left of it */
 	bool busy;		/* a thread is working on it */
+	bool removed;		/* its record deleted (spool_remove) */
 	unsigned refs;		/* the table's and each user's */
 	struct submission *next;
 };
@@ -81,8 +82,13 @@ void spool_put(struct upfs *u, struct submission *s);
 /* Opens the spool file if it is closed. Under no lock. */
 int spool_open_file(struct upfs *u, struct submission *s);
 
-/* Writes the outbox record of s (under spool_lock). */
-int spool_persist(struct upfs *u, struct submission *s);
+/*
+ * Writes the outbox record of s: taken under spool_lock, committed after
+ * it is released. Call with neither spool_lock nor persist_lock held.
+ * durable: on disk when this returns (cache_sync); otherwise a system
+ * crash may undo it, leaving the state before.
+ */
+int spool_persist(struct upfs *u, struct submission *s, bool durable);
 
 /* Forgets s: its outbox record, its spool file, its place in the table. */
 void spool_remove(struct upfs *u, struct submission *s);

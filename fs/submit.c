@@ -50,17 +50,20 @@ bool submit_err_is_permanent(int rc)
 	}
 }
 
-/* Moves s to state, durably. */
+/*
+ * Moves s to state. A create or a start must be on disk before its
+ * request goes: recovering from the state before would repeat it blind.
+ * Any other state undone by a system crash is recovered from the one
+ * before it (a session asked for again, an upload resumed).
+ */
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
 {
-	int rc;
-
 	pthread_mutex_lock(&u->spool_lock);
 	s->state = state;
-	rc = spool_persist(u, s);
 	pthread_mutex_unlock(&u->spool_lock);
-	return rc;
+	return spool_persist(u, s, state == SUB_CREATING ||
+				   state == SUB_STARTING);
 }
 
 static int replace_str(struct upfs *u, char **slot, const char *value)
@@ -675,8 +678,10 @@ int submit_run(struct upfs *u, struct submission *s)
 		snprintf(s->last_error, sizeof(s->last_error), "%s",
 			 strerror(-rc));
 	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
-	spool_persist(u, s);
 	pthread_mutex_unlock(&u->spool_lock);
+	/* close() returns 0 for it now: on disk before that. When to try
+	   again is all that changed; the record on disk stays good if not. */
+	(void)spool_persist(u, s, true);
 	upfs_log(u, UPFS_LOG_INFO, "'%s' waits in the spool: %s", s->name,
 		 s->last_error);
 	return 1;
