@@ -283,6 +283,14 @@ int res_get(struct upfs *u, const char *key, bool list, int ttl,
 /* Makes the next read of key fetch it from the service (own writes). */
 void res_expire(struct upfs *u, const char *key);
 
+/*
+ * Puts member (matched by "id") into the listing key held in memory: a
+ * change of this mount's own that the service confirmed, so no reader
+ * has to fetch the whole listing again for it. -ENOENT when the listing
+ * is not held (the caller expires it instead).
+ */
+int res_list_upsert(struct upfs *u, const char *key, json_t *member);
+
 /* True when none of the resources in deps changed since they were read;
  * schedules refreshes of those that went stale. */
 bool res_deps_current(struct upfs *u, const struct fs_deps *deps);

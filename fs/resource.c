@@ -332,6 +332,66 @@ void res_expire(struct upfs *u, const char *key)
 	pthread_mutex_unlock(&u->res_lock);
 }
 
+/* A new array: list without its element of this id, then member. */
+static json_t *list_with(const json_t *list, const char *id, json_t *member)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(list, i, v) {
+		const char *vid = json_string_value(json_object_get(v, "id"));
+
+		/* Elements are shared, never changed: readers may hold them. */
+		if ((vid == NULL || strcmp(vid, id) != 0) &&
+		    json_array_append(out, v) != 0)
+			goto fail;
+	}
+	if (json_array_append(out, member) == 0)
+		return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+int res_list_upsert(struct upfs *u, const char *key, json_t *member)
+{
+	const char *id = json_string_value(json_object_get(member, "id"));
+	json_t *list;
+	struct res *r;
+	int rc = -ENOENT;
+
+	if (id == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&u->res_lock);
+	r = res_find(u, key);
+	/* Not while a fetch is under way: its answer may predate member. */
+	if (r && r->list && r->json && !r->loading && !r->must_fetch &&
+	    (list = list_with(r->json, id, member)) != NULL) {
+		/*
+		 * Changed for sure: no hash of the whole text (a listing of
+		 * a busy share is long, and this runs per document). Hash 0
+		 * makes the next fetch count as a change once more.
+		 */
+		u->res->mem_bytes -= r->text_len;
+		json_decref(r->json);
+		r->json = list;
+		r->text_len += json_dumpb(member, NULL, 0, JSON_COMPACT);
+		u->res->mem_bytes += r->text_len;
+		r->hash = 0;
+		r->gen++;
+		r->used_ms = cache_now_ms();
+		res_evict(u, r);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&u->res_lock);
+	/* The remount's copy lacks member: it fetches the listing anew. */
+	if (rc == 0)
+		cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
+	return rc;
+}
+
 bool res_deps_current(struct upfs *u, const struct fs_deps *deps)
 {
 	bool current = !deps->overflow && !deps->volatile_;

@@ -45,6 +45,7 @@ static void submission_free(struct submission *s)
 	free(s->doc_id);
 	free(s->upload_url);
 	free(s->options);
+	json_decref(s->job);
 	free(s);
 }
 

@@ -44,6 +44,8 @@ struct submission {
 	char *job_id;
 	char *doc_id;
 	char *upload_url;
+	json_t *job;		/* the job as the service last described it
+				   to this run (memory only), or NULL */
 	char *options;		/* its own job options (queue_options.h), or
 				   NULL */
 	int attempts;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "editfile.h"
@@ -219,6 +220,18 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 	return best;
 }
 
+/* Keeps job (stolen; NULL is fine: the listing is then fetched again). */
+static void replace_job(struct upfs *u, struct submission *s, json_t *job)
+{
+	json_t *old;
+
+	pthread_mutex_lock(&u->spool_lock);
+	old = s->job;
+	s->job = job;
+	pthread_mutex_unlock(&u->spool_lock);
+	json_decref(old);
+}
+
 static int take_job(struct upfs *u, struct submission *s, const json_t *job)
 {
 	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
@@ -236,6 +249,8 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
 		rc = replace_str(u, &s->doc_id, tree_str(doc, "id"));
 	if (rc == 0 && (s->job_id == NULL || s->doc_id == NULL))
 		rc = -EPROTO;
+	if (rc == 0)
+		replace_job(u, s, json_deep_copy(job));
 	return rc ? rc : set_state(u, s, SUB_CREATED);
 }
 
@@ -558,14 +573,54 @@ static int job_started(struct upfs *u, struct submission *s, bool *started)
 	return rc;
 }
 
+/*
+ * The job as the service holds it once started: its create reply with
+ * the status start answered, and the document's bytes all uploaded. The
+ * share's listing takes it without a fetch of every job (refresh_listings).
+ */
+static void job_started_with(struct upfs *u, struct submission *s,
+			     const json_t *status)
+{
+	json_t *job = NULL, *doc;
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	pthread_mutex_lock(&u->spool_lock);
+	if (s->job)
+		job = json_deep_copy(s->job);
+	pthread_mutex_unlock(&u->spool_lock);
+	doc = json_array_get(json_object_get(job, "documents"), 0);
+	if (job == NULL || !json_is_object(status) || !json_is_object(doc) ||
+	    gmtime_r(&t, &tm) == NULL ||
+	    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 ||
+	    json_object_set(job, "status", (json_t *)status) != 0 ||
+	    json_object_set_new(doc, "size", json_integer((json_int_t)s->size))
+		    != 0 ||
+	    json_object_set_new(doc, "displayName", json_string(s->name)) != 0 ||
+	    (s->content_type &&
+	     json_object_set_new(doc, "contentType",
+				 json_string(s->content_type)) != 0) ||
+	    json_object_set_new(doc, "uploadedDateTime", json_string(now))
+		    != 0) {
+		json_decref(job);
+		job = NULL;	/* not known well enough: fetched again */
+	}
+	replace_job(u, s, job);
+}
+
 static int step_start(struct upfs *u, struct submission *s)
 {
 	struct graph_err err = { 0 };
+	json_t *status = NULL;
 	struct buf path;
 	bool started = false;
 	int rc = 0;
 
 	if (s->state == SUB_STARTING) {
+		/* Whatever it is now, it is not the job this run was told
+		   of: the listing is fetched again. */
+		replace_job(u, s, NULL);
 		rc = job_started(u, s, &started);
 		if (rc || started)
 			return rc ? rc : set_state(u, s, SUB_DONE);
@@ -575,14 +630,20 @@ static int step_start(struct upfs *u, struct submission *s)
 	if (rc == 0)
 		rc = job_path(&path, s, "/start");
 	if (rc == 0)
-		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
+		rc = graph_request(u->graph, "POST", path.data, NULL, &status,
+				   &err);
 	rc = submit_errno(rc, &err);
-	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started)
+	if (rc == 0)
+		job_started_with(u, s, status);
+	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started) {
 		rc = 0;	/* started by an earlier attempt after all */
+		replace_job(u, s, NULL);
+	}
 	if (rc)
 		note_error(u, s, rc, &err, "starting the job");
 	else
 		rc = set_state(u, s, SUB_DONE);
+	json_decref(status);
 	buf_release(&path);
 	return rc;
 }
@@ -601,14 +662,23 @@ static void cancel_job(struct upfs *u, struct submission *s)
 			 strerror(-rc));
 }
 
-/* The share's listings now hold the new job: fetch them again. */
+/* The share's listing now holds the job: put in the started job this run
+   knows, or (a refusal, a recovered job) fetch the listing again. */
 static void refresh_listings(struct upfs *u, const struct submission *s)
 {
 	struct buf key;
 
+	json_t *job;
+
+	pthread_mutex_lock(&u->spool_lock);
+	job = json_incref(s->job);
+	pthread_mutex_unlock(&u->spool_lock);
 	buf_init(&key, 4096);
-	if (share_path(&key, s, TREE_JOBS_SUFFIX) == 0)
+	if (share_path(&key, s, TREE_JOBS_SUFFIX) == 0 &&
+	    (s->state != SUB_DONE || job == NULL ||
+	     res_list_upsert(u, key.data, job) != 0))
 		res_expire(u, key.data);
+	json_decref(job);
 	buf_release(&key);
 }
 

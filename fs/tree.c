@@ -345,21 +345,64 @@ static int job_document_name(struct buf *out, const json_t *job)
 	return names_encode(out, name, tree_str(job, "id"));
 }
 
-/* How many earlier jobs in sorted[0..i) have the same document name. */
-static unsigned copy_number(json_t **sorted, size_t i, const char *name)
+/* Entries of list_queue: a job's name, and where it stands among jobs. */
+struct queue_name {
+	char *name;
+	size_t pos;		/* in creation order */
+	unsigned copy;		/* 1 + earlier jobs of the same name */
+};
+
+static int cmp_queue_name(const void *a, const void *b)
 {
-	unsigned n = 1;
+	const struct queue_name *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int cmp_queue_pos(const void *a, const void *b)
+{
+	const struct queue_name *x = a, *y = b;
+
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * Names the jobs sorted[0..n) oldest first; the second "a.pdf" is
+ * numbered 2 (names_copy_number). By sorting, not by comparing each with
+ * every earlier one: a busy share lists hundreds of jobs.
+ */
+static int queue_names(json_t **sorted, size_t n, struct queue_name **out)
+{
+	struct queue_name *v = calloc(n + 1, sizeof(*v));
 	struct buf b;
+	int rc = v ? 0 : -ENOMEM;
 
 	buf_init(&b, 0);
-	for (size_t k = 0; k < i; k++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		buf_reset(&b);
-		if (job_document_name(&b, sorted[k]) == 0 &&
-		    strcmp(b.data, name) == 0)
-			n++;
+		rc = job_document_name(&b, sorted[i]);
+		v[i].pos = i;
+		if (rc == 0 && (v[i].name = strdup(b.data)) == NULL)
+			rc = -ENOMEM;
 	}
 	buf_release(&b);
-	return n;
+	if (rc == 0) {
+		qsort(v, n, sizeof(*v), cmp_queue_name);
+		for (size_t i = 0; i < n; i++)
+			v[i].copy = i > 0 && strcmp(v[i].name,
+						    v[i - 1].name) == 0
+				    ? v[i - 1].copy + 1 : 1;
+		qsort(v, n, sizeof(*v), cmp_queue_pos);
+	}
+	if (rc) {
+		for (size_t i = 0; v && i < n; i++)
+			free(v[i].name);
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	return rc;
 }
 
 /* queue/: the share's live jobs by document name, oldest first. */
@@ -367,11 +410,11 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		      struct fs_entries *out, struct fs_deps *deps)
 {
 	json_t *list = NULL, **sorted = NULL, *v;
-	struct buf name, numbered;
+	struct queue_name *names = NULL;
+	struct buf numbered;
 	size_t i, n = 0;
 	int rc;
 
-	buf_init(&name, 0);
 	buf_init(&numbered, 0);
 	rc = tree_get(u, TREE_SHARES, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
@@ -387,13 +430,10 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		if (!tree_job_is_final(v) && !spool_owns_job(u, tree_str(v, "id")))
 			sorted[n++] = v;
 	qsort(sorted, n, sizeof(*sorted), cmp_job_id);
+	rc = queue_names(sorted, n, &names);
 	for (i = 0; i < n && rc == 0; i++) {
-		buf_reset(&name);
 		buf_reset(&numbered);
-		rc = job_document_name(&name, sorted[i]);
-		if (rc == 0)
-			rc = names_copy_number(&numbered, name.data,
-					       copy_number(sorted, i, name.data));
+		rc = names_copy_number(&numbered, names[i].name, names[i].copy);
 		if (rc == 0)
 			rc = fs_entries_add(out, numbered.data, FS_QUEUE_ENTRY,
 					 tree_str(sorted[i], "id"), dir->id,
@@ -405,9 +445,11 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	/* Local documents come and go without a resource generation. */
 	deps->volatile_ = true;
 out:
+	for (i = 0; names && i < n; i++)
+		free(names[i].name);
+	free(names);
 	free(sorted);
 	json_decref(list);
-	buf_release(&name);
 	buf_release(&numbered);
 	return rc;
 }

@@ -221,6 +221,34 @@ def test_same_file_twice_prints_twice(start_emulator, upfs_mount, workdir):
     assert_no_open_uploads(emu)
 
 
+def test_a_print_costs_four_requests(start_emulator, upfs_mount, workdir):
+    """create, upload session, one PUT, start: the started job goes into
+    the share's listing as the service described it, so neither close()
+    nor the ls after it fetches every job of the share again."""
+    emu = start_emulator(extra_args=["--job-seconds", "60"])
+    mount = upfs_mount(emu)
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    os.listdir(queue)
+    # The share's capabilities (content types) are read once per TTL.
+    util.read_text(mount.p("shares", SHARE, "share.json"))
+    before = job_ids(emu, share["id"])
+    data = make_pdf("four", 100 * 1024)
+    src = write_file(os.path.join(workdir, "four.pdf"), data)
+    emu.reset_requests()
+    util.run(["cp", src, queue + "/"])
+    names = os.listdir(queue)
+    routes = emu.requests()["routes"]
+    assert sum(routes.values()) == 4, routes
+    assert not [r for r in routes if r.startswith("GET")], routes
+    job = assert_printed_once(emu, share["id"], before, "four.pdf", data)
+    assert "four.pdf" in names
+    path = os.path.join(queue, "four.pdf")
+    assert xattr(path, "id") == job["id"]
+    assert xattr(path, "state") == "processing"
+    assert os.stat(path).st_size == len(data)
+
+
 # --- content types -----------------------------------------------------------
 
 def zip_bytes(entries):
