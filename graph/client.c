@@ -36,6 +36,7 @@
 
 #define GRAPH_DEFAULT_CONNECT_MS 10000L
 #define GRAPH_DEFAULT_LOW_SPEED_S 30L
+#define GRAPH_DEFAULT_REQUEST_S 600L
 #define GRAPH_DEFAULT_RETRIES 4
 
 /* curl_global_init must run once, before threads; nothing else is global. */
@@ -440,6 +441,9 @@ static int graph_config_copy(struct graph *g, const struct graph_config *cfg,
 	g->low_speed_time_s = cfg->low_speed_time_s > 0
 				      ? cfg->low_speed_time_s
 				      : GRAPH_DEFAULT_LOW_SPEED_S;
+	g->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s
+			       : cfg->request_timeout_s < 0 ? 0
+							    : GRAPH_DEFAULT_REQUEST_S;
 	g->max_retries = cfg->max_retries >= 0 ? cfg->max_retries
 					       : GRAPH_DEFAULT_RETRIES;
 	g->max_body = cfg->max_body ? cfg->max_body : UPFS_BUF_DEFAULT_CAP;
