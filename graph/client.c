@@ -333,20 +333,35 @@ static int graph_fetch_parse(const struct graph_resp *resp, bool need_body,
 	return -EPROTO;
 }
 
+/*
+ * A GET answered 2xx with a body that is not JSON (a proxy's page, a
+ * mangled reply) is asked again this many times: reading twice is safe.
+ */
+#define GRAPH_UNPARSED_RETRIES 2
+
 int graph_fetch_req(struct graph *g, CURL *h, const struct graph_req *req,
 		    bool need_body, json_t **out, struct graph_err *err)
 {
 	struct graph_resp resp;
 	struct graph_err tmp;
-	int rc;
+	bool get = strcmp(req->method, "GET") == 0;
+	int rc, again = 0;
 
 	*out = NULL;
 	if (!err)
 		err = &tmp;
 	graph_resp_init(&resp, g);
-	rc = graph_call_on(g, h, req, &resp, err);
-	if (!rc)
-		rc = graph_fetch_parse(&resp, need_body, out, err);
+	for (;;) {
+		rc = graph_call_on(g, h, req, &resp, err);
+		if (!rc)
+			rc = graph_fetch_parse(&resp, need_body, out, err);
+		if (rc != -EPROTO || !get || resp.status < 200 ||
+		    resp.status >= 300 || again++ >= GRAPH_UNPARSED_RETRIES)
+			break;
+		graph_stats_count(g, GRAPH_STAT_RETRIES);
+		graph_trace(g, "GET %s: the reply is not JSON, asking again",
+			    graph_is_absolute(req->path) ? "(URL)" : req->path);
+	}
 	graph_resp_release(&resp);
 	return rc;
 }
