@@ -37,6 +37,11 @@
 #define UPFS_DEFAULT_AUTHORITY "https://login.microsoftonline.com/organizations"
 /* Microsoft's public client for command-line Graph tools. */
 #define UPFS_DEFAULT_CLIENT_ID "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+/* Seconds: below 1 byte/s this long, a request fails (a stalled server). */
+#define UPFS_DEFAULT_LOW_SPEED_TIME 30
+/* Seconds one request may take in all, body included (a trickling one);
+   the largest body is a 4 MB upload range, so 600 s is 7 kB/s. */
+#define UPFS_DEFAULT_REQUEST_TIMEOUT 600
 
 struct upfs_options {
 	char *profile;		/* "default" unless given */
@@ -50,6 +55,8 @@ struct upfs_options {
 	char *ca_file;
 	int dir_ttl;		/* seconds */
 	int status_ttl;
+	int low_speed_time;	/* s below 1 byte/s that end a request */
+	int request_timeout;	/* s one request may take in all; 0: none */
 	bool offline;
 	bool foreground;
 	bool debug;

@@ -127,6 +127,8 @@ int health_render(struct upfs *u, struct buf *out)
 		"mounted: %s\n"
 		"dir_ttl: %d\n"
 		"status_ttl: %d\n"
+		"low_speed_time: %d\n"
+		"request_timeout: %d\n"
 		"cache_hits: %llu\n"
 		"cache_misses: %llu\n"
 		"cache_entries: %llu\n"
@@ -140,7 +142,8 @@ int health_render(struct upfs *u, struct buf *out)
 		"last_error_at: %s\n",
 		u->opts.offline || !u->online ? "offline" : "online",
 		u->opts.offline ? "yes" : "no", graph_endpoint(u->graph), u->opts.cache_dir, started,
-		u->opts.dir_ttl, u->opts.status_ttl,
+		u->opts.dir_ttl, u->opts.status_ttl, u->opts.low_speed_time,
+		u->opts.request_timeout,
 		(unsigned long long)cs.hits, (unsigned long long)cs.misses,
 		(unsigned long long)cs.entries,
 		(unsigned long long)cs.map_used,

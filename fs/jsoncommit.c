@@ -1,7 +1,10 @@
 /*
  * jsoncommit.c — committing printers/<p>/defaults.json, location.json and
  * settings.json (jsoncommit.h): the difference against what the service
- * holds now, checked by jsonedit.c, sent as one PATCH.
+ * holds now, checked by jsonedit.c, sent as one PATCH. A PATCH that fails
+ * may have been applied all the same (its reply lost, cut short or
+ * spoiled after the work): the object is read again, and when it holds
+ * what the file says, the commit succeeded.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -59,6 +62,29 @@ static void expire_after(struct upfs *u, enum fs_kind kind, const char *id)
 	buf_release(&key);
 }
 
+/*
+ * After a failed PATCH: whether the service holds everything the text
+ * asks for all the same (read now, diffed the way the commit was).
+ */
+static bool applied_anyway(struct upfs *u, enum jsonedit_doc doc,
+			   const char *member, const char *get,
+			   const struct buf *text)
+{
+	json_t *now = NULL, *left = NULL;
+	char why[256];
+	bool done;
+
+	done = fetch_now(u, get, &now, why, sizeof(why)) == 0 &&
+	       jsonedit_diff(doc, text->data ? text->data : "", text->len,
+			     member ? json_object_get(now, member) : now,
+			     json_object_get(now, "capabilities"), &left, why,
+			     sizeof(why)) == 0 &&
+	       json_object_size(left) == 0;
+	json_decref(left);
+	json_decref(now);
+	return done;
+}
+
 int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
 	       const struct buf *text, char *why, size_t why_len)
 {
@@ -99,6 +125,14 @@ int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
 		goto out;
 	}
 	rc = graph_request(u->graph, "PATCH", path.data, body, NULL, &err);
+	/* A refusal (4xx) is a refusal; anything else may have happened. */
+	if (rc && (err.status == 0 || err.status >= 500 || err.status < 300) &&
+	    applied_anyway(u, doc, member, get.data, text)) {
+		upfs_log(u, UPFS_LOG_INFO, "the PATCH of %s failed (%s) but the "
+			 "service holds the change: committed", path.data,
+			 strerror(-rc));
+		rc = 0;
+	}
 	if (rc)
 		why_graph(why, why_len, "the service refused the change", &err);
 	/* Whatever happened, the next read asks the service. */

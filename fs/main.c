@@ -82,6 +82,11 @@ static int make_graph(struct upfs *u)
 		.token_file = u->opts.token_file,
 		.access_token = getenv("UPFS_ACCESS_TOKEN"),
 		.ca_file = u->opts.ca_file,
+		.low_speed_time_s = u->opts.low_speed_time,
+		/* 0 in the option is no limit; 0 in the config the default. */
+		.request_timeout_s = u->opts.request_timeout > 0
+					     ? u->opts.request_timeout
+					     : -1,
 		.max_retries = -1,
 		.trace = u->opts.debug ? health_trace : NULL,
 		.trace_arg = u,

@@ -66,6 +66,8 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("ca_file=", KEY_STRING),
 	FUSE_OPT_KEY("dir_ttl=", KEY_NUMBER),
 	FUSE_OPT_KEY("status_ttl=", KEY_NUMBER),
+	FUSE_OPT_KEY("low_speed_time=", KEY_NUMBER),
+	FUSE_OPT_KEY("request_timeout=", KEY_NUMBER),
 	FUSE_OPT_KEY("uid=", KEY_NUMBER),
 	FUSE_OPT_KEY("gid=", KEY_NUMBER),
 	FUSE_OPT_KEY("offline", KEY_OFFLINE),
@@ -143,6 +145,12 @@ static int set_string(struct parse_state *s, const char *arg)
 	return bad_option(s, "unknown option", arg);
 }
 
+/* The smallest value a number option takes: a time limit of 0 s is none. */
+static long number_min(const char *arg)
+{
+	return strncmp(arg, "low_speed_time=", 15) == 0 ? 1 : 0;
+}
+
 static int set_number(struct parse_state *s, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -151,7 +159,7 @@ static int set_number(struct parse_state *s, const char *arg)
 
 	errno = 0;
 	v = strtol(eq + 1, &end, 10);
-	if (errno || end == eq + 1 || *end != '\0' || v < 0 ||
+	if (errno || end == eq + 1 || *end != '\0' || v < number_min(arg) ||
 	    v > (strncmp(arg, "uid=", 4) == 0 || strncmp(arg, "gid=", 4) == 0
 		 ? INT_MAX : 86400 * 365))
 		return bad_option(s, "bad value in option", arg);
@@ -159,6 +167,10 @@ static int set_number(struct parse_state *s, const char *arg)
 		s->opts->dir_ttl = (int)v;
 	} else if (strncmp(arg, "status_ttl=", 11) == 0) {
 		s->opts->status_ttl = (int)v;
+	} else if (strncmp(arg, "low_speed_time=", 15) == 0) {
+		s->opts->low_speed_time = (int)v;
+	} else if (strncmp(arg, "request_timeout=", 16) == 0) {
+		s->opts->request_timeout = (int)v;
 	} else if (arg[0] == 'u') {
 		s->opts->uid = (uid_t)v;
 		s->opts->have_uid = true;
@@ -380,6 +392,8 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 	memset(opts, 0, sizeof(*opts));
 	opts->dir_ttl = 60;
 	opts->status_ttl = 5;
+	opts->low_speed_time = UPFS_DEFAULT_LOW_SPEED_TIME;
+	opts->request_timeout = UPFS_DEFAULT_REQUEST_TIMEOUT;
 	*fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	rc = apply_profile(&s, argc, argv);
 	if (rc)
@@ -459,6 +473,11 @@ void options_print_help(const char *prog)
 	       "  ca_file=PATH          extra CA bundle; TLS is always verified\n"
 	       "  dir_ttl=S             listings served from cache for S seconds (60)\n"
 	       "  status_ttl=S          status files likewise (5)\n"
+	       "  low_speed_time=S      a request that moves no byte for S\n"
+	       "                        seconds fails and is retried (30)\n"
+	       "  request_timeout=S     no request takes longer than S seconds\n"
+	       "                        (600; 0: no limit). Uploads go in\n"
+	       "                        ranges of 4 MB: each is one request\n"
 	       "  offline               serve only from the cache\n"
 	       "  allow_other, default_permissions, uid=N, gid=N\n"
 	       "                        the usual FUSE meanings\n",

@@ -5,8 +5,13 @@
  * All or nothing: every line is resolved to an object id before anything
  * is sent, so an unknown user, an ambiguous group or a malformed line
  * changes nothing. Then only the difference is applied ($ref adds and
- * removes). When the service fails part-way, what was applied is undone in
- * reverse order; if even that fails, the log says the list is half-applied.
+ * removes). When the service fails part-way, the list is read again: a
+ * failed $ref may have taken effect all the same (its reply lost, cut
+ * short or spoiled after the work was done), so only the service can say
+ * what it holds. If that is the new list, the commit succeeded after all;
+ * otherwise the difference back to the old list is applied. If the list
+ * cannot be read, what was applied is undone in reverse order; when the
+ * old list cannot be restored, the log says the list is half-applied.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -299,34 +304,114 @@ static bool undo(struct upfs *u, const char *share_id, const char *nav,
 	return ok;
 }
 
-static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
-		      const char *kind, const struct perms_list *want,
-		      const struct perms_list *have, char *why, size_t why_len)
+static bool list_same(const struct perms_list *a, const struct perms_list *b)
 {
-	struct change *changes = calloc(want->n + have->n + 1, sizeof(*changes));
-	struct graph_err err = { 0 };
-	size_t n = 0, done;
-	int rc = 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!list_has(b, a->v[i]))
+			return false;
+	for (size_t i = 0; i < b->n; i++)
+		if (!list_has(a, b->v[i]))
+			return false;
+	return true;
+}
 
-	if (changes == NULL)
-		return -ENOMEM;
+/* The $ref changes that turn have into want, into changes (room for all). */
+static size_t diff(const struct perms_list *want, const struct perms_list *have,
+		   struct change *changes)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < want->n; i++)
 		if (!list_has(have, want->v[i]))
 			changes[n++] = (struct change){ want->v[i], true };
 	for (size_t i = 0; i < have->n; i++)
 		if (!list_has(want, have->v[i]))
 			changes[n++] = (struct change){ have->v[i], false };
+	return n;
+}
+
+/* Rounds of reading the list and restoring the old one after a failure. */
+#define PERMS_SETTLE_ROUNDS 2
+
+/*
+ * After a failed $ref: what the service holds now decides. 0 when it is
+ * want (the commit happened after all), 1 when it is have again (restored
+ * here, or nothing had changed), -ENODATA when it could not be read
+ * (first round), -EAGAIN when it could not be restored.
+ */
+static int settle(struct upfs *u, const char *share_id, const char *nav,
+		  const char *kind, const struct perms_list *want,
+		  const struct perms_list *have)
+{
+	struct change *changes = NULL;
+	struct graph_err err;
+	char why[256];
+	int rc = -ENODATA;
+
+	/* The last round only reads: did the restore before it work? */
+	for (int round = 0; round <= PERMS_SETTLE_ROUNDS; round++) {
+		struct perms_list now = { 0 };
+		size_t n;
+
+		if (current_ids(u, share_id, nav, &now, why, sizeof(why)) != 0) {
+			list_release(&now);
+			rc = round == 0 ? -ENODATA : -EAGAIN;
+			break;
+		}
+		rc = list_same(&now, want) ? 0 : list_same(&now, have) ? 1
+								     : -EAGAIN;
+		changes = rc < 0 && round < PERMS_SETTLE_ROUNDS
+				  ? calloc(now.n + have->n + 1, sizeof(*changes))
+				  : NULL;
+		n = changes ? diff(have, &now, changes) : 0;
+		for (size_t i = 0; i < n; i++) {
+			memset(&err, 0, sizeof(err));
+			apply_ref(u, share_id, nav, kind, changes[i].id,
+				  changes[i].add, &err);
+		}
+		/* changes points into now: done with both before the next. */
+		free(changes);
+		changes = NULL;
+		list_release(&now);
+		if (rc >= 0)
+			break;
+	}
+	return rc;
+}
+
+static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
+		      const char *kind, const struct perms_list *want,
+		      const struct perms_list *have, char *why, size_t why_len)
+{
+	struct change *changes = calloc(want->n + have->n + 1, sizeof(*changes));
+	struct graph_err err = { 0 };
+	size_t n, done;
+	int rc = 0, settled;
+
+	if (changes == NULL)
+		return -ENOMEM;
+	n = diff(want, have, changes);
 	for (done = 0; done < n && rc == 0; done++)
 		rc = apply_ref(u, share_id, nav, kind, changes[done].id,
 			       changes[done].add, &err);
-	if (rc) {
-		why_graph(why, why_len, "applying the change", &err);
-		if (!undo(u, share_id, nav, kind, changes, done - 1))
-			upfs_log(u, UPFS_LOG_ERROR, "%s of share '%s' is "
-				 "half-applied: undoing failed too; check it "
-				 "with ls -l and write it again", nav + 1,
-				 share_id);
+	if (rc == 0)
+		goto out;
+	why_graph(why, why_len, "applying the change", &err);
+	settled = settle(u, share_id, nav, kind, want, have);
+	if (settled == 0) {
+		upfs_log(u, UPFS_LOG_INFO, "%s of share '%s': a change failed "
+			 "(%s) but the service holds the new list: committed",
+			 nav + 1, share_id, why);
+		why[0] = '\0';
+		rc = 0;
+	} else if (settled == -EAGAIN ||
+		   (settled == -ENODATA &&
+		    !undo(u, share_id, nav, kind, changes, done - 1))) {
+		upfs_log(u, UPFS_LOG_ERROR, "%s of share '%s' is half-applied: "
+			 "undoing failed too; check it with ls -l and write it "
+			 "again", nav + 1, share_id);
 	}
+out:
 	free(changes);
 	return rc;
 }

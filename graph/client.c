@@ -36,6 +36,7 @@
 
 #define GRAPH_DEFAULT_CONNECT_MS 10000L
 #define GRAPH_DEFAULT_LOW_SPEED_S 30L
+#define GRAPH_DEFAULT_REQUEST_S 600L
 #define GRAPH_DEFAULT_RETRIES 4
 
 /* curl_global_init must run once, before threads; nothing else is global. */
@@ -332,20 +333,35 @@ static int graph_fetch_parse(const struct graph_resp *resp, bool need_body,
 	return -EPROTO;
 }
 
+/*
+ * A GET answered 2xx with a body that is not JSON (a proxy's page, a
+ * mangled reply) is asked again this many times: reading twice is safe.
+ */
+#define GRAPH_UNPARSED_RETRIES 2
+
 int graph_fetch_req(struct graph *g, CURL *h, const struct graph_req *req,
 		    bool need_body, json_t **out, struct graph_err *err)
 {
 	struct graph_resp resp;
 	struct graph_err tmp;
-	int rc;
+	bool get = strcmp(req->method, "GET") == 0;
+	int rc, again = 0;
 
 	*out = NULL;
 	if (!err)
 		err = &tmp;
 	graph_resp_init(&resp, g);
-	rc = graph_call_on(g, h, req, &resp, err);
-	if (!rc)
-		rc = graph_fetch_parse(&resp, need_body, out, err);
+	for (;;) {
+		rc = graph_call_on(g, h, req, &resp, err);
+		if (!rc)
+			rc = graph_fetch_parse(&resp, need_body, out, err);
+		if (rc != -EPROTO || !get || resp.status < 200 ||
+		    resp.status >= 300 || again++ >= GRAPH_UNPARSED_RETRIES)
+			break;
+		graph_stats_count(g, GRAPH_STAT_RETRIES);
+		graph_trace(g, "GET %s: the reply is not JSON, asking again",
+			    graph_is_absolute(req->path) ? "(URL)" : req->path);
+	}
 	graph_resp_release(&resp);
 	return rc;
 }
@@ -440,6 +456,9 @@ static int graph_config_copy(struct graph *g, const struct graph_config *cfg,
 	g->low_speed_time_s = cfg->low_speed_time_s > 0
 				      ? cfg->low_speed_time_s
 				      : GRAPH_DEFAULT_LOW_SPEED_S;
+	g->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s
+			       : cfg->request_timeout_s < 0 ? 0
+							    : GRAPH_DEFAULT_REQUEST_S;
 	g->max_retries = cfg->max_retries >= 0 ? cfg->max_retries
 					       : GRAPH_DEFAULT_RETRIES;
 	g->max_body = cfg->max_body ? cfg->max_body : UPFS_BUF_DEFAULT_CAP;

@@ -75,6 +75,9 @@ struct graph_config {
 	const char *ca_file;	   /* extra CA bundle; TLS is always verified */
 	long connect_timeout_ms;   /* 0: 10000 */
 	long low_speed_time_s;	   /* abort below 1 byte/s for this long; 0: 30 */
+	long request_timeout_s;	   /* abort a request (each attempt) that takes
+				      longer, body included; 0: 600; < 0:
+				      no limit */
 	int max_retries;	   /* < 0: 4 */
 	size_t max_body;	   /* response body cap; 0: UPFS_BUF_DEFAULT_CAP */
 	graph_trace_fn trace;	   /* may be NULL */

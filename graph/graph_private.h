@@ -55,6 +55,7 @@ struct graph {
 	char *ca_file;
 	long connect_timeout_ms;
 	long low_speed_time_s;
+	long request_timeout_s;	/* 0: no limit */
 	int max_retries;
 	size_t max_body;
 	graph_trace_fn trace;

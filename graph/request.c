@@ -446,6 +446,8 @@ static int graph_setup(struct graph *g, CURL *h, struct graph_xfer *x,
 	bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
 				g->low_speed_time_s) != 0;
+	/* A body that trickles just above the low-speed limit ends too. */
+	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT, g->request_timeout_s) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "upfs/" UPFS_VERSION) != 0;

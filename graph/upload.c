@@ -136,7 +136,12 @@ static int upload_missing(struct upload *u, CURL *h, struct graph_ranges *out,
 	return rc;
 }
 
-/* PUT one range; after a 416, also GET the session. No lock held. */
+/*
+ * PUT one range; after a 416, also GET the session. A success whose body
+ * is not JSON says nothing about the session (not even that it is
+ * complete): the session is asked too, and the reply then counts as a
+ * 416, a range whose fate the session's answer settles. No lock held.
+ */
 static void upload_put(struct upload *u, CURL *h, struct graph_range r,
 		       struct upload_reply *rep)
 {
@@ -157,11 +162,20 @@ static void upload_put(struct upload *u, CURL *h, struct graph_range r,
 	rep->status = rep->rc ? rep->err.status : resp.status;
 	if (!rep->rc && resp.body.len)
 		rep->body = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	if (!rep->rc && resp.body.len && !rep->body && rep->status != 201) {
+		graph_trace(u->g, "upload: HTTP %ld to a range PUT with a body "
+				  "that is not JSON: asking the session",
+			    rep->status);
+		rep->rc = -ERANGE;
+		rep->err.status = 416;
+	}
 	graph_resp_release(&resp);
-	if (rep->rc && rep->err.status == 416)
+	if (rep->rc && rep->err.status == 416) {
 		rep->rc = upload_missing(u, h, &rep->fresh, &rep->err);
-	else if (rep->rc)
+		rep->status = 416;
+	} else if (rep->rc) {
 		rep->rc = upload_errno(&req, rep->rc, &rep->err);
+	}
 }
 
 /* Under the lock: folds a 2xx reply to the PUT of r into the state. */

@@ -67,7 +67,8 @@ def test_help(flag, env):
     text = out + err
     assert "MOUNTPOINT" in text
     for opt in ("endpoint=", "token_file=", "cache_dir=", "dir_ttl=",
-                "status_ttl=", "offline"):
+                "status_ttl=", "low_speed_time=", "request_timeout=",
+                "offline"):
         assert opt in text, "--help does not mention %s" % opt
 
 
@@ -84,6 +85,8 @@ def test_version(flag, env):
     "status_ttl=-3",
     "dir_ttl=",
     "uid=nobody-at-all",
+    "low_speed_time=0",         # 0 s would end every request at once
+    "request_timeout=soon",
 ])
 def test_bad_option_exits_2(opts, env, mnt, emulator, workdir):
     token = os.path.join(workdir, "token")

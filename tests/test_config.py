@@ -55,6 +55,19 @@ status_ttl = 3
     m2 = upfs_mount(emulator, env=config_env(workdir, "[test]\n", "e.conf"))
     assert m2.status()["dir_ttl"] == "60"    # the built-in default
     assert m2.status()["status_ttl"] == "5"
+    assert m2.status()["low_speed_time"] == "30"
+    assert m2.status()["request_timeout"] == "600"
+
+
+def test_time_limits_from_the_profile_and_the_command_line(emulator,
+                                                          upfs_mount,
+                                                          workdir):
+    env = config_env(workdir, "[test]\nlow_speed_time = 5\n"
+                     "request_timeout = 0\n")
+    m = upfs_mount(emulator, options=["low_speed_time=2"], env=env)
+    status = m.status()
+    assert status["low_speed_time"] == "2"   # -o beats the profile
+    assert status["request_timeout"] == "0"  # 0: no limit
 
 
 def test_every_mount_option_is_settable(emulator, upfs_mount, workdir):

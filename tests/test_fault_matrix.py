@@ -1,18 +1,33 @@
-"""The fault matrix of printing (issue 10): every fault the emulator can
-inject, at every step of a print — creating the job, opening the upload
-session, each range PUT, starting the job — twice, then the service
-behaves. Each case must end either with close() returning 0 and the
-document printed exactly once, byte for byte, or with a clean errno and
-the reason in .upfs/status; never a duplicate job, a job left waiting for
-its document, or an open upload session."""
+"""The fault matrix (issue 10): every fault the emulator can inject, at
+every step where upfs talks to the service — the steps of a print
+(creating the job, opening the upload session, each range PUT, starting
+the job), a listing refreshed after its TTL, a permission commit ($ref
+adds and removes) and a defaults.json commit (PATCH) — while the service
+misbehaves for a request or two, then behaves.
 
+A print must end either with close() returning 0 and the document printed
+exactly once, byte for byte, or with a clean errno and the reason in
+.upfs/status; never a duplicate job, a job left waiting for its document,
+or an open upload session. A listing must answer (the fresh list, the old
+one, or a clean errno), never hang, and show the truth once the fault
+clears. A commit must leave the service as it was or fully changed (a
+clean errno exactly when it is as it was), never half-applied, and the
+file must then read what the service holds.
+
+A stall sends half a reply and then nothing: the mounts here take
+low_speed_time=2, so it costs 2 s, not 30."""
+
+import errno
+import json
 import os
+import threading
 
 import pytest
 
 from test_print import make_pdf, pending_entries, job_ids
 from test_print_failures import check_exactly_once
 
+import signin
 import util
 
 SHARE = "Floor3"
@@ -22,26 +37,46 @@ PHASES = {
     "put": "method=PUT,route=/uploadSessions/",
     "start": "route=/start$",
 }
-FAULTS = ["429:1", "500:1", "503:1", "504:1", "reset:1", "drop:1",
-          "html:1"]
-# Only upload URLs can expire; only JSON replies can be HTML.
-CASES = [(f, p) for p in PHASES for f in FAULTS
-         if not (f == "html:1" and p == "put")] + [("expire:1", "put")]
+STALL = "stall:1:4"             # silent for 4 s: past low_speed_time=2
+FAST = ["low_speed_time=2"]
+# Every kind that spoils one request, in the spec's words.
+KINDS = ["429:1", "500:1", "502:1", "503:1", "504:1", "401:1", "reset:1",
+         "drop:1", "html:1", "truncated:1", "malformed:1", STALL]
+# Only upload URLs can expire or refuse an overlap (416); an upload PUT's
+# reply is tiny JSON, which a proxy's HTML page stands for no better than
+# the malformed body does.
+CASES = [(f, p) for p in PHASES for f in KINDS
+         if not (f == "html:1" and p == "put")] + \
+    [("expire:1", "put"), ("416:1", "put")]
+# What a failed commit may say: the service refused, was unreachable, or
+# answered nonsense; never ENOENT or EINVAL for a list that is fine.
+CLEAN = {errno.EIO, errno.EAGAIN, errno.ECONNRESET, errno.ETIMEDOUT,
+         errno.EPROTO, errno.EACCES}
 
 
-@pytest.mark.parametrize("fault,phase", CASES,
-                         ids=["%s-%s" % (f.split(":")[0], p)
-                              for f, p in CASES])
+def kind_of(fault):
+    return fault.split(":")[0]
+
+
+def ids(cases):
+    return ["%s-%s" % (kind_of(f), p) for f, p in cases]
+
+
+# --- printing ----------------------------------------------------------------
+
+@pytest.mark.parametrize("fault,phase", CASES, ids=ids(CASES))
 def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
                             phase):
     emu = start_emulator(extra_args=["--job-seconds", "0.5"])
-    mount = upfs_mount(emu)
+    mount = upfs_mount(emu, options=FAST)
     mount.expect_warning(r".")      # each case logs what went wrong
     share = emu.share_by_name(SHARE)
     queue = mount.p("shares", SHARE, "queue")
     before = job_ids(emu, share["id"])
-    name = "matrix-%s-%s.pdf" % (fault.split(":")[0], phase)
-    data = make_pdf(name, 9 * 1024 * 1024 + 123)    # three range PUTs
+    name = "matrix-%s-%s.pdf" % (kind_of(fault), phase)
+    # Three range PUTs where the ranges are the point, else one.
+    size = 9 * 1024 * 1024 + 123 if phase == "put" else 64 * 1024
+    data = make_pdf(name, size)
     emu.set_faults("%s,%s,times=2" % (fault, PHASES[phase]))
     rc = 0
     try:
@@ -58,3 +93,253 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
         assert mount.status()["last_error"] not in ("", "none")
         check_exactly_once(emu, mount, share["id"], before, {name: data},
                            required=set())
+
+
+@pytest.mark.parametrize("fault", ["malformed:1", "416:1"])
+def test_spoiled_first_put_is_not_the_last(start_emulator, upfs_mount,
+                                           fault):
+    """Five ranges, four at a time: the first two replies are spoiled (a
+    200 that is not JSON, or a 416 for bytes that did arrive). Neither
+    says the document is complete: upfs asks the session, sends the fifth
+    range, and the job prints whole, from one upload session."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    name = "five-ranges-%s.pdf" % kind_of(fault)
+    data = make_pdf(name, 5 * 4096000 - 1000)
+    emu.set_faults("%s,%s,times=2" % (fault, PHASES["put"]))
+    with open(mount.p("shares", SHARE, "queue", name), "wb") as fh:
+        fh.write(data)
+    emu.set_faults("")
+    routes = emu.requests()["routes"]
+    assert routes.get("POST /print/shares/{id}/jobs/{jid}/documents/{did}/"
+                      "createUploadSession") == 1, routes
+    check_exactly_once(emu, mount, share["id"], before, {name: data})
+
+
+# --- a 401, then a new token -----------------------------------------------
+
+def test_401_mid_print_takes_the_rewritten_token_file(start_emulator,
+                                                       upfs_mount):
+    """The job create is refused with 401 (after 2 s); meanwhile the token
+    file gets a new token. upfs re-reads it after the 401 and prints within
+    the same close()."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    fresh = emu.mint_token(expires_in=1800)     # not the file's token
+    emu.set_faults("401:1,slow:1:2,%s,times=1" % PHASES["create"])
+
+    def rewrite():
+        tmp = mount.token_file + ".new"
+        with open(tmp, "w") as fh:
+            fh.write(fresh + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, mount.token_file)
+    timer = threading.Timer(0.8, rewrite)
+    timer.start()
+    data = make_pdf("reauth", 64 * 1024)
+    try:
+        with open(mount.p("shares", SHARE, "queue", "reauth.pdf"),
+                  "wb") as fh:
+            fh.write(data)
+    finally:
+        timer.join()
+    # Printed by the close() itself: not left in the spool for later.
+    jobs = [j for j in emu.jobs(shareId=share["id"])
+            if j["id"] not in before]
+    assert len(jobs) == 1 and jobs[0]["sha256"] is not None, jobs
+    emu.set_faults("")
+    check_exactly_once(emu, mount, share["id"], before, {"reauth.pdf": data})
+
+
+def test_401_with_an_unchanged_token_file_waits_in_the_spool(
+        start_emulator, upfs_mount):
+    """A 401 the same token cannot get past (the file did not change) is
+    not the document's fault: close() returns 0, it waits in the spool
+    with the reason in .upfs/status, and prints once the service takes
+    the token again."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    mount.expect_warning(r"401|InvalidAuthenticationToken")
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    queue = mount.p("shares", SHARE, "queue")
+    emu.set_faults("401:1,%s,times=2" % PHASES["create"])
+    data = make_pdf("stuck", 64 * 1024)
+    with open(os.path.join(queue, "stuck.pdf"), "wb") as fh:
+        fh.write(data)
+    assert "InvalidAuthenticationToken" in mount.status()["last_error"]
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the spooled document to print")
+    check_exactly_once(emu, mount, share["id"], before, {"stuck.pdf": data})
+
+
+@pytest.fixture
+def session_mounts(workdir):
+    mounts = signin.SessionMounts(workdir)
+    yield mounts
+    mounts.finish()
+
+
+@pytest.mark.parametrize("phase", ["create", "session", "start"])
+def test_401_mid_print_refreshes_the_session(start_emulator, workdir,
+                                              session_mounts, phase):
+    """Signed in with `upfsctl login`: a 401 at a step of the print makes
+    upfs take a new access token with the refresh token and go on, within
+    the same close()."""
+    emu = start_emulator(extra_args=["--device-interval", "1",
+                                     "--device-approve-after", "0",
+                                     "--job-seconds", "0.5"])
+    home = signin.Home(workdir, emu, "work")
+    assert home.upfsctl("login", "work", timeout=60).returncode == 0
+    mount = session_mounts(home, options=FAST)
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    grants = signin.emulator_auth(emu)["counts"]["refreshGrants"]
+    emu.set_faults("401:1,%s,times=1" % PHASES[phase])
+    name = "session-%s.pdf" % phase
+    data = make_pdf(name, 64 * 1024)
+    with open(mount.p("shares", SHARE, "queue", name), "wb") as fh:
+        fh.write(data)
+    jobs = [j for j in emu.jobs(shareId=share["id"])
+            if j["id"] not in before]
+    assert len(jobs) == 1 and jobs[0]["sha256"] is not None, jobs
+    assert signin.emulator_auth(emu)["counts"]["refreshGrants"] > grants
+    emu.set_faults("")
+    check_exactly_once(emu, mount, share["id"], before, {name: data})
+
+
+# --- a listing refreshed after its TTL --------------------------------------
+
+LISTING_KINDS = KINDS
+
+
+@pytest.mark.parametrize("fault", LISTING_KINDS,
+                         ids=[kind_of(f) for f in LISTING_KINDS])
+def test_fault_on_listing_refresh(start_emulator, upfs_mount, fault):
+    """printers/ is listed, a printer is added at the service, and the
+    next listings (dir_ttl=0: each one refreshes) meet the fault twice: ls
+    answers at once with the old or the new list, or fails with a clean
+    errno, and shows the new printer once the service behaves."""
+    emu = start_emulator()
+    mount = upfs_mount(emu, options=FAST + ["dir_ttl=0"])
+    mount.expect_warning(r".")
+    old = sorted(os.listdir(mount.p("printers")))
+    emu.add_printer(displayName="Matrix Printer")
+    emu.set_faults("%s,method=GET,route=/print/printers$,times=2" % fault)
+    for _ in range(3):
+        proc = util.run(["ls", mount.p("printers")], timeout=20, check=False)
+        if proc.returncode == 0:
+            names = sorted(proc.stdout.splitlines())
+            assert names in (old, sorted(old + ["Matrix Printer"])), names
+        else:
+            assert proc.stderr.strip(), "ls failed without a message"
+    util.wait_until(lambda: "Matrix Printer" in os.listdir(
+        mount.p("printers")), timeout=20, what="the fresh listing")
+    emu.set_faults("")
+
+
+# --- a permission commit ------------------------------------------------------
+
+PERM_SHARE = "Reception"        # allowed_users alice, bob
+ALICE, BOB, CAROL, DAVE = ("%s@contoso.com" % n
+                           for n in ("alice", "bob", "carol", "dave"))
+
+
+def users_of(emu, name):
+    return sorted(u["userPrincipalName"]
+                  for u in emu.share_by_name(name)["allowedUsers"])
+
+
+def close_errno(path, text):
+    """open/write/close: the errno of the close() (the commit), or 0."""
+    fh = open(path, "w", encoding="utf-8")
+    fh.write(text)
+    try:
+        fh.close()
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+PERM_CASES = [(f, after) for f in KINDS for after in (0, 1)]
+
+
+@pytest.mark.parametrize("fault,after", PERM_CASES,
+                         ids=["%s-ref%d" % (kind_of(f), a + 1)
+                              for f, a in PERM_CASES])
+def test_fault_on_permission_commit(start_emulator, upfs_mount, fault,
+                                    after):
+    """allowed_users goes from alice, bob to alice, carol, dave: three
+    $ref calls. The first (or the second) and the one after it meet the
+    fault. The service ends as it was (and close() fails cleanly) or with
+    the new list (and close() returns 0); never half of it; the file then
+    reads what the service holds."""
+    emu = start_emulator()
+    mount = upfs_mount(emu, options=FAST)
+    mount.expect_warning(r".")
+    path = mount.p("shares", PERM_SHARE, "allowed_users")
+    before = users_of(emu, PERM_SHARE)
+    assert before == [ALICE, BOB]
+    want = [ALICE, CAROL, DAVE]
+    emu.set_faults("%s,route=/$ref$,after=%d,times=2" % (fault, after))
+    rc = close_errno(path, "".join(u + "\n" for u in want))
+    emu.set_faults("")
+    held = users_of(emu, PERM_SHARE)
+    if rc == 0:
+        assert held == want, "close() returned 0 but the service has %s" \
+            % held
+    else:
+        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
+        assert held == before, "a failed commit left %s (was %s)" % (
+            held, before)
+        assert mount.status()["last_error"] not in ("", "none")
+        if kind_of(fault) == "401":
+            assert rc == errno.EACCES
+    assert "half-applied" not in mount.log()
+    assert util.read_text(path) == "".join(u + "\n" for u in held)
+
+
+# --- a defaults.json commit -------------------------------------------------
+
+PRINTER = "Floor3 LaserJet"      # copiesPerJob 1, colorMode blackAndWhite
+
+
+def printer_of(emu, name):
+    for p in emu.state(only=["printers"])["printers"]:
+        if p["displayName"] == name:
+            return p
+    pytest.fail("the emulator has no printer %r" % name)
+
+
+@pytest.mark.parametrize("fault", KINDS, ids=[kind_of(f) for f in KINDS])
+def test_fault_on_defaults_commit(start_emulator, upfs_mount, fault):
+    """defaults.json gets copiesPerJob 3 and grayscale: one PATCH, which
+    meets the fault (twice, if it is sent twice). The service ends
+    unchanged (close() fails cleanly) or changed (close() returns 0), and
+    the file reads what the service holds."""
+    emu = start_emulator()
+    mount = upfs_mount(emu, options=FAST)
+    mount.expect_warning(r".")
+    path = mount.p("printers", PRINTER, "defaults.json")
+    before = util.read_json(path)
+    held_before = printer_of(emu, PRINTER)["defaults"]
+    assert before["copiesPerJob"] == 1, before
+    want = dict(before, copiesPerJob=3, colorMode="grayscale")
+    emu.set_faults("%s,method=PATCH,route=/print/printers/,times=2" % fault)
+    rc = close_errno(path, json.dumps(want, indent=2))
+    emu.set_faults("")
+    held = printer_of(emu, PRINTER)["defaults"]
+    if rc == 0:
+        assert held["copiesPerJob"] == 3 and \
+            held["colorMode"] == "grayscale", held
+    else:
+        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
+        assert held == held_before, "a failed commit changed %s" % held
+        if kind_of(fault) == "401":
+            assert rc == errno.EACCES
+    util.wait_until(lambda: util.read_json(path) == held, timeout=10,
+                    what="defaults.json to read what the service holds")

@@ -15,7 +15,7 @@ from . import (admin, auth, control, downloads, graph_directory,
 from .faults import Faults
 from .metrics import Counter, WriteLog
 from .router import Router
-from .wire import ClientGone, GraphError, Reply, StreamBody
+from .wire import JSON_TYPE, ClientGone, GraphError, Reply, StreamBody
 
 VERSIONS = ("v1.0", "beta")
 UPLOAD_PREFIX = "/uploadSessions/"
@@ -62,6 +62,28 @@ def hostile_reply(req, kind, serial):
             yield item
     return Reply(200, StreamBody(1 << 50, endless),
                  {"Content-Type": "application/json"})
+
+
+MALFORMED = b'{"value":[{"id":"malformed",]}'    # a trailing comma
+
+
+def spoiled_reply(req, kind, reply):
+    """The reply of the AFTER kinds (faults.py): a 416 in place of a range
+    PUT's success, a malformed body, or a reply marked for the server to
+    cut short (truncated) or to stall. Failures pass unchanged, but a
+    truncated or stalled reply always has a body to cut."""
+    if kind == "416":
+        if not 200 <= reply.status < 300:
+            return reply
+        return GraphError(416, "invalidRange", "The uploaded fragment "
+                          "overlaps with data already received "
+                          "(emulated).").reply(req)
+    if kind == "malformed":
+        return Reply(200, MALFORMED, {"Content-Type": JSON_TYPE})
+    if reply.body is None or reply.body == b"":
+        reply = Reply(200, {})
+    reply.cut = kind
+    return reply
 
 
 class App:
@@ -193,7 +215,7 @@ class App:
 
     def _faulted(self, req, graph, work, log=False):
         """Runs work() under the fault spec: maybe delayed, replaced by an
-        error or a reset, or dropped after the work is done. With log, a
+        error or a reset, or dropped or spoiled after the work is done. With log, a
         successful write whose work ran goes into the write log."""
         decision = self.faults.decide(req.raw_path, graph, req.method)
         if decision.hostile:
@@ -212,6 +234,9 @@ class App:
             reply.abort = decision.abort
             if log:
                 self.writes.record(req, reply)
+            if decision.after:
+                reply = spoiled_reply(req, decision.after, reply)
+                reply.stall = decision.stall
         reply.abort = decision.abort
         reply.delay = decision.delay
         return reply

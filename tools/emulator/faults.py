@@ -21,7 +21,14 @@ modifiers that apply to every fault in it:
 Kinds:
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
-  504:0.1     504 gatewayTimeout
+  502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
+  401:0.1     401 InvalidAuthenticationToken "Lifetime validation failed,
+              the token is expired." with WWW-Authenticate, as Graph
+              answers an expired bearer token (nothing done). Only this
+              reply: the token stays good, so a client that takes a new
+              one, or the same one again, gets through once the spec is
+              spent. On upload URLs (no bearer): 401 unauthenticated, the
+              tempauthtoken refused.
   reset:0.1   close the connection (RST) without replying (nothing done)
   drop:0.1    do the work, then close the connection without replying
   slow:0.1:3  wait 3 s before replying (combines with the others)
@@ -32,6 +39,23 @@ Kinds:
   flood:0.1   a hostile service: 200 with a JSON body that never ends,
               sent as fast as the client reads
   html:0.1    a hostile proxy: 200 with a text/html page instead of JSON
+  416:0.1     upload-URL PUTs only (other requests pass): the bytes are
+              stored, then the reply is 416 invalidRange, as the service
+              answers a range it already holds (a PUT repeated after its
+              reply was lost). The client should GET the session and send
+              what nextExpectedRanges still lists. On the PUT that
+              completes the document the session is gone afterwards: the
+              GET is a 404 and the job's document has every byte.
+  truncated:0.1  the work is done, then the reply's head promises its
+              Content-Length but only half the body (a reply without one,
+              such as 204, becomes 200 with "{}") is sent before the
+              connection closes
+  malformed:0.1  the work is done, then the reply is 200 with a JSON
+              content type and a body that is not JSON
+  stall:0.1:5  the work is done, then the reply's head and half its body
+              are sent, then nothing for 5 s with the connection open,
+              then it closes (a client's low-speed limit should fire
+              first)
   throttle:10:2  every matching request for 10 s from the first one gets
               429 with Retry-After: 2 (the second number is a duration,
               not a rate; no arg: no Retry-After header). GET
@@ -52,6 +76,10 @@ Targeting (the path, without the query, is matched):
   share update     method=PATCH,route=/print/shares/
   the 2nd $ref only    500:1,route=/$ref$,after=1,times=1
 
+Kinds that do the work and then spoil the reply (drop, 416, truncated,
+malformed, stall) record the write in the write log (GET
+/_emulator/writes), as it happened.
+
 Faults apply to the Graph surface (/v1.0, /beta, and the upload URLs
 /uploadSessions/...) only, or, with route=, to any non-test path containing
 the substring (route=oauth2 reaches the token endpoint). Rolls come from
@@ -71,10 +99,17 @@ STATUS = {
     "500": ("generalException", "An unexpected error occurred (emulated)."),
     "503": ("serviceNotAvailable", "The service is temporarily unavailable "
             "(emulated). Retry later."),
+    "502": ("badGateway", "The gateway received an invalid response "
+            "(emulated)."),
     "504": ("gatewayTimeout", "The gateway timed out (emulated)."),
+    "401": ("InvalidAuthenticationToken",
+            "Lifetime validation failed, the token is expired."),
 }
+UPLOAD_PREFIX = "/uploadSessions/"
 HOSTILE = {"loop", "flood", "html"}     # replies made by app.hostile_reply
-DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle"} | HOSTILE
+AFTER = {"416", "truncated", "malformed", "stall"}  # spoil a reply: app
+DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle"} | HOSTILE | \
+    AFTER
 KINDS = DECIDED | {"expire"}       # expire: rolled by the upload handlers
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
@@ -168,6 +203,9 @@ def parse(spec):
                                  "Retry-After >= 0 in '%s'" % element)
             faults.append(Fault(parts[0], rate, arg))
             continue
+        if parts[0] == "stall" and arg is None:
+            raise ValueError("stall takes the seconds of silence: "
+                             "stall:RATE:SECS in '%s'" % element)
         if not 0.0 <= rate <= 1.0 or (arg is not None and arg < 0):
             raise ValueError("rate must be in [0,1] and arg >= 0 in '%s'"
                              % element)
@@ -184,6 +222,8 @@ class Decision:
         self.error = None
         self.abort = None
         self.hostile = None     # one of HOSTILE: app.hostile_reply()
+        self.after = None       # one of AFTER: app.spoiled_reply()
+        self.stall = 0.0        # stall: seconds of silence
 
 
 class Faults:
@@ -264,6 +304,9 @@ class Faults:
                     continue
                 if fault.kind not in DECIDED:
                     continue
+                if fault.kind == "416" and not (
+                        method == "PUT" and path.startswith(UPLOAD_PREFIX)):
+                    continue        # only a range PUT can overlap
                 fired = self.rng.random() < fault.rate
                 if not fired:
                     continue
@@ -277,6 +320,12 @@ class Faults:
             return decision
         if hit.kind in HOSTILE:
             decision.hostile = hit.kind
+        elif hit.kind in AFTER:
+            decision.after = hit.kind
+            if hit.kind == "stall":
+                decision.stall = hit.arg
+        elif hit.kind == "401":
+            decision.error = _unauthorized(path)
         elif hit.kind in ("reset", "drop"):
             decision.abort = hit.kind
         elif hit.kind in STATUS or hit.kind == "throttle":
@@ -287,3 +336,14 @@ class Faults:
                 headers["Retry-After"] = "%d" % hit.arg
             decision.error = GraphError(int(status), code, message, headers)
         return decision
+
+
+def _unauthorized(path):
+    """The 401 of an expired bearer token; on an upload URL, of a refused
+    tempauthtoken (uploads.py's own refusal)."""
+    if path.startswith(UPLOAD_PREFIX):
+        return GraphError(401, "unauthenticated", "The tempauthtoken of "
+                          "the upload URL has expired (emulated).")
+    from .auth import WWW_AUTH      # auth imports much; only when needed
+    code, message = STATUS["401"]
+    return GraphError(401, code, message, {"WWW-Authenticate": WWW_AUTH})

@@ -1,7 +1,8 @@
 """The HTTP/1.1 transport: a ThreadingHTTPServer whose handler reads a
 request (Content-Length or chunked body), hands it to App.dispatch, and
 writes the Reply in one write with Content-Length, keeping the connection
-alive. Faults that reset or drop a connection are carried out here.
+alive. Faults that reset or drop a connection, or cut a reply short
+(truncated, stall), are carried out here.
 
 Bodies of PUTs to upload URLs (App.streams) are not read here: the handler
 gets a BodyStream and writes the bytes to disk as they arrive. Whatever it
@@ -109,6 +110,10 @@ class Handler(BaseHTTPRequestHandler):
         if reply.abort == "drop":
             self._reset()
             return
+        if reply.cut and not isinstance(payload, StreamBody) and \
+                self.command != "HEAD":
+            self._write_cut(reply, head, payload)
+            return
         if not isinstance(payload, StreamBody):
             self.wfile.write(head + payload)
             self.log_request(reply.status, len(head) + len(payload))
@@ -153,6 +158,23 @@ class Handler(BaseHTTPRequestHandler):
             payload = b""
         return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1"), \
             payload
+
+    def _write_cut(self, reply, head, payload):
+        """The head (its Content-Length the whole body's) and half the
+        body; for a stall, then silence on an open connection; then the
+        connection closes (faults.py: truncated, stall)."""
+        part = payload[:max(1, len(payload) // 2)]
+        self.close_connection = True
+        try:
+            self.wfile.write(head + part)
+            self.wfile.flush()
+        except OSError:
+            return
+        if reply.cut == "stall":
+            time.sleep(reply.stall)
+        self.log_message('"%s" cut short by fault (%s, %d of %d bytes)',
+                         self.requestline, reply.cut, len(part),
+                         len(payload))
 
     def _reset(self):
         """Closes the connection with an RST and no reply."""

@@ -134,7 +134,10 @@ class Reply:
     StreamBody, or None.
     `abort` asks the server to reset the connection: "reset" instead of
     replying, "drop" after the work is done (both set by faults).
-    `delay` is seconds to wait before replying."""
+    `delay` is seconds to wait before replying.
+    `cut` asks the server to send the head and only half the body, then
+    close: "truncated" at once, "stall" after `stall` seconds of silence
+    (both set by faults)."""
 
     def __init__(self, status=200, body=None, headers=None):
         self.status = status
@@ -142,6 +145,8 @@ class Reply:
         self.headers = dict(headers or {})
         self.abort = None
         self.delay = 0.0
+        self.cut = None
+        self.stall = 0.0
 
     def payload(self):
         """(bytes or a StreamBody, content type or None)."""
