@@ -12,6 +12,12 @@
  * otherwise the difference back to the old list is applied. If the list
  * cannot be read, what was applied is undone in reverse order; when the
  * old list cannot be restored, the log says the list is half-applied.
+ *
+ * A stop part-way (kill -9, a crash) must not leave it half-applied
+ * either: both lists are journaled in LMDB before the first $ref and the
+ * record removed once the list is settled. The next mount settles what a
+ * record is left for (perms_recover): the new list stands if the service
+ * holds all of it, otherwise the old one is restored, as for a failure.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -330,6 +336,76 @@ static size_t diff(const struct perms_list *want, const struct perms_list *have,
 	return n;
 }
 
+#define JOURNAL_PREFIX "perms/"
+
+/* "perms/<share id>/allowedUsers": a commit under way. */
+static int journal_key(struct buf *key, const char *share_id, const char *nav)
+{
+	int rc = buf_append_str(key, JOURNAL_PREFIX);
+
+	if (rc == 0)
+		rc = buf_append_str(key, share_id);
+	return rc ? rc : buf_append_str(key, nav);
+}
+
+static json_t *list_json(const struct perms_list *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < l->n; i++)
+		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static int list_from_json(const json_t *a, struct perms_list *out)
+{
+	const json_t *v;
+	size_t i;
+	int rc = json_is_array(a) ? 0 : -EINVAL;
+
+	json_array_foreach(a, i, v)
+		if (rc == 0)
+			rc = json_is_string(v)
+			     ? list_add(out, json_string_value(v),
+					json_string_length(v))
+			     : -EINVAL;
+	return rc;
+}
+
+/* On disk before the first $ref goes: else a stop could leave it half. */
+static int journal_write(struct upfs *u, const char *key,
+			 const struct perms_list *want,
+			 const struct perms_list *have)
+{
+	json_t *r = json_pack("{s:o, s:o}", "want", list_json(want), "have",
+			      list_json(have));
+	char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	int rc = text ? cache_put(u->cache, UPFS_CACHE_LOCAL, key, text,
+				  strlen(text), cache_now_ms())
+		      : -ENOMEM;
+
+	if (rc == 0)
+		rc = cache_sync(u->cache);
+	free(text);
+	json_decref(r);
+	return rc;
+}
+
+/* The next read of the list asks the service. */
+static void res_expire_share_list(struct upfs *u, const char *share_id,
+				  const char *nav)
+{
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_SHARES, share_id, nav) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
 /* Rounds of reading the list and restoring the old one after a failure. */
 #define PERMS_SETTLE_ROUNDS 2
 
@@ -385,12 +461,27 @@ static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
 {
 	struct change *changes = calloc(want->n + have->n + 1, sizeof(*changes));
 	struct graph_err err = { 0 };
+	struct buf key;
+	bool settled_ok = true;
 	size_t n, done;
 	int rc = 0, settled;
 
-	if (changes == NULL)
-		return -ENOMEM;
+	buf_init(&key, 4096);
+	if (changes == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	n = diff(want, have, changes);
+	if (n == 0)
+		goto out;
+	rc = journal_key(&key, share_id, nav);
+	if (rc == 0)
+		rc = journal_write(u, key.data, want, have);
+	if (rc) {
+		snprintf(why, why_len, "cannot journal the change: %s",
+			 strerror(-rc));
+		goto out;
+	}
 	for (done = 0; done < n && rc == 0; done++)
 		rc = apply_ref(u, share_id, nav, kind, changes[done].id,
 			       changes[done].add, &err);
@@ -408,12 +499,82 @@ static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
 		   (settled == -ENODATA &&
 		    !undo(u, share_id, nav, kind, changes, done - 1))) {
 		upfs_log(u, UPFS_LOG_ERROR, "%s of share '%s' is half-applied: "
-			 "undoing failed too; check it with ls -l and write it "
-			 "again", nav + 1, share_id);
+			 "undoing failed too; the next mount restores it, or "
+			 "write it again", nav + 1, share_id);
+		settled_ok = false;	/* the journal stays for that */
 	}
 out:
+	if (key.len && settled_ok)
+		cache_del(u->cache, UPFS_CACHE_LOCAL, key.data);
+	buf_release(&key);
 	free(changes);
 	return rc;
+}
+
+/* Settles the commit one journal record was left for. */
+static void recover_one(struct upfs *u, const char *key)
+{
+	const char *share = key + strlen(JOURNAL_PREFIX);
+	const char *nav = strrchr(share, '/');
+	struct perms_list want = { 0 }, have = { 0 };
+	struct cache_entry entry = { 0 };
+	json_t *r = NULL;
+	char *share_id = NULL;
+	const char *kind = NULL;
+	int rc;
+
+	if (nav && strcmp(nav, "/allowedUsers") == 0)
+		kind = "users";
+	else if (nav && strcmp(nav, "/allowedGroups") == 0)
+		kind = "groups";
+	rc = kind ? cache_get(u->cache, UPFS_CACHE_LOCAL, key, &entry) : -EINVAL;
+	if (rc == 0 && (r = json_loadb(entry.data, entry.len, 0, NULL)) == NULL)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = list_from_json(json_object_get(r, "want"), &want);
+	if (rc == 0)
+		rc = list_from_json(json_object_get(r, "have"), &have);
+	if (rc == 0 && (share_id = strndup(share, (size_t)(nav - share))) == NULL)
+		rc = -ENOMEM;
+	if (rc == -EINVAL || rc == -ENOENT) {
+		cache_del(u->cache, UPFS_CACHE_LOCAL, key);	/* not ours */
+		goto out;
+	}
+	if (rc)
+		goto out;
+	rc = settle(u, share_id, nav, kind, &want, &have);
+	if (rc >= 0) {
+		upfs_log(u, UPFS_LOG_INFO, "%s of share '%s': a commit cut "
+			 "short by a stop is settled: %s", nav + 1, share_id,
+			 rc == 0 ? "the new list stands"
+				 : "the old list is restored");
+		cache_del(u->cache, UPFS_CACHE_LOCAL, key);
+		res_expire_share_list(u, share_id, nav);
+	} else {
+		upfs_log(u, UPFS_LOG_WARNING, "%s of share '%s': a commit cut "
+			 "short by a stop could not be settled yet; the next "
+			 "mount tries again", nav + 1, share_id);
+	}
+out:
+	json_decref(r);
+	cache_entry_release(&entry);
+	free(share_id);
+	list_release(&want);
+	list_release(&have);
+}
+
+void perms_recover(struct upfs *u)
+{
+	char **keys = NULL;
+	size_t n = 0;
+
+	if (cache_keys(u->cache, UPFS_CACHE_LOCAL, &keys, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(keys[i], JOURNAL_PREFIX,
+			    strlen(JOURNAL_PREFIX)) == 0)
+			recover_one(u, keys[i]);
+	cache_keys_free(keys, n);
 }
 
 static int commit_list(struct upfs *u, const char *share_id, const char *nav,
@@ -421,10 +582,8 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 		       size_t why_len)
 {
 	struct perms_list lines = { 0 }, want = { 0 }, have = { 0 };
-	struct buf key;
 	int rc = parse_lines(text, &lines, why, why_len);
 
-	buf_init(&key, 4096);
 	for (size_t i = 0; i < lines.n && rc == 0; i++)
 		rc = strcmp(kind, "users") == 0
 		     ? resolve_user(u, lines.v[i], &want, why, why_len)
@@ -435,12 +594,10 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 		rc = apply_diff(u, share_id, nav, kind, &want, &have, why,
 				why_len);
 	/* Whatever happened, the next read asks the service. */
-	if (tree_key(&key, TREE_SHARES, share_id, nav) == 0)
-		res_expire(u, key.data);
+	res_expire_share_list(u, share_id, nav);
 	list_release(&lines);
 	list_release(&want);
 	list_release(&have);
-	buf_release(&key);
 	return rc;
 }
 

@@ -20,6 +20,13 @@ int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
 		 const struct buf *text, char *why, size_t why_len);
 
 /*
+ * Settles the permission commits a stop cut short (their journal records
+ * in LMDB): the new list stands where the service holds all of it, else
+ * the old one is restored. Run once a mount can reach the service.
+ */
+void perms_recover(struct upfs *u);
+
+/*
  * The lines perms_commit() would resolve, without resolving them: fn is
  * called with each non-blank, non-comment line of text, trimmed, each
  * distinct line once, in order, until it returns non-zero. 0, fn's

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "editfile.h"
+#include "perms.h"
 #include "queue.h"
 #include "queue_options.h"
 #include "sniff.h"
@@ -861,6 +862,9 @@ static void *submitter_main(void *arg)
 {
 	struct upfs *u = arg;
 
+	/* Here, not before the mount is ready: it waits on the service. */
+	if (!u->opts.offline)
+		perms_recover(u);
 	pthread_mutex_lock(&u->spool_lock);
 	while (!atomic_load(&u->stopping)) {
 		int64_t wake_ms;

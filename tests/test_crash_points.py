@@ -13,11 +13,12 @@ import os
 import random
 import signal
 import subprocess
+import sys
 
 import pytest
 
 from test_print import job_ids, make_pdf, pending_entries, write_file
-from test_print_failures import check_exactly_once, outbox_records
+from test_print_failures import check_exactly_once, lmdb_records, outbox_records
 
 import util
 
@@ -93,3 +94,60 @@ def test_kill_9_at_a_seeded_point(start_emulator, upfs_mount, workdir, seed):
                     what="the spooled documents to finish after the crash")
     check_exactly_once(emu, mount, share["id"], before, docs,
                        required=ok | spooled)
+
+
+PERMS_SHARE = "Reception"       # allowed_users alice, bob
+OLD_USERS = ["alice@contoso.com", "bob@contoso.com"]
+NEW_USERS = ["carol@contoso.com", "dave@contoso.com", "erin@contoso.com"]
+
+
+def users_of(emu):
+    share = emu.share_by_name(PERMS_SHARE)
+    return sorted(u["userPrincipalName"] for u in share["allowedUsers"])
+
+
+def journal_keys(cache_dir):
+    return [k for k in lmdb_records(cache_dir, "local")
+            if k.startswith("perms/")]
+
+
+@pytest.mark.parametrize("applied", [1, 2, 4])
+def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, applied):
+    """allowed_users from alice, bob to carol, dave, erin is five $ref
+    calls. upfs is killed after `applied` of them took effect (the next one
+    hangs, then is refused, so it never does). The next mount finds the
+    commit's journal and restores the old list; the file reads it, and the
+    journal is gone."""
+    emu = start_emulator()
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    path = mount.p("shares", PERMS_SHARE, "allowed_users")
+    assert util.read_text(path).split() == OLD_USERS
+    emu.reset_writes()
+    emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=%d,times=1"
+                   % applied)
+    # Python, not a shell: a shell ignores the close() that fails.
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import sys\n"
+         "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
+         path, "".join(u + "\n" for u in NEW_USERS)],
+        stderr=subprocess.PIPE, text=True)
+    util.wait_until(lambda: len(emu.writes()) >= applied, timeout=30,
+                    interval=0.01, what="%d $ref calls" % applied)
+    assert journal_keys(cache) != [], "no journal while the commit runs"
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert writer.wait(util.scaled(30)) != 0
+    assert util.unmount_path(mount.path)
+    emu.set_faults("")
+    half = users_of(emu)
+    assert half not in (OLD_USERS, NEW_USERS), half   # cut part-way
+
+    again = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: users_of(emu) == OLD_USERS, timeout=30,
+                    what="the old list restored")
+    util.wait_until(lambda: journal_keys(cache) == [], timeout=10,
+                    what="the journal removed")
+    path = again.p("shares", PERMS_SHARE, "allowed_users")
+    assert util.read_text(path).split() == OLD_USERS
+    assert stale_readers(cache) == []

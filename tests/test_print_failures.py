@@ -510,10 +510,15 @@ CACHE_HEADER_LEN = 8
 
 
 def outbox_records(cache_dir):
-    """The outbox table of a (dead) upfs's LMDB, {id: record}, read with
-    mdb_dump in its hex form (the printable form escapes bytes in ways
-    that are easy to misread)."""
-    proc = subprocess.run(["mdb_dump", "-s", "outbox", cache_dir],
+    """The outbox table of a (dead) upfs's LMDB, {id: record}."""
+    return lmdb_records(cache_dir, "outbox")
+
+
+def lmdb_records(cache_dir, table):
+    """One table of upfs's LMDB, {key: JSON record}, read with mdb_dump in
+    its hex form (the printable form escapes bytes in ways that are easy
+    to misread)."""
+    proc = subprocess.run(["mdb_dump", "-s", table, cache_dir],
                           capture_output=True)
     if proc.returncode != 0:
         raise AssertionError("mdb_dump: %s" % proc.stderr.decode())
