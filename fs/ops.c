@@ -476,27 +476,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		open_file_put(f);
 		return;
 	}
-	if (f->events) {
+	if (f->events || f->doc) {
+		/* Bytes that come from elsewhere: a task's events (waiting
+		   for the next), a document (downloaded in windows). */
 		struct buf bytes;
 
 		buf_init(&bytes, 0);
-		got = pull_events_read(f->u, f->events, off, size,
-				       req_interrupted, req, &bytes);
-		if (got < 0)
-			fuse_reply_err(req, -got);
-		else
-			fuse_reply_buf(req, bytes.data, bytes.len);
-		buf_release(&bytes);
-		open_file_put(f);
-		return;
-	}
-	if (f->doc) {
-		struct buf bytes;
-
-		buf_init(&bytes, 0);
-		got = off < 0 ? -EINVAL
-			      : document_read(f->u, f->doc, (uint64_t)off, size,
-					      &bytes);
+		got = f->events ? pull_events_read(f->u, f->events, off, size,
+						   req_interrupted, req, &bytes)
+		      : off < 0 ? -EINVAL
+				: document_read(f->u, f->doc, (uint64_t)off,
+						size, &bytes);
 		if (got < 0)
 			fuse_reply_err(req, -got);
 		else

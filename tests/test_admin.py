@@ -59,15 +59,7 @@ def assert_no_writes(emu, what):
                                                              writes(emu))
 
 
-def close_errno(path, text, mode="w"):
-    """open/write/close: the errno of close() (the commit), or 0."""
-    fh = open(path, mode, encoding="utf-8")
-    fh.write(text)
-    try:
-        fh.close()
-    except OSError as exc:
-        return exc.errno
-    return 0
+close_errno = util.close_errno
 
 
 def listing(mount, *parts):

@@ -254,15 +254,7 @@ def users_of(emu, name):
                   for u in emu.share_by_name(name)["allowedUsers"])
 
 
-def close_errno(path, text):
-    """open/write/close: the errno of the close() (the commit), or 0."""
-    fh = open(path, "w", encoding="utf-8")
-    fh.write(text)
-    try:
-        fh.close()
-    except OSError as exc:
-        return exc.errno
-    return 0
+close_errno = util.close_errno
 
 
 PERM_CASES = [(f, after) for f in KINDS for after in (0, 1)]

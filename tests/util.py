@@ -691,3 +691,15 @@ def assert_json_equal(actual, expected, what):
                     expected.get(key, "<missing>")))
         pytest.fail("%s differs from the emulator:\n%s" % (what,
                                                            "\n".join(diff)))
+
+
+def close_errno(path, text, mode="w"):
+    """Python open(mode)/write/close: the errno of the call that failed,
+    which must be close() (a commit happens there), or 0."""
+    fh = open(path, mode, encoding="utf-8")
+    fh.write(text)
+    try:
+        fh.close()
+    except OSError as exc:
+        return exc.errno
+    return 0
