@@ -396,6 +396,9 @@ class Mount:
             cmd.append("-d")
         return cmd
 
+    def is_mounted(self):
+        return os.path.ismount(self.path)
+
     def start(self):
         log = open(self.log_path, "ab")
         try:
@@ -406,7 +409,7 @@ class Mount:
         finally:
             log.close()
         deadline = time.monotonic() + MOUNT_TIMEOUT
-        while not os.path.ismount(self.path):
+        while not self.is_mounted():
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
                 self._finished = True
