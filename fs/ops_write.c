@@ -233,18 +233,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		setattr_edit(req, u, n, attr, to_set, fi);
 		return;
 	}
-	if (n->kind == FS_TASK_TRIGGER && !(to_set & FUSE_SET_ATTR_SIZE)) {
-		/* touch of a trigger that exists: nothing to change. */
-		rc = node_stat(u, n, &st, &ttl);
-		if (rc)
-			fuse_reply_err(req, -rc);
-		else
-			fuse_reply_attr(req, &st, 0);
-		return;
-	}
-	if (n->kind == FS_SCRATCH) {
-		/* Modes and times of an editor's file are kept nowhere. */
-		rc = (to_set & FUSE_SET_ATTR_SIZE)
+	/*
+	 * touch of a trigger that exists changes nothing; modes and times of
+	 * an editor's file are kept nowhere (only its size is).
+	 */
+	if (n->kind == FS_SCRATCH ||
+	    (n->kind == FS_TASK_TRIGGER && !(to_set & FUSE_SET_ATTR_SIZE))) {
+		rc = n->kind == FS_SCRATCH && (to_set & FUSE_SET_ATTR_SIZE)
 		     ? scratch_truncate(u, n->id, attr->st_size) : 0;
 		if (rc == 0)
 			rc = node_stat(u, n, &st, &ttl);

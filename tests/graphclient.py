@@ -59,3 +59,16 @@ class Client:
         r = self(method, path, body)
         assert r.status == status, (method, path, r.status, r.data)
         return r.json()
+
+
+def assert_refused(reply, status, *words, codes=None):
+    """A Graph error reply: status, one of codes, a message naming every
+    word, and the request-id Graph puts in innerError."""
+    assert reply.status == status, (reply.status, reply.data)
+    err = reply.error()
+    if codes:
+        assert err["code"] in codes, err
+    assert err["message"]
+    assert "request-id" in err["innerError"]
+    for word in words:
+        assert word in err["message"], (word, err["message"])

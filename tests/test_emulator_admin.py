@@ -14,7 +14,7 @@ import time
 import pytest
 
 import util
-from graphclient import Client, request
+from graphclient import Client, assert_refused, request
 
 ADMIN = "admin@contoso.com"
 ALICE = "alice@contoso.com"
@@ -114,17 +114,6 @@ class Unchanged:
     def check(self):
         assert self.emu.writes() == []
         assert self.emu.state() == self.before
-
-
-def assert_refused(reply, status, *words, codes=None):
-    assert reply.status == status, (reply.status, reply.data)
-    err = reply.error()
-    if codes:
-        assert err["code"] in codes, err
-    assert err["message"]
-    assert "request-id" in err["innerError"]
-    for word in words:
-        assert word in err["message"], (word, err["message"])
 
 
 BAD_REQUEST = ("invalidRequest", "BadRequest")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import util
-from graphclient import Client, request
+from graphclient import Client, assert_refused, request
 
 ADMIN = "admin@contoso.com"
 ALICE = "alice@contoso.com"
@@ -35,17 +35,6 @@ def token(emu, **body):
     status, out = emu.call("POST", "/_emulator/token", body)
     assert status == 200, out
     return out["access_token"]
-
-
-def assert_refused(reply, status, *words, codes=None):
-    assert reply.status == status, (reply.status, reply.data)
-    err = reply.error()
-    if codes:
-        assert err["code"] in codes, err
-    assert err["message"]
-    assert "request-id" in err["innerError"]
-    for word in words:
-        assert word in err["message"], (word, err["message"])
 
 
 def pull(emu):

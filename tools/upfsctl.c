@@ -270,21 +270,27 @@ static const char *ctl_upfs_binary(char *buf, size_t len)
 	static const char *const near[] = { "/upfs", "/../fs/upfs" };
 	const char *env = getenv("UPFS_BINARY");
 	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
+	bool found = ctl_self_dir(self, sizeof(self)) == 0;
 
 	if (env && env[0])
 		return env;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-	if (slash)
-		*slash = '\0';
-	for (size_t i = 0; slash && i < 2; i++) {
+	for (size_t i = 0; found && i < 2; i++) {
 		if (snprintf(buf, len, "%s%s", self, near[i]) < (int)len &&
 		    access(buf, X_OK) == 0)
 			return buf;
 	}
 	return "upfs";
+}
+
+int ctl_self_dir(char *dir, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+	char *slash = n > 0 ? (dir[n] = '\0', strrchr(dir, '/')) : NULL;
+
+	if (slash == NULL)
+		return -ENOENT;
+	*slash = '\0';
+	return 0;
 }
 
 static int ctl_mount(int argc, char **argv)

@@ -78,4 +78,8 @@ int ctl_release(int argc, char **argv);
 int ctl_csr_public_key(const char *csr_base64, char **key_base64);
 int ctl_cups_sync(int argc, char **argv);
 
+/* The folder upfsctl's own binary is in (its bin/, or tools/ of a build
+   tree): 0, or -ENOENT when /proc/self/exe cannot say. */
+int ctl_self_dir(char *dir, size_t len);
+
 #endif

@@ -334,17 +334,12 @@ static const char *find_ppd(char *buf, size_t len)
 {
 	const char *env = getenv("UPFS_CUPS_PPD");
 	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
 
 	if (env && env[0])
 		return env;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-	if (slash)
-		*slash = '\0';
-	if (slash && snprintf(buf, len, "%s/../share/ppd/upfs/upfs.ppd",
-			      self) < (int)len && access(buf, R_OK) == 0)
+	if (ctl_self_dir(self, sizeof(self)) == 0 &&
+	    snprintf(buf, len, "%s/../share/ppd/upfs/upfs.ppd",
+		     self) < (int)len && access(buf, R_OK) == 0)
 		return buf;
 	return NULL;
 }
