@@ -63,10 +63,12 @@ int cache_del(struct cache *c, enum cache_table t, const char *key);
 /*
  * A commit reaches the disk whole except its root (meta) page, which the
  * next commit's flush carries: a system crash may undo the last commit,
- * never corrupt the store. cache_sync makes every commit so far durable,
- * for the few whose loss would repeat or skip a request to the service.
+ * never corrupt the store. cache_put_durable also flushes the root page
+ * before it returns (once for all the puts committed with it), for the
+ * few records whose loss would repeat or skip a request to the service.
  */
-int cache_sync(struct cache *c);
+int cache_put_durable(struct cache *c, enum cache_table t, const char *key,
+		      const void *data, size_t len, int64_t fetched_ms);
 
 void cache_entry_release(struct cache_entry *e);
 

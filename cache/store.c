@@ -19,6 +19,13 @@
  * Every transaction begins and ends inside one function of this file, so
  * none outlives a call, and no MDB_val escapes its transaction.
  *
+ * Group commit: every commit is flushed to disk (fdatasync) before it
+ * returns, and a flush costs far more than the write. Puts and deletes
+ * that arrive while a commit is being flushed wait for it, then go
+ * together in the next transaction, so concurrent writers share flushes
+ * instead of queueing for one each; each call still returns only once its
+ * own change is committed, in the order the calls were made.
+ *
  * LMDB's own rules that reach our callers: open the cache after fork()
  * (after fuse_daemonize()), never twice at once in one process, and
  * cache_close() only once no other thread is inside a cache_* call.
@@ -27,7 +34,9 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,6 +52,21 @@ static const char *const cache_table_names[UPFS_CACHE_TABLES] = {
 	[UPFS_CACHE_LOCAL] = "local",
 };
 
+/* A put (data set) or a delete waiting for its commit; on its caller's
+   stack, which waits until done. */
+struct cache_op {
+	struct cache_op *next;
+	enum cache_table t;
+	MDB_val key;
+	const void *data;
+	size_t len;
+	int64_t fetched_ms;
+	bool is_put;
+	bool durable;		/* on disk, root page and all, when done */
+	int rc;
+	bool done;
+};
+
 struct cache {
 	MDB_env *env;
 	MDB_dbi dbi[UPFS_CACHE_TABLES];
@@ -50,6 +74,11 @@ struct cache {
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
 	_Atomic uint64_t writes;	/* commits that changed a table */
+
+	pthread_mutex_t batch_lock;	/* the three below */
+	pthread_cond_t batch_done;	/* a commit ended */
+	struct cache_op *pending, **pending_tail;
+	bool committing;		/* some thread is committing a batch */
 };
 
 static void header_encode(unsigned char *p, int64_t v)
@@ -172,6 +201,9 @@ int cache_open(struct cache **out, const char *dir, size_t map_size)
 	atomic_init(&c->hits, 0);
 	atomic_init(&c->misses, 0);
 	atomic_init(&c->writes, 0);
+	pthread_mutex_init(&c->batch_lock, NULL);
+	pthread_cond_init(&c->batch_done, NULL);
+	c->pending_tail = &c->pending;
 
 	rc = cache_mdb_to_errno(mdb_env_create(&c->env));
 	if (rc < 0)
@@ -186,7 +218,7 @@ int cache_open(struct cache **out, const char *dir, size_t map_size)
 	/*
 	 * MDB_NOTLS: FUSE worker threads come and go, so a reader slot must
 	 * belong to the transaction, not to the thread. MDB_NOMETASYNC: one
-	 * flush per commit instead of two, integrity kept (cache_sync where
+	 * flush per commit instead of two, integrity kept (cache_put_durable where
 	 * the outbox needs a commit on disk before it acts).
 	 */
 	rc = cache_mdb_to_errno(mdb_env_open(c->env, dir,
@@ -208,6 +240,8 @@ out:
 		/* Also required after a failed mdb_env_open(). */
 		if (c->env)
 			mdb_env_close(c->env);
+		pthread_cond_destroy(&c->batch_done);
+		pthread_mutex_destroy(&c->batch_lock);
 		free(c);
 	}
 	return rc;
@@ -218,6 +252,8 @@ void cache_close(struct cache *c)
 	if (!c)
 		return;
 	mdb_env_close(c->env);
+	pthread_cond_destroy(&c->batch_done);
+	pthread_mutex_destroy(&c->batch_lock);
 	free(c);
 }
 
@@ -293,77 +329,154 @@ out:
 	return rc;
 }
 
-int cache_put(struct cache *c, enum cache_table t, const char *key,
-	      const void *data, size_t len, int64_t fetched_ms)
+/* op into txn; *changed tells whether a table changed. */
+static int op_apply(struct cache *c, MDB_txn *txn, struct cache_op *op,
+		    bool *changed)
 {
-	MDB_txn *txn = NULL;
-	MDB_val k, v;
+	MDB_val v;
 	int rc;
 
-	rc = key_prepare(c, t, key, &k);
-	if (rc < 0)
-		goto out;
-	if ((!data && len) || len > SIZE_MAX - CACHE_HEADER_LEN) {
-		rc = -EINVAL;
-		goto out;
+	*changed = false;
+	if (!op->is_put) {
+		rc = mdb_del(txn, c->dbi[op->t], &op->key, NULL);
+		if (rc == MDB_NOTFOUND)
+			return 0;	/* already absent */
+		*changed = rc == 0;
+		return cache_mdb_to_errno(rc);
 	}
-	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
-	if (rc < 0)
-		goto out;
 	/* MDB_RESERVE: build the value in the map, no staging copy. */
-	v.mv_size = CACHE_HEADER_LEN + len;
+	v.mv_size = CACHE_HEADER_LEN + op->len;
 	v.mv_data = NULL;
-	rc = cache_mdb_to_errno(mdb_put(txn, c->dbi[t], &k, &v, MDB_RESERVE));
+	rc = cache_mdb_to_errno(mdb_put(txn, c->dbi[op->t], &op->key, &v,
+					MDB_RESERVE));
 	if (rc < 0)
-		goto out;
-	header_encode(v.mv_data, fetched_ms);
-	if (len)
-		memcpy((unsigned char *)v.mv_data + CACHE_HEADER_LEN, data, len);
+		return rc;
+	header_encode(v.mv_data, op->fetched_ms);
+	if (op->len)
+		memcpy((unsigned char *)v.mv_data + CACHE_HEADER_LEN, op->data,
+		       op->len);
+	*changed = true;
+	return 0;
+}
+
+/* ops (a list of n) in one transaction: 0, or why none of them went in. */
+static int ops_commit(struct cache *c, struct cache_op *ops, size_t n)
+{
+	MDB_txn *txn = NULL;
+	uint64_t changes = 0;
+	struct cache_op *op = ops;
+	bool changed;
+	int rc;
+
+	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
+	for (size_t i = 0; i < n && rc == 0; i++, op = op->next) {
+		rc = op_apply(c, txn, op, &changed);
+		changes += changed;
+	}
+	if (rc < 0 || changes == 0)
+		goto out;	/* nothing to commit */
 	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
 	txn = NULL;		/* commit frees it, success or not */
-	if (rc < 0)
-		goto out;
-	atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
+	if (rc == 0)
+		atomic_fetch_add_explicit(&c->writes, changes,
+					  memory_order_relaxed);
 out:
 	if (txn)
 		mdb_txn_abort(txn);
 	return rc;
+}
+
+/*
+ * Commits batch in one transaction. If that fails, each op is tried alone,
+ * so that one bad op (a full map, say) fails only its own caller. One
+ * flush of the root page serves every durable op in it.
+ */
+static void batch_commit(struct cache *c, struct cache_op *batch)
+{
+	bool durable = false;
+	size_t n = 0;
+	int rc;
+
+	for (struct cache_op *op = batch; op; op = op->next)
+		n++;
+	rc = ops_commit(c, batch, n);
+	for (struct cache_op *op = batch; op; op = op->next) {
+		op->rc = rc == 0 || n == 1 ? rc : ops_commit(c, op, 1);
+		durable |= op->durable && op->rc == 0;
+	}
+	if (!durable)
+		return;
+	rc = cache_mdb_to_errno(mdb_env_sync(c->env, 1));
+	for (struct cache_op *op = batch; op; op = op->next)
+		if (op->durable && op->rc == 0)
+			op->rc = rc;
+}
+
+/* Queues op, and commits it with whatever else is queued; op->rc. */
+static int op_write(struct cache *c, struct cache_op *op)
+{
+	struct cache_op *batch, *next;
+
+	pthread_mutex_lock(&c->batch_lock);
+	*c->pending_tail = op;
+	c->pending_tail = &op->next;
+	while (!op->done) {
+		if (c->committing) {
+			pthread_cond_wait(&c->batch_done, &c->batch_lock);
+			continue;
+		}
+		c->committing = true;
+		batch = c->pending;
+		c->pending = NULL;
+		c->pending_tail = &c->pending;
+		pthread_mutex_unlock(&c->batch_lock);
+		batch_commit(c, batch);
+		pthread_mutex_lock(&c->batch_lock);
+		/* Each waiter's op is on its stack: untouched once done. */
+		for (; batch; batch = next) {
+			next = batch->next;
+			batch->done = true;
+		}
+		c->committing = false;
+		pthread_cond_broadcast(&c->batch_done);
+	}
+	pthread_mutex_unlock(&c->batch_lock);
+	return op->rc;
+}
+
+static int put(struct cache *c, enum cache_table t, const char *key,
+	       const void *data, size_t len, int64_t fetched_ms, bool durable)
+{
+	struct cache_op op = { .t = t, .data = data, .len = len,
+			       .fetched_ms = fetched_ms, .is_put = true,
+			       .durable = durable };
+	int rc = key_prepare(c, t, key, &op.key);
+
+	if (rc < 0)
+		return rc;
+	if ((!data && len) || len > SIZE_MAX - CACHE_HEADER_LEN)
+		return -EINVAL;
+	return op_write(c, &op);
+}
+
+int cache_put(struct cache *c, enum cache_table t, const char *key,
+	      const void *data, size_t len, int64_t fetched_ms)
+{
+	return put(c, t, key, data, len, fetched_ms, false);
+}
+
+int cache_put_durable(struct cache *c, enum cache_table t, const char *key,
+		      const void *data, size_t len, int64_t fetched_ms)
+{
+	return put(c, t, key, data, len, fetched_ms, true);
 }
 
 int cache_del(struct cache *c, enum cache_table t, const char *key)
 {
-	MDB_txn *txn = NULL;
-	MDB_val k;
-	int rc;
+	struct cache_op op = { .t = t };
+	int rc = key_prepare(c, t, key, &op.key);
 
-	rc = key_prepare(c, t, key, &k);
-	if (rc < 0)
-		goto out;
-	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, 0, &txn));
-	if (rc < 0)
-		goto out;
-	rc = mdb_del(txn, c->dbi[t], &k, NULL);
-	if (rc == MDB_NOTFOUND) {
-		rc = 0;		/* already absent: nothing to commit */
-		goto out;
-	}
-	rc = cache_mdb_to_errno(rc);
-	if (rc < 0)
-		goto out;
-	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
-	txn = NULL;		/* commit frees it, success or not */
-	if (rc < 0)
-		goto out;
-	atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	return rc;
-}
-
-int cache_sync(struct cache *c)
-{
-	return cache_mdb_to_errno(mdb_env_sync(c->env, 1));
+	return rc < 0 ? rc : op_write(c, &op);
 }
 
 void cache_entry_release(struct cache_entry *e)

@@ -222,6 +222,9 @@ struct fs_deps {
 	int n;
 	bool overflow;		/* more than UPFS_MAX_DEPS: never current */
 	bool volatile_;		/* made from live state, not resources */
+	/* Also made from the spool, which then held spool_sig (spool.h). */
+	bool spool;
+	uint64_t spool_sig;
 };
 
 void fs_deps_release(struct fs_deps *deps);
@@ -478,21 +481,18 @@ struct upfs {
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */
-	/* Held from taking a submission's record to its LMDB commit, so
-	   records reach the outbox in the order they were taken while
-	   spool_lock is free during the commit's fdatasync (lock order:
-	   persist_lock, then spool_lock). */
-	pthread_mutex_t persist_lock;
 	struct submission *submissions;
-	/* Held across a job create, its reconciling and its clean-up, so no
-	   submission takes another's blank job for its own (lock order:
-	   create_lock, then spool_lock). */
-	pthread_mutex_t create_lock;
+	/* Shared across a job create; alone across reconciling a lost
+	   create and cleaning up replayed ones, so no submission takes
+	   another's blank job for its own (lock order: create_lock, then
+	   spool_lock). Writers first: creates never starve a clean-up. */
+	pthread_rwlock_t create_lock;
 	char me_upn[256];		/* who our jobs are created by, once
 					   a create has said (spool_lock) */
 	pthread_t submitter;
 	bool submitter_started;
 	char spool_dir[4096];
+	int spool_lock_fd;		/* flock'd: one upfs per spool, or -1 */
 
 	pthread_mutex_t scratch_lock;	/* scratches (scratch.h) */
 	struct scratch *scratches;

@@ -199,6 +199,7 @@ static int open_cache(struct upfs *u)
 
 static int upfs_init(struct upfs *u)
 {
+	pthread_rwlockattr_t rw;
 	int rc;
 
 	pthread_mutex_init(&u->node_lock, NULL);
@@ -206,14 +207,18 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->res_cond, NULL);
 	pthread_mutex_init(&u->health_lock, NULL);
 	pthread_mutex_init(&u->spool_lock, NULL);
-	pthread_mutex_init(&u->persist_lock, NULL);
 	pthread_mutex_init(&u->handle_lock, NULL);
-	pthread_mutex_init(&u->create_lock, NULL);
+	pthread_rwlockattr_init(&rw);
+	pthread_rwlockattr_setkind_np(&rw,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&u->create_lock, &rw);
+	pthread_rwlockattr_destroy(&rw);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_mutex_init(&u->role_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
+	u->spool_lock_fd = -1;
 	u->uid = u->opts.have_uid ? u->opts.uid : getuid();
 	u->gid = u->opts.have_gid ? u->opts.gid : getgid();
 	rc = res_table_new(u);
@@ -238,8 +243,7 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->role_lock);
 		pthread_mutex_destroy(&u->spool_lock);
-		pthread_mutex_destroy(&u->persist_lock);
-		pthread_mutex_destroy(&u->create_lock);
+		pthread_rwlock_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);
 		pthread_mutex_destroy(&u->node_lock);
 		pthread_mutex_destroy(&u->res_lock);

@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "role.h"
 #include "scratch.h"
+#include "spool.h"
 
 static void node_free(struct fs_node *n);
 
@@ -209,12 +210,18 @@ static int node_refresh(struct upfs *u, struct fs_node *dir)
 {
 	struct fs_entries entries = { 0 };
 	struct fs_deps deps = { 0 };
-	bool current;
+	uint64_t spool_sig;
+	bool current, spool;
 	int rc;
 
 	pthread_mutex_lock(&u->node_lock);
 	current = dir->listed && res_deps_current(u, &dir->deps);
+	spool = dir->deps.spool;
+	spool_sig = dir->deps.spool_sig;
 	pthread_mutex_unlock(&u->node_lock);
+	/* The spool changes without a generation: compare what it holds. */
+	if (current && spool)
+		current = spool_signature(u, dir->id) == spool_sig;
 	if (current)
 		return 0;
 

@@ -383,12 +383,10 @@ static int journal_write(struct upfs *u, const char *key,
 	json_t *r = json_pack("{s:o, s:o}", "want", list_json(want), "have",
 			      list_json(have));
 	char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	int rc = text ? cache_put(u->cache, UPFS_CACHE_LOCAL, key, text,
-				  strlen(text), cache_now_ms())
+	int rc = text ? cache_put_durable(u->cache, UPFS_CACHE_LOCAL, key, text,
+					  strlen(text), cache_now_ms())
 		      : -ENOMEM;
 
-	if (rc == 0)
-		rc = cache_sync(u->cache);
 	free(text);
 	json_decref(r);
 	return rc;

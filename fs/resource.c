@@ -38,6 +38,8 @@ struct res {
 	bool tried_cache;	/* LMDB was consulted once */
 	bool queued;		/* waiting for a refresher */
 	bool must_fetch;	/* changed by this mount: stale is not enough */
+	bool disk_behind;	/* changed here since its LMDB copy was
+				   deleted: nothing there to delete again */
 	struct res *next;	/* hash chain */
 	struct res *qnext;	/* refresh queue */
 };
@@ -213,6 +215,8 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	pthread_mutex_lock(&u->res_lock);
 	if (rc == 0)
 		res_install(u, r, json, text, len, fetched);
+	if (rc == 0 && !from_cache)
+		r->disk_behind = false;	/* res_fetch wrote this copy there */
 	free(text);
 	r->loading = false;
 	pthread_cond_broadcast(&u->res_cond);
@@ -360,6 +364,7 @@ int res_list_upsert(struct upfs *u, const char *key, json_t *member)
 	const char *id = json_string_value(json_object_get(member, "id"));
 	json_t *list;
 	struct res *r;
+	bool forget_disk = false;
 	int rc = -ENOENT;
 
 	if (id == NULL)
@@ -382,12 +387,16 @@ int res_list_upsert(struct upfs *u, const char *key, json_t *member)
 		r->hash = 0;
 		r->gen++;
 		r->used_ms = cache_now_ms();
+		forget_disk = !r->disk_behind;
+		r->disk_behind = true;
 		res_evict(u, r);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&u->res_lock);
-	/* The remount's copy lacks member: it fetches the listing anew. */
-	if (rc == 0)
+	/* The remount's copy lacks member: it fetches the listing anew. Once
+	   per copy: each delete is a flush to disk, and this runs per
+	   document. */
+	if (forget_disk)
 		cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
 	return rc;
 }
@@ -531,4 +540,6 @@ void fs_deps_release(struct fs_deps *deps)
 	deps->n = 0;
 	deps->overflow = false;
 	deps->volatile_ = false;
+	deps->spool = false;
+	deps->spool_sig = 0;
 }

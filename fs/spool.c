@@ -1,15 +1,18 @@
 /*
  * spool.c — the submission table, its outbox records and spool files.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "spool.h"
 
 static const char *const state_names[] = {
@@ -34,10 +37,22 @@ static enum sub_state state_parse(const char *name)
 	return SUB_CREATING;
 }
 
+static struct submission *submission_new(void)
+{
+	struct submission *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->fd = -1;
+	pthread_mutex_init(&s->persist_lock, NULL);
+	return s;
+}
+
 static void submission_free(struct submission *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
+	pthread_mutex_destroy(&s->persist_lock);
 	free(s->share_id);
 	free(s->name);
 	free(s->content_type);
@@ -86,12 +101,11 @@ static json_t *record_encode(const struct submission *s)
 
 static struct submission *record_decode(const char *id, const json_t *r)
 {
-	struct submission *s = calloc(1, sizeof(*s));
+	struct submission *s = submission_new();
 
 	if (s == NULL)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	s->fd = -1;
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
 	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
@@ -125,7 +139,7 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	bool removed;
 	int rc = 0;
 
-	pthread_mutex_lock(&u->persist_lock);
+	pthread_mutex_lock(&s->persist_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	removed = s->removed;
 	r = removed ? NULL : record_encode(s);
@@ -133,13 +147,13 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	pthread_mutex_unlock(&u->spool_lock);
 	/* A removed submission's record is gone for good: never bring it
 	   back. */
-	if (!removed)
-		rc = text ? cache_put(u->cache, UPFS_CACHE_OUTBOX, s->id, text,
-				      strlen(text), cache_now_ms())
-			  : -ENOMEM;
-	if (rc == 0 && !removed && durable)
-		rc = cache_sync(u->cache);
-	pthread_mutex_unlock(&u->persist_lock);
+	if (!removed && text == NULL)
+		rc = -ENOMEM;
+	else if (!removed)
+		rc = (durable ? cache_put_durable : cache_put)(
+			u->cache, UPFS_CACHE_OUTBOX, s->id, text, strlen(text),
+			cache_now_ms());
+	pthread_mutex_unlock(&s->persist_lock);
 	free(text);
 	json_decref(r);
 	return rc;
@@ -181,6 +195,59 @@ out:
 	cache_entry_release(&e);
 }
 
+/*
+ * Two mounts on one spool would each resume the other's documents (and
+ * print them twice) and sweep away the other's half-written files.
+ */
+static int spool_lock(struct upfs *u)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", u->spool_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		if (rc == -EBUSY)
+			upfs_log(u, UPFS_LOG_ERROR, "cache_dir '%s' is in use "
+				 "by another upfs", u->opts.cache_dir);
+		close(fd);
+		return rc;
+	}
+	u->spool_lock_fd = fd;
+	return 0;
+}
+
+/*
+ * Spool files without a record were never handed over: an earlier upfs
+ * died while they were written, or before the first record of their
+ * submission (their close() failed). Nothing will send them.
+ */
+static void spool_sweep(struct upfs *u)
+{
+	DIR *d = opendir(u->spool_dir);
+	struct dirent *e;
+	struct submission *s;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		for (s = u->submissions; s; s = s->next)
+			if (strcmp(s->id, e->d_name) == 0)
+				break;
+		if (s == NULL && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			upfs_log(u, UPFS_LOG_INFO, "removed spool file '%s': "
+				 "its document was never handed over",
+				 e->d_name);
+	}
+	closedir(d);
+}
+
 int spool_init(struct upfs *u)
 {
 	char **keys = NULL;
@@ -191,10 +258,14 @@ int spool_init(struct upfs *u)
 		 u->opts.cache_dir);
 	if (mkdir(u->spool_dir, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
+	rc = spool_lock(u);
+	if (rc == 0)
+		rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		spool_load_one(u, keys[i]);
 	cache_keys_free(keys, n);
+	if (rc == 0)
+		spool_sweep(u);
 	return rc;
 }
 
@@ -207,19 +278,21 @@ void spool_release(struct upfs *u)
 		submission_free(s);
 	}
 	u->submissions = NULL;
+	if (u->spool_lock_fd >= 0)
+		close(u->spool_lock_fd);
+	u->spool_lock_fd = -1;
 }
 
 int spool_create(struct upfs *u, const char *share_id, const char *name,
 		 struct submission **out)
 {
-	struct submission *s = calloc(1, sizeof(*s));
+	struct submission *s = submission_new();
 	unsigned char rnd[8];
 	char path[4200];
 	int rc = 0;
 
 	if (s == NULL)
 		return -ENOMEM;
-	s->fd = -1;
 	s->created_ms = cache_now_ms();
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
@@ -319,12 +392,12 @@ void spool_remove(struct upfs *u, struct submission *s)
 	bool listed = false;
 	char path[4200];
 
-	pthread_mutex_lock(&u->persist_lock);
+	pthread_mutex_lock(&s->persist_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	s->removed = true;
 	pthread_mutex_unlock(&u->spool_lock);
 	cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
-	pthread_mutex_unlock(&u->persist_lock);
+	pthread_mutex_unlock(&s->persist_lock);
 	spool_path(u, s, path, sizeof(path));
 	unlink(path);
 	pthread_mutex_lock(&u->spool_lock);
@@ -362,4 +435,27 @@ bool spool_owns_job(struct upfs *u, const char *job_id)
 		owned = s->job_id && strcmp(s->job_id, job_id) == 0;
 	pthread_mutex_unlock(&u->spool_lock);
 	return owned;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	return s ? fnv1a_update(h, s, strlen(s) + 1) : fnv1a_update(h, "", 0);
+}
+
+uint64_t spool_signature(struct upfs *u, const char *share_id)
+{
+	uint64_t h = FNV1A_SEED;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (struct submission *s = u->submissions; s; s = s->next) {
+		/* Any share's job may be in this one's listing of jobs. */
+		h = hash_str(h, s->job_id);
+		if (s->state == SUB_DONE || strcmp(s->share_id, share_id) != 0)
+			continue;
+		h = hash_str(h, s->id);
+		h = hash_str(h, s->name);
+		h = fnv1a_update(h, &s->created_ms, sizeof(s->created_ms));
+	}
+	pthread_mutex_unlock(&u->spool_lock);
+	return h;
 }

@@ -16,6 +16,7 @@
 #define UPFS_SPOOL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,6 +60,12 @@ struct submission {
 				   what is left of it */
 	bool busy;		/* a thread is working on it */
 	bool removed;		/* its record deleted (spool_remove) */
+	/* Held from taking its record to the record's commit, so its
+	   records reach the outbox in the order they were taken while
+	   spool_lock is free during the commit (lock order: persist_lock,
+	   then spool_lock). One per submission: commits of different
+	   submissions go to disk together (cache.h). */
+	pthread_mutex_t persist_lock;
 	unsigned refs;		/* the table's and each user's */
 	struct submission *next;
 };
@@ -86,8 +93,8 @@ int spool_open_file(struct upfs *u, struct submission *s);
 
 /*
  * Writes the outbox record of s: taken under spool_lock, committed after
- * it is released. Call with neither spool_lock nor persist_lock held.
- * durable: on disk when this returns (cache_sync); otherwise a system
+ * it is released. Call with neither spool_lock nor s->persist_lock held.
+ * durable: on disk when this returns (cache_put_durable); otherwise a system
  * crash may undo it, leaving the state before.
  */
 int spool_persist(struct upfs *u, struct submission *s, bool durable);
@@ -100,6 +107,12 @@ int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out);
 
 /* Whether a job id belongs to a pending submission (reconciliation). */
 bool spool_owns_job(struct upfs *u, const char *job_id);
+/*
+ * A digest of what spool_list and spool_owns_job would tell about
+ * share_id's queue/ now: equal digests, equal answers (but for a 64-bit
+ * collision).
+ */
+uint64_t spool_signature(struct upfs *u, const char *share_id);
 
 const char *spool_state_name(enum sub_state state);
 

@@ -57,6 +57,14 @@ bool submit_err_is_permanent(int rc)
  * request goes: recovering from the state before would repeat it blind.
  * Any other state undone by a system crash is recovered from the one
  * before it (a session asked for again, an upload resumed).
+ *
+ * SPOOLED, UPLOADED and DONE are not written at all: CREATING or
+ * STARTING is written next thing, or the record is deleted. A document
+ * that leaves close() waiting in the spool is written then (submit_run);
+ * one whose upfs dies before CREATING was never handed over (its close()
+ * failed); a record left saying UPLOADING or STARTING is recovered by
+ * asking the service (the session has every byte; the job has started),
+ * never by sending anything twice. Each record written is a flush to disk.
  */
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
@@ -64,6 +72,8 @@ static int set_state(struct upfs *u, struct submission *s,
 	pthread_mutex_lock(&u->spool_lock);
 	s->state = state;
 	pthread_mutex_unlock(&u->spool_lock);
+	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
+		return 0;
 	return spool_persist(u, s, state == SUB_CREATING ||
 				   state == SUB_STARTING);
 }
@@ -259,8 +269,8 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
  * Blank jobs of ours that no submission owns are what lost or repeated
  * creates left: libcurl re-sends a POST by itself when a reused connection
  * dies before the reply (graph_err.replayed), and a dropped reply leaves a
- * job we never heard of. Creates are serialized by create_lock, so no other
- * submission of this mount has one in flight: cancel them all.
+ * job we never heard of. This runs holding create_lock alone, so no other
+ * submission of this mount has a create in flight: cancel them all.
  */
 /*
  * Whether job id of s's share is, right now, waiting for its document: 1
@@ -317,7 +327,8 @@ static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
 		/*
 		 * The list may be old: a submission that owned this job may
 		 * have finished since and let go of it. Only a job that is
-		 * still blank now is nobody's (adopting needs create_lock).
+		 * still blank now is nobody's (this holds create_lock
+		 * alone).
 		 */
 		if (job_still_blank(u, s, id, &err) == 1) {
 			upfs_log(u, UPFS_LOG_INFO, "'%s': cancelling job %s, left "
@@ -367,7 +378,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 		 * The list may be old: the submission that owned a job in it
 		 * may have uploaded, started and let go of it since. Adopt
 		 * only a job still blank now; no new owner can appear
-		 * meanwhile, as creates hold create_lock. Not knowing is not
+		 * meanwhile, as creates need create_lock. Not knowing is not
 		 * "no": creating another then could print twice.
 		 */
 		int blank = job_still_blank(u, s, tree_str(job, "id"), &err);
@@ -397,19 +408,37 @@ out:
 	return rc;
 }
 
-static int step_create_locked(struct upfs *u, struct submission *s);
+static int step_create_locked(struct upfs *u, struct submission *s,
+			      bool *replayed);
 
+/*
+ * Creates share create_lock; reconciling a lost create and cancelling
+ * replayed ones hold it alone. While they do, no create is in flight
+ * whose job exists but is not yet its submission's, so a blank job no
+ * submission owns is a lost or repeated create's.
+ */
 static int step_create(struct upfs *u, struct submission *s)
 {
+	bool alone = s->state == SUB_CREATING, replayed = false;
 	int rc;
 
-	pthread_mutex_lock(&u->create_lock);
-	rc = step_create_locked(u, s);
-	pthread_mutex_unlock(&u->create_lock);
+	if (alone)
+		pthread_rwlock_wrlock(&u->create_lock);
+	else
+		pthread_rwlock_rdlock(&u->create_lock);
+	rc = step_create_locked(u, s, &replayed);
+	if (replayed && !alone) {
+		pthread_rwlock_unlock(&u->create_lock);
+		pthread_rwlock_wrlock(&u->create_lock);
+	}
+	if (replayed)
+		cancel_replayed_creates(u, s);
+	pthread_rwlock_unlock(&u->create_lock);
 	return rc;
 }
 
-static int step_create_locked(struct upfs *u, struct submission *s)
+static int step_create_locked(struct upfs *u, struct submission *s,
+			      bool *replayed)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL, *job = NULL;
@@ -442,8 +471,7 @@ static int step_create_locked(struct upfs *u, struct submission *s)
 		note_error(u, s, rc, &err, "creating the job");
 	else
 		rc = take_job(u, s, job);
-	if (rc == 0 && err.replayed)
-		cancel_replayed_creates(u, s);
+	*replayed = rc == 0 && err.replayed;
 	json_decref(job);
 	json_decref(body);
 	buf_release(&path);

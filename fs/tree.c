@@ -196,15 +196,57 @@ int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 	return member ? 0 : -ENOENT;
 }
 
+/* n digits at p as a number, or -1. */
+static int digits_value(const char *p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Hinnant's method). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * By hand, not strptime() and timegm(): a listing of queue/ turns every
+ * job's time, on every look-up of a name in it.
+ */
 int64_t tree_parse_time(const char *iso)
 {
-	struct tm tm = { 0 };
+	int y, mo, d, h, mi, s;
 	const char *p;
 	int64_t t;
 
-	if (iso == NULL || (p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+	if (iso == NULL || strlen(iso) < 19 || iso[4] != '-' || iso[7] != '-' ||
+	    (iso[10] != 'T' && iso[10] != 't') || iso[13] != ':' ||
+	    iso[16] != ':')
 		return 0;
-	t = (int64_t)timegm(&tm);
+	y = digits_value(iso, 4);
+	mo = digits_value(iso + 5, 2);
+	d = digits_value(iso + 8, 2);
+	h = digits_value(iso + 11, 2);
+	mi = digits_value(iso + 14, 2);
+	s = digits_value(iso + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || s < 0 || s > 60)
+		return 0;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	p = iso + 19;
 	if (*p == '.')
 		while (*++p >= '0' && *p <= '9')
 			;
@@ -416,6 +458,9 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	int rc;
 
 	buf_init(&numbered, 0);
+	/* Taken first: a change while listing makes the next look list anew. */
+	deps->spool = true;
+	deps->spool_sig = spool_signature(u, dir->id);
 	rc = tree_get(u, TREE_SHARES, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
 	if (rc)
@@ -442,8 +487,6 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	}
 	if (rc == 0)
 		rc = spool_list(u, dir->id, out);
-	/* Local documents come and go without a resource generation. */
-	deps->volatile_ = true;
 out:
 	for (i = 0; names && i < n; i++)
 		free(names[i].name);

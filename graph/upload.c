@@ -328,6 +328,14 @@ static int upload_run(struct upload *u, graph_progress_fn progress, void *arg)
 	n = chunks < UPFS_UPLOAD_PARALLEL ? (unsigned)chunks
 					  : UPFS_UPLOAD_PARALLEL;
 	pthread_mutex_lock(&u->lock);
+	/* One range (most documents): the caller's thread sends it. */
+	if (n == 1) {
+		u->live++;
+		pthread_mutex_unlock(&u->lock);
+		upload_worker(u);
+		pthread_mutex_lock(&u->lock);
+		n = 0;
+	}
 	for (i = 0; i < n; i++) {
 		rc = pthread_create(&tids[i], NULL, upload_worker, u);
 		if (rc)
@@ -336,7 +344,7 @@ static int upload_run(struct upload *u, graph_progress_fn progress, void *arg)
 		u->live++;
 	}
 	/* Fewer workers than planned still finish the job. */
-	if (!started)
+	if (!started && u->live == 0 && !u->done && !u->rc)
 		upload_fail_msg(u, -rc, "cannot start an upload thread");
 	while (u->live) {
 		held = upload_held(u);

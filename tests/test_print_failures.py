@@ -533,6 +533,61 @@ def lmdb_records(cache_dir, table):
     return out
 
 
+def spool_files(cache):
+    return sorted(n for n in os.listdir(os.path.join(cache, "spool"))
+                  if not n.startswith("."))
+
+
+def test_kill_9_mid_write_leaves_no_spool_file(start_emulator, upfs_mount):
+    """A document still being written when upfs dies was never handed over
+    (its close() fails): the next mount removes its spool file, which
+    nothing would ever send, and makes no job of it."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    fd = os.open(os.path.join(queue, "half.pdf"), os.O_WRONLY | os.O_CREAT)
+    try:
+        os.write(fd, make_pdf("half.pdf", 100000)[:50000])
+        assert len(spool_files(cache)) == 1
+        mount.proc.send_signal(signal.SIGKILL)
+        mount.wait_exit()
+    finally:
+        with pytest.raises(OSError):
+            os.close(fd)
+    assert util.unmount_path(mount.path)
+    assert outbox_records(cache) == {}
+
+    mount = upfs_mount(emu, cache_dir=cache)
+    assert spool_files(cache) == []
+    assert "its document was never handed over" in mount.log()
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == []
+    assert job_ids(emu, share["id"]) == before
+
+
+def test_second_mount_on_one_cache_dir_is_refused(start_emulator, upfs_mount,
+                                                  workdir):
+    """Two mounts on one cache would each resume the other's documents
+    (printing them twice) and remove the other's half-written files."""
+    emu = start_emulator()
+    first = upfs_mount(emu)
+    other = util.Mount(emu, workdir, cache_dir=first.cache_dir)
+    try:
+        proc = subprocess.run(other.command(), capture_output=True,
+                              text=True, env=other.env,
+                              stdin=subprocess.DEVNULL,
+                              timeout=util.scaled(30))
+    finally:
+        if other.is_mounted():
+            util.unmount_path(other.path)
+    assert proc.returncode != 0
+    assert "is in use by another upfs" in proc.stdout + proc.stderr
+    assert not other.is_mounted()
+    assert SHARE in os.listdir(first.p("shares"))
+
+
 def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
                                                 workdir):
     """Half the upload PUTs take 3 s, so at the kill (2 s in) some cp's have
