@@ -58,13 +58,15 @@ bool submit_err_is_permanent(int rc)
  * Any other state undone by a system crash is recovered from the one
  * before it (a session asked for again, an upload resumed).
  *
- * SPOOLED, UPLOADED and DONE are not written at all: CREATING or
- * STARTING is written next thing, or the record is deleted. A document
- * that leaves close() waiting in the spool is written then (submit_run);
- * one whose upfs dies before CREATING was never handed over (its close()
- * failed); a record left saying UPLOADING or STARTING is recovered by
- * asking the service (the session has every byte; the job has started),
- * never by sending anything twice. Each record written is a flush to disk.
+ * SPOOLED, CREATED, UPLOADED and DONE are not written at all: the next
+ * record follows at once, or the record is deleted, and each record
+ * written is a flush to disk. A document that leaves close() waiting in
+ * the spool is written then (submit_run); one whose upfs dies before
+ * CREATING was never handed over (its close() failed). A record left
+ * saying CREATING is recovered by adopting the blank job (an upload
+ * session opened on it leaves it blank); UPLOADING or STARTING by asking
+ * the service (the session has every byte; the job has started). None is
+ * recovered by sending anything twice.
  */
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
@@ -72,7 +74,8 @@ static int set_state(struct upfs *u, struct submission *s,
 	pthread_mutex_lock(&u->spool_lock);
 	s->state = state;
 	pthread_mutex_unlock(&u->spool_lock);
-	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
+	if (state == SUB_SPOOLED || state == SUB_CREATED ||
+	    state == SUB_UPLOADED || state == SUB_DONE)
 		return 0;
 	return spool_persist(u, s, state == SUB_CREATING ||
 				   state == SUB_STARTING);
