@@ -366,14 +366,42 @@ out:
 	return rc;
 }
 
-static int cmp_job_id(const void *a, const void *b)
-{
-	unsigned long long x = strtoull(tree_str(*(json_t *const *)a, "id"),
-					NULL, 10);
-	unsigned long long y = strtoull(tree_str(*(json_t *const *)b, "id"),
-					NULL, 10);
+/* A job and its numeric id, read once: sorting reads ids n log n times. */
+struct id_job {
+	unsigned long long id;
+	json_t *job;
+};
 
-	return x < y ? -1 : x > y;
+static int cmp_id_job(const void *a, const void *b)
+{
+	const struct id_job *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* jobs[0..n) oldest first (by id), as the service mostly lists them. */
+static int sort_jobs_by_id(json_t **jobs, size_t n)
+{
+	struct id_job *v;
+	size_t i;
+
+	for (i = 1; i < n && strtoull(tree_str(jobs[i - 1], "id"), NULL, 10) <=
+			     strtoull(tree_str(jobs[i], "id"), NULL, 10); i++)
+		;
+	if (i >= n)
+		return 0;	/* already in order */
+	v = calloc(n, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		v[i].id = strtoull(tree_str(jobs[i], "id"), NULL, 10);
+		v[i].job = jobs[i];
+	}
+	qsort(v, n, sizeof(*v), cmp_id_job);
+	for (i = 0; i < n; i++)
+		jobs[i] = v[i].job;
+	free(v);
+	return 0;
 }
 
 /* The document name of a job, or "job-<id>" when it has none yet. */
@@ -474,8 +502,9 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	json_array_foreach(list, i, v)
 		if (!tree_job_is_final(v) && !spool_owns_job(u, tree_str(v, "id")))
 			sorted[n++] = v;
-	qsort(sorted, n, sizeof(*sorted), cmp_job_id);
-	rc = queue_names(sorted, n, &names);
+	rc = sort_jobs_by_id(sorted, n);
+	if (rc == 0)
+		rc = queue_names(sorted, n, &names);
 	for (i = 0; i < n && rc == 0; i++) {
 		buf_reset(&numbered);
 		rc = names_copy_number(&numbered, names[i].name, names[i].copy);
