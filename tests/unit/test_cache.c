@@ -406,6 +406,76 @@ out:
 	return rc;
 }
 
+struct mixed {
+	struct cache *c;
+	int id;
+	const char *big;	/* NULL: small puts, durable puts and deletes */
+	size_t big_len;
+	int wrong;		/* calls whose result was not the expected one */
+};
+
+static void *mixed_run(void *arg)
+{
+	struct mixed *m = arg;
+	struct cache_entry e = { 0 };
+	char key[32];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "m%d/%d", m->id, i % 7);
+		if (m->big) {
+			m->wrong += cache_put(m->c, UPFS_CACHE_RESOURCES, "big",
+					      m->big, m->big_len, i) != -ENOSPC;
+			continue;
+		}
+		m->wrong += (i % 3 ? cache_put : cache_put_durable)(
+				    m->c, UPFS_CACHE_OUTBOX, key, key,
+				    strlen(key), i) != 0;
+		m->wrong += cache_get(m->c, UPFS_CACHE_OUTBOX, key, &e) != 0 ||
+			    !entry_is(&e, key, strlen(key), i);
+		cache_entry_release(&e);
+		if (i % 5 == 0)
+			m->wrong += cache_del(m->c, UPFS_CACHE_OUTBOX, key) != 0;
+	}
+	return NULL;
+}
+
+/*
+ * Writes that arrive together are committed together (store.c): a put
+ * that cannot fit fails alone, and every other put, durable put and
+ * delete of its batch still lands, in each caller's order.
+ */
+static int test_group_commit(void)
+{
+	struct cache *c = NULL;
+	struct mixed m[4];
+	pthread_t th[4];
+	char dir[PATH_MAX];
+	char *big = calloc(1, 1 << 20);
+	int i, started = 0, rc = 1;
+
+	CHECK(big);
+	tmp_path(dir, sizeof(dir), "group");
+	CHECK(cache_open(&c, dir, 256 * 1024) == 0);
+	for (i = 0; i < 4; i++) {
+		m[i] = (struct mixed){ .c = c, .id = i,
+				       .big = i == 0 ? big : NULL,
+				       .big_len = 1 << 20 };
+		if (pthread_create(&th[i], NULL, mixed_run, &m[i]) != 0)
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	CHECK(started == 4);
+	for (i = 0; i < 4; i++)
+		CHECK(m[i].wrong == 0);
+	rc = 0;
+out:
+	cache_close(c);
+	free(big);
+	return rc;
+}
+
 static int remove_one(const char *path, const struct stat *sb, int type,
 		      struct FTW *ftw)
 {
@@ -429,6 +499,7 @@ int main(void)
 		{ "list_keys", test_list_keys },
 		{ "map_full", test_map_full },
 		{ "threads", test_threads },
+		{ "group_commit", test_group_commit },
 	};
 	size_t i;
 	int failed = 0;
