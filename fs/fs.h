@@ -328,21 +328,32 @@ struct fs_node {
 	int64_t mtime;		/* guarded by node_lock (a refresh sets it) */
 	uint64_t nlookup;	/* guarded by node_lock */
 	bool linked;		/* listed by its parent's snapshot */
-	/* Folders only, guarded by node_lock. */
-	struct fs_entries entries;	/* sorted by name */
-	struct fs_node **children;	/* parallel to entries; NULL = none */
-	struct fs_deps deps;
-	bool listed;
-	uint64_t listing_sig;	/* the listing the kernel may have cached */
-	unsigned open_dirs;	/* open handles of this folder */
-	bool listing_mixed;	/* they were opened with different listings */
-	/* Files, guarded by node_lock: the last rendered size, good while the
-	   resources it was rendered from keep their generations. */
-	bool attr_known;
-	off_t size;
-	int64_t file_mtime;
-	int file_ttl;
-	struct fs_deps attr_deps;
+	/* A node is a folder (tree_kind_is_dir) or not for its whole life,
+	   and keeps the state of one only: a walk of a big tenant holds a
+	   node for every entry. Guarded by node_lock. */
+	union {
+		struct {	/* folders */
+			struct fs_entries entries;	/* sorted by name */
+			/* parallel to entries; NULL = none */
+			struct fs_node **children;
+			struct fs_deps deps;
+			bool listed;
+			/* the listing the kernel may have cached */
+			uint64_t listing_sig;
+			unsigned open_dirs;	/* open handles of it */
+			/* they were opened with different listings */
+			bool listing_mixed;
+		};
+		struct {	/* files and links: the last rendered size,
+				   good while the resources it was rendered
+				   from keep their generations */
+			bool attr_known;
+			off_t size;
+			int64_t file_mtime;
+			int file_ttl;
+			struct fs_deps attr_deps;
+		};
+	};
 	/* Every node, so unmount frees those the kernel never forgot. */
 	struct fs_node *all_prev, *all_next;
 	struct fs_node **all_head;

@@ -92,10 +92,10 @@ static void node_destroy(struct fs_node *n)
 		*n->all_head = n->all_next;
 	if (n->all_next)
 		n->all_next->all_prev = n->all_prev;
-	free(n->children);
-	fs_entries_release(&n->entries);
-	fs_deps_release(&n->deps);
-	fs_deps_release(&n->attr_deps);
+	if (tree_kind_is_dir(n->kind)) {
+		free(n->children);
+		fs_entries_release(&n->entries);
+	}
 	free(n->name);
 	free(n->id);
 	free(n->owner);
@@ -104,7 +104,8 @@ static void node_destroy(struct fs_node *n)
 
 static void node_free(struct fs_node *n)
 {
-	for (size_t i = 0; n->children && i < n->entries.n; i++)
+	for (size_t i = 0; tree_kind_is_dir(n->kind) && n->children &&
+			   i < n->entries.n; i++)
 		if (n->children[i])
 			node_unlink(n->children[i]);
 	node_destroy(n);
@@ -609,7 +610,8 @@ void node_invalidate_dependents(struct upfs *u, const struct res *r)
 
 	pthread_mutex_lock(&u->node_lock);
 	for (struct fs_node *x = u->all_nodes; x; x = x->all_next) {
-		if (!x->attr_known || !deps_have(&x->attr_deps, r))
+		if (tree_kind_is_dir(x->kind) || !x->attr_known ||
+		    !deps_have(&x->attr_deps, r))
 			continue;
 		if (n == alloc) {
 			size_t more = alloc ? alloc * 2 : 16;
