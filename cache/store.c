@@ -73,7 +73,7 @@ struct cache {
 	size_t max_key;			/* mdb_env_get_maxkeysize() */
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
-	_Atomic uint64_t writes;	/* commits that changed a table */
+	_Atomic uint64_t writes;	/* records committed (put or deleted) */
 
 	pthread_mutex_t batch_lock;	/* the three below */
 	pthread_cond_t batch_done;	/* a commit ended */

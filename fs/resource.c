@@ -403,8 +403,11 @@ int res_list_upsert(struct upfs *u, const char *key, json_t *member)
 	/* The remount's copy lacks member: it fetches the listing anew. Once
 	   per copy: each delete is a flush to disk, and this runs per
 	   document. */
-	if (forget_disk)
-		cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
+	if (forget_disk && cache_del(u->cache, UPFS_CACHE_RESOURCES, key)) {
+		pthread_mutex_lock(&u->res_lock);
+		r->disk_behind = false;	/* still there: delete it next time */
+		pthread_mutex_unlock(&u->res_lock);
+	}
 	return rc;
 }
 
@@ -453,11 +456,15 @@ json_t *res_find_id(json_t *list, const char *id)
  */
 static void res_trim_heap(struct upfs *u)
 {
-	struct mallinfo2 mi = mallinfo2();
-	size_t last = u->res->heap_used_at_trim;
-	size_t churn = mi.uordblks > last ? mi.uordblks - last
-					  : last - mi.uordblks;
+	struct mallinfo2 mi;
+	size_t last, churn;
 
+	/* It walks every arena's free lists: not under res_lock. */
+	pthread_mutex_unlock(&u->res_lock);
+	mi = mallinfo2();
+	pthread_mutex_lock(&u->res_lock);
+	last = u->res->heap_used_at_trim;
+	churn = mi.uordblks > last ? mi.uordblks - last : last - mi.uordblks;
 	if (churn < RES_HEAP_SLACK || mi.fordblks < RES_HEAP_SLACK)
 		return;
 	u->res->heap_used_at_trim = mi.uordblks;

@@ -106,6 +106,7 @@ static struct submission *record_decode(const char *id, const json_t *r)
 	if (s == NULL)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->on_disk = true;	/* read from its record */
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
 	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
@@ -153,6 +154,11 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 		rc = (durable ? cache_put_durable : cache_put)(
 			u->cache, UPFS_CACHE_OUTBOX, s->id, text, strlen(text),
 			cache_now_ms());
+	if (!removed && rc == 0) {
+		pthread_mutex_lock(&u->spool_lock);
+		s->on_disk = true;
+		pthread_mutex_unlock(&u->spool_lock);
+	}
 	pthread_mutex_unlock(&s->persist_lock);
 	free(text);
 	json_decref(r);
@@ -413,40 +419,17 @@ void spool_remove(struct upfs *u, struct submission *s)
 	pthread_mutex_unlock(&u->spool_lock);
 }
 
-int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&u->spool_lock);
-	for (struct submission *s = u->submissions; s && rc == 0; s = s->next)
-		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0)
-			rc = fs_entries_add(out, s->name, FS_QUEUE_LOCAL, s->id,
-					    s->share_id, s->created_ms / 1000);
-	pthread_mutex_unlock(&u->spool_lock);
-	return rc;
-}
-
-bool spool_owns_job(struct upfs *u, const char *job_id)
-{
-	bool owned = false;
-
-	pthread_mutex_lock(&u->spool_lock);
-	for (struct submission *s = u->submissions; s && !owned; s = s->next)
-		owned = s->job_id && strcmp(s->job_id, job_id) == 0;
-	pthread_mutex_unlock(&u->spool_lock);
-	return owned;
-}
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
 	return s ? fnv1a_update(h, s, strlen(s) + 1) : fnv1a_update(h, "", 0);
 }
 
-uint64_t spool_signature(struct upfs *u, const char *share_id)
+/* Under spool_lock: the digest spool_signature returns. */
+static uint64_t digest_locked(struct upfs *u, const char *share_id)
 {
 	uint64_t h = FNV1A_SEED;
 
-	pthread_mutex_lock(&u->spool_lock);
 	for (struct submission *s = u->submissions; s; s = s->next) {
 		/* Any share's job may be in this one's listing of jobs. */
 		h = hash_str(h, s->job_id);
@@ -456,6 +439,55 @@ uint64_t spool_signature(struct upfs *u, const char *share_id)
 		h = hash_str(h, s->name);
 		h = fnv1a_update(h, &s->created_ms, sizeof(s->created_ms));
 	}
+	return h;
+}
+
+uint64_t spool_signature(struct upfs *u, const char *share_id)
+{
+	uint64_t h;
+
+	pthread_mutex_lock(&u->spool_lock);
+	h = digest_locked(u, share_id);
 	pthread_mutex_unlock(&u->spool_lock);
 	return h;
+}
+
+/* Under spool_lock. */
+static bool owns_job_locked(struct upfs *u, const char *job_id)
+{
+	for (struct submission *s = u->submissions; s; s = s->next)
+		if (s->job_id && job_id && strcmp(s->job_id, job_id) == 0)
+			return true;
+	return false;
+}
+
+int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
+		     size_t *n, struct fs_entries *out, uint64_t *sig)
+{
+	size_t kept = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&u->spool_lock);
+	for (size_t i = 0; i < *n; i++)
+		if (!owns_job_locked(u, json_string_value(
+					    json_object_get(jobs[i], "id"))))
+			jobs[kept++] = jobs[i];
+	*n = kept;
+	for (struct submission *s = u->submissions; s && rc == 0; s = s->next)
+		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0)
+			rc = fs_entries_add(out, s->name, FS_QUEUE_LOCAL, s->id,
+					    s->share_id, s->created_ms / 1000);
+	*sig = digest_locked(u, share_id);
+	pthread_mutex_unlock(&u->spool_lock);
+	return rc;
+}
+
+bool spool_owns_job(struct upfs *u, const char *job_id)
+{
+	bool owned;
+
+	pthread_mutex_lock(&u->spool_lock);
+	owned = owns_job_locked(u, job_id);
+	pthread_mutex_unlock(&u->spool_lock);
+	return owned;
 }

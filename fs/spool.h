@@ -60,6 +60,7 @@ struct submission {
 				   what is left of it */
 	bool busy;		/* a thread is working on it */
 	bool removed;		/* its record deleted (spool_remove) */
+	bool on_disk;		/* a record of it was committed (spool_lock) */
 	/* Held from taking its record to the record's commit, so its
 	   records reach the outbox in the order they were taken while
 	   spool_lock is free during the commit (lock order: persist_lock,
@@ -102,15 +103,20 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable);
 /* Forgets s: its outbox record, its spool file, its place in the table. */
 void spool_remove(struct upfs *u, struct submission *s);
 
-/* Copies of the names (and ids) of a share's pending submissions. */
-int spool_list(struct upfs *u, const char *share_id, struct fs_entries *out);
-
 /* Whether a job id belongs to a pending submission (reconciliation). */
 bool spool_owns_job(struct upfs *u, const char *job_id);
+
 /*
- * A digest of what spool_list and spool_owns_job would tell about
- * share_id's queue/ now: equal digests, equal answers (but for a 64-bit
- * collision).
+ * What the spool adds to share_id's queue/, read in one hold of
+ * spool_lock so the three agree: drops from jobs[0..*n) those a pending
+ * submission owns (it shows as that), adds the share's pending documents
+ * to out, and sets *sig to the digest of the spool it read.
+ */
+int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
+		     size_t *n, struct fs_entries *out, uint64_t *sig);
+/*
+ * The digest spool_queue_view would set now: equal digests, equal views
+ * (but for a 64-bit collision).
  */
 uint64_t spool_signature(struct upfs *u, const char *share_id);
 

@@ -58,15 +58,16 @@ bool submit_err_is_permanent(int rc)
  * Any other state undone by a system crash is recovered from the one
  * before it (a session asked for again, an upload resumed).
  *
- * SPOOLED, CREATED, UPLOADED and DONE are not written at all: the next
- * record follows at once, or the record is deleted, and each record
- * written is a flush to disk. A document that leaves close() waiting in
- * the spool is written then (submit_run); one whose upfs dies before
- * CREATING was never handed over (its close() failed). A record left
- * saying CREATING is recovered by adopting the blank job (an upload
- * session opened on it leaves it blank); UPLOADING or STARTING by asking
- * the service (the session has every byte; the job has started). None is
- * recovered by sending anything twice.
+ * SPOOLED, UPLOADED and DONE are not written at all: the next record
+ * follows at once, or the record is deleted, and each record written is
+ * a flush to disk. A document that leaves close() waiting in the spool is
+ * written then (submit_run); one whose upfs dies before CREATING was
+ * never handed over (its close() failed). A record left saying UPLOADING
+ * or STARTING is recovered by asking the service (the session has every
+ * byte; the job has started), never by sending anything twice. CREATED
+ * is written: a record left at CREATING adopts a blank job of the share,
+ * maybe another document's with other options, so the window between a
+ * create's reply and its record is kept short.
  */
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
@@ -74,8 +75,7 @@ static int set_state(struct upfs *u, struct submission *s,
 	pthread_mutex_lock(&u->spool_lock);
 	s->state = state;
 	pthread_mutex_unlock(&u->spool_lock);
-	if (state == SUB_SPOOLED || state == SUB_CREATED ||
-	    state == SUB_UPLOADED || state == SUB_DONE)
+	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
 		return 0;
 	return spool_persist(u, s, state == SUB_CREATING ||
 				   state == SUB_STARTING);
@@ -754,6 +754,7 @@ static int64_t backoff_ms(int attempts)
 int submit_run(struct upfs *u, struct submission *s)
 {
 	int rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
+	int saved;
 
 	if (rc == 0) {
 		upfs_log(u, UPFS_LOG_INFO, "'%s': job %s started", s->name,
@@ -781,9 +782,17 @@ int submit_run(struct upfs *u, struct submission *s)
 			 strerror(-rc));
 	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
 	pthread_mutex_unlock(&u->spool_lock);
-	/* close() returns 0 for it now: on disk before that. When to try
-	   again is all that changed; the record on disk stays good if not. */
-	(void)spool_persist(u, s, true);
+	/* close() returns 0 for it now: on disk before that. */
+	saved = spool_persist(u, s, true);
+	if (saved && !s->on_disk) {
+		/* No record at all (none is written before CREATING, and no
+		   create was sent): nothing would ever send it. */
+		upfs_log(u, UPFS_LOG_WARNING, "'%s' not printed: it could not "
+			 "be kept in the spool: %s", s->name, strerror(-saved));
+		spool_remove(u, s);
+		return saved;
+	}
+	/* If an older record stays, only when to try again is lost. */
 	upfs_log(u, UPFS_LOG_INFO, "'%s' waits in the spool: %s", s->name,
 		 s->last_error);
 	return 1;

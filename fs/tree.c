@@ -486,9 +486,6 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	int rc;
 
 	buf_init(&numbered, 0);
-	/* Taken first: a change while listing makes the next look list anew. */
-	deps->spool = true;
-	deps->spool_sig = spool_signature(u, dir->id);
 	rc = tree_get(u, TREE_SHARES, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
 	if (rc)
@@ -498,11 +495,13 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* A job a pending submission is still uploading shows as that. */
 	json_array_foreach(list, i, v)
-		if (!tree_job_is_final(v) && !spool_owns_job(u, tree_str(v, "id")))
+		if (!tree_job_is_final(v))
 			sorted[n++] = v;
-	rc = sort_jobs_by_id(sorted, n);
+	deps->spool = true;
+	rc = spool_queue_view(u, dir->id, sorted, &n, out, &deps->spool_sig);
+	if (rc == 0)
+		rc = sort_jobs_by_id(sorted, n);
 	if (rc == 0)
 		rc = queue_names(sorted, n, &names);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -514,8 +513,6 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 					 tree_parse_time(tree_str(sorted[i],
 							  "createdDateTime")));
 	}
-	if (rc == 0)
-		rc = spool_list(u, dir->id, out);
 out:
 	for (i = 0; names && i < n; i++)
 		free(names[i].name);

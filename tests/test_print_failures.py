@@ -230,6 +230,51 @@ def test_spool_disk_full_is_enospc(small_tmpfs, emulator, upfs_mount):
     assert_printed_once(emulator, share["id"], before, "after.pdf", small)
 
 
+def fill(path):
+    """Writes path until its filesystem is full."""
+    with open(path, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+
+
+def test_offline_close_fails_when_the_spool_cannot_keep_it(
+        start_emulator, upfs_mount, small_tmpfs):
+    """Offline, close() says 0 only once the document's outbox record is on
+    disk (none is written earlier): a disk that fills up after its bytes
+    were written fails the close, and nothing is left looking spooled."""
+    emu = start_emulator()
+    mount = upfs_mount(emu, cache_dir=small_tmpfs)
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == []  # warm
+    mount.unmount()
+    mount = upfs_mount(emu, cache_dir=small_tmpfs, options=["offline"])
+    mount.expect_warning(r"'full\.pdf'")
+    queue = mount.p("shares", SHARE, "queue")
+    filler = os.path.join(small_tmpfs, "filler")
+    fd = os.open(os.path.join(queue, "full.pdf"), os.O_WRONLY | os.O_CREAT)
+    err = 0
+    try:
+        os.write(fd, make_pdf("offline full", 300 * 1024))
+        fill(filler)
+    finally:
+        try:
+            os.close(fd)
+        except OSError as exc:
+            err = exc.errno
+    assert err == errno.ENOSPC, errno.errorcode.get(err, err)
+    assert pending_entries(queue) == []
+    assert outbox_records(small_tmpfs) == {}
+    os.unlink(filler)
+    # With room again, a document waits in the spool as it should.
+    assert write_and_close(os.path.join(queue, "room.pdf"),
+                           make_pdf("room")) == ("ok", 0)
+    assert [r["name"] for r in outbox_records(small_tmpfs).values()] == \
+        ["room.pdf"]
+
+
 def test_rename_is_the_submission_and_honest(emulator, upfs_mount, workdir):
     """rsync writes .notes.txt.XXXXXX and renames it: the rename returns the
     refusal; mv from another filesystem fails and keeps its source."""
