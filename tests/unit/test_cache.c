@@ -350,6 +350,22 @@ out:
 	return rc;
 }
 
+/* Runs fn on each of the n args (size bytes apart) in its own thread, and
+   waits for them all; how many started. */
+static int run_threads(void *(*fn)(void *), void *args, size_t size, int n)
+{
+	pthread_t th[8];
+	int started = 0;
+
+	while (started < n && started < 8 &&
+	       pthread_create(&th[started], NULL, fn,
+			      (char *)args + (size_t)started * size) == 0)
+		started++;
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return started;
+}
+
 struct worker {
 	struct cache *c;
 	int id;
@@ -380,22 +396,15 @@ static int test_threads(void)
 {
 	struct cache *c = NULL;
 	struct worker w[4];
-	pthread_t th[4];
 	struct cache_stats st;
 	char dir[PATH_MAX];
-	int i, started = 0, rc = 1;
+	int i, rc = 1;
 
 	tmp_path(dir, sizeof(dir), "threads");
 	CHECK(cache_open(&c, dir, 0) == 0);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 4; i++)
 		w[i] = (struct worker){ .c = c, .id = i };
-		if (pthread_create(&th[i], NULL, worker_run, &w[i]) != 0)
-			break;
-		started++;
-	}
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	CHECK(started == 4);
+	CHECK(run_threads(worker_run, w, sizeof(w[0]), 4) == 4);
 	for (i = 0; i < 4; i++)
 		CHECK(!w[i].failed);
 	cache_stats_get(c, &st);
@@ -448,25 +457,18 @@ static int test_group_commit(void)
 {
 	struct cache *c = NULL;
 	struct mixed m[4];
-	pthread_t th[4];
 	char dir[PATH_MAX];
 	char *big = calloc(1, 1 << 20);
-	int i, started = 0, rc = 1;
+	int i, rc = 1;
 
 	CHECK(big);
 	tmp_path(dir, sizeof(dir), "group");
 	CHECK(cache_open(&c, dir, 256 * 1024) == 0);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 4; i++)
 		m[i] = (struct mixed){ .c = c, .id = i,
 				       .big = i == 0 ? big : NULL,
 				       .big_len = 1 << 20 };
-		if (pthread_create(&th[i], NULL, mixed_run, &m[i]) != 0)
-			break;
-		started++;
-	}
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	CHECK(started == 4);
+	CHECK(run_threads(mixed_run, m, sizeof(m[0]), 4) == 4);
 	for (i = 0; i < 4; i++)
 		CHECK(m[i].wrong == 0);
 	rc = 0;
