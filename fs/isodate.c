@@ -6,6 +6,8 @@
  * instead of being normalised into a different day.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -109,18 +111,45 @@ static int take_time(const char **p, struct tm *tm, long *offset)
 	return take_zone(p, offset);
 }
 
-/* The instant s names, as seconds since the epoch. */
-static int parse_instant(const char *s, time_t *out)
+/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Hinnant's method). */
+static int64_t days_from_civil(int y, int m, int d)
 {
-	struct tm tm, back;
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/*
+ * By hand, not timegm(): listings turn every job's time on each look-up
+ * (tree_parse_time).
+ */
+int isodate_instant(const char *s, int64_t *out)
+{
+	struct tm tm;
 	long offset = 0;
-	int mday, mon;
-	time_t t;
+	int y, m;
 
 	if (s == NULL || take_date(&s, &tm))
 		return -EINVAL;
-	mday = tm.tm_mday;	/* timegm() normalises tm in place */
-	mon = tm.tm_mon;
+	y = tm.tm_year + 1900;
+	m = tm.tm_mon + 1;
+	/* 31 April is not a date we were given. */
+	if (tm.tm_mday > days_in_month(y, m))
+		return -EINVAL;
 	if (*s == 'T' || *s == 't') {
 		s++;
 		if (take_time(&s, &tm, &offset))
@@ -128,13 +157,19 @@ static int parse_instant(const char *s, time_t *out)
 	}
 	if (*s != '\0')
 		return -EINVAL;
-	t = timegm(&tm);
-	/* timegm turns 31 April into 1 May: not the date we were given. */
-	if (gmtime_r(&t, &back) == NULL || back.tm_mday != mday ||
-	    back.tm_mon != mon)
-		return -EINVAL;
-	*out = t - offset;
+	*out = days_from_civil(y, m, tm.tm_mday) * SECONDS_PER_DAY +
+	       tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec - offset;
 	return 0;
+}
+
+static int parse_instant(const char *s, time_t *out)
+{
+	int64_t t;
+	int rc = isodate_instant(s, &t);
+
+	if (rc == 0)
+		*out = (time_t)t;
+	return rc;
 }
 
 /*

@@ -11,6 +11,8 @@
 #ifndef UPFS_ISODATE_H
 #define UPFS_ISODATE_H
 
+#include <stdint.h>
+
 /* "YYYY-MM-DD" and its NUL. */
 #define UPFS_ISODATE_DAY_LEN 11
 /* "YYYY-MM" and its NUL. */
@@ -26,6 +28,13 @@ int isodate_utc_day(const char *s, char day[UPFS_ISODATE_DAY_LEN]);
 
 /* The day n days after day (n < 0: before). -EINVAL on a bad day. */
 int isodate_add_days(const char *day, int n, char out[UPFS_ISODATE_DAY_LEN]);
+
+/*
+ * The instant s names (a date, or a date-time with or without a zone,
+ * taken as UTC without) in seconds since the epoch. -EINVAL if s is
+ * neither, or names no real day or time.
+ */
+int isodate_instant(const char *s, int64_t *out);
 
 /*
  * The first and the last instant of month ("YYYY-MM") as DateTimeOffset

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "isodate.h"
 #include "names.h"
 #include "pull.h"
 #include "scratch.h"
@@ -196,68 +197,11 @@ int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 	return member ? 0 : -ENOENT;
 }
 
-/* n digits at p as a number, or -1. */
-static int digits_value(const char *p, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v;
-}
-
-/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Hinnant's method). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/*
- * By hand, not strptime() and timegm(): a listing of queue/ turns every
- * job's time, on every look-up of a name in it.
- */
 int64_t tree_parse_time(const char *iso)
 {
-	int y, mo, d, h, mi, s;
-	const char *p;
 	int64_t t;
 
-	if (iso == NULL || strlen(iso) < 19 || iso[4] != '-' || iso[7] != '-' ||
-	    (iso[10] != 'T' && iso[10] != 't') || iso[13] != ':' ||
-	    iso[16] != ':')
-		return 0;
-	y = digits_value(iso, 4);
-	mo = digits_value(iso + 5, 2);
-	d = digits_value(iso + 8, 2);
-	h = digits_value(iso + 11, 2);
-	mi = digits_value(iso + 14, 2);
-	s = digits_value(iso + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || s < 0 || s > 60)
-		return 0;
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-	p = iso + 19;
-	if (*p == '.')
-		while (*++p >= '0' && *p <= '9')
-			;
-	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
-		/* "+hh:mm": local time is ahead of UTC by that much. */
-		int64_t off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
-			      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-
-		t += *p == '+' ? -off : off;
-	}
-	return t;
+	return isodate_instant(iso, &t) == 0 ? t : 0;
 }
 
 const char *tree_str(const json_t *obj, const char *name)

@@ -78,9 +78,34 @@ static void test_month_range(void)
 	CHECK(isodate_month_range("2024-01-01", a, b) == -EINVAL);
 }
 
+static void instant_is(const char *s, long long want, int want_rc)
+{
+	int64_t t = -1;
+	int rc = isodate_instant(s, &t);
+
+	CHECK_MSG(rc == want_rc && (rc || t == want),
+		  "'%s': rc %d, got %lld, want %lld", s, rc, (long long)t,
+		  want);
+}
+
+static void test_instants(void)
+{
+	instant_is("1970-01-01T00:00:00Z", 0, 0);
+	instant_is("2020-10-14T05:16:49-07:00", 1602677809, 0);
+	instant_is("2024-02-29T23:59:59.1234567Z", 1709251199, 0);
+	instant_is("2000-03-01T12:00:00+05:30", 951892200, 0);
+	instant_is("1969-12-31T23:59:59Z", -1, 0);
+	instant_is("2024-05-05", 1714867200, 0);
+	instant_is("2023-02-29T00:00:00Z", 0, -EINVAL);
+	instant_is("2024-04-31T00:00:00Z", 0, -EINVAL);
+	instant_is("2024-05-05T08:00:00Zjunk", 0, -EINVAL);
+	instant_is(NULL, 0, -EINVAL);
+}
+
 int main(void)
 {
 	test_days();
+	test_instants();
 	test_add_days();
 	test_month_range();
 	if (failures) {
