@@ -32,8 +32,8 @@ int queue_create(struct upfs *u, const char *share_id, const char *name,
 	/* A second create of a name still being written replaces it. */
 	if (s && (s->state == SUB_WRITING || s->state == SUB_LOCAL)) {
 		rc = spool_open_file(u, s);
-		if (rc == 0 && ftruncate(s->fd, 0) != 0)
-			rc = -errno;
+		if (rc == 0)
+			rc = queue_truncate(u, s, 0);
 		if (rc) {
 			spool_put(u, s);
 			return rc;
@@ -77,40 +77,94 @@ static void start_writeback(int fd, uint64_t off, uint64_t len)
 			      (off_t)WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
 }
 
+/*
+ * Bytes [from, to) of s's file become zeros: a write or truncate that
+ * goes past the document's end must not leave a reused file's old bytes
+ * in between. Beyond the file's end this only extends it.
+ */
+static int zero_range(int fd, uint64_t from, uint64_t to)
+{
+	static const char zeros[65536];
+
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)from,
+		      (off_t)(to - from)) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	while (from < to) {
+		size_t n = to - from < sizeof(zeros) ? (size_t)(to - from)
+						      : sizeof(zeros);
+		ssize_t done = pwrite(fd, zeros, n, (off_t)from);
+
+		if (done < 0)
+			return -errno;
+		from += (uint64_t)done;
+	}
+	return 0;
+}
+
+/* Under s->io_lock: makes the document size bytes long. */
+static void set_size(struct upfs *u, struct submission *s, uint64_t size)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	s->dirty = true;
+	s->size = size;
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+static bool still_writable(const struct submission *s)
+{
+	return s->state == SUB_WRITING || s->state == SUB_LOCAL;
+}
+
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off)
 {
-	ssize_t done;
+	uint64_t end = (uint64_t)off + size;
+	ssize_t done = 0;
+	int rc = 0;
 
-	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
-		return -EBADF;	/* already handed over */
-	if (off < 0 || (uint64_t)off + size > UPFS_MAX_DOCUMENT)
+	if (off < 0 || end > UPFS_MAX_DOCUMENT)
 		return queue_poison(u, s, -EFBIG);
-	done = pwrite(s->fd, data, size, off);
-	if (done < 0)
-		return queue_poison(u, s, -errno);
-	start_writeback(s->fd, (uint64_t)off, (uint64_t)done);
-	pthread_mutex_lock(&u->spool_lock);
-	s->dirty = true;
-	if ((uint64_t)off + (uint64_t)done > s->size)
-		s->size = (uint64_t)off + (uint64_t)done;
-	pthread_mutex_unlock(&u->spool_lock);
-	return (int)done;
+	pthread_mutex_lock(&s->io_lock);
+	if (!still_writable(s)) {
+		pthread_mutex_unlock(&s->io_lock);
+		return -EBADF;	/* already handed over */
+	}
+	if ((uint64_t)off > s->size)
+		rc = zero_range(s->fd, s->size, (uint64_t)off);
+	if (rc == 0) {
+		done = pwrite(s->fd, data, size, off);
+		if (done < 0)
+			rc = -errno;
+	}
+	if (rc == 0) {
+		start_writeback(s->fd, (uint64_t)off, (uint64_t)done);
+		end = (uint64_t)off + (uint64_t)done;
+		set_size(u, s, end > s->size ? end : s->size);
+	}
+	pthread_mutex_unlock(&s->io_lock);
+	return rc ? queue_poison(u, s, rc) : (int)done;
 }
 
 int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 {
-	if (s->state != SUB_WRITING && s->state != SUB_LOCAL)
-		return -EBADF;
+	int rc = 0;
+
 	if (size < 0 || (uint64_t)size > UPFS_MAX_DOCUMENT)
 		return queue_poison(u, s, -EFBIG);
-	if (ftruncate(s->fd, size) != 0)
-		return queue_poison(u, s, -errno);
-	pthread_mutex_lock(&u->spool_lock);
-	s->size = (uint64_t)size;
-	s->dirty = true;
-	pthread_mutex_unlock(&u->spool_lock);
-	return 0;
+	pthread_mutex_lock(&s->io_lock);
+	if (!still_writable(s)) {
+		pthread_mutex_unlock(&s->io_lock);
+		return -EBADF;
+	}
+	/* Shorter: the file keeps its pages for the bytes to come. */
+	if ((uint64_t)size > s->size)
+		rc = zero_range(s->fd, s->size, (uint64_t)size);
+	if (rc == 0)
+		set_size(u, s, (uint64_t)size);
+	pthread_mutex_unlock(&s->io_lock);
+	return rc ? queue_poison(u, s, rc) : 0;
 }
 
 /* Hands a written document over: 0 when started or spooled, or why not. */
@@ -294,13 +348,10 @@ int queue_local_size(struct upfs *u, const struct fs_node *n, off_t *size,
 		     int64_t *mtime)
 {
 	struct submission *s = spool_get(u, n->id);
-	struct stat st;
 
 	if (s == NULL)
 		return -ENOENT;
 	*size = (off_t)s->size;
-	if (s->fd >= 0 && fstat(s->fd, &st) == 0)
-		*size = st.st_size;
 	*mtime = s->created_ms / 1000;
 	spool_put(u, s);
 	return 0;
@@ -309,11 +360,24 @@ int queue_local_size(struct upfs *u, const struct fs_node *n, off_t *size,
 int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
 	       off_t off)
 {
-	ssize_t got;
+	ssize_t got = 0;
+	uint64_t end;
 	int rc = spool_open_file(u, s);
 
 	if (rc)
 		return rc;
-	got = pread(s->fd, out, size, off);
-	return got < 0 ? -errno : (int)got;
+	pthread_mutex_lock(&s->io_lock);
+	end = s->size;
+	if (s->state == SUB_DONE)
+		rc = -ENOENT;	/* its file may be another's now */
+	/* The file may go on past the document (reused). */
+	if (rc == 0 && off >= 0 && (uint64_t)off < end) {
+		if (size > end - (uint64_t)off)
+			size = (size_t)(end - (uint64_t)off);
+		got = pread(s->fd, out, size, off);
+		if (got < 0)
+			rc = -errno;
+	}
+	pthread_mutex_unlock(&s->io_lock);
+	return rc ? rc : (int)got;
 }

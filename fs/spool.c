@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "hash.h"
@@ -45,6 +46,7 @@ static struct submission *submission_new(void)
 		return NULL;
 	s->fd = -1;
 	pthread_mutex_init(&s->persist_lock, NULL);
+	pthread_mutex_init(&s->io_lock, NULL);
 	return s;
 }
 
@@ -53,6 +55,7 @@ static void submission_free(struct submission *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	pthread_mutex_destroy(&s->persist_lock);
+	pthread_mutex_destroy(&s->io_lock);
 	free(s->share_id);
 	free(s->name);
 	free(s->content_type);
@@ -68,6 +71,70 @@ static void spool_path(const struct upfs *u, const struct submission *s,
 		       char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s", u->spool_dir, s->id);
+}
+
+/*
+ * A big spool file is kept as .reuse when its document is done, and the
+ * next document is written over it instead of into a new file: page
+ * cache that is already the spool's costs a copy, fresh page cache costs
+ * that and more — on a VM that gives freed memory back to its host (free
+ * page reporting), first touching a page cost five times the copy into
+ * it. A document is the first s->size bytes of its file, so a small one
+ * hands the big file back whole. Small files are not worth keeping; past
+ * REUSE_MAX the file is cut, to bound the disk kept.
+ */
+#define REUSE_MIN ((uint64_t)1 << 20)
+#define REUSE_MAX ((uint64_t)256 << 20)
+
+static void reuse_path(const struct upfs *u, char *out, size_t len)
+{
+	snprintf(out, len, "%s/.reuse", u->spool_dir);
+}
+
+/* The kept file under path, opened, or -1 when there is none. */
+static int reuse_take(const struct upfs *u, const char *path)
+{
+	char from[4200];
+	int fd;
+
+	reuse_path(u, from, sizeof(from));
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		unlink(path);
+	return fd;
+}
+
+/*
+ * Whether the disk has room to spare for keeping size bytes: four times
+ * that free. A spool short of space (a write failed) keeps nothing: the
+ * outbox and the next document need it more.
+ */
+static bool reuse_has_room(const struct upfs *u, bool write_failed,
+			   uint64_t size)
+{
+	struct statvfs vfs;
+
+	return !write_failed && statvfs(u->spool_dir, &vfs) == 0 &&
+	       (uint64_t)vfs.f_bavail * vfs.f_frsize / 4 >= size;
+}
+
+/* Keeps s's spool file (at path) for reuse if worth it; else removes it. */
+static void reuse_give(const struct upfs *u, const struct submission *s,
+		       const char *path, bool write_failed)
+{
+	struct stat st;
+	char to[4200];
+
+	reuse_path(u, to, sizeof(to));
+	if ((s->fd >= 0 ? fstat(s->fd, &st) : stat(path, &st)) != 0 ||
+	    (uint64_t)st.st_size < REUSE_MIN ||
+	    ((uint64_t)st.st_size > REUSE_MAX &&
+	     truncate(path, (off_t)REUSE_MAX) != 0) ||
+	    !reuse_has_room(u, write_failed, (uint64_t)st.st_size) ||
+	    rename(path, to) != 0)
+		unlink(path);
 }
 
 /* Under spool_lock. */
@@ -278,6 +345,13 @@ int spool_init(struct upfs *u)
 void spool_release(struct upfs *u)
 {
 	struct submission *s = u->submissions, *next;
+	char path[4200];
+
+	/* An unmounted spool keeps no disk for speed. */
+	if (u->spool_lock_fd >= 0) {
+		reuse_path(u, path, sizeof(path));
+		unlink(path);
+	}
 
 	for (; s; s = next) {
 		next = s->next;
@@ -313,7 +387,10 @@ int spool_create(struct upfs *u, const char *share_id, const char *name,
 		goto out;
 	}
 	spool_path(u, s, path, sizeof(path));
-	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	s->fd = reuse_take(u, path);
+	if (s->fd < 0)
+		s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			     0600);
 	if (s->fd < 0) {
 		rc = -errno;
 		goto out;
@@ -395,7 +472,7 @@ void spool_put(struct upfs *u, struct submission *s)
 void spool_remove(struct upfs *u, struct submission *s)
 {
 	struct submission **p;
-	bool listed = false;
+	bool listed = false, write_failed;
 	char path[4200];
 
 	pthread_mutex_lock(&s->persist_lock);
@@ -405,7 +482,7 @@ void spool_remove(struct upfs *u, struct submission *s)
 	cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
 	pthread_mutex_unlock(&s->persist_lock);
 	spool_path(u, s, path, sizeof(path));
-	unlink(path);
+	pthread_mutex_lock(&s->io_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	for (p = &u->submissions; *p; p = &(*p)->next)
 		if (*p == s) {
@@ -416,7 +493,10 @@ void spool_remove(struct upfs *u, struct submission *s)
 	if (listed)
 		s->refs--;
 	s->state = SUB_DONE;
+	write_failed = s->write_error != 0;
 	pthread_mutex_unlock(&u->spool_lock);
+	reuse_give(u, s, path, write_failed);
+	pthread_mutex_unlock(&s->io_lock);
 }
 
 

@@ -39,7 +39,8 @@ struct submission {
 	char *share_id;
 	char *name;		/* its name in queue/ */
 	enum sub_state state;
-	uint64_t size;
+	uint64_t size;		/* of the document: the first bytes of its
+				   spool file, which may go on (reused) */
 	uint64_t uploaded;
 	char *content_type;	/* NULL until sniffed */
 	char *job_id;
@@ -67,6 +68,13 @@ struct submission {
 	   then spool_lock). One per submission: commits of different
 	   submissions go to disk together (cache.h). */
 	pthread_mutex_t persist_lock;
+	/* Held by each read, write and truncate of the spool file and by
+	   spool_remove: once removed, the file may become another document's
+	   (spool_create reuses it), so nothing may touch it through this
+	   submission after that. Also orders a write that must first zero
+	   the stale bytes it skips (queue.c). Lock order: io_lock, then
+	   spool_lock. */
+	pthread_mutex_t io_lock;
 	unsigned refs;		/* the table's and each user's */
 	struct submission *next;
 };
@@ -100,7 +108,10 @@ int spool_open_file(struct upfs *u, struct submission *s);
  */
 int spool_persist(struct upfs *u, struct submission *s, bool durable);
 
-/* Forgets s: its outbox record, its spool file, its place in the table. */
+/*
+ * Forgets s: its outbox record, its spool file, its place in the table.
+ * A big spool file is kept for the next document to write over (below).
+ */
 void spool_remove(struct upfs *u, struct submission *s);
 
 /* Whether a job id belongs to a pending submission (reconciliation). */

@@ -811,22 +811,27 @@ int submit_prepare(struct upfs *u, struct submission *s)
 {
 	unsigned char head[UPFS_SNIFF_BYTES];
 	const char *type;
-	struct stat st;
+	uint64_t size;
 	ssize_t got;
 	int rc = spool_open_file(u, s);
 
 	if (rc)
 		return rc;
-	if (fsync(s->fd) != 0 || fstat(s->fd, &st) != 0)
-		return -errno;
-	if (st.st_size == 0) {
+	pthread_mutex_lock(&u->spool_lock);
+	size = s->size;
+	pthread_mutex_unlock(&u->spool_lock);
+	if (size == 0) {
 		snprintf(s->last_error, sizeof(s->last_error),
 			 "an empty file is not printed");
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size > UPFS_MAX_DOCUMENT)
+	if (size > UPFS_MAX_DOCUMENT)
 		return -EFBIG;
-	got = pread(s->fd, head, sizeof(head), 0);
+	if (fsync(s->fd) != 0)
+		return -errno;
+	/* The document is the file's first size bytes (spool.c reuses files). */
+	got = pread(s->fd, head, size < sizeof(head) ? (size_t)size
+						     : sizeof(head), 0);
 	if (got < 0)
 		return -errno;
 	type = sniff_content_type(head, (size_t)got);
@@ -840,7 +845,6 @@ int submit_prepare(struct upfs *u, struct submission *s)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&u->spool_lock);
-	s->size = (uint64_t)st.st_size;
 	s->dirty = false;
 	s->last_errno = 0;
 	s->last_error[0] = '\0';

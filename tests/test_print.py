@@ -404,6 +404,67 @@ def test_200mb_document_in_bounded_memory(emulator, upfs_mount, workdir):
     assert_no_open_uploads(emulator)
 
 
+def test_a_reused_spool_file_carries_only_the_new_document(emulator,
+                                                          upfs_mount,
+                                                          workdir):
+    """A big document's spool file is kept and written over by the next
+    one: what the next one reads, stats and prints is its own bytes — not
+    the longer file's tail, and zeros where it skipped or extended, not the
+    old bytes there; a clean unmount leaves no kept file."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    kept = os.path.join(mount.cache_dir, "spool", ".reuse")
+    big = make_pdf("reuse-big", 3 * 1024 * 1024 + 5)
+    before = job_ids(emulator, share["id"])
+    util.run(["cp", write_file(os.path.join(workdir, "big.pdf"), big),
+              queue + "/"])
+    assert_printed_once(emulator, share["id"], before, "big.pdf", big)
+    assert os.path.getsize(kept) == len(big)
+
+    small = make_pdf("reuse-small", 100 * 1024 + 3)
+    local = os.path.join(queue, ".small.pdf")
+    write_file(local, small)    # a dot name stays local: read it back
+    assert not os.path.exists(kept), "the new document took the kept file"
+    assert os.stat(local).st_size == len(small)
+    with open(local, "rb") as fh:
+        assert fh.read() == small
+    with open(local, "rb") as fh:
+        fh.seek(len(small) - 10)
+        assert fh.read(1 << 20) == small[-10:]
+    before = job_ids(emulator, share["id"])
+    os.rename(local, os.path.join(queue, "small.pdf"))
+    assert_printed_once(emulator, share["id"], before, "small.pdf", small)
+    assert os.path.getsize(kept) == len(big), \
+        "a small document hands the kept file back whole"
+
+    # Skipped bytes and an extending truncate read as zeros.
+    head, tail = b"%PDF-1.4\n%holes\n", b"\n%%EOF\n"
+    holes = head + bytes(200000 - len(head)) + tail + bytes(50000)
+    with open(os.path.join(queue, ".holes.pdf"), "wb") as fh:
+        fh.write(head)
+        fh.seek(200000)
+        fh.write(tail)
+        fh.truncate(len(holes))
+    with open(os.path.join(queue, ".holes.pdf"), "rb") as fh:
+        assert fh.read() == holes
+    before = job_ids(emulator, share["id"])
+    os.rename(os.path.join(queue, ".holes.pdf"),
+              os.path.join(queue, "holes.pdf"))
+    assert_printed_once(emulator, share["id"], before, "holes.pdf", holes)
+
+    middle = make_pdf("reuse-middle", 2 * 1024 * 1024 + 1)
+    src = write_file(os.path.join(workdir, "middle.pdf"), middle)
+    before = job_ids(emulator, share["id"])
+    util.run(["dd", "bs=64k", "status=none", "if=" + src,
+              "of=" + os.path.join(queue, "middle.pdf")])
+    assert_printed_once(emulator, share["id"], before, "middle.pdf", middle)
+    assert os.path.getsize(kept) == len(big)
+
+    mount.unmount()
+    assert not os.path.exists(kept)
+
+
 # --- rm cancels; a job's status follows it -----------------------------------
 
 def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
