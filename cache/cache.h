@@ -59,6 +59,12 @@ int cache_put(struct cache *c, enum cache_table t, const char *key,
 	      const void *data, size_t len, int64_t fetched_ms);
 /* 0 also when the key was absent. */
 int cache_del(struct cache *c, enum cache_table t, const char *key);
+/*
+ * Deletes key with the next commit of any write, or at cache_close(),
+ * without a flush of its own: until then gets still find it, and a crash
+ * may keep it. For records whose leftover is recovered anyway.
+ */
+int cache_del_later(struct cache *c, enum cache_table t, const char *key);
 
 /*
  * A commit reaches the disk whole except its root (meta) page, which the

@@ -53,7 +53,8 @@ static const char *const cache_table_names[UPFS_CACHE_TABLES] = {
 };
 
 /* A put (data set) or a delete waiting for its commit; on its caller's
-   stack, which waits until done. */
+   stack, which waits until done — or, deferred, on the heap (key after
+   it), waited for by no one and freed once committed. */
 struct cache_op {
 	struct cache_op *next;
 	enum cache_table t;
@@ -63,6 +64,7 @@ struct cache_op {
 	int64_t fetched_ms;
 	bool is_put;
 	bool durable;		/* on disk, root page and all, when done */
+	bool deferred;		/* cache_del_later's */
 	int rc;
 	bool done;
 };
@@ -78,6 +80,7 @@ struct cache {
 	pthread_mutex_t batch_lock;	/* the three below */
 	pthread_cond_t batch_done;	/* a commit ended */
 	struct cache_op *pending, **pending_tail;
+	struct cache_op *deferred, **deferred_tail;	/* cache_del_later */
 	bool committing;		/* some thread is committing a batch */
 };
 
@@ -204,6 +207,7 @@ int cache_open(struct cache **out, const char *dir, size_t map_size)
 	pthread_mutex_init(&c->batch_lock, NULL);
 	pthread_cond_init(&c->batch_done, NULL);
 	c->pending_tail = &c->pending;
+	c->deferred_tail = &c->deferred;
 
 	rc = cache_mdb_to_errno(mdb_env_create(&c->env));
 	if (rc < 0)
@@ -247,10 +251,30 @@ out:
 	return rc;
 }
 
+static void batch_commit(struct cache *c, struct cache_op *batch);
+
+/* Frees the deferred ops of a committed batch, marks the others done. */
+static void batch_finish(struct cache_op *batch)
+{
+	struct cache_op *next;
+
+	for (; batch; batch = next) {
+		next = batch->next;
+		if (batch->deferred)
+			free(batch);
+		else
+			batch->done = true;	/* its waiter's, untouched now */
+	}
+}
+
 void cache_close(struct cache *c)
 {
 	if (!c)
 		return;
+	if (c->deferred) {
+		batch_commit(c, c->deferred);
+		batch_finish(c->deferred);
+	}
 	mdb_env_close(c->env);
 	pthread_cond_destroy(&c->batch_done);
 	pthread_mutex_destroy(&c->batch_lock);
@@ -415,7 +439,7 @@ static void batch_commit(struct cache *c, struct cache_op *batch)
 /* Queues op, and commits it with whatever else is queued; op->rc. */
 static int op_write(struct cache *c, struct cache_op *op)
 {
-	struct cache_op *batch, *next;
+	struct cache_op *batch;
 
 	pthread_mutex_lock(&c->batch_lock);
 	*c->pending_tail = op;
@@ -426,17 +450,16 @@ static int op_write(struct cache *c, struct cache_op *op)
 			continue;
 		}
 		c->committing = true;
-		batch = c->pending;
-		c->pending = NULL;
+		/* Deferred deletes ride along: no flush of their own. */
+		*c->deferred_tail = c->pending;
+		batch = c->deferred;
+		c->deferred = c->pending = NULL;
+		c->deferred_tail = &c->deferred;
 		c->pending_tail = &c->pending;
 		pthread_mutex_unlock(&c->batch_lock);
 		batch_commit(c, batch);
 		pthread_mutex_lock(&c->batch_lock);
-		/* Each waiter's op is on its stack: untouched once done. */
-		for (; batch; batch = next) {
-			next = batch->next;
-			batch->done = true;
-		}
+		batch_finish(batch);
 		c->committing = false;
 		pthread_cond_broadcast(&c->batch_done);
 	}
@@ -477,6 +500,29 @@ int cache_del(struct cache *c, enum cache_table t, const char *key)
 	int rc = key_prepare(c, t, key, &op.key);
 
 	return rc < 0 ? rc : op_write(c, &op);
+}
+
+int cache_del_later(struct cache *c, enum cache_table t, const char *key)
+{
+	struct cache_op *op;
+	MDB_val k;
+	int rc = key_prepare(c, t, key, &k);
+
+	if (rc < 0)
+		return rc;
+	op = calloc(1, sizeof(*op) + k.mv_size);
+	if (op == NULL)
+		return -ENOMEM;
+	op->t = t;
+	op->deferred = true;
+	op->key.mv_size = k.mv_size;
+	op->key.mv_data = op + 1;
+	memcpy(op + 1, k.mv_data, k.mv_size);
+	pthread_mutex_lock(&c->batch_lock);
+	*c->deferred_tail = op;
+	c->deferred_tail = &op->next;
+	pthread_mutex_unlock(&c->batch_lock);
+	return 0;
 }
 
 void cache_entry_release(struct cache_entry *e)

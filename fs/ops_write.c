@@ -74,6 +74,9 @@ static void create_trigger(fuse_req_t req, struct upfs *u,
 		open_file_put(f);
 }
 
+/* Seconds the kernel may keep a created document's attributes (below). */
+#define CREATED_ATTR_TTL 1.0
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -121,8 +124,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* The queue is live: the kernel must ask again for every name. */
-	e.entry_timeout = e.attr_timeout = 0;
+	/*
+	 * The queue is live: the kernel must ask again for every name. The
+	 * new file's attributes change only by writes through this handle,
+	 * which the kernel follows itself: the fstat cp makes next is free.
+	 */
+	e.entry_timeout = 0;
+	e.attr_timeout = dir->kind == FS_SHARE_QUEUE ? CREATED_ATTR_TTL : 0;
 	f->writable = true;
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;

@@ -472,14 +472,23 @@ void spool_put(struct upfs *u, struct submission *s)
 void spool_remove(struct upfs *u, struct submission *s)
 {
 	struct submission **p;
-	bool listed = false, write_failed;
+	bool listed = false, started, write_failed;
 	char path[4200];
 
 	pthread_mutex_lock(&s->persist_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	s->removed = true;
+	started = s->state == SUB_DONE;
 	pthread_mutex_unlock(&u->spool_lock);
-	cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
+	/*
+	 * A started job's record (STARTING) needs no flush of its own to go:
+	 * left by a crash, it is recovered by asking whether the job started.
+	 * Any other record must be gone first: left, it would be resumed.
+	 */
+	if (started)
+		cache_del_later(u->cache, UPFS_CACHE_OUTBOX, s->id);
+	else
+		cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
 	pthread_mutex_unlock(&s->persist_lock);
 	spool_path(u, s, path, sizeof(path));
 	pthread_mutex_lock(&s->io_lock);

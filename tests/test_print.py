@@ -441,11 +441,15 @@ def test_a_reused_spool_file_carries_only_the_new_document(emulator,
     # Skipped bytes and an extending truncate read as zeros.
     head, tail = b"%PDF-1.4\n%holes\n", b"\n%%EOF\n"
     holes = head + bytes(200000 - len(head)) + tail + bytes(50000)
-    with open(os.path.join(queue, ".holes.pdf"), "wb") as fh:
+    with open(os.path.join(queue, ".holes.pdf"), "wb", buffering=0) as fh:
+        assert os.fstat(fh.fileno()).st_size == 0
         fh.write(head)
+        assert os.fstat(fh.fileno()).st_size == len(head)
         fh.seek(200000)
         fh.write(tail)
+        assert os.fstat(fh.fileno()).st_size == 200000 + len(tail)
         fh.truncate(len(holes))
+        assert os.fstat(fh.fileno()).st_size == len(holes)
     with open(os.path.join(queue, ".holes.pdf"), "rb") as fh:
         assert fh.read() == holes
     before = job_ids(emulator, share["id"])

@@ -612,6 +612,43 @@ def test_kill_9_mid_write_leaves_no_spool_file(start_emulator, upfs_mount):
     assert job_ids(emu, share["id"]) == before
 
 
+def test_kill_9_after_a_print_leaves_a_record_found_started(start_emulator,
+                                                           upfs_mount,
+                                                           workdir):
+    """A started job's record is deleted with the next commit, not with a
+    flush of its own: killed right after cp returned, upfs leaves it
+    behind (STARTING), and the next mount asks the job, finds it started
+    and drops the record: one job, one start, nothing pending."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    data = make_pdf("once.pdf", 50000)
+    util.run(["cp", write_file(os.path.join(workdir, "once.pdf"), data),
+              queue + "/"])
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert util.unmount_path(mount.path)
+    records = outbox_records(cache)
+    assert [r["state"] for r in records.values()] == ["starting"], records
+
+    emu.reset_requests()
+    mount = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/shares/{id}/jobs/{jid}"), timeout=30,
+        what="the leftover record's job to be asked")
+    util.wait_until(lambda: pending_entries(
+        mount.p("shares", SHARE, "queue")) == [], timeout=30,
+        what="nothing pending")
+    mount.unmount()
+    assert outbox_records(cache) == {}
+    assert "POST /print/shares/{id}/jobs/{jid}/start" not in \
+        emu.requests()["routes"], emu.requests()
+    assert_printed_once(emu, share["id"], before, "once.pdf", data)
+
+
 def test_second_mount_on_one_cache_dir_is_refused(start_emulator, upfs_mount,
                                                   workdir):
     """Two mounts on one cache would each resume the other's documents

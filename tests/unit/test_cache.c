@@ -478,6 +478,50 @@ out:
 	return rc;
 }
 
+/*
+ * cache_del_later: no commit of its own; the next write's commit takes
+ * it, and cache_close() commits what is left.
+ */
+static int test_del_later(void)
+{
+	struct cache *c = NULL;
+	struct cache_entry e = { 0 };
+	struct cache_stats st;
+	char dir[PATH_MAX];
+	int rc = 1;
+
+	tmp_path(dir, sizeof(dir), "later");
+	CHECK(cache_open(&c, dir, 0) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "a", "1", 1, 1) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "b", "2", 1, 2) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "c", "3", 1, 3) == 0);
+	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "a") == 0);
+	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "") == -EINVAL);
+	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "a", &e) == 0);	/* not yet */
+	cache_entry_release(&e);
+	cache_stats_get(c, &st);
+	CHECK(st.writes == 3);
+
+	CHECK(cache_put(c, UPFS_CACHE_RESOURCES, "d", "4", 1, 4) == 0);
+	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "a", &e) == -ENOENT);
+	cache_stats_get(c, &st);
+	CHECK(st.writes == 5);	/* d, and a's delete with it */
+
+	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "b") == 0);
+	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "absent") == 0);
+	cache_close(c);
+	c = NULL;
+	CHECK(cache_open(&c, dir, 0) == 0);
+	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "b", &e) == -ENOENT);
+	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "c", &e) == 0);
+	CHECK(entry_is(&e, "3", 1, 3));
+	rc = 0;
+out:
+	cache_entry_release(&e);
+	cache_close(c);
+	return rc;
+}
+
 static int remove_one(const char *path, const struct stat *sb, int type,
 		      struct FTW *ftw)
 {
@@ -502,6 +546,7 @@ int main(void)
 		{ "map_full", test_map_full },
 		{ "threads", test_threads },
 		{ "group_commit", test_group_commit },
+		{ "del_later", test_del_later },
 	};
 	size_t i;
 	int failed = 0;
