@@ -398,9 +398,15 @@ def test_200mb_document_in_bounded_memory(emulator, upfs_mount, workdir):
     assert job["state"] in STARTED and job["documentName"] == "big.pdf"
     assert job["size"] == size and job["sha256"] == digest.hexdigest(), job
     peak = peak_rss_kib(mount.proc.pid)
-    print("upfs peak RSS (VmHWM) after a 200 MB print: %d KiB" % peak)
-    assert peak < 64 * 1024, "upfs peaked at %d KiB for a 200 MB document" \
-        % peak
+    sanitizer = util.sanitizer_of(mount.proc.pid)
+    print("upfs peak RSS (VmHWM) after a 200 MB print: %d KiB%s"
+          % (peak, " under %s" % sanitizer if sanitizer else ""))
+    # The bound is upfs's: a sanitizer's shadow memory and ASan's
+    # quarantine of freed blocks (curl's 1 MiB upload buffer of every
+    # range among them) are not.
+    if sanitizer is None:
+        assert peak < 64 * 1024, \
+            "upfs peaked at %d KiB for a 200 MB document" % peak
     assert_no_open_uploads(emulator)
 
 

@@ -96,6 +96,18 @@ def run(cmd, timeout=30, check=True, **kw):
     return proc
 
 
+def sanitizer_of(pid):
+    """'asan' or 'tsan' when the process runs under that sanitizer's
+    runtime (its shadow memory, and ASan's quarantine of freed blocks,
+    count in its RSS), else None."""
+    with open("/proc/%d/maps" % pid) as fh:
+        maps = fh.read()
+    for name in ("asan", "tsan"):
+        if "/lib%s.so" % name in maps:
+            return name
+    return None
+
+
 def in_mount_table(path):
     """True while path is in the mount table, even when its daemon died
     (os.path.ismount then says False: stat fails with ENOTCONN)."""
