@@ -405,6 +405,43 @@ def test_5xx_past_the_retries_spools_then_prints_once(start_emulator,
     assert_no_open_uploads(emu)
 
 
+def test_a_waiting_document_written_over_a_longer_file_prints_its_own_bytes(
+        start_emulator, upfs_mount, workdir):
+    """A small document written over the kept file of a big one waits in
+    the spool (503s), the mount ends and another starts: what it sends is
+    the document's own bytes, the first `size` of its longer file."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"'small\.pdf': .*503")
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    big = make_pdf("kept", 3 * 1024 * 1024)
+    before = job_ids(emu, share["id"])
+    util.run(["cp", write_file(os.path.join(workdir, "big.pdf"), big),
+              queue + "/"])
+    assert_printed_once(emu, share["id"], before, "big.pdf", big)
+    assert os.path.exists(os.path.join(cache, "spool", ".reuse"))
+
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    small = make_pdf("small", 70 * 1024 + 9)
+    before = job_ids(emu, share["id"])
+    assert write_and_close(os.path.join(queue, "small.pdf"), small) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "small.pdf"))["state"] == \
+        "waiting"
+    [spooled] = spool_files(cache)
+    assert os.path.getsize(os.path.join(cache, "spool", spooled)) == len(big)
+    mount.unmount()
+
+    emu.set_faults("")
+    mount = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: pending_entries(
+        mount.p("shares", SHARE, "queue")) == [], timeout=30,
+        what="the spooled document to be sent")
+    assert_printed_once(emu, share["id"], before, "small.pdf", small)
+
+
 def test_offline_mount_spools_and_sends_after_remount(start_emulator,
                                                       upfs_mount, workdir):
     emu = start_emulator(extra_args=["--job-seconds", "60"])
