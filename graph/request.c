@@ -383,8 +383,12 @@ static int graph_headers(const struct graph_req *req, const char *token,
 	return rc;
 }
 
-/* 1 MiB: four ranges in flight cost 4 MiB of buffers. */
-#define GRAPH_UPLOAD_BUFFER (1L << 20)
+/*
+ * Up to 1 MiB, and no more than the body: curl allocates the buffer for
+ * each transfer, and a 1 MiB one is an mmap and its page faults for a
+ * 10 KB document. Four ranges in flight cost 4 MiB of buffers.
+ */
+#define GRAPH_UPLOAD_BUFFER ((uint64_t)1 << 20)
 
 /* A PUT whose body curl pulls from req->src; curl sets Content-Length. */
 static int graph_setup_src(CURL *h, struct graph_xfer *x)
@@ -400,9 +404,12 @@ static int graph_setup_src(CURL *h, struct graph_xfer *x)
 	bad |= curl_easy_setopt(h, CURLOPT_READDATA, x) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, graph_on_seek) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_SEEKDATA, x) != 0;
-	/* One read, send and poll per GRAPH_UPLOAD_BUFFER, not per 64 KiB. */
+	/* One read, send and poll per MiB, not per 64 KiB (curl's least is
+	   16 KiB). */
 	bad |= curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE,
-				(long)GRAPH_UPLOAD_BUFFER) != 0;
+				(long)(x->req->src->len < GRAPH_UPLOAD_BUFFER
+					       ? x->req->src->len
+					       : GRAPH_UPLOAD_BUFFER)) != 0;
 	return bad ? -EINVAL : 0;
 }
 
