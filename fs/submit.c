@@ -205,11 +205,32 @@ static bool created_by_me(struct upfs *u, const json_t *job)
 	return mine;
 }
 
-/* A blank job of this share that no submission owns, or NULL. */
+/* Whether configurations a and b set the same members (null is unset). */
+static bool same_configuration(const json_t *a, const json_t *b)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)a, key, v)
+		if (!json_is_null(v) && !json_equal(v, json_object_get(b, key)))
+			return false;
+	json_object_foreach((json_t *)b, key, v)
+		if (!json_is_null(v) && !json_equal(v, json_object_get(a, key)))
+			return false;
+	return true;
+}
+
+/*
+ * A blank job of this share that no submission owns, or NULL: the oldest,
+ * or with want (a configuration) the oldest of those made with it, if
+ * any. Lost creates of documents with other options may be blank at the
+ * same time; each should take its own.
+ */
 static json_t *find_blank_job(struct upfs *u, json_t *jobs,
-			      const struct submission *s)
+			      const struct submission *s, const json_t *want)
 {
 	json_t *job, *best = NULL;
+	bool best_same = false;
 	size_t i;
 
 	json_array_foreach(jobs, i, job) {
@@ -227,9 +248,16 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 		    !created_by_me(u, job) ||
 		    spool_owns_job(u, tree_str(job, "id")))
 			continue;
-		if (best == NULL || strtoull(tree_str(job, "id"), NULL, 10) <
-				    strtoull(tree_str(best, "id"), NULL, 10))
+		bool same = want && same_configuration(
+			want, json_object_get(job, "configuration"));
+
+		if (best == NULL || (same && !best_same) ||
+		    (same == best_same &&
+		     strtoull(tree_str(job, "id"), NULL, 10) <
+			     strtoull(tree_str(best, "id"), NULL, 10))) {
 			best = job;
+			best_same = same;
+		}
 	}
 	return best;
 }
@@ -324,7 +352,7 @@ static void cancel_orphans(struct upfs *u, struct submission *s, json_t *jobs)
 	struct graph_err err = { 0 };
 	json_t *orphan;
 
-	while ((orphan = find_blank_job(u, jobs, s)) != NULL) {
+	while ((orphan = find_blank_job(u, jobs, s, NULL)) != NULL) {
 		const char *id = tree_str(orphan, "id");
 
 		/*
@@ -362,7 +390,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 			    bool *adopted)
 {
 	struct graph_err err = { 0 };
-	json_t *jobs = NULL, *job;
+	json_t *jobs = NULL, *job, *want = submit_configuration(u, s);
 	struct buf path;
 	int rc;
 
@@ -376,7 +404,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 		note_error(u, s, rc, &err, "checking for a lost job create");
 		goto out;
 	}
-	while ((job = find_blank_job(u, jobs, s)) != NULL) {
+	while ((job = find_blank_job(u, jobs, s, want)) != NULL) {
 		/*
 		 * The list may be old: the submission that owned a job in it
 		 * may have uploaded, started and let go of it since. Adopt
@@ -406,6 +434,7 @@ static int reconcile_create(struct upfs *u, struct submission *s,
 	if (*adopted)
 		cancel_orphans(u, s, jobs);
 out:
+	json_decref(want);
 	json_decref(jobs);
 	buf_release(&path);
 	return rc;

@@ -759,6 +759,49 @@ def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
                        required=ok | spooled)
 
 
+def test_lost_creates_each_adopt_the_job_made_with_their_options(
+        start_emulator, upfs_mount, workdir):
+    """Five documents with their own copies= are created at once and every
+    create's reply is lost (`drop`): five blank jobs, one per document.
+    The first to reconcile must adopt the one made with its options (and
+    cancel the others, whose documents then create again), not simply
+    the oldest, which may be another document's."""
+    emu = start_emulator(faults="drop:1,method=POST,route=/jobs$")
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"service unreachable|'lost-\d\.pdf': ")
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    docs = {}
+    for i in range(5):
+        name = "lost-%d.pdf" % i
+        docs[name] = (make_pdf(name, 8192 + i), i + 1)
+        dot = os.path.join(queue, "." + name)
+        write_file(dot, docs[name][0])
+        os.setxattr(dot, "user.upfs.options", b"copies=%d\n" % (i + 1))
+
+    def submit(name):
+        os.rename(os.path.join(queue, "." + name), os.path.join(queue, name))
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in docs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    util.wait_until(lambda: len(new_jobs(emu, share["id"], before)) >= 5,
+                    timeout=15, what="five creates")
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=60,
+                    interval=0.5, what="every submission to finish")
+    assert "adopting job" in mount.log()
+    for name, (data, copies) in docs.items():
+        others = {j["id"] for j in new_jobs(emu, share["id"], before)
+                  if j.get("documentName") != name}
+        job = assert_printed_once(emu, share["id"], before | others, name,
+                                  data)
+        assert job["configuration"]["copies"] == copies, (name, job)
+
+
 def test_dropped_job_create_is_reconciled_not_repeated(start_emulator,
                                                        upfs_mount, workdir):
     """`drop` does the work, then closes the connection without a reply:
