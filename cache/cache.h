@@ -62,7 +62,9 @@ int cache_del(struct cache *c, enum cache_table t, const char *key);
 /*
  * Deletes key with the next commit of any write, or at cache_close(),
  * without a flush of its own: until then gets still find it, and a crash
- * may keep it. For records whose leftover is recovered anyway.
+ * may keep it. For records whose leftover is recovered anyway. It goes
+ * before the writes waiting when it is made: a put of the same key
+ * still waiting then would survive it (the outbox never does that).
  */
 int cache_del_later(struct cache *c, enum cache_table t, const char *key);
 

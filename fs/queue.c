@@ -78,16 +78,26 @@ static void start_writeback(int fd, uint64_t off, uint64_t len)
 }
 
 /*
- * Bytes [from, to) of s's file become zeros: a write or truncate that
- * goes past the document's end must not leave a reused file's old bytes
- * in between. Beyond the file's end this only extends it.
+ * Makes bytes [from, to) of the document read as zeros: a write or
+ * truncate past its end must not leave a reused file's old bytes in
+ * between. Only what the file already holds is zeroed; past its end a
+ * hole does (the caller's write or ftruncate makes it). *file_size: the
+ * file's length.
  */
-static int zero_range(int fd, uint64_t from, uint64_t to)
+static int zero_gap(int fd, uint64_t from, uint64_t to, uint64_t *file_size)
 {
 	static const char zeros[65536];
+	struct stat st;
 
-	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)from,
-		      (off_t)(to - from)) == 0)
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	*file_size = (uint64_t)st.st_size;
+	if (to > *file_size)
+		to = *file_size;
+	if (from >= to)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)from, (off_t)(to - from)) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != ENOSYS)
 		return -errno;
@@ -120,7 +130,7 @@ static bool still_writable(const struct submission *s)
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off)
 {
-	uint64_t end = (uint64_t)off + size;
+	uint64_t end = (uint64_t)off + size, file_size;
 	ssize_t done = 0;
 	int rc = 0;
 
@@ -132,7 +142,7 @@ int queue_write(struct upfs *u, struct submission *s, const char *data,
 		return -EBADF;	/* already handed over */
 	}
 	if ((uint64_t)off > s->size)
-		rc = zero_range(s->fd, s->size, (uint64_t)off);
+		rc = zero_gap(s->fd, s->size, (uint64_t)off, &file_size);
 	if (rc == 0) {
 		done = pwrite(s->fd, data, size, off);
 		if (done < 0)
@@ -149,6 +159,7 @@ int queue_write(struct upfs *u, struct submission *s, const char *data,
 
 int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 {
+	uint64_t file_size = 0;
 	int rc = 0;
 
 	if (size < 0 || (uint64_t)size > UPFS_MAX_DOCUMENT)
@@ -159,8 +170,12 @@ int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 		return -EBADF;
 	}
 	/* Shorter: the file keeps its pages for the bytes to come. */
-	if ((uint64_t)size > s->size)
-		rc = zero_range(s->fd, s->size, (uint64_t)size);
+	if ((uint64_t)size > s->size) {
+		rc = zero_gap(s->fd, s->size, (uint64_t)size, &file_size);
+		if (rc == 0 && (uint64_t)size > file_size &&
+		    ftruncate(s->fd, size) != 0)
+			rc = -errno;
+	}
 	if (rc == 0)
 		set_size(u, s, (uint64_t)size);
 	pthread_mutex_unlock(&s->io_lock);
@@ -259,12 +274,22 @@ out:
 	return rc;
 }
 
-/* rm of a pending document: it never reaches the service. */
+/*
+ * rm of a pending document: it never reaches the service. Claimed like a
+ * run (busy), so the submitter cannot start one on it meanwhile: its
+ * spool file may be another document's once removed.
+ */
 static int queue_discard(struct upfs *u, struct submission *s)
 {
-	if (s->busy || (s->state > SUB_SPOOLED && s->state < SUB_DONE))
+	pthread_mutex_lock(&u->spool_lock);
+	if (s->busy || (s->state > SUB_SPOOLED && s->state < SUB_DONE)) {
+		pthread_mutex_unlock(&u->spool_lock);
 		return -EBUSY;	/* half-way through: rm again once started */
+	}
+	s->busy = true;
+	pthread_mutex_unlock(&u->spool_lock);
 	spool_remove(u, s);
+	submit_release(u, s);
 	return 0;
 }
 

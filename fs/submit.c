@@ -73,6 +73,11 @@ static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
 {
 	pthread_mutex_lock(&u->spool_lock);
+	if (s->removed) {
+		/* Removed (rm): its spool file may be another's now. */
+		pthread_mutex_unlock(&u->spool_lock);
+		return -ECANCELED;
+	}
 	s->state = state;
 	pthread_mutex_unlock(&u->spool_lock);
 	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
@@ -683,6 +688,12 @@ static int step_start(struct upfs *u, struct submission *s)
 		   of: the listing is fetched again. */
 		replace_job(u, s, NULL);
 		rc = job_started(u, s, &started);
+		/* Gone since (finished and purged, or canceled): its start
+		   was sent; another would print it twice. */
+		if (rc == -ENOENT) {
+			rc = 0;
+			started = true;
+		}
 		if (rc || started)
 			return rc ? rc : set_state(u, s, SUB_DONE);
 	}
@@ -780,10 +791,23 @@ static int64_t backoff_ms(int attempts)
 	return ms / 2 + rand() % (ms / 2 + 1);
 }
 
+/* A document that waits keeps no reused file's tail on disk meanwhile. */
+static void cut_to_document(struct submission *s)
+{
+	struct stat st;
+
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 &&
+	    (uint64_t)st.st_size > s->size)
+		(void)ftruncate(s->fd, (off_t)s->size);	/* space only */
+}
+
 int submit_run(struct upfs *u, struct submission *s)
 {
 	int rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
 	int saved;
+
+	if (rc == -ECANCELED)
+		return rc;	/* removed while it ran */
 
 	if (rc == 0) {
 		upfs_log(u, UPFS_LOG_INFO, "'%s': job %s started", s->name,
@@ -811,6 +835,7 @@ int submit_run(struct upfs *u, struct submission *s)
 			 strerror(-rc));
 	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
 	pthread_mutex_unlock(&u->spool_lock);
+	cut_to_document(s);
 	/* close() returns 0 for it now: on disk before that. */
 	saved = spool_persist(u, s, true);
 	if (saved && !s->on_disk) {
@@ -846,9 +871,13 @@ int submit_prepare(struct upfs *u, struct submission *s)
 
 	if (rc)
 		return rc;
+	/* Handed over: no write may change the size after this. */
+	pthread_mutex_lock(&s->io_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	size = s->size;
+	s->state = SUB_SPOOLED;
 	pthread_mutex_unlock(&u->spool_lock);
+	pthread_mutex_unlock(&s->io_lock);
 	if (size == 0) {
 		snprintf(s->last_error, sizeof(s->last_error),
 			 "an empty file is not printed");
@@ -908,7 +937,8 @@ void submit_kick(struct upfs *u)
 
 static bool is_waiting(const struct submission *s)
 {
-	return s->state >= SUB_SPOOLED && s->state < SUB_DONE && !s->busy;
+	return s->state >= SUB_SPOOLED && s->state < SUB_DONE && !s->busy &&
+	       !s->removed;
 }
 
 /* Under spool_lock: the next due submission, claimed, or NULL. */

@@ -405,15 +405,15 @@ def test_5xx_past_the_retries_spools_then_prints_once(start_emulator,
     assert_no_open_uploads(emu)
 
 
-def test_a_waiting_document_written_over_a_longer_file_prints_its_own_bytes(
+def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
         start_emulator, upfs_mount, workdir):
-    """A small document written over the kept file of a big one waits in
-    the spool (503s), the mount ends and another starts: what it sends is
-    the document's own bytes, the first `size` of its longer file."""
+    """A small document written over the kept spool file of a big one is
+    killed mid-upload (its PUT takes 3 s): its record points at a file
+    longer than the document, and the next mount sends the document's own
+    bytes, the first `size` of it, once."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
     mount = upfs_mount(emu)
-    mount.expect_warning(r"'small\.pdf': .*503")
     cache = mount.cache_dir
     queue = mount.p("shares", SHARE, "queue")
     big = make_pdf("kept", 3 * 1024 * 1024)
@@ -423,23 +423,70 @@ def test_a_waiting_document_written_over_a_longer_file_prints_its_own_bytes(
     assert_printed_once(emu, share["id"], before, "big.pdf", big)
     assert os.path.exists(os.path.join(cache, "spool", ".reuse"))
 
-    emu.set_faults("503:1,method=POST,route=/jobs$")
+    emu.set_faults("slow:1:3,method=PUT,route=/uploadSessions/")
     small = make_pdf("small", 70 * 1024 + 9)
     before = job_ids(emu, share["id"])
-    assert write_and_close(os.path.join(queue, "small.pdf"), small) == \
-        ("ok", 0)
-    assert local_attrs(os.path.join(queue, "small.pdf"))["state"] == \
-        "waiting"
+    cp = subprocess.Popen(["cp", write_file(os.path.join(workdir,
+                                                         "small.pdf"), small),
+                           queue + "/"], stderr=subprocess.PIPE)
+    util.wait_until(lambda: [r["state"] for r in
+                             lmdb_records(cache, "outbox").values()] ==
+                    ["uploading"], timeout=10, what="the upload to start")
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    cp.communicate(timeout=util.scaled(30))
+    assert util.unmount_path(mount.path)
     [spooled] = spool_files(cache)
     assert os.path.getsize(os.path.join(cache, "spool", spooled)) == len(big)
-    mount.unmount()
 
     emu.set_faults("")
     mount = upfs_mount(emu, cache_dir=cache)
     util.wait_until(lambda: pending_entries(
         mount.p("shares", SHARE, "queue")) == [], timeout=30,
-        what="the spooled document to be sent")
+        what="the resumed document to be sent")
     assert_printed_once(emu, share["id"], before, "small.pdf", small)
+
+
+def test_rm_of_a_waiting_document_sends_nothing(start_emulator, upfs_mount,
+                                                workdir):
+    """rm of a document waiting in the spool (an offline mount) removes it
+    for good: its record goes, no job is ever made of it, and the next
+    document — written over its kept spool file, then cut to its own size
+    while it waits — prints its own bytes after a remount."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == []  # warm
+    mount.unmount()
+
+    mount = upfs_mount(emu, cache_dir=cache, options=["offline"])
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    gone = make_pdf("gone", 2 * 1024 * 1024)
+    assert write_and_close(os.path.join(queue, "gone.pdf"), gone) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "gone.pdf"))["state"] == \
+        "waiting"
+    os.unlink(os.path.join(queue, "gone.pdf"))
+    assert "gone.pdf" not in os.listdir(queue)
+    assert spool_files(cache) == []
+    nxt = make_pdf("next", 100 * 1024)
+    assert write_and_close(os.path.join(queue, "next.pdf"), nxt) == \
+        ("ok", 0)
+    [spooled] = spool_files(cache)
+    assert os.path.getsize(os.path.join(cache, "spool", spooled)) == len(nxt)
+    mount.unmount()
+    assert [r["name"] for r in outbox_records(cache).values()] == \
+        ["next.pdf"]
+
+    mount = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: pending_entries(
+        mount.p("shares", SHARE, "queue")) == [], timeout=30,
+        what="the waiting document to be sent")
+    assert [j.get("documentName") for j in new_jobs(emu, share["id"], before)
+            ] == ["next.pdf"]
+    assert_printed_once(emu, share["id"], before, "next.pdf", nxt)
 
 
 def test_offline_mount_spools_and_sends_after_remount(start_emulator,
@@ -658,7 +705,9 @@ def test_kill_9_after_a_print_leaves_a_record_found_started(start_emulator,
     and drops the record: one job, one start, nothing pending."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
-    mount = upfs_mount(emu)
+    # Long TTLs: no refresh writes to the cache (committing the delete)
+    # between cp's return and the kill.
+    mount = upfs_mount(emu, options=["dir_ttl=3600", "status_ttl=3600"])
     cache = mount.cache_dir
     queue = mount.p("shares", SHARE, "queue")
     before = job_ids(emu, share["id"])
