@@ -447,6 +447,16 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
     assert_printed_once(emu, share["id"], before, "small.pdf", small)
 
 
+def mount_offline_warm(emu, upfs_mount):
+    """An offline mount on a cache that already lists SHARE's queue/:
+    (the mount, its cache_dir)."""
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == []  # warm
+    mount.unmount()
+    return upfs_mount(emu, cache_dir=cache, options=["offline"]), cache
+
+
 def test_rm_of_a_waiting_document_sends_nothing(start_emulator, upfs_mount,
                                                 workdir):
     """rm of a document waiting in the spool (an offline mount) removes it
@@ -455,12 +465,7 @@ def test_rm_of_a_waiting_document_sends_nothing(start_emulator, upfs_mount,
     while it waits — prints its own bytes after a remount."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    assert os.listdir(mount.p("shares", SHARE, "queue")) == []  # warm
-    mount.unmount()
-
-    mount = upfs_mount(emu, cache_dir=cache, options=["offline"])
+    mount, cache = mount_offline_warm(emu, upfs_mount)
     queue = mount.p("shares", SHARE, "queue")
     before = job_ids(emu, share["id"])
     gone = make_pdf("gone", 2 * 1024 * 1024)
@@ -493,12 +498,7 @@ def test_offline_mount_spools_and_sends_after_remount(start_emulator,
                                                       upfs_mount, workdir):
     emu = start_emulator(extra_args=["--job-seconds", "60"])
     share = emu.share_by_name(SHARE)
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    assert os.listdir(mount.p("shares", SHARE, "queue")) == []  # warm
-    mount.unmount()
-
-    mount = upfs_mount(emu, cache_dir=cache, options=["offline"])
+    mount, cache = mount_offline_warm(emu, upfs_mount)
     queue = mount.p("shares", SHARE, "queue")
     emu.reset_requests()
     data = make_pdf("offline option")

@@ -507,6 +507,13 @@ static int test_del_later(void)
 	cache_stats_get(c, &st);
 	CHECK(st.writes == 5);	/* d, and a's delete with it */
 
+	/* A put made after the deferred delete of its key survives it. */
+	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "c") == 0);
+	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "c", "5", 1, 5) == 0);
+	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "c", &e) == 0);
+	CHECK(entry_is(&e, "5", 1, 5));
+	cache_entry_release(&e);
+
 	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "b") == 0);
 	CHECK(cache_del_later(c, UPFS_CACHE_OUTBOX, "absent") == 0);
 	cache_close(c);
@@ -514,7 +521,7 @@ static int test_del_later(void)
 	CHECK(cache_open(&c, dir, 0) == 0);
 	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "b", &e) == -ENOENT);
 	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "c", &e) == 0);
-	CHECK(entry_is(&e, "3", 1, 3));
+	CHECK(entry_is(&e, "5", 1, 5));
 	rc = 0;
 out:
 	cache_entry_release(&e);
