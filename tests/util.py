@@ -298,6 +298,9 @@ class Emulator:
     def patch_job(self, jid, **fields):
         return self._ok("PATCH", "/_emulator/jobs/" + jid, fields)
 
+    def delete_job(self, jid):
+        return self._ok("DELETE", "/_emulator/jobs/" + jid)
+
     @property
     def port(self):
         return int(self.base.rsplit(":", 1)[1])
