@@ -30,7 +30,7 @@ int queue_create(struct upfs *u, const char *share_id, const char *name,
 	int rc;
 
 	/* A second create of a name still being written replaces it. */
-	if (s && (s->state == SUB_WRITING || s->state == SUB_LOCAL)) {
+	if (s && spool_is_writable(s)) {
 		rc = spool_open_file(u, s);
 		if (rc == 0)
 			rc = queue_truncate(u, s, 0);
@@ -122,11 +122,6 @@ static void set_size(struct upfs *u, struct submission *s, uint64_t size)
 	pthread_mutex_unlock(&u->spool_lock);
 }
 
-static bool still_writable(const struct submission *s)
-{
-	return s->state == SUB_WRITING || s->state == SUB_LOCAL;
-}
-
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off)
 {
@@ -137,7 +132,7 @@ int queue_write(struct upfs *u, struct submission *s, const char *data,
 	if (off < 0 || end > UPFS_MAX_DOCUMENT)
 		return queue_poison(u, s, -EFBIG);
 	pthread_mutex_lock(&s->io_lock);
-	if (!still_writable(s)) {
+	if (!spool_is_writable(s)) {
 		pthread_mutex_unlock(&s->io_lock);
 		return -EBADF;	/* already handed over */
 	}
@@ -165,7 +160,7 @@ int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 	if (size < 0 || (uint64_t)size > UPFS_MAX_DOCUMENT)
 		return queue_poison(u, s, -EFBIG);
 	pthread_mutex_lock(&s->io_lock);
-	if (!still_writable(s)) {
+	if (!spool_is_writable(s)) {
 		pthread_mutex_unlock(&s->io_lock);
 		return -EBADF;
 	}
@@ -251,7 +246,7 @@ int queue_rename(struct upfs *u, const char *share_id, const char *from,
 
 	if (s == NULL)
 		return -ENOENT;
-	if (s->state != SUB_LOCAL && s->state != SUB_WRITING) {
+	if (!spool_is_writable(s)) {
 		rc = -EBUSY;
 		goto out;
 	}

@@ -62,7 +62,7 @@ int queue_options_set(struct upfs *u, const char *sub_id, const char *value,
 		rc = -ENOMEM;
 	if (rc == 0) {
 		pthread_mutex_lock(&u->spool_lock);
-		if (s->state == SUB_WRITING || s->state == SUB_LOCAL) {
+		if (spool_is_writable(s)) {
 			free(s->options);
 			s->options = text;
 			text = NULL;

@@ -29,6 +29,11 @@ const char *spool_state_name(enum sub_state state)
 	return (unsigned)state <= SUB_DONE ? state_names[state] : "unknown";
 }
 
+bool spool_is_writable(const struct submission *s)
+{
+	return s->state == SUB_WRITING || s->state == SUB_LOCAL;
+}
+
 static enum sub_state state_parse(const char *name)
 {
 	for (unsigned i = SUB_SPOOLED; i <= SUB_DONE; i++)

@@ -133,4 +133,7 @@ uint64_t spool_signature(struct upfs *u, const char *share_id);
 
 const char *spool_state_name(enum sub_state state);
 
+/* Whether s is still being written (not handed over to the service). */
+bool spool_is_writable(const struct submission *s);
+
 #endif
