@@ -241,6 +241,26 @@ def fill(path):
             assert exc.errno == errno.ENOSPC, exc
 
 
+def test_a_spool_short_of_room_keeps_no_file(small_tmpfs, emulator,
+                                             upfs_mount, workdir):
+    """A printed document's spool file is kept for the next one only while
+    the disk has four times its size free: on an 8 MiB cache_dir a 2 MiB
+    one is removed, a 1 MiB one (4 MiB to spare) is kept."""
+    mount = upfs_mount(emulator, cache_dir=small_tmpfs)
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    for name, size, left in (("first.pdf", 2 * 1024 * 1024, [".lock"]),
+                             ("second.pdf", 1024 * 1024 + 7,
+                              [".lock", ".reuse"])):
+        data = make_pdf(name, size)
+        before = job_ids(emulator, share["id"])
+        util.run(["cp", write_file(os.path.join(workdir, name), data),
+                  queue + "/"])
+        assert_printed_once(emulator, share["id"], before, name, data)
+        assert sorted(os.listdir(os.path.join(small_tmpfs, "spool"))) == \
+            left, name
+
+
 def test_offline_close_fails_when_the_spool_cannot_keep_it(
         start_emulator, upfs_mount, small_tmpfs):
     """Offline, close() says 0 only once the document's outbox record is on
