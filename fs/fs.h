@@ -504,6 +504,9 @@ struct upfs {
 	bool submitter_started;
 	char spool_dir[4096];
 	int spool_lock_fd;		/* flock'd: one upfs per spool, or -1 */
+	/* This boot's id (spool.c), "" if unknown: a record whose spool
+	   file was not flushed names the boot whose page cache holds it. */
+	char boot_id[40];
 
 	pthread_mutex_t scratch_lock;	/* scratches (scratch.h) */
 	struct scratch *scratches;

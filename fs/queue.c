@@ -59,25 +59,6 @@ static int queue_poison(struct upfs *u, struct submission *s, int rc)
 }
 
 /*
- * Close fsyncs the spool before the document goes out. Starting the
- * disk's work on each finished 8 MiB as the writer goes leaves that fsync
- * only the tail to wait for. A hint: its failure changes nothing, the
- * fsync reports real errors.
- */
-#define WRITEBACK_STEP ((uint64_t)8 << 20)
-
-static void start_writeback(int fd, uint64_t off, uint64_t len)
-{
-	uint64_t end = off + len;
-
-	if (end / WRITEBACK_STEP == off / WRITEBACK_STEP)
-		return;
-	end -= end % WRITEBACK_STEP;
-	(void)sync_file_range(fd, (off_t)(end - WRITEBACK_STEP),
-			      (off_t)WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
-}
-
-/*
  * Makes bytes [from, to) of the document read as zeros: a write or
  * truncate past its end must not leave a reused file's old bytes in
  * between. Only what the file already holds is zeroed; past its end a
@@ -144,7 +125,6 @@ int queue_write(struct upfs *u, struct submission *s, const char *data,
 			rc = -errno;
 	}
 	if (rc == 0) {
-		start_writeback(s->fd, (uint64_t)off, (uint64_t)done);
 		end = (uint64_t)off + (uint64_t)done;
 		set_size(u, s, end > s->size ? end : s->size);
 	}

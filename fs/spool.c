@@ -156,10 +156,10 @@ static char *dup_or_null(const char *s)
 }
 
 /* The outbox record: everything needed to carry on after a restart. */
-static json_t *record_encode(const struct submission *s)
+static json_t *record_encode(const struct upfs *u, const struct submission *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:i, "
-			 "s:I, s:i, s:s, s:s?}",
+			 "s:I, s:i, s:s, s:s?, s:s*}",
 			 "share", s->share_id, "name", s->name,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -168,20 +168,29 @@ static json_t *record_encode(const struct submission *s)
 			 "attempts", s->attempts,
 			 "created", (json_int_t)s->created_ms,
 			 "lastErrno", s->last_errno,
-			 "lastError", s->last_error, "options", s->options);
+			 "lastError", s->last_error, "options", s->options,
+			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id);
 }
 
-static struct submission *record_decode(const char *id, const json_t *r)
+static struct submission *record_decode(const struct upfs *u, const char *id,
+					 const json_t *r)
 {
+	const char *boot = json_string_value(json_object_get(r,
+							     "unflushedBoot"));
 	struct submission *s = submission_new();
 
 	if (s == NULL)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->on_disk = true;	/* read from its record */
+	s->bytes_flushed = boot == NULL;
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
 	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
+	/* From UPLOADED on, the service has every byte. */
+	s->bytes_lost = boot && s->state < SUB_UPLOADED &&
+			strcmp(boot, u->boot_id) != 0;
+	s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
 	s->size = (uint64_t)json_integer_value(json_object_get(r, "size"));
 	s->content_type = dup_or_null(json_string_value(
 		json_object_get(r, "contentType")));
@@ -205,6 +214,17 @@ static struct submission *record_decode(const char *id, const json_t *r)
 	return s;
 }
 
+static int flush_bytes(struct upfs *u, struct submission *s)
+{
+	int rc = spool_open_file(u, s);
+
+	if (rc == 0 && fsync(s->fd) != 0)
+		rc = -errno;
+	if (rc == 0)
+		s->bytes_flushed = true;
+	return rc;
+}
+
 int spool_persist(struct upfs *u, struct submission *s, bool durable)
 {
 	json_t *r;
@@ -212,10 +232,16 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	bool removed;
 	int rc = 0;
 
+	/* A durable record whose recovery reads the spool file. */
+	if (durable && !s->bytes_flushed && s->state < SUB_UPLOADED) {
+		rc = flush_bytes(u, s);
+		if (rc)
+			return rc;
+	}
 	pthread_mutex_lock(&s->persist_lock);
 	pthread_mutex_lock(&u->spool_lock);
 	removed = s->removed;
-	r = removed ? NULL : record_encode(s);
+	r = removed ? NULL : record_encode(u, s);
 	text = r ? json_dumps(r, JSON_COMPACT) : NULL;
 	pthread_mutex_unlock(&u->spool_lock);
 	/* A removed submission's record is gone for good: never bring it
@@ -229,6 +255,7 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	if (!removed && rc == 0) {
 		pthread_mutex_lock(&u->spool_lock);
 		s->on_disk = true;
+		s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
 		pthread_mutex_unlock(&u->spool_lock);
 	}
 	pthread_mutex_unlock(&s->persist_lock);
@@ -248,7 +275,7 @@ static void spool_load_one(struct upfs *u, const char *id)
 	if (cache_get(u->cache, UPFS_CACHE_OUTBOX, id, &e) == 0)
 		r = json_loadb(e.data, e.len, 0, NULL);
 	if (r)
-		s = record_decode(id, r);
+		s = record_decode(u, id, r);
 	if (s == NULL) {
 		upfs_log(u, UPFS_LOG_WARNING, "outbox record '%s' is unreadable:"
 			 " dropped", id);
@@ -326,12 +353,28 @@ static void spool_sweep(struct upfs *u)
 	closedir(d);
 }
 
+/* This boot's id, or "" when the kernel does not say (then every spool
+   file is flushed at once). */
+static void boot_id_read(struct upfs *u)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	u->boot_id[0] = '\0';
+	if (f == NULL)
+		return;
+	if (fgets(u->boot_id, sizeof(u->boot_id), f) == NULL)
+		u->boot_id[0] = '\0';
+	u->boot_id[strcspn(u->boot_id, "\n")] = '\0';
+	fclose(f);
+}
+
 int spool_init(struct upfs *u)
 {
 	char **keys = NULL;
 	size_t n = 0;
 	int rc;
 
+	boot_id_read(u);
 	snprintf(u->spool_dir, sizeof(u->spool_dir), "%s/spool",
 		 u->opts.cache_dir);
 	if (mkdir(u->spool_dir, 0700) != 0 && errno != EEXIST)

@@ -62,6 +62,17 @@ struct submission {
 	bool busy;		/* a thread is working on it */
 	bool removed;		/* its record deleted (spool_remove) */
 	bool on_disk;		/* a record of it was committed (spool_lock) */
+	/* Its spool file's bytes are on disk (fsync'd). Until then its
+	   records name the boot whose page cache holds them; a started job
+	   never needs them flushed at all. */
+	bool bytes_flushed;
+	/* Its record was left unflushed by an earlier boot: the file may
+	   not hold the document (a system crash before its close()
+	   returned). Refused, never sent. */
+	bool bytes_lost;
+	/* The last record committed of it recovers it without this boot's
+	   page cache (its bytes flushed, or not needed any more). */
+	bool record_kept;
 	/* Held from taking its record to the record's commit, so its
 	   records reach the outbox in the order they were taken while
 	   spool_lock is free during the commit (lock order: persist_lock,
@@ -103,8 +114,10 @@ int spool_open_file(struct upfs *u, struct submission *s);
 /*
  * Writes the outbox record of s: taken under spool_lock, committed after
  * it is released. Call with neither spool_lock nor s->persist_lock held.
- * durable: on disk when this returns (cache_put_durable); otherwise a system
- * crash may undo it, leaving the state before.
+ * durable: on disk when this returns (cache_put_durable), and so are the
+ * spool file's bytes if the record's recovery reads them (flushed first);
+ * otherwise a system crash may undo it, leaving the state before. Only by
+ * the thread running s.
  */
 int spool_persist(struct upfs *u, struct submission *s, bool durable);
 

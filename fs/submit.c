@@ -55,8 +55,13 @@ bool submit_err_is_permanent(int rc)
 /*
  * Moves s to state. A create or a start must be on disk before its
  * request goes: recovering from the state before would repeat it blind.
+ * Not the first create, in close(): the state before it is no record,
+ * nothing was promised yet, and a system crash leaves at most a blank job.
  * Any other state undone by a system crash is recovered from the one
- * before it (a session asked for again, an upload resumed).
+ * before it (a session asked for again, an upload resumed). Records
+ * written before the spool file's flush (submit_prepare) name the boot
+ * whose page cache holds its bytes; left by another boot, the document is
+ * refused, never sent (its close() had not returned).
  *
  * SPOOLED, UPLOADED and DONE are not written at all: the next record
  * follows at once, or the record is deleted, and each record written is
@@ -72,6 +77,8 @@ bool submit_err_is_permanent(int rc)
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
 {
+	bool durable = state == SUB_STARTING;
+
 	pthread_mutex_lock(&u->spool_lock);
 	if (s->removed) {
 		/* Removed (rm): its spool file may be another's now. */
@@ -79,11 +86,14 @@ static int set_state(struct upfs *u, struct submission *s,
 		return -ECANCELED;
 	}
 	s->state = state;
+	/* The first record of all, in close(): the state before it is no
+	   record, nothing to repeat, and nothing was promised yet. */
+	if (state == SUB_CREATING && s->on_disk)
+		durable = true;
 	pthread_mutex_unlock(&u->spool_lock);
 	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
 		return 0;
-	return spool_persist(u, s, state == SUB_CREATING ||
-				   state == SUB_STARTING);
+	return spool_persist(u, s, durable);
 }
 
 static int replace_str(struct upfs *u, char **slot, const char *value)
@@ -801,11 +811,32 @@ static void cut_to_document(struct submission *s)
 		(void)ftruncate(s->fd, (off_t)s->size);	/* space only */
 }
 
+/* Ends s without a print: why goes to the log and .upfs/status. */
+static int refuse(struct upfs *u, struct submission *s, int rc)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "'%s'", s->name);
+	health_refusal(u, what, s->last_error[0] ? s->last_error
+						  : strerror(-rc));
+	cancel_job(u, s);
+	refresh_listings(u, s);
+	spool_remove(u, s);
+	return rc;
+}
+
 int submit_run(struct upfs *u, struct submission *s)
 {
-	int rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
+	int rc;
 	int saved;
 
+	if (s->bytes_lost) {
+		snprintf(s->last_error, sizeof(s->last_error), "the system "
+			 "stopped before its bytes were on disk, and before its "
+			 "close() returned");
+		return refuse(u, s, -EIO);
+	}
+	rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
 	if (rc == -ECANCELED)
 		return rc;	/* removed while it ran */
 
@@ -816,17 +847,8 @@ int submit_run(struct upfs *u, struct submission *s)
 		spool_remove(u, s);
 		return 0;
 	}
-	if (submit_err_is_permanent(rc)) {
-		char what[300];
-
-		snprintf(what, sizeof(what), "'%s'", s->name);
-		health_refusal(u, what, s->last_error[0] ? s->last_error
-							  : strerror(-rc));
-		cancel_job(u, s);
-		refresh_listings(u, s);
-		spool_remove(u, s);
-		return rc;
-	}
+	if (submit_err_is_permanent(rc))
+		return refuse(u, s, rc);
 	pthread_mutex_lock(&u->spool_lock);
 	s->attempts++;
 	s->last_errno = -rc;
@@ -838,13 +860,12 @@ int submit_run(struct upfs *u, struct submission *s)
 	cut_to_document(s);
 	/* close() returns 0 for it now: on disk before that. */
 	saved = spool_persist(u, s, true);
-	if (saved && !s->on_disk) {
-		/* No record at all (none is written before CREATING, and no
-		   create was sent): nothing would ever send it. */
-		upfs_log(u, UPFS_LOG_WARNING, "'%s' not printed: it could not "
-			 "be kept in the spool: %s", s->name, strerror(-saved));
-		spool_remove(u, s);
-		return saved;
+	if (saved && !s->record_kept) {
+		/* No record, or one that needs this boot's page cache: it
+		   was never handed over, nothing it says may be sent. */
+		snprintf(s->last_error, sizeof(s->last_error), "it could not "
+			 "be kept in the spool: %s", strerror(-saved));
+		return refuse(u, s, saved);
 	}
 	/* If an older record stays, only when to try again is lost. */
 	upfs_log(u, UPFS_LOG_INFO, "'%s' waits in the spool: %s", s->name,
@@ -885,8 +906,14 @@ int submit_prepare(struct upfs *u, struct submission *s)
 	}
 	if (size > UPFS_MAX_DOCUMENT)
 		return -EFBIG;
-	if (fsync(s->fd) != 0)
-		return -errno;
+	/* Flushed only when a durable record needs it (spool_persist): a
+	   job started in close() never does, and kill -9 leaves the bytes
+	   in the page cache. Without a boot id, flushed now. */
+	if (u->boot_id[0] == '\0') {
+		if (fsync(s->fd) != 0)
+			return -errno;
+		s->bytes_flushed = true;
+	}
 	/* The document is the file's first size bytes (spool.c reuses files). */
 	got = pread(s->fd, head, size < sizeof(head) ? (size_t)size
 						     : sizeof(head), 0);

@@ -458,6 +458,10 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
     assert util.unmount_path(mount.path)
     [spooled] = spool_files(cache)
     assert os.path.getsize(os.path.join(cache, "spool", spooled)) == len(big)
+    # Not flushed (close() had not returned): the page cache of this boot
+    # holds the bytes the next mount resumes with.
+    [record] = outbox_records(cache).values()
+    assert record["unflushedBoot"] == this_boot(), record
 
     emu.set_faults("")
     mount = upfs_mount(emu, cache_dir=cache)
@@ -465,6 +469,87 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
         mount.p("shares", SHARE, "queue")) == [], timeout=30,
         what="the resumed document to be sent")
     assert_printed_once(emu, share["id"], before, "small.pdf", small)
+
+
+def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
+        start_emulator, upfs_mount, workdir):
+    """A document mid-upload when the machine stops had not been flushed
+    (its close() had not returned, nothing was promised): after the
+    reboot its spool file may have lost its bytes, so the next mount
+    refuses it instead of resuming the upload, and cancels its job."""
+    emu = start_emulator(faults="slow:1:3,method=PUT,route=/uploadSessions/")
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    cp = subprocess.Popen(["cp", write_file(os.path.join(workdir, "lost.pdf"),
+                                            make_pdf("lost", 300 * 1024)),
+                           queue + "/"], stderr=subprocess.PIPE)
+    util.wait_until(lambda: [r["state"] for r in
+                             outbox_records(cache).values()] ==
+                    ["uploading"], timeout=10, what="the upload to start")
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert cp.wait(timeout=util.scaled(30)) != 0
+    assert util.unmount_path(mount.path)
+    as_left_by_another_boot(cache)
+
+    emu.set_faults("")
+    emu.reset_requests()
+    mount = upfs_mount(emu, cache_dir=cache)
+    queue = mount.p("shares", SHARE, "queue")
+    mount.expect_warning(r"'lost\.pdf' refused: the system stopped before "
+                         r"its bytes were on disk")
+    util.wait_until(lambda: "'lost.pdf' refused" in mount.log(), timeout=30,
+                    what="the refusal")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=10,
+                    what="nothing pending")
+    assert os.listdir(queue) == []
+    [job] = new_jobs(emu, share["id"], before)
+    assert job["state"] == "canceled", job
+    assert_no_open_uploads(emu)
+    routes = emu.requests()["routes"]
+    assert not [r for r in routes if r.startswith("PUT ") or
+                r.endswith("/start")], routes
+    mount.unmount()
+    assert outbox_records(cache) == {}
+    assert spool_files(cache) == []
+
+
+def test_a_document_that_waits_is_flushed_before_close_returns(
+        start_emulator, upfs_mount, workdir):
+    """close() says 0 for a document whose upload failed (503s past the
+    retries) only once its spool file is flushed: its record names no
+    boot, and a crash of the machine after that loses nothing: the next
+    mount prints it once."""
+    emu = start_emulator(faults="503:1,method=PUT,route=/uploadSessions/",
+                         extra_args=["--job-seconds", "60"])
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"'kept\.pdf': .*503")
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    data = make_pdf("kept", 300 * 1024)
+    assert write_and_close(os.path.join(queue, "kept.pdf"), data) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "kept.pdf"))["state"] == "waiting"
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert util.unmount_path(mount.path)
+    [record] = outbox_records(cache).values()
+    assert record["state"] in ("created", "uploading"), record["state"]
+    assert "unflushedBoot" not in record, record
+    as_left_by_another_boot(cache)
+
+    emu.set_faults("")
+    mount = upfs_mount(emu, cache_dir=cache)
+    queue = mount.p("shares", SHARE, "queue")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the kept document to be sent")
+    assert_printed_once(emu, share["id"], before, "kept.pdf", data)
+    assert_no_open_uploads(emu)
 
 
 def mount_offline_warm(emu, upfs_mount):
@@ -663,8 +748,8 @@ def outbox_records(cache_dir):
     return lmdb_records(cache_dir, "outbox")
 
 
-def lmdb_records(cache_dir, table):
-    """One table of upfs's LMDB, {key: JSON record}, read with mdb_dump in
+def lmdb_values(cache_dir, table):
+    """One table of upfs's LMDB, {key: value bytes}, read with mdb_dump in
     its hex form (the printable form escapes bytes in ways that are easy
     to misread)."""
     proc = subprocess.run(["mdb_dump", "-s", table, cache_dir],
@@ -673,13 +758,43 @@ def lmdb_records(cache_dir, table):
         raise AssertionError("mdb_dump: %s" % proc.stderr.decode())
     lines = proc.stdout.decode("ascii").splitlines()
     data = lines[lines.index("HEADER=END") + 1:lines.index("DATA=END")]
-    out = {}
-    for key, value in zip(data[0::2], data[1::2]):
-        raw = bytes.fromhex(value.strip())
-        # cache/store.c: 8 bytes of fetch time, then the record.
-        record = raw[CACHE_HEADER_LEN:].rstrip(b"\0")
-        out[bytes.fromhex(key.strip()).decode()] = json.loads(record)
-    return out
+    return {bytes.fromhex(key.strip()).decode(): bytes.fromhex(value.strip())
+            for key, value in zip(data[0::2], data[1::2])}
+
+
+def lmdb_records(cache_dir, table):
+    """One table of upfs's LMDB, {key: JSON record}."""
+    # cache/store.c: 8 bytes of fetch time, then the record.
+    return {key: json.loads(raw[CACHE_HEADER_LEN:].rstrip(b"\0"))
+            for key, raw in lmdb_values(cache_dir, table).items()}
+
+
+def lmdb_put_record(cache_dir, table, key, record):
+    """Writes record (JSON) under an existing key of a dead upfs's LMDB
+    with mdb_load, keeping the value's header."""
+    header = lmdb_values(cache_dir, table)[key][:CACHE_HEADER_LEN]
+    value = header + json.dumps(record).encode()
+    dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" \
+        " %s\n %s\nDATA=END\n" % (key.encode().hex(), value.hex())
+    proc = subprocess.run(["mdb_load", "-s", table, cache_dir],
+                          input=dump.encode(), capture_output=True)
+    if proc.returncode != 0:
+        raise AssertionError("mdb_load: %s" % proc.stderr.decode())
+
+
+def this_boot():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
+def as_left_by_another_boot(cache_dir):
+    """Makes every outbox record that names this boot's page cache name
+    another boot's, as a crash of the machine (not only of upfs) leaves
+    them: their unflushed spool files may have lost their bytes."""
+    for key, record in outbox_records(cache_dir).items():
+        if record.get("unflushedBoot") == this_boot():
+            record["unflushedBoot"] = "0" * 8 + this_boot()[8:]
+            lmdb_put_record(cache_dir, "outbox", key, record)
 
 
 def spool_files(cache):
@@ -716,16 +831,19 @@ def test_kill_9_mid_write_leaves_no_spool_file(start_emulator, upfs_mount):
     assert job_ids(emu, share["id"]) == before
 
 
-@pytest.mark.parametrize("job_gone", [False, True])
+@pytest.mark.parametrize("job_gone,machine_crash",
+                         [(False, False), (True, False), (False, True)])
 def test_kill_9_after_a_print_leaves_a_record_found_started(start_emulator,
                                                            upfs_mount,
                                                            workdir,
-                                                           job_gone):
+                                                           job_gone,
+                                                           machine_crash):
     """A started job's record is deleted with the next commit, not with a
     flush of its own: killed right after cp returned, upfs leaves it
     behind (STARTING), and the next mount asks the job, finds it started
     (or gone: finished and purged) and drops the record: one job, one
-    start, nothing pending, no refusal."""
+    start, nothing pending, no refusal. Its spool file was never flushed,
+    and need not be: after a crash of the machine it is the same."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
     # Long TTLs: no refresh writes to the cache (committing the delete)
@@ -742,6 +860,10 @@ def test_kill_9_after_a_print_leaves_a_record_found_started(start_emulator,
     assert util.unmount_path(mount.path)
     records = outbox_records(cache)
     assert [r["state"] for r in records.values()] == ["starting"], records
+    if machine_crash:
+        as_left_by_another_boot(cache)
+        assert [r["unflushedBoot"] for r in outbox_records(cache).values()] \
+            != [this_boot()]
     if job_gone:
         [job] = new_jobs(emu, share["id"], before)
         emu.delete_job(job["id"])
