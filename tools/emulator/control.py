@@ -151,7 +151,7 @@ tests change the tenant behind the client's back, and set faults.
 import os
 from urllib.parse import parse_qs
 
-from . import admin, auth, downloads, records, render, tenants, util
+from . import admin, auth, downloads, records, render, tenants, uploads, util
 from .router import Router
 from .wire import GraphError, Reply
 
@@ -530,6 +530,8 @@ def jobs_list(req, app):
             if "state" in q and summary["state"] != q["state"]:
                 continue
             out.append(summary)
+    for summary in out:     # hashed out of State.lock
+        summary["sha256"] = uploads.hexdigest(summary["sha256"])
     out.sort(key=lambda j: int(j["id"]))
     return Reply(200, {"value": out})
 
@@ -543,8 +545,9 @@ def _job_rec(st, jid):
 
 def job_get(req, app):
     with app.state.lock:
-        return Reply(200, _job_summary(_job_rec(app.state,
-                                                req.params["jid"])))
+        summary = _job_summary(_job_rec(app.state, req.params["jid"]))
+    summary["sha256"] = uploads.hexdigest(summary["sha256"])
+    return Reply(200, summary)
 
 
 def job_document(req, app):

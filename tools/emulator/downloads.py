@@ -50,7 +50,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import graph_print, records, util
+from . import graph_print, records, uploads, util
 from .router import Router
 from .wire import GraphError, Reply, StreamBody, not_found
 
@@ -177,8 +177,13 @@ def fingerprint(app, state, rec, doc):
             entry = app.uploads.document(doc["id"])
             path = entry["path"] if entry and os.path.exists(entry["path"]) \
                 else None
-            return {"sha256": rec["_sha256"], "path": path,
-                    "synthetic": False}
+            uploaded = rec["_sha256"]
+        else:
+            uploaded = None
+    if uploaded:            # hashed out of State.lock
+        return {"sha256": uploads.hexdigest(uploaded), "path": path,
+                "synthetic": False}
+    with state.lock:
         try:
             src = source(app, state, rec, doc)
         except GraphError:
