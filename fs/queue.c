@@ -182,8 +182,10 @@ static int queue_submit(struct upfs *u, struct submission *s)
 
 int queue_flush(struct upfs *u, struct submission *s)
 {
+	/* A dot file is no document until its rename, and no record keeps it
+	   across a restart (spool_sweep): nothing to flush. */
 	if (s->state == SUB_LOCAL)
-		return fsync(s->fd) == 0 ? 0 : -errno;
+		return 0;
 	if (s->state != SUB_WRITING)
 		return 0;	/* a second close of a handed-over file */
 	if (s->write_error) {
