@@ -8,6 +8,8 @@ is checked for its status, its error body and that nothing changed: the
 state is the same and the write log is empty."""
 
 import hashlib
+import json
+import os
 import re
 import time
 
@@ -837,6 +839,39 @@ def test_nothing_to_download(emu, admin):
                    404)
     assert_refused(admin("GET", path.replace("/jobs/101/", "/jobs/9999/")),
                    404)
+
+
+def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
+    """A document sent in three PUTs (the first smaller than what one read
+    of the socket brings, the next of one byte) is stored whole, and
+    --state saves its sha256, which is computed only when first asked."""
+    path = os.path.join(workdir, "saved-state.json")
+    emu = start_emulator(extra_args=["--state", path])
+    alice = delegated(emu, ALICE)
+    share = emu.share_by_name("Floor3")
+    data = b"%PDF-1.7\n" + bytes(range(256)) * 9000 + b"\n%%EOF\n"
+    r = alice("POST", "/print/shares/%s/jobs" % share["id"],
+              {"configuration": {}})
+    assert r.status == 201, r.data
+    job = r.json()
+    did = job["documents"][0]["id"]
+    r = alice("POST", "/print/shares/%s/jobs/%s/documents/%s/"
+              "createUploadSession" % (share["id"], job["id"], did),
+              {"properties": {"documentName": "saved.pdf",
+                              "contentType": "application/pdf",
+                              "size": len(data)}})
+    assert r.status == 200, r.data
+    upload = r.json()["uploadUrl"]
+    for start, end in ((0, 999), (1000, 1000), (1001, len(data) - 1)):
+        r = request(emu, "PUT", upload, data[start:end + 1], headers={
+            "Content-Range": "bytes %d-%d/%d" % (start, end, len(data)),
+            "Content-Type": "application/octet-stream"})
+        assert r.status == (201 if end == len(data) - 1 else 202), r.data
+    emu.stop()
+    with open(path, encoding="utf-8") as fh:
+        saved = json.load(fh)
+    [rec] = [j for j in saved["collections"]["jobs"] if j["id"] == job["id"]]
+    assert rec["_sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_download_an_uploaded_document(emu, admin, bob):

@@ -75,7 +75,9 @@ class Handler(BaseHTTPRequestHandler):
         path = path.rstrip("/") or "/"
         stream = None
         if self.command == "PUT" and self.server.app.streams(path):
-            stream, body = BodyStream(self.rfile, self.headers), b""
+            plain = None if isinstance(self.connection, ssl.SSLSocket) \
+                else self.connection
+            stream, body = BodyStream(self.rfile, self.headers, plain), b""
         else:
             try:
                 body = self._read_body()

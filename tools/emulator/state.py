@@ -55,6 +55,15 @@ class Collection:
         return len(self.ids)
 
 
+def _saved_value(value):
+    """A document hashed when first asked (uploads.Digest) is saved as its
+    hash."""
+    hexdigest = getattr(value, "hexdigest", None)
+    if hexdigest is None:
+        raise TypeError("%r cannot be saved as JSON" % (value,))
+    return hexdigest()
+
+
 KINDS = ("printers", "shares", "jobs", "users", "groups", "connectors",
          "services", "operations", "taskDefinitions", "taskTriggers",
          "tasks")
@@ -486,7 +495,8 @@ class State:
     def save(self, path):
         """Writes dump() to path atomically."""
         with self.lock:
-            data = json.dumps(self.dump(), ensure_ascii=False)
+            data = json.dumps(self.dump(), ensure_ascii=False,
+                              default=_saved_value)
         tmp = "%s.tmp.%d" % (path, os.getpid())
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(data)

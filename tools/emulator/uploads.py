@@ -448,13 +448,7 @@ def put(req, app):
                          "this one has %d." % (MAX_CHUNK, want))
     app.uploads.reserve(sess, start, end)
     try:
-        pos = start
-        while pos <= end:
-            data = stream.read(min(READ_SIZE, end + 1 - pos))
-            view = memoryview(data)
-            while view:
-                n = os.pwrite(sess.fd, view, pos)
-                view, pos = view[n:], pos + n
+        stream.write_to(sess.fd, start, want)
     except BaseException:         # ClientGone above all: a hung-up PUT
         app.uploads.unreserve(sess, start, end, False)
         raise
