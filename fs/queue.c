@@ -157,6 +157,17 @@ int queue_truncate(struct upfs *u, struct submission *s, off_t size)
 	return rc ? queue_poison(u, s, rc) : 0;
 }
 
+/* A write of it failed (EFBIG, ENOSPC): what is left is never sent. */
+static int drop_failed_write(struct upfs *u, struct submission *s)
+{
+	int rc = s->write_error;
+
+	upfs_log(u, UPFS_LOG_WARNING, "'%s' not printed: a write failed: %s",
+		 s->name, strerror(-rc));
+	spool_remove(u, s);
+	return rc;
+}
+
 /* Hands a written document over: 0 when started or spooled, or why not. */
 static int queue_submit(struct upfs *u, struct submission *s)
 {
@@ -188,14 +199,8 @@ int queue_flush(struct upfs *u, struct submission *s)
 		return 0;
 	if (s->state != SUB_WRITING)
 		return 0;	/* a second close of a handed-over file */
-	if (s->write_error) {
-		int rc = s->write_error;
-
-		upfs_log(u, UPFS_LOG_WARNING, "'%s' not printed: a write failed: "
-			 "%s", s->name, strerror(-rc));
-		spool_remove(u, s);
-		return rc;
-	}
+	if (s->write_error)
+		return drop_failed_write(u, s);
 	/*
 	 * Every close() flushes, also a shell's close of the descriptor it
 	 * just dup2()ed onto stdout, before a byte is written: an empty file
@@ -245,7 +250,8 @@ int queue_rename(struct upfs *u, const char *share_id, const char *from,
 	pthread_mutex_unlock(&u->spool_lock);
 	/* rsync's rename is its submission; it gets the result close would. */
 	if (!queue_name_is_local(to) && s->fd >= 0 && s->state == SUB_WRITING)
-		rc = queue_submit(u, s);
+		rc = s->write_error ? drop_failed_write(u, s)
+				    : queue_submit(u, s);
 out:
 	spool_put(u, s);
 	return rc;

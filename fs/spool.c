@@ -159,7 +159,7 @@ static char *dup_or_null(const char *s)
 static json_t *record_encode(const struct upfs *u, const struct submission *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:i, "
-			 "s:I, s:i, s:s, s:s?, s:s*}",
+			 "s:I, s:i, s:s, s:s?, s:s*, s:O*}",
 			 "share", s->share_id, "name", s->name,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -169,7 +169,8 @@ static json_t *record_encode(const struct upfs *u, const struct submission *s)
 			 "created", (json_int_t)s->created_ms,
 			 "lastErrno", s->last_errno,
 			 "lastError", s->last_error, "options", s->options,
-			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id);
+			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id,
+			 "bytesLost", s->bytes_lost ? json_true() : NULL);
 }
 
 static struct submission *record_decode(const struct upfs *u, const char *id,
@@ -187,10 +188,13 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
 	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
-	/* From UPLOADED on, the service has every byte. */
-	s->bytes_lost = boot && s->state < SUB_UPLOADED &&
-			strcmp(boot, u->boot_id) != 0;
-	s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
+	/* From UPLOADED on, the service has every byte. Once lost, always:
+	   its record names this boot from now on. */
+	s->bytes_lost = json_is_true(json_object_get(r, "bytesLost")) ||
+			(boot && s->state < SUB_UPLOADED &&
+			 strcmp(boot, u->boot_id) != 0);
+	s->record_kept = !s->bytes_lost &&
+			 (s->bytes_flushed || s->state >= SUB_UPLOADED);
 	s->size = (uint64_t)json_integer_value(json_object_get(r, "size"));
 	s->content_type = dup_or_null(json_string_value(
 		json_object_get(r, "contentType")));
@@ -255,7 +259,9 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	if (!removed && rc == 0) {
 		pthread_mutex_lock(&u->spool_lock);
 		s->on_disk = true;
-		s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
+		if (durable)
+			s->record_kept = s->bytes_flushed ||
+					 s->state >= SUB_UPLOADED;
 		pthread_mutex_unlock(&u->spool_lock);
 	}
 	pthread_mutex_unlock(&s->persist_lock);
@@ -283,7 +289,9 @@ static void spool_load_one(struct upfs *u, const char *id)
 		goto out;
 	}
 	spool_path(u, s, path, sizeof(path));
-	if (access(path, R_OK) != 0 && s->state < SUB_UPLOADED) {
+	/* A lost document's file is never read; its job is still cancelled. */
+	if (access(path, R_OK) != 0 && s->state < SUB_UPLOADED &&
+	    !s->bytes_lost) {
 		upfs_log(u, UPFS_LOG_WARNING, "spool file of '%s' is missing: "
 			 "'%s' cannot be sent", id, s->name);
 		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);

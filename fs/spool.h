@@ -9,8 +9,9 @@
  * ambiguous step is reconciled rather than repeated.
  *
  * Submissions live in one table in struct upfs, guarded by spool_lock.
- * A submission's fields change under spool_lock; the thread that set
- * `busy` is the only one that talks to the service for it.
+ * A submission's fields change under spool_lock, but for those marked
+ * "runner": only the thread that set `busy` touches them, and it is the
+ * only one that talks to the service for it.
  */
 #ifndef UPFS_SPOOL_H
 #define UPFS_SPOOL_H
@@ -25,7 +26,7 @@
 enum sub_state {
 	SUB_WRITING,	/* open for writing, not handed over yet */
 	SUB_LOCAL,	/* a dot name (rsync, editors): local until renamed */
-	SUB_SPOOLED,	/* bytes durable; nothing sent */
+	SUB_SPOOLED,	/* handed over (closed); nothing sent */
 	SUB_CREATING,	/* job create sent; its reply may have been lost */
 	SUB_CREATED,	/* job and document exist, no upload session */
 	SUB_UPLOADING,	/* upload session open */
@@ -64,14 +65,16 @@ struct submission {
 	bool on_disk;		/* a record of it was committed (spool_lock) */
 	/* Its spool file's bytes are on disk (fsync'd). Until then its
 	   records name the boot whose page cache holds them; a started job
-	   never needs them flushed at all. */
+	   never needs them flushed at all. Runner. */
 	bool bytes_flushed;
 	/* Its record was left unflushed by an earlier boot: the file may
 	   not hold the document (a system crash before its close()
-	   returned). Refused, never sent. */
+	   returned). Never sent; its job is cancelled. Kept in its record
+	   from then on. Runner. */
 	bool bytes_lost;
-	/* The last record committed of it recovers it without this boot's
-	   page cache (its bytes flushed, or not needed any more). */
+	/* A durable record of it was committed that recovers it without
+	   this boot's page cache (its bytes flushed, or not needed any
+	   more): what close() may promise on. Runner. */
 	bool record_kept;
 	/* Held from taking its record to the record's commit, so its
 	   records reach the outbox in the order they were taken while

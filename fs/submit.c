@@ -56,12 +56,13 @@ bool submit_err_is_permanent(int rc)
  * Moves s to state. A create or a start must be on disk before its
  * request goes: recovering from the state before would repeat it blind.
  * Not the first create, in close(): the state before it is no record,
- * nothing was promised yet, and a system crash leaves at most a blank job.
- * Any other state undone by a system crash is recovered from the one
- * before it (a session asked for again, an upload resumed). Records
- * written before the spool file's flush (submit_prepare) name the boot
- * whose page cache holds its bytes; left by another boot, the document is
- * refused, never sent (its close() had not returned).
+ * and nothing was promised yet. Any other state undone by a system crash
+ * is recovered from the one before it (a session asked for again, an
+ * upload resumed). Until the spool file is flushed (spool_persist, for
+ * the first durable record that reads it), records name the boot whose
+ * page cache holds its bytes; left by another boot, the document is not
+ * sent, and its job, if the record or the share's jobs show one, is
+ * cancelled (drop_lost): its close() had not returned.
  *
  * SPOOLED, UPLOADED and DONE are not written at all: the next record
  * follows at once, or the record is deleted, and each record written is
@@ -825,17 +826,61 @@ static int refuse(struct upfs *u, struct submission *s, int rc)
 	return rc;
 }
 
+/* Under spool_lock: tried again after a back-off. */
+static void retry_later(struct submission *s, int rc)
+{
+	s->attempts++;
+	s->last_errno = -rc;
+	if (s->last_error[0] == '\0')
+		snprintf(s->last_error, sizeof(s->last_error), "%s",
+			 strerror(-rc));
+	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
+}
+
+/*
+ * A record an earlier boot left before the document's bytes were on disk
+ * (its close() had not returned): nothing of it is sent. Its job, looked
+ * for again if the create's reply was never recorded, is cancelled; the
+ * record stays until that is done (or the job is gone).
+ */
+static int drop_lost(struct upfs *u, struct submission *s)
+{
+	bool adopted = false;
+	char what[300];
+	int rc = 0;
+
+	if (s->job_id == NULL && s->state == SUB_CREATING) {
+		pthread_rwlock_wrlock(&u->create_lock);
+		rc = reconcile_create(u, s, &adopted);
+		pthread_rwlock_unlock(&u->create_lock);
+	}
+	if (rc == 0 && s->job_id)
+		rc = queue_cancel_job(u, s->share_id, s->job_id);
+	if (rc && !submit_err_is_permanent(rc)) {
+		pthread_mutex_lock(&u->spool_lock);
+		snprintf(s->last_error, sizeof(s->last_error), "cancelling the "
+			 "job of a document the system lost: %s", strerror(-rc));
+		retry_later(s, rc);
+		pthread_mutex_unlock(&u->spool_lock);
+		return 1;
+	}
+	snprintf(what, sizeof(what), "'%s'", s->name);
+	snprintf(s->last_error, sizeof(s->last_error), "the system stopped "
+		 "before its bytes were on disk, and before its close() "
+		 "returned");
+	health_refusal(u, what, s->last_error);
+	refresh_listings(u, s);
+	spool_remove(u, s);
+	return -EIO;
+}
+
 int submit_run(struct upfs *u, struct submission *s)
 {
 	int rc;
 	int saved;
 
-	if (s->bytes_lost) {
-		snprintf(s->last_error, sizeof(s->last_error), "the system "
-			 "stopped before its bytes were on disk, and before its "
-			 "close() returned");
-		return refuse(u, s, -EIO);
-	}
+	if (s->bytes_lost)
+		return u->opts.offline ? 1 : drop_lost(u, s);
 	rc = u->opts.offline ? -ENETDOWN : run_steps(u, s);
 	if (rc == -ECANCELED)
 		return rc;	/* removed while it ran */
@@ -850,12 +895,7 @@ int submit_run(struct upfs *u, struct submission *s)
 	if (submit_err_is_permanent(rc))
 		return refuse(u, s, rc);
 	pthread_mutex_lock(&u->spool_lock);
-	s->attempts++;
-	s->last_errno = -rc;
-	if (s->last_error[0] == '\0')
-		snprintf(s->last_error, sizeof(s->last_error), "%s",
-			 strerror(-rc));
-	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
+	retry_later(s, rc);
 	pthread_mutex_unlock(&u->spool_lock);
 	cut_to_document(s);
 	/* close() returns 0 for it now: on disk before that. */

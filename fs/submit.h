@@ -10,10 +10,11 @@
 #include "spool.h"
 
 /*
- * Makes a closed (or renamed) document durable and ready to send: fsyncs
- * it, checks its size and sniffs its content type. -EINVAL for an empty
- * file or one in no printable format, -EFBIG past the job size limit,
- * -ENOSPC/-EIO when the spool cannot keep it. The caller holds s busy.
+ * Makes a closed (or renamed) document ready to send: fixes its size and
+ * sniffs its content type (its bytes are flushed only once a durable
+ * record needs them: spool_persist). -EINVAL for an empty file or one in
+ * no printable format, -EFBIG past the job size limit, -EIO when the
+ * spool cannot read it. The caller holds s busy.
  */
 int submit_prepare(struct upfs *u, struct submission *s);
 

@@ -295,15 +295,22 @@ def test_offline_close_fails_when_the_spool_cannot_keep_it(
         ["room.pdf"]
 
 
+def mount_expecting(emulator, upfs_mount, warning):
+    """A mount whose log may hold warning: (mount, SHARE, its jobs before,
+    its queue/)."""
+    mount = upfs_mount(emulator)
+    mount.expect_warning(warning)
+    share = emulator.share_by_name(SHARE)
+    mount.share_dir = SHARE
+    return (mount, share, job_ids(emulator, share["id"]),
+            mount.p("shares", SHARE, "queue"))
+
+
 def test_rename_is_the_submission_and_honest(emulator, upfs_mount, workdir):
     """rsync writes .notes.txt.XXXXXX and renames it: the rename returns the
     refusal; mv from another filesystem fails and keeps its source."""
-    mount = upfs_mount(emulator)
-    mount.expect_warning(r"'notes\.txt'")
-    share = emulator.share_by_name(SHARE)
-    mount.share_dir = SHARE
-    before = job_ids(emulator, share["id"])
-    queue = mount.p("shares", SHARE, "queue")
+    mount, share, before, queue = mount_expecting(emulator, upfs_mount,
+                                                  r"'notes\.txt'")
     src = write_file(os.path.join(workdir, "notes.txt"), b"plain text\n" * 50)
     rc = util.run(["rsync", src, queue + "/"], check=False)
     assert rc.returncode != 0 and "Invalid argument" in rc.stderr, rc
@@ -313,6 +320,29 @@ def test_rename_is_the_submission_and_honest(emulator, upfs_mount, workdir):
     assert rc.returncode != 0 and "Invalid argument" in rc.stderr, rc
     assert os.path.exists(src), "mv lost its source after a refused print"
     assert_left_nothing(emulator, mount, share["id"], before, "notes.txt")
+    assert new_jobs(emulator, share["id"], before) == []
+
+
+def test_rename_of_a_dot_file_whose_write_failed_sends_nothing(
+        emulator, upfs_mount):
+    """A write past the job size limit fails (EFBIG) and poisons the file:
+    renaming the dot file to a visible name, the submission, returns that
+    error instead of sending the bytes before it."""
+    mount, share, before, queue = mount_expecting(
+        emulator, upfs_mount, r"'big\.pdf' not printed: a write failed")
+    dot = os.path.join(queue, ".big.pdf")
+    fd = os.open(dot, os.O_WRONLY | os.O_CREAT)
+    try:
+        os.write(fd, make_pdf("half", 4096))
+        with pytest.raises(OSError) as exc:
+            os.pwrite(fd, b"x", 1 << 30)
+        assert exc.value.errno == errno.EFBIG
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as exc:
+        os.rename(dot, os.path.join(queue, "big.pdf"))
+    assert exc.value.errno == errno.EFBIG
+    assert_left_nothing(emulator, mount, share["id"], before, "big.pdf")
     assert new_jobs(emulator, share["id"], before) == []
 
 
@@ -471,13 +501,20 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
     assert_printed_once(emu, share["id"], before, "small.pdf", small)
 
 
+@pytest.mark.parametrize("state,lose_file,cancel_fails", [
+    ("uploading", False, False), ("creating", False, False),
+    ("uploading", True, True)])
 def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
-        start_emulator, upfs_mount, workdir):
-    """A document mid-upload when the machine stops had not been flushed
-    (its close() had not returned, nothing was promised): after the
-    reboot its spool file may have lost its bytes, so the next mount
-    refuses it instead of resuming the upload, and cancels its job."""
-    emu = start_emulator(faults="slow:1:3,method=PUT,route=/uploadSessions/")
+        start_emulator, upfs_mount, workdir, state, lose_file, cancel_fails):
+    """A document mid-create or mid-upload when the machine stops had not
+    been flushed (its close() had not returned, nothing was promised):
+    after the reboot its spool file may have lost its bytes, or be gone, so
+    the next mount sends nothing of it and cancels its job — found in the
+    share's jobs when only the create had been sent, cancelled again later
+    when the first cancel fails."""
+    route = "method=PUT,route=/uploadSessions/" if state == "uploading" \
+        else "method=POST,route=/jobs$"
+    emu = start_emulator(faults="slow:1:3," + route)
     share = emu.share_by_name(SHARE)
     mount = upfs_mount(emu)
     cache = mount.cache_dir
@@ -487,18 +524,31 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
                                             make_pdf("lost", 300 * 1024)),
                            queue + "/"], stderr=subprocess.PIPE)
     util.wait_until(lambda: [r["state"] for r in
-                             outbox_records(cache).values()] ==
-                    ["uploading"], timeout=10, what="the upload to start")
+                             outbox_records(cache).values()] == [state],
+                    timeout=10, what="the record to say %s" % state)
+    util.wait_until(lambda: new_jobs(emu, share["id"], before), timeout=10,
+                    what="the job to be made")
     mount.proc.send_signal(signal.SIGKILL)
     mount.wait_exit()
     assert cp.wait(timeout=util.scaled(30)) != 0
     assert util.unmount_path(mount.path)
     as_left_by_another_boot(cache)
+    if lose_file:
+        for name in spool_files(cache):
+            os.unlink(os.path.join(cache, "spool", name))
 
-    emu.set_faults("")
+    emu.set_faults("503:1,method=POST,route=/cancel$" if cancel_fails
+                   else "")
     emu.reset_requests()
     mount = upfs_mount(emu, cache_dir=cache)
     queue = mount.p("shares", SHARE, "queue")
+    if cancel_fails:
+        mount.expect_warning(r"cancel job")
+        util.wait_until(lambda: "cancelling the job of a document the "
+                        "system lost" in local_attrs(
+                            os.path.join(queue, "lost.pdf"))["reason"],
+                        timeout=30, what="the failed cancel to wait")
+        emu.set_faults("")
     mount.expect_warning(r"'lost\.pdf' refused: the system stopped before "
                          r"its bytes were on disk")
     util.wait_until(lambda: "'lost.pdf' refused" in mount.log(), timeout=30,
@@ -511,7 +561,8 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     assert_no_open_uploads(emu)
     routes = emu.requests()["routes"]
     assert not [r for r in routes if r.startswith("PUT ") or
-                r.endswith("/start")], routes
+                r.endswith("/start") or r == "POST /print/shares/{id}/jobs"], \
+        routes
     mount.unmount()
     assert outbox_records(cache) == {}
     assert spool_files(cache) == []
