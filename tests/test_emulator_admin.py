@@ -841,15 +841,11 @@ def test_nothing_to_download(emu, admin):
                    404)
 
 
-def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
-    """A document sent in three PUTs (the first smaller than what one read
-    of the socket brings, the next of one byte) is stored whole, and
-    --state saves its sha256, which is computed only when first asked."""
-    path = os.path.join(workdir, "saved-state.json")
-    emu = start_emulator(extra_args=["--state", path])
+def open_upload(emu, name, data):
+    """Alice's job on Floor3 with an upload session for data: (her client,
+    the job, its document id, the upload URL)."""
     alice = delegated(emu, ALICE)
     share = emu.share_by_name("Floor3")
-    data = b"%PDF-1.7\n" + bytes(range(256)) * 9000 + b"\n%%EOF\n"
     r = alice("POST", "/print/shares/%s/jobs" % share["id"],
               {"configuration": {}})
     assert r.status == 201, r.data
@@ -857,11 +853,21 @@ def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
     did = job["documents"][0]["id"]
     r = alice("POST", "/print/shares/%s/jobs/%s/documents/%s/"
               "createUploadSession" % (share["id"], job["id"], did),
-              {"properties": {"documentName": "saved.pdf",
+              {"properties": {"documentName": name,
                               "contentType": "application/pdf",
                               "size": len(data)}})
     assert r.status == 200, r.data
-    upload = r.json()["uploadUrl"]
+    return alice, job, did, r.json()["uploadUrl"]
+
+
+def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
+    """A document sent in three PUTs (the first smaller than what one read
+    of the socket brings, the next of one byte) is stored whole, and
+    --state saves its sha256, which is computed only when first asked."""
+    path = os.path.join(workdir, "saved-state.json")
+    emu = start_emulator(extra_args=["--state", path])
+    data = b"%PDF-1.7\n" + bytes(range(256)) * 9000 + b"\n%%EOF\n"
+    _, job, _, upload = open_upload(emu, "saved.pdf", data)
     for start, end in ((0, 999), (1000, 1000), (1001, len(data) - 1)):
         r = request(emu, "PUT", upload, data[start:end + 1], headers={
             "Content-Range": "bytes %d-%d/%d" % (start, end, len(data)),
@@ -875,21 +881,9 @@ def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
 
 
 def test_download_an_uploaded_document(emu, admin, bob):
-    alice = delegated(emu, ALICE)
-    share = emu.share_by_name("Floor3")
     data = b"%PDF-1.7\n" + bytes(range(256)) * 2000 + b"\n%%EOF\n"
-    r = alice("POST", "/print/shares/%s/jobs" % share["id"],
-              {"configuration": {}})
-    assert r.status == 201, r.data
-    job = r.json()
-    did = job["documents"][0]["id"]
-    r = alice("POST", "/print/shares/%s/jobs/%s/documents/%s/"
-              "createUploadSession" % (share["id"], job["id"], did),
-              {"properties": {"documentName": "upload.pdf",
-                              "contentType": "application/pdf",
-                              "size": len(data)}})
-    assert r.status == 200, r.data
-    upload = r.json()["uploadUrl"]
+    alice, job, did, upload = open_upload(emu, "upload.pdf", data)
+    share = emu.share_by_name("Floor3")
     r = request(emu, "PUT", upload, data, headers={
         "Content-Range": "bytes 0-%d/%d" % (len(data) - 1, len(data)),
         "Content-Type": "application/octet-stream"})
