@@ -813,17 +813,23 @@ static void cut_to_document(struct submission *s)
 }
 
 /* Ends s without a print: why goes to the log and .upfs/status. */
-static int refuse(struct upfs *u, struct submission *s, int rc)
+static int end_unprinted(struct upfs *u, struct submission *s, int rc)
 {
 	char what[300];
 
 	snprintf(what, sizeof(what), "'%s'", s->name);
 	health_refusal(u, what, s->last_error[0] ? s->last_error
 						  : strerror(-rc));
-	cancel_job(u, s);
 	refresh_listings(u, s);
 	spool_remove(u, s);
 	return rc;
+}
+
+/* A refusal leaves no half-made job behind. */
+static int refuse(struct upfs *u, struct submission *s, int rc)
+{
+	cancel_job(u, s);
+	return end_unprinted(u, s, rc);
 }
 
 /* Under spool_lock: tried again after a back-off. */
@@ -846,7 +852,6 @@ static void retry_later(struct submission *s, int rc)
 static int drop_lost(struct upfs *u, struct submission *s)
 {
 	bool adopted = false;
-	char what[300];
 	int rc = 0;
 
 	if (s->job_id == NULL && s->state == SUB_CREATING) {
@@ -864,14 +869,10 @@ static int drop_lost(struct upfs *u, struct submission *s)
 		pthread_mutex_unlock(&u->spool_lock);
 		return 1;
 	}
-	snprintf(what, sizeof(what), "'%s'", s->name);
 	snprintf(s->last_error, sizeof(s->last_error), "the system stopped "
 		 "before its bytes were on disk, and before its close() "
 		 "returned");
-	health_refusal(u, what, s->last_error);
-	refresh_listings(u, s);
-	spool_remove(u, s);
-	return -EIO;
+	return end_unprinted(u, s, -EIO);
 }
 
 int submit_run(struct upfs *u, struct submission *s)
