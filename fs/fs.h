@@ -213,6 +213,7 @@ int fs_entries_add(struct fs_entries *out, const char *name,
  */
 #define UPFS_MAX_DEPS 4
 struct res;
+struct queue_memo;
 struct fs_deps {
 	struct {
 		struct res *res;
@@ -507,6 +508,12 @@ struct upfs {
 	/* This boot's id (spool.c), "" if unknown: a record whose spool
 	   file was not flushed names the boot whose page cache holds it. */
 	char boot_id[40];
+
+	/* The rows of queue/ per share (queue_rows.h). Lock order:
+	   queue_rows_lock, then spool_lock. */
+	pthread_mutex_t queue_rows_lock;
+	struct queue_memo *queue_memos;
+	uint64_t queue_memo_clock;
 
 	pthread_mutex_t scratch_lock;	/* scratches (scratch.h) */
 	struct scratch *scratches;

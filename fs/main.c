@@ -18,6 +18,7 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "queue_rows.h"
 #include "scratch.h"
 #include "shareops.h"
 #include "spool.h"
@@ -215,6 +216,7 @@ static int upfs_init(struct upfs *u)
 	pthread_rwlockattr_destroy(&rw);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_mutex_init(&u->role_lock, NULL);
+	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
@@ -240,6 +242,8 @@ static void upfs_release(struct upfs *u)
 		spool_release(u);
 		scratch_release(u);
 		shareops_release(u);
+		queue_rows_release(u);
+		pthread_mutex_destroy(&u->queue_rows_lock);
 		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->role_lock);
 		pthread_mutex_destroy(&u->spool_lock);

@@ -14,6 +14,7 @@
 #include "isodate.h"
 #include "names.h"
 #include "pull.h"
+#include "queue_rows.h"
 #include "scratch.h"
 #include "shareops.h"
 #include "spool.h"
@@ -310,58 +311,17 @@ out:
 	return rc;
 }
 
-/* A job and its numeric id, read once: sorting reads ids n log n times. */
-struct id_job {
-	unsigned long long id;
-	json_t *job;
-};
-
-static int cmp_id_job(const void *a, const void *b)
+static int cmp_row_id(const void *a, const void *b)
 {
-	const struct id_job *x = a, *y = b;
+	const struct queue_row *x = *(const struct queue_row *const *)a;
+	const struct queue_row *y = *(const struct queue_row *const *)b;
 
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* jobs[0..n) oldest first (by id), as the service mostly lists them. */
-static int sort_jobs_by_id(json_t **jobs, size_t n)
-{
-	struct id_job *v;
-	size_t i;
-
-	for (i = 1; i < n && strtoull(tree_str(jobs[i - 1], "id"), NULL, 10) <=
-			     strtoull(tree_str(jobs[i], "id"), NULL, 10); i++)
-		;
-	if (i >= n)
-		return 0;	/* already in order */
-	v = calloc(n, sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		v[i].id = strtoull(tree_str(jobs[i], "id"), NULL, 10);
-		v[i].job = jobs[i];
-	}
-	qsort(v, n, sizeof(*v), cmp_id_job);
-	for (i = 0; i < n; i++)
-		jobs[i] = v[i].job;
-	free(v);
-	return 0;
-}
-
-/* The document name of a job, or "job-<id>" when it has none yet. */
-static int job_document_name(struct buf *out, const json_t *job)
-{
-	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
-	const char *name = tree_str(doc, "displayName");
-
-	if (name[0] == '\0')
-		return buf_printf(out, "job-%s", tree_str(job, "id"));
-	return names_encode(out, name, tree_str(job, "id"));
-}
-
 /* Entries of list_queue: a job's name, and where it stands among jobs. */
 struct queue_name {
-	char *name;
+	const char *name;	/* the row's */
 	size_t pos;		/* in creation order */
 	unsigned copy;		/* 1 + earlier jobs of the same name */
 };
@@ -382,86 +342,79 @@ static int cmp_queue_pos(const void *a, const void *b)
 }
 
 /*
- * Names the jobs sorted[0..n) oldest first; the second "a.pdf" is
- * numbered 2 (names_copy_number). By sorting, not by comparing each with
- * every earlier one: a busy share lists hundreds of jobs.
+ * Names the jobs rows[0..n) oldest first; the second "a.pdf" is numbered
+ * 2 (names_copy_number). By sorting, not by comparing each with every
+ * earlier one: a busy share lists hundreds of jobs.
  */
-static int queue_names(json_t **sorted, size_t n, struct queue_name **out)
+static struct queue_name *queue_names(const struct queue_row **rows, size_t n)
 {
 	struct queue_name *v = calloc(n + 1, sizeof(*v));
-	struct buf b;
-	int rc = v ? 0 : -ENOMEM;
 
-	buf_init(&b, 0);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		buf_reset(&b);
-		rc = job_document_name(&b, sorted[i]);
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		v[i].name = rows[i]->name;
 		v[i].pos = i;
-		if (rc == 0 && (v[i].name = strdup(b.data)) == NULL)
-			rc = -ENOMEM;
 	}
-	buf_release(&b);
-	if (rc == 0) {
-		qsort(v, n, sizeof(*v), cmp_queue_name);
-		for (size_t i = 0; i < n; i++)
-			v[i].copy = i > 0 && strcmp(v[i].name,
-						    v[i - 1].name) == 0
-				    ? v[i - 1].copy + 1 : 1;
-		qsort(v, n, sizeof(*v), cmp_queue_pos);
-	}
-	if (rc) {
-		for (size_t i = 0; v && i < n; i++)
-			free(v[i].name);
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	return rc;
+	qsort(v, n, sizeof(*v), cmp_queue_name);
+	for (size_t i = 0; i < n; i++)
+		v[i].copy = i > 0 && strcmp(v[i].name, v[i - 1].name) == 0
+			    ? v[i - 1].copy + 1 : 1;
+	qsort(v, n, sizeof(*v), cmp_queue_pos);
+	return v;
 }
 
 /* queue/: the share's live jobs by document name, oldest first. */
 static int list_queue(struct upfs *u, const struct fs_node *dir,
 		      struct fs_entries *out, struct fs_deps *deps)
 {
-	json_t *list = NULL, **sorted = NULL, *v;
+	const struct queue_row *rows = NULL, **shown = NULL;
+	json_t *list = NULL, **jobs = NULL;
 	struct queue_name *names = NULL;
 	struct buf numbered;
-	size_t i, n = 0;
+	size_t i, n = 0, nrows = 0;
 	int rc;
 
 	buf_init(&numbered, 0);
 	rc = tree_get(u, TREE_SHARES, dir->id, TREE_JOBS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	if (rc == 0)
+		rc = queue_rows_lock(u, dir->id, list, &rows, &nrows);
 	if (rc)
-		goto out;
-	sorted = calloc(json_array_size(list) + 1, sizeof(*sorted));
-	if (sorted == NULL) {
+		goto out_unlocked;
+	jobs = calloc(nrows + 1, sizeof(*jobs));
+	shown = calloc(nrows + 1, sizeof(*shown));
+	if (jobs == NULL || shown == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(list, i, v)
-		if (!tree_job_is_final(v))
-			sorted[n++] = v;
+	for (i = 0; i < nrows; i++)
+		if (!rows[i].final)
+			jobs[n++] = (json_t *)rows[i].job;
 	deps->spool = true;
-	rc = spool_queue_view(u, dir->id, sorted, &n, out, &deps->spool_sig);
-	if (rc == 0)
-		rc = sort_jobs_by_id(sorted, n);
-	if (rc == 0)
-		rc = queue_names(sorted, n, &names);
+	rc = spool_queue_view(u, dir->id, jobs, &n, out, &deps->spool_sig);
+	for (i = 0; i < n && rc == 0; i++)
+		shown[i] = queue_rows_find(rows, nrows, jobs[i]);
+	if (rc)
+		goto out;
+	qsort(shown, n, sizeof(*shown), cmp_row_id);
+	names = queue_names(shown, n);
+	if (names == NULL)
+		rc = -ENOMEM;
 	for (i = 0; i < n && rc == 0; i++) {
 		buf_reset(&numbered);
 		rc = names_copy_number(&numbered, names[i].name, names[i].copy);
 		if (rc == 0)
 			rc = fs_entries_add(out, numbered.data, FS_QUEUE_ENTRY,
-					 tree_str(sorted[i], "id"), dir->id,
-					 tree_parse_time(tree_str(sorted[i],
-							  "createdDateTime")));
+					 tree_str(shown[i]->job, "id"), dir->id,
+					 shown[i]->mtime);
 	}
 out:
-	for (i = 0; names && i < n; i++)
-		free(names[i].name);
+	queue_rows_unlock(u);
+out_unlocked:
 	free(names);
-	free(sorted);
+	free(shown);
+	free(jobs);
 	json_decref(list);
 	buf_release(&numbered);
 	return rc;
