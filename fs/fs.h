@@ -513,7 +513,6 @@ struct upfs {
 	   queue_rows_lock, then spool_lock. */
 	pthread_mutex_t queue_rows_lock;
 	struct queue_memo *queue_memos;
-	uint64_t queue_memo_clock;
 
 	pthread_mutex_t scratch_lock;	/* scratches (scratch.h) */
 	struct scratch *scratches;

@@ -10,15 +10,20 @@
 #include "queue_rows.h"
 #include "tree_private.h"
 
-/* Shares whose rows are kept: printing goes to a few at a time, and a
-   walk of every share's queue/ must not pin every job of the tenant. */
-#define MEMO_SHARES 8
+/*
+ * Shares whose rows are kept, and for how long unlisted: printing goes to
+ * a few at a time, and the rows hold their jobs' JSON outside the
+ * resource cache's budget, so a walk of every share's queue/ must not pin
+ * the tenant's jobs, nor a share once listed its jobs until unmount.
+ */
+#define MEMO_SHARES 4
+#define MEMO_IDLE_MS 60000
 
 struct queue_memo {
 	char *share_id;
 	struct queue_row *rows;	/* sorted by job */
 	size_t n;
-	uint64_t used;		/* u->queue_memo_clock when last listed */
+	int64_t used_ms;	/* when last listed */
 	struct queue_memo *next;
 };
 
@@ -100,6 +105,7 @@ static int memo_update(struct queue_memo *m, const json_t *list)
 		} else {
 			rc = row_read(&rows[i], job, &b);
 		}
+		rows[i].pos = i;
 	}
 	buf_release(&b);
 	rows_free(m->rows, m->n);
@@ -123,6 +129,21 @@ static void memo_free(struct queue_memo *m)
 	free(m);
 }
 
+/* Under queue_rows_lock: the memos of shares not listed for a while go. */
+static void memos_expire(struct upfs *u, int64_t now_ms)
+{
+	struct queue_memo **p = &u->queue_memos, *m;
+
+	while ((m = *p) != NULL) {
+		if (now_ms - m->used_ms > MEMO_IDLE_MS) {
+			*p = m->next;
+			memo_free(m);
+		} else {
+			p = &m->next;
+		}
+	}
+}
+
 /* Under queue_rows_lock: the memo of share_id, made if needed. */
 static struct queue_memo *memo_for(struct upfs *u, const char *share_id)
 {
@@ -132,7 +153,7 @@ static struct queue_memo *memo_for(struct upfs *u, const char *share_id)
 	for (p = &u->queue_memos; *p; p = &(*p)->next, count++) {
 		if (strcmp((*p)->share_id, share_id) == 0)
 			return *p;
-		if (oldest == NULL || (*p)->used < (*oldest)->used)
+		if (oldest == NULL || (*p)->used_ms < (*oldest)->used_ms)
 			oldest = p;
 	}
 	if (count >= MEMO_SHARES) {
@@ -153,17 +174,19 @@ static struct queue_memo *memo_for(struct upfs *u, const char *share_id)
 int queue_rows_lock(struct upfs *u, const char *share_id, const json_t *list,
 		    const struct queue_row **rows, size_t *n)
 {
+	int64_t now_ms = cache_now_ms();
 	struct queue_memo *m;
 	int rc;
 
 	pthread_mutex_lock(&u->queue_rows_lock);
+	memos_expire(u, now_ms);
 	m = memo_for(u, share_id);
 	rc = m ? memo_update(m, list) : -ENOMEM;
 	if (rc) {
 		pthread_mutex_unlock(&u->queue_rows_lock);
 		return rc;
 	}
-	m->used = ++u->queue_memo_clock;
+	m->used_ms = now_ms;
 	*rows = m->rows;
 	*n = m->n;
 	return 0;

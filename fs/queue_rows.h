@@ -23,6 +23,7 @@ struct queue_row {
 	bool final;		/* completed, canceled or aborted: not shown */
 	char *name;		/* the document's encoded name, owned */
 	int64_t mtime;		/* createdDateTime */
+	size_t pos;		/* in the listing last given: ties of id */
 };
 
 /*

@@ -316,7 +316,9 @@ static int cmp_row_id(const void *a, const void *b)
 	const struct queue_row *x = *(const struct queue_row *const *)a;
 	const struct queue_row *y = *(const struct queue_row *const *)b;
 
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);	/* as listed */
 }
 
 /* Entries of list_queue: a job's name, and where it stands among jobs. */
