@@ -1011,6 +1011,20 @@ def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
                        required=ok | spooled)
 
 
+def mount_dropping_creates(start_emulator, upfs_mount, rate, warning,
+                           extra_args=None):
+    """An emulator that drops the reply of a share of job creates (rate)
+    after making the job, and a mount that may warn of them: (emulator,
+    mount, SHARE, its queue/, its jobs before)."""
+    emu = start_emulator(faults="drop:%s,method=POST,route=/jobs$" % rate,
+                         extra_args=extra_args or ())
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"service unreachable|" + warning)
+    share = emu.share_by_name(SHARE)
+    return (emu, mount, share, mount.p("shares", SHARE, "queue"),
+            job_ids(emu, share["id"]))
+
+
 def test_lost_creates_each_adopt_the_job_made_with_their_options(
         start_emulator, upfs_mount, workdir):
     """Five documents with their own copies= are created at once and every
@@ -1018,12 +1032,8 @@ def test_lost_creates_each_adopt_the_job_made_with_their_options(
     The first to reconcile must adopt the one made with its options (and
     cancel the others, whose documents then create again), not simply
     the oldest, which may be another document's."""
-    emu = start_emulator(faults="drop:1,method=POST,route=/jobs$")
-    mount = upfs_mount(emu)
-    mount.expect_warning(r"service unreachable|'lost-\d\.pdf': ")
-    share = emu.share_by_name(SHARE)
-    queue = mount.p("shares", SHARE, "queue")
-    before = job_ids(emu, share["id"])
+    emu, mount, share, queue, before = mount_dropping_creates(
+        start_emulator, upfs_mount, 1, r"'lost-\d\.pdf': ")
     docs = {}
     for i in range(5):
         name = "lost-%d.pdf" % i
@@ -1059,13 +1069,9 @@ def test_dropped_job_create_is_reconciled_not_repeated(start_emulator,
     """`drop` does the work, then closes the connection without a reply:
     the job exists but upfs never heard of it. The next attempt must adopt
     that job, not make another (design §3.3), so no blank job is left."""
-    emu = start_emulator(faults="drop:0.3,method=POST,route=/jobs$",
-                         extra_args=["--verbose"])
-    mount = upfs_mount(emu)
-    mount.expect_warning(r"service unreachable|'drop-\d+\.pdf': ")
-    share = emu.share_by_name(SHARE)
-    queue = mount.p("shares", SHARE, "queue")
-    before = job_ids(emu, share["id"])
+    emu, mount, share, queue, before = mount_dropping_creates(
+        start_emulator, upfs_mount, 0.3, r"'drop-\d+\.pdf': ",
+        extra_args=["--verbose"])
     docs = {}
     for i in range(20):
         name = "drop-%02d.pdf" % i
