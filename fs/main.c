@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "heap.h"
 #include "ops.h"
 #include "queue_rows.h"
 #include "scratch.h"
@@ -324,7 +325,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct upfs u = { 0 };
-	int rc;
+	int rc, heap_rc;
 
 	if (options_parse(&u.opts, &args, argc, argv) != 0) {
 		rc = EXIT_USAGE;
@@ -340,9 +341,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	/* Before libcurl's resolver threads get arenas of their own. */
+	heap_rc = heap_ask_huge_pages();
 	if (check_mountpoint(u.opts.mountpoint) != 0 || upfs_init(&u) != 0 ||
 	    make_graph(&u) != 0 || open_cache(&u) != 0)
 		goto out;
+	if (heap_rc != 0)
+		upfs_log(&u, UPFS_LOG_DEBUG, "heap: no huge pages: %s",
+			 strerror(-heap_rc));
 	if (probe_service(&u) != 0)
 		goto out;
 	cache_close(u.cache);

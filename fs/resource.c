@@ -21,6 +21,7 @@
 
 #include "fs.h"
 #include "hash.h"
+#include "heap.h"
 #include "identity.h"
 
 /* Text bytes of parsed JSON kept in memory (jansson needs a few times it). */
@@ -475,6 +476,9 @@ static void res_trim_heap(struct upfs *u)
 	u->res->heap_used_at_trim = mi.uordblks;
 	pthread_mutex_unlock(&u->res_lock);
 	malloc_trim(0);
+	/* The trim gave back the advised room past the break: advise anew. */
+	if (heap_ask_huge_pages() != 0)
+		upfs_log(u, UPFS_LOG_DEBUG, "heap: no huge pages after trim");
 	pthread_mutex_lock(&u->res_lock);
 #endif
 }

@@ -372,3 +372,32 @@ def test_upfs_status(mount, emulator):
     assert os.stat(mount.p(".upfs", "status")).st_size == \
         len(util.read_bytes(mount.p(".upfs", "status")))
     json.dumps(after)   # plain text keys and values
+
+
+def thp_mode():
+    """The kernel's transparent huge page mode ('always', 'madvise',
+    'never'), or None without THP."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
+            return fh.read().split("[", 1)[1].split("]", 1)[0]
+    except (OSError, IndexError):
+        return None
+
+
+def test_the_heap_asks_for_huge_pages(mount):
+    """Listings parse into megabytes of fresh heap, and on a VM each first
+    touch of a small page traps: the daemon's heap asks for huge pages
+    (in the default 'madvise' mode the kernel gives them to no one else)."""
+    if thp_mode() in (None, "never"):
+        pytest.skip("this kernel gives no transparent huge pages")
+    if util.sanitizer_of(mount.proc.pid):
+        pytest.skip("a sanitizer's allocator serves malloc, not the heap")
+    os.listdir(mount.p("printers"))
+    advised, heap = 0, False
+    with open("/proc/%d/smaps" % mount.proc.pid) as fh:
+        for line in fh:
+            if "-" in line.split(" ", 1)[0]:
+                heap = line.rstrip().endswith("[heap]")
+            elif heap and line.startswith("VmFlags:"):
+                advised += " hg" in line
+    assert advised >= 1, "no [heap] mapping of upfs is advised for THP"
