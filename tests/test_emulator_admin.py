@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+import urllib.parse
 
 import pytest
 
@@ -1007,3 +1008,30 @@ def test_printer_jobs_of_a_non_admin_are_their_own(emu, admin, bob):
         j["id"] for j in emu.jobs(shareId=share["id"]))
     assert bob("GET", "/print/shares/%s/jobs/%s" % (share["id"], other)) \
         .status == 200
+
+
+def test_requests_count_each_get_by_url(emu, admin):
+    """?urls=1 counts each Graph GET by its path and query as sent, so a
+    benchmark sees a listing page fetched twice."""
+    emu.reset_requests()
+    first = admin.ok("GET", "/print/printers?$top=1")
+    parts = urllib.parse.urlsplit(first["@odata.nextLink"])
+    assert request(emu, "GET", first["@odata.nextLink"],
+                   token=admin.token).status == 200
+    admin.ok("GET", "/print/printers?$top=1")
+    admin.ok("GET", "/print/settings")
+    assert admin("PATCH", "/print/settings", {}).status in (200, 204)
+    status, out = emu.call("GET", "/_emulator/requests?urls=1")
+    assert status == 200, out
+    assert out["urls"] == {
+        "/v1.0/print/printers?$top=1": {"route": "GET /print/printers",
+                                         "count": 2},
+        "%s?%s" % (parts.path, parts.query): {
+            "route": "GET /print/printers", "count": 1},
+        "/v1.0/print/settings": {"route": "GET /print/settings",
+                                 "count": 1}}, out
+    assert out["urlsUncounted"] == 0
+    assert out["routes"]["GET /print/printers"] == 3
+    assert "urls" not in emu.requests()
+    emu.reset_requests()
+    assert emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"] == {}

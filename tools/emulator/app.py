@@ -196,7 +196,8 @@ class App:
             return self._faulted(req, True, lambda e=err: self._graph_error(
                 req, e))
         req.route = route
-        self.counter.count(req.method, route.template)
+        self.counter.count(req.method, route.template, req.raw_path + (
+            "?" + req.raw_query if req.raw_query else ""))
         return self._faulted(req, True, lambda: self._graph_call(req, route),
                              log=True)
 

@@ -25,7 +25,10 @@ tests change the tenant behind the client's back, and set faults.
                                       "accessTokenSeconds",...} (auth.py)
   POST   /_emulator/auth/revoke      {"access":bool,"refresh":bool}: every
                                       token of that kind issued so far fails
-  GET    /_emulator/requests         {"total":N,"routes":{"GET /t":n}}
+  GET    /_emulator/requests[?urls=1]   {"total":N,"routes":{"GET /t":n}},
+                                      with urls=1 also "urls": {"/v1.0/p?q":
+                                      {"route":"GET /t","count":n}} (Graph
+                                      GETs as sent) and "urlsUncounted"
   POST   /_emulator/requests/reset   zeroes the counts
   GET    /_emulator/state[?only=printers,shares]   the state, Graph shapes
                                       plus printerId/shareId/... links
@@ -229,7 +232,8 @@ def token(req, app):
 
 
 def requests(req, app):
-    return Reply(200, app.counter.snapshot())
+    urls = parse_qs(req.raw_query).get("urls", ["0"])[-1] == "1"
+    return Reply(200, app.counter.snapshot(urls=urls))
 
 
 def requests_reset(req, app):

@@ -1,6 +1,8 @@
 """Counts Graph-surface requests by method and route template, for
-GET /_emulator/requests, and logs the successful writes, for
-GET /_emulator/writes. Test routes are never counted or logged."""
+GET /_emulator/requests, with ?urls=1 also each GET by its path and query
+as sent (a listing page fetched twice shows there), and logs the
+successful writes, for GET /_emulator/writes. Test routes are never
+counted or logged."""
 
 import json
 import threading
@@ -9,12 +11,15 @@ from . import util
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 BODY_LIMIT = 64 << 10       # JSON bodies up to this size are kept
+URL_LIMIT = 200000          # distinct GET URLs counted; more go uncounted
 
 
 class Counter:
     def __init__(self):
         self.lock = threading.Lock()
         self.routes = {}
+        self.urls = {}            # "path?query" -> [route, count]
+        self.urls_dropped = 0     # GETs past URL_LIMIT distinct URLs
         self.total = 0
         self.connections = 0      # TCP connections accepted
         self.handshakes = 0       # TLS handshakes completed (--tls)
@@ -27,22 +32,39 @@ class Counter:
         with self.lock:
             self.handshakes += 1
 
-    def count(self, method, template):
+    def count(self, method, template, url=None):
+        """url: the GET's path and query as sent, to count per page."""
         key = "%s %s" % (method, template or "<unknown>")
         with self.lock:
             self.total += 1
             self.routes[key] = self.routes.get(key, 0) + 1
+            if method != "GET" or url is None:
+                return
+            seen = self.urls.get(url)
+            if seen is not None:
+                seen[1] += 1
+            elif len(self.urls) < URL_LIMIT:
+                self.urls[url] = [key, 1]
+            else:
+                self.urls_dropped += 1
 
-    def snapshot(self):
+    def snapshot(self, urls=False):
         with self.lock:
-            return {"total": self.total, "routes": dict(sorted(
+            out = {"total": self.total, "routes": dict(sorted(
                 self.routes.items())), "connections": self.connections,
                 "tlsHandshakes": self.handshakes}
+            if urls:
+                out["urls"] = {u: {"route": r, "count": n}
+                               for u, (r, n) in sorted(self.urls.items())}
+                out["urlsUncounted"] = self.urls_dropped
+            return out
 
     def reset(self):
         with self.lock:
             self.total = 0
             self.routes = {}
+            self.urls = {}
+            self.urls_dropped = 0
             self.connections = 0
             self.handshakes = 0
 
