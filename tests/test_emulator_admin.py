@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 import urllib.parse
 
@@ -1035,3 +1036,48 @@ def test_requests_count_each_get_by_url(emu, admin):
     assert "urls" not in emu.requests()
     emu.reset_requests()
     assert emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"] == {}
+
+
+def test_the_job_quota_counts_recent_jobs_only(start_emulator):
+    """--job-quota N: the N+1st job a user creates within 12 days is
+    refused with quotaLimitReached. Alice's 5 seeded jobs are from 2024:
+    the first of her 6 allowed creates is decided by her job count alone,
+    the others by the dates of her jobs."""
+    emu = start_emulator("demo", extra_args=["--job-quota", "6"])
+    alice = delegated(emu, ALICE)
+    share = emu.share_by_name("Floor3")
+    path = "/print/shares/%s/jobs" % share["id"]
+    for _ in range(6):
+        r = alice("POST", path, {"configuration": {}})
+        assert r.status == 201, r.data
+    r = alice("POST", path, {"configuration": {}})
+    assert_refused(r, 403, "limit", codes=("quotaLimitReached",))
+
+
+def raw_exchange(emu, head):
+    """Sends head (a request without body) on a new connection; returns
+    everything the emulator wrote until it closed the connection."""
+    parts = urllib.parse.urlsplit(emu.base)
+    with socket.create_connection((parts.hostname, parts.port),
+                                  timeout=util.scaled(30)) as sock:
+        sock.sendall(head.encode("iso-8859-1"))
+        out = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return out.decode("iso-8859-1")
+            out += data
+
+
+def test_request_headers_are_read_as_http_says(emu, admin):
+    """Names in any case, a folded value, the first of a repeated field,
+    Connection: close; a line that is no field is a 400."""
+    head = ("GET /v1.0/print/settings HTTP/1.1\r\nHOST: x\r\n"
+            "authorization: Bearer\r\n %s\r\nAuthorization: Bearer bad\r\n"
+            "Connection: close\r\n\r\n" % admin.token)
+    out = raw_exchange(emu, head)
+    assert out.startswith("HTTP/1.1 200 "), out[:300]
+    assert out.count("HTTP/1.1 ") == 1
+    out = raw_exchange(emu, "GET /v1.0/print/settings HTTP/1.1\r\n"
+                            "Host: x\r\nno colon here\r\n\r\n")
+    assert out.startswith("HTTP/1.1 400 "), out[:300]

@@ -256,10 +256,13 @@ def configuration(body, printer):
 
 def _check_quota(req, state, user):
     quota = req.app.job_quota
+    jids = state.jobs_by_user.get(user["id"], [])
+    if len(jids) < quota:       # fewer jobs in all than the recent limit
+        return
     cutoff = util.format_time(util.now() -
                               datetime.timedelta(days=QUOTA_DAYS))
     recent = 0
-    for jid in state.jobs_by_user.get(user["id"], []):
+    for jid in jids:
         if state.jobs.by_id[jid]["createdDateTime"] >= cutoff:
             recent += 1
     if recent >= quota:
