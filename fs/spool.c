@@ -229,6 +229,23 @@ static int flush_bytes(struct upfs *u, struct submission *s)
 	return rc;
 }
 
+/*
+ * A write-back that failed leaves clean pages the kernel may drop, and a
+ * read after that gets what the disk holds: an upload of bytes never
+ * flushed could have sent that. The failure stays on the file for each
+ * descriptor open before it (and the first opened after, if no one saw
+ * it); waiting on the range reports it without writing anything back.
+ */
+int spool_check_written(struct upfs *u, struct submission *s)
+{
+	int rc = spool_open_file(u, s);
+
+	if (rc == 0 && sync_file_range(s->fd, 0, 0,
+				       SYNC_FILE_RANGE_WAIT_BEFORE) != 0)
+		rc = -errno;
+	return rc;
+}
+
 int spool_persist(struct upfs *u, struct submission *s, bool durable)
 {
 	json_t *r;

@@ -76,6 +76,10 @@ struct submission {
 	   this boot's page cache (its bytes flushed, or not needed any
 	   more): what close() may promise on. Runner. */
 	bool record_kept;
+	/* A write-back of its spool file failed before its start: what was
+	   uploaded may be what the disk held, not the document. Never
+	   started; its job is cancelled. Runner. */
+	bool bytes_unsure;
 	/* Held from taking its record to the record's commit, so its
 	   records reach the outbox in the order they were taken while
 	   spool_lock is free during the commit (lock order: persist_lock,
@@ -113,6 +117,13 @@ void spool_put(struct upfs *u, struct submission *s);
 
 /* Opens the spool file if it is closed. Under no lock. */
 int spool_open_file(struct upfs *u, struct submission *s);
+
+/*
+ * 0 when no write-back of s's spool file has failed: what an upload read
+ * of its bytes not yet flushed was what was written. Else -errno (EIO,
+ * ENOSPC), reported once. Starts no write-back of its own.
+ */
+int spool_check_written(struct upfs *u, struct submission *s);
 
 /*
  * Writes the outbox record of s: taken under spool_lock, committed after

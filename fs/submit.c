@@ -708,6 +708,16 @@ static int step_start(struct upfs *u, struct submission *s)
 		if (rc || started)
 			return rc ? rc : set_state(u, s, SUB_DONE);
 	}
+	if (!s->bytes_flushed) {
+		rc = spool_check_written(u, s);
+		if (rc) {
+			note_error(u, s, rc, NULL, "the spool's disk failed "
+				   "to keep the document, so what was uploaded "
+				   "may not be it");
+			s->bytes_unsure = true;
+			return -EIO;
+		}
+	}
 	buf_init(&path, 4096);
 	rc = set_state(u, s, SUB_STARTING);
 	if (rc == 0)
@@ -893,7 +903,7 @@ int submit_run(struct upfs *u, struct submission *s)
 		spool_remove(u, s);
 		return 0;
 	}
-	if (submit_err_is_permanent(rc))
+	if (submit_err_is_permanent(rc) || s->bytes_unsure)
 		return refuse(u, s, rc);
 	pthread_mutex_lock(&u->spool_lock);
 	retry_later(s, rc);

@@ -209,6 +209,76 @@ def small_tmpfs(workdir):
         subprocess.call(["umount", "-l", path])
 
 
+@pytest.fixture
+def failing_spool_disk(workdir):
+    """A cache_dir whose spool/ is an ext4 on a loop device over a 4 MiB
+    tmpfs: writes land in the page cache, and writing them back fails
+    once the tmpfs is full (the loop device reports an I/O error)."""
+    backing = os.path.join(workdir, "failing-backing")
+    cache = os.path.join(workdir, "failing-cache")
+    spool = os.path.join(cache, "spool")
+    image = os.path.join(backing, "ext4.img")
+    os.makedirs(spool)
+    os.mkdir(backing)
+    undo = []
+
+    def run(*argv):
+        return subprocess.run(argv, capture_output=True, text=True)
+
+    try:
+        steps = (("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", backing),
+                 ("truncate", "-s", "64M", image),
+                 ("mkfs.ext4", "-q", "-O", "^has_journal", "-E",
+                  "lazy_itable_init=1,nodiscard", image))
+        for argv in steps:
+            rc = run(*argv)
+            if rc.returncode != 0:
+                pytest.skip("%s: %s" % (" ".join(argv[:2]), rc.stderr))
+            if argv[0] == "mount":
+                undo.append(("umount", backing))
+        rc = run("losetup", "-f", "--show", image)
+        if rc.returncode != 0:
+            pytest.skip("no loop device: %s" % rc.stderr)
+        loop = rc.stdout.strip()
+        undo.append(("losetup", "-d", loop))
+        rc = run("mount", "-o", "errors=continue", loop, spool)
+        if rc.returncode != 0:
+            pytest.skip("cannot mount the loop device: %s" % rc.stderr)
+        undo.append(("umount", spool))
+        os.rmdir(os.path.join(spool, "lost+found"))
+        yield cache
+    finally:
+        for argv in reversed(undo):
+            if subprocess.call(argv, stderr=subprocess.DEVNULL) != 0 and \
+                    argv[0] == "umount":
+                subprocess.call(["umount", "-l", argv[1]])
+
+
+def test_a_spool_write_back_that_failed_starts_no_job(failing_spool_disk,
+                                                      emulator, upfs_mount):
+    """The kernel failed to write a document's spool file back (its bytes
+    were never flushed: close() and the rename do not wait for the disk),
+    so the upload may have read what the disk holds instead: its job is
+    cancelled, never started, and the rename, the submission, says EIO."""
+    mount = upfs_mount(emulator, cache_dir=failing_spool_disk)
+    mount.expect_warning(r"'unsure\.pdf'")
+    share = emulator.share_by_name(SHARE)
+    mount.share_dir = SHARE
+    before = job_ids(emulator, share["id"])
+    queue = mount.p("shares", SHARE, "queue")
+    dot = os.path.join(queue, ".unsure.pdf")
+    assert write_and_close(dot, make_pdf("unsure", 16 << 20)) == ("ok", 0)
+    os.sync()           # the write-back, which the full tmpfs refuses
+    with pytest.raises(OSError) as exc:
+        os.rename(dot, os.path.join(queue, "unsure.pdf"))
+    assert exc.value.errno == errno.EIO, exc.value
+    assert_left_nothing(emulator, mount, share["id"], before, "unsure.pdf")
+    assert [j["state"] for j in new_jobs(emulator, share["id"], before)] \
+        == ["canceled"]
+    assert_status_names(mount, "unsure.pdf")
+    assert "disk failed" in mount.status()["last_error"]
+
+
 def test_spool_disk_full_is_enospc(small_tmpfs, emulator, upfs_mount):
     mount = upfs_mount(emulator, cache_dir=small_tmpfs)
     share = emulator.share_by_name(SHARE)
