@@ -12,12 +12,14 @@
  *
  * So, before the threads start: one arena (per-thread arenas are mappings
  * glibc makes out of sight, the brk heap is one range), a heap that grows
- * and shrinks HEAP_ADVISED_BYTES at a time so that the advised range stays
+ * and shrinks HEAP_TOP_PAD at a time so that the advised range stays
  * mapped, blocks up to 32 MiB served from it (once the pad is set glibc
  * stops raising its mmap threshold, and 128 KiB-plus blocks would each be
  * a fresh mapping that faults again), and MADV_HUGEPAGE on what lies past
  * the current break. One arena costs little here: the threads mostly wait
  * on the network, and each keeps glibc's per-thread cache of small blocks.
+ * Not advised again after an idle malloc_trim gives the room back: in
+ * back-to-back runs a warm ls -lR of 170,000 entries was no faster for it.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -28,7 +30,6 @@
 
 #include "heap.h"
 
-#define HEAP_ADVISED_BYTES ((size_t)64 << 20)
 #define HEAP_MMAP_THRESHOLD ((size_t)32 << 20)
 /* Below glibc's default mmap threshold: always carved from the heap. */
 #define HEAP_PROBE_BYTES ((size_t)64 << 10)
@@ -43,7 +44,7 @@ int heap_ask_huge_pages(void)
 #else
 /*
  * Grows the heap by one pad: allocates small blocks until the break moves
- * (glibc then extends it by the block plus HEAP_ADVISED_BYTES), and frees
+ * (glibc then extends it by the block plus HEAP_TOP_PAD), and frees
  * them, which leaves the new room as free top space the pad keeps mapped.
  */
 static int grow_heap(char **from, char **to)
@@ -79,13 +80,15 @@ int heap_ask_huge_pages(void)
 	int rc;
 
 	if (mallopt(M_ARENA_MAX, 1) != 1 ||
-	    mallopt(M_TOP_PAD, (int)HEAP_ADVISED_BYTES) != 1 ||
+	    mallopt(M_TOP_PAD, (int)HEAP_TOP_PAD) != 1 ||
 	    mallopt(M_MMAP_THRESHOLD, (int)HEAP_MMAP_THRESHOLD) != 1)
 		return -EINVAL;
 	rc = grow_heap(&from, &to);
 	if (rc != 0)
 		return rc;
 	start = ((uintptr_t)from + page - 1) & ~(page - 1);
+	if ((uintptr_t)to <= start)
+		return 0;
 	if (madvise((void *)start, (size_t)((uintptr_t)to - start),
 		    MADV_HUGEPAGE) != 0)
 		return -errno;

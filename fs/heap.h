@@ -4,12 +4,18 @@
 #ifndef UPFS_HEAP_H
 #define UPFS_HEAP_H
 
+#include <stddef.h>
+
+/* Free room glibc keeps past the heap's break (M_TOP_PAD once asked). */
+#define HEAP_TOP_PAD ((size_t)64 << 20)
+
 /*
  * Before the daemon starts its threads: puts every thread's allocations in
- * the one brk heap and advises the next HEAP_ADVISED_BYTES of it for huge
- * pages. Called again after a malloc_trim(0) has shrunk the heap. Best
- * effort: 0, or -errno when the advice was refused (no THP in this kernel);
- * malloc works the same either way.
+ * the one brk heap, grows it by HEAP_TOP_PAD and advises that for huge
+ * pages, which the mount's first listings fill. A malloc_trim(0) gives
+ * that room back; what grows after it gets small pages. Best effort: 0,
+ * or -errno when the advice was refused (no THP in this kernel); malloc
+ * works the same either way.
  */
 int heap_ask_huge_pages(void);
 

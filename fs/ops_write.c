@@ -189,10 +189,9 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int rc = 0;
 
 	(void)ino;
-	if (f->sub && f->sub->fd >= 0 &&
-	    (datasync ? fdatasync(f->sub->fd) : fsync(f->sub->fd)) != 0)
-		rc = errno;
-	fuse_reply_err(req, rc);
+	if (f->sub)
+		rc = queue_fsync(f->u, f->sub, datasync != 0);
+	fuse_reply_err(req, -rc);
 }
 
 /* Truncating an edited file: in its handle, or (by path) committed now. */

@@ -211,6 +211,22 @@ int queue_flush(struct upfs *u, struct submission *s)
 	return queue_submit(u, s);
 }
 
+int queue_fsync(struct upfs *u, struct submission *s, bool datasync)
+{
+	int rc = 0;
+
+	if (s->fd < 0)
+		return 0;
+	if ((datasync ? fdatasync(s->fd) : fsync(s->fd)) == 0)
+		return 0;
+	rc = -errno;
+	pthread_mutex_lock(&u->spool_lock);
+	if (s->wb_error == 0)
+		s->wb_error = rc;
+	pthread_mutex_unlock(&u->spool_lock);
+	return queue_poison(u, s, rc);
+}
+
 void queue_release(struct upfs *u, struct submission *s)
 {
 	if (s->state == SUB_WRITING && s->write_error) {

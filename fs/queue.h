@@ -26,6 +26,13 @@ int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
 /* close(): hands the document over; 0 when started or spooled. */
 int queue_flush(struct upfs *u, struct submission *s);
 
+/*
+ * fsync(2) or fdatasync of s's spool file for a program's fsync. A
+ * failure is its write-back's, which the file reports only once: s is
+ * never sent, and its close fails too if it is still being written.
+ */
+int queue_fsync(struct upfs *u, struct submission *s, bool datasync);
+
 /* The last close of a writer: an empty new file is forgotten. */
 void queue_release(struct upfs *u, struct submission *s);
 

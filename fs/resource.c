@@ -463,7 +463,7 @@ static void res_trim_heap(struct upfs *u)
 	(void)u;
 #else
 	struct mallinfo2 mi;
-	size_t last, churn;
+	size_t last, churn, spare;
 
 	/* It walks every arena's free lists: not under res_lock. */
 	pthread_mutex_unlock(&u->res_lock);
@@ -471,14 +471,16 @@ static void res_trim_heap(struct upfs *u)
 	pthread_mutex_lock(&u->res_lock);
 	last = u->res->heap_used_at_trim;
 	churn = mi.uordblks > last ? mi.uordblks - last : last - mi.uordblks;
-	if (churn < RES_HEAP_SLACK || mi.fordblks < RES_HEAP_SLACK)
+	/* Free heap past the top pad glibc keeps mapped anyway (heap.h). */
+	spare = mi.fordblks - mi.keepcost +
+		(mi.keepcost > HEAP_TOP_PAD ? mi.keepcost - HEAP_TOP_PAD : 0);
+	if (churn < RES_HEAP_SLACK || spare < RES_HEAP_SLACK)
 		return;
 	u->res->heap_used_at_trim = mi.uordblks;
 	pthread_mutex_unlock(&u->res_lock);
+	/* It gives back the room heap.c advised, too: what grows after it
+	   gets small pages (advising again measured no better). */
 	malloc_trim(0);
-	/* The trim gave back the advised room past the break: advise anew. */
-	if (heap_ask_huge_pages() != 0)
-		upfs_log(u, UPFS_LOG_DEBUG, "heap: no huge pages after trim");
 	pthread_mutex_lock(&u->res_lock);
 #endif
 }

@@ -236,13 +236,20 @@ static int flush_bytes(struct upfs *u, struct submission *s)
  * descriptor open before it (and the first opened after, if no one saw
  * it); waiting on the range reports it without writing anything back.
  */
-int spool_check_written(struct upfs *u, struct submission *s)
+int spool_check_written(struct upfs *u, struct submission *s, bool *failed)
 {
 	int rc = spool_open_file(u, s);
 
+	*failed = false;
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	pthread_mutex_lock(&u->spool_lock);
+	rc = s->wb_error;
+	pthread_mutex_unlock(&u->spool_lock);
 	if (rc == 0 && sync_file_range(s->fd, 0, 0,
 				       SYNC_FILE_RANGE_WAIT_BEFORE) != 0)
 		rc = -errno;
+	*failed = rc != 0;
 	return rc;
 }
 
@@ -575,7 +582,8 @@ void spool_remove(struct upfs *u, struct submission *s)
 	if (listed)
 		s->refs--;
 	s->state = SUB_DONE;
-	write_failed = s->write_error != 0;
+	write_failed = s->write_error != 0 || s->wb_error != 0 ||
+		       s->bytes_unsure;
 	pthread_mutex_unlock(&u->spool_lock);
 	reuse_give(u, s, path, write_failed);
 	pthread_mutex_unlock(&s->io_lock);

@@ -80,6 +80,10 @@ struct submission {
 	   uploaded may be what the disk held, not the document. Never
 	   started; its job is cancelled. Runner. */
 	bool bytes_unsure;
+	/* An fsync of its file through the mount failed: that reported the
+	   write-back's error, which the file will not report again (0 or
+	   -errno; spool_lock). */
+	int wb_error;
 	/* Held from taking its record to the record's commit, so its
 	   records reach the outbox in the order they were taken while
 	   spool_lock is free during the commit (lock order: persist_lock,
@@ -119,11 +123,13 @@ void spool_put(struct upfs *u, struct submission *s);
 int spool_open_file(struct upfs *u, struct submission *s);
 
 /*
- * 0 when no write-back of s's spool file has failed: what an upload read
- * of its bytes not yet flushed was what was written. Else -errno (EIO,
- * ENOSPC), reported once. Starts no write-back of its own.
+ * Whether a write-back of s's spool file failed, so that an upload of
+ * its bytes not yet flushed may have read what the disk held: *failed,
+ * and -errno (EIO, ENOSPC). Starts no write-back of its own. 0 also when
+ * the file is gone (a record past UPLOADED keeps none); another -errno
+ * when the file cannot be opened, with *failed false.
  */
-int spool_check_written(struct upfs *u, struct submission *s);
+int spool_check_written(struct upfs *u, struct submission *s, bool *failed);
 
 /*
  * Writes the outbox record of s: taken under spool_lock, committed after

@@ -709,13 +709,21 @@ static int step_start(struct upfs *u, struct submission *s)
 			return rc ? rc : set_state(u, s, SUB_DONE);
 	}
 	if (!s->bytes_flushed) {
-		rc = spool_check_written(u, s);
-		if (rc) {
-			note_error(u, s, rc, NULL, "the spool's disk failed "
-				   "to keep the document, so what was uploaded "
-				   "may not be it");
-			s->bytes_unsure = true;
+		rc = spool_check_written(u, s, &s->bytes_unsure);
+		if (s->bytes_unsure) {
+			/* The refusal reports it (end_unprinted). */
+			pthread_mutex_lock(&u->spool_lock);
+			s->last_errno = EIO;
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "the spool's disk failed to keep the document "
+				 "(%s), so what was uploaded may not be it",
+				 strerror(-rc));
+			pthread_mutex_unlock(&u->spool_lock);
 			return -EIO;
+		}
+		if (rc) {
+			note_error(u, s, rc, NULL, "opening the spool file");
+			return rc;
 		}
 	}
 	buf_init(&path, 4096);

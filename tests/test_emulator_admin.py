@@ -1078,6 +1078,12 @@ def test_request_headers_are_read_as_http_says(emu, admin):
     out = raw_exchange(emu, head)
     assert out.startswith("HTTP/1.1 200 "), out[:300]
     assert out.count("HTTP/1.1 ") == 1
-    out = raw_exchange(emu, "GET /v1.0/print/settings HTTP/1.1\r\n"
-                            "Host: x\r\nno colon here\r\n\r\n")
-    assert out.startswith("HTTP/1.1 400 "), out[:300]
+    head = ("GET /v1.0/print/settings HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nauthorization: Bearer\r\n bad\r\n"
+            "Connection: close\r\n\r\n" % admin.token)
+    out = raw_exchange(emu, head)
+    assert out.startswith("HTTP/1.1 200 "), out[:300]
+    for bad in ("no colon here", "Accept : */*"):
+        out = raw_exchange(emu, "GET /v1.0/print/settings HTTP/1.1\r\n"
+                                "Host: x\r\n%s\r\n\r\n" % bad)
+        assert out.startswith("HTTP/1.1 400 "), (bad, out[:300])

@@ -7,6 +7,7 @@ shown as waiting, and printed exactly once when the service is back."""
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -218,6 +219,9 @@ def failing_spool_disk(workdir):
     cache = os.path.join(workdir, "failing-cache")
     spool = os.path.join(cache, "spool")
     image = os.path.join(backing, "ext4.img")
+    for tool in ("mount", "umount", "truncate", "mkfs.ext4", "losetup"):
+        if shutil.which(tool) is None:
+            pytest.skip("no %s here" % tool)
     os.makedirs(spool)
     os.mkdir(backing)
     undo = []
@@ -261,7 +265,7 @@ def test_a_spool_write_back_that_failed_starts_no_job(failing_spool_disk,
     so the upload may have read what the disk holds instead: its job is
     cancelled, never started, and the rename, the submission, says EIO."""
     mount = upfs_mount(emulator, cache_dir=failing_spool_disk)
-    mount.expect_warning(r"'unsure\.pdf'")
+    mount.expect_warning(r"'(unsure|synced)\.pdf'")
     share = emulator.share_by_name(SHARE)
     mount.share_dir = SHARE
     before = job_ids(emulator, share["id"])
@@ -277,6 +281,27 @@ def test_a_spool_write_back_that_failed_starts_no_job(failing_spool_disk,
         == ["canceled"]
     assert_status_names(mount, "unsure.pdf")
     assert "disk failed" in mount.status()["last_error"]
+    # A program's fsync learns of the failure first (the file reports it
+    # once): then nothing is sent at all, and the rename fails the same.
+    before = job_ids(emulator, share["id"])
+    dot = os.path.join(queue, ".synced.pdf")
+    fd = os.open(dot, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, make_pdf("synced", 8 << 20))
+        with pytest.raises(OSError) as exc:
+            os.fsync(fd)
+        err = exc.value.errno
+        assert err in (errno.EIO, errno.ENOSPC), exc.value
+    finally:
+        try:
+            os.close(fd)
+        except OSError as exc:
+            assert exc.errno == err, exc
+    with pytest.raises(OSError) as exc:
+        os.rename(dot, os.path.join(queue, "synced.pdf"))
+    assert exc.value.errno == err, exc.value
+    assert new_jobs(emulator, share["id"], before) == []
+    assert_left_nothing(emulator, mount, share["id"], before, "synced.pdf")
 
 
 def test_spool_disk_full_is_enospc(small_tmpfs, emulator, upfs_mount):

@@ -139,7 +139,8 @@ def unsign(token):
         if len(VERIFIED) >= VERIFIED_LIMIT:
             VERIFIED.clear()
         VERIFIED[token] = payload
-    return dict(payload)
+    return {k: list(v) if isinstance(v, list) else v
+            for k, v in payload.items()}
 
 
 def _unsign(token):

@@ -33,7 +33,8 @@ class Counter:
             self.handshakes += 1
 
     def count(self, method, template, url=None):
-        """url: the GET's path and query as sent, to count per page."""
+        """url: the GET's path (without a trailing slash) and query as
+        sent, to count per page."""
         key = "%s %s" % (method, template or "<unknown>")
         with self.lock:
             self.total += 1

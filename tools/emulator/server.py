@@ -38,21 +38,23 @@ class Headers:
         self.last = None
 
     def add(self, line):
-        """One header line, decoded; False when it is no field."""
+        """One header line, decoded; False when it is no field (no
+        colon, or white space before it: RFC 9112 section 5.1)."""
         if line[:1] in (" ", "\t"):            # obsolete line folding
             if self.last is None:
                 return False
-            self.fields[self.last] += " " + line.strip()
+            if self.last:                       # not a repeat's
+                self.fields[self.last] += " " + line.strip()
             return True
         name, sep, value = line.partition(":")
-        name = name.strip().lower()
-        if not sep or not name:
+        if not sep or not name or name != name.strip():
             return False
+        name = name.lower()
         if name not in self.fields:
             self.fields[name] = value.strip()
             self.last = name
         else:
-            self.last = None                # folding only the first value
+            self.last = ""                      # a repeat, folds and all
         return True
 
     def get(self, name, default=None):
