@@ -213,7 +213,7 @@ int queue_flush(struct upfs *u, struct submission *s)
 
 int queue_fsync(struct upfs *u, struct submission *s, bool datasync)
 {
-	int rc = 0;
+	int rc;
 
 	if (s->fd < 0)
 		return 0;
