@@ -18,6 +18,10 @@
 #include "submit.h"
 #include "tree_private.h"
 
+/* A cancel that failed for a reason that may pass is sent again. */
+#define QUEUE_CANCEL_TRIES 3
+#define QUEUE_CANCEL_PAUSE_US 200000
+
 bool queue_name_is_local(const char *name)
 {
 	return name[0] == '.';
@@ -311,6 +315,32 @@ static bool job_is_canceled(struct upfs *u, const char *share_id,
 	return canceled;
 }
 
+/*
+ * POSTs path, a job's /cancel. A job left paused and half made is what a
+ * cancel is for, so a failure that may pass (a reset connection, a 5xx
+ * past the client's own retries) is tried again. A cancel sent twice (a
+ * lost reply, libcurl's own re-send) is refused the second time: the
+ * job's state says it worked.
+ */
+static int send_cancel(struct upfs *u, const char *share_id,
+		       const char *job_id, const char *path,
+		       struct graph_err *err)
+{
+	int rc = 0;
+
+	for (int attempt = 0; attempt < QUEUE_CANCEL_TRIES; attempt++) {
+		if (attempt)
+			usleep(QUEUE_CANCEL_PAUSE_US * attempt);
+		*err = (struct graph_err){ 0 };
+		rc = graph_request(u->graph, "POST", path, NULL, NULL, err);
+		if (rc == -EINVAL && job_is_canceled(u, share_id, job_id))
+			rc = 0;
+		if (rc == 0 || submit_err_is_permanent(rc))
+			break;
+	}
+	return rc;
+}
+
 int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 {
 	struct graph_err err = { 0 };
@@ -333,11 +363,7 @@ int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 	if (rc == 0)
 		rc = buf_append_str(&path, "/cancel");
 	if (rc == 0)
-		rc = graph_request(u->graph, "POST", path.data, NULL, NULL, &err);
-	/* A cancel sent twice (a lost reply, libcurl's own re-send) is
-	   refused the second time: the job's state says it worked. */
-	if (rc == -EINVAL && job_is_canceled(u, share_id, job_id))
-		rc = 0;
+		rc = send_cancel(u, share_id, job_id, path.data, &err);
 	if (rc)
 		health_error(u, "cancel job", rc, &err);
 	if (tree_key(&key, TREE_SHARES, share_id,
