@@ -273,6 +273,11 @@ def test_a_spool_write_back_that_failed_starts_no_job(failing_spool_disk,
     dot = os.path.join(queue, ".unsure.pdf")
     assert write_and_close(dot, make_pdf("unsure", 16 << 20)) == ("ok", 0)
     os.sync()           # the write-back, which the full tmpfs refuses
+    # The cancel meets 503s (a POST the client does not repeat itself):
+    # it is sent again.
+    status, out = emulator.call("POST", "/_emulator/faults", {
+        "spec": "503:1,method=POST,route=/cancel$,times=2"})
+    assert status == 200, out
     with pytest.raises(OSError) as exc:
         os.rename(dot, os.path.join(queue, "unsure.pdf"))
     assert exc.value.errno == errno.EIO, exc.value
