@@ -493,6 +493,7 @@ struct upfs {
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */
+	unsigned spool_claimers;	/* waiting in submit_claim */
 	struct submission *submissions;
 	/* Shared across a job create; alone across reconciling a lost
 	   create and cleaning up replayed ones, so no submission takes

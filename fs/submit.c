@@ -997,11 +997,19 @@ int submit_prepare(struct upfs *u, struct submission *s)
 	return set_state(u, s, SUB_SPOOLED);
 }
 
+static bool is_waiting(const struct submission *s)
+{
+	return s->state >= SUB_SPOOLED && s->state < SUB_DONE && !s->busy &&
+	       !s->removed;
+}
+
 void submit_claim(struct upfs *u, struct submission *s)
 {
 	pthread_mutex_lock(&u->spool_lock);
+	u->spool_claimers++;
 	while (s->busy)
 		pthread_cond_wait(&u->spool_cond, &u->spool_lock);
+	u->spool_claimers--;
 	s->busy = true;
 	pthread_mutex_unlock(&u->spool_lock);
 }
@@ -1010,7 +1018,10 @@ void submit_release(struct upfs *u, struct submission *s)
 {
 	pthread_mutex_lock(&u->spool_lock);
 	s->busy = false;
-	pthread_cond_broadcast(&u->spool_cond);
+	/* Most documents leave started: waking the submitter for each, to
+	   find nothing due, cost a thread switch per document. */
+	if (u->spool_claimers || is_waiting(s))
+		pthread_cond_broadcast(&u->spool_cond);
 	pthread_mutex_unlock(&u->spool_lock);
 }
 
@@ -1019,12 +1030,6 @@ void submit_kick(struct upfs *u)
 	pthread_mutex_lock(&u->spool_lock);
 	pthread_cond_broadcast(&u->spool_cond);
 	pthread_mutex_unlock(&u->spool_lock);
-}
-
-static bool is_waiting(const struct submission *s)
-{
-	return s->state >= SUB_SPOOLED && s->state < SUB_DONE && !s->busy &&
-	       !s->removed;
 }
 
 /* Under spool_lock: the next due submission, claimed, or NULL. */
