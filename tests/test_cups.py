@@ -744,15 +744,25 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
                                           workdir):
     mount = upfs_mount(emulator)
     mount.expect_warning(r"share 'Reception'|'Reception'")
+    other = upfs_mount(emulator)
+    other.expect_warning(r"share 'Reception'|'Reception'")
     names = util.expected_names(emulator.state(only=["shares"])["shares"])
     mine = {uri_of(mount.path, n): n for n in names.values()}
+    sync = [upfsctl(), "cups-sync", "--ppd", PPD, "--mount", mount.path]
 
-    # cups-sync: a queue per share, each on its upfs: device.
-    out = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD).stdout
+    # cups-sync --mount: a queue per share of that mount, each on its
+    # upfs: device; none for the other mount's shares.
+    out = cupsd.run(*sync).stdout
     queues = {uri: q for q, uri in cupsd.queues().items()}
     assert set(mine) <= set(queues), (out, queues)
-    again = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD).stdout
+    assert not any(uri.startswith(uri_of(other.path, ""))
+                   for uri in queues), (out, queues)
+    again = cupsd.run(*sync).stdout
     assert not any(uri in again for uri in mine), again
+    refused = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD, "--mount",
+                        mount.path + "-none", check=False)
+    assert refused.returncode != 0 and "no running upfs mount at" in \
+        refused.stderr, refused
     floor3 = queues[uri_of(mount.path, SHARE)]
     info = cupsd.run("lpstat", "-l", "-p", floor3).stdout
     assert "Building 1, 3, 301, Redmond, USA" in info, info
@@ -794,10 +804,13 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
                           timeout=util.scaled(30))
     assert proc.returncode != 0 and "request id" not in proc.stdout, proc
 
-    # A share that is gone loses its queue; the others stay.
+    # A share that is gone loses its queue; the others stay. Without
+    # --mount, every mount's shares get queues.
     os.rmdir(mount.p("shares", "Reception"))
-    out = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD).stdout
+    out = cupsd.run(*sync).stdout
     gone = uri_of(mount.path, "Reception")
     assert "removed '%s'" % queues[gone] in out, out
     left = set(cupsd.queues().values())
     assert gone not in left and uri_of(mount.path, SHARE) in left
+    out = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD).stdout
+    assert uri_of(other.path, SHARE) in set(cupsd.queues().values()), out

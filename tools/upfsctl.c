@@ -40,7 +40,7 @@ static void usage(FILE *out)
 		"  release [PROFILE] JOB --to PRINTER [--mount MNT]\n"
 		"                                 release a held pull-print "
 		"job at a printer\n"
-		"  cups-sync [--ppd FILE] [--policy NAME] [-n]\n"
+		"  cups-sync [--ppd FILE] [--policy NAME] [--mount MNT] [-n]\n"
 		"                                 one CUPS queue per share "
 		"of the running mounts\n"
 		"\n"

@@ -7,12 +7,14 @@
  * queues are what `lpstat -v` lists; lpadmin adds and removes. A queue is
  * removed only when the mount it points into is running and no longer
  * has its share: a mount that is down says nothing about its shares.
+ * With --mount, only that mount's devices and queues are touched.
  *
  * The programs run without a shell (share names are anybody's text) and
  * with LC_ALL=C (their words are parsed).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "upfsctl.h"
 
@@ -43,6 +46,8 @@ struct sync {
 	size_t nq;
 	const char *ppd;
 	const char *policy;
+	const char *mount;	/* --mount as given, or NULL: every mount */
+	char prefix[PATH_MAX * 3 + 16];	/* its URIs' "upfs:/MNT/" */
 	bool dry_run;
 };
 
@@ -297,20 +302,76 @@ static int add_queue(struct sync *s, const struct device *d)
 	return rc;
 }
 
+/* Whether uri is a share of the mount --mount names (of any without). */
+static bool in_scope(const struct sync *s, const char *uri)
+{
+	size_t len = strlen(s->prefix);
+
+	return s->mount == NULL || (strncmp(uri, s->prefix, len) == 0 &&
+				    strchr(uri + len, '/') == NULL);
+}
+
+/*
+ * --mount PATH as its devices' URI prefix: the path as /proc/self/mounts
+ * has it (not resolved through the mount, which lets in its owner only),
+ * "~/" for a mountpoint in its owner's home, as the backend writes it.
+ */
+static int scope_to_mount(struct sync *s)
+{
+	char given[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	struct cups_mounts mounts = { 0 };
+	struct cups_user owner = { 0 };
+	const struct cups_mount *m;
+	char *slash, *name;
+	int rc;
+
+	if (snprintf(given, sizeof(given), "%s", s->mount) >=
+	    (int)sizeof(given))
+		return -ENAMETOOLONG;
+	while (strlen(given) > 1 && given[strlen(given) - 1] == '/')
+		given[strlen(given) - 1] = '\0';
+	/* The folder the mountpoint is in, resolved; its own name as is. */
+	slash = strrchr(given, '/');
+	name = slash ? slash + 1 : given;
+	if (slash)
+		*slash = '\0';
+	if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
+		     dir) == NULL)
+		return -errno;
+	if (snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "",
+		     name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = cups_mounts_read("/proc/self/mounts", &mounts);
+	if (rc)
+		return rc;
+	m = cups_mounts_at(&mounts, path);
+	if (m == NULL) {
+		rc = -ENOENT;
+		goto out;
+	}
+	cups_user_by_uid(m->uid, &owner);	/* no account: no "~" form */
+	rc = cups_uri_format(path, owner.home, "", s->prefix,
+			     sizeof(s->prefix));
+out:
+	cups_mounts_release(&mounts);
+	return rc;
+}
+
 static int sync_apply(struct sync *s)
 {
 	size_t before = s->nq;
 	int failed = 0;
 
 	for (size_t i = 0; i < s->ndev; i++)
-		if (!has_queue(s, s->dev[i].uri) && add_queue(s, &s->dev[i]))
+		if (in_scope(s, s->dev[i].uri) && !has_queue(s, s->dev[i].uri) &&
+		    add_queue(s, &s->dev[i]))
 			failed++;
 	for (size_t i = 0; i < before; i++) {
 		const struct queue *q = &s->q[i];
 		char *argv[] = { "lpadmin", "-x", q->name, NULL };
 
 		if (strncmp(q->uri, "upfs:/", 6) != 0 ||
-		    has_device(s, q->uri, false))
+		    !in_scope(s, q->uri) || has_device(s, q->uri, false))
 			continue;
 		if (!has_device(s, q->uri, true)) {
 			printf("upfsctl: kept '%s': its mount is not running "
@@ -354,11 +415,23 @@ static int sync_args(int argc, char **argv, struct sync *s, char *ppd,
 			s->ppd = argv[++i];
 		else if (!strcmp(argv[i], "--policy") && i + 1 < argc)
 			s->policy = argv[++i];
+		else if (!strcmp(argv[i], "--mount") && i + 1 < argc)
+			s->mount = argv[++i];
 		else
 			return CTL_EXIT_USAGE;
 	}
 	if (s->ppd == NULL)
 		s->ppd = find_ppd(ppd, ppd_len);
+	if (s->mount) {
+		int rc = scope_to_mount(s);
+
+		if (rc) {
+			fprintf(stderr, "upfsctl: no running upfs mount at "
+				"'%s'%s%s\n", s->mount, rc == -ENOENT ? "" : ": ",
+				rc == -ENOENT ? "" : strerror(-rc));
+			return CTL_EXIT_FAIL;
+		}
+	}
 	if (s->ppd == NULL || access(s->ppd, R_OK) != 0) {
 		fprintf(stderr, "upfsctl: no model upfs.ppd%s%s: give it with "
 			"--ppd FILE\n", s->ppd ? " at " : "",
@@ -380,7 +453,7 @@ int ctl_cups_sync(int argc, char **argv)
 
 	if (rc == CTL_EXIT_USAGE)
 		fprintf(stderr, "usage: upfsctl cups-sync [--ppd FILE] "
-			"[--policy NAME] [-n]\n");
+			"[--policy NAME] [--mount MOUNTPOINT] [-n]\n");
 	if (rc)
 		return rc;
 	buf_init(&devices, CUPS_OUTPUT_MAX);
