@@ -330,17 +330,24 @@ static int scope_to_mount(struct sync *s)
 		return -ENAMETOOLONG;
 	while (strlen(given) > 1 && given[strlen(given) - 1] == '/')
 		given[strlen(given) - 1] = '\0';
-	/* The folder the mountpoint is in, resolved; its own name as is. */
+	/* The folder the mountpoint is in, resolved; its own name as is
+	   (but "." and "..", which only resolving can name). */
 	slash = strrchr(given, '/');
 	name = slash ? slash + 1 : given;
-	if (slash)
-		*slash = '\0';
-	if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
-		     dir) == NULL)
-		return -errno;
-	if (snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "",
-		     name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		if (realpath(given, path) == NULL)
+			return -errno;
+	} else {
+		if (slash)
+			*slash = '\0';
+		if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
+			     dir) == NULL)
+			return -errno;
+		if (snprintf(path, sizeof(path), "%s/%s",
+			     strcmp(dir, "/") ? dir : "", name) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+	}
 	rc = cups_mounts_read("/proc/self/mounts", &mounts);
 	if (rc)
 		return rc;
