@@ -744,7 +744,7 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
                                           workdir):
     mount = upfs_mount(emulator)
     mount.expect_warning(r"share 'Reception'|'Reception'")
-    other = upfs_mount(emulator)
+    other = upfs_mount(emulator, options=["dir_ttl=1"])
     other.expect_warning(r"share 'Reception'|'Reception'")
     names = util.expected_names(emulator.state(only=["shares"])["shares"])
     mine = {uri_of(mount.path, n): n for n in names.values()}
@@ -804,13 +804,20 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
                           timeout=util.scaled(30))
     assert proc.returncode != 0 and "request id" not in proc.stdout, proc
 
-    # A share that is gone loses its queue; the others stay. Without
-    # --mount, every mount's shares get queues.
+    # A share that is gone loses its queue; the others stay, and so does
+    # the other mount's queue of that share: not this sync's to remove.
+    theirs = uri_of(other.path, "Reception")
+    cupsd.run("lpadmin", "-p", "theirs", "-E", "-v", theirs, "-P", PPD)
     os.rmdir(mount.p("shares", "Reception"))
+    util.wait_until(lambda: "Reception" not in os.listdir(
+        other.p("shares")), what="the other mount to lose Reception")
     out = cupsd.run(*sync).stdout
     gone = uri_of(mount.path, "Reception")
     assert "removed '%s'" % queues[gone] in out, out
     left = set(cupsd.queues().values())
     assert gone not in left and uri_of(mount.path, SHARE) in left
-    out = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD).stdout
-    assert uri_of(other.path, SHARE) in set(cupsd.queues().values()), out
+    assert theirs in left, out
+    # Without --mount, every mount's shares (-n: only said, not made).
+    out = cupsd.run(upfsctl(), "cups-sync", "--ppd", PPD, "-n").stdout
+    assert "for %s" % uri_of(other.path, SHARE) in out, out
+    assert "would remove 'theirs'" in out, out

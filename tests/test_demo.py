@@ -1,6 +1,7 @@
 """The README's first command, tools/demo: it mounts the demo tenant of the
-bundled emulator (building first), and Ctrl-C unmounts it and stops every
-process it started."""
+bundled emulator (building first, as UPFS_BUILD_DIR says, like the other
+tests; tools/install-deps finds everything installed when tools/check ran
+it first), and Ctrl-C unmounts it and stops every process it started."""
 import os
 import signal
 import subprocess
@@ -32,8 +33,11 @@ def test_the_demo_mounts_and_ctrl_c_stops_everything(workdir):
     out_path = os.path.join(workdir, "demo.out")
     err_path = os.path.join(workdir, "demo.err")
     with open(out_path, "w") as out, open(err_path, "w") as err:
+        # Its own temporary folder (token, cache) under workdir.
         proc = subprocess.Popen([DEMO, mnt], stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, cwd=workdir,
+                                env=dict(os.environ, TMPDIR=workdir,
+                                         UPFS_BUILD_DIR=util.build_dir()),
                                 start_new_session=True)
     try:
         # The first run of a clean clone builds build/ before it mounts;
@@ -57,10 +61,16 @@ def test_the_demo_mounts_and_ctrl_c_stops_everything(workdir):
         util.wait_until(lambda: not group_members(proc.pid), timeout=20,
                         what="the demo's emulator and upfs to exit")
     finally:
-        if proc.poll() is None or group_members(proc.pid):
+        # On a failure: Ctrl-C first, so the demo's own clean-up runs.
+        for sig, grace in ((signal.SIGINT, 15), (signal.SIGKILL, 0)):
+            if proc.poll() is not None and not group_members(proc.pid):
+                break
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 pass
-            proc.wait()
+            try:
+                proc.wait(util.scaled(grace) if grace else None)
+            except subprocess.TimeoutExpired:
+                pass
         util.unmount_path(mnt)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -312,52 +313,74 @@ static bool in_scope(const struct sync *s, const char *uri)
 }
 
 /*
- * --mount PATH as its devices' URI prefix: the path as /proc/self/mounts
- * has it (not resolved through the mount, which lets in its owner only),
- * "~/" for a mountpoint in its owner's home, as the backend writes it.
+ * arg as /proc/self/mounts names a mountpoint: absolute, the folder it is
+ * in resolved, its own name as given. Resolving the mountpoint itself
+ * would ask the mount, which answers its owner only; a trailing "/" or
+ * "/." is dropped instead, and only "." or ".." alone are resolved.
+ */
+static int mount_path_of(const char *arg, char *path, size_t len)
+{
+	char given[PATH_MAX], dir[PATH_MAX];
+	char *slash, *name;
+	size_t n;
+
+	if (snprintf(given, sizeof(given), "%s", arg) >= (int)sizeof(given))
+		return -ENAMETOOLONG;
+	for (;;) {
+		n = strlen(given);
+		if (n > 1 && given[n - 1] == '/')
+			given[n - 1] = '\0';
+		else if (n > 2 && strcmp(given + n - 2, "/.") == 0)
+			given[n - 2] = '\0';
+		else
+			break;
+	}
+	slash = strrchr(given, '/');
+	name = slash ? slash + 1 : given;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		if (realpath(given, dir) == NULL)
+			return -errno;
+		return snprintf(path, len, "%s", dir) < (int)len ? 0
+								  : -ENAMETOOLONG;
+	}
+	if (slash)
+		*slash = '\0';
+	if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
+		     dir) == NULL)
+		return -errno;
+	return snprintf(path, len, "%s/%s", strcmp(dir, "/") ? dir : "",
+			name) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * --mount PATH as its devices' URI prefix, "upfs:/MNT/" as the backend
+ * writes it: "~/" for a mountpoint in its owner's home. A symbolic link
+ * to a mountpoint names it too.
  */
 static int scope_to_mount(struct sync *s)
 {
-	char given[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
 	struct cups_mounts mounts = { 0 };
 	struct cups_user owner = { 0 };
 	const struct cups_mount *m;
-	char *slash, *name;
-	int rc;
+	char path[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+	int rc = mount_path_of(s->mount, path, sizeof(path));
 
-	if (snprintf(given, sizeof(given), "%s", s->mount) >=
-	    (int)sizeof(given))
-		return -ENAMETOOLONG;
-	while (strlen(given) > 1 && given[strlen(given) - 1] == '/')
-		given[strlen(given) - 1] = '\0';
-	/* The folder the mountpoint is in, resolved; its own name as is
-	   (but "." and "..", which only resolving can name). */
-	slash = strrchr(given, '/');
-	name = slash ? slash + 1 : given;
-	if (!strcmp(name, ".") || !strcmp(name, "..")) {
-		if (realpath(given, path) == NULL)
-			return -errno;
-	} else {
-		if (slash)
-			*slash = '\0';
-		if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
-			     dir) == NULL)
-			return -errno;
-		if (snprintf(path, sizeof(path), "%s/%s",
-			     strcmp(dir, "/") ? dir : "", name) >=
-		    (int)sizeof(path))
-			return -ENAMETOOLONG;
-	}
+	if (rc)
+		return rc;
 	rc = cups_mounts_read("/proc/self/mounts", &mounts);
 	if (rc)
 		return rc;
 	m = cups_mounts_at(&mounts, path);
+	if (m == NULL && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    realpath(path, target) != NULL)
+		m = cups_mounts_at(&mounts, target);
 	if (m == NULL) {
 		rc = -ENOENT;
 		goto out;
 	}
 	cups_user_by_uid(m->uid, &owner);	/* no account: no "~" form */
-	rc = cups_uri_format(path, owner.home, "", s->prefix,
+	rc = cups_uri_format(m->path, owner.home, "", s->prefix,
 			     sizeof(s->prefix));
 out:
 	cups_mounts_release(&mounts);
