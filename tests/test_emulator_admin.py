@@ -1038,6 +1038,26 @@ def test_requests_count_each_get_by_url(emu, admin):
     assert emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"] == {}
 
 
+def test_gets_past_the_url_limit_are_counted_but_not_by_url(monkeypatch):
+    """The per-URL counts keep at most URL_LIMIT distinct URLs (a walk of a
+    big tenant must not grow the emulator without bound): later new URLs
+    still count in the total and by route, and ?urls=1 says how many went
+    uncounted, so a benchmark can tell its per-URL figures are partial."""
+    monkeypatch.syspath_prepend(os.path.join(util.REPO_DIR, "tools"))
+    from emulator import metrics
+    monkeypatch.setattr(metrics, "URL_LIMIT", 2)
+    counter = metrics.Counter()
+    for url in ("/v1.0/a", "/v1.0/b", "/v1.0/c", "/v1.0/a", "/v1.0/d"):
+        counter.count("GET", "/x", url)
+    counter.count("POST", "/x", "/v1.0/e")
+    out = counter.snapshot(urls=True)
+    assert out["urls"] == {"/v1.0/a": {"route": "GET /x", "count": 2},
+                           "/v1.0/b": {"route": "GET /x", "count": 1}}, out
+    assert out["urlsUncounted"] == 2
+    assert (out["total"], out["routes"]) == \
+        (6, {"GET /x": 5, "POST /x": 1}), out
+
+
 def test_the_job_quota_counts_recent_jobs_only(start_emulator):
     """--job-quota N: the N+1st job a user creates within 12 days is
     refused with quotaLimitReached. Alice's 5 seeded jobs are from 2024:
