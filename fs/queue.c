@@ -175,9 +175,19 @@ static int drop_failed_write(struct upfs *u, struct submission *s)
 /* Hands a written document over: 0 when started or spooled, or why not. */
 static int queue_submit(struct upfs *u, struct submission *s)
 {
+	bool handed_over;
 	int rc;
 
 	submit_claim(u, s);
+	/* Two close()s of one file (dup) at once: the one that looked before
+	   the other claimed it finds it handed over only now. */
+	pthread_mutex_lock(&u->spool_lock);
+	handed_over = s->state != SUB_WRITING || s->removed;
+	pthread_mutex_unlock(&u->spool_lock);
+	if (handed_over) {
+		submit_release(u, s);
+		return 0;
+	}
 	rc = submit_prepare(u, s);
 	if (rc) {
 		char what[300];
