@@ -205,22 +205,42 @@ static int queue_submit(struct upfs *u, struct submission *s)
 	return rc;
 }
 
+/* What a close decides by, read at once: another close, or the
+   submitter, may be moving the document on meanwhile. */
+struct close_view {
+	enum sub_state state;
+	int write_error;
+	uint64_t size;
+};
+
+static struct close_view close_view(struct upfs *u, struct submission *s)
+{
+	struct close_view v;
+
+	pthread_mutex_lock(&u->spool_lock);
+	v = (struct close_view){ s->state, s->write_error, s->size };
+	pthread_mutex_unlock(&u->spool_lock);
+	return v;
+}
+
 int queue_flush(struct upfs *u, struct submission *s)
 {
+	struct close_view v = close_view(u, s);
+
 	/* A dot file is no document until its rename, and no record keeps it
 	   across a restart (spool_sweep): nothing to flush. */
-	if (s->state == SUB_LOCAL)
+	if (v.state == SUB_LOCAL)
 		return 0;
-	if (s->state != SUB_WRITING)
+	if (v.state != SUB_WRITING)
 		return 0;	/* a second close of a handed-over file */
-	if (s->write_error)
+	if (v.write_error)
 		return drop_failed_write(u, s);
 	/*
 	 * Every close() flushes, also a shell's close of the descriptor it
 	 * just dup2()ed onto stdout, before a byte is written: an empty file
 	 * waits for the close that follows its data.
 	 */
-	if (s->size == 0)
+	if (v.size == 0)
 		return 0;
 	return queue_submit(u, s);
 }
@@ -243,11 +263,13 @@ int queue_fsync(struct upfs *u, struct submission *s, bool datasync)
 
 void queue_release(struct upfs *u, struct submission *s)
 {
-	if (s->state == SUB_WRITING && s->write_error) {
+	struct close_view v = close_view(u, s);
+
+	if (v.state == SUB_WRITING && v.write_error) {
 		spool_remove(u, s);
 		return;
 	}
-	if (s->state != SUB_WRITING || s->size != 0)
+	if (v.state != SUB_WRITING || v.size != 0)
 		return;
 	/* The last close of a file never written: nothing to print. */
 	upfs_log(u, UPFS_LOG_INFO, "'%s' is empty: not printed", s->name);
