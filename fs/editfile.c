@@ -30,6 +30,18 @@ bool editfile_kind(enum fs_kind kind)
 	       kind == FS_TASK_STATUS;
 }
 
+bool editfile_has_base(enum fs_kind kind)
+{
+	return kind == FS_SHARE_USERS || kind == FS_SHARE_GROUPS;
+}
+
+int editfile_load_base(struct upfs *u, const struct fs_node *n,
+		       struct buf *out, bool *has)
+{
+	*has = editfile_has_base(n->kind);
+	return *has ? editfile_load(u, n, out) : 0;
+}
+
 static int options_key(struct buf *key, const char *share_id)
 {
 	int rc = buf_append_str(key, OPTIONS_KEY_PREFIX);
@@ -140,7 +152,8 @@ static int options_commit(struct upfs *u, const char *share_id,
 }
 
 int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
-		    const char *owner, const struct buf *text)
+		    const char *owner, const struct buf *base,
+		    const struct buf *text)
 {
 	static const char *const names[] = {
 		[FS_SHARE_USERS] = "allowed_users",
@@ -166,7 +179,7 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 	else if (kind == FS_TASK_STATUS)
 		rc = pull_commit_status(u, id, owner, text, why, sizeof(why));
 	else
-		rc = perms_commit(u, kind, id, text, why, sizeof(why));
+		rc = perms_commit(u, kind, id, base, text, why, sizeof(why));
 	if (rc && kind == FS_SETTINGS_JSON)
 		snprintf(what, sizeof(what), "settings.json");
 	else if (rc)

@@ -21,15 +21,29 @@ bool editfile_kind(enum fs_kind kind);
 /* The text as it is now, into out. */
 int editfile_load(struct upfs *u, const struct fs_node *n, struct buf *out);
 
+/*
+ * Whether a commit of kind changes only what the edit changed, and so
+ * needs the text the edit started from (the permission lists).
+ */
+bool editfile_has_base(enum fs_kind kind);
+
+/* n's text into out and *has true when its kind has a base, else nothing. */
+int editfile_load_base(struct upfs *u, const struct fs_node *n,
+		       struct buf *out, bool *has);
+
 int editfile_write(struct buf *text, const char *data, size_t size, off_t off);
 int editfile_truncate(struct buf *text, off_t size);
 
 /*
  * Checks and applies text to the file of kind whose node has id and owner;
- * -EINVAL (reason logged) leaves things as they were.
+ * -EINVAL (reason logged) leaves things as they were. base is the text the
+ * edit started from (the file when opened), or NULL: a list then changes
+ * by the lines the edit added and removed, and what someone else changed
+ * meanwhile stays (perms.h).
  */
 int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
-		    const char *owner, const struct buf *text);
+		    const char *owner, const struct buf *base,
+		    const struct buf *text);
 
 /* The job configuration from a share's options (a new reference). */
 json_t *editfile_share_configuration(struct upfs *u, const char *share_id);

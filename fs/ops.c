@@ -312,6 +312,7 @@ void handles_release(struct upfs *u)
 static void open_file_free(struct open_file *f)
 {
 	buf_release(&f->content);
+	buf_release(&f->base);
 	spool_put(f->u, f->sub);
 	free(f->id);
 	free(f->owner);
@@ -333,6 +334,7 @@ struct open_file *open_file_new(struct upfs *u)
 		return NULL;
 	atomic_init(&f->refs, 1);
 	buf_init(&f->content, 0);
+	buf_init(&f->base, UPFS_EDIT_MAX);
 	f->u = u;
 	f->handle.free = open_file_free_handle;
 	handle_add(u, &f->handle);
@@ -389,6 +391,8 @@ static int open_scratch_file(struct upfs *u, struct fs_node *n,
 static int open_edit_file(struct upfs *u, struct fs_node *n,
 			  struct fuse_file_info *fi, struct open_file *f)
 {
+	int rc;
+
 	f->editing = true;
 	f->kind = n->kind;
 	f->id = strdup(n->id ? n->id : "");
@@ -396,10 +400,15 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 	if (f->id == NULL || (n->owner && f->owner == NULL))
 		return -ENOMEM;
 	f->content.cap = UPFS_EDIT_MAX;
+	rc = editfile_load_base(u, n, &f->base, &f->has_base);
+	if (rc)
+		return rc;
 	if (fi->flags & O_TRUNC) {
 		f->edited = true;
 		return 0;
 	}
+	if (f->has_base)
+		return buf_append(&f->content, f->base.data, f->base.len);
 	return editfile_load(u, n, &f->content);
 }
 
@@ -526,7 +535,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	   refusal here reaches only the log and .upfs/status. */
 	if (f->editing && f->edited) {
 		editfile_commit(f->u, f->kind, f->id, f->owner,
-				&f->content);
+				f->has_base ? &f->base : NULL, &f->content);
 		ops_attr_changed(f->u, ino);
 	}
 	open_file_put(f);

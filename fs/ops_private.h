@@ -27,8 +27,11 @@ struct open_file {
 	struct document_reader *doc;	/* a job's document being read */
 	struct pull_events *events;	/* task_definitions/<d>/events */
 	bool writable;		/* flush hands sub over */
-	/* An edited file (editfile.h): content is the new text. */
+	/* An edited file (editfile.h): content is the new text, base (if
+	   has_base) the text it started from: at open, then at each commit. */
 	bool editing;
+	bool has_base;
+	struct buf base;
 	bool edited;		/* changed since open or the last commit */
 	bool written;		/* bytes written since then, not only O_TRUNC */
 	enum fs_kind kind;

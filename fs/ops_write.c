@@ -175,9 +175,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * empty truncated text then would clear the list for a moment.
 		 */
 		rc = editfile_commit(f->u, f->kind, f->id, f->owner,
+				     f->has_base ? &f->base : NULL,
 				     &f->content);
 		f->edited = f->written = false;
 		ops_attr_changed(f->u, ino);
+		/* This handle's next commit changes what it changes from the
+		   text committed now (without a copy: the whole list). */
+		if (rc == 0 && f->has_base) {
+			buf_reset(&f->base);
+			f->has_base = buf_append(&f->base, f->content.data,
+						 f->content.len) == 0;
+		}
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -200,27 +208,34 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 			 struct fuse_file_info *fi)
 {
 	struct open_file *f = fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
-	struct buf text;
+	struct buf text, base;
 	struct stat st;
+	bool has_base = false;
 	int ttl, rc = 0;
 
 	buf_init(&text, UPFS_EDIT_MAX);
+	buf_init(&base, UPFS_EDIT_MAX);
 	if ((to_set & FUSE_SET_ATTR_SIZE) && f && f->editing) {
 		rc = editfile_truncate(&f->content, attr->st_size);
 		f->edited = true;
 	} else if (to_set & FUSE_SET_ATTR_SIZE) {
 		rc = editfile_load(u, n, &text);
+		if (rc == 0 && editfile_has_base(n->kind)) {
+			has_base = true;
+			rc = buf_append(&base, text.data, text.len);
+		}
 		if (rc == 0)
 			rc = editfile_truncate(&text, attr->st_size);
 		if (rc == 0)
 			rc = editfile_commit(u, n->kind, n->id, n->owner,
-					     &text);
+					     has_base ? &base : NULL, &text);
 	}
 	if (rc == 0)
 		rc = node_stat(u, n, &st, &ttl);
 	if (rc == 0 && f && f->editing)
 		st.st_size = (off_t)f->content.len;
 	buf_release(&text);
+	buf_release(&base);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -323,10 +338,20 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 		if (rc == 0)
 			rc = shareops_set_printer(u, dir->id, text.data);
 	} else if (editfile_kind(to_kind)) {
+		/* The editor read the file as the mount shows it now. */
+		struct fs_node target = { .kind = to_kind, .id = dir->id,
+					  .owner = dir->owner };
+		struct buf base;
+		bool has_base = false;
+
+		buf_init(&base, UPFS_EDIT_MAX);
 		rc = scratch_read(u, id, &text);
 		if (rc == 0)
+			rc = editfile_load_base(u, &target, &base, &has_base);
+		if (rc == 0)
 			rc = editfile_commit(u, to_kind, dir->id, dir->owner,
-					     &text);
+					     has_base ? &base : NULL, &text);
+		buf_release(&base);
 	} else {
 		rc = -EPERM;
 	}

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "perms.h"
 #include "tree_private.h"
@@ -39,13 +40,11 @@ static void list_release(struct perms_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int list_add(struct perms_list *l, const char *s, size_t len)
+/* Appends s[0..len) even if l has it already (names beside ids). */
+static int list_push(struct perms_list *l, const char *s, size_t len)
 {
 	char *copy;
 
-	for (size_t i = 0; i < l->n; i++)
-		if (strlen(l->v[i]) == len && strncmp(l->v[i], s, len) == 0)
-			return 0;	/* a line given twice counts once */
 	if (l->n == l->alloc) {
 		size_t alloc = l->alloc ? l->alloc * 2 : 16;
 		char **v = realloc(l->v, alloc * sizeof(*v));
@@ -60,6 +59,14 @@ static int list_add(struct perms_list *l, const char *s, size_t len)
 		return -ENOMEM;
 	l->v[l->n++] = copy;
 	return 0;
+}
+
+static int list_add(struct perms_list *l, const char *s, size_t len)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i]) == len && strncmp(l->v[i], s, len) == 0)
+			return 0;	/* a line given twice counts once */
+	return list_push(l, s, len);
 }
 
 static bool list_has(const struct perms_list *l, const char *s)
@@ -264,9 +271,13 @@ static int apply_ref(struct upfs *u, const char *share_id, const char *nav,
 	return rc;
 }
 
-/* The ids now in a share's allowedUsers or allowedGroups. */
-static int current_ids(struct upfs *u, const char *share_id, const char *nav,
-		       struct perms_list *out, char *why, size_t why_len)
+/*
+ * The ids now in a share's allowedUsers or allowedGroups, and (names not
+ * NULL) beside each its userPrincipalName or displayName, "" if none.
+ */
+static int current_entries(struct upfs *u, const char *share_id,
+			   const char *nav, struct perms_list *out,
+			   struct perms_list *names, char *why, size_t why_len)
 {
 	struct graph_err err = { 0 };
 	json_t *list = NULL, *v;
@@ -280,13 +291,28 @@ static int current_ids(struct upfs *u, const char *share_id, const char *nav,
 		rc = graph_list(u->graph, path.data, &list, NULL, &err);
 	if (rc)
 		why_graph(why, why_len, "reading the current list", &err);
-	json_array_foreach(list, i, v)
+	json_array_foreach(list, i, v) {
+		const char *name = tree_str(v, "userPrincipalName");
+		size_t before = out->n;
+
+		if (name[0] == '\0')
+			name = tree_str(v, "displayName");
 		if (rc == 0)
 			rc = list_add(out, tree_str(v, "id"),
 				      strlen(tree_str(v, "id")));
+		/* Beside its id: a repeated id adds no name either. */
+		if (rc == 0 && names && out->n > before)
+			rc = list_push(names, name, strlen(name));
+	}
 	json_decref(list);
 	buf_release(&path);
 	return rc;
+}
+
+static int current_ids(struct upfs *u, const char *share_id, const char *nav,
+		       struct perms_list *out, char *why, size_t why_len)
+{
+	return current_entries(u, share_id, nav, out, NULL, why, why_len);
 }
 
 struct change {
@@ -575,27 +601,75 @@ void perms_recover(struct upfs *u)
 	cache_keys_free(keys, n);
 }
 
-static int commit_list(struct upfs *u, const char *share_id, const char *nav,
-		       const char *kind, const struct buf *text, char *why,
-		       size_t why_len)
+/* The lines of a that b does not have. */
+static int list_minus(const struct perms_list *a, const struct perms_list *b,
+		      struct perms_list *out)
 {
-	struct perms_list lines = { 0 }, want = { 0 }, have = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < a->n && rc == 0; i++)
+		if (!list_has(b, a->v[i]))
+			rc = list_add(out, a->v[i], strlen(a->v[i]));
+	return rc;
+}
+
+/* Whether a line the editor dropped names the entry id / name. */
+static bool dropped_names(const struct perms_list *dropped, const char *id,
+			  const char *name)
+{
+	for (size_t i = 0; i < dropped->n; i++)
+		if (strcasecmp(dropped->v[i], id) == 0 ||
+		    (name[0] && strcasecmp(dropped->v[i], name) == 0))
+			return true;
+	return false;
+}
+
+/*
+ * Makes the list what text says. With base (the list as the editor saw
+ * it), only the lines text adds to base are looked up, and every entry
+ * the service holds now stays but one whose line text dropped: dropped
+ * lines are matched to the entries as listed, by id, UPN or group name,
+ * so a removal needs no look-up (and removes a user the directory no
+ * longer has), and an entry added by someone else meanwhile stays.
+ */
+static int commit_list(struct upfs *u, const char *share_id, const char *nav,
+		       const char *kind, const struct buf *base,
+		       const struct buf *text, char *why, size_t why_len)
+{
+	struct perms_list lines = { 0 }, seen = { 0 }, added = { 0 };
+	struct perms_list dropped = { 0 }, want = { 0 }, have = { 0 };
+	struct perms_list names = { 0 };
+	const struct perms_list *resolve = base ? &added : &lines;
 	int rc = parse_lines(text, &lines, why, why_len);
 
-	for (size_t i = 0; i < lines.n && rc == 0; i++)
+	if (rc == 0 && base)
+		rc = parse_lines(base, &seen, why, why_len);
+	if (rc == 0 && base)
+		rc = list_minus(&lines, &seen, &added);
+	if (rc == 0 && base)
+		rc = list_minus(&seen, &lines, &dropped);
+	for (size_t i = 0; i < resolve->n && rc == 0; i++)
 		rc = strcmp(kind, "users") == 0
-		     ? resolve_user(u, lines.v[i], &want, why, why_len)
-		     : resolve_group(u, lines.v[i], &want, why, why_len);
+		     ? resolve_user(u, resolve->v[i], &want, why, why_len)
+		     : resolve_group(u, resolve->v[i], &want, why, why_len);
 	if (rc == 0)
-		rc = current_ids(u, share_id, nav, &have, why, why_len);
+		rc = current_entries(u, share_id, nav, &have, &names, why,
+				     why_len);
+	for (size_t i = 0; base && i < have.n && rc == 0; i++)
+		if (!dropped_names(&dropped, have.v[i], names.v[i]))
+			rc = list_add(&want, have.v[i], strlen(have.v[i]));
 	if (rc == 0)
 		rc = apply_diff(u, share_id, nav, kind, &want, &have, why,
 				why_len);
 	/* Whatever happened, the next read asks the service. */
 	res_expire_share_list(u, share_id, nav);
 	list_release(&lines);
+	list_release(&seen);
+	list_release(&added);
+	list_release(&dropped);
 	list_release(&want);
 	list_release(&have);
+	list_release(&names);
 	return rc;
 }
 
@@ -674,15 +748,16 @@ int perms_lines(const struct buf *text,
 }
 
 int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
-		 const struct buf *text, char *why, size_t why_len)
+		 const struct buf *base, const struct buf *text, char *why,
+		 size_t why_len)
 {
 	switch (kind) {
 	case FS_SHARE_USERS:
-		return commit_list(u, share_id, "/allowedUsers", "users", text,
-				   why, why_len);
+		return commit_list(u, share_id, "/allowedUsers", "users", base,
+				   text, why, why_len);
 	case FS_SHARE_GROUPS:
-		return commit_list(u, share_id, "/allowedGroups", "groups", text,
-				   why, why_len);
+		return commit_list(u, share_id, "/allowedGroups", "groups",
+				   base, text, why, why_len);
 	case FS_SHARE_ALLOW_ALL:
 		return commit_allow_all(u, share_id, text, why, why_len);
 	default:

@@ -10,14 +10,18 @@
 
 /*
  * Makes the service's allowedUsers / allowedGroups / allowAllUsers of the
- * share what text says (kind: FS_SHARE_USERS, _GROUPS, _ALLOW_ALL).
- * -EINVAL for a malformed line, an unknown user or group or an ambiguous
- * group name (nothing is changed), -EACCES when the service says 403,
- * another errno when it fails part-way (what was applied is undone).
- * why receives the reason.
+ * share what text says (kind: FS_SHARE_USERS, _GROUPS, _ALLOW_ALL). With
+ * base (the list as the editor saw it), a list changes only by the lines
+ * text adds to base or drops from it: an entry someone else added after
+ * the editor read the list (or that a cached copy did not show yet) is
+ * not removed. -EINVAL for a malformed line, an unknown user or group or
+ * an ambiguous group name (nothing is changed), -EACCES when the service
+ * says 403, another errno when it fails part-way (what was applied is
+ * undone). why receives the reason.
  */
 int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
-		 const struct buf *text, char *why, size_t why_len);
+		 const struct buf *base, const struct buf *text, char *why,
+		 size_t why_len);
 
 /*
  * Settles the permission commits a stop cut short (their journal records

@@ -295,6 +295,37 @@ def test_emptying_the_list_removes_everyone(emu, admin):
     assert read(path) == ""
 
 
+def test_an_edit_from_a_stale_view_keeps_what_others_changed(emu, admin,
+                                                             upfs_mount):
+    """Another admin's change since this mount read the list (its cached
+    copy, or a moment before this edit) is neither undone nor lost: a
+    commit changes the list only by the lines it added or removed from
+    the text it started from. An append (a file opened on the list), then
+    sed -i (a rename over it), each from a view that lacks the other
+    admin's change."""
+    other = upfs_mount(emu)
+    d, od = admin.p("shares", SHARE), other.p("shares", SHARE)
+    sid = share_of(emu, SHARE)["id"]
+    assert read(os.path.join(d, "allowed_users")) == "%s\n%s\n" % (ALICE,
+                                                                   BOB)
+    util.run(["sh", "-c", "echo %s >> allowed_users" % DAVE], cwd=od)
+    emu.reset_writes()
+    util.run(["sh", "-c", "echo %s >> allowed_users" % ERIN], cwd=d)
+    assert changes(emu, sid) == ["+user " + ERIN]
+    assert users_of(emu, SHARE) == [ALICE, BOB, DAVE, ERIN]
+
+    # The other mount reads the list, then this one removes alice: the
+    # other's sed -i, from its copy with alice, removes bob only.
+    assert read(os.path.join(od, "allowed_users")).split() == [
+        ALICE, BOB, DAVE, ERIN]
+    util.run(["sed", "-i", "/^alice@/d", "allowed_users"], cwd=d)
+    assert "alice" in read(os.path.join(od, "allowed_users"))   # stale
+    emu.reset_writes()
+    util.run(["sed", "-i", "/^bob@/d", "allowed_users"], cwd=od)
+    assert changes(emu, sid) == ["-user " + BOB]
+    assert users_of(emu, SHARE) == [DAVE, ERIN]
+
+
 VIM_MODES = {
     # vim's default: probes the folder with a file named 4913.
     "backupcopy=auto": ["set backupcopy=auto"],
