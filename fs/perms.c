@@ -2,10 +2,11 @@
  * perms.c — committing a share's allowed_users, allowed_groups and
  * allow_all_users (design §4).
  *
- * All or nothing: every line is resolved to an object id before anything
- * is sent, so an unknown user, an ambiguous group or a malformed line
- * changes nothing. Then only the difference is applied ($ref adds and
- * removes). When the service fails part-way, the list is read again: a
+ * All or nothing: every line the edit added is resolved to an object id
+ * before anything is sent, so an unknown user, an ambiguous group or a
+ * malformed line changes nothing. Then only the difference is applied
+ * ($ref adds and removes): what the edit changed from the text it started
+ * from, so another admin's change meanwhile stays (commit_list). When the service fails part-way, the list is read again: a
  * failed $ref may have taken effect all the same (its reply lost, cut
  * short or spoiled after the work was done), so only the service can say
  * what it holds. If that is the new list, the commit succeeded after all;
