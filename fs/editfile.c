@@ -32,7 +32,8 @@ bool editfile_kind(enum fs_kind kind)
 
 bool editfile_has_base(enum fs_kind kind)
 {
-	return kind == FS_SHARE_USERS || kind == FS_SHARE_GROUPS;
+	return kind == FS_SHARE_USERS || kind == FS_SHARE_GROUPS ||
+	       jsoncommit_kind(kind);
 }
 
 int editfile_load_base(struct upfs *u, const struct fs_node *n,
@@ -173,7 +174,7 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 	if (!editfile_kind(kind))
 		return -EROFS;
 	if (jsoncommit_kind(kind))
-		rc = jsoncommit(u, kind, id, text, why, sizeof(why));
+		rc = jsoncommit(u, kind, id, base, text, why, sizeof(why));
 	else if (adminops_ctl_kind(kind))
 		rc = adminops_ctl(u, kind, id, owner, text, why, sizeof(why));
 	else if (kind == FS_TASK_STATUS)

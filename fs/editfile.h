@@ -23,7 +23,8 @@ int editfile_load(struct upfs *u, const struct fs_node *n, struct buf *out);
 
 /*
  * Whether a commit of kind changes only what the edit changed, and so
- * needs the text the edit started from (the permission lists).
+ * needs the text the edit started from (the permission lists, the JSON
+ * files).
  */
 bool editfile_has_base(enum fs_kind kind);
 

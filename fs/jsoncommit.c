@@ -1,7 +1,8 @@
 /*
  * jsoncommit.c — committing printers/<p>/defaults.json, location.json and
- * settings.json (jsoncommit.h): the difference against what the service
- * holds now, checked by jsonedit.c, sent as one PATCH. A PATCH that fails
+ * settings.json (jsoncommit.h): what the edit changed from the text it
+ * started from, less what the service holds now, checked by jsonedit.c,
+ * sent as one PATCH. A PATCH that fails
  * may have been applied all the same (its reply lost, cut short or
  * spoiled after the work): the object is read again, and when it holds
  * what the file says, the commit succeeded.
@@ -30,9 +31,9 @@ static void why_graph(char *why, size_t len, const char *what,
 }
 
 /*
- * The object as the service holds it now, not as cached: the difference
- * must be taken against the truth, or an edit made elsewhere meanwhile
- * would be undone by a field this edit did not touch.
+ * The object as the service holds it now, not as cached: a field the
+ * edit changed is sent only when the service does not hold its new value
+ * already.
  */
 static int fetch_now(struct upfs *u, const char *path, json_t **out,
 		     char *why, size_t why_len)
@@ -62,31 +63,84 @@ static void expire_after(struct upfs *u, enum fs_kind kind, const char *id)
 	buf_release(&key);
 }
 
-/*
- * After a failed PATCH: whether the service holds everything the text
- * asks for all the same (read now, diffed the way the commit was).
- */
-static bool applied_anyway(struct upfs *u, enum jsonedit_doc doc,
-			   const char *member, const char *get,
-			   const struct buf *text)
+/* Whether obj's field name is v already (a null: the field cleared). */
+static bool field_holds(const json_t *obj, const char *name, const json_t *v)
 {
-	json_t *now = NULL, *left = NULL;
+	const json_t *was = json_object_get(obj, name);
+
+	return was == NULL || json_is_null(was) ? json_is_null(v)
+						: json_equal(v, was);
+}
+
+/* Whether obj holds everything changes sets. */
+static bool holds(const json_t *obj, const json_t *changes)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach((json_t *)changes, name, v)
+		if (!field_holds(obj, name, v))
+			return false;
+	return true;
+}
+
+/* After a failed PATCH: whether the service holds its changes all the
+   same (read now). */
+static bool applied_anyway(struct upfs *u, const char *member,
+			   const char *get, const json_t *changes)
+{
+	json_t *now = NULL;
 	char why[256];
 	bool done;
 
 	done = fetch_now(u, get, &now, why, sizeof(why)) == 0 &&
-	       jsonedit_diff(doc, text->data ? text->data : "", text->len,
-			     member ? json_object_get(now, member) : now,
-			     json_object_get(now, "capabilities"), &left, why,
-			     sizeof(why)) == 0 &&
-	       json_object_size(left) == 0;
-	json_decref(left);
+	       holds(member ? json_object_get(now, member) : now, changes);
 	json_decref(now);
 	return done;
 }
 
+/*
+ * The fields to send. Without a base, those where text differs from
+ * current. With one (the text the edit started from), those the edit
+ * changed from base, and only where current does not already hold the
+ * new value: a field the editor left alone is not sent back with the
+ * value a stale copy showed, undoing another admin's change.
+ */
+static int fields_to_send(enum jsonedit_doc doc, const struct buf *base,
+			  const struct buf *text, const json_t *current,
+			  const json_t *caps, json_t **changes, char *why,
+			  size_t why_len)
+{
+	json_t *seen = base ? json_loadb(base->data ? base->data : "",
+					 base->len, 0, NULL) : NULL;
+	json_t *edited = NULL, *v;
+	const char *name;
+	int rc;
+
+	/* A base that is not an object (never rendered so): the old way. */
+	if (!json_is_object(seen))
+		return jsonedit_diff(doc, text->data ? text->data : "",
+				     text->len, current, caps, changes, why,
+				     why_len);
+	rc = jsonedit_diff(doc, text->data ? text->data : "", text->len, seen,
+			   caps, &edited, why, why_len);
+	if (rc == 0 && (*changes = json_object()) == NULL)
+		rc = -ENOMEM;
+	json_object_foreach(edited, name, v)
+		if (rc == 0 && !field_holds(current, name, v))
+			rc = json_object_set(*changes, name, v) ? -ENOMEM : 0;
+	if (rc) {
+		json_decref(*changes);
+		*changes = NULL;
+	}
+	json_decref(edited);
+	json_decref(seen);
+	return rc;
+}
+
 int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
-	       const struct buf *text, char *why, size_t why_len)
+	       const struct buf *base, const struct buf *text, char *why,
+	       size_t why_len)
 {
 	const char *member = kind == FS_PRINTER_DEFAULTS ? "defaults"
 			     : kind == FS_PRINTER_LOCATION ? "location" : NULL;
@@ -112,10 +166,10 @@ int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
 	if (rc == 0)
 		rc = fetch_now(u, get.data, &now, why, why_len);
 	if (rc == 0)
-		rc = jsonedit_diff(doc, text->data ? text->data : "", text->len,
-				   member ? json_object_get(now, member) : now,
-				   json_object_get(now, "capabilities"),
-				   &changes, why, why_len);
+		rc = fields_to_send(doc, base, text,
+				    member ? json_object_get(now, member) : now,
+				    json_object_get(now, "capabilities"),
+				    &changes, why, why_len);
 	if (rc || json_object_size(changes) == 0)
 		goto out;	/* refused, or nothing to send */
 	body = member ? json_pack("{s:O}", member, changes)
@@ -127,7 +181,7 @@ int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
 	rc = graph_request(u->graph, "PATCH", path.data, body, NULL, &err);
 	/* A refusal (4xx) is a refusal; anything else may have happened. */
 	if (rc && (err.status == 0 || err.status >= 500 || err.status < 300) &&
-	    applied_anyway(u, doc, member, get.data, text)) {
+	    applied_anyway(u, member, get.data, changes)) {
 		upfs_log(u, UPFS_LOG_INFO, "the PATCH of %s failed (%s) but the "
 			 "service holds the change: committed", path.data,
 			 strerror(-rc));

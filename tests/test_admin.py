@@ -166,6 +166,35 @@ def test_defaults_edit_patches_only_what_changed(emu, admin, workdir,
         "an editor's temporary file was left behind"
 
 
+def test_an_edit_from_a_stale_copy_sends_only_its_own_change(emu, admin,
+                                                             upfs_mount):
+    """A mount whose copy of defaults.json predates another admin's change
+    saves a change of another field: only its field is sent, and the other
+    admin's stays (the stale value of a field it left alone is not sent
+    back)."""
+    other = upfs_mount(emu)
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = other.p("printers", FLOOR3, "defaults.json")
+    assert util.read_json(path)["copiesPerJob"] == 1
+    edit = admin.p("printers", FLOOR3, "defaults.json")
+    d = util.read_json(edit)
+    d["copiesPerJob"] = 3
+    with open(edit, "w") as fh:
+        json.dump(d, fh, indent=2)
+    assert printer_of(emu, FLOOR3)["defaults"]["copiesPerJob"] == 3
+    emu.reset_writes()
+
+    d = util.read_json(path)
+    assert d["copiesPerJob"] == 1, "the other mount's copy is not stale"
+    d["colorMode"] = "grayscale"
+    with open(path, "w") as fh:
+        json.dump(d, fh, indent=2)
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"defaults": {"colorMode": "grayscale"}})]
+    held = printer_of(emu, FLOOR3)["defaults"]
+    assert (held["copiesPerJob"], held["colorMode"]) == (3, "grayscale")
+
+
 def test_unchanged_save_sends_nothing(emu, admin):
     path = admin.p("printers", FLOOR3, "defaults.json")
     text = util.read_text(path)
