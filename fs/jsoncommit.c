@@ -66,10 +66,7 @@ static void expire_after(struct upfs *u, enum fs_kind kind, const char *id)
 /* Whether obj's field name is v already (a null: the field cleared). */
 static bool field_holds(const json_t *obj, const char *name, const json_t *v)
 {
-	const json_t *was = json_object_get(obj, name);
-
-	return was == NULL || json_is_null(was) ? json_is_null(v)
-						: json_equal(v, was);
+	return jsonedit_same_value(v, json_object_get(obj, name));
 }
 
 /* Whether obj holds everything changes sets. */
@@ -118,10 +115,12 @@ static int fields_to_send(enum jsonedit_doc doc, const struct buf *base,
 	int rc;
 
 	/* A base that is not an object (never rendered so): the old way. */
-	if (!json_is_object(seen))
+	if (!json_is_object(seen)) {
+		json_decref(seen);
 		return jsonedit_diff(doc, text->data ? text->data : "",
 				     text->len, current, caps, changes, why,
 				     why_len);
+	}
 	rc = jsonedit_diff(doc, text->data ? text->data : "", text->len, seen,
 			   caps, &edited, why, why_len);
 	if (rc == 0 && (*changes = json_object()) == NULL)

@@ -158,7 +158,7 @@ static bool type_ok(const struct field *f, const json_t *v)
 }
 
 /* Equal as the service would see them: 1 and 1.0 are the same number. */
-static bool same_value(const json_t *a, const json_t *b)
+bool jsonedit_same_value(const json_t *a, const json_t *b)
 {
 	if (a == NULL || b == NULL)
 		return (a == NULL || json_is_null(a)) &&
@@ -174,7 +174,7 @@ static bool list_has(const json_t *list, const json_t *v)
 	json_t *e;
 
 	json_array_foreach(list, i, e)
-		if (same_value(e, v))
+		if (jsonedit_same_value(e, v))
 			return true;
 	return false;
 }
@@ -368,7 +368,7 @@ int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
 			rc = -EINVAL;
 			goto out;
 		}
-		if (same_value(v, was))
+		if (jsonedit_same_value(v, was))
 			continue;
 		rc = check_changed(f, name, v, caps, why, why_len);
 		if (rc == 0 && json_object_set(out, name, v) != 0)

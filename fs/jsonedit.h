@@ -18,6 +18,7 @@
 #define UPFS_JSONEDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum jsonedit_doc {
@@ -25,6 +26,9 @@ enum jsonedit_doc {
 	JSONEDIT_LOCATION,	/* printerLocation */
 	JSONEDIT_SETTINGS,	/* printSettings */
 };
+
+/* Whether two values are one (48 and 48.0; NULL, absent and null). */
+bool jsonedit_same_value(const json_t *a, const json_t *b);
 
 /*
  * Checks text against current (the object the service holds, borrowed;

@@ -334,7 +334,7 @@ struct open_file *open_file_new(struct upfs *u)
 		return NULL;
 	atomic_init(&f->refs, 1);
 	buf_init(&f->content, 0);
-	buf_init(&f->base, UPFS_EDIT_MAX);
+	buf_init(&f->base, 0);
 	f->u = u;
 	f->handle.free = open_file_free_handle;
 	handle_add(u, &f->handle);
@@ -391,8 +391,6 @@ static int open_scratch_file(struct upfs *u, struct fs_node *n,
 static int open_edit_file(struct upfs *u, struct fs_node *n,
 			  struct fuse_file_info *fi, struct open_file *f)
 {
-	int rc;
-
 	f->editing = true;
 	f->kind = n->kind;
 	f->id = strdup(n->id ? n->id : "");
@@ -400,9 +398,12 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 	if (f->id == NULL || (n->owner && f->owner == NULL))
 		return -ENOMEM;
 	f->content.cap = UPFS_EDIT_MAX;
-	rc = editfile_load_base(u, n, &f->base, &f->has_base);
-	if (rc)
-		return rc;
+	/* Without its base (a list past the edit limit, say) the edit makes
+	   the file what the text says, as a commit without one does. */
+	if (editfile_load_base(u, n, &f->base, &f->has_base) != 0) {
+		f->has_base = false;
+		buf_reset(&f->base);
+	}
 	if (fi->flags & O_TRUNC) {
 		f->edited = true;
 		return 0;

@@ -214,16 +214,14 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 	int ttl, rc = 0;
 
 	buf_init(&text, UPFS_EDIT_MAX);
-	buf_init(&base, UPFS_EDIT_MAX);
+	buf_init(&base, 0);
 	if ((to_set & FUSE_SET_ATTR_SIZE) && f && f->editing) {
 		rc = editfile_truncate(&f->content, attr->st_size);
 		f->edited = true;
 	} else if (to_set & FUSE_SET_ATTR_SIZE) {
 		rc = editfile_load(u, n, &text);
-		if (rc == 0 && editfile_has_base(n->kind)) {
-			has_base = true;
-			rc = buf_append(&base, text.data, text.len);
-		}
+		if (rc == 0 && editfile_has_base(n->kind))
+			has_base = buf_append(&base, text.data, text.len) == 0;
 		if (rc == 0)
 			rc = editfile_truncate(&text, attr->st_size);
 		if (rc == 0)
@@ -344,10 +342,12 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 		struct buf base;
 		bool has_base = false;
 
-		buf_init(&base, UPFS_EDIT_MAX);
+		buf_init(&base, 0);
 		rc = scratch_read(u, id, &text);
-		if (rc == 0)
-			rc = editfile_load_base(u, &target, &base, &has_base);
+		/* Without one, the file becomes what the text says. */
+		if (rc == 0 && editfile_load_base(u, &target, &base,
+						  &has_base) != 0)
+			has_base = false;
 		if (rc == 0)
 			rc = editfile_commit(u, to_kind, dir->id, dir->owner,
 					     has_base ? &base : NULL, &text);

@@ -614,24 +614,71 @@ static int list_minus(const struct perms_list *a, const struct perms_list *b,
 	return rc;
 }
 
-/* Whether a line the editor dropped names the entry id / name. */
-static bool dropped_names(const struct perms_list *dropped, const char *id,
-			  const char *name)
+/* Whether a line names an entry's UPN or group name (trimmed as lines
+   are, any case). */
+static bool line_names(const char *line, const char *name)
 {
-	for (size_t i = 0; i < dropped->n; i++)
-		if (strcasecmp(dropped->v[i], id) == 0 ||
-		    (name[0] && strcasecmp(dropped->v[i], name) == 0))
-			return true;
-	return false;
+	size_t len;
+
+	while (*name == ' ' || *name == '\t')
+		name++;
+	len = strlen(name);
+	while (len && (name[len - 1] == ' ' || name[len - 1] == '\t' ||
+		       name[len - 1] == '\r'))
+		len--;
+	return len && strlen(line) == len && strncasecmp(line, name, len) == 0;
+}
+
+/*
+ * Marks in gone[] the current entries (have, names beside) that a line
+ * the edit dropped names: by id, else by UPN or group name as listed.
+ * A name two entries have is -EINVAL (which one?); a line that names no
+ * entry is looked up (a user renamed meanwhile), and names none if the
+ * directory does not know it either.
+ */
+static int mark_dropped(struct upfs *u, const char *kind, const char *line,
+			const struct perms_list *have,
+			const struct perms_list *names, bool *gone, char *why,
+			size_t why_len)
+{
+	struct perms_list ids = { 0 };
+	size_t by_id = 0, by_name = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < have->n; i++)
+		if (strcasecmp(line, have->v[i]) == 0) {
+			gone[i] = true;
+			by_id++;
+		}
+	for (size_t i = 0; by_id == 0 && i < have->n; i++)
+		by_name += line_names(line, names->v[i]);
+	if (by_name > 1) {
+		snprintf(why, why_len, "'%s' names %zu entries: remove the "
+			 "one you mean by its id", line, by_name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; by_name == 1 && i < have->n; i++)
+		gone[i] |= line_names(line, names->v[i]);
+	if (by_id || by_name)
+		return 0;
+	rc = strcmp(kind, "users") == 0
+	     ? resolve_user(u, line, &ids, why, why_len)
+	     : resolve_group(u, line, &ids, why, why_len);
+	if (rc == -EINVAL) {	/* unknown to the directory too: gone */
+		why[0] = '\0';
+		rc = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < have->n; i++)
+		gone[i] |= list_has(&ids, have->v[i]);
+	list_release(&ids);
+	return rc;
 }
 
 /*
  * Makes the list what text says. With base (the list as the editor saw
  * it), only the lines text adds to base are looked up, and every entry
- * the service holds now stays but one whose line text dropped: dropped
- * lines are matched to the entries as listed, by id, UPN or group name,
- * so a removal needs no look-up (and removes a user the directory no
- * longer has), and an entry added by someone else meanwhile stays.
+ * the service holds now stays but one whose line text dropped
+ * (mark_dropped): an entry added by someone else meanwhile stays.
  */
 static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 		       const char *kind, const struct buf *base,
@@ -641,6 +688,7 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	struct perms_list dropped = { 0 }, want = { 0 }, have = { 0 };
 	struct perms_list names = { 0 };
 	const struct perms_list *resolve = base ? &added : &lines;
+	bool *gone = NULL;
 	int rc = parse_lines(text, &lines, why, why_len);
 
 	if (rc == 0 && base)
@@ -656,8 +704,13 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	if (rc == 0)
 		rc = current_entries(u, share_id, nav, &have, &names, why,
 				     why_len);
+	if (rc == 0 && base && (gone = calloc(have.n + 1, sizeof(*gone))) == NULL)
+		rc = -ENOMEM;
+	for (size_t i = 0; base && i < dropped.n && rc == 0; i++)
+		rc = mark_dropped(u, kind, dropped.v[i], &have, &names, gone,
+				  why, why_len);
 	for (size_t i = 0; base && i < have.n && rc == 0; i++)
-		if (!dropped_names(&dropped, have.v[i], names.v[i]))
+		if (!gone[i])
 			rc = list_add(&want, have.v[i], strlen(have.v[i]));
 	if (rc == 0)
 		rc = apply_diff(u, share_id, nav, kind, &want, &have, why,
@@ -671,6 +724,7 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	list_release(&want);
 	list_release(&have);
 	list_release(&names);
+	free(gone);
 	return rc;
 }
 

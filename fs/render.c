@@ -5,8 +5,10 @@
  * computed by rendering it, and getattr and read always agree.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "document.h"
 #include "editfile.h"
@@ -68,7 +70,36 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One line per element (field, or its id when empty), sorted. */
+/* Whether s reads back as itself from a line of an edited list: not
+   empty, no blank at either end, no comment, no line break. */
+static bool line_safe(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len && s[0] != '#' && s[0] != ' ' && s[0] != '\t' &&
+	       s[len - 1] != ' ' && s[len - 1] != '\t' && s[len - 1] != '\r' &&
+	       strchr(s, '\n') == NULL;
+}
+
+/* Whether another element of list has field s (any case). */
+static bool field_shared(json_t *list, size_t self, const char *field,
+			 const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+		if (i != self && strcasecmp(tree_str(v, field), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * One line per element, sorted: its field, or its id where the field
+ * would not name it alone when the line is edited (empty, shared by
+ * another element, or not safe as a line), so removing a line removes
+ * that one element.
+ */
 static int render_sorted_lines(struct buf *out, json_t *list,
 			       const char *field)
 {
@@ -82,7 +113,8 @@ static int render_sorted_lines(struct buf *out, json_t *list,
 	json_array_foreach(list, i, v) {
 		const char *s = tree_str(v, field);
 
-		lines[n++] = s[0] ? s : tree_str(v, "id");
+		lines[n++] = line_safe(s) && !field_shared(list, i, field, s)
+			     ? s : tree_str(v, "id");
 	}
 	qsort(lines, n, sizeof(*lines), cmp_str);
 	for (i = 0; i < n && rc == 0; i++)

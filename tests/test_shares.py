@@ -508,6 +508,22 @@ def test_ambiguous_group_names_the_candidates(emu, admin):
     assert line and sales in line[0] and other in line[0], line
 
 
+def test_two_groups_of_one_name_read_as_ids_and_go_one_at_a_time(emu, admin):
+    """Two groups on a share with one display name read as their ids, so
+    deleting a line removes that one group."""
+    staff = group_id(emu, "Lab Staff")
+    twin = emu.add_group("Lab Staff", members=[DAVE])["id"]
+    d = admin.p("shares", LAB)
+    path = os.path.join(d, "allowed_groups")
+    assert read(path) == "Lab Staff\n"
+    util.run(["sh", "-c", "echo %s >> allowed_groups" % twin], cwd=d)
+    assert sorted(groups_of(emu, LAB)) == sorted([staff, twin])
+    assert read(path).split() == sorted([staff, twin])
+    util.run(["sed", "-i", "/^%s$/d" % twin, "allowed_groups"], cwd=d)
+    assert groups_of(emu, LAB) == [staff]
+    assert read(path) == "Lab Staff\n"
+
+
 @pytest.mark.parametrize("text", ["yes\n", "true\nfalse\n", "TRUE\n", "\n",
                                   "1\n"])
 def test_malformed_allow_all_users(emu, admin, text):
