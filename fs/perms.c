@@ -6,10 +6,10 @@
  * before anything is sent, so an unknown user, an ambiguous group or a
  * malformed line changes nothing. Then only the difference is applied
  * ($ref adds and removes): what the edit changed from the text it started
- * from, so another admin's change meanwhile stays (commit_list). When the service fails part-way, the list is read again: a
- * failed $ref may have taken effect all the same (its reply lost, cut
- * short or spoiled after the work was done), so only the service can say
- * what it holds. If that is the new list, the commit succeeded after all;
+ * from, so another admin's change meanwhile stays (commit_list). When the
+ * service fails part-way, the list is read again: a failed $ref may have
+ * taken effect all the same (its reply lost, cut short or spoiled after
+ * the work was done), so only the service can say what it holds. If that is the new list, the commit succeeded after all;
  * otherwise the difference back to the old list is applied. If the list
  * cannot be read, what was applied is undone in reverse order; when the
  * old list cannot be restored, the log says the list is half-applied.
@@ -70,6 +70,25 @@ static int list_add(struct perms_list *l, const char *s, size_t len)
 	return list_push(l, s, len);
 }
 
+/* A line's [*a, *b) without the blanks at either end. */
+static void trim_line(const char **a, const char **b)
+{
+	while (*a < *b && (**a == ' ' || **a == '\t'))
+		(*a)++;
+	while (*b > *a && ((*b)[-1] == ' ' || (*b)[-1] == '\t' ||
+			   (*b)[-1] == '\r'))
+		(*b)--;
+}
+
+bool perms_line_safe(const char *s)
+{
+	const char *a = s, *b = s + strlen(s);
+
+	trim_line(&a, &b);
+	return a == s && b == s + strlen(s) && a < b && *a != '#' &&
+	       strchr(s, '\n') == NULL;
+}
+
 static bool list_has(const struct perms_list *l, const char *s)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -98,10 +117,7 @@ static int parse_lines(const struct buf *text, struct perms_list *out,
 		const char *a = p, *b = nl ? nl : end;
 
 		p = nl ? nl + 1 : end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-			b--;
+		trim_line(&a, &b);
 		if (a < b && *a != '#')
 			rc = list_add(out, a, (size_t)(b - a));
 	}
@@ -618,15 +634,21 @@ static int list_minus(const struct perms_list *a, const struct perms_list *b,
    are, any case). */
 static bool line_names(const char *line, const char *name)
 {
+	const char *a = name, *b = name + strlen(name);
 	size_t len;
 
-	while (*name == ' ' || *name == '\t')
-		name++;
-	len = strlen(name);
-	while (len && (name[len - 1] == ' ' || name[len - 1] == '\t' ||
-		       name[len - 1] == '\r'))
-		len--;
-	return len && strlen(line) == len && strncasecmp(line, name, len) == 0;
+	trim_line(&a, &b);
+	len = (size_t)(b - a);
+	return len && strlen(line) == len && strncasecmp(line, a, len) == 0;
+}
+
+/* A line of a users or groups list to the object's id, into ids. */
+static int resolve_line(struct upfs *u, const char *kind, const char *line,
+			struct perms_list *ids, char *why, size_t why_len)
+{
+	return strcmp(kind, "users") == 0
+	       ? resolve_user(u, line, ids, why, why_len)
+	       : resolve_group(u, line, ids, why, why_len);
 }
 
 /*
@@ -661,9 +683,7 @@ static int mark_dropped(struct upfs *u, const char *kind, const char *line,
 		gone[i] |= line_names(line, names->v[i]);
 	if (by_id || by_name)
 		return 0;
-	rc = strcmp(kind, "users") == 0
-	     ? resolve_user(u, line, &ids, why, why_len)
-	     : resolve_group(u, line, &ids, why, why_len);
+	rc = resolve_line(u, kind, line, &ids, why, why_len);
 	if (rc == -EINVAL) {	/* unknown to the directory too: gone */
 		why[0] = '\0';
 		rc = 0;
@@ -698,9 +718,7 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	if (rc == 0 && base)
 		rc = list_minus(&seen, &lines, &dropped);
 	for (size_t i = 0; i < resolve->n && rc == 0; i++)
-		rc = strcmp(kind, "users") == 0
-		     ? resolve_user(u, resolve->v[i], &want, why, why_len)
-		     : resolve_group(u, resolve->v[i], &want, why, why_len);
+		rc = resolve_line(u, kind, resolve->v[i], &want, why, why_len);
 	if (rc == 0)
 		rc = current_entries(u, share_id, nav, &have, &names, why,
 				     why_len);

@@ -31,6 +31,13 @@ int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
 void perms_recover(struct upfs *u);
 
 /*
+ * Whether s reads back as itself from a line of a list file: not empty,
+ * no blank at either end, no comment, no line break. The files write an
+ * entry whose name is not by its id.
+ */
+bool perms_line_safe(const char *s);
+
+/*
  * The lines perms_commit() would resolve, without resolving them: fn is
  * called with each non-blank, non-comment line of text, trimmed, each
  * distinct line once, in order, until it returns non-zero. 0, fn's

@@ -12,6 +12,7 @@
 
 #include "document.h"
 #include "editfile.h"
+#include "perms.h"
 #include "scratch.h"
 #include "pull.h"
 #include "tree_private.h"
@@ -70,17 +71,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Whether s reads back as itself from a line of an edited list: not
-   empty, no blank at either end, no comment, no line break. */
-static bool line_safe(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len && s[0] != '#' && s[0] != ' ' && s[0] != '\t' &&
-	       s[len - 1] != ' ' && s[len - 1] != '\t' && s[len - 1] != '\r' &&
-	       strchr(s, '\n') == NULL;
-}
-
 /* Whether another element of list has field s (any case). */
 static bool field_shared(json_t *list, size_t self, const char *field,
 			 const char *s)
@@ -113,7 +103,8 @@ static int render_sorted_lines(struct buf *out, json_t *list,
 	json_array_foreach(list, i, v) {
 		const char *s = tree_str(v, field);
 
-		lines[n++] = line_safe(s) && !field_shared(list, i, field, s)
+		lines[n++] = perms_line_safe(s) &&
+			     !field_shared(list, i, field, s)
 			     ? s : tree_str(v, "id");
 	}
 	qsort(lines, n, sizeof(*lines), cmp_str);
