@@ -524,6 +524,37 @@ def test_two_groups_of_one_name_read_as_ids_and_go_one_at_a_time(emu, admin):
     assert read(path) == "Lab Staff\n"
 
 
+def test_a_dropped_line_from_a_stale_view(emu, admin, upfs_mount):
+    """The lines an edit drops are matched to the list as the service
+    holds it now. One another admin removed already is looked up and
+    removes nothing more; a group name that two groups on the list share
+    by now cannot say which one to remove: refused, nothing changed."""
+    other = upfs_mount(emu)
+    d, od = admin.p("shares", SHARE), other.p("shares", SHARE)
+    sid = share_of(emu, SHARE)["id"]
+    assert read(os.path.join(od, "allowed_users")).split() == [ALICE, BOB]
+    util.run(["sed", "-i", "/^alice@/d", "allowed_users"], cwd=d)
+    emu.reset_writes()
+    util.run(["sed", "-i", "/^alice@/d", "allowed_users"], cwd=od)
+    assert changes(emu, sid) == []
+    assert users_of(emu, SHARE) == [BOB]
+
+    staff = group_id(emu, "Lab Staff")
+    twin = emu.add_group("Lab Staff", members=[DAVE])["id"]
+    lab, olab = admin.p("shares", LAB), other.p("shares", LAB)
+    assert read(os.path.join(olab, "allowed_groups")) == "Lab Staff\n"
+    util.run(["sh", "-c", "echo %s >> allowed_groups" % twin], cwd=lab)
+    check = refused(other, emu, LAB, "allowed_groups",
+                    "'Lab Staff' names 2 entries")
+    emu.reset_writes()
+    proc = util.run(["sed", "-i", "/^Lab Staff$/d", "allowed_groups"],
+                    cwd=olab, check=False)
+    assert proc.returncode != 0 and "Invalid argument" in proc.stderr, proc
+    assert_no_writes(emu, "a dropped name two groups share")
+    assert sorted(groups_of(emu, LAB)) == sorted([staff, twin])
+    assert "'Lab Staff' names 2 entries" in check()
+
+
 @pytest.mark.parametrize("text", ["yes\n", "true\nfalse\n", "TRUE\n", "\n",
                                   "1\n"])
 def test_malformed_allow_all_users(emu, admin, text):
