@@ -15,6 +15,11 @@
  * xattrs (upfs has user.upfs.*) but not the asked ones; so the per-entry
  * xattr questions of `ls -l` reach it just as they reach upfs.
  *
+ * A file created in any folder is a sink: opened with direct_io as upfs
+ * opens a document in queue/, it takes every write and keeps nothing, so
+ * `dd` into it measures what the kernel and libfuse cost a writer. Sinks
+ * are never listed; a look-up of one's name finds nothing.
+ *
  * The loop is libfuse's multi-threaded one with at most 16 threads, as
  * upfs runs. At exit it prints how many requests of each kind it served.
  *
@@ -54,11 +59,11 @@ static int cache_dir = 1;
 
 enum { C_LOOKUP, C_GETATTR, C_READLINK, C_OPENDIR, C_READDIR, C_READDIRPLUS,
        C_RELEASEDIR, C_OPEN, C_READ, C_RELEASE, C_GETXATTR, C_LISTXATTR,
-       C_FORGET, C_STATFS, C_MAX };
+       C_FORGET, C_STATFS, C_CREATE, C_WRITE, C_FLUSH, C_SETATTR, C_MAX };
 static const char *const cname[C_MAX] = {
 	"lookup", "getattr", "readlink", "opendir", "readdir", "readdirplus",
 	"releasedir", "open", "read", "release", "getxattr", "listxattr",
-	"forget", "statfs" };
+	"forget", "statfs", "create", "write", "flush", "setattr" };
 static atomic_ulong counts[C_MAX];
 
 static void count(int c)
@@ -234,6 +239,25 @@ static int valid(fuse_ino_t ino)
 	return ino >= 1 && ino <= nnodes;
 }
 
+/* Sinks take inode numbers far above the tree's. */
+#define SINK_BASE ((fuse_ino_t)1 << 40)
+static atomic_ulong sinks;
+
+static int is_sink(fuse_ino_t ino)
+{
+	return ino > SINK_BASE;
+}
+
+static void fill_sink_attr(fuse_ino_t ino, off_t size, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_size = size;
+	st->st_blksize = 4096;
+}
+
 static void op_init(void *data, struct fuse_conn_info *conn)
 {
 	(void)data;
@@ -283,6 +307,12 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	count(C_GETATTR);
+	if (is_sink(ino)) {
+		/* The kernel follows a sink's size from the writes it sent. */
+		fill_sink_attr(ino, 0, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	if (!valid(ino)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -414,6 +444,60 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* As upfs answers a new document: no entry cached, attributes for 1 s. */
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+
+	(void)parent;
+	(void)name;
+	(void)mode;
+	count(C_CREATE);
+	memset(&e, 0, sizeof(e));
+	e.ino = SINK_BASE + atomic_fetch_add(&sinks, 1) + 1;
+	e.generation = 1;
+	e.attr_timeout = 1.0;
+	fill_sink_attr(e.ino, 0, &e.attr);
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)off;
+	(void)fi;
+	count(C_WRITE);
+	fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	count(C_FLUSH);
+	fuse_reply_err(req, 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	count(C_SETATTR);
+	if (!is_sink(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fill_sink_attr(ino, (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : 0,
+		       &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
@@ -460,6 +544,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = op_open,
 	.read = op_read,
 	.release = op_release,
+	.create = op_create,
+	.write = op_write,
+	.flush = op_flush,
+	.setattr = op_setattr,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.statfs = op_statfs,
