@@ -214,6 +214,7 @@ int fs_entries_add(struct fs_entries *out, const char *name,
 #define UPFS_MAX_DEPS 4
 struct res;
 struct queue_memo;
+struct readbase;
 struct fs_deps {
 	struct {
 		struct res *res;
@@ -529,6 +530,10 @@ struct upfs {
 	int64_t last_error_ms;
 	uint64_t served_stale;
 	bool session_expired;		/* guarded by health_lock */
+
+	pthread_mutex_t readbase_lock;	/* the two below (readbase.h) */
+	struct readbase *readbases;
+	uint64_t readbase_clock;
 
 	pthread_mutex_t role_lock;	/* the two below (role.c) */
 	enum upfs_role role;

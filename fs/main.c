@@ -20,6 +20,7 @@
 #include "heap.h"
 #include "ops.h"
 #include "queue_rows.h"
+#include "readbase.h"
 #include "scratch.h"
 #include "shareops.h"
 #include "spool.h"
@@ -217,6 +218,7 @@ static int upfs_init(struct upfs *u)
 	pthread_rwlockattr_destroy(&rw);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_mutex_init(&u->role_lock, NULL);
+	pthread_mutex_init(&u->readbase_lock, NULL);
 	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	u->started_ms = cache_now_ms();
@@ -247,6 +249,8 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->queue_rows_lock);
 		pthread_mutex_destroy(&u->scratch_lock);
 		pthread_mutex_destroy(&u->role_lock);
+		readbase_release(u);
+		pthread_mutex_destroy(&u->readbase_lock);
 		pthread_mutex_destroy(&u->spool_lock);
 		pthread_rwlock_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);

@@ -20,6 +20,7 @@
 #include "ops_private.h"
 #include "editfile.h"
 #include "queue.h"
+#include "readbase.h"
 #include "scratch.h"
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -387,10 +388,17 @@ static int open_scratch_file(struct upfs *u, struct fs_node *n,
 	return 0;
 }
 
-/* Opens an editable file for writing: the handle holds the new text. */
+/*
+ * Opens an editable file for writing: the handle holds the new text. A
+ * truncating open (an editor's save) starts from what its process last
+ * read of the file, if it did (readbase.h).
+ */
 static int open_edit_file(struct upfs *u, struct fs_node *n,
-			  struct fuse_file_info *fi, struct open_file *f)
+			  struct fuse_file_info *fi, struct open_file *f,
+			  pid_t pid)
 {
+	bool read_before = false;
+
 	f->editing = true;
 	f->kind = n->kind;
 	f->id = strdup(n->id ? n->id : "");
@@ -400,7 +408,11 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 	f->content.cap = UPFS_EDIT_MAX;
 	/* Without its base (a list past the edit limit, say) the edit makes
 	   the file what the text says, as a commit without one does. */
-	if (editfile_load_base(u, n, &f->base, &f->has_base) != 0) {
+	if (editfile_has_base(n->kind) && (fi->flags & O_TRUNC) &&
+	    readbase_get(u, pid, n->kind, n->id, &f->base, &read_before) == 0 &&
+	    read_before)
+		f->has_base = true;
+	else if (editfile_load_base(u, n, &f->base, &f->has_base) != 0) {
 		f->has_base = false;
 		buf_reset(&f->base);
 	}
@@ -428,7 +440,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
 		rc = open_queue_file(u, n, fi, f);
 	else if (editfile_kind(n->kind) && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = open_edit_file(u, n, fi, f);
+		rc = open_edit_file(u, n, fi, f, fuse_req_ctx(req)->pid);
 	else if (n->kind == FS_SCRATCH)
 		rc = open_scratch_file(u, n, fi, f);
 	else if (n->kind == FS_JOB_DOCUMENT)
@@ -441,6 +453,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -EROFS;
 	else
 		rc = tree_render(u, n, &f->content, &mtime, &ttl, NULL);
+	if (rc == 0 && editfile_has_base(n->kind) &&
+	    (fi->flags & O_ACCMODE) == O_RDONLY)
+		readbase_note(u, fuse_req_ctx(req)->pid, n->kind, n->id,
+			      &f->content, false);
 	if (rc) {
 		open_file_put(f);
 		fuse_reply_err(req, -rc);

@@ -16,6 +16,7 @@
 #include "editfile.h"
 #include "queue.h"
 #include "queue_options.h"
+#include "readbase.h"
 #include "scratch.h"
 #include "shareops.h"
 #include <stdlib.h>
@@ -180,11 +181,14 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		f->edited = f->written = false;
 		ops_attr_changed(f->u, ino);
 		/* This handle's next commit changes what it changes from the
-		   text committed now (without a copy: the whole list). */
+		   text committed now (without a copy: the whole list), and so
+		   does its process's next save. */
 		if (rc == 0 && f->has_base) {
 			buf_reset(&f->base);
 			f->has_base = buf_append(&f->base, f->content.data,
 						 f->content.len) == 0;
+			readbase_note(f->u, fuse_req_ctx(req)->pid, f->kind,
+				      f->id, &f->content, true);
 		}
 	}
 	fuse_reply_err(req, -rc);
@@ -301,7 +305,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
  * -sfn) swaps the share's printer.
  */
 static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
-			      const char *from, const char *to)
+			      const char *from, const char *to, pid_t pid)
 {
 	const char *owner = tree_scratch_owner(dir);
 	enum fs_kind from_kind, to_kind;
@@ -336,7 +340,8 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 		if (rc == 0)
 			rc = shareops_set_printer(u, dir->id, text.data);
 	} else if (editfile_kind(to_kind)) {
-		/* The editor read the file as the mount shows it now. */
+		/* The editor read the file (readbase.h), or if this process
+		   did not, as the mount shows it now. */
 		struct fs_node target = { .kind = to_kind, .id = dir->id,
 					  .owner = dir->owner };
 		struct buf base;
@@ -344,13 +349,19 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 
 		buf_init(&base, 0);
 		rc = scratch_read(u, id, &text);
+		if (rc == 0 && editfile_has_base(to_kind) &&
+		    readbase_get(u, pid, to_kind, dir->id, &base,
+				 &has_base) != 0)
+			has_base = false;
 		/* Without one, the file becomes what the text says. */
-		if (rc == 0 && editfile_load_base(u, &target, &base,
-						  &has_base) != 0)
+		if (rc == 0 && !has_base &&
+		    editfile_load_base(u, &target, &base, &has_base) != 0)
 			has_base = false;
 		if (rc == 0)
 			rc = editfile_commit(u, to_kind, dir->id, dir->owner,
 					     has_base ? &base : NULL, &text);
+		if (rc == 0 && has_base)
+			readbase_note(u, pid, to_kind, dir->id, &text, true);
 		buf_release(&base);
 	} else {
 		rc = -EPERM;
@@ -387,7 +398,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (dir->kind == FS_SHARE_QUEUE)
 		rc = queue_rename(u, dir->id, name, newname);
 	else if (tree_keeps_scratch(dir->kind))
-		rc = rename_in_edit_dir(u, dir, name, newname);
+		rc = rename_in_edit_dir(u, dir, name, newname,
+					fuse_req_ctx(req)->pid);
 	else if (dir->kind == FS_SHARES)
 		rc = shareops_rename(u, name, newname);
 	else if (dir->kind == FS_PRINTERS || dir->kind == FS_CONNECTORS)

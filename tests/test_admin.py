@@ -195,6 +195,53 @@ def test_an_edit_from_a_stale_copy_sends_only_its_own_change(emu, admin,
     assert (held["copiesPerJob"], held["colorMode"]) == (3, "grayscale")
 
 
+# An editor for util.edit_in_own_process: saves the JSON it read with one
+# field set, by a truncating write.
+JSON_EDITOR = r"""
+import json, sys
+path, key, value = sys.argv[1:]
+with open(path) as fh:
+    doc = json.load(fh)
+print("read", flush=True)
+sys.stdin.readline()
+doc[key] = value
+try:
+    with open(path, "w") as fh:
+        json.dump(doc, fh, indent=2)
+    print(0, flush=True)
+except OSError as e:
+    print(e.errno, flush=True)
+"""
+
+
+def test_a_save_sends_only_what_changed_since_the_editor_read(emu, admin,
+                                                             upfs_mount):
+    """An editor reads defaults.json; another admin sets copiesPerJob to 3
+    meanwhile, and this mount shows it by the time the editor saves its
+    change of colorMode: only colorMode is sent, as the save changes only
+    the fields it changed from the text its process read."""
+    other = upfs_mount(emu)
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "defaults.json")
+    def meanwhile():
+        edit = other.p("printers", FLOOR3, "defaults.json")
+        d = util.read_json(edit)
+        d["copiesPerJob"] = 3
+        assert close_errno(edit, json.dumps(d, indent=2)) == 0
+        util.wait_until(lambda: util.read_json(path)["copiesPerJob"] == 3,
+                        timeout=15, what="this mount to see 3 copies")
+        emu.reset_writes()
+
+    out = util.edit_in_own_process(JSON_EDITOR,
+                                   [path, "colorMode", "grayscale"],
+                                   meanwhile)
+    assert out == "0", out
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"defaults": {"colorMode": "grayscale"}})]
+    held = printer_of(emu, FLOOR3)["defaults"]
+    assert (held["copiesPerJob"], held["colorMode"]) == (3, "grayscale")
+
+
 def test_unchanged_save_sends_nothing(emu, admin):
     path = admin.p("printers", FLOOR3, "defaults.json")
     text = util.read_text(path)

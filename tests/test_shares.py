@@ -326,6 +326,65 @@ def test_an_edit_from_a_stale_view_keeps_what_others_changed(emu, admin,
     assert users_of(emu, SHARE) == [DAVE, ERIN]
 
 
+# An editor for util.edit_in_own_process: saves what it read plus one
+# line, by a truncating write or (sed -i, vim) a new file renamed over it.
+EDITOR = r"""
+import os, sys
+path, how, line = sys.argv[1:]
+with open(path) as fh:
+    text = fh.read()
+print("read", flush=True)
+sys.stdin.readline()
+text += line + "\n"
+try:
+    if how == "truncate":
+        with open(path, "w") as fh:
+            fh.write(text)
+    else:
+        tmp = os.path.join(os.path.dirname(path), ".edit.tmp")
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.rename(tmp, path)
+    print(0, flush=True)
+except OSError as e:
+    print(e.errno, flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["truncate", "rename"])
+def test_a_save_keeps_what_changed_since_the_editor_read(emu, admin,
+                                                        upfs_mount, how):
+    """An editor reads allowed_users, another admin adds dave meanwhile,
+    and this mount's view has him by the time the editor saves (a
+    truncating write, as nano does, or a file renamed over it, as sed -i
+    and vim do): the save adds erin and keeps dave, as it changes the list
+    only by what it changed from the text its process read. A process
+    that never read the file (echo > allowed_users) still makes the list
+    what it wrote."""
+    fresh = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=1"])
+    d, od = fresh.p("shares", SHARE), admin.p("shares", SHARE)
+    path = os.path.join(d, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+
+    def meanwhile():
+        util.run(["sh", "-c", "echo %s >> allowed_users" % DAVE], cwd=od)
+        util.wait_until(lambda: DAVE in read(path), timeout=15,
+                        what="the editing mount to see dave")
+        emu.reset_writes()
+
+    out = util.edit_in_own_process(EDITOR, [path, how, ERIN], meanwhile)
+    assert out == "0", out
+    assert changes(emu, sid) == ["+user " + ERIN]
+    assert users_of(emu, SHARE) == [ALICE, BOB, DAVE, ERIN]
+    assert read(path).split() == [ALICE, BOB, DAVE, ERIN]
+
+    emu.reset_writes()
+    util.run(["sh", "-c", "printf '%s\\n%s\\n' > allowed_users"
+              % (ALICE, DAVE)], cwd=d)
+    assert sorted(changes(emu, sid)) == ["-user " + BOB, "-user " + ERIN]
+    assert users_of(emu, SHARE) == [ALICE, DAVE]
+
+
 VIM_MODES = {
     # vim's default: probes the folder with a file named 4913.
     "backupcopy=auto": ["set backupcopy=auto"],

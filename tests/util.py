@@ -721,3 +721,25 @@ def close_errno(path, text, mode="w"):
     except OSError as exc:
         return exc.errno
     return 0
+
+
+def edit_in_own_process(script, args, meanwhile):
+    """Runs a Python editor `script` (with `args`) in a process of its own,
+    as an editor is: it reads its file, prints "read", and saves once a
+    line arrives on its stdin, printing the errno (0 on success).
+    meanwhile() runs between the read and the save. Returns what the
+    editor printed after "read", stripped; the process never outlives the
+    call."""
+    proc = subprocess.Popen([sys.executable, "-c", script] + list(args),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line == "read\n", "the editor did not read: %r" % line
+        meanwhile()
+        out, _ = proc.communicate("save\n", timeout=scaled(30))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return out.strip()

@@ -1,0 +1,216 @@
+/*
+ * readbase.c — what each process last read of an editable file
+ * (readbase.h). A process is its thread group id and that leader's start
+ * time (field 22 of /proc/PID/stat), so a pid reused by a later process
+ * finds nothing; entries of processes that have gone are dropped when
+ * room is needed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "readbase.h"
+
+struct readbase {
+	struct readbase *next;
+	pid_t tgid;
+	unsigned long long start;	/* the leader's start, clock ticks */
+	enum fs_kind kind;
+	char *id;
+	struct buf text;
+	uint64_t used;			/* u->readbase_clock when last set */
+};
+
+/* Reads /proc/<pid>/<what> into line (NUL-terminated); 0 or -errno. */
+static int proc_read(pid_t pid, const char *what, char *line, size_t size)
+{
+	char path[64];
+	FILE *f;
+	size_t got;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	got = fread(line, 1, size - 1, f);
+	line[got] = '\0';
+	fclose(f);
+	return got > 0 ? 0 : -EIO;
+}
+
+/* The start time of process pid: the field after the 19 that follow its
+   state (the name, in parentheses, may hold spaces and parentheses). */
+static int process_start(pid_t pid, unsigned long long *start)
+{
+	char line[1024], *p;
+	int rc = proc_read(pid, "stat", line, sizeof(line));
+
+	if (rc)
+		return rc;
+	p = strrchr(line, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", start) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* The process (thread group) of thread tid. */
+static int process_of(pid_t tid, pid_t *tgid, unsigned long long *start)
+{
+	char status[4096], *p;
+	int leader;
+	int rc;
+
+	if (tid <= 0)
+		return -ESRCH;
+	rc = proc_read(tid, "status", status, sizeof(status));
+	if (rc)
+		return rc;
+	p = strstr(status, "\nTgid:");
+	if (p == NULL || sscanf(p + 6, "%d", &leader) != 1 || leader <= 0)
+		return -EIO;
+	*tgid = leader;
+	return process_start(leader, start);
+}
+
+static bool process_alive(const struct readbase *e)
+{
+	unsigned long long start;
+
+	return process_start(e->tgid, &start) == 0 && start == e->start;
+}
+
+static void entry_free(struct readbase *e)
+{
+	buf_release(&e->text);
+	free(e->id);
+	free(e);
+}
+
+/* Under readbase_lock: the entry of (process, file), or NULL. */
+static struct readbase **entry_find(struct upfs *u, pid_t tgid,
+				    unsigned long long start,
+				    enum fs_kind kind, const char *id)
+{
+	struct readbase **p;
+
+	for (p = &u->readbases; *p; p = &(*p)->next)
+		if ((*p)->tgid == tgid && (*p)->start == start &&
+		    (*p)->kind == kind && strcmp((*p)->id, id) == 0)
+			return p;
+	return NULL;
+}
+
+/* Under readbase_lock: below the limit again, dropping the entries of
+   processes that have gone, else the least recently used one. */
+static void make_room(struct upfs *u)
+{
+	struct readbase **p, **oldest = NULL, *e;
+	size_t n = 0;
+
+	for (p = &u->readbases; *p;) {
+		if (!process_alive(*p)) {
+			e = *p;
+			*p = e->next;
+			entry_free(e);
+			continue;
+		}
+		if (oldest == NULL || (*p)->used < (*oldest)->used)
+			oldest = p;
+		n++;
+		p = &(*p)->next;
+	}
+	if (n >= UPFS_READBASE_MAX && oldest) {
+		e = *oldest;
+		*oldest = e->next;
+		entry_free(e);
+	}
+}
+
+void readbase_note(struct upfs *u, pid_t tid, enum fs_kind kind,
+		   const char *id, const struct buf *text, bool only_known)
+{
+	struct readbase **p, *e = NULL;
+	unsigned long long start;
+	struct buf copy;
+	pid_t tgid;
+	size_t count = 0;
+
+	if (process_of(tid, &tgid, &start) != 0)
+		return;
+	if (id == NULL)
+		id = "";	/* a file of the tenant (settings.json) */
+	buf_init(&copy, 0);
+	if (buf_append(&copy, text->data, text->len) != 0)
+		goto out;
+	pthread_mutex_lock(&u->readbase_lock);
+	p = entry_find(u, tgid, start, kind, id);
+	if (p == NULL && !only_known) {
+		for (e = u->readbases; e; e = e->next)
+			count++;
+		if (count >= UPFS_READBASE_MAX)
+			make_room(u);
+		e = calloc(1, sizeof(*e));
+		if (e && (e->id = strdup(id)) == NULL) {
+			free(e);
+			e = NULL;
+		}
+		if (e) {
+			e->tgid = tgid;
+			e->start = start;
+			e->kind = kind;
+			buf_init(&e->text, 0);
+			e->next = u->readbases;
+			u->readbases = e;
+		}
+	} else if (p) {
+		e = *p;
+	}
+	if (e) {
+		buf_release(&e->text);
+		e->text = copy;
+		buf_init(&copy, 0);
+		e->used = ++u->readbase_clock;
+	}
+	pthread_mutex_unlock(&u->readbase_lock);
+out:
+	buf_release(&copy);
+}
+
+int readbase_get(struct upfs *u, pid_t tid, enum fs_kind kind,
+		 const char *id, struct buf *out, bool *found)
+{
+	struct readbase **p;
+	unsigned long long start;
+	pid_t tgid;
+	int rc = 0;
+
+	*found = false;
+	if (process_of(tid, &tgid, &start) != 0)
+		return 0;
+	if (id == NULL)
+		id = "";
+	pthread_mutex_lock(&u->readbase_lock);
+	p = entry_find(u, tgid, start, kind, id);
+	if (p) {
+		rc = buf_append(out, (*p)->text.data, (*p)->text.len);
+		*found = rc == 0;
+	}
+	pthread_mutex_unlock(&u->readbase_lock);
+	return rc;
+}
+
+void readbase_release(struct upfs *u)
+{
+	struct readbase *e, *next;
+
+	for (e = u->readbases; e; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	u->readbases = NULL;
+}
