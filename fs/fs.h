@@ -188,10 +188,12 @@ enum fs_kind {
 
 /* What a folder lists: one child, before it becomes a node. */
 struct fs_entry {
-	char *name;		/* owned */
+	/* name owns one allocation that also holds id and owner (made by
+	   fs_entries_add, freed by fs_entries_release) */
+	char *name;
 	enum fs_kind kind;
-	char *id;		/* owned; the object this entry shows, or NULL */
-	char *owner;		/* owned; the object it lives in, or NULL */
+	char *id;		/* the object this entry shows, or NULL */
+	char *owner;		/* the object it lives in, or NULL */
 	int64_t mtime;		/* seconds since the epoch, 0 if unknown */
 };
 
@@ -219,8 +221,8 @@ struct fs_deps {
 	struct {
 		struct res *res;
 		uint64_t gen;
-		int ttl;
 	} d[UPFS_MAX_DEPS];
+	int ttl[UPFS_MAX_DEPS];	/* of d[i]; apart, as it would pad d */
 	int n;
 	bool overflow;		/* more than UPFS_MAX_DEPS: never current */
 	bool volatile_;		/* made from live state, not resources */
@@ -324,12 +326,12 @@ struct fs_node {
 	uint64_t ino;
 	uint64_t generation;
 	enum fs_kind kind;
+	bool linked;		/* listed by its parent's snapshot */
 	char *name;
 	char *id;
 	char *owner;
 	int64_t mtime;		/* guarded by node_lock (a refresh sets it) */
 	uint64_t nlookup;	/* guarded by node_lock */
-	bool linked;		/* listed by its parent's snapshot */
 	/* A node is a folder (tree_kind_is_dir) or not for its whole life,
 	   and keeps the state of one only: a walk of a big tenant holds a
 	   node for every entry. Guarded by node_lock. */
@@ -339,20 +341,20 @@ struct fs_node {
 			/* parallel to entries; NULL = none */
 			struct fs_node **children;
 			struct fs_deps deps;
-			bool listed;
 			/* the listing the kernel may have cached */
 			uint64_t listing_sig;
 			unsigned open_dirs;	/* open handles of it */
+			bool listed;
 			/* they were opened with different listings */
 			bool listing_mixed;
 		};
 		struct {	/* files and links: the last rendered size,
 				   good while the resources it was rendered
 				   from keep their generations */
-			bool attr_known;
 			off_t size;
 			int64_t file_mtime;
 			int file_ttl;
+			bool attr_known;
 			struct fs_deps attr_deps;
 		};
 	};

@@ -27,44 +27,49 @@ static void node_free(struct fs_node *n);
 
 void fs_entries_release(struct fs_entries *e)
 {
-	for (size_t i = 0; i < e->n; i++) {
-		free(e->v[i].name);
-		free(e->v[i].id);
-		free(e->v[i].owner);
-	}
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i].name);	/* and id and owner (fs_entries_add) */
 	free(e->v);
 	memset(e, 0, sizeof(*e));
 }
 
-static char *strdup_or_null(const char *s, bool *failed)
+/* Copies s (if any) to *at, moving *at past it. */
+static char *place_string(const char *s, char **at)
 {
-	char *d;
+	char *d = *at;
+	size_t len;
 
 	if (s == NULL)
 		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*failed = true;
+	len = strlen(s) + 1;
+	memcpy(d, s, len);
+	*at += len;
 	return d;
 }
 
-/* Under node_lock (for the generation counter). */
+/*
+ * Under node_lock (for the generation counter). A walk of a big tenant
+ * keeps a node for every entry the kernel holds: the node and its three
+ * strings, which never change, are one allocation.
+ */
 static struct fs_node *node_new(struct upfs *u, const struct fs_entry *e)
 {
-	struct fs_node *n = calloc(1, sizeof(*n));
-	bool failed = false;
+	const char *strs[] = { e->name, e->id, e->owner };
+	size_t strings = 0;
+	struct fs_node *n;
+	char *at;
 
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		strings += strs[i] ? strlen(strs[i]) + 1 : 0;
+	n = calloc(1, sizeof(*n) + strings);
 	if (n == NULL)
 		return NULL;
+	at = (char *)(n + 1);
 	n->kind = e->kind;
-	n->name = strdup_or_null(e->name, &failed);
-	n->id = strdup_or_null(e->id, &failed);
-	n->owner = strdup_or_null(e->owner, &failed);
+	n->name = place_string(e->name, &at);
+	n->id = place_string(e->id, &at);
+	n->owner = place_string(e->owner, &at);
 	n->mtime = e->mtime;
-	if (failed) {
-		node_free(n);
-		return NULL;
-	}
 	n->ino = (uint64_t)(uintptr_t)n;
 	n->generation = ++u->next_generation;
 	n->all_next = u->all_nodes;
@@ -96,10 +101,7 @@ static void node_destroy(struct fs_node *n)
 		free(n->children);
 		fs_entries_release(&n->entries);
 	}
-	free(n->name);
-	free(n->id);
-	free(n->owner);
-	free(n);
+	free(n);	/* and its strings (node_new) */
 }
 
 static void node_free(struct fs_node *n)
@@ -181,6 +183,17 @@ static int node_install(struct fs_node *dir, struct fs_entries *entries,
 
 	if (children == NULL)
 		return -ENOMEM;
+	/* Kept as long as the folder is: no room to grow (a job's folder
+	   lists a few files, and tree_list grows by 16 at first). */
+	if (entries->alloc > entries->n && entries->n > 0) {
+		struct fs_entry *v = realloc(entries->v,
+					     entries->n * sizeof(*v));
+
+		if (v) {
+			entries->v = v;
+			entries->alloc = entries->n;
+		}
+	}
 	for (size_t i = 0; i < entries->n; i++) {
 		long old = find_entry(&dir->entries, entries->v[i].name);
 		struct fs_node *c = old >= 0 ? dir->children[old] : NULL;
@@ -288,25 +301,19 @@ out:
 
 static int entries_copy(struct fs_entries *dst, const struct fs_entries *src)
 {
-	bool failed = false;
+	int rc = 0;
 
 	dst->v = calloc(src->n ? src->n : 1, sizeof(*dst->v));
 	if (dst->v == NULL)
 		return -ENOMEM;
-	dst->alloc = src->n;
-	for (size_t i = 0; i < src->n; i++) {
-		dst->v[i].kind = src->v[i].kind;
-		dst->v[i].mtime = src->v[i].mtime;
-		dst->v[i].name = strdup_or_null(src->v[i].name, &failed);
-		dst->v[i].id = strdup_or_null(src->v[i].id, &failed);
-		dst->v[i].owner = strdup_or_null(src->v[i].owner, &failed);
-		dst->n = i + 1;
-	}
-	if (failed) {
+	dst->alloc = src->n ? src->n : 1;
+	for (size_t i = 0; i < src->n && rc == 0; i++)
+		rc = fs_entries_add(dst, src->v[i].name, src->v[i].kind,
+				    src->v[i].id, src->v[i].owner,
+				    src->v[i].mtime);
+	if (rc)
 		fs_entries_release(dst);
-		return -ENOMEM;
-	}
-	return 0;
+	return rc;
 }
 
 int node_list(struct upfs *u, struct fs_node *dir, struct fs_entries *out)

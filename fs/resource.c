@@ -244,7 +244,7 @@ static void deps_add(struct fs_deps *deps, struct res *r, int ttl)
 	}
 	deps->d[deps->n].res = r;
 	deps->d[deps->n].gen = r->gen;
-	deps->d[deps->n].ttl = ttl;
+	deps->ttl[deps->n] = ttl;
 	deps->n++;
 }
 
@@ -425,7 +425,7 @@ bool res_deps_current(struct upfs *u, const struct fs_deps *deps)
 			break;
 		}
 		/* Out of date but unchanged so far: refresh behind the scenes. */
-		if (!res_is_fresh(r, deps->d[i].ttl))
+		if (!res_is_fresh(r, deps->ttl[i]))
 			res_queue_refresh(u, r);
 	}
 	pthread_mutex_unlock(&u->res_lock);

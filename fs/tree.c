@@ -224,7 +224,10 @@ int fs_entries_add(struct fs_entries *out, const char *name,
 		   enum fs_kind kind, const char *id, const char *owner,
 		   int64_t mtime)
 {
+	size_t name_len = strlen(name) + 1, id_len = id ? strlen(id) + 1 : 0;
+	size_t owner_len = owner ? strlen(owner) + 1 : 0;
 	struct fs_entry *e;
+	char *block;
 
 	if (out->n == out->alloc) {
 		size_t alloc = out->alloc ? out->alloc * 2 : 16;
@@ -235,17 +238,17 @@ int fs_entries_add(struct fs_entries *out, const char *name,
 		out->v = v;
 		out->alloc = alloc;
 	}
-	e = &out->v[out->n];
+	block = malloc(name_len + id_len + owner_len);
+	if (block == NULL)
+		return -ENOMEM;
+	e = &out->v[out->n++];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->mtime = mtime;
-	e->name = strdup(name);
-	e->id = id ? strdup(id) : NULL;
-	e->owner = owner ? strdup(owner) : NULL;
-	out->n++;
-	if (e->name == NULL || (id && e->id == NULL) ||
-	    (owner && e->owner == NULL))
-		return -ENOMEM;
+	e->name = memcpy(block, name, name_len);
+	e->id = id ? memcpy(block + name_len, id, id_len) : NULL;
+	e->owner = owner ? memcpy(block + name_len + id_len, owner, owner_len)
+			 : NULL;
 	return 0;
 }
 
