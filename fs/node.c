@@ -147,6 +147,14 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct fs_entry *)b)->name);
 }
 
+static bool entries_sorted(const struct fs_entries *e)
+{
+	for (size_t i = 1; i < e->n; i++)
+		if (strcmp(e->v[i - 1].name, e->v[i].name) > 0)
+			return false;
+	return true;
+}
+
 static long find_entry(const struct fs_entries *e, const char *name)
 {
 	size_t lo = 0, hi = e->n;
@@ -194,10 +202,19 @@ static int node_install(struct fs_node *dir, struct fs_entries *entries,
 			entries->alloc = entries->n;
 		}
 	}
-	for (size_t i = 0; i < entries->n; i++) {
-		long old = find_entry(&dir->entries, entries->v[i].name);
-		struct fs_node *c = old >= 0 ? dir->children[old] : NULL;
+	/* Both listings are sorted by name: one walk pairs them up (a busy
+	   queue/ is listed again for every document printed). */
+	for (size_t i = 0, old = 0; dir->children && i < entries->n; i++) {
+		const char *name = entries->v[i].name;
+		struct fs_node *c;
+		int cmp = -1;
 
+		while (old < dir->entries.n &&
+		       (cmp = strcmp(dir->entries.v[old].name, name)) < 0)
+			old++;
+		if (old == dir->entries.n || cmp != 0)
+			continue;
+		c = dir->children[old];
 		if (c && same_object(&entries->v[i], c)) {
 			children[i] = c;
 			dir->children[old] = NULL;
@@ -242,7 +259,7 @@ static int node_refresh(struct upfs *u, struct fs_node *dir)
 	rc = tree_list(u, dir, &entries, &deps);
 	if (rc)
 		goto out;
-	if (entries.n > 1)
+	if (!entries_sorted(&entries))
 		qsort(entries.v, entries.n, sizeof(*entries.v), cmp_entry);
 	pthread_mutex_lock(&u->node_lock);
 	rc = node_install(dir, &entries, &deps);

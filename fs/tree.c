@@ -339,34 +339,43 @@ static int cmp_queue_name(const void *a, const void *b)
 	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-static int cmp_queue_pos(const void *a, const void *b)
-{
-	const struct queue_name *x = a, *y = b;
-
-	return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 /*
  * Names the jobs rows[0..n) oldest first; the second "a.pdf" is numbered
  * 2 (names_copy_number). By sorting, not by comparing each with every
- * earlier one: a busy share lists hundreds of jobs.
+ * earlier one: a busy share lists hundreds of jobs. Returned in the
+ * order of rows.
  */
 static struct queue_name *queue_names(const struct queue_row **rows, size_t n)
 {
 	struct queue_name *v = calloc(n + 1, sizeof(*v));
+	struct queue_name *by_pos = calloc(n + 1, sizeof(*by_pos));
 
-	if (v == NULL)
+	if (v == NULL || by_pos == NULL) {
+		free(v);
+		free(by_pos);
 		return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		v[i].name = rows[i]->name;
 		v[i].pos = i;
 	}
 	qsort(v, n, sizeof(*v), cmp_queue_name);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		v[i].copy = i > 0 && strcmp(v[i].name, v[i - 1].name) == 0
 			    ? v[i - 1].copy + 1 : 1;
-	qsort(v, n, sizeof(*v), cmp_queue_pos);
-	return v;
+		by_pos[v[i].pos] = v[i];
+	}
+	free(v);
+	return by_pos;
+}
+
+/* Rows come in the order the service lists its jobs, mostly by id. */
+static bool rows_by_id(const struct queue_row **rows, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_row_id(&rows[i - 1], &rows[i]) > 0)
+			return false;
+	return true;
 }
 
 /* queue/: the share's live jobs by document name, oldest first. */
@@ -402,7 +411,8 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		shown[i] = queue_rows_find(rows, nrows, jobs[i]);
 	if (rc)
 		goto out;
-	qsort(shown, n, sizeof(*shown), cmp_row_id);
+	if (!rows_by_id(shown, n))
+		qsort(shown, n, sizeof(*shown), cmp_row_id);
 	names = queue_names(shown, n);
 	if (names == NULL)
 		rc = -ENOMEM;
