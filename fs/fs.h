@@ -326,7 +326,9 @@ struct fs_node {
 	uint64_t ino;
 	uint64_t generation;
 	enum fs_kind kind;
-	bool linked;		/* listed by its parent's snapshot */
+	bool linked;		/* listed by its parent's snapshot; node_lock */
+	/* In the node's own allocation (node_new), fixed for its life:
+	   never freed or changed apart from it. */
 	char *name;
 	char *id;
 	char *owner;

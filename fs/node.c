@@ -193,7 +193,11 @@ static int node_install(struct fs_node *dir, struct fs_entries *entries,
 		return -ENOMEM;
 	/* Kept as long as the folder is: no room to grow (a job's folder
 	   lists a few files, and tree_list grows by 16 at first). */
-	if (entries->alloc > entries->n && entries->n > 0) {
+	if (entries->n == 0) {
+		free(entries->v);
+		entries->v = NULL;
+		entries->alloc = 0;
+	} else if (entries->alloc > entries->n) {
 		struct fs_entry *v = realloc(entries->v,
 					     entries->n * sizeof(*v));
 

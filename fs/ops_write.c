@@ -206,6 +206,27 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * An edit that empties its handle writes the whole text anew: it starts
+ * from what its process last read of the file, if it did (readbase.h).
+ */
+static int base_from_read(struct upfs *u, struct open_file *f, pid_t pid)
+{
+	struct buf read;
+	bool found = false;
+	int rc;
+
+	buf_init(&read, 0);
+	rc = readbase_get(u, pid, f->kind, f->id, &read, &found);
+	if (rc == 0 && found) {
+		buf_release(&f->base);
+		f->base = read;
+		buf_init(&read, 0);
+	}
+	buf_release(&read);
+	return rc;
+}
+
 /* Truncating an edited file: in its handle, or (by path) committed now. */
 static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 			 struct stat *attr, int to_set,
@@ -222,6 +243,10 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 	if ((to_set & FUSE_SET_ATTR_SIZE) && f && f->editing) {
 		rc = editfile_truncate(&f->content, attr->st_size);
 		f->edited = true;
+		/* Emptied to be written anew (vim's save), as with O_TRUNC;
+		   without memory for it, the base stays the text at open. */
+		if (rc == 0 && attr->st_size == 0 && f->has_base)
+			(void)base_from_read(u, f, fuse_req_ctx(req)->pid);
 	} else if (to_set & FUSE_SET_ATTR_SIZE) {
 		rc = editfile_load(u, n, &text);
 		if (rc == 0 && editfile_has_base(n->kind))

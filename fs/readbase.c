@@ -41,8 +41,8 @@ static int proc_read(pid_t pid, const char *what, char *line, size_t size)
 	return got > 0 ? 0 : -EIO;
 }
 
-/* The start time of process pid: the field after the 19 that follow its
-   state (the name, in parentheses, may hold spaces and parentheses). */
+/* The start time of process pid: field 22, the 19th after its state
+   (the name before it, in parentheses, may hold spaces and parentheses). */
 static int process_start(pid_t pid, unsigned long long *start)
 {
 	char line[1024], *p;
@@ -105,13 +105,35 @@ static struct readbase **entry_find(struct upfs *u, pid_t tgid,
 	return NULL;
 }
 
-/* Under readbase_lock: below the limit again, dropping the entries of
-   processes that have gone, else the least recently used one. */
-static void make_room(struct upfs *u)
+/*
+ * Under readbase_lock: room for one more entry of process (tgid, start).
+ * Its own oldest goes once it has UPFS_READBASE_PER_PROCESS; past
+ * UPFS_READBASE_MAX in all, the entries of processes that have gone, else
+ * the least recently used one. That reads /proc once per entry, under
+ * the lock, but only when the table is full.
+ */
+static void make_room(struct upfs *u, pid_t tgid, unsigned long long start)
 {
-	struct readbase **p, **oldest = NULL, *e;
-	size_t n = 0;
+	struct readbase **p, **oldest = NULL, **own_oldest = NULL, *e;
+	size_t n = 0, own = 0;
 
+	for (p = &u->readbases; *p; p = &(*p)->next) {
+		n++;
+		if ((*p)->tgid != tgid || (*p)->start != start)
+			continue;
+		own++;
+		if (own_oldest == NULL || (*p)->used < (*own_oldest)->used)
+			own_oldest = p;
+	}
+	if (own >= UPFS_READBASE_PER_PROCESS) {
+		e = *own_oldest;
+		*own_oldest = e->next;
+		entry_free(e);
+		return;
+	}
+	if (n < UPFS_READBASE_MAX)
+		return;
+	n = 0;
 	for (p = &u->readbases; *p;) {
 		if (!process_alive(*p)) {
 			e = *p;
@@ -138,7 +160,6 @@ void readbase_note(struct upfs *u, pid_t tid, enum fs_kind kind,
 	unsigned long long start;
 	struct buf copy;
 	pid_t tgid;
-	size_t count = 0;
 
 	if (process_of(tid, &tgid, &start) != 0)
 		return;
@@ -150,10 +171,7 @@ void readbase_note(struct upfs *u, pid_t tid, enum fs_kind kind,
 	pthread_mutex_lock(&u->readbase_lock);
 	p = entry_find(u, tgid, start, kind, id);
 	if (p == NULL && !only_known) {
-		for (e = u->readbases; e; e = e->next)
-			count++;
-		if (count >= UPFS_READBASE_MAX)
-			make_room(u);
+		make_room(u, tgid, start);
 		e = calloc(1, sizeof(*e));
 		if (e && (e->id = strdup(id)) == NULL) {
 			free(e);

@@ -23,8 +23,14 @@
 #include "buf.h"
 #include "fs.h"
 
-/* Entries kept at most; past that the least recently used goes. */
-#define UPFS_READBASE_MAX 32
+/*
+ * Entries kept at most, and per process: a process that reads many files
+ * (grep -r over shares/) gives up its own oldest before it could push out
+ * an editor's; past the total, those of processes that have gone go, else
+ * the least recently used.
+ */
+#define UPFS_READBASE_MAX 64
+#define UPFS_READBASE_PER_PROCESS 8
 
 struct readbase;
 

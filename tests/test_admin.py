@@ -195,22 +195,24 @@ def test_an_edit_from_a_stale_copy_sends_only_its_own_change(emu, admin,
     assert (held["copiesPerJob"], held["colorMode"]) == (3, "grayscale")
 
 
-# An editor for util.edit_in_own_process: saves the JSON it read with one
-# field set, by a truncating write.
+# An editor for util.edit_in_own_process: each line it is given, "KEY
+# VALUE", sets that field of the JSON it read and saves it by a truncating
+# write.
 JSON_EDITOR = r"""
 import json, sys
-path, key, value = sys.argv[1:]
+path = sys.argv[1]
 with open(path) as fh:
     doc = json.load(fh)
 print("read", flush=True)
-sys.stdin.readline()
-doc[key] = value
-try:
-    with open(path, "w") as fh:
-        json.dump(doc, fh, indent=2)
-    print(0, flush=True)
-except OSError as e:
-    print(e.errno, flush=True)
+for command in sys.stdin:
+    key, value = command.split()
+    doc[key] = value
+    try:
+        with open(path, "w") as fh:
+            json.dump(doc, fh, indent=2)
+        print(0, flush=True)
+    except OSError as e:
+        print(e.errno, flush=True)
 """
 
 
@@ -223,7 +225,8 @@ def test_a_save_sends_only_what_changed_since_the_editor_read(emu, admin,
     other = upfs_mount(emu)
     pid = printer_of(emu, FLOOR3)["id"]
     path = admin.p("printers", FLOOR3, "defaults.json")
-    def meanwhile():
+
+    def three_copies():
         edit = other.p("printers", FLOOR3, "defaults.json")
         d = util.read_json(edit)
         d["copiesPerJob"] = 3
@@ -232,10 +235,8 @@ def test_a_save_sends_only_what_changed_since_the_editor_read(emu, admin,
                         timeout=15, what="this mount to see 3 copies")
         emu.reset_writes()
 
-    out = util.edit_in_own_process(JSON_EDITOR,
-                                   [path, "colorMode", "grayscale"],
-                                   meanwhile)
-    assert out == "0", out
+    assert util.edit_in_own_process(
+        JSON_EDITOR, [path], [(three_copies, "colorMode grayscale")]) == ["0"]
     assert writes(emu) == [("PATCH", "/print/printers/" + pid,
                             {"defaults": {"colorMode": "grayscale"}})]
     held = printer_of(emu, FLOOR3)["defaults"]

@@ -16,6 +16,7 @@ EACCES and change nothing. Editors' temporary files stay on the mount."""
 import errno
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -326,29 +327,39 @@ def test_an_edit_from_a_stale_view_keeps_what_others_changed(emu, admin,
     assert users_of(emu, SHARE) == [DAVE, ERIN]
 
 
-# An editor for util.edit_in_own_process: saves what it read plus one
-# line, by a truncating write or (sed -i, vim) a new file renamed over it.
+# An editor for util.edit_in_own_process: each line it is given, "+LINE" or
+# "-LINE", adds or drops a line of the text it read (and changed so far),
+# saved by a truncating write or (sed -i) a new file renamed over it.
 EDITOR = r"""
 import os, sys
-path, how, line = sys.argv[1:]
+path, how = sys.argv[1:]
 with open(path) as fh:
-    text = fh.read()
+    lines = fh.read().splitlines()
 print("read", flush=True)
-sys.stdin.readline()
-text += line + "\n"
-try:
-    if how == "truncate":
-        with open(path, "w") as fh:
-            fh.write(text)
+for command in sys.stdin:
+    command = command.rstrip("\n")
+    if command[0] == "+":
+        lines.append(command[1:])
     else:
-        tmp = os.path.join(os.path.dirname(path), ".edit.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.rename(tmp, path)
-    print(0, flush=True)
-except OSError as e:
-    print(e.errno, flush=True)
+        lines.remove(command[1:])
+    text = "".join(line + "\n" for line in lines)
+    try:
+        if how == "truncate":
+            with open(path, "w") as fh:
+                fh.write(text)
+        else:
+            tmp = os.path.join(os.path.dirname(path), ".edit.tmp")
+            with open(tmp, "w") as fh:
+                fh.write(text)
+            os.rename(tmp, path)
+        print(0, flush=True)
+    except OSError as e:
+        print(e.errno, flush=True)
 """
+
+
+def nothing():
+    pass
 
 
 @pytest.mark.parametrize("how", ["truncate", "rename"])
@@ -357,23 +368,23 @@ def test_a_save_keeps_what_changed_since_the_editor_read(emu, admin,
     """An editor reads allowed_users, another admin adds dave meanwhile,
     and this mount's view has him by the time the editor saves (a
     truncating write, as nano does, or a file renamed over it, as sed -i
-    and vim do): the save adds erin and keeps dave, as it changes the list
-    only by what it changed from the text its process read. A process
-    that never read the file (echo > allowed_users) still makes the list
-    what it wrote."""
+    does): the save adds erin and keeps dave, as it changes the list only
+    by what it changed from the text its process read. A process that
+    never read the file (echo > allowed_users) still makes the list what
+    it wrote."""
     fresh = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=1"])
     d, od = fresh.p("shares", SHARE), admin.p("shares", SHARE)
     path = os.path.join(d, "allowed_users")
     sid = share_of(emu, SHARE)["id"]
 
-    def meanwhile():
+    def add_dave():
         util.run(["sh", "-c", "echo %s >> allowed_users" % DAVE], cwd=od)
         util.wait_until(lambda: DAVE in read(path), timeout=15,
                         what="the editing mount to see dave")
         emu.reset_writes()
 
-    out = util.edit_in_own_process(EDITOR, [path, how, ERIN], meanwhile)
-    assert out == "0", out
+    assert util.edit_in_own_process(EDITOR, [path, how],
+                                    [(add_dave, "+" + ERIN)]) == ["0"]
     assert changes(emu, sid) == ["+user " + ERIN]
     assert users_of(emu, SHARE) == [ALICE, BOB, DAVE, ERIN]
     assert read(path).split() == [ALICE, BOB, DAVE, ERIN]
@@ -383,6 +394,29 @@ def test_a_save_keeps_what_changed_since_the_editor_read(emu, admin,
               % (ALICE, DAVE)], cwd=d)
     assert sorted(changes(emu, sid)) == ["-user " + BOB, "-user " + ERIN]
     assert users_of(emu, SHARE) == [ALICE, DAVE]
+
+
+def test_a_second_save_starts_from_the_first(emu, admin, upfs_mount):
+    """An editor's second save, without reading again, changes the list
+    by what it changed since its first save: bob, whom it removed and
+    another admin has put back since, stays."""
+    fresh = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=1"])
+    d, od = fresh.p("shares", SHARE), admin.p("shares", SHARE)
+    path = os.path.join(d, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+
+    def put_bob_back():
+        assert users_of(emu, SHARE) == [ALICE]
+        util.run(["sh", "-c", "echo %s >> allowed_users" % BOB], cwd=od)
+        util.wait_until(lambda: BOB in read(path), timeout=15,
+                        what="the editing mount to see bob again")
+        emu.reset_writes()
+
+    assert util.edit_in_own_process(
+        EDITOR, [path, "truncate"],
+        [(nothing, "-" + BOB), (put_bob_back, "+" + ERIN)]) == ["0", "0"]
+    assert changes(emu, sid) == ["+user " + ERIN]
+    assert users_of(emu, SHARE) == [ALICE, BOB, ERIN]
 
 
 VIM_MODES = {
@@ -442,6 +476,51 @@ def test_vim_saves(emu, admin, workdir, mode):
     assert_no_temp_writes(emu)
     assert len(emu.writes()) == 1
 
+
+
+@pytest.mark.parametrize("mode", ["backupcopy=auto", "backupcopy=no",
+                                  "backup"])
+def test_vim_keeps_what_changed_since_it_read(emu, admin, upfs_mount,
+                                               workdir, mode):
+    """vim reads allowed_users; another admin adds dave, and this mount
+    shows him, before vim saves erin (an open for writing emptied with
+    ftruncate, after renaming the file away or not): the save adds erin
+    and keeps dave. (With backupcopy=yes vim reads the file again to copy
+    it just before saving, so the save starts from that read.)"""
+    fresh = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=1"])
+    d, od = fresh.p("shares", SHARE), admin.p("shares", SHARE)
+    path = os.path.join(d, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+    ready = os.path.join(workdir, "vim-read")
+    go = os.path.join(workdir, "vim-go")
+    cmd = [VIM, "-u", "NONE", "-i", "NONE", "-N", "-es",
+           "-c", "set directory=. swapfile backupskip= writebackup"]
+    for setting in VIM_MODES[mode]:
+        cmd += ["-c", setting]
+    cmd += ["-c", "call writefile([], '%s')" % ready,
+            "-c", "while !filereadable('%s') | sleep 20m | endwhile" % go,
+            "-c", "$put ='%s'" % ERIN, "-c", "wq", "allowed_users"]
+    vim = subprocess.Popen(cmd, cwd=d, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        util.wait_until(lambda: os.path.exists(ready) or vim.poll(),
+                        timeout=15, what="vim to read allowed_users")
+        util.run(["sh", "-c", "echo %s >> allowed_users" % DAVE], cwd=od)
+        util.wait_until(lambda: DAVE in read(path), timeout=15,
+                        what="the editing mount to see dave")
+        emu.reset_writes()
+        with open(go, "w"):
+            pass
+        out, err = vim.communicate(timeout=util.scaled(30))
+    finally:
+        if vim.poll() is None:
+            vim.kill()
+            vim.wait()
+    assert vim.returncode == 0, "vim exited %d: %s%s" % (vim.returncode,
+                                                        out, err)
+    assert changes(emu, sid) == ["+user " + ERIN]
+    assert users_of(emu, SHARE) == [ALICE, BOB, DAVE, ERIN]
 
 # --- allowed_groups and allow_all_users --------------------------------------
 

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import re
+import select
 import selectors
 import shlex
 import signal
@@ -723,23 +724,35 @@ def close_errno(path, text, mode="w"):
     return 0
 
 
-def edit_in_own_process(script, args, meanwhile):
+def edit_in_own_process(script, args, steps):
     """Runs a Python editor `script` (with `args`) in a process of its own,
-    as an editor is: it reads its file, prints "read", and saves once a
-    line arrives on its stdin, printing the errno (0 on success).
-    meanwhile() runs between the read and the save. Returns what the
-    editor printed after "read", stripped; the process never outlives the
-    call."""
+    as an editor is: it reads its file, prints "read", then for each line
+    on its stdin changes its text and saves it, printing the errno (0 on
+    success). steps: [(meanwhile, line)]: meanwhile() runs, then the line
+    goes to the editor. Returns the editor's answers; the process never
+    outlives the call."""
     proc = subprocess.Popen([sys.executable, "-c", script] + list(args),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
+    answers = []
+
+    def answer():
+        ready, _, _ = select.select([proc.stdout], [], [], scaled(30))
+        assert ready, "the editor said nothing in 30 s"
+        return proc.stdout.readline().strip()
+
     try:
-        line = proc.stdout.readline()
-        assert line == "read\n", "the editor did not read: %r" % line
-        meanwhile()
-        out, _ = proc.communicate("save\n", timeout=scaled(30))
+        line = answer()
+        assert line == "read", "the editor did not read: %r" % line
+        for meanwhile, command in steps:
+            meanwhile()
+            proc.stdin.write(command + "\n")
+            proc.stdin.flush()
+            answers.append(answer())
+        proc.stdin.close()
+        proc.wait(scaled(30))
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return out.strip()
+    return answers
