@@ -391,7 +391,8 @@ def test_the_heap_asks_for_huge_pages(mount):
     if thp_mode() in (None, "never"):
         pytest.skip("this kernel gives no transparent huge pages")
     if util.sanitizer_of(mount.proc.pid):
-        pytest.skip("a sanitizer's allocator serves malloc, not the heap")
+        pytest.skip("a sanitizer's (or valgrind's) allocator serves "
+                    "malloc, not the heap")
     os.listdir(mount.p("printers"))
     advised, heap = 0, False
     with open("/proc/%d/smaps" % mount.proc.pid) as fh:

@@ -98,14 +98,17 @@ def run(cmd, timeout=30, check=True, **kw):
 
 
 def sanitizer_of(pid):
-    """'asan' or 'tsan' when the process runs under that sanitizer's
-    runtime (its shadow memory, and ASan's quarantine of freed blocks,
-    count in its RSS), else None."""
+    """'asan', 'tsan' or 'valgrind' when the process runs under that
+    tool (UPFS_WRAPPER for valgrind), which serves malloc itself and
+    whose shadow memory (and ASan's quarantine of freed blocks) counts in
+    its RSS, else None."""
     with open("/proc/%d/maps" % pid) as fh:
         maps = fh.read()
     for name in ("asan", "tsan"):
         if "/lib%s.so" % name in maps:
             return name
+    if "/vgpreload_" in maps:
+        return "valgrind"
     return None
 
 
