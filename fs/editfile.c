@@ -18,6 +18,7 @@
 #include "jsoncommit.h"
 #include "pull.h"
 #include "perms.h"
+#include "readbase.h"
 #include "tree_private.h"
 
 #define OPTIONS_KEY_PREFIX "options/"
@@ -41,6 +42,21 @@ int editfile_load_base(struct upfs *u, const struct fs_node *n,
 {
 	*has = editfile_has_base(n->kind);
 	return *has ? editfile_load(u, n, out) : 0;
+}
+
+int editfile_load_save_base(struct upfs *u, const struct fs_node *n,
+			    pid_t pid, struct buf *out, bool *has)
+{
+	bool read_before = false;
+
+	*has = editfile_has_base(n->kind);
+	if (!*has)
+		return 0;
+	if (readbase_get(u, pid, n->kind, n->id, out, &read_before) == 0 &&
+	    read_before)
+		return 0;
+	buf_reset(out);
+	return editfile_load(u, n, out);
 }
 
 static int options_key(struct buf *key, const char *share_id)

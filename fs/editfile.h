@@ -32,6 +32,14 @@ bool editfile_has_base(enum fs_kind kind);
 int editfile_load_base(struct upfs *u, const struct fs_node *n,
 		       struct buf *out, bool *has);
 
+/*
+ * The base of a save that writes the whole text anew (a truncating open,
+ * a rename over the file): what the process of thread pid last read of
+ * n's file (readbase.h), else n's text now; *has as editfile_load_base.
+ */
+int editfile_load_save_base(struct upfs *u, const struct fs_node *n,
+			    pid_t pid, struct buf *out, bool *has);
+
 int editfile_write(struct buf *text, const char *data, size_t size, off_t off);
 int editfile_truncate(struct buf *text, off_t size);
 

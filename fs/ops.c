@@ -397,7 +397,7 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 			  struct fuse_file_info *fi, struct open_file *f,
 			  pid_t pid)
 {
-	bool read_before = false;
+	int rc;
 
 	f->editing = true;
 	f->kind = n->kind;
@@ -408,11 +408,10 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 	f->content.cap = UPFS_EDIT_MAX;
 	/* Without its base (a list past the edit limit, say) the edit makes
 	   the file what the text says, as a commit without one does. */
-	if (editfile_has_base(n->kind) && (fi->flags & O_TRUNC) &&
-	    readbase_get(u, pid, n->kind, n->id, &f->base, &read_before) == 0 &&
-	    read_before)
-		f->has_base = true;
-	else if (editfile_load_base(u, n, &f->base, &f->has_base) != 0) {
+	rc = (fi->flags & O_TRUNC)
+	     ? editfile_load_save_base(u, n, pid, &f->base, &f->has_base)
+	     : editfile_load_base(u, n, &f->base, &f->has_base);
+	if (rc != 0) {
 		f->has_base = false;
 		buf_reset(&f->base);
 	}

@@ -374,13 +374,9 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 
 		buf_init(&base, 0);
 		rc = scratch_read(u, id, &text);
-		if (rc == 0 && editfile_has_base(to_kind) &&
-		    readbase_get(u, pid, to_kind, dir->id, &base,
-				 &has_base) != 0)
-			has_base = false;
 		/* Without one, the file becomes what the text says. */
-		if (rc == 0 && !has_base &&
-		    editfile_load_base(u, &target, &base, &has_base) != 0)
+		if (rc == 0 && editfile_load_save_base(u, &target, pid, &base,
+						       &has_base) != 0)
 			has_base = false;
 		if (rc == 0)
 			rc = editfile_commit(u, to_kind, dir->id, dir->owner,
