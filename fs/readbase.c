@@ -166,36 +166,36 @@ void readbase_note(struct upfs *u, pid_t tid, enum fs_kind kind,
 	if (id == NULL)
 		id = "";	/* a file of the tenant (settings.json) */
 	buf_init(&copy, 0);
-	if (buf_append(&copy, text->data, text->len) != 0)
-		goto out;
 	pthread_mutex_lock(&u->readbase_lock);
 	p = entry_find(u, tgid, start, kind, id);
-	if (p == NULL && !only_known) {
+	/* Copied only when kept: most commits are by processes that read
+	   nothing (echo >> allowed_users). A few KiB, under a lock that
+	   only this table takes. */
+	if ((p == NULL && only_known) ||
+	    buf_append(&copy, text->data, text->len) != 0)
+		goto out;
+	if (p) {
+		e = *p;
+	} else {
 		make_room(u, tgid, start);
 		e = calloc(1, sizeof(*e));
-		if (e && (e->id = strdup(id)) == NULL) {
+		if (e == NULL || (e->id = strdup(id)) == NULL) {
 			free(e);
-			e = NULL;
+			goto out;
 		}
-		if (e) {
-			e->tgid = tgid;
-			e->start = start;
-			e->kind = kind;
-			buf_init(&e->text, 0);
-			e->next = u->readbases;
-			u->readbases = e;
-		}
-	} else if (p) {
-		e = *p;
+		e->tgid = tgid;
+		e->start = start;
+		e->kind = kind;
+		buf_init(&e->text, 0);
+		e->next = u->readbases;
+		u->readbases = e;
 	}
-	if (e) {
-		buf_release(&e->text);
-		e->text = copy;
-		buf_init(&copy, 0);
-		e->used = ++u->readbase_clock;
-	}
-	pthread_mutex_unlock(&u->readbase_lock);
+	buf_release(&e->text);
+	e->text = copy;
+	buf_init(&copy, 0);
+	e->used = ++u->readbase_clock;
 out:
+	pthread_mutex_unlock(&u->readbase_lock);
 	buf_release(&copy);
 }
 
