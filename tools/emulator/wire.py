@@ -9,9 +9,9 @@ import select
 from . import util
 
 PIPE_SIZE = 1 << 20     # what an unprivileged process may ask for
-# Less than this left in the socket is read and written, not spliced: a
-# pipe costs six system calls (and as many GIL hand-offs) per body, a
-# small document's body two.
+# A body with no more than this left to come is read and written, not
+# spliced: a pipe costs six system calls (and as many GIL hand-offs) per
+# body, a small document's body two.
 SPLICE_MIN = 64 << 10
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -75,10 +75,10 @@ class BodyStream:
     never sit in memory. `length` is the Content-Length (None when absent,
     chunked or malformed: such a body cannot be streamed or drained).
     `sock` is the plain (not TLS) socket it arrives on, or None: write_to
-    then splices the bytes into a file without copying them through
-    Python, so a PUT costs the emulator next to no CPU and never holds the
-    GIL while the bytes move (the upload baselines measure the client,
-    not the emulator)."""
+    then splices a body of more than SPLICE_MIN bytes into a file without
+    copying it through Python, so a large PUT costs the emulator next to
+    no CPU and never holds the GIL while the bytes move (the upload
+    baselines measure the client, not the emulator)."""
 
     def __init__(self, rfile, headers, sock=None):
         self.rfile = rfile
@@ -120,7 +120,9 @@ class BodyStream:
             raise ValueError("past the end of the body")
         end = pos + count
         try:
-            if self.sock is None or count <= SPLICE_MIN:
+            # remaining only falls: once read this way, never spliced,
+            # which would skip what the reader had buffered.
+            if self.sock is None or self.remaining <= SPLICE_MIN:
                 while pos < end:
                     pos = self._pwrite(fd, pos,
                                        self.read(min(1 << 20, end - pos)))
