@@ -10,7 +10,8 @@
  * answers "how old is this"; the caller decides what is fresh.
  *
  * Values returned by cache_get() are copied out of LMDB (an MDB_val dies
- * with its transaction), so they stay valid until cache_entry_release().
+ * with its transaction), so they stay valid until cache_entry_release();
+ * cache_read() lends one to a callback inside its transaction instead.
  * No transaction is ever held across a call into this module.
  *
  * All functions are thread-safe and return 0 or a negative errno.
@@ -55,6 +56,17 @@ void cache_close(struct cache *c);
 /* -ENOENT when the key is absent. */
 int cache_get(struct cache *c, enum cache_table t, const char *key,
 	      struct cache_entry *out);
+/*
+ * Hands key's value to read as LMDB holds it, inside a read transaction,
+ * without copying it: data (not NUL-terminated) lives only during the
+ * call, and read must not call into this module. Returns what read
+ * returns, or -ENOENT when the key is absent. For a value parsed once
+ * and not kept as text, such as a big listing's JSON.
+ */
+typedef int (*cache_reader)(const char *data, size_t len, int64_t fetched_ms,
+			    void *arg);
+int cache_read(struct cache *c, enum cache_table t, const char *key,
+	       cache_reader read, void *arg);
 int cache_put(struct cache *c, enum cache_table t, const char *key,
 	      const void *data, size_t len, int64_t fetched_ms);
 /* 0 also when the key was absent. */

@@ -303,54 +303,57 @@ static int key_prepare(const struct cache *c, enum cache_table t,
 	return 0;
 }
 
-int cache_get(struct cache *c, enum cache_table t, const char *key,
-	      struct cache_entry *out)
+int cache_read(struct cache *c, enum cache_table t, const char *key,
+	       cache_reader read, void *arg)
 {
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
-	char *data = NULL;
-	size_t len;
-	int rc;
+	int rc = key_prepare(c, t, key, &k);
 
-	if (!out) {
-		rc = -EINVAL;
-		goto out;
-	}
-	*out = (struct cache_entry){ 0 };
-	rc = key_prepare(c, t, key, &k);
 	if (rc < 0)
-		goto out;
+		return rc;
 	rc = cache_mdb_to_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
 	if (rc < 0)
-		goto out;
+		return rc;
 	rc = mdb_get(txn, c->dbi[t], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
 	rc = cache_mdb_to_errno(rc);
-	if (rc < 0)
-		goto out;
-	if (v.mv_size < CACHE_HEADER_LEN) {
+	if (rc == 0 && v.mv_size < CACHE_HEADER_LEN)
 		rc = -EIO;	/* not a value this file wrote */
-		goto out;
+	if (rc == 0) {
+		atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+		rc = read((const char *)v.mv_data + CACHE_HEADER_LEN,
+			  v.mv_size - CACHE_HEADER_LEN,
+			  header_decode(v.mv_data), arg);
 	}
-	len = v.mv_size - CACHE_HEADER_LEN;
-	data = malloc(len + 1);
-	if (!data) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	memcpy(data, (const unsigned char *)v.mv_data + CACHE_HEADER_LEN, len);
-	data[len] = '\0';
-	out->fetched_ms = header_decode(v.mv_data);
-	out->data = data;
-	out->len = len;
-	data = NULL;
-	atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	free(data);
+	mdb_txn_abort(txn);
 	return rc;
+}
+
+/* cache_get's reader: the value copied out, NUL-terminated. */
+static int copy_value(const char *data, size_t len, int64_t fetched_ms,
+		      void *arg)
+{
+	struct cache_entry *out = arg;
+
+	out->data = malloc(len + 1);
+	if (out->data == NULL)
+		return -ENOMEM;
+	memcpy(out->data, data, len);
+	out->data[len] = '\0';
+	out->len = len;
+	out->fetched_ms = fetched_ms;
+	return 0;
+}
+
+int cache_get(struct cache *c, enum cache_table t, const char *key,
+	      struct cache_entry *out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = (struct cache_entry){ 0 };
+	return cache_read(c, t, key, copy_value, out);
 }
 
 /* op into txn; *changed tells whether a table changed. */

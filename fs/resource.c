@@ -111,24 +111,30 @@ static void res_evict(struct upfs *u, const struct res *keep)
 	}
 }
 
-/* Under res_lock: makes json (stolen) the resource's content. */
-static void res_install(struct upfs *u, struct res *r, json_t *json,
-			const char *text, size_t len, int64_t fetched_ms)
-{
-	uint64_t h = fnv1a_update(FNV1A_SEED, text, len);
+/* What a load brings: the parsed JSON (owned) and its text's measure. */
+struct res_loaded {
+	json_t *json;
+	uint64_t hash;		/* of the text */
+	size_t len;		/* of the text */
+	int64_t fetched_ms;
+};
 
-	if (r->gen == 0 || h != r->hash)
+/* Under res_lock: makes l->json (stolen) the resource's content. */
+static void res_install(struct upfs *u, struct res *r,
+			const struct res_loaded *l)
+{
+	if (r->gen == 0 || l->hash != r->hash)
 		r->gen++;
-	r->hash = h;
-	r->fetched_ms = fetched_ms;
+	r->hash = l->hash;
+	r->fetched_ms = l->fetched_ms;
 	r->must_fetch = false;
 	if (r->json) {
 		json_decref(r->json);
 		u->res->mem_bytes -= r->text_len;
 	}
-	r->json = json;
-	r->text_len = len;
-	u->res->mem_bytes += len;
+	r->json = l->json;
+	r->text_len = l->len;
+	u->res->mem_bytes += l->len;
 	r->used_ms = cache_now_ms();
 	res_evict(u, r);
 }
@@ -148,22 +154,30 @@ static void res_queue_refresh(struct upfs *u, struct res *r)
 	pthread_cond_broadcast(&u->res_cond);
 }
 
-/* Without locks: reads the resource's last copy from LMDB. */
-static int res_load_cached(struct upfs *u, const char *key, json_t **out,
-			   struct cache_entry *entry)
+/* res_load_cached's reader: parses the text where LMDB holds it, as a
+   copy of a big listing (megabytes) would only be thrown away. */
+static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
+			void *arg)
 {
+	struct res_loaded *l = arg;
 	json_error_t jerr;
-	int rc = cache_get(u->cache, UPFS_CACHE_RESOURCES, key, entry);
 
-	if (rc)
-		return rc;
-	*out = json_loadb(entry->data, entry->len, 0, &jerr);
-	if (*out == NULL) {
-		/* A damaged entry is a miss: the service has the truth. */
-		cache_entry_release(entry);
+	l->json = json_loadb(data, len, 0, &jerr);
+	/* A damaged entry is a miss: the service has the truth. */
+	if (l->json == NULL)
 		return -ENOENT;
-	}
+	l->hash = fnv1a_update(FNV1A_SEED, data, len);
+	l->len = len;
+	l->fetched_ms = fetched_ms;
 	return 0;
+}
+
+/* Without locks: reads the resource's last copy from LMDB. */
+static int res_load_cached(struct upfs *u, const char *key,
+			   struct res_loaded *out)
+{
+	return cache_read(u->cache, UPFS_CACHE_RESOURCES, key, parse_cached,
+			  out);
 }
 
 /* Without locks: fetches from the service and stores into LMDB. */
@@ -203,29 +217,25 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 /* Under res_lock on entry and exit; r->loading is set by the caller. */
 static int res_load(struct upfs *u, struct res *r, bool from_cache)
 {
-	struct cache_entry entry = { 0 };
-	json_t *json = NULL;
+	struct res_loaded l = { 0 };
 	char *text = NULL;
-	size_t len = 0;
-	int64_t fetched;
 	int rc;
 
 	pthread_mutex_unlock(&u->res_lock);
 	if (from_cache) {
-		rc = res_load_cached(u, r->key, &json, &entry);
-		fetched = entry.fetched_ms;
-		text = entry.data;
-		len = entry.len;
+		rc = res_load_cached(u, r->key, &l);
 	} else {
-		rc = res_fetch(u, r->key, r->list, &json, &text, &len);
-		fetched = cache_now_ms();
+		rc = res_fetch(u, r->key, r->list, &l.json, &text, &l.len);
+		l.fetched_ms = cache_now_ms();
+		if (rc == 0)
+			l.hash = fnv1a_update(FNV1A_SEED, text, l.len);
+		free(text);
 	}
 	pthread_mutex_lock(&u->res_lock);
 	if (rc == 0)
-		res_install(u, r, json, text, len, fetched);
+		res_install(u, r, &l);
 	if (rc == 0 && !from_cache)
 		r->disk_behind = false;	/* res_fetch wrote this copy there */
-	free(text);
 	r->loading = false;
 	pthread_cond_broadcast(&u->res_cond);
 	return rc;

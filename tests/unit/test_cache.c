@@ -188,6 +188,65 @@ out:
 	return rc;
 }
 
+/* What a cache_read reader saw, and what it answers. */
+struct lent {
+	char data[64];
+	size_t len;
+	int64_t fetched_ms;
+	int calls;
+	int answer;
+};
+
+static int note_lent(const char *data, size_t len, int64_t fetched_ms,
+		     void *arg)
+{
+	struct lent *l = arg;
+
+	l->calls++;
+	l->len = len;
+	l->fetched_ms = fetched_ms;
+	memcpy(l->data, data, len < sizeof(l->data) ? len : sizeof(l->data));
+	return l->answer;
+}
+
+/* cache_read lends the stored bytes and passes on its reader's answer. */
+static int test_read(void)
+{
+	static const char bin[] = { '[', '\0', ']', '\xff' };
+	struct cache *c = NULL;
+	struct lent l = { 0 };
+	char dir[PATH_MAX];
+	int rc = 1;
+
+	tmp_path(dir, sizeof(dir), "read");
+	CHECK(cache_open(&c, dir, 0) == 0);
+	CHECK(cache_put(c, UPFS_CACHE_RESOURCES, "k", bin, sizeof(bin),
+			1700000000456) == 0);
+	CHECK(cache_read(c, UPFS_CACHE_RESOURCES, "k", note_lent, &l) == 0);
+	CHECK(l.calls == 1 && l.len == sizeof(bin) &&
+	      l.fetched_ms == 1700000000456 &&
+	      memcmp(l.data, bin, sizeof(bin)) == 0);
+	l.answer = -EPROTO;
+	CHECK(cache_read(c, UPFS_CACHE_RESOURCES, "k", note_lent, &l) ==
+	      -EPROTO);
+	CHECK(l.calls == 2);
+	/* Absent, in another table, or a bad table: the reader never runs. */
+	CHECK(cache_read(c, UPFS_CACHE_RESOURCES, "nope", note_lent, &l) ==
+	      -ENOENT);
+	CHECK(cache_read(c, UPFS_CACHE_OUTBOX, "k", note_lent, &l) == -ENOENT);
+	CHECK(cache_read(c, UPFS_CACHE_TABLES, "k", note_lent, &l) == -EINVAL);
+	CHECK(l.calls == 2);
+	/* A write after a read sees no transaction left open. */
+	CHECK(cache_put(c, UPFS_CACHE_RESOURCES, "k", "[]", 2, 1) == 0);
+	l.answer = 0;
+	CHECK(cache_read(c, UPFS_CACHE_RESOURCES, "k", note_lent, &l) == 0);
+	CHECK(l.len == 2 && memcmp(l.data, "[]", 2) == 0 && l.fetched_ms == 1);
+	rc = 0;
+out:
+	cache_close(c);
+	return rc;
+}
+
 static int test_reopen(void)
 {
 	struct cache *c = NULL;
@@ -546,6 +605,7 @@ int main(void)
 	} tests[] = {
 		{ "errno_map", test_errno_map },
 		{ "basic", test_basic },
+		{ "read", test_read },
 		{ "reopen", test_reopen },
 		{ "layout", test_layout },
 		{ "keys", test_keys },
