@@ -2,9 +2,11 @@
  * names.c — display names to safe, stable file names (see names.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "names.h"
 
 /* U+FF0F FULLWIDTH SOLIDUS and U+FF0E FULLWIDTH FULL STOP, in UTF-8. */
@@ -139,7 +141,35 @@ static int suffix_name(struct names_entry *e, size_t chars)
 	return rc;
 }
 
-/* Suffixes every entry in runs of equal names; 1 in *changed if any. */
+/*
+ * " ~" and 16 hex digits of a hash of the id's own bytes, which the name
+ * codec can map together ("\x01" and "\xe2\x90\x81" both show as U+2401).
+ * Of a fixed length, so a run of equal names is cut alike.
+ */
+static int suffix_name_hashed(struct names_entry *e)
+{
+	char hex[2 + 16 + 1];
+	struct buf b;
+	size_t len = strlen(e->name);
+	int rc;
+
+	snprintf(hex, sizeof(hex), " ~%016llx", (unsigned long long)
+		 fnv1a_update(FNV1A_SEED, e->id, strlen(e->id)));
+	buf_init(&b, 0);
+	rc = buf_append(&b, e->name, utf8_cut(e->name, len,
+					      UPFS_NAME_MAX - strlen(hex)));
+	if (rc == 0)
+		rc = buf_append_str(&b, hex);
+	if (rc == 0) {
+		free(e->name);
+		e->name = buf_detach(&b, NULL);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* Suffixes every entry in runs of equal names; 1 in *changed if any.
+   chars 0: the hashed suffix (suffix_name_hashed). */
 static int suffix_duplicates(struct names_entry **sorted, size_t n,
 			     size_t chars, int *changed)
 {
@@ -152,7 +182,8 @@ static int suffix_duplicates(struct names_entry **sorted, size_t n,
 			if (strcmp(sorted[i]->name, sorted[j]->name) != 0)
 				break;
 		for (size_t k = i; j - i > 1 && k < j && rc == 0; k++) {
-			rc = suffix_name(sorted[k], chars);
+			rc = chars ? suffix_name(sorted[k], chars)
+				   : suffix_name_hashed(sorted[k]);
 			*changed = 1;
 		}
 		i = j;
@@ -186,6 +217,11 @@ int names_disambiguate(struct names_entry *entries, size_t n)
 	for (int round = 0; rc == 0 && changed && round < 3; round++) {
 		qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
 		rc = suffix_duplicates(sorted, n, UPFS_NAME_MAX, &changed);
+	}
+	/* Ids that differ only where the codec maps bytes together. */
+	if (rc == 0 && changed) {
+		qsort(sorted, n, sizeof(*sorted), cmp_entry_name);
+		rc = suffix_duplicates(sorted, n, 0, &changed);
 	}
 out:
 	free(sorted);

@@ -7,7 +7,9 @@
  * character boundary and gets " ~" and the first 8 characters of the id.
  * Two objects whose names are equal in one folder both get " ~" and the
  * first 8 characters of their id, so the same object always gets the same
- * name whatever order the service lists them in.
+ * name whatever order the service lists them in. Ids that still clash get
+ * the whole id, and ids that differ only in bytes the codec shows alike
+ * (a control character and its picture) " ~" and a hash of the id.
  */
 #ifndef UPFS_NAMES_H
 #define UPFS_NAMES_H

@@ -171,6 +171,37 @@ static void test_fuzz_regressions(void)
 		  strcmp(c[1].name, c[2].name) != 0,
 		  "chain clashes: '%s' '%s' '%s'", c[0].name, c[1].name,
 		  c[2].name);
+	/* Ids the codec shows alike: a control character and its picture
+	   (an empty display name is the id). */
+	struct names_entry p[3] = {
+		{ strdup(""), "\xe2\x90\x86\xe2\x90\x81" },
+		{ strdup(""), "\x06\x01" },
+		{ strdup(""), "0" },
+	};
+	for (int i = 0; i < 3; i++) {
+		struct buf e;
+
+		buf_init(&e, 0);
+		CHECK_MSG(names_encode(&e, p[i].name, p[i].id) == 0,
+			  "encoding id %d failed", i);
+		free(p[i].name);
+		p[i].name = buf_detach(&e, NULL);
+		buf_release(&e);
+	}
+	CHECK_MSG(strcmp(p[0].name, p[1].name) == 0,
+		  "the codec no longer shows these ids alike: the case is moot");
+	CHECK_MSG(names_disambiguate(p, 3) == 0, "pictures failed");
+	CHECK_MSG(strcmp(p[0].name, p[1].name) != 0 &&
+		  strcmp(p[0].name, p[2].name) != 0 &&
+		  strcmp(p[1].name, p[2].name) != 0 && strcmp(p[2].name, "0") == 0,
+		  "pictures clash: '%s' '%s' '%s'", p[0].name, p[1].name,
+		  p[2].name);
+	for (int i = 0; i < 3; i++) {
+		CHECK_MSG(strlen(p[i].name) <= UPFS_NAME_MAX &&
+			  strchr(p[i].name, '\x06') == NULL,
+			  "picture name %d unsafe: '%s'", i, p[i].name);
+		free(p[i].name);
+	}
 	for (int i = 0; i < 3; i++)
 		free(c[i].name);
 	for (int i = 0; i < 2; i++)
