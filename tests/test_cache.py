@@ -8,6 +8,7 @@ import os
 import pytest
 
 import util
+from test_print_failures import CACHE_HEADER_LEN, lmdb_put_value, lmdb_values
 from util import read_bytes
 
 LONG_TTL = ["dir_ttl=600", "status_ttl=600"]
@@ -91,6 +92,31 @@ def test_large_remount_is_warm(large, upfs_mount):
     st = again.status()
     assert int(st["cache_hits"]) > hits
     assert int(st["graph_requests"]) == 0, st
+
+
+def test_a_damaged_cached_listing_is_fetched_again(emulator, upfs_mount):
+    """A cached value that is no longer JSON (a disk's bit rot, another
+    program) is a miss: the listing comes from the service again, whole,
+    and is cached anew."""
+    first = upfs_mount(emulator, options=LONG_TTL)
+    listing = util.run(["ls", "-l", first.p("printers")]).stdout
+    cache = first.cache_dir
+    first.unmount()
+    values = lmdb_values(cache, "resources")
+    assert "/print/printers" in values, sorted(values)
+    # The value's fetch-time header kept, its JSON cut in half.
+    raw = values["/print/printers"]
+    lmdb_put_value(cache, "resources", "/print/printers",
+                   raw[:CACHE_HEADER_LEN + (len(raw) - CACHE_HEADER_LEN) // 2])
+
+    emulator.reset_requests()
+    again = upfs_mount(emulator, cache_dir=cache, options=LONG_TTL)
+    out = util.run(["ls", "-l", again.p("printers")]).stdout
+    assert out == listing
+    assert emulator.requests()["routes"].get("GET /print/printers") == 1
+    again.unmount()
+    assert lmdb_values(cache, "resources")["/print/printers"][
+        CACHE_HEADER_LEN:] == raw[CACHE_HEADER_LEN:]
 
 
 def warm_up(mount):

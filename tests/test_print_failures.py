@@ -920,17 +920,23 @@ def lmdb_records(cache_dir, table):
             for key, raw in lmdb_values(cache_dir, table).items()}
 
 
-def lmdb_put_record(cache_dir, table, key, record):
-    """Writes record (JSON) under an existing key of a dead upfs's LMDB
-    with mdb_load, keeping the value's header."""
-    header = lmdb_values(cache_dir, table)[key][:CACHE_HEADER_LEN]
-    value = header + json.dumps(record).encode()
+def lmdb_put_value(cache_dir, table, key, value):
+    """Writes value (bytes, header and all) under key of a dead upfs's
+    LMDB with mdb_load."""
     dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" \
         " %s\n %s\nDATA=END\n" % (key.encode().hex(), value.hex())
     proc = subprocess.run(["mdb_load", "-s", table, cache_dir],
                           input=dump.encode(), capture_output=True)
     if proc.returncode != 0:
         raise AssertionError("mdb_load: %s" % proc.stderr.decode())
+
+
+def lmdb_put_record(cache_dir, table, key, record):
+    """Writes record (JSON) under an existing key of a dead upfs's LMDB
+    with mdb_load, keeping the value's header."""
+    header = lmdb_values(cache_dir, table)[key][:CACHE_HEADER_LEN]
+    lmdb_put_value(cache_dir, table, key,
+                   header + json.dumps(record).encode())
 
 
 def this_boot():
