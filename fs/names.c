@@ -125,14 +125,17 @@ static int cmp_entry_name(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
-static int suffix_name(struct names_entry *e, size_t chars)
+/* e's name with " ~" and the first chars characters of suffix. */
+static int suffix_name(struct names_entry *e, const char *suffix,
+		       size_t chars)
 {
 	struct buf b;
 	int rc;
 
 	buf_init(&b, 0);
 	/* A suffixed long name must still fit in UPFS_NAME_MAX bytes. */
-	rc = append_cut_with_suffix(&b, e->name, strlen(e->name), e->id, chars);
+	rc = append_cut_with_suffix(&b, e->name, strlen(e->name), suffix,
+				    chars);
 	if (rc == 0) {
 		free(e->name);
 		e->name = buf_detach(&b, NULL);
@@ -148,24 +151,11 @@ static int suffix_name(struct names_entry *e, size_t chars)
  */
 static int suffix_name_hashed(struct names_entry *e)
 {
-	char hex[2 + 16 + 1];
-	struct buf b;
-	size_t len = strlen(e->name);
-	int rc;
+	char hex[16 + 1];
 
-	snprintf(hex, sizeof(hex), " ~%016llx", (unsigned long long)
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)
 		 fnv1a_update(FNV1A_SEED, e->id, strlen(e->id)));
-	buf_init(&b, 0);
-	rc = buf_append(&b, e->name, utf8_cut(e->name, len,
-					      UPFS_NAME_MAX - strlen(hex)));
-	if (rc == 0)
-		rc = buf_append_str(&b, hex);
-	if (rc == 0) {
-		free(e->name);
-		e->name = buf_detach(&b, NULL);
-	}
-	buf_release(&b);
-	return rc;
+	return suffix_name(e, hex, sizeof(hex) - 1);
 }
 
 /* Suffixes every entry in runs of equal names; 1 in *changed if any.
@@ -182,7 +172,8 @@ static int suffix_duplicates(struct names_entry **sorted, size_t n,
 			if (strcmp(sorted[i]->name, sorted[j]->name) != 0)
 				break;
 		for (size_t k = i; j - i > 1 && k < j && rc == 0; k++) {
-			rc = chars ? suffix_name(sorted[k], chars)
+			rc = chars ? suffix_name(sorted[k], sorted[k]->id,
+						 chars)
 				   : suffix_name_hashed(sorted[k]);
 			*changed = 1;
 		}

@@ -154,8 +154,7 @@ static void res_queue_refresh(struct upfs *u, struct res *r)
 	pthread_cond_broadcast(&u->res_cond);
 }
 
-/* res_load_cached's reader: parses the text where LMDB holds it, as a
-   copy of a big listing (megabytes) would only be thrown away. */
+/* res_load's reader of the resource's last copy in LMDB. */
 static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 			void *arg)
 {
@@ -172,45 +171,42 @@ static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 	return 0;
 }
 
-/* Without locks: reads the resource's last copy from LMDB. */
-static int res_load_cached(struct upfs *u, const char *key,
-			   struct res_loaded *out)
-{
-	return cache_read(u->cache, UPFS_CACHE_RESOURCES, key, parse_cached,
-			  out);
-}
-
 /* Without locks: fetches from the service and stores into LMDB. */
 static int res_fetch(struct upfs *u, const char *key, bool list,
-		     json_t **out, char **text, size_t *len)
+		     struct res_loaded *out)
 {
 	struct graph_err gerr = { 0 };
 	struct graph *g = identity_for_path(u, key, gerr.message,
 					    sizeof(gerr.message));
+	char *text;
 	int rc;
 
 	if (g == NULL) {
 		health_refusal(u, key, gerr.message);
 		return -EACCES;
 	}
-	rc = list ? graph_list(g, key, out, NULL, &gerr)
-		  : graph_get(g, key, out, &gerr);
+	rc = list ? graph_list(g, key, &out->json, NULL, &gerr)
+		  : graph_get(g, key, &out->json, &gerr);
 	if (rc) {
 		health_error(u, key, rc, &gerr);
 		return rc;
 	}
 	health_set_online(u, true);
-	*text = json_dumps(*out, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (*text == NULL) {
-		json_decref(*out);
+	text = json_dumps(out->json, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (text == NULL) {
+		json_decref(out->json);
+		out->json = NULL;
 		return -ENOMEM;
 	}
-	*len = strlen(*text);
-	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, *text, *len,
-		       cache_now_ms());
+	out->len = strlen(text);
+	out->hash = fnv1a_update(FNV1A_SEED, text, out->len);
+	out->fetched_ms = cache_now_ms();
+	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, text, out->len,
+		       out->fetched_ms);
 	if (rc)
 		/* Still served from memory; the next mount starts colder. */
 		health_error(u, "cache write", rc, NULL);
+	free(text);
 	return 0;
 }
 
@@ -218,19 +214,14 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 static int res_load(struct upfs *u, struct res *r, bool from_cache)
 {
 	struct res_loaded l = { 0 };
-	char *text = NULL;
 	int rc;
 
 	pthread_mutex_unlock(&u->res_lock);
-	if (from_cache) {
-		rc = res_load_cached(u, r->key, &l);
-	} else {
-		rc = res_fetch(u, r->key, r->list, &l.json, &text, &l.len);
-		l.fetched_ms = cache_now_ms();
-		if (rc == 0)
-			l.hash = fnv1a_update(FNV1A_SEED, text, l.len);
-		free(text);
-	}
+	/* From LMDB, parsed where it holds the text: a copy of a big
+	   listing (megabytes) would only be thrown away. */
+	rc = from_cache ? cache_read(u->cache, UPFS_CACHE_RESOURCES, r->key,
+				     parse_cached, &l)
+			: res_fetch(u, r->key, r->list, &l);
 	pthread_mutex_lock(&u->res_lock);
 	if (rc == 0)
 		res_install(u, r, &l);

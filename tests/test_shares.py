@@ -504,7 +504,8 @@ def test_vim_keeps_what_changed_since_it_read(emu, admin, upfs_mount,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
     try:
-        util.wait_until(lambda: os.path.exists(ready) or vim.poll(),
+        util.wait_until(lambda: os.path.exists(ready) or
+                        vim.poll() is not None,
                         timeout=15, what="vim to read allowed_users")
         util.run(["sh", "-c", "echo %s >> allowed_users" % DAVE], cwd=od)
         util.wait_until(lambda: DAVE in read(path), timeout=15,
