@@ -1074,6 +1074,38 @@ def test_the_job_quota_counts_recent_jobs_only(start_emulator):
     assert_refused(r, 403, "limit", codes=("quotaLimitReached",))
 
 
+@pytest.mark.parametrize("size", [100, 200 * 1024],
+                         ids=["read", "spliced"])
+def test_a_put_cut_short_is_dropped_and_its_range_freed(emu, size):
+    """A client that sends fewer bytes than its Content-Length and hangs
+    up gets no reply and leaves nothing behind: the same range PUT again
+    completes the document (both the read body and the spliced one)."""
+    data = b"%PDF-1.7\n" + os.urandom(size - 16) + b"\n%%EOF\n"
+    _, job, _, upload = open_upload(emu, "cut.pdf", data)
+    url = urllib.parse.urlsplit(upload)
+    head = ("PUT %s?%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+            "Content-Range: bytes 0-%d/%d\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
+            % (url.path, url.query, size, size - 1, size))
+    with socket.create_connection((url.hostname, url.port),
+                                  timeout=util.scaled(30)) as sock:
+        sock.sendall(head.encode("iso-8859-1") + data[:size // 2])
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            got = sock.recv(65536)
+            if not got:
+                break
+            out += got
+    assert out == b"", out[:300]
+    r = request(emu, "PUT", upload, data, headers={
+        "Content-Range": "bytes 0-%d/%d" % (size - 1, size),
+        "Content-Type": "application/octet-stream"})
+    assert r.status == 201, r.data
+    assert emu.job_document(job["id"])["sha256"] == \
+        hashlib.sha256(data).hexdigest()
+
+
 def raw_exchange(emu, head):
     """Sends head (a request without body) on a new connection; returns
     everything the emulator wrote until it closed the connection."""
