@@ -294,6 +294,30 @@ enum res_policy {
 int res_get(struct upfs *u, const char *key, bool list, int ttl,
 	    enum res_policy policy, json_t **out, struct fs_deps *deps);
 
+/*
+ * How a resource is kept in memory when not as a JSON tree: parse builds
+ * the kept object from the resource's JSON text and says how many bytes
+ * it holds (counted against the memory budget); text it cannot read makes
+ * a cached copy a miss and a fetch fail. Kept objects are shared and never
+ * changed: hold adds a reference, drop releases one.
+ */
+struct res_form {
+	int (*parse)(const void *arg, const char *text, size_t len,
+		     void **out, size_t *bytes);
+	void *(*hold)(void *obj);
+	void (*drop)(void *obj);
+	const void *arg;
+};
+
+/*
+ * As res_get, for a resource kept in form: *out is a new reference
+ * (form->drop it). A key is read with one form, or as JSON, for the
+ * mount's life: -EINVAL otherwise.
+ */
+int res_get_form(struct upfs *u, const char *key, bool list, int ttl,
+		 enum res_policy policy, const struct res_form *form,
+		 void **out, struct fs_deps *deps);
+
 /* Makes the next read of key fetch it from the service (own writes). */
 void res_expire(struct upfs *u, const char *key);
 

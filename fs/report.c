@@ -126,26 +126,6 @@ static int header(struct buf *out, const char *first,
 
 /* --- usage ---------------------------------------------------------------- */
 
-struct dated {
-	char day[UPFS_ISODATE_DAY_LEN];	/* "" when the row has none */
-	size_t index;			/* in the input, to keep ties stable */
-	const json_t *row;		/* borrowed */
-};
-
-static int cmp_dated(const void *a, const void *b)
-{
-	const struct dated *x = a, *y = b;
-	int c;
-
-	/* Rows without a date go last. */
-	if (!x->day[0] != !y->day[0])
-		return x->day[0] ? -1 : 1;
-	c = strcmp(x->day, y->day);
-	if (c)
-		return c;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
 static void day_of(const json_t *obj, const char *key,
 		   char day[UPFS_ISODATE_DAY_LEN])
 {
@@ -155,66 +135,61 @@ static void day_of(const json_t *obj, const char *key,
 		day[0] = '\0';
 }
 
-static int usage_line(struct buf *out, const struct dated *d,
-		      enum report_who who)
+int report_usage_header(enum report_who who, struct buf *out)
+{
+	if (who == UPFS_REPORT_BY_PRINTER)
+		return header(out, "usageDate", usage_counters, N_COUNTERS,
+			      printer_columns, N_OF(printer_columns));
+	return header(out, "usageDate", usage_counters, N_COUNTERS,
+		      user_columns, N_OF(user_columns));
+}
+
+int report_usage_line(const json_t *row, enum report_who who,
+		      struct buf *out)
 {
 	const char *const *tail = who == UPFS_REPORT_BY_PRINTER ?
 		printer_columns : user_columns;
 	size_t ntail = who == UPFS_REPORT_BY_PRINTER ? N_OF(printer_columns) :
 		N_OF(user_columns);
-	struct csv_row row;
+	size_t start = out->len;
+	char day[UPFS_ISODATE_DAY_LEN];
+	struct csv_row row_out;
 	int rc;
 
-	csv_row_begin(&row, out);
-	if (d->day[0])
-		rc = csv_row_field(&row, d->day);
+	if (!json_is_object(row))
+		return -EINVAL;
+	day_of(row, "usageDate", day);
+	csv_row_begin(&row_out, out);
+	if (day[0])
+		rc = csv_row_field(&row_out, day);
 	else
-		rc = value_field(&row, json_object_get(d->row, "usageDate"));
+		rc = value_field(&row_out, json_object_get(row, "usageDate"));
 	for (size_t i = 0; i < N_COUNTERS && rc == 0; i++)
-		rc = value_field(&row, json_object_get(d->row,
-						       usage_counters[i]));
+		rc = value_field(&row_out, json_object_get(row,
+							   usage_counters[i]));
 	for (size_t i = 0; i < ntail && rc == 0; i++)
-		rc = value_field(&row, json_object_get(d->row, tail[i]));
+		rc = value_field(&row_out, json_object_get(row, tail[i]));
 	if (rc == 0)
-		rc = csv_row_end(&row);
+		rc = csv_row_end(&row_out);
+	if (rc)
+		undo(out, start);
 	return rc;
 }
 
-int report_usage_csv(const json_t *rows, enum report_who who,
-		     struct buf *out)
+void report_point_of(const json_t *row, enum report_who who,
+		     struct report_point *p)
 {
-	struct dated *sorted = NULL;
-	size_t start = out->len, n, i;
-	const json_t *row;
-	int rc = check_objects(rows);
+	const char *id_key = who == UPFS_REPORT_BY_PRINTER ? "printerId" :
+		"userPrincipalName";
+	const char *name_key = who == UPFS_REPORT_BY_PRINTER ? "printerName" :
+		"userPrincipalName";
+	const json_t *pages = json_object_get(row, "pageCount");
 
-	if (rc)
-		goto out;
-	n = json_array_size(rows);
-	sorted = calloc(n ? n : 1, sizeof(*sorted));
-	if (sorted == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	json_array_foreach(rows, i, row) {
-		sorted[i].index = i;
-		sorted[i].row = row;
-		day_of(row, "usageDate", sorted[i].day);
-	}
-	qsort(sorted, n, sizeof(*sorted), cmp_dated);
-	if (who == UPFS_REPORT_BY_PRINTER)
-		rc = header(out, "usageDate", usage_counters, N_COUNTERS,
-			    printer_columns, N_OF(printer_columns));
-	else
-		rc = header(out, "usageDate", usage_counters, N_COUNTERS,
-			    user_columns, N_OF(user_columns));
-	for (i = 0; i < n && rc == 0; i++)
-		rc = usage_line(out, &sorted[i], who);
-out:
-	if (rc)
-		undo(out, start);
-	free(sorted);
-	return rc;
+	p->id = json_string_value(json_object_get(row, id_key));
+	p->name = json_string_value(json_object_get(row, name_key));
+	day_of(row, "usageDate", p->day);
+	p->pages = json_is_integer(pages) && json_integer_value(pages) > 0 ?
+		json_integer_value(pages) : 0;
 }
 
 /* --- archived jobs -------------------------------------------------------- */

@@ -4,8 +4,8 @@
  * print usage and archived jobs, the months that have data, and
  * usage/summary.svg. Pure: no FUSE, no network, no clock.
  *
- * Inputs are jansson arrays of the `value` elements of the collections
- * (all pages joined), borrowed for the duration of the call. Outputs are
+ * Inputs are jansson values of the collections' `value` elements (all
+ * pages joined), borrowed for the duration of the call. Outputs are
  * appended to a struct buf the caller owns; on error the buf is left as
  * it was. Errors: -EINVAL (an input that is not an array of objects, a
  * bad date argument), -ENOMEM, -EFBIG (the buf's cap).
@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "isodate.h"
 
 /* Whose usage a printUsage row counts. */
 enum report_who {
@@ -29,9 +30,10 @@ enum report_who {
 };
 
 /*
- * usage/by-printer/<p>/{daily,monthly}.csv and usage/by-user/<u>/…: from
- * printUsageByPrinter or printUsageByUser rows, one CSV line per row,
- * sorted by usageDate (rows of one date keep their order). Columns:
+ * usage/by-printer/<p>/{daily,monthly}.csv and usage/by-user/<u>/…: one
+ * CSV line per printUsageByPrinter or printUsageByUser row (usage_index.h
+ * sorts them by usageDate and puts the lines of one printer or user
+ * together). Columns:
  *
  *   usageDate, completedJobCount, incompleteJobCount,
  *   completedBlackAndWhiteJobCount, completedColorJobCount, pageCount,
@@ -41,10 +43,26 @@ enum report_who {
  *
  * usageDate is written YYYY-MM-DD (a full timestamp, as some beta answers
  * carry, is cut to its UTC day). A counter the row lacks or holds as null
- * is an empty field. No rows: the header line alone.
+ * is an empty field. report_usage_header appends the header line,
+ * report_usage_line one row's line (-EINVAL unless row is an object).
  */
-int report_usage_csv(const json_t *rows, enum report_who who,
-		     struct buf *out);
+int report_usage_header(enum report_who who, struct buf *out);
+int report_usage_line(const json_t *row, enum report_who who,
+		      struct buf *out);
+
+/* What usage/summary.svg and the folders take from one usage row. */
+struct report_point {
+	const char *id;		/* printerId or userPrincipalName; NULL
+				   when not a string */
+	const char *name;	/* printerName, or the UPN; NULL: none */
+	char day[UPFS_ISODATE_DAY_LEN];	/* UTC day of usageDate; "" when
+					   it has none that reads */
+	json_int_t pages;	/* pageCount when a positive integer, else 0 */
+};
+
+/* The point of a usage row; id and name are borrowed from row. */
+void report_point_of(const json_t *row, enum report_who who,
+		     struct report_point *p);
 
 /*
  * archive/{printers,users,groups}/<name>/<YYYY-MM>.csv: from archivedPrintJob
@@ -77,22 +95,24 @@ int report_months_of(const json_t *items, const char *date_key,
  * the 30 days that end with today ("YYYY-MM-DD", inclusive):
  *
  *   "Pages per printer": one <rect class="bar printer"> per printer, the
- *   sum of pageCount of its daily_by_printer rows in the window, largest
- *   first. Printers are those of the rows in the window plus, when
- *   printers (printer objects with id and displayName; NULL for none) is
- *   given, every one of those, so a printer with no pages gets an empty
- *   bar.
+ *   sum of the pages of its by_printer points (daily rows) in the window,
+ *   largest first. Printers are those of the points in the window plus,
+ *   when printers (printer objects with id and displayName; NULL for
+ *   none) is given, every one of those, so a printer with no pages gets
+ *   an empty bar.
  *
  *   "Top 10 users by pages": one <rect class="bar user"> for each of the
- *   ten users with the most pages in daily_by_user (pages > 0 only).
+ *   ten users with the most pages in by_user (pages > 0 only).
  *
  * Each bar carries data-id (the printer id or UPN) and data-pages. A chart
  * with no bars says so in words; no rows at all still make a valid
  * document. Long names are shortened on the axis and given in full in a
  * <title> tooltip.
  */
-int report_summary_svg(const json_t *daily_by_printer,
-		       const json_t *daily_by_user, const json_t *printers,
-		       const char *today, struct buf *out);
+int report_summary_svg(const struct report_point *by_printer,
+		       size_t n_by_printer,
+		       const struct report_point *by_user, size_t n_by_user,
+		       const json_t *printers, const char *today,
+		       struct buf *out);
 
 #endif

@@ -40,7 +40,7 @@
 #define USER_FILL "#f28e2b"
 
 struct bar {
-	const char *id;		/* printer id or UPN, borrowed from the JSON */
+	const char *id;		/* printer id or UPN, borrowed */
 	const char *name;	/* label, borrowed; NULL: the id */
 	json_int_t pages;
 };
@@ -126,43 +126,20 @@ static void bars_merge(struct bars *b)
 	qsort(b->v, b->n, sizeof(*b->v), cmp_pages);
 }
 
-static int in_window(const json_t *row, const char *from, const char *to)
+/* The bars of points in the window [from, to]. */
+static int collect(struct bars *b, const struct report_point *points,
+		   size_t n, const char *from, const char *to)
 {
-	const char *text = json_string_value(json_object_get(row, "usageDate"));
-	char day[UPFS_ISODATE_DAY_LEN];
-
-	if (text == NULL || isodate_utc_day(text, day))
-		return 0;
-	return strcmp(day, from) >= 0 && strcmp(day, to) <= 0;
-}
-
-static json_int_t pages_of(const json_t *row)
-{
-	const json_t *v = json_object_get(row, "pageCount");
-
-	return json_is_integer(v) && json_integer_value(v) > 0 ?
-		json_integer_value(v) : 0;
-}
-
-/* The bars of rows in the window: id_key names the bar, name_key labels it. */
-static int collect(struct bars *b, const json_t *rows, const char *id_key,
-		   const char *name_key, const char *from, const char *to)
-{
-	size_t i;
-	const json_t *row;
 	int rc = 0;
 
-	json_array_foreach(rows, i, row) {
-		const char *id;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct report_point *p = &points[i];
 
-		id = json_string_value(json_object_get(row, id_key));
-
-		if (id == NULL || !in_window(row, from, to))
+		/* A point without a day has "" here: before any window. */
+		if (p->id == NULL || strcmp(p->day, from) < 0 ||
+		    strcmp(p->day, to) > 0)
 			continue;
-		rc = bars_push(b, id, json_string_value(json_object_get(
-			row, name_key)), pages_of(row));
-		if (rc)
-			break;
+		rc = bars_push(b, p->id, p->name, p->pages);
 	}
 	return rc;
 }
@@ -347,8 +324,10 @@ static int document(struct buf *out, const struct bars *printers,
 	return rc;
 }
 
-int report_summary_svg(const json_t *daily_by_printer,
-		       const json_t *daily_by_user, const json_t *printers,
+int report_summary_svg(const struct report_point *by_printer_points,
+		       size_t n_by_printer,
+		       const struct report_point *by_user_points,
+		       size_t n_by_user, const json_t *printers,
 		       const char *today, struct buf *out)
 {
 	struct bars by_printer = { 0 }, by_user = { 0 };
@@ -356,19 +335,18 @@ int report_summary_svg(const json_t *daily_by_printer,
 	size_t start = out->len;
 	int rc = -EINVAL;
 
-	if (!json_is_array(daily_by_printer) || !json_is_array(daily_by_user) ||
+	if ((n_by_printer && by_printer_points == NULL) ||
+	    (n_by_user && by_user_points == NULL) ||
 	    (printers && !json_is_array(printers)) || today == NULL ||
 	    strlen(today) != UPFS_ISODATE_DAY_LEN - 1 ||
 	    isodate_utc_day(today, day) ||
 	    isodate_add_days(day, 1 - WINDOW_DAYS, from))
 		goto out;
-	rc = collect(&by_printer, daily_by_printer, "printerId",
-		     "printerName", from, day);
+	rc = collect(&by_printer, by_printer_points, n_by_printer, from, day);
 	if (rc == 0 && printers)
 		rc = collect_printers(&by_printer, printers);
 	if (rc == 0)
-		rc = collect(&by_user, daily_by_user, "userPrincipalName",
-			     "userPrincipalName", from, day);
+		rc = collect(&by_user, by_user_points, n_by_user, from, day);
 	if (rc)
 		goto out;
 	bars_merge(&by_printer);

@@ -9,9 +9,10 @@
  * generation changes only when a fetch brings different bytes, which is
  * what tells node.c to rebuild a folder snapshot.
  *
- * Parsed JSON is kept for the most recently used resources up to a byte
- * budget; the rest is parsed again from LMDB when needed, which keeps the
- * daemon small on tenants with tens of thousands of jobs.
+ * Parsed JSON (or a resource's own form, see res_form) is kept for the
+ * most recently used resources up to a byte budget; the rest is parsed
+ * again from LMDB when needed, which keeps the daemon small on tenants
+ * with tens of thousands of jobs.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -39,8 +40,11 @@ struct res {
 	uint64_t hash;		/* of the JSON text, to see changes */
 	int64_t fetched_ms;
 	int64_t used_ms;
-	json_t *json;		/* NULL when not in memory */
-	size_t text_len;
+	const struct res_form *form;	/* NULL: kept as JSON */
+	json_t *json;		/* NULL when not in memory (or a form's) */
+	void *obj;		/* a form's, NULL when not in memory */
+	size_t text_len;	/* bytes counted against the budget: the
+				   JSON text's, or what a form holds */
 	bool loading;		/* a thread is loading or fetching it */
 	bool tried_cache;	/* LMDB was consulted once */
 	bool queued;		/* waiting for a refresher */
@@ -71,25 +75,48 @@ static struct res *res_find(struct upfs *u, const char *key)
 }
 
 /* Under res_lock: the record of key, made if there is none. */
-static struct res *res_lookup(struct upfs *u, const char *key, bool list)
+static int res_lookup(struct upfs *u, const char *key, bool list,
+		      const struct res_form *form, struct res **out)
 {
 	size_t b = fnv1a_update(FNV1A_SEED, key, strlen(key)) % RES_BUCKETS;
 	struct res *r = res_find(u, key);
 
-	if (r)
-		return r;
+	if (r) {
+		*out = r;
+		return r->form == form ? 0 : -EINVAL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
-		return NULL;
+		return -ENOMEM;
 	r->key = strdup(key);
 	if (r->key == NULL) {
 		free(r);
-		return NULL;
+		return -ENOMEM;
 	}
 	r->list = list;
+	r->form = form;
 	r->next = u->res->buckets[b];
 	u->res->buckets[b] = r;
-	return r;
+	*out = r;
+	return 0;
+}
+
+static bool res_in_memory(const struct res *r)
+{
+	return r->json || r->obj;
+}
+
+/* Under res_lock (or alone): drops what r keeps in memory. */
+static void res_forget_memory(struct upfs *u, struct res *r)
+{
+	if (!res_in_memory(r))
+		return;
+	json_decref(r->json);
+	if (r->obj)
+		r->form->drop(r->obj);
+	r->json = NULL;
+	r->obj = NULL;
+	u->res->mem_bytes -= r->text_len;
 }
 
 /* Under res_lock: drops parsed JSON of the least recently used. */
@@ -100,26 +127,28 @@ static void res_evict(struct upfs *u, const struct res *keep)
 
 		for (size_t b = 0; b < RES_BUCKETS; b++)
 			for (struct res *r = u->res->buckets[b]; r; r = r->next)
-				if (r->json && r != keep && !r->loading &&
+				if (res_in_memory(r) && r != keep &&
+				    !r->loading &&
 				    (!victim || r->used_ms < victim->used_ms))
 					victim = r;
 		if (victim == NULL)
 			return;
-		json_decref(victim->json);
-		victim->json = NULL;
-		u->res->mem_bytes -= victim->text_len;
+		res_forget_memory(u, victim);
 	}
 }
 
-/* What a load brings: the parsed JSON (owned) and its text's measure. */
+/* What a load brings: the parsed JSON or form (owned), and measures. */
 struct res_loaded {
+	const struct res_form *form;	/* set by the caller: how to keep it */
 	json_t *json;
+	void *obj;		/* form's */
 	uint64_t hash;		/* of the text */
 	size_t len;		/* of the text */
+	size_t bytes;		/* against the budget */
 	int64_t fetched_ms;
 };
 
-/* Under res_lock: makes l->json (stolen) the resource's content. */
+/* Under res_lock: makes l's JSON or object (stolen) r's content. */
 static void res_install(struct upfs *u, struct res *r,
 			const struct res_loaded *l)
 {
@@ -128,13 +157,11 @@ static void res_install(struct upfs *u, struct res *r,
 	r->hash = l->hash;
 	r->fetched_ms = l->fetched_ms;
 	r->must_fetch = false;
-	if (r->json) {
-		json_decref(r->json);
-		u->res->mem_bytes -= r->text_len;
-	}
+	res_forget_memory(u, r);
 	r->json = l->json;
-	r->text_len = l->len;
-	u->res->mem_bytes += l->len;
+	r->obj = l->obj;
+	r->text_len = l->bytes;
+	u->res->mem_bytes += l->bytes;
 	r->used_ms = cache_now_ms();
 	res_evict(u, r);
 }
@@ -154,16 +181,27 @@ static void res_queue_refresh(struct upfs *u, struct res *r)
 	pthread_cond_broadcast(&u->res_cond);
 }
 
+/* The JSON text of a resource into l, as JSON or its form. */
+static int res_parse(const char *data, size_t len, struct res_loaded *l)
+{
+	json_error_t jerr;
+
+	if (l->form)
+		return l->form->parse(l->form->arg, data, len, &l->obj,
+				      &l->bytes);
+	l->json = json_loadb(data, len, 0, &jerr);
+	l->bytes = len;
+	return l->json ? 0 : -EINVAL;
+}
+
 /* res_load's reader of the resource's last copy in LMDB. */
 static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 			void *arg)
 {
 	struct res_loaded *l = arg;
-	json_error_t jerr;
 
-	l->json = json_loadb(data, len, 0, &jerr);
 	/* A damaged entry is a miss: the service has the truth. */
-	if (l->json == NULL)
+	if (res_parse(data, len, l))
 		return -ENOENT;
 	l->hash = fnv1a_update(FNV1A_SEED, data, len);
 	l->len = len;
@@ -199,8 +237,19 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 		return -ENOMEM;
 	}
 	out->len = strlen(text);
+	out->bytes = out->len;
 	out->hash = fnv1a_update(FNV1A_SEED, text, out->len);
 	out->fetched_ms = cache_now_ms();
+	if (out->form) {
+		/* Kept in its form: the tree goes before that is built. */
+		json_decref(out->json);
+		out->json = NULL;
+		rc = res_parse(text, out->len, out);
+		if (rc) {
+			free(text);
+			return rc;
+		}
+	}
 	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, text, out->len,
 		       out->fetched_ms);
 	if (rc)
@@ -213,7 +262,7 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 /* Under res_lock on entry and exit; r->loading is set by the caller. */
 static int res_load(struct upfs *u, struct res *r, bool from_cache)
 {
-	struct res_loaded l = { 0 };
+	struct res_loaded l = { .form = r->form };
 	int rc;
 
 	pthread_mutex_unlock(&u->res_lock);
@@ -266,7 +315,7 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 		*again = true;
 		return 0;
 	}
-	if (r->json == NULL && !r->tried_cache) {
+	if (!res_in_memory(r) && !r->tried_cache) {
 		r->tried_cache = true;
 		r->loading = true;
 		/* Any LMDB failure is a miss: the service has the truth. */
@@ -274,17 +323,17 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 		*again = true;
 		return 0;
 	}
-	if (r->json == NULL && r->gen != 0) {
+	if (!res_in_memory(r) && r->gen != 0) {
 		/* Evicted from memory: LMDB still has it. */
 		r->loading = true;
 		*again = res_load(u, r, true) == 0;
 		if (*again)
 			return 0;
 	}
-	if (r->json && ((res_is_fresh(r, ttl) && !r->must_fetch) ||
+	if (res_in_memory(r) && ((res_is_fresh(r, ttl) && !r->must_fetch) ||
 			u->opts.offline))
 		return 0;
-	if (r->json && policy == RES_STALE_OK && !r->must_fetch) {
+	if (res_in_memory(r) && policy == RES_STALE_OK && !r->must_fetch) {
 		res_queue_refresh(u, r);
 		return 0;
 	}
@@ -292,7 +341,7 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 		return -ENETDOWN;
 	r->loading = true;
 	rc = res_load(u, r, false);
-	if (rc && r->json) {
+	if (rc && res_in_memory(r)) {
 		/* The service failed: stale data beats none. */
 		pthread_mutex_lock(&u->health_lock);
 		u->served_stale++;
@@ -302,30 +351,46 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 	return rc;
 }
 
-int res_get(struct upfs *u, const char *key, bool list, int ttl,
-	    enum res_policy policy, json_t **out, struct fs_deps *deps)
+/* res_get and res_get_form: *json or *obj gets a new reference. */
+static int res_get_kept(struct upfs *u, const char *key, bool list, int ttl,
+			enum res_policy policy, const struct res_form *form,
+			json_t **json, void **obj, struct fs_deps *deps)
 {
 	struct res *r;
 	bool again;
 	int rc;
 
 	pthread_mutex_lock(&u->res_lock);
-	r = res_lookup(u, key, list);
-	if (r == NULL) {
-		rc = -ENOMEM;
+	rc = res_lookup(u, key, list, form, &r);
+	if (rc)
 		goto out;
-	}
 	do {
 		rc = res_get_locked(u, r, ttl, policy, &again);
 	} while (rc == 0 && again);
 	if (rc)
 		goto out;
 	r->used_ms = cache_now_ms();
-	*out = json_incref(r->json);
+	if (form)
+		*obj = form->hold(r->obj);
+	else
+		*json = json_incref(r->json);
 	deps_add(deps, r, ttl);
 out:
 	pthread_mutex_unlock(&u->res_lock);
 	return rc;
+}
+
+int res_get(struct upfs *u, const char *key, bool list, int ttl,
+	    enum res_policy policy, json_t **out, struct fs_deps *deps)
+{
+	return res_get_kept(u, key, list, ttl, policy, NULL, out, NULL, deps);
+}
+
+int res_get_form(struct upfs *u, const char *key, bool list, int ttl,
+		 enum res_policy policy, const struct res_form *form,
+		 void **out, struct fs_deps *deps)
+{
+	return res_get_kept(u, key, list, ttl, policy, form, NULL, out, deps);
 }
 
 void res_expire(struct upfs *u, const char *key)
@@ -565,7 +630,7 @@ void res_release(struct upfs *u)
 
 		for (; r != NULL; r = next) {
 			next = r->next;
-			json_decref(r->json);
+			res_forget_memory(u, r);
 			free(r->key);
 			free(r);
 		}
@@ -579,11 +644,8 @@ void res_drop_memory(struct upfs *u)
 	pthread_mutex_lock(&u->res_lock);
 	for (size_t b = 0; b < RES_BUCKETS; b++) {
 		for (struct res *r = u->res->buckets[b]; r; r = r->next) {
-			if (r->json == NULL || r->loading)
-				continue;
-			json_decref(r->json);
-			r->json = NULL;
-			u->res->mem_bytes -= r->text_len;
+			if (!r->loading)
+				res_forget_memory(u, r);
 		}
 	}
 	pthread_mutex_unlock(&u->res_lock);

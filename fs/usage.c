@@ -3,9 +3,10 @@
  * archived jobs as CSV files, and usage/summary.svg.
  *
  * Every folder comes from the four report collections (each one paged
- * listing, cached like any resource but for USAGE_TTL_S at least), never
- * a request per entry; only a file of archived jobs, and the months of a
- * group, call the archived-job functions.
+ * listing, cached like any resource but for USAGE_TTL_S at least, and kept
+ * in memory as a usage_index, not a JSON tree), never a request per entry;
+ * only a file of archived jobs, and the months of a group, call the
+ * archived-job functions.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "report.h"
 #include "tree_private.h"
 #include "usage.h"
+#include "usage_index.h"
 
 /* Reports are made once a day: an hour is fresh enough. */
 #define USAGE_TTL_S 3600
@@ -50,65 +52,136 @@ bool usage_kind_is_dir(enum fs_kind kind)
 	}
 }
 
-/* One report collection, all pages: "/reports/<name>". */
-static int get_report(struct upfs *u, const char *name, json_t **out,
-		      struct fs_deps *deps)
+static int parse_report(const void *arg, const char *text, size_t len,
+			void **out, size_t *bytes)
 {
+	struct usage_index *x;
+	int rc = usage_index_parse(text, len, *(const enum report_who *)arg,
+				   &x);
+
+	if (rc == 0) {
+		*out = x;
+		*bytes = usage_index_bytes(x);
+	}
+	return rc;
+}
+
+static void *hold_report(void *x)
+{
+	return usage_index_hold(x);
+}
+
+static void drop_report(void *x)
+{
+	usage_index_drop(x);
+}
+
+static const enum report_who who_printer = UPFS_REPORT_BY_PRINTER;
+static const enum report_who who_user = UPFS_REPORT_BY_USER;
+static const struct res_form printer_report = {
+	parse_report, hold_report, drop_report, &who_printer
+};
+static const struct res_form user_report = {
+	parse_report, hold_report, drop_report, &who_user
+};
+
+/* One report collection, all pages: "/reports/<name>". */
+static int get_report(struct upfs *u, const char *name,
+		      struct usage_index **out, struct fs_deps *deps)
+{
+	bool printer = strstr(name, "ByPrinter") != NULL;
+	void *x = NULL;
 	char key[128];
+	int rc;
 
 	snprintf(key, sizeof(key), "/reports/%s", name);
-	return res_get(u, key, true, usage_ttl(u), RES_STALE_OK, out, deps);
+	rc = res_get_form(u, key, true, usage_ttl(u), RES_STALE_OK,
+			  printer ? &printer_report : &user_report, &x, deps);
+	*out = x;
+	return rc;
 }
 
-/* The rows of rows whose member field is value, as a new array. */
-static json_t *rows_of(const json_t *rows, const char *field,
-		       const char *value)
+/* Objects to list: an id and the display name its name is made from. */
+struct objects {
+	struct object {
+		const char *id;		/* borrowed */
+		const char *display;	/* borrowed */
+	} *v;
+	size_t n, alloc;
+};
+
+/* Adds id unless it is "" or already there (the first name wins). */
+static int objects_add(struct objects *o, const char *id, const char *name)
 {
-	json_t *out = json_array(), *r;
+	if (id == NULL || id[0] == '\0')
+		return 0;
+	for (size_t k = 0; k < o->n; k++)
+		if (strcmp(o->v[k].id, id) == 0)
+			return 0;
+	if (o->n == o->alloc) {
+		size_t alloc = o->alloc ? 2 * o->alloc : 64;
+		struct object *v = realloc(o->v, alloc * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		o->v = v;
+		o->alloc = alloc;
+	}
+	o->v[o->n++] = (struct object){ id, name ? name : "" };
+	return 0;
+}
+
+/* The elements of a JSON listing, by id_key, named by name_key. */
+static int objects_add_json(struct objects *o, const json_t *items,
+			    const char *id_key, const char *name_key)
+{
+	const json_t *item;
 	size_t i;
-
-	json_array_foreach(rows, i, r)
-		if (out && strcmp(tree_str(r, field), value) == 0)
-			json_array_append(out, r);
-	return out;
-}
-
-/* The distinct (key field, name field) pairs of rows, named and added. */
-static int list_report_objects(const json_t *rows, const char *key_field,
-			       const char *name_field, enum fs_kind kind,
-			       const char *owner, struct fs_entries *out)
-{
-	struct names_entry *names = calloc(json_array_size(rows) + 1,
-					   sizeof(*names));
-	const json_t *r;
-	struct buf b;
-	size_t i, n = 0;
 	int rc = 0;
 
-	if (names == NULL)
-		return -ENOMEM;
-	buf_init(&b, 0);
-	json_array_foreach(rows, i, r) {
-		const char *key = tree_str(r, key_field);
-		bool seen = key[0] == '\0';
+	json_array_foreach(items, i, item)
+		if (rc == 0)
+			rc = objects_add(o, tree_str(item, id_key),
+					 tree_str(item, name_key));
+	return rc;
+}
 
-		for (size_t k = 0; k < n && !seen; k++)
-			seen = strcmp(names[k].id, key) == 0;
-		if (seen)
-			continue;
+/* Whose rows a report has. */
+static int objects_add_report(struct objects *o, const struct usage_index *x)
+{
+	size_t n_points, n;
+	const struct report_point *points = usage_index_points(x, &n_points);
+	const size_t *first = usage_index_objects(x, &n);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = objects_add(o, points[first[i]].id, points[first[i]].name);
+	return rc;
+}
+
+/* The objects, named and added. */
+static int list_objects(const struct objects *o, enum fs_kind kind,
+			const char *owner, struct fs_entries *out)
+{
+	struct names_entry *names = calloc(o->n + 1, sizeof(*names));
+	struct buf b;
+	size_t i;
+	int rc = names ? 0 : -ENOMEM;
+
+	buf_init(&b, 0);
+	for (i = 0; i < o->n && rc == 0; i++) {
 		buf_reset(&b);
-		rc = names_encode(&b, tree_str(r, name_field), key);
-		if (rc)
-			break;
-		names[n].id = key;
-		names[n++].name = buf_detach(&b, NULL);
+		rc = names_encode(&b, o->v[i].display, o->v[i].id);
+		names[i].id = o->v[i].id;
+		if (rc == 0 && (names[i].name = buf_detach(&b, NULL)) == NULL)
+			rc = -ENOMEM;
 	}
 	if (rc == 0)
-		rc = names_disambiguate(names, n);
-	for (i = 0; i < n && rc == 0; i++)
-		rc = fs_entries_add(out, names[i].name, kind, names[i].id, owner,
-				 0);
-	for (i = 0; i < n; i++)
+		rc = names_disambiguate(names, o->n);
+	for (i = 0; i < o->n && rc == 0; i++)
+		rc = fs_entries_add(out, names[i].name, kind, names[i].id,
+				    owner, 0);
+	for (i = 0; names && i < o->n; i++)
 		free(names[i].name);
 	free(names);
 	buf_release(&b);
@@ -116,57 +189,35 @@ static int list_report_objects(const json_t *rows, const char *key_field,
 }
 
 /*
- * Every printer of printers/ (so a printer that never printed has its
- * header-only files) and every printer the reports name (so one removed
- * since keeps its history), as report-like rows.
+ * usage/by-printer/ or usage/by-user/ or archive/printers|users/. Every
+ * printer of printers/ (so a printer that never printed has its
+ * header-only files), then every printer the report names (so one removed
+ * since keeps its history); users: those with data, as a tenant's
+ * directory is not listed.
  */
-static int printers_and_rows(struct upfs *u, const json_t *rows,
-			     json_t **out, struct fs_deps *deps)
-{
-	json_t *printers = NULL, *all = json_array(), *p;
-	size_t i;
-	int rc = all ? 0 : -ENOMEM;
-
-	if (rc == 0)
-		rc = res_get(u, TREE_PRINTERS, true, u->opts.dir_ttl,
-			     RES_STALE_OK, &printers, deps);
-	json_array_foreach(printers, i, p)
-		if (rc == 0 && json_array_append_new(all, json_pack(
-			    "{s:s, s:s}", "printerId", tree_str(p, "id"),
-			    "printerName", tree_str(p, "displayName"))) != 0)
-			rc = -ENOMEM;
-	if (rc == 0 && json_array_extend(all, (json_t *)rows) != 0)
-		rc = -ENOMEM;
-	json_decref(printers);
-	if (rc == 0)
-		*out = all;
-	else
-		json_decref(all);
-	return rc;
-}
-
-/* usage/by-printer/ or usage/by-user/ or archive/printers|users/. */
 static int list_objects_with_data(struct upfs *u, bool printers,
 				  enum fs_kind kind, const char *owner,
 				  struct fs_entries *out,
 				  struct fs_deps *deps)
 {
-	json_t *rows = NULL, *all = NULL;
+	struct usage_index *report = NULL;
+	struct objects o = { 0 };
+	json_t *all = NULL;
 	int rc = get_report(u, printers ? MONTHLY_BY_PRINTER : MONTHLY_BY_USER,
-			    &rows, deps);
+			    &report, deps);
 
 	if (rc == 0 && printers)
-		rc = printers_and_rows(u, rows, &all, deps);
-	/* Users: those with data; a tenant's directory is not listed. */
+		rc = res_get(u, TREE_PRINTERS, true, u->opts.dir_ttl,
+			     RES_STALE_OK, &all, deps);
 	if (rc == 0)
-		rc = printers ? list_report_objects(all, "printerId",
-						    "printerName", kind, owner,
-						    out)
-			      : list_report_objects(rows, "userPrincipalName",
-						    "userPrincipalName", kind,
-						    owner, out);
-	json_decref(rows);
+		rc = objects_add_json(&o, all, "id", "displayName");
+	if (rc == 0)
+		rc = objects_add_report(&o, report);
+	if (rc == 0)
+		rc = list_objects(&o, kind, owner, out);
+	free(o.v);
 	json_decref(all);
+	usage_index_drop(report);
 	return rc;
 }
 
@@ -189,13 +240,16 @@ static int list_usage_object(const struct fs_node *dir,
 static int list_groups(struct upfs *u, struct fs_entries *out,
 		       struct fs_deps *deps)
 {
+	struct objects o = { 0 };
 	json_t *groups = NULL;
 	int rc = res_get(u, "/groups?$select=id,displayName", true,
 			 usage_ttl(u), RES_STALE_OK, &groups, deps);
 
 	if (rc == 0)
-		rc = list_report_objects(groups, "id", "displayName",
-					 FS_ARCHIVE_OBJECT, "groups", out);
+		rc = objects_add_json(&o, groups, "id", "displayName");
+	if (rc == 0)
+		rc = list_objects(&o, FS_ARCHIVE_OBJECT, "groups", out);
+	free(o.v);
 	json_decref(groups);
 	return rc;
 }
@@ -234,8 +288,8 @@ static int archive_call(struct buf *out, const char *whose, const char *id,
 static int list_months(struct upfs *u, const struct fs_node *dir,
 		       struct fs_entries *out, struct fs_deps *deps)
 {
-	json_t *rows = NULL, *mine = NULL, *months = NULL, *m;
-	const char *date_key = "usageDate";
+	struct usage_index *report = NULL;
+	json_t *jobs = NULL, *months = NULL, *m;
 	struct buf key;
 	size_t i;
 	int rc;
@@ -243,23 +297,21 @@ static int list_months(struct upfs *u, const struct fs_node *dir,
 	buf_init(&key, 4096);
 	if (strcmp(dir->owner, "groups") == 0) {
 		/* No usage report per group: its jobs say when it printed. */
-		date_key = "createdDateTime";
 		rc = archive_call(&key, "groups", dir->id, NULL);
 		if (rc == 0)
 			rc = res_get(u, key.data, true, usage_ttl(u),
-				     RES_STALE_OK, &mine, deps);
+				     RES_STALE_OK, &jobs, deps);
+		if (rc == 0)
+			rc = report_months_of(jobs, "createdDateTime",
+					      &months);
 	} else {
 		bool printers = strcmp(dir->owner, "printers") == 0;
 
 		rc = get_report(u, printers ? MONTHLY_BY_PRINTER
-					    : MONTHLY_BY_USER, &rows, deps);
-		if (rc == 0 && (mine = rows_of(rows, printers ? "printerId"
-						: "userPrincipalName",
-					   dir->id)) == NULL)
-			rc = -ENOMEM;
+					    : MONTHLY_BY_USER, &report, deps);
+		if (rc == 0)
+			rc = usage_index_months(report, dir->id, &months);
 	}
-	if (rc == 0)
-		rc = report_months_of(mine, date_key, &months);
 	/* A month's file needs whose it is: owner "printers/<id>". */
 	buf_reset(&key);
 	if (rc == 0)
@@ -272,8 +324,8 @@ static int list_months(struct upfs *u, const struct fs_node *dir,
 			rc = fs_entries_add(out, name, FS_ARCHIVE_CSV,
 					 json_string_value(m), key.data, 0);
 	}
-	json_decref(rows);
-	json_decref(mine);
+	usage_index_drop(report);
+	json_decref(jobs);
 	json_decref(months);
 	buf_release(&key);
 	return rc;
@@ -327,18 +379,12 @@ int usage_list(struct upfs *u, const struct fs_node *dir,
 static int render_usage_csv(struct upfs *u, const struct fs_node *n,
 			    struct buf *out, struct fs_deps *deps)
 {
-	bool printer = strstr(n->owner, "ByPrinter") != NULL;
-	json_t *rows = NULL, *mine = NULL;
-	int rc = get_report(u, n->owner, &rows, deps);
+	struct usage_index *report = NULL;
+	int rc = get_report(u, n->owner, &report, deps);
 
-	if (rc == 0 && (mine = rows_of(rows, printer ? "printerId"
-					: "userPrincipalName", n->id)) == NULL)
-		rc = -ENOMEM;
 	if (rc == 0)
-		rc = report_usage_csv(mine, printer ? UPFS_REPORT_BY_PRINTER
-						    : UPFS_REPORT_BY_USER, out);
-	json_decref(rows);
-	json_decref(mine);
+		rc = usage_index_csv(report, n->id, out);
+	usage_index_drop(report);
 	return rc;
 }
 
@@ -370,19 +416,16 @@ static int render_archive_csv(struct upfs *u, const struct fs_node *n,
 
 /* The last day with data: reports run a day behind, and a quiet tenant's
    chart should show its last month, not an empty one. */
-static void summary_day(const json_t *rows, char day[UPFS_ISODATE_DAY_LEN])
+static void summary_day(const struct report_point *points, size_t n,
+			char day[UPFS_ISODATE_DAY_LEN])
 {
 	time_t now = time(NULL);
 	struct tm tm;
-	const json_t *r;
-	size_t i;
-	char d[UPFS_ISODATE_DAY_LEN];
 
 	day[0] = '\0';
-	json_array_foreach(rows, i, r)
-		if (isodate_utc_day(tree_str(r, "usageDate"), d) == 0 &&
-		    strcmp(d, day) > 0)
-			memcpy(day, d, sizeof(d));
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(points[i].day, day) > 0)
+			memcpy(day, points[i].day, UPFS_ISODATE_DAY_LEN);
 	if (day[0] == '\0' && gmtime_r(&now, &tm))
 		strftime(day, UPFS_ISODATE_DAY_LEN, "%Y-%m-%d", &tm);
 }
@@ -390,19 +433,23 @@ static void summary_day(const json_t *rows, char day[UPFS_ISODATE_DAY_LEN])
 static int render_summary(struct upfs *u, struct buf *out,
 			  struct fs_deps *deps)
 {
-	json_t *printers_rows = NULL, *user_rows = NULL;
+	struct usage_index *printers = NULL, *users = NULL;
+	const struct report_point *by_printer, *by_user;
+	size_t n_by_printer, n_by_user;
 	char day[UPFS_ISODATE_DAY_LEN];
-	int rc = get_report(u, DAILY_BY_PRINTER, &printers_rows, deps);
+	int rc = get_report(u, DAILY_BY_PRINTER, &printers, deps);
 
 	if (rc == 0)
-		rc = get_report(u, DAILY_BY_USER, &user_rows, deps);
+		rc = get_report(u, DAILY_BY_USER, &users, deps);
 	if (rc == 0) {
-		summary_day(printers_rows, day);
-		rc = report_summary_svg(printers_rows, user_rows, NULL, day,
-					out);
+		by_printer = usage_index_points(printers, &n_by_printer);
+		by_user = usage_index_points(users, &n_by_user);
+		summary_day(by_printer, n_by_printer, day);
+		rc = report_summary_svg(by_printer, n_by_printer, by_user,
+					n_by_user, NULL, day, out);
 	}
-	json_decref(printers_rows);
-	json_decref(user_rows);
+	usage_index_drop(printers);
+	usage_index_drop(users);
 	return rc;
 }
 

@@ -17,6 +17,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import util
+from test_print_failures import CACHE_HEADER_LEN, lmdb_put_value, lmdb_values
 
 USAGE_COLUMNS = ["usageDate", "completedJobCount", "incompleteJobCount",
                  "completedBlackAndWhiteJobCount", "completedColorJobCount",
@@ -214,3 +215,48 @@ def test_counts_move_when_a_job_completes(emulator, upfs_mount):
     emulator.patch_job(job["id"], state="completed")
     # A new mount (another cache) reads the reports afresh.
     assert pages(upfs_mount(emulator)) == before + 1
+
+
+def usage_files(mount):
+    """{relative path: bytes} of every file of usage/."""
+    out = {}
+    for dirpath, _, filenames in os.walk(mount.p("usage")):
+        for f in filenames:
+            path = os.path.join(dirpath, f)
+            out[os.path.relpath(path, mount.path)] = util.read_bytes(path)
+    return out
+
+
+def report_requests(emulator):
+    return {route: n for route, n in emulator.requests()["routes"].items()
+            if route.startswith("GET /reports/")}
+
+
+def test_reports_from_the_cache_and_a_damaged_one_fetched_again(
+        emulator, upfs_mount):
+    """A report is kept as CSV lines built from its cached text one row at
+    a time (fs/usage_index.c): a remount gives the same files byte for
+    byte without asking the service, and a cached report that is no
+    longer JSON is a miss, fetched again whole."""
+    long_ttl = ["dir_ttl=600", "status_ttl=600"]
+    first = upfs_mount(emulator, options=long_ttl)
+    files = usage_files(first)
+    assert len(files) > 10 and any(b.count(b"\r\n") > 2
+                                   for b in files.values())
+    cache = first.cache_dir
+    first.unmount()
+
+    emulator.reset_requests()
+    again = upfs_mount(emulator, cache_dir=cache, options=long_ttl)
+    assert usage_files(again) == files
+    assert report_requests(emulator) == {}
+    again.unmount()
+
+    key = "/reports/dailyPrintUsageByPrinter"
+    raw = lmdb_values(cache, "resources")[key]
+    lmdb_put_value(cache, "resources", key,
+                   raw[:CACHE_HEADER_LEN + (len(raw) - CACHE_HEADER_LEN) // 2])
+    emulator.reset_requests()
+    third = upfs_mount(emulator, cache_dir=cache, options=long_ttl)
+    assert usage_files(third) == files
+    assert report_requests(emulator) == {"GET " + key: 1}

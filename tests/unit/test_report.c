@@ -1,6 +1,7 @@
 /*
- * test_report.c — usage and archive CSV files, months with data, and the
- * summary SVG (checked for well-formed XML here, bar by bar).
+ * test_report.c — usage CSV files from a usage_index, archive CSV files,
+ * months with data, and the summary SVG (checked for well-formed XML
+ * here, bar by bar).
  *
  * With an argument, the fixture's SVG is also written to that file, to
  * look at in a browser.
@@ -13,6 +14,7 @@
 
 #include "check.h"
 #include "report.h"
+#include "usage_index.h"
 
 static json_t *load(const char *text)
 {
@@ -43,81 +45,190 @@ static const char usage_fixture[] = "["
 	"\"singleSidedSheetCount\":3,\"doubleSidedSheetCount\":0}"
 	"]";
 
-static void test_usage_by_printer(void)
+static struct usage_index *index_of(const char *text, enum report_who who)
 {
-	json_t *rows = load(usage_fixture);
+	struct usage_index *x = NULL;
+	int rc = usage_index_parse(text, strlen(text), who, &x);
+
+	CHECK_MSG(rc == 0 && x != NULL, "usage_index_parse: rc %d", rc);
+	return x;
+}
+
+#define PRINTER_HEADER "usageDate,completedJobCount,incompleteJobCount," \
+	"completedBlackAndWhiteJobCount,completedColorJobCount," \
+	"pageCount,blackAndWhitePageCount,colorPageCount," \
+	"mediaSheetCount,singleSidedSheetCount,doubleSidedSheetCount," \
+	"printerName,printerId\r\n"
+#define USER_HEADER "usageDate,completedJobCount,incompleteJobCount," \
+	"completedBlackAndWhiteJobCount,completedColorJobCount," \
+	"pageCount,blackAndWhitePageCount,colorPageCount," \
+	"mediaSheetCount,singleSidedSheetCount,doubleSidedSheetCount," \
+	"userPrincipalName\r\n"
+
+static void csv_is(const struct usage_index *x, const char *id,
+		   const char *want)
+{
 	struct buf out;
 	int rc;
 
 	buf_init(&out, 0);
-	rc = report_usage_csv(rows, UPFS_REPORT_BY_PRINTER, &out);
-	CHECK_MSG(rc == 0 && strcmp(out.data,
-		"usageDate,completedJobCount,incompleteJobCount,"
-		"completedBlackAndWhiteJobCount,completedColorJobCount,"
-		"pageCount,blackAndWhitePageCount,colorPageCount,"
-		"mediaSheetCount,singleSidedSheetCount,doubleSidedSheetCount,"
-		"printerName,printerId\r\n"
+	rc = x ? usage_index_csv(x, id, &out) : -1;
+	CHECK_MSG(rc == 0 && strcmp(out.data, want) == 0,
+		  "%s: rc %d, got:\n%s\nwant:\n%s", id, rc,
+		  out.data ? out.data : "", want);
+	buf_release(&out);
+}
+
+static void test_usage_by_printer(void)
+{
+	struct usage_index *x = index_of(usage_fixture,
+					 UPFS_REPORT_BY_PRINTER);
+
+	csv_is(x, "p1", PRINTER_HEADER
 		"2024-03-15,1,0,1,0,3,3,,,3,0,"
 		"\"Plotter \"\"Big Blue\"\", Floor 4\",p1\r\n"
 		"2024-05-05,2,1,1,1,30,10,20,16,2,14,"
-		"\"Plotter \"\"Big Blue\"\", Floor 4\",p1\r\n") == 0,
-		"rc %d, got:\n%s", rc, out.data);
-	json_decref(rows);
-	buf_release(&out);
+		"\"Plotter \"\"Big Blue\"\", Floor 4\",p1\r\n");
+	/* Whose rows the report does not have: the header alone. */
+	csv_is(x, "p9", PRINTER_HEADER);
+	csv_is(x, "", PRINTER_HEADER);
+	usage_index_drop(x);
 }
 
 static void test_usage_by_user(void)
 {
-	json_t *rows = load("[{\"userPrincipalName\":\"carol@contoso.com\","
-		"\"usageDate\":\"2024-04-01\",\"completedJobCount\":1,"
-		"\"pageCount\":4},{\"userPrincipalName\":\"alice@contoso.com\","
-		"\"usageDate\":\"2024-03-01\",\"completedJobCount\":5,"
-		"\"pageCount\":50}]");
-	json_t *none = json_array();
-	struct buf out;
-	int rc;
+	/* Spaces and line ends between elements, brackets inside strings. */
+	struct usage_index *x = index_of(" \r\n[ {\"userPrincipalName\":"
+		"\"carol@contoso.com\",\"usageDate\":\"2024-04-01\","
+		"\"completedJobCount\":1,\"pageCount\":4} ,\n\t"
+		"{\"userPrincipalName\":\"alice@contoso.com\",\"usageDate\":"
+		"\"2024-03-01\",\"completedJobCount\":5,\"pageCount\":50,"
+		"\"note\":\"}],[{\"}\n]\n", UPFS_REPORT_BY_USER);
+	struct usage_index *none = index_of("[]", UPFS_REPORT_BY_USER);
 
-	buf_init(&out, 0);
-	rc = report_usage_csv(rows, UPFS_REPORT_BY_USER, &out);
-	CHECK_MSG(rc == 0 && strcmp(out.data,
-		"usageDate,completedJobCount,incompleteJobCount,"
-		"completedBlackAndWhiteJobCount,completedColorJobCount,"
-		"pageCount,blackAndWhitePageCount,colorPageCount,"
-		"mediaSheetCount,singleSidedSheetCount,doubleSidedSheetCount,"
-		"userPrincipalName\r\n"
-		"2024-03-01,5,,,,50,,,,,,alice@contoso.com\r\n"
-		"2024-04-01,1,,,,4,,,,,,carol@contoso.com\r\n") == 0,
-		"rc %d, got:\n%s", rc, out.data);
-
+	csv_is(x, "alice@contoso.com", USER_HEADER
+	       "2024-03-01,5,,,,50,,,,,,alice@contoso.com\r\n");
+	csv_is(x, "carol@contoso.com", USER_HEADER
+	       "2024-04-01,1,,,,4,,,,,,carol@contoso.com\r\n");
 	/* An empty tenant: the header alone. */
-	buf_reset(&out);
-	rc = report_usage_csv(none, UPFS_REPORT_BY_USER, &out);
-	CHECK(rc == 0 && strncmp(out.data, "usageDate,", 10) == 0 &&
-	      strstr(out.data, "\r\n") == out.data + out.len - 2);
+	csv_is(none, "alice@contoso.com", USER_HEADER);
+	usage_index_drop(x);
+	usage_index_drop(none);
+}
 
-	/* Not an array of objects: refused, the buffer untouched. */
-	buf_reset(&out);
-	buf_append_str(&out, "keep");
-	json_array_append_new(none, json_integer(1));
-	CHECK(report_usage_csv(none, UPFS_REPORT_BY_USER, &out) == -EINVAL);
-	CHECK(report_usage_csv(NULL, UPFS_REPORT_BY_USER, &out) == -EINVAL);
-	CHECK(strcmp(out.data, "keep") == 0);
-	json_decref(rows);
-	json_decref(none);
-	buf_release(&out);
+/* Text that is not an array of objects is refused whole. */
+static void test_usage_refused(void)
+{
+	static const char *const bad[] = {
+		"", "{}", "[1]", "[{}, 2]", "[{},[]]", "[{},]", "[{}",
+		"[{} {}]", "[{}] x", "[{\"usageDate\":}]", "[{}]]", "[{},",
+		"[{}, ", "[{\"a\":\"}\"]", "[{\"a\":\"\\\"}]",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct usage_index *x = (struct usage_index *)1;
+		int rc = usage_index_parse(bad[i], strlen(bad[i]),
+					   UPFS_REPORT_BY_USER, &x);
+
+		CHECK_MSG(rc == -EINVAL && x == NULL, "'%s': rc %d", bad[i],
+			  rc);
+	}
 }
 
 static void test_usage_cap(void)
 {
-	json_t *rows = load(usage_fixture);
+	struct usage_index *x = index_of(usage_fixture,
+					 UPFS_REPORT_BY_PRINTER);
 	struct buf out;
 
 	buf_init(&out, 300);	/* the header fits, the rows do not */
 	buf_append_str(&out, "x");
-	CHECK(report_usage_csv(rows, UPFS_REPORT_BY_PRINTER, &out) == -EFBIG);
+	CHECK(x && usage_index_csv(x, "p1", &out) == -EFBIG);
 	CHECK(out.len == 1 && strcmp(out.data, "x") == 0);
-	json_decref(rows);
+	usage_index_drop(x);
 	buf_release(&out);
+}
+
+static void months_of_id_are(const struct usage_index *x, const char *id,
+			     const char *want)
+{
+	json_t *months = NULL;
+	int rc = x ? usage_index_months(x, id, &months) : -1;
+	char *got = months ? json_dumps(months, JSON_COMPACT) : NULL;
+
+	CHECK_MSG(rc == 0 && got && strcmp(got, want) == 0,
+		  "%s: rc %d, got %s, want %s", id, rc, got ? got : "NULL",
+		  want);
+	free(got);
+	json_decref(months);
+}
+
+/* Rows of many printers, interleaved, as the service pages them. */
+static void test_usage_index(void)
+{
+	struct usage_index *x = index_of("["
+		"{\"printerId\":\"p2\",\"printerName\":\"Two\","
+		"\"usageDate\":\"2024-05-02\",\"pageCount\":5},"
+		"{\"printerId\":\"p1\",\"printerName\":\"One\","
+		"\"usageDate\":\"2024-05-03\",\"pageCount\":7},"
+		"{\"printerId\":\"p1\",\"printerName\":\"One, renamed\","
+		"\"pageCount\":1},"
+		"{\"printerId\":\"p1\",\"usageDate\":\"2024-03-31T23:30:00-02:00\","
+		"\"pageCount\":\"9\"},"
+		"{\"printerName\":\"No id\",\"usageDate\":\"2024-05-01\"},"
+		"{\"printerId\":\"\",\"usageDate\":\"2024-05-01\"},"
+		"{\"printerId\":7,\"usageDate\":\"2024-05-01\"},"
+		"{\"printerId\":\"p1\",\"printerName\":\"One\","
+		"\"usageDate\":\"2024-05-03\",\"pageCount\":-2,"
+		"\"completedJobCount\":3}"
+		"]", UPFS_REPORT_BY_PRINTER);
+	const struct report_point *points;
+	const size_t *objects;
+	size_t n = 0, n_objects = 0;
+
+	if (x == NULL)
+		return;
+	/* By day (a timestamp by its UTC day), one day's rows as given,
+	   rows without a day last. */
+	csv_is(x, "p1", PRINTER_HEADER
+	       "2024-04-01,,,,,9,,,,,,,p1\r\n"
+	       "2024-05-03,,,,,7,,,,,,One,p1\r\n"
+	       "2024-05-03,3,,,,-2,,,,,,One,p1\r\n"
+	       ",,,,,1,,,,,,\"One, renamed\",p1\r\n");
+	csv_is(x, "p2", PRINTER_HEADER "2024-05-02,,,,,5,,,,,,Two,p2\r\n");
+	months_of_id_are(x, "p1", "[\"2024-04\",\"2024-05\"]");
+	months_of_id_are(x, "p9", "[]");
+	points = usage_index_points(x, &n);
+	CHECK_MSG(n == 8, "%zu points", n);
+	if (n == 8) {
+		CHECK(strcmp(points[0].id, "p2") == 0 &&
+		      strcmp(points[0].name, "Two") == 0 &&
+		      strcmp(points[0].day, "2024-05-02") == 0 &&
+		      points[0].pages == 5);
+		/* Pages only when a positive integer; a day only when read. */
+		CHECK(points[3].pages == 0 &&
+		      strcmp(points[3].day, "2024-04-01") == 0 &&
+		      points[3].name == NULL);
+		CHECK(points[7].pages == 0 && points[2].day[0] == '\0');
+		CHECK(points[4].id == NULL && points[6].id == NULL &&
+		      strcmp(points[5].id, "") == 0);
+		/* One copy of each string. */
+		CHECK(points[1].id == points[2].id &&
+		      points[1].name == points[7].name);
+	}
+	/* Each id once, in order of first appearance, with its first name;
+	   no object for a row without an id or with "". */
+	objects = usage_index_objects(x, &n_objects);
+	CHECK_MSG(n_objects == 2, "%zu objects", n_objects);
+	if (n_objects == 2 && n == 8)
+		CHECK(strcmp(points[objects[0]].id, "p2") == 0 &&
+		      strcmp(points[objects[1]].id, "p1") == 0 &&
+		      strcmp(points[objects[1]].name, "One") == 0);
+	/* Shared: the last reference frees it (ASan and valgrind check). */
+	CHECK(usage_index_hold(x) == x);
+	usage_index_drop(x);
+	CHECK(usage_index_bytes(x) > 0);
+	usage_index_drop(x);
 }
 
 /* --- archive CSV ---------------------------------------------------------- */
@@ -411,9 +522,28 @@ static json_t *user_rows(void)
 	return rows;
 }
 
+/* The points of JSON rows, as a new array. */
+static struct report_point *points_of(const json_t *rows,
+				      enum report_who who, size_t *n)
+{
+	struct report_point *points;
+	const json_t *row;
+	size_t i;
+
+	*n = json_array_size(rows);
+	points = calloc(*n + 1, sizeof(*points));
+	CHECK(points != NULL);
+	json_array_foreach(rows, i, row)
+		if (points)
+			report_point_of(row, who, &points[i]);
+	return points;
+}
+
 static void test_svg(const char *save)
 {
 	json_t *printers = load(printers_rows), *users = user_rows();
+	struct report_point *by_printer = NULL, *by_user = NULL;
+	size_t n_by_printer, n_by_user;
 	json_t *all = load("[{\"id\":\"p5\",\"displayName\":\"Never used\"},"
 			   "{\"id\":\"p1\",\"displayName\":"
 			   "\"Floor3 LaserJet\"}]");
@@ -423,8 +553,11 @@ static void test_svg(const char *save)
 	/* Not UTF-8: jansson only takes it unchecked, as a cache might. */
 	json_object_set_new(json_array_get(printers, 6), "printerName",
 			    json_string_nocheck("Bad \xff byte"));
+	by_printer = points_of(printers, UPFS_REPORT_BY_PRINTER, &n_by_printer);
+	by_user = points_of(users, UPFS_REPORT_BY_USER, &n_by_user);
 	buf_init(&out, 0);
-	rc = report_summary_svg(printers, users, all, "2024-05-05", &out);
+	rc = report_summary_svg(by_printer, n_by_printer, by_user, n_by_user,
+				all, "2024-05-05", &out);
 	CHECK_MSG(rc == 0, "rc %d", rc);
 	if (rc)
 		goto out;
@@ -465,6 +598,8 @@ static void test_svg(const char *save)
 		      fclose(f) == 0);
 	}
 out:
+	free(by_printer);
+	free(by_user);
 	json_decref(printers);
 	json_decref(users);
 	json_decref(all);
@@ -473,12 +608,12 @@ out:
 
 static void test_svg_empty(void)
 {
-	json_t *none = json_array();
+	json_t *none = json_array(), *not_list = json_string("x");
 	struct buf out;
 	int rc;
 
 	buf_init(&out, 0);
-	rc = report_summary_svg(none, none, NULL, "2024-05-05", &out);
+	rc = report_summary_svg(NULL, 0, NULL, 0, NULL, "2024-05-05", &out);
 	CHECK_MSG(rc == 0, "rc %d", rc);
 	if (rc == 0) {
 		check_svg(out.data);
@@ -488,14 +623,18 @@ static void test_svg_empty(void)
 	}
 	buf_reset(&out);
 	buf_append_str(&out, "keep");
-	CHECK(report_summary_svg(none, none, NULL, "2024-5-5", &out) ==
+	CHECK(report_summary_svg(NULL, 0, NULL, 0, NULL, "2024-5-5", &out) ==
 	      -EINVAL);
-	CHECK(report_summary_svg(none, none, NULL, "2024-05-05T00:00:00Z",
+	CHECK(report_summary_svg(NULL, 0, NULL, 0, NULL,
+				 "2024-05-05T00:00:00Z", &out) == -EINVAL);
+	CHECK(report_summary_svg(NULL, 1, NULL, 0, NULL, "2024-05-05",
 				 &out) == -EINVAL);
-	CHECK(report_summary_svg(NULL, none, NULL, "2024-05-05", &out) ==
+	CHECK(report_summary_svg(NULL, 0, NULL, 0, none, NULL, &out) ==
 	      -EINVAL);
-	CHECK(report_summary_svg(none, none, none, NULL, &out) == -EINVAL);
+	CHECK(report_summary_svg(NULL, 0, NULL, 0, not_list, "2024-05-05",
+				 &out) == -EINVAL);
 	CHECK(strcmp(out.data, "keep") == 0);
+	json_decref(not_list);
 	json_decref(none);
 	buf_release(&out);
 }
@@ -504,7 +643,9 @@ int main(int argc, char **argv)
 {
 	test_usage_by_printer();
 	test_usage_by_user();
+	test_usage_refused();
 	test_usage_cap();
+	test_usage_index();
 	test_archive();
 	test_months();
 	test_svg(argc > 1 ? argv[1] : NULL);

@@ -1,0 +1,462 @@
+/*
+ * usage_index.c — a usage report kept as CSV lines and points (see
+ * usage_index.h).
+ *
+ * The report's text is read one element at a time, so no more than one
+ * row is ever a JSON tree: each object's end is found by its brackets
+ * outside strings, and jansson reads exactly that much. (How far jansson
+ * read, as JSON_DISABLE_EOF_CHECK reports it, is not a byte offset once
+ * the text holds a NUL byte: jansson skips those.) Ids and names repeat on every
+ * row of a printer or user: each distinct string is kept once.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "usage_index.h"
+
+#define NO_STRING SIZE_MAX
+
+struct usage_index {
+	atomic_int refs;
+	enum report_who who;
+	size_t n;			/* rows */
+	struct report_point *points;	/* per row; id and name in strings */
+	size_t *line_at;		/* n + 1: row i's line is
+					   lines[line_at[i], line_at[i + 1]) */
+	char *lines;
+	char *strings;			/* each distinct id and name once */
+	size_t *order;			/* rows with an id: by id, day, row */
+	size_t n_order;
+	size_t *objects;		/* first row of each id */
+	size_t n_objects;
+	size_t bytes;
+};
+
+/* What a build keeps until the strings stop moving. */
+struct build {
+	struct usage_index *x;
+	size_t alloc;			/* rows the arrays have room for */
+	size_t *id_at, *name_at;	/* per row: offset in strings */
+	struct buf lines;
+	struct buf strings;
+	size_t *slots;			/* open addressing: string offsets */
+	size_t n_slots, n_strings;
+};
+
+static int grow_rows(struct build *b)
+{
+	struct usage_index *x = b->x;
+	size_t alloc = b->alloc ? 2 * b->alloc : 256;
+	struct report_point *points;
+	size_t *line_at, *id_at, *name_at;
+
+	points = realloc(x->points, alloc * sizeof(*points));
+	if (points)
+		x->points = points;
+	line_at = realloc(x->line_at, (alloc + 1) * sizeof(*line_at));
+	if (line_at)
+		x->line_at = line_at;
+	id_at = realloc(b->id_at, alloc * sizeof(*id_at));
+	if (id_at)
+		b->id_at = id_at;
+	name_at = realloc(b->name_at, alloc * sizeof(*name_at));
+	if (name_at)
+		b->name_at = name_at;
+	if (!points || !line_at || !id_at || !name_at)
+		return -ENOMEM;
+	b->alloc = alloc;
+	return 0;
+}
+
+static int grow_slots(struct build *b)
+{
+	size_t n = b->n_slots ? 2 * b->n_slots : 1024;
+	size_t *slots = malloc(n * sizeof(*slots));
+
+	if (slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		slots[i] = NO_STRING;
+	for (size_t i = 0; i < b->n_slots; i++) {
+		size_t at = b->slots[i], h;
+
+		if (at == NO_STRING)
+			continue;
+		h = fnv1a_update(FNV1A_SEED, b->strings.data + at,
+				 strlen(b->strings.data + at)) & (n - 1);
+		while (slots[h] != NO_STRING)
+			h = (h + 1) & (n - 1);
+		slots[h] = at;
+	}
+	free(b->slots);
+	b->slots = slots;
+	b->n_slots = n;
+	return 0;
+}
+
+/* The offset of s in the strings kept, added if new; NO_STRING for NULL. */
+static int intern(struct build *b, const char *s, size_t *at)
+{
+	size_t len, h;
+	int rc;
+
+	*at = NO_STRING;
+	if (s == NULL)
+		return 0;
+	if (2 * (b->n_strings + 1) > b->n_slots && (rc = grow_slots(b)))
+		return rc;
+	len = strlen(s);
+	h = fnv1a_update(FNV1A_SEED, s, len) & (b->n_slots - 1);
+	for (; b->slots[h] != NO_STRING; h = (h + 1) & (b->n_slots - 1)) {
+		if (strcmp(b->strings.data + b->slots[h], s) == 0) {
+			*at = b->slots[h];
+			return 0;
+		}
+	}
+	*at = b->strings.len;
+	rc = buf_append(&b->strings, s, len + 1);
+	if (rc)
+		return rc;
+	b->slots[h] = *at;
+	b->n_strings++;
+	return 0;
+}
+
+static int add_row(struct build *b, const json_t *row)
+{
+	struct usage_index *x = b->x;
+	size_t i = x->n;
+	int rc = 0;
+
+	if (i == b->alloc)
+		rc = grow_rows(b);
+	if (rc == 0) {
+		x->line_at[i] = b->lines.len;
+		rc = report_usage_line(row, x->who, &b->lines);
+	}
+	if (rc)
+		return rc;
+	report_point_of(row, x->who, &x->points[i]);
+	rc = intern(b, x->points[i].id, &b->id_at[i]);
+	if (rc == 0)
+		rc = intern(b, x->points[i].name, &b->name_at[i]);
+	if (rc == 0)
+		x->n++;
+	return rc;
+}
+
+static size_t skip_space(const char *text, size_t len, size_t pos)
+{
+	while (pos < len && (text[pos] == ' ' || text[pos] == '\t' ||
+			     text[pos] == '\n' || text[pos] == '\r'))
+		pos++;
+	return pos;
+}
+
+/* One past the brace that closes the object at text[pos]; 0: none. */
+static size_t object_end(const char *text, size_t len, size_t pos)
+{
+	size_t depth = 0;
+	bool in_string = false;
+
+	for (; pos < len; pos++) {
+		char c = text[pos];
+
+		if (in_string) {
+			if (c == '\\')
+				pos++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			return pos + 1;
+		}
+	}
+	return 0;
+}
+
+/* Every element of the array text, one row at a time. */
+static int read_rows(struct build *b, const char *text, size_t len)
+{
+	size_t pos = skip_space(text, len, 0);
+	int rc = 0;
+
+	if (pos >= len || text[pos] != '[')
+		return -EINVAL;
+	pos = skip_space(text, len, pos + 1);
+	if (pos < len && text[pos] == ']')
+		return skip_space(text, len, pos + 1) == len ? 0 : -EINVAL;
+	for (;;) {
+		size_t end = pos < len && text[pos] == '{' ?
+			object_end(text, len, pos) : 0;
+		json_error_t err;
+		json_t *row = end ? json_loadb(text + pos, end - pos, 0, &err)
+				  : NULL;
+
+		if (!json_is_object(row)) {
+			json_decref(row);
+			return -EINVAL;
+		}
+		pos = end;
+		rc = add_row(b, row);
+		json_decref(row);
+		if (rc)
+			return rc;
+		pos = skip_space(text, len, pos);
+		if (pos < len && text[pos] == ',') {
+			pos = skip_space(text, len, pos + 1);
+			continue;
+		}
+		if (pos < len && text[pos] == ']')
+			break;
+		return -EINVAL;
+	}
+	return skip_space(text, len, pos + 1) == len ? 0 : -EINVAL;
+}
+
+struct order_key {
+	const char *id;
+	const char *day;
+	size_t row;
+};
+
+/* By id, then by day with rows without one last, then as in the report. */
+static int cmp_order(const void *a, const void *b)
+{
+	const struct order_key *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	if (c)
+		return c;
+	if (!x->day[0] != !y->day[0])
+		return x->day[0] ? -1 : 1;
+	c = strcmp(x->day, y->day);
+	if (c)
+		return c;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Once the strings are final: pointers, the order, the objects. */
+static int finish(struct build *b)
+{
+	struct usage_index *x = b->x;
+	size_t strings_len = b->strings.len;
+	struct order_key *keys = NULL;
+	bool *seen = NULL;
+	size_t *fit;
+	int rc = -ENOMEM;
+
+	x->line_at[x->n] = b->lines.len;
+	x->lines = b->lines.len ? buf_detach(&b->lines, NULL) : strdup("");
+	x->strings = strings_len ? buf_detach(&b->strings, NULL)
+				 : strdup("");
+	keys = calloc(x->n + 1, sizeof(*keys));
+	x->order = calloc(x->n + 1, sizeof(*x->order));
+	x->objects = calloc(x->n + 1, sizeof(*x->objects));
+	/* Ids are kept once, so an id's offset says whether it was seen. */
+	seen = calloc(strings_len + 1, sizeof(*seen));
+	if (!x->lines || !x->strings || !keys || !x->order || !x->objects ||
+	    !seen)
+		goto out;
+	for (size_t i = 0; i < x->n; i++) {
+		struct report_point *p = &x->points[i];
+
+		p->id = b->id_at[i] == NO_STRING ? NULL
+			: x->strings + b->id_at[i];
+		p->name = b->name_at[i] == NO_STRING ? NULL
+			: x->strings + b->name_at[i];
+		if (p->id == NULL)
+			continue;
+		keys[x->n_order++] = (struct order_key){ p->id, p->day, i };
+		if (p->id[0] && !seen[b->id_at[i]]) {
+			seen[b->id_at[i]] = true;
+			x->objects[x->n_objects++] = i;
+		}
+	}
+	qsort(keys, x->n_order, sizeof(*keys), cmp_order);
+	for (size_t i = 0; i < x->n_order; i++)
+		x->order[i] = keys[i].row;
+	/* Kept for the mount's life: no room left over from growing. */
+	fit = realloc(x->objects, (x->n_objects + 1) * sizeof(*fit));
+	if (fit)
+		x->objects = fit;
+	rc = 0;
+out:
+	free(keys);
+	free(seen);
+	return rc;
+}
+
+static void index_free(struct usage_index *x)
+{
+	if (x == NULL)
+		return;
+	free(x->points);
+	free(x->line_at);
+	free(x->lines);
+	free(x->strings);
+	free(x->order);
+	free(x->objects);
+	free(x);
+}
+
+int usage_index_parse(const char *text, size_t len, enum report_who who,
+		      struct usage_index **out)
+{
+	struct build b = { 0 };
+	struct usage_index *x = calloc(1, sizeof(*x));
+	int rc = x ? 0 : -ENOMEM;
+
+	*out = NULL;
+	buf_init(&b.lines, 0);
+	buf_init(&b.strings, 0);
+	b.x = x;
+	if (rc == 0) {
+		atomic_init(&x->refs, 1);
+		x->who = who;
+		rc = grow_rows(&b);
+	}
+	if (rc == 0)
+		rc = read_rows(&b, text, len);
+	if (rc == 0)
+		rc = finish(&b);
+	if (rc)
+		goto out;
+	/* Grown by doubling: give the rest back. */
+	if (x->n < b.alloc) {
+		struct report_point *points = realloc(
+			x->points, (x->n ? x->n : 1) * sizeof(*points));
+		size_t *line_at = realloc(x->line_at,
+					  (x->n + 1) * sizeof(*line_at));
+
+		if (points)
+			x->points = points;
+		if (line_at)
+			x->line_at = line_at;
+	}
+	x->bytes = sizeof(*x) + x->n * (sizeof(*x->points) +
+		   sizeof(*x->line_at) + sizeof(*x->order)) +
+		   x->line_at[x->n] + strlen(x->strings) +
+		   x->n_objects * sizeof(*x->objects);
+	*out = x;
+	x = NULL;
+out:
+	index_free(x);
+	buf_release(&b.lines);
+	buf_release(&b.strings);
+	free(b.id_at);
+	free(b.name_at);
+	free(b.slots);
+	return rc;
+}
+
+struct usage_index *usage_index_hold(struct usage_index *x)
+{
+	if (x)
+		atomic_fetch_add(&x->refs, 1);
+	return x;
+}
+
+void usage_index_drop(struct usage_index *x)
+{
+	if (x && atomic_fetch_sub(&x->refs, 1) == 1)
+		index_free(x);
+}
+
+size_t usage_index_bytes(const struct usage_index *x)
+{
+	return x->bytes;
+}
+
+/* The rows of id, by day: *first indexes order; returns how many. */
+static size_t rows_of(const struct usage_index *x, const char *id,
+		      size_t *first)
+{
+	size_t lo = 0, hi = x->n_order, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(x->points[x->order[mid]].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < x->n_order &&
+	     strcmp(x->points[x->order[end]].id, id) == 0; end++)
+		;
+	*first = lo;
+	return end - lo;
+}
+
+int usage_index_csv(const struct usage_index *x, const char *id,
+		    struct buf *out)
+{
+	size_t start = out->len, first;
+	size_t n = rows_of(x, id, &first);
+	int rc = report_usage_header(x->who, out);
+
+	for (size_t i = first; i < first + n && rc == 0; i++) {
+		size_t row = x->order[i];
+
+		rc = buf_append(out, x->lines + x->line_at[row],
+				x->line_at[row + 1] - x->line_at[row]);
+	}
+	if (rc) {
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+	}
+	return rc;
+}
+
+int usage_index_months(const struct usage_index *x, const char *id,
+		       json_t **months)
+{
+	json_t *list = json_array();
+	size_t first, n = rows_of(x, id, &first);
+	const char *last = NULL;
+	int rc = list ? 0 : -ENOMEM;
+
+	*months = NULL;
+	/* By day, so a month's rows are together and months ascend. */
+	for (size_t i = first; i < first + n && rc == 0; i++) {
+		const char *day = x->points[x->order[i]].day;
+		char month[UPFS_ISODATE_MONTH_LEN];
+
+		if (day[0] == '\0' || (last && strncmp(day, last,
+				UPFS_ISODATE_MONTH_LEN - 1) == 0))
+			continue;
+		memcpy(month, day, UPFS_ISODATE_MONTH_LEN - 1);
+		month[UPFS_ISODATE_MONTH_LEN - 1] = '\0';
+		if (json_array_append_new(list, json_string(month)))
+			rc = -ENOMEM;
+		last = day;
+	}
+	if (rc == 0)
+		*months = list;
+	else
+		json_decref(list);
+	return rc;
+}
+
+const struct report_point *usage_index_points(const struct usage_index *x,
+					      size_t *n)
+{
+	*n = x->n;
+	return x->points;
+}
+
+const size_t *usage_index_objects(const struct usage_index *x, size_t *n)
+{
+	*n = x->n_objects;
+	return x->objects;
+}
