@@ -25,7 +25,8 @@
 #include "heap.h"
 #include "identity.h"
 
-/* Text bytes of parsed JSON kept in memory (jansson needs a few times it). */
+/* Kept in memory: parsed JSON counted by its text's bytes (jansson needs a
+   few times that), a form's object by the bytes it holds. */
 #define RES_MEMORY_BUDGET ((size_t)6 << 20)
 #define RES_BUCKETS 4096
 /* A refresher with nothing to do for this long looks at the heap. */
@@ -246,6 +247,8 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 		out->json = NULL;
 		rc = res_parse(text, out->len, out);
 		if (rc) {
+			/* Nothing kept: the next read asks the service again. */
+			health_error(u, key, rc, NULL);
 			free(text);
 			return rc;
 		}

@@ -173,8 +173,8 @@ static int list_objects(const struct objects *o, enum fs_kind kind,
 		buf_reset(&b);
 		rc = names_encode(&b, o->v[i].display, o->v[i].id);
 		names[i].id = o->v[i].id;
-		if (rc == 0 && (names[i].name = buf_detach(&b, NULL)) == NULL)
-			rc = -ENOMEM;
+		if (rc == 0)
+			names[i].name = buf_detach(&b, NULL);
 	}
 	if (rc == 0)
 		rc = names_disambiguate(names, o->n);

@@ -3,8 +3,8 @@
  * usage_index.h).
  *
  * The report's text is read one element at a time, so no more than one
- * row is ever a JSON tree: each object's end is found by its brackets
- * outside strings, and jansson reads exactly that much. (How far jansson
+ * row is ever a JSON tree: each element's end is found by its brackets
+ * and quotes, and jansson reads exactly that much. (How far jansson
  * read, as JSON_DISABLE_EOF_CHECK reports it, is not a byte offset once
  * the text holds a NUL byte: jansson skips those.) Ids and names repeat on every
  * row of a printer or user: each distinct string is kept once.
@@ -158,8 +158,13 @@ static size_t skip_space(const char *text, size_t len, size_t pos)
 	return pos;
 }
 
-/* One past the brace that closes the object at text[pos]; 0: none. */
-static size_t object_end(const char *text, size_t len, size_t pos)
+/*
+ * One past the JSON value that starts at text[pos]: a string at its
+ * closing quote, an object or array at the bracket that closes it
+ * (brackets inside strings do not count), anything else at the next
+ * comma, bracket or space. 0 when a string or bracket never closes.
+ */
+static size_t value_end(const char *text, size_t len, size_t pos)
 {
 	size_t depth = 0;
 	bool in_string = false;
@@ -168,58 +173,82 @@ static size_t object_end(const char *text, size_t len, size_t pos)
 		char c = text[pos];
 
 		if (in_string) {
-			if (c == '\\')
+			if (c == '\\') {
 				pos++;
-			else if (c == '"')
+			} else if (c == '"') {
 				in_string = false;
+				if (depth == 0)
+					return pos + 1;
+			}
 		} else if (c == '"') {
 			in_string = true;
 		} else if (c == '{' || c == '[') {
 			depth++;
-		} else if ((c == '}' || c == ']') && --depth == 0) {
-			return pos + 1;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return pos;
+			if (--depth == 0)
+				return pos + 1;
+		} else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' ||
+					  c == '\n' || c == '\r')) {
+			return pos;
 		}
 	}
-	return 0;
+	return depth == 0 && !in_string ? pos : 0;
 }
 
-/* Every element of the array text, one row at a time. */
+/*
+ * The element at text[pos], which ends at *end: an object becomes a row;
+ * any other JSON value names no one and is passed over, as a whole JSON
+ * tree of the report would leave it out of every file.
+ */
+static int read_element(struct build *b, const char *text, size_t len,
+			size_t pos, size_t *end)
+{
+	json_error_t err;
+	json_t *v = NULL;
+	int rc = -EINVAL;
+
+	*end = value_end(text, len, pos);
+	if (*end > pos)
+		v = json_loadb(text + pos, *end - pos, JSON_DECODE_ANY, &err);
+	if (v)
+		rc = json_is_object(v) ? add_row(b, v) : 0;
+	json_decref(v);
+	return rc;
+}
+
+/* Every element of the array text, one at a time. */
 static int read_rows(struct build *b, const char *text, size_t len)
 {
 	size_t pos = skip_space(text, len, 0);
-	int rc = 0;
+	int rc = -EINVAL;
 
 	if (pos >= len || text[pos] != '[')
-		return -EINVAL;
+		goto out;
 	pos = skip_space(text, len, pos + 1);
-	if (pos < len && text[pos] == ']')
-		return skip_space(text, len, pos + 1) == len ? 0 : -EINVAL;
-	for (;;) {
-		size_t end = pos < len && text[pos] == '{' ?
-			object_end(text, len, pos) : 0;
-		json_error_t err;
-		json_t *row = end ? json_loadb(text + pos, end - pos, 0, &err)
-				  : NULL;
-
-		if (!json_is_object(row)) {
-			json_decref(row);
-			return -EINVAL;
-		}
-		pos = end;
-		rc = add_row(b, row);
-		json_decref(row);
-		if (rc)
-			return rc;
-		pos = skip_space(text, len, pos);
-		if (pos < len && text[pos] == ',') {
-			pos = skip_space(text, len, pos + 1);
-			continue;
-		}
-		if (pos < len && text[pos] == ']')
-			break;
-		return -EINVAL;
+	if (pos < len && text[pos] == ']') {
+		rc = 0;
+		goto after;
 	}
-	return skip_space(text, len, pos + 1) == len ? 0 : -EINVAL;
+	for (;;) {
+		rc = read_element(b, text, len, pos, &pos);
+		if (rc)
+			goto out;
+		rc = -EINVAL;
+		pos = skip_space(text, len, pos);
+		if (pos >= len || (text[pos] != ',' && text[pos] != ']'))
+			goto out;
+		if (text[pos] == ']')
+			break;
+		pos = skip_space(text, len, pos + 1);
+	}
+	rc = 0;
+after:
+	if (skip_space(text, len, pos + 1) != len)
+		rc = -EINVAL;
+out:
+	return rc;
 }
 
 struct order_key {
@@ -244,6 +273,15 @@ static int cmp_order(const void *a, const void *b)
 	return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* The text of b, in an allocation of its own size: kept for long. */
+static char *detach_fit(struct buf *b)
+{
+	size_t len = b->len;
+	char *text = buf_detach(b, NULL), *fit = realloc(text, len + 1);
+
+	return fit ? fit : text;
+}
+
 /* Once the strings are final: pointers, the order, the objects. */
 static int finish(struct build *b)
 {
@@ -255,9 +293,8 @@ static int finish(struct build *b)
 	int rc = -ENOMEM;
 
 	x->line_at[x->n] = b->lines.len;
-	x->lines = b->lines.len ? buf_detach(&b->lines, NULL) : strdup("");
-	x->strings = strings_len ? buf_detach(&b->strings, NULL)
-				 : strdup("");
+	x->lines = detach_fit(&b->lines);
+	x->strings = detach_fit(&b->strings);
 	keys = calloc(x->n + 1, sizeof(*keys));
 	x->order = calloc(x->n + 1, sizeof(*x->order));
 	x->objects = calloc(x->n + 1, sizeof(*x->objects));
@@ -288,6 +325,10 @@ static int finish(struct build *b)
 	fit = realloc(x->objects, (x->n_objects + 1) * sizeof(*fit));
 	if (fit)
 		x->objects = fit;
+	x->bytes = sizeof(*x) + x->n * (sizeof(*x->points) +
+		   sizeof(*x->line_at) + sizeof(*x->order)) +
+		   x->line_at[x->n] + strings_len +
+		   x->n_objects * sizeof(*x->objects);
 	rc = 0;
 out:
 	free(keys);
@@ -342,10 +383,6 @@ int usage_index_parse(const char *text, size_t len, enum report_who who,
 		if (line_at)
 			x->line_at = line_at;
 	}
-	x->bytes = sizeof(*x) + x->n * (sizeof(*x->points) +
-		   sizeof(*x->line_at) + sizeof(*x->order)) +
-		   x->line_at[x->n] + strlen(x->strings) +
-		   x->n_objects * sizeof(*x->objects);
 	*out = x;
 	x = NULL;
 out:

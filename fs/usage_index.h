@@ -22,8 +22,8 @@ struct usage_index;
 
 /*
  * Reads text, the report's JSON array, into a new index (one reference).
- * -EINVAL: not a JSON array, or an element that is not an object;
- * -ENOMEM.
+ * Its objects are its rows; other elements name no one and are passed
+ * over. -EINVAL: not a JSON array; -ENOMEM.
  */
 int usage_index_parse(const char *text, size_t len, enum report_who who,
 		      struct usage_index **out);

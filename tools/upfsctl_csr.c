@@ -107,7 +107,7 @@ static int der_next(const unsigned char *d, size_t end, size_t *pos,
 int ctl_csr_public_key(const char *csr_base64, char **key_base64)
 {
 	unsigned char *der = NULL, tag;
-	size_t len, pos = 0, start, n, info_end;
+	size_t len = 0, pos = 0, start = 0, n = 0, info_end;
 	int rc = b64_decode(csr_base64, &der, &len);
 
 	*key_base64 = NULL;

@@ -116,13 +116,14 @@ static void test_usage_by_user(void)
 	usage_index_drop(none);
 }
 
-/* Text that is not an array of objects is refused whole. */
+/* Text that is not a JSON array is refused whole. */
 static void test_usage_refused(void)
 {
 	static const char *const bad[] = {
-		"", "{}", "[1]", "[{}, 2]", "[{},[]]", "[{},]", "[{}",
-		"[{} {}]", "[{}] x", "[{\"usageDate\":}]", "[{}]]", "[{},",
-		"[{}, ", "[{\"a\":\"}\"]", "[{\"a\":\"\\\"}]",
+		"", "{}", "[{},]", "[{}", "[{} {}]", "[{}] x",
+		"[{\"usageDate\":}]", "[{}]]", "[{},", "[{}, ", "[,]", "[1 2]",
+		"[tru]", "[{}},{}]", "[\"a]", "[{\"a\":\"}\"]",
+		"[{\"a\":\"\\\"}]", "[[}]", "[{]]",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -161,6 +162,48 @@ static void months_of_id_are(const struct usage_index *x, const char *id,
 		  want);
 	free(got);
 	json_decref(months);
+}
+
+/* Elements that are not objects name no one: passed over. */
+static void test_usage_not_rows(void)
+{
+	struct usage_index *x = index_of("[null, 1, -2.5e3,\"x]\", [{}],"
+		"{\"printerId\":\"p1\",\"usageDate\":\"2024-05-01\"},true,"
+		"false,{\"printerId\":\"p1\",\"usageDate\":\"2024-04-01\","
+		"\"printerName\":\"\\\"[{\"}]", UPFS_REPORT_BY_PRINTER);
+	size_t n = 0;
+
+	if (x == NULL)
+		return;
+	CHECK(usage_index_points(x, &n) && n == 2);
+	csv_is(x, "p1", PRINTER_HEADER "2024-04-01,,,,,,,,,,,"
+	       "\"\"\"[{\",p1\r\n2024-05-01,,,,,,,,,,,,p1\r\n");
+	usage_index_drop(x);
+}
+
+/* The memory an index says it holds grows with its strings and lines. */
+static void test_usage_bytes(void)
+{
+	char text[4096], a[1001], b[1001];
+	struct usage_index *small, *big;
+
+	memset(a, 'a', 1000);
+	memset(b, 'b', 1000);
+	a[1000] = b[1000] = '\0';
+	small = index_of("[{\"printerId\":\"p1\",\"printerName\":\"a\"},"
+			 "{\"printerId\":\"p2\",\"printerName\":\"b\"}]",
+			 UPFS_REPORT_BY_PRINTER);
+	snprintf(text, sizeof(text), "[{\"printerId\":\"p1\",\"printerName\":"
+		 "\"%s\"},{\"printerId\":\"p2\",\"printerName\":\"%s\"}]",
+		 a, b);
+	big = index_of(text, UPFS_REPORT_BY_PRINTER);
+	/* Each name is held twice: once kept, once in its row's line. */
+	if (small && big)
+		CHECK_MSG(usage_index_bytes(big) >=
+			  usage_index_bytes(small) + 4 * 999, "%zu vs %zu",
+			  usage_index_bytes(big), usage_index_bytes(small));
+	usage_index_drop(small);
+	usage_index_drop(big);
 }
 
 /* Rows of many printers, interleaved, as the service pages them. */
@@ -644,6 +687,8 @@ int main(int argc, char **argv)
 	test_usage_by_printer();
 	test_usage_by_user();
 	test_usage_refused();
+	test_usage_not_rows();
+	test_usage_bytes();
 	test_usage_cap();
 	test_usage_index();
 	test_archive();
