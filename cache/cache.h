@@ -69,6 +69,20 @@ int cache_read(struct cache *c, enum cache_table t, const char *key,
 	       cache_reader read, void *arg);
 int cache_put(struct cache *c, enum cache_table t, const char *key,
 	      const void *data, size_t len, int64_t fetched_ms);
+/* One value of cache_put_many. */
+struct cache_item {
+	const char *key;
+	const void *data;
+	size_t len;
+};
+
+/*
+ * cache_put of n items in one transaction (one flush, not n): what a
+ * listing brings for many keys at once. The first error, if any; items
+ * before and after it are still written.
+ */
+int cache_put_many(struct cache *c, enum cache_table t,
+		   const struct cache_item *items, size_t n, int64_t fetched_ms);
 /* 0 also when the key was absent. */
 int cache_del(struct cache *c, enum cache_table t, const char *key);
 /*

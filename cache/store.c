@@ -439,15 +439,20 @@ static void batch_commit(struct cache *c, struct cache_op *batch)
 			op->rc = rc;
 }
 
-/* Queues op, and commits it with whatever else is queued; op->rc. */
-static int op_write(struct cache *c, struct cache_op *op)
+/*
+ * Queues the ops first .. last (linked by next), and commits them with
+ * whatever else is queued; they land in one batch, so last->done means
+ * all are. Each op's rc is its own.
+ */
+static void ops_write(struct cache *c, struct cache_op *first,
+		      struct cache_op *last)
 {
 	struct cache_op *batch;
 
 	pthread_mutex_lock(&c->batch_lock);
-	*c->pending_tail = op;
-	c->pending_tail = &op->next;
-	while (!op->done) {
+	*c->pending_tail = first;
+	c->pending_tail = &last->next;
+	while (!last->done) {
 		if (c->committing) {
 			pthread_cond_wait(&c->batch_done, &c->batch_lock);
 			continue;
@@ -467,6 +472,12 @@ static int op_write(struct cache *c, struct cache_op *op)
 		pthread_cond_broadcast(&c->batch_done);
 	}
 	pthread_mutex_unlock(&c->batch_lock);
+}
+
+/* Queues op, and commits it with whatever else is queued; op->rc. */
+static int op_write(struct cache *c, struct cache_op *op)
+{
+	ops_write(c, op, op);
 	return op->rc;
 }
 
@@ -495,6 +506,45 @@ int cache_put_durable(struct cache *c, enum cache_table t, const char *key,
 		      const void *data, size_t len, int64_t fetched_ms)
 {
 	return put(c, t, key, data, len, fetched_ms, true);
+}
+
+int cache_put_many(struct cache *c, enum cache_table t,
+		   const struct cache_item *items, size_t n, int64_t fetched_ms)
+{
+	struct cache_op *ops = NULL;
+	size_t queued = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	ops = calloc(n, sizeof(*ops));
+	if (ops == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct cache_op *op = &ops[queued];
+		int krc = key_prepare(c, t, items[i].key, &op->key);
+
+		if (krc == 0 && !items[i].data && items[i].len)
+			krc = -EINVAL;
+		if (krc) {
+			rc = rc ? rc : krc;
+			continue;
+		}
+		*op = (struct cache_op){ .t = t, .key = op->key,
+					 .data = items[i].data,
+					 .len = items[i].len,
+					 .fetched_ms = fetched_ms,
+					 .is_put = true };
+		if (queued > 0)
+			ops[queued - 1].next = op;
+		queued++;
+	}
+	if (queued > 0)
+		ops_write(c, &ops[0], &ops[queued - 1]);
+	for (size_t i = 0; i < queued; i++)
+		rc = rc ? rc : ops[i].rc;
+	free(ops);
+	return rc;
 }
 
 int cache_del(struct cache *c, enum cache_table t, const char *key)

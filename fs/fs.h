@@ -318,6 +318,27 @@ int res_get_form(struct upfs *u, const char *key, bool list, int ttl,
 		 enum res_policy policy, const struct res_form *form,
 		 void **out, struct fs_deps *deps);
 
+/*
+ * A listing whose elements can stand for objects otherwise fetched one by
+ * one: prefix/{id}suffix (tree_key) is an element's own key, needs the
+ * members an element must carry to be what that GET gives (NULL-ended).
+ * When many objects of a batch must come from the service at once (a
+ * walk: RES_BATCH_MIN in RES_BATCH_WINDOW_MS), one paged listing fills
+ * them all instead of a GET each (design.md §5: never one request per
+ * object). A service whose listing leaves those members out gets the GETs.
+ */
+struct res_batch {
+	const char *listing;
+	const char *prefix;
+	const char *suffix;
+	const char *const *needs;
+};
+
+/* As res_get for the object key, one of batch (see above). */
+int res_get_object(struct upfs *u, const char *key,
+		   const struct res_batch *batch, int ttl,
+		   enum res_policy policy, json_t **out, struct fs_deps *deps);
+
 /* Makes the next read of key fetch it from the service (own writes). */
 void res_expire(struct upfs *u, const char *key);
 
@@ -429,6 +450,9 @@ int64_t node_mtime(struct upfs *u, const struct fs_node *n);
  * locks, never from a FUSE request.
  */
 void node_invalidate_dependents(struct upfs *u, const struct res *r);
+/* The same for each of rs (n of them; reordered), in one pass. */
+void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
+				   size_t n);
 
 /* Appends the name that printers/ (top FS_PRINTERS) or shares/ gives id. */
 int node_name_of(struct upfs *u, enum fs_kind top, const char *id,

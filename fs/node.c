@@ -623,23 +623,42 @@ int node_id_of(struct upfs *u, enum fs_kind top, const char *name,
 	return rc;
 }
 
-static bool deps_have(const struct fs_deps *deps, const struct res *r)
+static int cmp_res(const void *a, const void *b)
+{
+	const struct res *x = *(const struct res *const *)a;
+	const struct res *y = *(const struct res *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether deps name any of rs (sorted by address). */
+static bool deps_have_any(const struct fs_deps *deps,
+			  const struct res *const *rs, size_t n)
 {
 	for (int i = 0; i < deps->n; i++)
-		if (deps->d[i].res == r)
+		if (bsearch(&deps->d[i].res, rs, n, sizeof(*rs), cmp_res))
 			return true;
 	return false;
 }
 
 void node_invalidate_dependents(struct upfs *u, const struct res *r)
 {
+	node_invalidate_dependents_of(u, &r, 1);
+}
+
+void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
+				   size_t n_rs)
+{
 	uint64_t *inos = NULL;
 	size_t n = 0, alloc = 0;
 
+	if (n_rs == 0)
+		return;
+	qsort(rs, n_rs, sizeof(*rs), cmp_res);
 	pthread_mutex_lock(&u->node_lock);
 	for (struct fs_node *x = u->all_nodes; x; x = x->all_next) {
 		if (tree_kind_is_dir(x->kind) || !x->attr_known ||
-		    !deps_have(&x->attr_deps, r))
+		    !deps_have_any(&x->attr_deps, rs, n_rs))
 			continue;
 		if (n == alloc) {
 			size_t more = alloc ? alloc * 2 : 16;

@@ -24,6 +24,7 @@
 #include "hash.h"
 #include "heap.h"
 #include "identity.h"
+#include "tree_private.h"
 
 /* Kept in memory: parsed JSON counted by its text's bytes (jansson needs a
    few times that), a form's object by the bytes it holds. */
@@ -33,6 +34,13 @@
 #define RES_IDLE_MS 2000
 /* Heap churn and free heap past which freed memory goes back to the OS. */
 #define RES_HEAP_SLACK ((size_t)8 << 20)
+/* Objects of one batch that must come from the service within the window
+   before its listing is fetched instead (struct res_batch). */
+#define RES_BATCH_MIN 4
+#define RES_BATCH_WINDOW_MS 1000
+/* After a batch listing failed or left its objects' members out. */
+#define RES_BATCH_RETRY_MS (10 * 60 * 1000)
+#define RES_BATCHES 4
 
 struct res {
 	char *key;
@@ -52,12 +60,29 @@ struct res {
 	bool must_fetch;	/* changed by this mount: stale is not enough */
 	bool disk_behind;	/* changed here since its LMDB copy was
 				   deleted: nothing there to delete again */
+	const struct res_batch *batch;	/* NULL: none stands for it */
+	int64_t queued_ms;	/* when last queued for a refresh */
+	int64_t expired_ms;	/* when res_expire last marked it */
 	struct res *next;	/* hash chain */
 	struct res *qnext;	/* refresh queue */
 };
 
+/* Misses of one batch's objects, and its listing's fetch. */
+struct batch_state {
+	const struct res_batch *batch;
+	int64_t window_ms;	/* start of the current count */
+	int misses;
+	int64_t retry_ms;	/* no listing before then */
+	bool loading;
+};
+
 struct res_table {
 	struct res *buckets[RES_BUCKETS];
+	struct batch_state batches[RES_BATCHES];
+	/* Changed by a batch fetched in a request's thread, which must not
+	   tell the kernel itself: a refresher does (node.c). */
+	const struct res **inval;
+	size_t n_inval, alloc_inval;
 	size_t mem_bytes;
 	struct res *qhead, *qtail;
 	size_t heap_used_at_trim;	/* mallinfo2().uordblks then */
@@ -173,6 +198,7 @@ static void res_queue_refresh(struct upfs *u, struct res *r)
 	if (r->queued || r->loading || u->opts.offline || u->refresher_count == 0)
 		return;
 	r->queued = true;
+	r->queued_ms = cache_now_ms();
 	r->qnext = NULL;
 	if (u->res->qtail)
 		u->res->qtail->qnext = r;
@@ -210,27 +236,38 @@ static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 	return 0;
 }
 
-/* Without locks: fetches from the service and stores into LMDB. */
-static int res_fetch(struct upfs *u, const char *key, bool list,
-		     struct res_loaded *out)
+/* Without locks: the JSON of key from the service. */
+static int res_fetch_json(struct upfs *u, const char *key, bool list,
+			  json_t **out)
 {
 	struct graph_err gerr = { 0 };
 	struct graph *g = identity_for_path(u, key, gerr.message,
 					    sizeof(gerr.message));
-	char *text;
 	int rc;
 
 	if (g == NULL) {
 		health_refusal(u, key, gerr.message);
 		return -EACCES;
 	}
-	rc = list ? graph_list(g, key, &out->json, NULL, &gerr)
-		  : graph_get(g, key, &out->json, &gerr);
+	rc = list ? graph_list(g, key, out, NULL, &gerr)
+		  : graph_get(g, key, out, &gerr);
 	if (rc) {
 		health_error(u, key, rc, &gerr);
 		return rc;
 	}
 	health_set_online(u, true);
+	return 0;
+}
+
+/* Without locks: fetches from the service and stores into LMDB. */
+static int res_fetch(struct upfs *u, const char *key, bool list,
+		     struct res_loaded *out)
+{
+	char *text;
+	int rc = res_fetch_json(u, key, list, &out->json);
+
+	if (rc)
+		return rc;
 	text = json_dumps(out->json, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (text == NULL) {
 		json_decref(out->json);
@@ -282,6 +319,262 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	r->loading = false;
 	pthread_cond_broadcast(&u->res_cond);
 	return rc;
+}
+
+/* ---- batches: one listing for many objects (struct res_batch) ---- */
+
+/* What a batch listing brings for one of the objects it stands for. */
+struct seed {
+	char *key;
+	char *text;		/* the element, compact, as LMDB keeps it */
+	size_t len;
+	json_t *json;		/* the element (shared, never changed) */
+	struct res *r;		/* once installed; records live as long as
+				   the mount */
+	bool undo;		/* its LMDB copy must go again */
+	bool changed;		/* a new generation of a resource in use */
+};
+
+static void seeds_free(struct seed *seeds, size_t n)
+{
+	for (size_t i = 0; seeds && i < n; i++) {
+		free(seeds[i].key);
+		free(seeds[i].text);
+		json_decref(seeds[i].json);
+	}
+	free(seeds);
+}
+
+/* Whether v carries every member named in needs. */
+static bool has_members(const json_t *v, const char *const *needs)
+{
+	for (; *needs; needs++)
+		if (json_object_get(v, *needs) == NULL)
+			return false;
+	return true;
+}
+
+/* Without locks: a seed per element of list that stands for its object. */
+static int seeds_of(const struct res_batch *b, json_t *list,
+		    struct seed **out, size_t *n_out)
+{
+	struct seed *seeds = calloc(json_array_size(list) + 1, sizeof(*seeds));
+	struct buf key;
+	size_t i, n = 0;
+	json_t *v;
+	int rc = seeds ? 0 : -ENOMEM;
+
+	buf_init(&key, 4096);
+	json_array_foreach(list, i, v) {
+		const char *id = json_string_value(json_object_get(v, "id"));
+		struct seed *sd = &seeds[n];
+
+		if (rc || id == NULL || !has_members(v, b->needs))
+			continue;
+		buf_reset(&key);
+		rc = tree_key(&key, b->prefix, id, b->suffix);
+		if (rc)
+			break;
+		n++;
+		sd->json = json_incref(v);
+		sd->key = strdup(key.data);
+		sd->text = json_dumps(v, JSON_COMPACT);
+		if (sd->key == NULL || sd->text == NULL)
+			rc = -ENOMEM;
+		else
+			sd->len = strlen(sd->text);
+	}
+	buf_release(&key);
+	if (rc) {
+		seeds_free(seeds, n);
+		return rc;
+	}
+	*out = seeds;
+	*n_out = n;
+	return 0;
+}
+
+/*
+ * Under res_lock: each seed into its resource, as if fetched alone at
+ * fetched_ms (its LMDB copy is written already). A resource being loaded,
+ * or expired by this mount since the listing was asked for (asked_ms),
+ * keeps what it has, and the copy goes again. Parsed JSON replaces only
+ * what memory holds (and want's, the resource a request waits for); the
+ * others reload the copy when read. seed->changed: the kernel must hear
+ * of it, as after a refresh.
+ */
+static void seeds_install(struct upfs *u, const struct res_batch *b,
+			  struct seed *seeds, size_t n, int64_t asked_ms,
+			  int64_t fetched_ms, const struct res *want)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct seed *sd = &seeds[i];
+		uint64_t hash = fnv1a_update(FNV1A_SEED, sd->text, sd->len);
+		struct res *r;
+		uint64_t gen;
+
+		if (res_lookup(u, sd->key, false, NULL, &r) != 0 ||
+		    r->loading || r->must_fetch || r->expired_ms >= asked_ms) {
+			sd->undo = true;
+			continue;
+		}
+		if (r->batch == NULL)
+			r->batch = b;
+		gen = r->gen;
+		if (res_in_memory(r) || r == want) {
+			struct res_loaded l = {
+				.json = json_incref(sd->json), .hash = hash,
+				.len = sd->len, .bytes = sd->len,
+				.fetched_ms = fetched_ms,
+			};
+
+			res_install(u, r, &l);
+		} else {
+			if (r->gen == 0 || hash != r->hash)
+				r->gen++;
+			r->hash = hash;
+			r->fetched_ms = fetched_ms;
+			r->must_fetch = false;
+			r->tried_cache = true;
+		}
+		r->disk_behind = false;
+		sd->r = r;
+		sd->changed = gen != 0 && r->gen != gen;
+	}
+}
+
+/* Under res_lock: hands rs to a refresher to tell the kernel (without
+   memory for that, the attribute time-outs still hold). */
+static void res_defer_inval(struct upfs *u, const struct res **rs, size_t n)
+{
+	struct res_table *t = u->res;
+
+	if (t->n_inval + n > t->alloc_inval) {
+		size_t alloc = 2 * (t->n_inval + n);
+		const struct res **v = realloc(t->inval, alloc * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		t->inval = v;
+		t->alloc_inval = alloc;
+	}
+	memcpy(t->inval + t->n_inval, rs, n * sizeof(*rs));
+	t->n_inval += n;
+	pthread_cond_broadcast(&u->res_cond);
+}
+
+/*
+ * Under res_lock on entry and exit, dropped while it works: fetches the
+ * listing of batch s and gives each object it stands for its element.
+ * want: the resource a request waits for, or NULL for a refresher's.
+ */
+static void res_fetch_batch(struct upfs *u, struct batch_state *s,
+			    const struct res *want)
+{
+	const struct res_batch *b = s->batch;
+	struct seed *seeds = NULL;
+	struct cache_item *items = NULL;
+	const struct res **changed = NULL;
+	json_t *list = NULL;
+	int64_t asked = cache_now_ms(), fetched;
+	size_t n = 0, n_changed = 0;
+	int rc;
+
+	s->loading = true;
+	pthread_mutex_unlock(&u->res_lock);
+	rc = res_fetch_json(u, b->listing, true, &list);
+	if (rc == 0)
+		rc = seeds_of(b, list, &seeds, &n);
+	json_decref(list);
+	fetched = cache_now_ms();
+	items = calloc(n + 1, sizeof(*items));
+	changed = calloc(n + 1, sizeof(*changed));
+	if (rc == 0 && (items == NULL || changed == NULL))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		items[i] = (struct cache_item){ seeds[i].key, seeds[i].text,
+						seeds[i].len };
+	/* In LMDB first: a resource evicted meanwhile reloads this copy. */
+	if (rc == 0 && n > 0)
+		rc = cache_put_many(u->cache, UPFS_CACHE_RESOURCES, items, n,
+				    fetched);
+	if (rc && rc != -ENOMEM && n > 0)
+		health_error(u, "cache write", rc, NULL);
+	pthread_mutex_lock(&u->res_lock);
+	if (rc == 0)
+		seeds_install(u, b, seeds, n, asked, fetched, want);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (seeds[i].changed)
+			changed[n_changed++] = seeds[i].r;
+	/* A request's thread: a refresher tells the kernel. */
+	if (want && n_changed > 0) {
+		res_defer_inval(u, changed, n_changed);
+		n_changed = 0;
+	}
+	s->loading = false;
+	s->misses = 0;
+	s->window_ms = fetched;
+	if (rc || n == 0)
+		s->retry_ms = fetched + RES_BATCH_RETRY_MS;
+	pthread_cond_broadcast(&u->res_cond);
+	pthread_mutex_unlock(&u->res_lock);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (seeds[i].undo)
+			(void)cache_del(u->cache, UPFS_CACHE_RESOURCES,
+					seeds[i].key);
+	if (rc == 0 && n == 0)
+		upfs_log(u, UPFS_LOG_INFO, "%s: its elements lack what their "
+			 "objects' own GETs give: one GET each", b->listing);
+	node_invalidate_dependents_of(u, changed, n_changed);
+	seeds_free(seeds, n);
+	free(items);
+	free(changed);
+	pthread_mutex_lock(&u->res_lock);
+}
+
+/* Under res_lock: batch's state, made on first use; NULL when full. */
+static struct batch_state *batch_state(struct upfs *u,
+				       const struct res_batch *b)
+{
+	for (int i = 0; b && i < RES_BATCHES; i++) {
+		struct batch_state *s = &u->res->batches[i];
+
+		if (s->batch == NULL)
+			s->batch = b;
+		if (s->batch == b)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * Under res_lock, when r must come from the service: waits for its
+ * batch's listing if one is on its way, or fetches the listing when r is
+ * one of many such misses in a short while (a walk). True when it did
+ * either: look at r again.
+ */
+static bool res_batch_turn(struct upfs *u, struct res *r,
+			   const struct res *want)
+{
+	struct batch_state *s = batch_state(u, r->batch);
+	int64_t now = cache_now_ms();
+
+	if (s == NULL)
+		return false;
+	if (s->loading) {
+		pthread_cond_wait(&u->res_cond, &u->res_lock);
+		return true;
+	}
+	if (now < s->retry_ms)
+		return false;
+	if (now - s->window_ms > RES_BATCH_WINDOW_MS) {
+		s->window_ms = now;
+		s->misses = 0;
+	}
+	if (++s->misses < RES_BATCH_MIN)
+		return false;
+	res_fetch_batch(u, s, want);
+	return true;
 }
 
 static void deps_add(struct fs_deps *deps, struct res *r, int ttl)
@@ -342,6 +635,10 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 	}
 	if (u->opts.offline)
 		return -ENETDOWN;
+	if (res_batch_turn(u, r, r)) {
+		*again = true;
+		return 0;
+	}
 	r->loading = true;
 	rc = res_load(u, r, false);
 	if (rc && res_in_memory(r)) {
@@ -354,10 +651,12 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 	return rc;
 }
 
-/* res_get and res_get_form: *json or *obj gets a new reference. */
+/* res_get, res_get_form and res_get_object: *json or *obj gets a new
+   reference. */
 static int res_get_kept(struct upfs *u, const char *key, bool list, int ttl,
 			enum res_policy policy, const struct res_form *form,
-			json_t **json, void **obj, struct fs_deps *deps)
+			const struct res_batch *batch, json_t **json,
+			void **obj, struct fs_deps *deps)
 {
 	struct res *r;
 	bool again;
@@ -367,6 +666,8 @@ static int res_get_kept(struct upfs *u, const char *key, bool list, int ttl,
 	rc = res_lookup(u, key, list, form, &r);
 	if (rc)
 		goto out;
+	if (batch && r->batch == NULL)
+		r->batch = batch;
 	do {
 		rc = res_get_locked(u, r, ttl, policy, &again);
 	} while (rc == 0 && again);
@@ -386,31 +687,43 @@ out:
 int res_get(struct upfs *u, const char *key, bool list, int ttl,
 	    enum res_policy policy, json_t **out, struct fs_deps *deps)
 {
-	return res_get_kept(u, key, list, ttl, policy, NULL, out, NULL, deps);
+	return res_get_kept(u, key, list, ttl, policy, NULL, NULL, out, NULL,
+			    deps);
+}
+
+int res_get_object(struct upfs *u, const char *key,
+		   const struct res_batch *batch, int ttl,
+		   enum res_policy policy, json_t **out, struct fs_deps *deps)
+{
+	return res_get_kept(u, key, false, ttl, policy, NULL, batch, out,
+			    NULL, deps);
 }
 
 int res_get_form(struct upfs *u, const char *key, bool list, int ttl,
 		 enum res_policy policy, const struct res_form *form,
 		 void **out, struct fs_deps *deps)
 {
-	return res_get_kept(u, key, list, ttl, policy, form, NULL, out, deps);
+	return res_get_kept(u, key, list, ttl, policy, form, NULL, NULL, out,
+			    deps);
 }
 
 void res_expire(struct upfs *u, const char *key)
 {
 	struct res *r;
 
-	/* The remount must not trust the old copy either. */
-	cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
 	pthread_mutex_lock(&u->res_lock);
 	/* Never made here: only a read knows whether key is a collection. */
 	r = res_find(u, key);
 	if (r) {
 		r->must_fetch = true;
+		r->expired_ms = cache_now_ms();
 		/* Snapshots built from it are out of date from now on. */
 		r->gen++;
 	}
 	pthread_mutex_unlock(&u->res_lock);
+	/* The remount must not trust the old copy either; after the mark,
+	   so that a batch listing's copy written meanwhile goes too. */
+	cache_del(u->cache, UPFS_CACHE_RESOURCES, key);
 }
 
 /* A new array: list without its element of this id, then member. */
@@ -573,6 +886,19 @@ static void *refresher_main(void *arg)
 	while (!atomic_load(&u->stopping)) {
 		struct res *r = u->res->qhead;
 
+		if (u->res->n_inval > 0) {
+			const struct res **rs = u->res->inval;
+			size_t n = u->res->n_inval;
+
+			u->res->inval = NULL;
+			u->res->n_inval = u->res->alloc_inval = 0;
+			pthread_mutex_unlock(&u->res_lock);
+			node_invalidate_dependents_of(u, rs, n);
+			free(rs);
+			pthread_mutex_lock(&u->res_lock);
+			continue;
+		}
+
 		if (r == NULL) {
 			if (!res_wait_work(u) && !atomic_load(&u->stopping))
 				res_trim_heap(u);
@@ -582,7 +908,11 @@ static void *refresher_main(void *arg)
 		if (u->res->qhead == NULL)
 			u->res->qtail = NULL;
 		r->queued = false;
-		if (r->loading)
+		/* Busy, or refreshed since it was queued (by a batch). */
+		if (r->loading ||
+		    (r->fetched_ms >= r->queued_ms && !r->must_fetch))
+			continue;
+		if (r->batch && res_batch_turn(u, r, NULL))
 			continue;
 		gen = r->gen;
 		r->loading = true;
@@ -638,6 +968,7 @@ void res_release(struct upfs *u)
 			free(r);
 		}
 	}
+	free(u->res->inval);
 	free(u->res);
 	u->res = NULL;
 }

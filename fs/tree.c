@@ -168,16 +168,51 @@ int tree_key(struct buf *out, const char *prefix, const char *id,
 	return rc;
 }
 
+/*
+ * A printer's or share's every property: lists leave out defaults and
+ * capabilities (reference §3.1, §3.4), but a list that names them in
+ * $select may carry them (the reference's own examples do; for shares it
+ * suggests $select=capabilities), and then one paged listing stands for a
+ * GET per object when a walk needs many (struct res_batch).
+ */
+static const char *const printer_needs[] = { "defaults", "capabilities",
+					     NULL };
+static const char *const share_needs[] = { "defaults", "capabilities",
+					   "printer", NULL };
+static const struct res_batch object_batches[] = {
+	{ TREE_PRINTERS TREE_PRINTER_SELECT, TREE_PRINTERS,
+	  TREE_PRINTER_SELECT, printer_needs },
+	{ TREE_SHARES TREE_SHARE_SELECT, TREE_SHARES, TREE_SHARE_SELECT,
+	  share_needs },
+};
+
+/* The batch whose listing stands for prefix/{id}suffix, or NULL. */
+static const struct res_batch *batch_of(const char *prefix,
+					const char *suffix)
+{
+	for (size_t i = 0; suffix && i < sizeof(object_batches) /
+	     sizeof(*object_batches); i++)
+		if (strcmp(prefix, object_batches[i].prefix) == 0 &&
+		    strcmp(suffix, object_batches[i].suffix) == 0)
+			return &object_batches[i];
+	return NULL;
+}
+
 int tree_get(struct upfs *u, const char *prefix, const char *id,
 	     const char *suffix, bool list, int ttl, enum res_policy policy,
 	     json_t **out, struct fs_deps *deps)
 {
+	const struct res_batch *batch = list || id == NULL ? NULL
+				       : batch_of(prefix, suffix);
 	struct buf key;
 	int rc;
 
 	buf_init(&key, 4096);
 	rc = tree_key(&key, prefix, id, suffix);
-	if (rc == 0)
+	if (rc == 0 && batch)
+		rc = res_get_object(u, key.data, batch, ttl, policy, out,
+				    deps);
+	else if (rc == 0)
 		rc = res_get(u, key.data, list, ttl, policy, out, deps);
 	buf_release(&key);
 	return rc;

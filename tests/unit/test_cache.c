@@ -588,6 +588,44 @@ out:
 	return rc;
 }
 
+/* Many puts, one transaction; a bad item fails alone. */
+static int test_put_many(void)
+{
+	static const struct cache_item items[] = {
+		{ "/a", "1", 1 }, { "", "x", 1 }, { "/b", "22", 2 },
+		{ "/c", NULL, 0 },
+	};
+	struct cache *c = NULL;
+	struct cache_entry e = { 0 };
+	struct cache_stats st;
+	char dir[PATH_MAX];
+	int rc = 1;
+
+	tmp_path(dir, sizeof(dir), "many");
+	CHECK(cache_open(&c, dir, 0) == 0);
+	CHECK(cache_put_many(c, UPFS_CACHE_RESOURCES, items, 0, 7) == 0);
+	CHECK(cache_put_many(c, UPFS_CACHE_RESOURCES, items, 4, 7) == -EINVAL);
+	cache_stats_get(c, &st);
+	CHECK(st.writes == 3);
+	CHECK(cache_get(c, UPFS_CACHE_RESOURCES, "/a", &e) == 0);
+	CHECK(entry_is(&e, "1", 1, 7));
+	cache_entry_release(&e);
+	CHECK(cache_get(c, UPFS_CACHE_RESOURCES, "/b", &e) == 0);
+	CHECK(entry_is(&e, "22", 2, 7));
+	cache_entry_release(&e);
+	CHECK(cache_get(c, UPFS_CACHE_RESOURCES, "/c", &e) == 0);
+	CHECK(e.len == 0 && e.fetched_ms == 7);
+	cache_entry_release(&e);
+	CHECK(cache_put_many(c, UPFS_CACHE_RESOURCES, items + 2, 1, 8) == 0);
+	CHECK(cache_get(c, UPFS_CACHE_RESOURCES, "/b", &e) == 0);
+	CHECK(entry_is(&e, "22", 2, 8));
+	rc = 0;
+out:
+	cache_entry_release(&e);
+	cache_close(c);
+	return rc;
+}
+
 static int remove_one(const char *path, const struct stat *sb, int type,
 		      struct FTW *ftw)
 {
@@ -614,6 +652,7 @@ int main(void)
 		{ "threads", test_threads },
 		{ "group_commit", test_group_commit },
 		{ "del_later", test_del_later },
+		{ "put_many", test_put_many },
 	};
 	size_t i;
 	int failed = 0;

@@ -96,7 +96,8 @@ class App:
 
     def __init__(self, state, faults=None, page_size=100, job_quota=10000,
                  job_seconds=2.0, upload_seconds=3600.0, uploads_root=None,
-                 operation_seconds=1.0, download_seconds=3600.0):
+                 operation_seconds=1.0, download_seconds=3600.0,
+                 lists_omit_details=False):
         self.state = state                # replaced by /_emulator/reset
         self.faults = faults or Faults()
         self.page_size = page_size
@@ -105,6 +106,10 @@ class App:
         self.upload_seconds = upload_seconds
         self.operation_seconds = operation_seconds
         self.download_seconds = download_seconds
+        # Lists of printers and shares leave out defaults and
+        # capabilities even when $select names them (one reading of
+        # reference §3.1, §3.4; by default $select is honoured).
+        self.lists_omit_details = lists_omit_details
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()
@@ -128,6 +133,7 @@ class App:
         """The Reply for req; never raises (but lets ClientGone through:
         the server then closes the connection)."""
         req.page_size = self.page_size
+        req.lists_omit_details = self.lists_omit_details
         req.app = self
         try:
             self.state.tick()

@@ -176,11 +176,14 @@ def info(req, app):
                        "uploadSessionSeconds": app.upload_seconds,
                        "operationSeconds": app.operation_seconds,
                        "downloadUrlSeconds": app.download_seconds,
+                       "listsOmitDetails": app.lists_omit_details,
                        "spoolDir": app.uploads.root})
 
 
-# JSON name -> (App attribute, integer only, minimum, minimum allowed)
+# JSON name -> (App attribute, integer only, minimum, minimum allowed);
+# None instead of the last three: a boolean.
 SETTINGS = {
+    "listsOmitDetails": ("lists_omit_details", None, None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),
@@ -198,6 +201,11 @@ def settings_set(req, app):
             raise GraphError(400, "BadRequest", "unknown setting '%s'; "
                              "known: %s" % (key, ", ".join(SETTINGS)))
         _, integer, low, inclusive = SETTINGS[key]
+        if integer is None:
+            if not isinstance(value, bool):
+                raise GraphError(400, "BadRequest",
+                                 "%s must be true or false" % key)
+            continue
         kinds = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds) or \
                 value < low or (value == low and not inclusive):

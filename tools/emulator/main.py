@@ -63,6 +63,9 @@ def parse_args(argv):
                    metavar="S", help="seconds a printer-create operation "
                    "runs before the printer is registered (default 1; 0: "
                    "at the next request)")
+    p.add_argument("--lists-omit-details", action="store_true",
+                   help="printer and share lists leave out defaults and "
+                   "capabilities even when $select names them")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
     sign_in_options(p)
@@ -153,7 +156,8 @@ def main(argv=None):
     app = App(state, faults, args.page_size, job_quota=args.job_quota,
               job_seconds=args.job_seconds,
               upload_seconds=args.upload_session_seconds,
-              operation_seconds=args.operation_seconds)
+              operation_seconds=args.operation_seconds,
+              lists_omit_details=args.lists_omit_details)
     try:
         return serve(args, app)
     finally:

@@ -30,11 +30,16 @@ def _evolve_printer_enums(out):
 
 def _shape_base(req, out, select, single):
     """Applies the printerBase rules: the list omits defaults and
-    capabilities, a single GET omits capabilities, $select overrides."""
+    capabilities, a single GET omits capabilities, $select overrides (in
+    a list too, unless the app's lists_omit_details says otherwise)."""
     if not req.include_unknown_enums:
         _evolve_printer_enums(out)
     if select is not None:
-        return odata.select_fields(out, select)
+        out = odata.select_fields(out, select)
+        if not single and getattr(req, "lists_omit_details", False):
+            out.pop("capabilities", None)
+            out.pop("defaults", None)
+        return out
     out.pop("capabilities", None)
     if not single:
         out.pop("defaults", None)
