@@ -42,6 +42,7 @@ struct cache_stats {
 	uint64_t hits;		/* cache_get found the key */
 	uint64_t misses;	/* cache_get did not */
 	uint64_t writes;
+	uint64_t commits;	/* write transactions: each a flush */
 	uint64_t entries;	/* keys in UPFS_CACHE_RESOURCES */
 	uint64_t map_used;	/* bytes of the map in use */
 };

@@ -76,6 +76,7 @@ struct cache {
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
 	_Atomic uint64_t writes;	/* records committed (put or deleted) */
+	_Atomic uint64_t commits;	/* write transactions committed */
 
 	pthread_mutex_t batch_lock;	/* the three below */
 	pthread_cond_t batch_done;	/* a commit ended */
@@ -204,6 +205,7 @@ int cache_open(struct cache **out, const char *dir, size_t map_size)
 	atomic_init(&c->hits, 0);
 	atomic_init(&c->misses, 0);
 	atomic_init(&c->writes, 0);
+	atomic_init(&c->commits, 0);
 	pthread_mutex_init(&c->batch_lock, NULL);
 	pthread_cond_init(&c->batch_done, NULL);
 	c->pending_tail = &c->pending;
@@ -404,9 +406,12 @@ static int ops_commit(struct cache *c, struct cache_op *ops, size_t n)
 		goto out;	/* nothing to commit */
 	rc = cache_mdb_to_errno(mdb_txn_commit(txn));
 	txn = NULL;		/* commit frees it, success or not */
-	if (rc == 0)
+	if (rc == 0) {
+		atomic_fetch_add_explicit(&c->commits, 1,
+					  memory_order_relaxed);
 		atomic_fetch_add_explicit(&c->writes, changes,
 					  memory_order_relaxed);
+	}
 out:
 	if (txn)
 		mdb_txn_abort(txn);
@@ -600,6 +605,7 @@ void cache_stats_get(struct cache *c, struct cache_stats *out)
 	out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
 	out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
 	out->writes = atomic_load_explicit(&c->writes, memory_order_relaxed);
+	out->commits = atomic_load_explicit(&c->commits, memory_order_relaxed);
 	/* Stats are best effort: a field LMDB cannot fill stays 0. */
 	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) == 0 &&
 	    mdb_stat(txn, c->dbi[UPFS_CACHE_RESOURCES], &st) == 0)

@@ -38,9 +38,14 @@
    before its listing is fetched instead (struct res_batch). */
 #define RES_BATCH_MIN 4
 #define RES_BATCH_WINDOW_MS 1000
-/* After a batch listing failed or left its objects' members out. */
+/* After a batch listing left its objects' members out, or failed. */
 #define RES_BATCH_RETRY_MS (10 * 60 * 1000)
+#define RES_BATCH_ERROR_RETRY_MS (30 * 1000)
+/* An object the last listing did not fill is not worth another so soon. */
+#define RES_BATCH_RECENT_MS (60 * 1000)
 #define RES_BATCHES 4
+/* Keys expired while they had no record, remembered for batch listings. */
+#define RES_EXPIRED_KEYS 64
 
 struct res {
 	char *key;
@@ -61,8 +66,10 @@ struct res {
 	bool disk_behind;	/* changed here since its LMDB copy was
 				   deleted: nothing there to delete again */
 	const struct res_batch *batch;	/* NULL: none stands for it */
-	int64_t queued_ms;	/* when last queued for a refresh */
-	int64_t expired_ms;	/* when res_expire last marked it */
+	/* Answers from the service so far, and their number when last
+	   queued for a refresh: a refresher skips one answered since. */
+	uint32_t fetches, queued_fetches;
+	uint64_t expired_seq;	/* res_table.expire_seq when last expired */
 	struct res *next;	/* hash chain */
 	struct res *qnext;	/* refresh queue */
 };
@@ -73,12 +80,22 @@ struct batch_state {
 	int64_t window_ms;	/* start of the current count */
 	int misses;
 	int64_t retry_ms;	/* no listing before then */
+	int64_t listed_ms;	/* the last listing that filled objects */
 	bool loading;
 };
 
 struct res_table {
 	struct res *buckets[RES_BUCKETS];
 	struct batch_state batches[RES_BATCHES];
+	uint64_t expire_seq;	/* res_expire calls so far */
+	/* The last keys res_expire found no record for, with their
+	   expire_seq; lost_seq: the newest one pushed out. */
+	struct {
+		char *key;
+		uint64_t seq;
+	} expired[RES_EXPIRED_KEYS];
+	size_t expired_next;
+	uint64_t expired_lost_seq;
 	/* Changed by a batch fetched in a request's thread, which must not
 	   tell the kernel itself: a refresher does (node.c). */
 	const struct res **inval;
@@ -198,7 +215,7 @@ static void res_queue_refresh(struct upfs *u, struct res *r)
 	if (r->queued || r->loading || u->opts.offline || u->refresher_count == 0)
 		return;
 	r->queued = true;
-	r->queued_ms = cache_now_ms();
+	r->queued_fetches = r->fetches;
 	r->qnext = NULL;
 	if (u->res->qtail)
 		u->res->qtail->qnext = r;
@@ -314,8 +331,10 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	pthread_mutex_lock(&u->res_lock);
 	if (rc == 0)
 		res_install(u, r, &l);
-	if (rc == 0 && !from_cache)
+	if (rc == 0 && !from_cache) {
 		r->disk_behind = false;	/* res_fetch wrote this copy there */
+		r->fetches++;
+	}
 	r->loading = false;
 	pthread_cond_broadcast(&u->res_cond);
 	return rc;
@@ -394,30 +413,53 @@ static int seeds_of(const struct res_batch *b, json_t *list,
 	return 0;
 }
 
+/* Under res_lock: whether key, with no record, may have been expired since
+   expire_seq was since_seq (true too when that is no longer known). */
+static bool expired_without_record(struct upfs *u, const char *key,
+				   uint64_t since_seq)
+{
+	struct res_table *t = u->res;
+
+	if (t->expire_seq == since_seq)
+		return false;
+	if (t->expired_lost_seq > since_seq)
+		return true;
+	for (size_t i = 0; i < RES_EXPIRED_KEYS; i++)
+		if (t->expired[i].key && t->expired[i].seq > since_seq &&
+		    strcmp(t->expired[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Under res_lock: each seed into its resource, as if fetched alone at
- * fetched_ms (its LMDB copy is written already). A resource being loaded,
- * or expired by this mount since the listing was asked for (asked_ms),
- * keeps what it has, and the copy goes again. Parsed JSON replaces only
- * what memory holds (and want's, the resource a request waits for); the
- * others reload the copy when read. seed->changed: the kernel must hear
- * of it, as after a refresh.
+ * fetched_ms (its LMDB copy is written already). A resource expired by an
+ * own write since the listing was asked for (expire_seq then: asked_seq)
+ * keeps what it has and the copy goes again, as does one with no record
+ * yet if anything was expired meanwhile (res_expire marks only records
+ * that exist). One being loaded keeps what it has: its own fetch answers.
+ * Parsed JSON replaces only what memory holds (and want's, the resource a
+ * request waits for); the others reload the copy when read.
+ * seed->changed: the kernel must hear of it, as after a refresh.
  */
 static void seeds_install(struct upfs *u, const struct res_batch *b,
-			  struct seed *seeds, size_t n, int64_t asked_ms,
+			  struct seed *seeds, size_t n, uint64_t asked_seq,
 			  int64_t fetched_ms, const struct res *want)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct seed *sd = &seeds[i];
 		uint64_t hash = fnv1a_update(FNV1A_SEED, sd->text, sd->len);
-		struct res *r;
+		struct res *r = res_find(u, sd->key);
 		uint64_t gen;
 
-		if (res_lookup(u, sd->key, false, NULL, &r) != 0 ||
-		    r->loading || r->must_fetch || r->expired_ms >= asked_ms) {
+		if ((r == NULL && expired_without_record(u, sd->key, asked_seq)) ||
+		    (r && (r->must_fetch || r->expired_seq > asked_seq))) {
 			sd->undo = true;
 			continue;
 		}
+		if ((r == NULL && res_lookup(u, sd->key, false, NULL, &r)) ||
+		    r->loading || r->form)
+			continue;
 		if (r->batch == NULL)
 			r->batch = b;
 		gen = r->gen;
@@ -438,6 +480,7 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 			r->tried_cache = true;
 		}
 		r->disk_behind = false;
+		r->fetches++;
 		sd->r = r;
 		sd->changed = gen != 0 && r->gen != gen;
 	}
@@ -476,7 +519,8 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	struct cache_item *items = NULL;
 	const struct res **changed = NULL;
 	json_t *list = NULL;
-	int64_t asked = cache_now_ms(), fetched;
+	uint64_t asked = u->res->expire_seq;
+	int64_t fetched;
 	size_t n = 0, n_changed = 0;
 	int rc;
 
@@ -514,8 +558,13 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	s->loading = false;
 	s->misses = 0;
 	s->window_ms = fetched;
+	if (rc == 0 && n > 0)
+		s->listed_ms = fetched;
+	/* A throttled or failing service is asked again soon; one whose
+	   listing lacks the members, not for a while. */
 	if (rc || n == 0)
-		s->retry_ms = fetched + RES_BATCH_RETRY_MS;
+		s->retry_ms = fetched + (rc ? RES_BATCH_ERROR_RETRY_MS
+					    : RES_BATCH_RETRY_MS);
 	pthread_cond_broadcast(&u->res_cond);
 	pthread_mutex_unlock(&u->res_lock);
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -559,13 +608,18 @@ static bool res_batch_turn(struct upfs *u, struct res *r,
 	struct batch_state *s = batch_state(u, r->batch);
 	int64_t now = cache_now_ms();
 
-	if (s == NULL)
-		return false;
+	if (s == NULL || r->must_fetch)
+		return false;	/* an own write: only its own GET says */
 	if (s->loading) {
-		pthread_cond_wait(&u->res_cond, &u->res_lock);
+		while (s->loading)
+			pthread_cond_wait(&u->res_cond, &u->res_lock);
 		return true;
 	}
 	if (now < s->retry_ms)
+		return false;
+	/* The last listing, not long ago, did not fill r: it would not now. */
+	if (s->listed_ms && r->fetched_ms < s->listed_ms &&
+	    now - s->listed_ms < RES_BATCH_RECENT_MS)
 		return false;
 	if (now - s->window_ms > RES_BATCH_WINDOW_MS) {
 		s->window_ms = now;
@@ -707,16 +761,33 @@ int res_get_form(struct upfs *u, const char *key, bool list, int ttl,
 			    deps);
 }
 
+/* Under res_lock: key was expired with no record (see seeds_install). */
+static void remember_expired(struct res_table *t, const char *key)
+{
+	size_t i = t->expired_next;
+	char *copy = strdup(key);
+
+	if (t->expired[i].key || copy == NULL)
+		t->expired_lost_seq = copy ? t->expired[i].seq : t->expire_seq;
+	free(t->expired[i].key);
+	t->expired[i].key = copy;
+	t->expired[i].seq = t->expire_seq;
+	t->expired_next = (i + 1) % RES_EXPIRED_KEYS;
+}
+
 void res_expire(struct upfs *u, const char *key)
 {
 	struct res *r;
 
 	pthread_mutex_lock(&u->res_lock);
+	u->res->expire_seq++;
 	/* Never made here: only a read knows whether key is a collection. */
 	r = res_find(u, key);
+	if (r == NULL)
+		remember_expired(u->res, key);
 	if (r) {
 		r->must_fetch = true;
-		r->expired_ms = cache_now_ms();
+		r->expired_seq = u->res->expire_seq;
 		/* Snapshots built from it are out of date from now on. */
 		r->gen++;
 	}
@@ -910,9 +981,11 @@ static void *refresher_main(void *arg)
 		r->queued = false;
 		/* Busy, or refreshed since it was queued (by a batch). */
 		if (r->loading ||
-		    (r->fetched_ms >= r->queued_ms && !r->must_fetch))
+		    (r->fetches != r->queued_fetches && !r->must_fetch))
 			continue;
-		if (r->batch && res_batch_turn(u, r, NULL))
+		/* Filled by a listing, or being loaded: done; else its GET. */
+		if (r->batch && res_batch_turn(u, r, NULL) &&
+		    (r->loading || r->fetches != r->queued_fetches))
 			continue;
 		gen = r->gen;
 		r->loading = true;
@@ -969,6 +1042,8 @@ void res_release(struct upfs *u)
 		}
 	}
 	free(u->res->inval);
+	for (size_t i = 0; i < RES_EXPIRED_KEYS; i++)
+		free(u->res->expired[i].key);
 	free(u->res);
 	u->res = NULL;
 }

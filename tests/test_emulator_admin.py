@@ -713,7 +713,8 @@ def test_emulator_settings_are_checked(emu):
     for body in ({"operationSeconds": -1}, {"operationSeconds": "1"},
                  {"downloadUrlSeconds": 0}, {"pageSize": 0},
                  {"bogus": 1}, {"operationSeconds": True},
-                 {"listsOmitDetails": 1}, {"listsOmitDetails": "true"}):
+                 {"listsOmitDetails": 1}, {"listsOmitDetails": "true"},
+                 {"listsOmitDetailsOf": "p1"}, {"listsOmitDetailsOf": [1]}):
         status, out = emu.call("POST", "/_emulator", body)
         assert status == 400, (body, out)
     assert emu.call("GET", "/_emulator")[1] == before

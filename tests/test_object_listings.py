@@ -9,6 +9,7 @@ object, and falls back to the GETs when the service leaves them out."""
 
 import json
 import os
+import threading
 import time
 
 import util
@@ -127,3 +128,67 @@ def test_objects_refreshed_from_their_listing_change_at_once(
         time.sleep(0.1)
     printers, _ = object_gets(emulator)
     assert printers <= SINGLES, printers
+
+
+def test_an_own_write_during_a_listing_wins(emulator, upfs_mount):
+    """A printer renamed through the mount while the listing that stands
+    for its object is on its way (slowed at the service): the listing's
+    older element neither becomes the object nor its cached copy."""
+    mount = upfs_mount(emulator, options=LONG_TTL)
+    names = sorted(os.listdir(mount.p("printers")))
+    target = names[-1]
+    slow = util.scaled(3)
+    emulator.set_faults("slow:1:%g,route=/print/printers$,method=GET"
+                        % slow)
+
+    def walk():
+        for name in names[:SINGLES + 1]:    # the last one asks the listing
+            util.read_bytes(mount.p("printers", name, "printer.json"))
+
+    walker = threading.Thread(target=walk)
+    walker.start()
+    try:
+        time.sleep(slow / 2)
+        os.rename(mount.p("printers", target),
+                  mount.p("printers", "Renamed"))
+    finally:
+        emulator.set_faults("")
+        walker.join()
+    assert batch_fetches(emulator, "printers"), "no listing was asked"
+    data = json.loads(util.read_bytes(
+        mount.p("printers", "Renamed", "printer.json")))
+    assert data["displayName"] == "Renamed"
+    cache = mount.cache_dir
+    mount.unmount()
+    again = upfs_mount(emulator, cache_dir=cache, options=LONG_TTL)
+    data = json.loads(util.read_bytes(
+        again.p("printers", "Renamed", "printer.json")))
+    assert data["displayName"] == "Renamed"
+
+
+def test_objects_a_listing_cannot_fill_are_not_asked_again(
+        emulator, upfs_mount):
+    """Elements that lack the members (some printers only) leave their
+    objects to a GET each; the listing is not fetched again for them,
+    however many miss after it."""
+    state = emulator.state(only=["printers"])
+    assert len(state["printers"]) >= 2 * (SINGLES + 1)
+    lacking = sorted(p["id"] for p in state["printers"])[:SINGLES + 1]
+    status, _ = emulator.call("POST", "/_emulator",
+                              {"listsOmitDetailsOf": lacking})
+    assert status == 200
+    mount = upfs_mount(emulator, options=LONG_TTL)
+    names = {}
+    for name in os.listdir(mount.p("printers")):
+        names[util.xattr(mount.p("printers", name), "id")] = name
+    emulator.reset_requests()
+    # The others first: the listing is asked for the last of them.
+    for pid in sorted(names, key=lambda p: p in lacking):
+        for f in PRINTER_FILES:
+            util.read_bytes(mount.p("printers", names[pid], f))
+    fetched = batch_fetches(emulator, "printers")
+    assert list(fetched.values()) == [1], fetched
+    printers, _ = object_gets(emulator)
+    assert printers <= SINGLES + len(lacking), printers
+    # And what was filled came from the listing.
+    assert printers < len(names), printers

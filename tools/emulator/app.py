@@ -110,6 +110,8 @@ class App:
         # capabilities even when $select names them (one reading of
         # reference §3.1, §3.4; by default $select is honoured).
         self.lists_omit_details = lists_omit_details
+        # ... or only the elements of these printers and shares.
+        self.lists_omit_details_of = []
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()
@@ -134,6 +136,7 @@ class App:
         the server then closes the connection)."""
         req.page_size = self.page_size
         req.lists_omit_details = self.lists_omit_details
+        req.lists_omit_details_of = self.lists_omit_details_of
         req.app = self
         try:
             self.state.tick()

@@ -6,14 +6,21 @@ tests change the tenant behind the client's back, and set faults.
                                       "jobQuota","jobSeconds",
                                       "uploadSessionSeconds",
                                       "operationSeconds",
-                                      "downloadUrlSeconds","spoolDir"}
+                                      "downloadUrlSeconds",
+                                      "listsOmitDetails",
+                                      "listsOmitDetailsOf","spoolDir"}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
                                       (>= 0), "jobSeconds" (>= 0),
                                       "uploadSessionSeconds" (> 0),
                                       "operationSeconds" (>= 0: how long a
                                       printer-create operation runs),
                                       "downloadUrlSeconds" (> 0: lifetime of
-                                      a $value download URL)} -> as GET;
+                                      a $value download URL),
+                                      "listsOmitDetails" (bool: printer and
+                                      share lists leave out defaults and
+                                      capabilities whatever $select says),
+                                      "listsOmitDetailsOf" (the same for
+                                      these ids only)} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -177,13 +184,15 @@ def info(req, app):
                        "operationSeconds": app.operation_seconds,
                        "downloadUrlSeconds": app.download_seconds,
                        "listsOmitDetails": app.lists_omit_details,
+                       "listsOmitDetailsOf": app.lists_omit_details_of,
                        "spoolDir": app.uploads.root})
 
 
 # JSON name -> (App attribute, integer only, minimum, minimum allowed);
-# None instead of the last three: a boolean.
+# "bool" or "ids" (a list of strings) instead of the last three.
 SETTINGS = {
-    "listsOmitDetails": ("lists_omit_details", None, None, None),
+    "listsOmitDetails": ("lists_omit_details", "bool", None, None),
+    "listsOmitDetailsOf": ("lists_omit_details_of", "ids", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),
@@ -201,10 +210,16 @@ def settings_set(req, app):
             raise GraphError(400, "BadRequest", "unknown setting '%s'; "
                              "known: %s" % (key, ", ".join(SETTINGS)))
         _, integer, low, inclusive = SETTINGS[key]
-        if integer is None:
+        if integer == "bool":
             if not isinstance(value, bool):
                 raise GraphError(400, "BadRequest",
                                  "%s must be true or false" % key)
+            continue
+        if integer == "ids":
+            if not isinstance(value, list) or \
+                    not all(isinstance(v, str) for v in value):
+                raise GraphError(400, "BadRequest",
+                                 "%s must be a list of ids" % key)
             continue
         kinds = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds) or \
