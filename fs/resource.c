@@ -253,25 +253,32 @@ static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 	return 0;
 }
 
-/* Without locks: the JSON of key from the service. */
+/*
+ * Without locks: the JSON of key from the service. A failure is the
+ * mount's health unless quiet (the caller says what it means), then its
+ * text goes to why.
+ */
 static int res_fetch_json(struct upfs *u, const char *key, bool list,
-			  json_t **out)
+			  json_t **out, bool quiet, struct graph_err *why)
 {
 	struct graph_err gerr = { 0 };
 	struct graph *g = identity_for_path(u, key, gerr.message,
 					    sizeof(gerr.message));
 	int rc;
 
-	if (g == NULL) {
+	if (g == NULL && !quiet)
 		health_refusal(u, key, gerr.message);
-		return -EACCES;
-	}
-	rc = list ? graph_list(g, key, out, NULL, &gerr)
-		  : graph_get(g, key, out, &gerr);
-	if (rc) {
+	if (g == NULL)
+		rc = -EACCES;
+	else
+		rc = list ? graph_list(g, key, out, NULL, &gerr)
+			  : graph_get(g, key, out, &gerr);
+	if (rc && !quiet)
 		health_error(u, key, rc, &gerr);
+	if (rc && why)
+		*why = gerr;
+	if (rc)
 		return rc;
-	}
 	health_set_online(u, true);
 	return 0;
 }
@@ -281,7 +288,7 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 		     struct res_loaded *out)
 {
 	char *text;
-	int rc = res_fetch_json(u, key, list, &out->json);
+	int rc = res_fetch_json(u, key, list, &out->json, false, NULL);
 
 	if (rc)
 		return rc;
@@ -486,6 +493,14 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 	}
 }
 
+/* A listing the service will not give in this form, as opposed to one it
+   could not give now (throttled, unreachable). */
+static bool batch_refused(int rc)
+{
+	return rc == -EINVAL || rc == -ENOENT || rc == -EACCES ||
+	       rc == -EPROTO || rc == -ENOTSUP || rc == -EOPNOTSUPP;
+}
+
 /* Under res_lock: hands rs to a refresher to tell the kernel (without
    memory for that, the attribute time-outs still hold). */
 static void res_defer_inval(struct upfs *u, const struct res **rs, size_t n)
@@ -518,6 +533,7 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	struct seed *seeds = NULL;
 	struct cache_item *items = NULL;
 	const struct res **changed = NULL;
+	struct graph_err why = { 0 };
 	json_t *list = NULL;
 	uint64_t asked = u->res->expire_seq;
 	int64_t fetched;
@@ -526,7 +542,8 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 
 	s->loading = true;
 	pthread_mutex_unlock(&u->res_lock);
-	rc = res_fetch_json(u, b->listing, true, &list);
+	/* Quiet: its objects' own GETs stand in, and say what they meet. */
+	rc = res_fetch_json(u, b->listing, true, &list, true, &why);
 	if (rc == 0)
 		rc = seeds_of(b, list, &seeds, &n);
 	json_decref(list);
@@ -560,11 +577,13 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	s->window_ms = fetched;
 	if (rc == 0 && n > 0)
 		s->listed_ms = fetched;
-	/* A throttled or failing service is asked again soon; one whose
-	   listing lacks the members, not for a while. */
+	/* A throttled or unreachable service is asked again soon; one that
+	   refuses the listing, or whose listing lacks the members, not for
+	   a while. */
 	if (rc || n == 0)
-		s->retry_ms = fetched + (rc ? RES_BATCH_ERROR_RETRY_MS
-					    : RES_BATCH_RETRY_MS);
+		s->retry_ms = fetched + (batch_refused(rc) || rc == 0
+					 ? RES_BATCH_RETRY_MS
+					 : RES_BATCH_ERROR_RETRY_MS);
 	pthread_cond_broadcast(&u->res_cond);
 	pthread_mutex_unlock(&u->res_lock);
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -574,6 +593,10 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	if (rc == 0 && n == 0)
 		upfs_log(u, UPFS_LOG_INFO, "%s: its elements lack what their "
 			 "objects' own GETs give: one GET each", b->listing);
+	if (batch_refused(rc))
+		upfs_log(u, UPFS_LOG_INFO, "%s: refused (%s): one GET per "
+			 "object instead", b->listing,
+			 why.message[0] ? why.message : strerror(-rc));
 	node_invalidate_dependents_of(u, changed, n_changed);
 	seeds_free(seeds, n);
 	free(items);

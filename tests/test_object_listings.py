@@ -192,3 +192,21 @@ def test_objects_a_listing_cannot_fill_are_not_asked_again(
     assert printers <= SINGLES + len(lacking), printers
     # And what was filled came from the listing.
     assert printers < len(names), printers
+
+
+def test_a_refused_listing_leaves_each_object_its_get(emulator, upfs_mount):
+    """A service that refuses the listing in this form (400): a GET per
+    object, the listing not asked again for a while, a line in the log
+    and no warning (the GETs meet no error)."""
+    mount = upfs_mount(emulator, options=LONG_TTL)
+    names = os.listdir(mount.p("printers"))
+    emulator.set_faults("400:1,route=/print/printers$,method=GET,times=1")
+    emulator.reset_requests()
+    for name in names:
+        for f in PRINTER_FILES:
+            json.loads(util.read_bytes(mount.p("printers", name, f)))
+    printers, _ = object_gets(emulator)
+    assert printers == len(names), printers
+    assert list(batch_fetches(emulator, "printers").values()) == [1]
+    assert "refused" in mount.log(), mount.log()
+    assert mount.unexpected_log_lines() == []

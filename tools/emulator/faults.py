@@ -19,6 +19,8 @@ modifiers that apply to every fault in it:
                    Setting a spec again restarts both counts.
 
 Kinds:
+  400:0.1     400 invalidRequest: a request the service will not take in
+              this form (nothing done)
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
@@ -94,6 +96,7 @@ from urllib.parse import unquote
 from .wire import GraphError
 
 STATUS = {
+    "400": ("invalidRequest", "The request is not supported (emulated)."),
     "429": ("activityLimitReached", "The request has been throttled. "
             "Retry after the number of seconds in the Retry-After header."),
     "500": ("generalException", "An unexpected error occurred (emulated)."),
