@@ -193,13 +193,16 @@ struct res_loaded {
 
 /* Under res_lock: makes l's JSON or object (stolen) r's content. */
 static void res_install(struct upfs *u, struct res *r,
-			const struct res_loaded *l)
+			const struct res_loaded *l, bool from_service)
 {
 	if (r->gen == 0 || l->hash != r->hash)
 		r->gen++;
 	r->hash = l->hash;
 	r->fetched_ms = l->fetched_ms;
-	r->must_fetch = false;
+	/* Only the service's answer settles an own write: a copy in LMDB
+	   may be one a batch listing wrote before it (seeds_install). */
+	if (from_service)
+		r->must_fetch = false;
 	res_forget_memory(u, r);
 	r->json = l->json;
 	r->obj = l->obj;
@@ -337,7 +340,7 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 			: res_fetch(u, r->key, r->list, &l);
 	pthread_mutex_lock(&u->res_lock);
 	if (rc == 0)
-		res_install(u, r, &l);
+		res_install(u, r, &l, !from_cache);
 	if (rc == 0 && !from_cache) {
 		r->disk_behind = false;	/* res_fetch wrote this copy there */
 		r->fetches++;
@@ -459,9 +462,15 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 		struct res *r = res_find(u, sd->key);
 		uint64_t gen;
 
-		if ((r == NULL && expired_without_record(u, sd->key, asked_seq)) ||
+		/* The ring also covers a record made after its key was
+		   expired (a read since the write). */
+		if (expired_without_record(u, sd->key, asked_seq) ||
 		    (r && (r->must_fetch || r->expired_seq > asked_seq))) {
 			sd->undo = true;
+			/* A reader may load this seed's copy from LMDB before
+			   it goes: only the service may answer it. */
+			if (r || res_lookup(u, sd->key, false, NULL, &r) == 0)
+				r->must_fetch = true;
 			continue;
 		}
 		if ((r == NULL && res_lookup(u, sd->key, false, NULL, &r)) ||
@@ -477,7 +486,7 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 				.fetched_ms = fetched_ms,
 			};
 
-			res_install(u, r, &l);
+			res_install(u, r, &l, true);
 		} else {
 			if (r->gen == 0 || hash != r->hash)
 				r->gen++;
@@ -498,7 +507,8 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 static bool batch_refused(int rc)
 {
 	return rc == -EINVAL || rc == -ENOENT || rc == -EACCES ||
-	       rc == -EPROTO || rc == -ENOTSUP || rc == -EOPNOTSUPP;
+	       rc == -EPROTO || rc == -EOPNOTSUPP || rc == -ENOSYS ||
+	       rc == -EFBIG;
 }
 
 /* Under res_lock: hands rs to a refresher to tell the kernel (without
@@ -538,12 +548,14 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	uint64_t asked = u->res->expire_seq;
 	int64_t fetched;
 	size_t n = 0, n_changed = 0;
+	bool refused;
 	int rc;
 
 	s->loading = true;
 	pthread_mutex_unlock(&u->res_lock);
 	/* Quiet: its objects' own GETs stand in, and say what they meet. */
 	rc = res_fetch_json(u, b->listing, true, &list, true, &why);
+	refused = batch_refused(rc);
 	if (rc == 0)
 		rc = seeds_of(b, list, &seeds, &n);
 	json_decref(list);
@@ -578,10 +590,10 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	if (rc == 0 && n > 0)
 		s->listed_ms = fetched;
 	/* A throttled or unreachable service is asked again soon; one that
-	   refuses the listing, or whose listing lacks the members, not for
-	   a while. */
+	   refuses the listing, or whose listing lacks the members, or a
+	   cache that could not keep it, not for a while. */
 	if (rc || n == 0)
-		s->retry_ms = fetched + (batch_refused(rc) || rc == 0
+		s->retry_ms = fetched + (refused || rc == 0 || n > 0
 					 ? RES_BATCH_RETRY_MS
 					 : RES_BATCH_ERROR_RETRY_MS);
 	pthread_cond_broadcast(&u->res_cond);
@@ -593,7 +605,7 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	if (rc == 0 && n == 0)
 		upfs_log(u, UPFS_LOG_INFO, "%s: its elements lack what their "
 			 "objects' own GETs give: one GET each", b->listing);
-	if (batch_refused(rc))
+	if (refused)
 		upfs_log(u, UPFS_LOG_INFO, "%s: refused (%s): one GET per "
 			 "object instead", b->listing,
 			 why.message[0] ? why.message : strerror(-rc));
@@ -790,8 +802,12 @@ static void remember_expired(struct res_table *t, const char *key)
 	size_t i = t->expired_next;
 	char *copy = strdup(key);
 
-	if (t->expired[i].key || copy == NULL)
-		t->expired_lost_seq = copy ? t->expired[i].seq : t->expire_seq;
+	if (t->expired[i].key || copy == NULL) {
+		uint64_t lost = copy ? t->expired[i].seq : t->expire_seq;
+
+		if (lost > t->expired_lost_seq)
+			t->expired_lost_seq = lost;
+	}
 	free(t->expired[i].key);
 	t->expired[i].key = copy;
 	t->expired[i].seq = t->expire_seq;
@@ -974,6 +990,7 @@ static bool res_wait_work(struct upfs *u)
 static void *refresher_main(void *arg)
 {
 	struct upfs *u = arg;
+	uint32_t fetches;
 	uint64_t gen;
 
 	pthread_mutex_lock(&u->res_lock);
@@ -1006,9 +1023,13 @@ static void *refresher_main(void *arg)
 		if (r->loading ||
 		    (r->fetches != r->queued_fetches && !r->must_fetch))
 			continue;
-		/* Filled by a listing, or being loaded: done; else its GET. */
+		/* Filled by a listing, or being loaded: done; else its GET
+		   (the count before the turn: a reader may queue r again
+		   while it waits). */
+		fetches = r->fetches;
 		if (r->batch && res_batch_turn(u, r, NULL) &&
-		    (r->loading || r->fetches != r->queued_fetches))
+		    (r->loading || r->fetches != fetches ||
+		     atomic_load(&u->stopping)))
 			continue;
 		gen = r->gen;
 		r->loading = true;

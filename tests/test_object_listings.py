@@ -132,8 +132,9 @@ def test_objects_refreshed_from_their_listing_change_at_once(
 
 def test_an_own_write_during_a_listing_wins(emulator, upfs_mount):
     """A printer renamed through the mount while the listing that stands
-    for its object is on its way (slowed at the service): the listing's
-    older element neither becomes the object nor its cached copy."""
+    for its object is on its way (slowed at the service), and read while
+    it still is: the listing's older element becomes neither the object
+    nor its cached copy."""
     mount = upfs_mount(emulator, options=LONG_TTL)
     names = sorted(os.listdir(mount.p("printers")))
     target = names[-1]
@@ -148,13 +149,17 @@ def test_an_own_write_during_a_listing_wins(emulator, upfs_mount):
     walker = threading.Thread(target=walk)
     walker.start()
     try:
-        time.sleep(slow / 2)
+        # Counted as it arrives, answered `slow` seconds later.
+        util.wait_until(lambda: batch_fetches(emulator, "printers"),
+                        what="the listing asked")
         os.rename(mount.p("printers", target),
                   mount.p("printers", "Renamed"))
+        data = json.loads(util.read_bytes(
+            mount.p("printers", "Renamed", "printer.json")))
+        assert data["displayName"] == "Renamed"
     finally:
         emulator.set_faults("")
         walker.join()
-    assert batch_fetches(emulator, "printers"), "no listing was asked"
     data = json.loads(util.read_bytes(
         mount.p("printers", "Renamed", "printer.json")))
     assert data["displayName"] == "Renamed"
