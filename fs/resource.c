@@ -444,10 +444,10 @@ static bool expired_without_record(struct upfs *u, const char *key,
 /*
  * Under res_lock: each seed into its resource, as if fetched alone at
  * fetched_ms (its LMDB copy is written already). A resource expired by an
- * own write since the listing was asked for (expire_seq then: asked_seq)
- * keeps what it has and the copy goes again, as does one with no record
- * yet if anything was expired meanwhile (res_expire marks only records
- * that exist). One being loaded keeps what it has: its own fetch answers.
+ * own write since the listing was asked for (expire_seq then: asked_seq),
+ * by its record's mark or, expired while it had none, by the ring of such
+ * keys, keeps what it has, must be answered by the service, and the copy
+ * goes again. One being loaded keeps what it has: its own fetch answers.
  * Parsed JSON replaces only what memory holds (and want's, the resource a
  * request waits for); the others reload the copy when read.
  * seed->changed: the kernel must hear of it, as after a refresh.
