@@ -186,7 +186,6 @@ struct res_loaded {
 	json_t *json;
 	void *obj;		/* form's */
 	uint64_t hash;		/* of the text */
-	size_t len;		/* of the text */
 	size_t bytes;		/* against the budget */
 	int64_t fetched_ms;
 };
@@ -251,7 +250,6 @@ static int parse_cached(const char *data, size_t len, int64_t fetched_ms,
 	if (res_parse(data, len, l))
 		return -ENOENT;
 	l->hash = fnv1a_update(FNV1A_SEED, data, len);
-	l->len = len;
 	l->fetched_ms = fetched_ms;
 	return 0;
 }
@@ -291,6 +289,7 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 		     struct res_loaded *out)
 {
 	char *text;
+	size_t len;
 	int rc = res_fetch_json(u, key, list, &out->json, false, NULL);
 
 	if (rc)
@@ -301,15 +300,15 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 		out->json = NULL;
 		return -ENOMEM;
 	}
-	out->len = strlen(text);
-	out->bytes = out->len;
-	out->hash = fnv1a_update(FNV1A_SEED, text, out->len);
+	len = strlen(text);
+	out->bytes = len;
+	out->hash = fnv1a_update(FNV1A_SEED, text, len);
 	out->fetched_ms = cache_now_ms();
 	if (out->form) {
 		/* Kept in its form: the tree goes before that is built. */
 		json_decref(out->json);
 		out->json = NULL;
-		rc = res_parse(text, out->len, out);
+		rc = res_parse(text, len, out);
 		if (rc) {
 			/* Nothing kept: the next read asks the service again. */
 			health_error(u, key, rc, NULL);
@@ -317,7 +316,7 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 			return rc;
 		}
 	}
-	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, text, out->len,
+	rc = cache_put(u->cache, UPFS_CACHE_RESOURCES, key, text, len,
 		       out->fetched_ms);
 	if (rc)
 		/* Still served from memory; the next mount starts colder. */
@@ -458,9 +457,8 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 {
 	for (size_t i = 0; i < n; i++) {
 		struct seed *sd = &seeds[i];
-		uint64_t hash = fnv1a_update(FNV1A_SEED, sd->text, sd->len);
 		struct res *r = res_find(u, sd->key);
-		uint64_t gen;
+		uint64_t gen, hash;
 
 		/* The ring also covers a record made after its key was
 		   expired (a read since the write). */
@@ -478,11 +476,12 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 			continue;
 		if (r->batch == NULL)
 			r->batch = b;
+		hash = fnv1a_update(FNV1A_SEED, sd->text, sd->len);
 		gen = r->gen;
 		if (res_in_memory(r) || r == want) {
 			struct res_loaded l = {
 				.json = json_incref(sd->json), .hash = hash,
-				.len = sd->len, .bytes = sd->len,
+				.bytes = sd->len,
 				.fetched_ms = fetched_ms,
 			};
 

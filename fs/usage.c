@@ -110,12 +110,14 @@ struct objects {
 	size_t n, alloc;
 };
 
-/* Adds id unless it is "" or already there (the first name wins). */
-static int objects_add(struct objects *o, const char *id, const char *name)
+/* Adds id unless it is "" or among the first `seen` already there (the
+   first name wins). */
+static int objects_add(struct objects *o, size_t seen, const char *id,
+		       const char *name)
 {
 	if (id == NULL || id[0] == '\0')
 		return 0;
-	for (size_t k = 0; k < o->n; k++)
+	for (size_t k = 0; k < seen; k++)
 		if (strcmp(o->v[k].id, id) == 0)
 			return 0;
 	if (o->n == o->alloc) {
@@ -141,7 +143,7 @@ static int objects_add_json(struct objects *o, const json_t *items,
 
 	json_array_foreach(items, i, item)
 		if (rc == 0)
-			rc = objects_add(o, tree_str(item, id_key),
+			rc = objects_add(o, o->n, tree_str(item, id_key),
 					 tree_str(item, name_key));
 	return rc;
 }
@@ -152,10 +154,12 @@ static int objects_add_report(struct objects *o, const struct usage_index *x)
 	size_t n_points, n;
 	const struct report_point *points = usage_index_points(x, &n_points);
 	const size_t *first = usage_index_objects(x, &n);
+	size_t before = o->n;	/* the index's ids are distinct already */
 	int rc = 0;
 
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = objects_add(o, points[first[i]].id, points[first[i]].name);
+		rc = objects_add(o, before, points[first[i]].id,
+				 points[first[i]].name);
 	return rc;
 }
 

@@ -135,8 +135,6 @@ class App:
         """The Reply for req; never raises (but lets ClientGone through:
         the server then closes the connection)."""
         req.page_size = self.page_size
-        req.lists_omit_details = self.lists_omit_details
-        req.lists_omit_details_of = self.lists_omit_details_of
         req.app = self
         try:
             self.state.tick()

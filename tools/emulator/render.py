@@ -36,9 +36,10 @@ def _shape_base(req, out, select, single):
         _evolve_printer_enums(out)
     if select is not None:
         out = odata.select_fields(out, select)
-        if not single and (getattr(req, "lists_omit_details", False) or
-                           out.get("id") in getattr(
-                               req, "lists_omit_details_of", ())):
+        app = getattr(req, "app", None)     # internal renders have none
+        if not single and app is not None and (
+                app.lists_omit_details or
+                out.get("id") in app.lists_omit_details_of):
             out.pop("capabilities", None)
             out.pop("defaults", None)
         return out
