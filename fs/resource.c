@@ -43,6 +43,9 @@
 #define RES_BATCH_ERROR_RETRY_MS (30 * 1000)
 /* An object the last listing did not fill is not worth another so soon. */
 #define RES_BATCH_RECENT_MS (60 * 1000)
+/* How long a refresher holds back a stale object of a batch for others
+   to be queued (res_batch_hold). */
+#define RES_BATCH_HOLD_MS 250
 #define RES_BATCHES 4
 /* Keys expired while they had no record, remembered for batch listings. */
 #define RES_EXPIRED_KEYS 64
@@ -62,6 +65,8 @@ struct res {
 	bool loading;		/* a thread is loading or fetching it */
 	bool tried_cache;	/* LMDB was consulted once */
 	bool queued;		/* waiting for a refresher */
+	bool batch_queued;	/* counted in its batch's queued */
+	int64_t held_ms;	/* first held back by a refresher; 0: not */
 	bool must_fetch;	/* changed by this mount: stale is not enough */
 	bool disk_behind;	/* changed here since its LMDB copy was
 				   deleted: nothing there to delete again */
@@ -81,6 +86,7 @@ struct batch_state {
 	int misses;
 	int64_t retry_ms;	/* no listing before then */
 	int64_t listed_ms;	/* the last listing that filled objects */
+	int queued;		/* its objects in the refresh queue */
 	bool loading;
 };
 
@@ -102,6 +108,7 @@ struct res_table {
 	size_t n_inval, alloc_inval;
 	size_t mem_bytes;
 	struct res *qhead, *qtail;
+	size_t qlen, qheld;	/* in the queue; of them held back */
 	size_t heap_used_at_trim;	/* mallinfo2().uordblks then */
 };
 
@@ -211,19 +218,68 @@ static void res_install(struct upfs *u, struct res *r,
 	res_evict(u, r);
 }
 
-/* Under res_lock: queues a background refresh unless one is pending. */
-static void res_queue_refresh(struct upfs *u, struct res *r)
+/* Under res_lock: batch's state, made on first use; NULL when full. */
+static struct batch_state *batch_state(struct upfs *u,
+				       const struct res_batch *b)
 {
-	if (r->queued || r->loading || u->opts.offline || u->refresher_count == 0)
-		return;
+	for (int i = 0; b && i < RES_BATCHES; i++) {
+		struct batch_state *s = &u->res->batches[i];
+
+		if (s->batch == NULL)
+			s->batch = b;
+		if (s->batch == b)
+			return s;
+	}
+	return NULL;
+}
+
+/* Under res_lock: r to the tail of the refresh queue. */
+static void res_enqueue(struct upfs *u, struct res *r)
+{
+	struct batch_state *bs;
+
 	r->queued = true;
-	r->queued_fetches = r->fetches;
 	r->qnext = NULL;
 	if (u->res->qtail)
 		u->res->qtail->qnext = r;
 	else
 		u->res->qhead = r;
 	u->res->qtail = r;
+	u->res->qlen++;
+	if (r->held_ms)
+		u->res->qheld++;
+	if (r->batch && (bs = batch_state(u, r->batch)) != NULL) {
+		bs->queued++;
+		r->batch_queued = true;
+	}
+}
+
+/* Under res_lock: the head of the refresh queue, taken off it. */
+static struct res *res_dequeue(struct upfs *u)
+{
+	struct res *r = u->res->qhead;
+
+	u->res->qhead = r->qnext;
+	if (u->res->qhead == NULL)
+		u->res->qtail = NULL;
+	u->res->qlen--;
+	if (r->held_ms)
+		u->res->qheld--;
+	if (r->batch_queued) {
+		batch_state(u, r->batch)->queued--;
+		r->batch_queued = false;
+	}
+	r->queued = false;
+	return r;
+}
+
+/* Under res_lock: queues a background refresh unless one is pending. */
+static void res_queue_refresh(struct upfs *u, struct res *r)
+{
+	if (r->queued || r->loading || u->opts.offline || u->refresher_count == 0)
+		return;
+	r->queued_fetches = r->fetches;
+	res_enqueue(u, r);
 	pthread_cond_broadcast(&u->res_cond);
 }
 
@@ -615,25 +671,25 @@ static void res_fetch_batch(struct upfs *u, struct batch_state *s,
 	pthread_mutex_lock(&u->res_lock);
 }
 
-/* Under res_lock: batch's state, made on first use; NULL when full. */
-static struct batch_state *batch_state(struct upfs *u,
-				       const struct res_batch *b)
+/*
+ * Under res_lock: whether a listing of s may stand for r now: none is
+ * refused or failed lately, and the last one, not long ago, did not
+ * leave r out (it would not fill it now).
+ */
+static bool batch_may_list(const struct batch_state *s, const struct res *r,
+			   int64_t now)
 {
-	for (int i = 0; b && i < RES_BATCHES; i++) {
-		struct batch_state *s = &u->res->batches[i];
-
-		if (s->batch == NULL)
-			s->batch = b;
-		if (s->batch == b)
-			return s;
-	}
-	return NULL;
+	if (now < s->retry_ms)
+		return false;
+	return !(s->listed_ms && r->fetched_ms < s->listed_ms &&
+		 now - s->listed_ms < RES_BATCH_RECENT_MS);
 }
 
 /*
  * Under res_lock, when r must come from the service: waits for its
  * batch's listing if one is on its way, or fetches the listing when r is
- * one of many such misses in a short while (a walk). True when it did
+ * one of many such misses in a short while (a walk); a refresher counts
+ * the objects of the batch waiting in its queue too. True when it did
  * either: look at r again.
  */
 static bool res_batch_turn(struct upfs *u, struct res *r,
@@ -649,20 +705,42 @@ static bool res_batch_turn(struct upfs *u, struct res *r,
 			pthread_cond_wait(&u->res_cond, &u->res_lock);
 		return true;
 	}
-	if (now < s->retry_ms)
-		return false;
-	/* The last listing, not long ago, did not fill r: it would not now. */
-	if (s->listed_ms && r->fetched_ms < s->listed_ms &&
-	    now - s->listed_ms < RES_BATCH_RECENT_MS)
+	if (!batch_may_list(s, r, now))
 		return false;
 	if (now - s->window_ms > RES_BATCH_WINDOW_MS) {
 		s->window_ms = now;
 		s->misses = 0;
 	}
-	if (++s->misses < RES_BATCH_MIN)
+	if (++s->misses + (want == NULL ? s->queued : 0) < RES_BATCH_MIN)
 		return false;
 	res_fetch_batch(u, s, want);
 	return true;
+}
+
+/*
+ * Under res_lock, a refresher's turn at r (no reader waits for it):
+ * whether to hold r back a while. A walk past the TTL queues stale
+ * objects one after another, a few milliseconds apart, and a refresher
+ * takes the first before the next is queued: taken as they came, the
+ * first few would each cost a GET before the count reached the listing.
+ * So one of a batch that a listing could refresh waits, up to
+ * RES_BATCH_HOLD_MS from its first turn, for RES_BATCH_MIN of them.
+ */
+static bool res_batch_hold(struct upfs *u, struct res *r)
+{
+	struct batch_state *s = batch_state(u, r->batch);
+	int64_t now = cache_now_ms();
+	int misses;
+
+	if (s == NULL || r->must_fetch || s->loading ||
+	    !batch_may_list(s, r, now))
+		return false;
+	misses = now - s->window_ms <= RES_BATCH_WINDOW_MS ? s->misses : 0;
+	if (misses + 1 + s->queued >= RES_BATCH_MIN)
+		return false;	/* enough: res_batch_turn lists them */
+	if (r->held_ms == 0)
+		r->held_ms = now;
+	return now - r->held_ms < RES_BATCH_HOLD_MS;
 }
 
 static void deps_add(struct fs_deps *deps, struct res *r, int ttl)
@@ -986,6 +1064,24 @@ static bool res_wait_work(struct upfs *u)
 	return pthread_cond_timedwait(&u->res_cond, &u->res_lock, &ts) == 0;
 }
 
+/* Under res_lock: waits for new work or until cache_now_ms() is at_ms. */
+static void res_wait_until(struct upfs *u, int64_t at_ms)
+{
+	int64_t wait_ms = at_ms - cache_now_ms();
+	struct timespec ts;
+
+	if (wait_ms <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&u->res_cond, &u->res_lock, &ts);
+}
+
 static void *refresher_main(void *arg)
 {
 	struct upfs *u = arg;
@@ -1014,14 +1110,22 @@ static void *refresher_main(void *arg)
 				res_trim_heap(u);
 			continue;
 		}
-		u->res->qhead = r->qnext;
-		if (u->res->qhead == NULL)
-			u->res->qtail = NULL;
-		r->queued = false;
+		res_dequeue(u);
 		/* Busy, or refreshed since it was queued (by a batch). */
 		if (r->loading ||
-		    (r->fetches != r->queued_fetches && !r->must_fetch))
+		    (r->fetches != r->queued_fetches && !r->must_fetch)) {
+			r->held_ms = 0;
 			continue;
+		}
+		if (r->batch && res_batch_hold(u, r)) {
+			res_enqueue(u, r);
+			/* Nothing but held ones: until the first is due. */
+			if (u->res->qheld == u->res->qlen)
+				res_wait_until(u, u->res->qhead->held_ms +
+					       RES_BATCH_HOLD_MS);
+			continue;
+		}
+		r->held_ms = 0;
 		/* Filled by a listing, or being loaded: done; else its GET
 		   (the count before the turn: a reader may queue r again
 		   while it waits). */
