@@ -486,19 +486,29 @@ static int op_write(struct cache *c, struct cache_op *op)
 	return op->rc;
 }
 
+/* op, ready to queue: a put of data under key, or why it cannot be. */
+static int put_prepare(struct cache *c, struct cache_op *op,
+		       enum cache_table t, const char *key, const void *data,
+		       size_t len, int64_t fetched_ms, bool durable)
+{
+	int rc;
+
+	*op = (struct cache_op){ .t = t, .data = data, .len = len,
+				 .fetched_ms = fetched_ms, .is_put = true,
+				 .durable = durable };
+	rc = key_prepare(c, t, key, &op->key);
+	if (rc == 0 && ((!data && len) || len > SIZE_MAX - CACHE_HEADER_LEN))
+		rc = -EINVAL;
+	return rc;
+}
+
 static int put(struct cache *c, enum cache_table t, const char *key,
 	       const void *data, size_t len, int64_t fetched_ms, bool durable)
 {
-	struct cache_op op = { .t = t, .data = data, .len = len,
-			       .fetched_ms = fetched_ms, .is_put = true,
-			       .durable = durable };
-	int rc = key_prepare(c, t, key, &op.key);
+	struct cache_op op;
+	int rc = put_prepare(c, &op, t, key, data, len, fetched_ms, durable);
 
-	if (rc < 0)
-		return rc;
-	if ((!data && len) || len > SIZE_MAX - CACHE_HEADER_LEN)
-		return -EINVAL;
-	return op_write(c, &op);
+	return rc < 0 ? rc : op_write(c, &op);
 }
 
 int cache_put(struct cache *c, enum cache_table t, const char *key,
@@ -527,19 +537,13 @@ int cache_put_many(struct cache *c, enum cache_table t,
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct cache_op *op = &ops[queued];
-		int krc = key_prepare(c, t, items[i].key, &op->key);
+		int prc = put_prepare(c, op, t, items[i].key, items[i].data,
+				      items[i].len, fetched_ms, false);
 
-		if (krc == 0 && !items[i].data && items[i].len)
-			krc = -EINVAL;
-		if (krc) {
-			rc = rc ? rc : krc;
+		if (prc < 0) {
+			rc = rc ? rc : prc;
 			continue;
 		}
-		*op = (struct cache_op){ .t = t, .key = op->key,
-					 .data = items[i].data,
-					 .len = items[i].len,
-					 .fetched_ms = fetched_ms,
-					 .is_put = true };
 		if (queued > 0)
 			ops[queued - 1].next = op;
 		queued++;

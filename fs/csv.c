@@ -8,14 +8,6 @@
 
 #include "csv.h"
 
-/* Puts the buffer back to len bytes after a failed append. */
-static void undo(struct buf *out, size_t len)
-{
-	out->len = len;
-	if (out->data)
-		out->data[len] = '\0';
-}
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -63,7 +55,7 @@ int csv_field(struct buf *out, const char *s)
 	else
 		rc = buf_append(out, s, len);
 	if (rc)
-		undo(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -79,7 +71,7 @@ int csv_record(struct buf *out, const char *const *fields, size_t n)
 	if (rc == 0)
 		rc = csv_row_end(&row);
 	if (rc)
-		undo(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -99,7 +91,7 @@ int csv_row_field(struct csv_row *row, const char *s)
 	if (rc == 0)
 		rc = csv_field(row->out, s);
 	if (rc) {
-		undo(row->out, start);
+		buf_truncate(row->out, start);
 		return rc;
 	}
 	row->fields++;

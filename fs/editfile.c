@@ -125,9 +125,7 @@ int editfile_truncate(struct buf *text, off_t size)
 	if (size < 0 || (size_t)size > UPFS_EDIT_MAX)
 		return -EFBIG;
 	if ((size_t)size <= text->len) {
-		text->len = (size_t)size;
-		if (text->data)
-			text->data[text->len] = '\0';
+		buf_truncate(text, (size_t)size);
 		return 0;
 	}
 	return editfile_write(text, "", 0, size) < 0 ? -ENOMEM : 0;

@@ -56,8 +56,7 @@ static int append_id_suffix(struct buf *out, const char *id, size_t chars)
 
 		rc = encode_byte(out, (unsigned char)id[i]);
 		if (rc == 0 && out->len - start > UPFS_NAME_MAX) {
-			out->len = before;
-			out->data[before] = '\0';
+			buf_truncate(out, before);
 			break;
 		}
 	}
@@ -113,7 +112,7 @@ int names_encode(struct buf *out, const char *display, const char *id)
 				    UPFS_NAME_ID_CHARS);
 out:
 	if (rc)
-		out->len = start;
+		buf_truncate(out, start);
 	buf_release(&tmp);
 	return rc;
 }

@@ -52,13 +52,6 @@ static const char *const archive_beta_columns[] = {
 };
 #define N_OF(a) (sizeof(a) / sizeof(*(a)))
 
-static void undo(struct buf *out, size_t len)
-{
-	out->len = len;
-	if (out->data)
-		out->data[len] = '\0';
-}
-
 /* -EINVAL unless v is an array whose every element is an object. */
 static int check_objects(const json_t *v)
 {
@@ -144,24 +137,22 @@ int report_usage_header(enum report_who who, struct buf *out)
 		      user_columns, N_OF(user_columns));
 }
 
-int report_usage_line(const json_t *row, enum report_who who,
-		      struct buf *out)
+int report_usage_line(const json_t *row, const struct report_point *p,
+		      enum report_who who, struct buf *out)
 {
 	const char *const *tail = who == UPFS_REPORT_BY_PRINTER ?
 		printer_columns : user_columns;
 	size_t ntail = who == UPFS_REPORT_BY_PRINTER ? N_OF(printer_columns) :
 		N_OF(user_columns);
 	size_t start = out->len;
-	char day[UPFS_ISODATE_DAY_LEN];
 	struct csv_row row_out;
 	int rc;
 
 	if (!json_is_object(row))
 		return -EINVAL;
-	day_of(row, "usageDate", day);
 	csv_row_begin(&row_out, out);
-	if (day[0])
-		rc = csv_row_field(&row_out, day);
+	if (p->day[0])
+		rc = csv_row_field(&row_out, p->day);
 	else
 		rc = value_field(&row_out, json_object_get(row, "usageDate"));
 	for (size_t i = 0; i < N_COUNTERS && rc == 0; i++)
@@ -172,7 +163,7 @@ int report_usage_line(const json_t *row, enum report_who who,
 	if (rc == 0)
 		rc = csv_row_end(&row_out);
 	if (rc)
-		undo(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -245,7 +236,7 @@ int report_archive_csv(const json_t *jobs, struct buf *out)
 	}
 out:
 	if (rc)
-		undo(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 

@@ -44,11 +44,13 @@ enum report_who {
  * usageDate is written YYYY-MM-DD (a full timestamp, as some beta answers
  * carry, is cut to its UTC day). A counter the row lacks or holds as null
  * is an empty field. report_usage_header appends the header line,
- * report_usage_line one row's line (-EINVAL unless row is an object).
+ * report_usage_line one row's line, its day taken from the row's point
+ * (report_point_of; -EINVAL unless row is an object).
  */
+struct report_point;
 int report_usage_header(enum report_who who, struct buf *out);
-int report_usage_line(const json_t *row, enum report_who who,
-		      struct buf *out);
+int report_usage_line(const json_t *row, const struct report_point *p,
+		      enum report_who who, struct buf *out);
 
 /* What usage/summary.svg and the folders take from one usage row. */
 struct report_point {

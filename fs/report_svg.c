@@ -357,11 +357,8 @@ int report_summary_svg(const struct report_point *by_printer_points,
 		by_user.n = TOP_USERS;
 	rc = document(out, &by_printer, &by_user, from, day);
 out:
-	if (rc) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
+	if (rc)
+		buf_truncate(out, start);
 	free(by_printer.v);
 	free(by_user.v);
 	return rc;

@@ -135,14 +135,13 @@ static int add_row(struct build *b, const json_t *row)
 
 	if (i == b->alloc)
 		rc = grow_rows(b);
-	if (rc == 0) {
-		x->line_at[i] = b->lines.len;
-		rc = report_usage_line(row, x->who, &b->lines);
-	}
 	if (rc)
 		return rc;
 	report_point_of(row, x->who, &x->points[i]);
-	rc = intern(b, x->points[i].id, &b->id_at[i]);
+	x->line_at[i] = b->lines.len;
+	rc = report_usage_line(row, &x->points[i], x->who, &b->lines);
+	if (rc == 0)
+		rc = intern(b, x->points[i].id, &b->id_at[i]);
 	if (rc == 0)
 		rc = intern(b, x->points[i].name, &b->name_at[i]);
 	if (rc == 0)
@@ -447,11 +446,8 @@ int usage_index_csv(const struct usage_index *x, const char *id,
 		rc = buf_append(out, x->lines + x->line_at[row],
 				x->line_at[row + 1] - x->line_at[row]);
 	}
-	if (rc) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
+	if (rc)
+		buf_truncate(out, start);
 	return rc;
 }
 

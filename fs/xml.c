@@ -109,10 +109,7 @@ int xml_text(struct buf *out, const char *s, size_t max_chars)
 	}
 	if (rc == 0 && keep != SIZE_MAX)
 		rc = buf_append_str(out, ELLIPSIS);
-	if (rc) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
+	if (rc)
+		buf_truncate(out, start);
 	return rc;
 }

@@ -31,6 +31,10 @@ void buf_release(struct buf *b);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 
+/* Cuts the buffer back to its first len bytes (len <= b->len): what a
+   failed run of appends leaves is taken back. */
+void buf_truncate(struct buf *b, size_t len);
+
 /* 0, or -ENOMEM / -EFBIG (cap reached); the buffer is unchanged on error. */
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);

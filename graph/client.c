@@ -193,11 +193,8 @@ int graph_url_build(const struct graph *g, const char *path, struct buf *out)
 		else
 			rc = buf_append(out, p, 1);
 	}
-	if (rc) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
+	if (rc)
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -220,11 +217,8 @@ int graph_escape_segment(struct buf *out, const char *seg)
 		esc[2] = hex[*p & 15];
 		rc = buf_append(out, esc, 3);
 	}
-	if (rc) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
+	if (rc)
+		buf_truncate(out, start);
 	return rc;
 }
 

@@ -115,9 +115,13 @@ static void check_id(const struct usage_index *x, const json_t *rows,
 	buf_init(&want, 0);
 	FUZZ_CHECK(usage_index_csv(x, id, &got) == 0);
 	FUZZ_CHECK(report_usage_header(who, &want) == 0);
-	for (size_t i = 0; i < m; i++)
-		FUZZ_CHECK(report_usage_line(json_array_get(rows, order[i]),
-					     who, &want) == 0);
+	for (size_t i = 0; i < m; i++) {
+		const json_t *row = json_array_get(rows, order[i]);
+		struct report_point p;
+
+		report_point_of(row, who, &p);
+		FUZZ_CHECK(report_usage_line(row, &p, who, &want) == 0);
+	}
 	FUZZ_CHECK(got.len == want.len &&
 		   memcmp(got.data, want.data, got.len) == 0);
 	FUZZ_CHECK(usage_index_months(x, id, &months) == 0);

@@ -1,6 +1,7 @@
 /*
  * test_buf.c — the bounded growable buffer: growth, the cap (-EFBIG with
- * the buffer unchanged), printf, reset, detach, and graph_escape_segment
+ * the buffer unchanged), printf, reset, truncate, detach, and
+ * graph_escape_segment
  * which writes into one.
  */
 #include <errno.h>
@@ -34,6 +35,25 @@ static void test_growth(void)
 	buf_release(&b);
 	CHECK(b.data == NULL && b.len == 0 && b.alloc == 0);
 	CHECK(b.cap == UPFS_BUF_DEFAULT_CAP);
+}
+
+static void test_truncate(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_truncate(&b, 0);	/* nothing allocated yet */
+	CHECK(b.data == NULL && b.len == 0);
+	CHECK(buf_append_str(&b, "header,") == 0);
+	CHECK(buf_append_str(&b, "half a row") == 0);
+	buf_truncate(&b, 7);
+	CHECK(b.len == 7 && strcmp(b.data, "header,") == 0);
+	/* Past the end: nothing to take back, nothing grows. */
+	buf_truncate(&b, 50);
+	CHECK(b.len == 7 && strcmp(b.data, "header,") == 0);
+	CHECK(buf_append_str(&b, "row") == 0 &&
+	      strcmp(b.data, "header,row") == 0);
+	buf_release(&b);
 }
 
 static void test_cap(void)
@@ -129,6 +149,7 @@ static void test_escape(void)
 int main(void)
 {
 	test_growth();
+	test_truncate();
 	test_cap();
 	test_printf();
 	test_detach();
