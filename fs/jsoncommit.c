@@ -27,7 +27,9 @@ static void why_graph(char *why, size_t len, const char *what,
 	char detail[300];
 
 	graph_err_format(err, detail, sizeof(detail));
-	snprintf(why, len, "%s: %s", what, detail);
+	/* Cut to fit is fine: why is a summary for .upfs/status. */
+	if (snprintf(why, len, "%s: %s", what, detail) < 0)
+		why[0] = '\0';
 }
 
 /*

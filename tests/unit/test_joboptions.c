@@ -41,7 +41,7 @@ static void test_parse(void)
 	      "\"blackAndWhite\",\"copies\":3,\"duplexMode\":\"flipOnLongEdge\","
 	      "\"mediaSize\":\"A4\",\"pageRanges\":[{\"end\":3,\"start\":1},"
 	      "{\"end\":5,\"start\":5}],\"quality\":\"low\"}") == 0,
-	      "got %s", text);
+	      "got %s", text ? text : "(nothing)");
 	free(text);
 	json_decref(c);
 	c = parse_ok("");
