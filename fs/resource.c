@@ -740,7 +740,8 @@ static bool res_batch_hold(struct upfs *u, struct res *r)
 		return false;	/* enough: res_batch_turn lists them */
 	if (r->held_ms == 0)
 		r->held_ms = now;
-	return now - r->held_ms < RES_BATCH_HOLD_MS;
+	/* A clock stepped back makes it due, not held for the step. */
+	return now >= r->held_ms && now - r->held_ms < RES_BATCH_HOLD_MS;
 }
 
 static void deps_add(struct fs_deps *deps, struct res *r, int ttl)
@@ -1064,12 +1065,22 @@ static bool res_wait_work(struct upfs *u)
 	return pthread_cond_timedwait(&u->res_cond, &u->res_lock, &ts) == 0;
 }
 
-/* Under res_lock: waits for new work or until cache_now_ms() is at_ms. */
-static void res_wait_until(struct upfs *u, int64_t at_ms)
+/*
+ * Under res_lock, when the refresh queue holds nothing but held objects
+ * (a few: fewer than RES_BATCH_MIN of each batch): waits for new work or
+ * until the first of them is due.
+ */
+static void res_wait_held(struct upfs *u)
 {
-	int64_t wait_ms = at_ms - cache_now_ms();
+	int64_t now = cache_now_ms(), wait_ms = RES_BATCH_HOLD_MS;
 	struct timespec ts;
 
+	for (const struct res *q = u->res->qhead; q; q = q->qnext) {
+		int64_t left = q->held_ms + RES_BATCH_HOLD_MS - now;
+
+		if (left < wait_ms)
+			wait_ms = left;
+	}
 	if (wait_ms <= 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -1119,10 +1130,8 @@ static void *refresher_main(void *arg)
 		}
 		if (r->batch && res_batch_hold(u, r)) {
 			res_enqueue(u, r);
-			/* Nothing but held ones: until the first is due. */
 			if (u->res->qheld == u->res->qlen)
-				res_wait_until(u, u->res->qhead->held_ms +
-					       RES_BATCH_HOLD_MS);
+				res_wait_held(u);
 			continue;
 		}
 		r->held_ms = 0;
