@@ -96,6 +96,9 @@ static const struct field location_fields[] = {
 	LOCATION("stateOrProvince", T_STRING, false),
 	LOCATION("streetAddress", T_STRING, false),
 	LOCATION("subdivision", T_STRINGS, false),
+	/* The reference marks a conflict: the schema says subunit, its
+	   examples subUnit. Either is taken as the service shows it. */
+	LOCATION("subUnit", T_STRINGS, false),
 	LOCATION("subunit", T_STRINGS, false),
 	{ .name = NULL },
 };

@@ -110,6 +110,17 @@ static int report(struct upfs *u, const char *what, int rc,
 	return rc;
 }
 
+/* Characters of a UTF-8 name: the service's limit on a share's name is
+   50 of them (reference §3.4), not 50 bytes. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 int shareops_mkdir(struct upfs *u, const char *name)
 {
 	struct pending_share *p;
@@ -121,7 +132,7 @@ int shareops_mkdir(struct upfs *u, const char *name)
 	buf_release(&id);
 	if (rc == 0 || shareops_is_pending(u, name))
 		return -EEXIST;
-	if (strlen(name) > 50)
+	if (utf8_chars(name) > 50)
 		return report(u, "mkdir", -ENAMETOOLONG, NULL);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->name = strdup(name)) == NULL) {

@@ -192,12 +192,15 @@ static int check_content_type(struct upfs *u, struct submission *s)
 	    list_has(types, s->content_type))
 		goto out;
 	rc = -EINVAL;
-	/* The service converts OpenXPS to PDF (reference §3.3), not MS XPS. */
+	/* The service converts OpenXPS to PDF (reference §3.3), not MS XPS,
+	   when the tenant's settings allow it. Reading them takes a
+	   permission a printing user may lack: then the service decides. */
 	if (strcmp(s->content_type, "application/oxps") == 0 &&
 	    list_has(types, "application/pdf") &&
-	    res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
-		    &settings, NULL) == 0 &&
-	    json_is_true(json_object_get(settings, "documentConversionEnabled")))
+	    (res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
+		     &settings, NULL) != 0 ||
+	     json_is_true(json_object_get(settings,
+					  "documentConversionEnabled"))))
 		rc = 0;
 	if (rc)
 		snprintf(s->last_error, sizeof(s->last_error),
@@ -627,6 +630,27 @@ static int step_upload(struct upfs *u, struct submission *s, int *sessions)
 	return set_state(u, s, SUB_UPLOADED);
 }
 
+/*
+ * Whether a job's status says it was started: a job not yet started is
+ * paused with no detail but uploadPending (reference §9); a started one
+ * held for release on a printer with a trigger is paused too, waiting
+ * for release (releaseWait), and another start would be refused.
+ */
+static bool status_started(const json_t *status)
+{
+	const json_t *details = json_object_get(status, "details");
+	const json_t *d;
+	size_t i;
+
+	if (strcmp(tree_str(status, "state"), "paused") != 0)
+		return true;
+	json_array_foreach(details, i, d)
+		if (json_is_string(d) &&
+		    strcmp(json_string_value(d), "uploadPending") != 0)
+			return true;
+	return false;
+}
+
 /* The job's state at the service, after a start whose reply was lost. */
 static int job_started(struct upfs *u, struct submission *s, bool *started)
 {
@@ -643,8 +667,7 @@ static int job_started(struct upfs *u, struct submission *s, bool *started)
 	if (rc)
 		note_error(u, s, rc, &err, "checking the job's state");
 	else
-		*started = strcmp(tree_str(json_object_get(job, "status"),
-					   "state"), "paused") != 0;
+		*started = status_started(json_object_get(job, "status"));
 	json_decref(job);
 	buf_release(&path);
 	return rc;

@@ -344,6 +344,27 @@ def test_oxps_to_a_pdf_printer_is_converted(emulator, upfs_mount, workdir):
     assert_no_open_uploads(emulator)
 
 
+def test_oxps_when_the_settings_cannot_be_read_is_left_to_the_service(
+        emulator, upfs_mount, workdir):
+    """Reading /print/settings takes PrintSettings.Read.All, an admin's
+    permission (reference §3.0, §5.4): a user who cannot read it still
+    prints OXPS to a PDF printer, and the service converts it."""
+    share = emulator.share_by_name(SHARE)
+    emulator.set_faults("400:1,method=GET,route=/print/settings$")
+    mount = upfs_mount(emulator)
+    mount.expect_warning(r"'/print/settings': HTTP 400")
+    data = oxps_doc("unread")
+    src = write_file(os.path.join(workdir, "form.oxps"), data)
+    before = job_ids(emulator, share["id"])
+    rc = subprocess.run(["cp", src, mount.p("shares", SHARE, "queue") + "/"],
+                        capture_output=True, text=True)
+    assert rc.returncode == 0, rc.stderr
+    assert emulator.requests()["routes"].get("GET /print/settings"), \
+        "the settings were not asked for"
+    emulator.set_faults("")
+    assert_printed_once(emulator, share["id"], before, "form.oxps", data)
+
+
 def test_ms_xps_to_a_pdf_printer_is_refused_before_any_job(emulator,
                                                            upfs_mount,
                                                            workdir):

@@ -21,6 +21,7 @@ import pytest
 
 import signin
 import util
+from test_print import pending_entries
 
 VIRTUAL = "Pull Print (virtual)"
 SECURE = "Secure Release"
@@ -269,3 +270,24 @@ def test_demo_script_runs(workdir):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.rstrip().splitlines()[-1].startswith(
         "released: job"), proc.stdout
+
+
+def test_a_held_job_whose_start_reply_was_lost_stays_held(emu, admin, alice,
+                                                          workdir):
+    """The start's reply is lost on a printer with a trigger: the job was
+    started and is held for release (paused, releaseWait). A start sent
+    again is refused (400); asked for its state, upfs must take the held
+    job for started — not fail the close() with EINVAL and cancel it."""
+    set_up(admin)
+    emu.set_faults("drop:1,method=POST,route=/start$,times=1")
+    print_as(alice, workdir, "held.pdf")
+    queue = alice.p("shares", SECURE, "queue")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the lost start to be looked into")
+    held = [t for t in tasks(emu) if t["state"] == "processing"]
+    assert len(held) == 1, held
+    job = emu.job(held[0]["jobId"])
+    assert job["state"] == "paused" and job["details"] == ["releaseWait"], \
+        job
+    routes = emu.requests()["routes"]
+    assert not any(r.endswith("/cancel") for r in routes), routes

@@ -839,6 +839,20 @@ def test_rmdir_of_a_pending_share_sends_nothing(emu, admin):
     assert_no_writes(emu, "a pending share")
 
 
+def test_share_names_count_characters_not_bytes(emu, admin):
+    """At most 50 characters (reference §3.4): 50 Greek letters (100
+    bytes) make a pending share, 51 ASCII ones do not."""
+    shares = admin.p("shares")
+    greek = "\u03b1" * 50
+    os.mkdir(os.path.join(shares, greek))
+    assert greek in os.listdir(shares)
+    os.rmdir(os.path.join(shares, greek))
+    admin.expect_warning(r"mkdir")
+    util.expect_errno(lambda: os.mkdir(os.path.join(shares, "x" * 51)),
+                      errno.ENAMETOOLONG)
+    assert_no_writes(emu, "mkdir of pending shares")
+
+
 def test_mkdir_of_a_taken_name(emu, admin):
     shares = admin.p("shares")
     util.expect_errno(lambda: os.mkdir(os.path.join(shares, SHARE)),

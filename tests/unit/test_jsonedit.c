@@ -171,6 +171,11 @@ static void test_location(void)
 		     "organization: expected a list of strings");
 	want_refusal(JSONEDIT_LOCATION, "{\"planet\":\"Earth\"}", loc,
 		     "planet: unknown field");
+	/* Both spellings the reference shows (a marked conflict). */
+	want_changes(JSONEDIT_LOCATION, "{\"subUnit\":[\"East\"]}",
+		     "{\"subUnit\":[\"West\"]}", "{\"subUnit\":[\"East\"]}");
+	want_changes(JSONEDIT_LOCATION, "{\"subunit\":[\"East\"]}",
+		     "{\"subunit\":[\"West\"]}", "{\"subunit\":[\"East\"]}");
 }
 
 static void test_settings(void)
