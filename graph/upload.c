@@ -105,7 +105,11 @@ static int upload_errno(const struct graph_req *req, int rc,
 {
 	if (rc == -ECANCELED || rc == -ENOENT)
 		return rc;
-	if (err->status == 404 || err->status == 410)
+	/* The URL carries its own credential (reference §3.3), good until
+	   the session's expirationDateTime: refused, the session is as good
+	   as gone, and a new one is opened (an EACCES would drop the
+	   document). */
+	if (err->status == 404 || err->status == 410 || err->status == 403)
 		return -ENOENT;
 	if (graph_err_transient(req, err))
 		return -EAGAIN;

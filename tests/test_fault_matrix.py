@@ -95,6 +95,30 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
                            required=set())
 
 
+def test_an_upload_url_refused_gets_a_new_session(start_emulator,
+                                                 upfs_mount):
+    """An upload URL carries its own credential (reference §3.3); refused
+    (403, as one past its expirationDateTime may be), the session is
+    no use: upfs opens a new one, and the document prints once. It was
+    taken for the user's refusal, and the document dropped."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    mount.expect_warning(r".")
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    name = "refused-url.pdf"
+    data = make_pdf(name, 64 * 1024)
+    emu.set_faults("403:1,%s,times=1" % PHASES["put"])
+    with open(os.path.join(mount.p("shares", SHARE, "queue"), name),
+              "wb") as fh:
+        fh.write(data)
+    emu.set_faults("")
+    routes = emu.requests()["routes"]
+    assert routes.get("POST /print/shares/{id}/jobs/{jid}/documents/{did}"
+                      "/createUploadSession") == 2, routes
+    check_exactly_once(emu, mount, share["id"], before, {name: data})
+
+
 @pytest.mark.parametrize("fault", ["malformed:1", "416:1"])
 def test_spoiled_first_put_is_not_the_last(start_emulator, upfs_mount,
                                            fault):

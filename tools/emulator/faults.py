@@ -19,6 +19,8 @@ modifiers that apply to every fault in it:
                    Setting a spec again restarts both counts.
 
 Kinds:
+  403:0.1     403 accessDenied (nothing done); on an upload URL, its own
+              credential refused, as one past its expirationDateTime may be
   400:0.1     400 invalidRequest: a request the service will not take in
               this form (nothing done)
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
@@ -97,6 +99,7 @@ from .wire import GraphError
 
 STATUS = {
     "400": ("invalidRequest", "The request is not supported (emulated)."),
+    "403": ("accessDenied", "Access denied (emulated)."),
     "429": ("activityLimitReached", "The request has been throttled. "
             "Retry after the number of seconds in the Retry-After header."),
     "500": ("generalException", "An unexpected error occurred (emulated)."),
