@@ -95,28 +95,40 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
                            required=set())
 
 
+def print_with_put_faults(start_emulator, upfs_mount, name, size, spec,
+                          warning=None):
+    """Prints name (size bytes) while the upload PUTs meet spec, the log
+    may say warning: (emu, mount, share id, jobs before, the bytes, upload
+    sessions opened)."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    if warning:
+        mount.expect_warning(warning)
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    data = make_pdf(name, size)
+    emu.set_faults("%s,%s" % (spec, PHASES["put"]))
+    with open(mount.p("shares", SHARE, "queue", name), "wb") as fh:
+        fh.write(data)
+    emu.set_faults("")
+    sessions = emu.requests()["routes"].get(
+        "POST /print/shares/{id}/jobs/{jid}/documents/{did}/"
+        "createUploadSession")
+    return emu, mount, share["id"], before, data, sessions
+
+
 def test_an_upload_url_refused_gets_a_new_session(start_emulator,
                                                  upfs_mount):
     """An upload URL carries its own credential (reference §3.3); refused
     (403, as one past its expirationDateTime may be), the session is
     no use: upfs opens a new one, and the document prints once. It was
     taken for the user's refusal, and the document dropped."""
-    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
-    mount = upfs_mount(emu, options=FAST)
-    mount.expect_warning(r".")
-    share = emu.share_by_name(SHARE)
-    before = job_ids(emu, share["id"])
     name = "refused-url.pdf"
-    data = make_pdf(name, 64 * 1024)
-    emu.set_faults("403:1,%s,times=1" % PHASES["put"])
-    with open(os.path.join(mount.p("shares", SHARE, "queue"), name),
-              "wb") as fh:
-        fh.write(data)
-    emu.set_faults("")
-    routes = emu.requests()["routes"]
-    assert routes.get("POST /print/shares/{id}/jobs/{jid}/documents/{did}"
-                      "/createUploadSession") == 2, routes
-    check_exactly_once(emu, mount, share["id"], before, {name: data})
+    emu, mount, share_id, before, data, sessions = print_with_put_faults(
+        start_emulator, upfs_mount, name, 64 * 1024, "403:1,times=1",
+        warning=r".")
+    assert sessions == 2, sessions
+    check_exactly_once(emu, mount, share_id, before, {name: data})
 
 
 @pytest.mark.parametrize("fault", ["malformed:1", "416:1"])
@@ -126,20 +138,12 @@ def test_spoiled_first_put_is_not_the_last(start_emulator, upfs_mount,
     200 that is not JSON, or a 416 for bytes that did arrive). Neither
     says the document is complete: upfs asks the session, sends the fifth
     range, and the job prints whole, from one upload session."""
-    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
-    mount = upfs_mount(emu, options=FAST)
-    share = emu.share_by_name(SHARE)
-    before = job_ids(emu, share["id"])
     name = "five-ranges-%s.pdf" % kind_of(fault)
-    data = make_pdf(name, 5 * 4096000 - 1000)
-    emu.set_faults("%s,%s,times=2" % (fault, PHASES["put"]))
-    with open(mount.p("shares", SHARE, "queue", name), "wb") as fh:
-        fh.write(data)
-    emu.set_faults("")
-    routes = emu.requests()["routes"]
-    assert routes.get("POST /print/shares/{id}/jobs/{jid}/documents/{did}/"
-                      "createUploadSession") == 1, routes
-    check_exactly_once(emu, mount, share["id"], before, {name: data})
+    emu, mount, share_id, before, data, sessions = print_with_put_faults(
+        start_emulator, upfs_mount, name, 5 * 4096000 - 1000,
+        fault + ",times=2")
+    assert sessions == 1, sessions
+    check_exactly_once(emu, mount, share_id, before, {name: data})
 
 
 # --- a 401, then a new token -----------------------------------------------
