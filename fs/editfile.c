@@ -28,7 +28,7 @@ bool editfile_kind(enum fs_kind kind)
 	return kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
 	       kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL ||
 	       jsoncommit_kind(kind) || adminops_ctl_kind(kind) ||
-	       kind == FS_TASK_STATUS;
+	       kind == FS_TASK_STATUS || kind == FS_JOB_TASK_STATUS;
 }
 
 bool editfile_has_base(enum fs_kind kind)
@@ -179,6 +179,7 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		[FS_PRINTER_CTL] = "ctl",
 		[FS_JOB_CTL] = "ctl",
 		[FS_TASK_STATUS] = "status",
+		[FS_JOB_TASK_STATUS] = "status",
 	};
 	char why[600] = "", what[200];
 	int rc;
@@ -193,6 +194,9 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 		rc = adminops_ctl(u, kind, id, owner, text, why, sizeof(why));
 	else if (kind == FS_TASK_STATUS)
 		rc = pull_commit_status(u, id, owner, text, why, sizeof(why));
+	else if (kind == FS_JOB_TASK_STATUS)
+		rc = pull_commit_job_task_status(u, id, owner, text, why,
+						 sizeof(why));
 	else
 		rc = perms_commit(u, kind, id, base, text, why, sizeof(why));
 	if (rc && kind == FS_SETTINGS_JSON)
@@ -200,7 +204,8 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 	else if (rc)
 		snprintf(what, sizeof(what), "%s of %s '%s'", names[kind],
 			 kind == FS_JOB_CTL ? "job"
-			 : kind == FS_TASK_STATUS ? "task"
+			 : kind == FS_TASK_STATUS ||
+			   kind == FS_JOB_TASK_STATUS ? "task"
 			 : kind == FS_SHARE_OPTIONS || kind == FS_SHARE_USERS ||
 			   kind == FS_SHARE_GROUPS || kind == FS_SHARE_ALLOW_ALL
 				? "share" : "printer", id);

@@ -178,6 +178,12 @@ enum fs_kind {
 	FS_TASK_JSON,		/* task.json */
 	FS_TASK_TRIGGERS,	/* printers/<p>/task_triggers/ (id: printer) */
 	FS_TASK_TRIGGER,	/* <definition> (id: trigger, owner: printer) */
+	FS_JOB_TASKS,		/* printers/<p>/jobs/<j>/tasks/ (id: job,
+				   owner: printer) */
+	FS_JOB_TASK,		/* tasks/<t>/ (id: "job/task", owner:
+				   printer) */
+	FS_JOB_TASK_STATUS,	/* status: write completed or aborted */
+	FS_JOB_TASK_JSON,	/* task.json */
 	FS_SETTINGS_JSON,
 	FS_META,		/* .upfs/ */
 	FS_META_STATUS,

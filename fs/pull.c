@@ -19,13 +19,17 @@
 #include "tree_private.h"
 
 #define TRIGGERS_SUFFIX "/taskTriggers?$expand=definition"
+/* A job's tasks are not contained in it: the job's GET expands them
+   (reference §3.2). */
+#define JOB_TASKS_QUERY "?$expand=tasks"
 /* How often a blocked read of events asks for new tasks. */
 #define EVENTS_POLL_MS 500
 
 bool pull_kind_is_dir(enum fs_kind kind)
 {
 	return kind == FS_TASK_DEFS || kind == FS_TASK_DEF ||
-	       kind == FS_TASKS || kind == FS_TASK || kind == FS_TASK_TRIGGERS;
+	       kind == FS_TASKS || kind == FS_TASK || kind == FS_TASK_TRIGGERS ||
+	       kind == FS_JOB_TASKS || kind == FS_JOB_TASK;
 }
 
 static int report(struct upfs *u, const char *what, int rc,
@@ -107,6 +111,102 @@ static int list_triggers(struct upfs *u, const struct fs_node *dir,
 	return rc;
 }
 
+/* "/print/printers/{printer}/jobs/{job}?$expand=tasks" */
+static int job_tasks_key(struct buf *key, const char *printer,
+			 const char *job)
+{
+	int rc = tree_key(key, TREE_PRINTERS, printer, "/jobs/");
+
+	if (rc == 0)
+		rc = graph_escape_segment(key, job);
+	return rc ? rc : buf_append_str(key, JOB_TASKS_QUERY);
+}
+
+/* The tasks of a job (a new reference to an array, never NULL on 0). */
+static int get_job_tasks(struct upfs *u, const char *printer, const char *job,
+			 json_t **out, struct fs_deps *deps)
+{
+	json_t *obj = NULL, *tasks;
+	struct buf key;
+	int rc;
+
+	buf_init(&key, 4096);
+	rc = job_tasks_key(&key, printer, job);
+	if (rc == 0)
+		rc = res_get(u, key.data, false, u->opts.status_ttl,
+			     RES_REFRESH_STALE, &obj, deps);
+	if (rc == 0) {
+		tasks = json_object_get(obj, "tasks");
+		*out = json_is_array(tasks) ? json_incref(tasks)
+					    : json_array();
+		rc = *out ? 0 : -ENOMEM;
+	}
+	json_decref(obj);
+	buf_release(&key);
+	return rc;
+}
+
+/*
+ * Whether a printer's jobs may have tasks: only a trigger on it makes
+ * them (reference §3.6), so a walk does not ask every job of a printer
+ * without one. A trigger listing this identity may not read says
+ * nothing: then the job is asked.
+ */
+static bool printer_may_have_tasks(struct upfs *u, const char *printer,
+				   struct fs_deps *deps)
+{
+	json_t *list = NULL;
+	int rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
+			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	bool may = rc != 0 || json_array_size(list) > 0;
+
+	json_decref(list);
+	return may;
+}
+
+/* Splits a job task's node id "job/task" into its two ids. */
+static int split_job_task(const char *id, char *job, size_t job_len,
+			  const char **task)
+{
+	const char *slash = strchr(id, '/');
+
+	if (slash == NULL || (size_t)(slash - id) >= job_len)
+		return -ENOENT;
+	memcpy(job, id, (size_t)(slash - id));
+	job[slash - id] = '\0';
+	*task = slash + 1;
+	return 0;
+}
+
+/* printers/<p>/jobs/<j>/tasks/: a folder per task, named by its id. */
+static int list_job_tasks(struct upfs *u, const struct fs_node *dir,
+			  struct fs_entries *out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *t;
+	struct buf id;
+	size_t i;
+	int rc;
+
+	if (!printer_may_have_tasks(u, dir->owner, deps))
+		return 0;
+	buf_init(&id, 0);
+	rc = get_job_tasks(u, dir->owner, dir->id, &list, deps);
+	json_array_foreach(list, i, t) {
+		const char *tid = tree_str(t, "id");
+
+		if (rc || tid[0] == '\0' || strchr(tid, '/'))
+			continue;
+		buf_reset(&id);
+		rc = buf_printf(&id, "%s/%s", dir->id, tid);
+		if (rc == 0)
+			rc = fs_entries_add(out, tid, FS_JOB_TASK, id.data,
+					 dir->owner, node_mtime(u, dir));
+	}
+	json_decref(list);
+	buf_release(&id);
+	return rc;
+}
+
 int pull_list(struct upfs *u, const struct fs_node *dir,
 	      struct fs_entries *out, struct fs_deps *deps)
 {
@@ -136,6 +236,12 @@ int pull_list(struct upfs *u, const struct fs_node *dir,
 		return rc ? rc : add_child(u, out, "task.json", FS_TASK_JSON, dir);
 	case FS_TASK_TRIGGERS:
 		return list_triggers(u, dir, out, deps);
+	case FS_JOB_TASKS:
+		return list_job_tasks(u, dir, out, deps);
+	case FS_JOB_TASK:
+		rc = add_child(u, out, "status", FS_JOB_TASK_STATUS, dir);
+		return rc ? rc : add_child(u, out, "task.json",
+					   FS_JOB_TASK_JSON, dir);
 	default:
 		return -ENOTDIR;
 	}
@@ -170,6 +276,26 @@ static int get_task(struct upfs *u, const char *definition, const char *task,
 	return rc;
 }
 
+/* A task of a job, from the job (node id "job/task", printer). */
+static int get_job_task(struct upfs *u, const char *id, const char *printer,
+			json_t **out, struct fs_deps *deps)
+{
+	json_t *list = NULL, *t;
+	const char *task;
+	char job[256];
+	int rc = split_job_task(id, job, sizeof(job), &task);
+
+	if (rc == 0)
+		rc = get_job_tasks(u, printer, job, &list, deps);
+	t = rc == 0 ? res_find_id(list, task) : NULL;
+	if (rc == 0 && t == NULL)
+		rc = -ENOENT;
+	if (rc == 0)
+		*out = json_incref(t);
+	json_decref(list);
+	return rc;
+}
+
 int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		int *ttl, struct fs_deps *deps)
 {
@@ -185,9 +311,14 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		break;
 	case FS_TASK_STATUS:
 	case FS_TASK_JSON:
+	case FS_JOB_TASK_STATUS:
+	case FS_JOB_TASK_JSON:
 		*ttl = u->opts.status_ttl;
-		rc = get_task(u, n->owner, n->id, &obj, deps);
-		if (rc == 0 && n->kind == FS_TASK_STATUS) {
+		rc = n->kind == FS_TASK_STATUS || n->kind == FS_TASK_JSON
+		     ? get_task(u, n->owner, n->id, &obj, deps)
+		     : get_job_task(u, n->id, n->owner, &obj, deps);
+		if (rc == 0 && (n->kind == FS_TASK_STATUS ||
+				n->kind == FS_JOB_TASK_STATUS)) {
 			const json_t *st = json_object_get(obj, "status");
 
 			rc = buf_printf(out, "%s\n", tree_str(st, "state"));
@@ -417,17 +548,13 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 	return report(u, "redirecting the job", rc, &err, why);
 }
 
-int pull_commit_status(struct upfs *u, const char *task,
-		       const char *definition, const struct buf *text,
-		       char *why, size_t why_len)
+/* The body of a task's PATCH from the text written to its status. */
+static int task_status_body(const struct buf *text, json_t **body, char *why,
+			    size_t why_len)
 {
 	const char *p = text->data ? text->data : "";
-	struct graph *app = identity_app(u, why, why_len);
-	struct graph_err err = { 0 };
 	char state[16], desc[256];
-	json_t *body = NULL;
-	struct buf path;
-	int n = 0, rc = 0;
+	int n = 0;
 
 	desc[0] = '\0';
 	if (sscanf(p, " %15[a-z] %n", state, &n) != 1 ||
@@ -438,30 +565,167 @@ int pull_commit_status(struct upfs *u, const char *task,
 	}
 	snprintf(desc, sizeof(desc), "%s", p + n);
 	desc[strcspn(desc, "\r\n")] = '\0';
-	if (app == NULL)
-		return -EACCES;
-	body = json_pack("{s:{s:s, s:s}}", "status", "state", state,
-			 "description", desc[0] ? desc
+	*body = json_pack("{s:{s:s, s:s}}", "status", "state", state,
+			  "description", desc[0] ? desc
 				: strcmp(state, "completed") == 0
 					? "Released" : "Aborted");
+	return *body ? 0 : -ENOMEM;
+}
+
+/* PATCHes a task of a definition; the definition's tasks are read again. */
+static int patch_task(struct upfs *u, struct graph *app,
+		      const char *definition, const char *task,
+		      const json_t *body, struct graph_err *err)
+{
+	struct buf path;
+	int rc;
+
 	buf_init(&path, 4096);
-	rc = body ? tree_key(&path, TREE_TASK_DEFS, definition, "/tasks/")
-		  : -ENOMEM;
+	rc = tree_key(&path, TREE_TASK_DEFS, definition, "/tasks/");
 	if (rc == 0)
 		rc = graph_escape_segment(&path, task);
 	if (rc == 0)
-		rc = graph_request(app, "PATCH", path.data, body, NULL, &err);
-	if (rc) {
-		char detail[300];
-
-		graph_err_format(&err, detail, sizeof(detail));
-		snprintf(why, why_len, "%s", detail);
-	}
+		rc = graph_request(app, "PATCH", path.data, body, NULL, err);
 	buf_reset(&path);
 	if (tree_key(&path, TREE_TASK_DEFS, definition, "/tasks") == 0)
 		res_expire(u, path.data);
-	json_decref(body);
 	buf_release(&path);
+	return rc;
+}
+
+static void say_refusal(const struct graph_err *err, char *why,
+			size_t why_len)
+{
+	char detail[300];
+
+	graph_err_format(err, detail, sizeof(detail));
+	snprintf(why, why_len, "%s", detail);
+}
+
+int pull_commit_status(struct upfs *u, const char *task,
+		       const char *definition, const struct buf *text,
+		       char *why, size_t why_len)
+{
+	struct graph_err err = { 0 };
+	struct graph *app;
+	json_t *body = NULL;
+	int rc = task_status_body(text, &body, why, why_len);
+
+	if (rc)
+		return rc;
+	app = identity_app(u, why, why_len);
+	rc = app ? patch_task(u, app, definition, task, body, &err) : -EACCES;
+	if (rc && app)
+		say_refusal(&err, why, why_len);
+	json_decref(body);
+	return rc;
+}
+
+/*
+ * The definitions a job's task may belong to, most likely first: the one
+ * its printer's trigger names (one trigger per printer), then every
+ * definition of the application. A job names its tasks, not their
+ * definitions (reference §3.2), so the PATCH goes to each in turn until
+ * one is not a 404.
+ */
+static bool has_string(const json_t *array, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(array, i, v)
+		if (json_string_value(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+static int candidate_definitions(struct upfs *u, const char *printer,
+				 json_t **out)
+{
+	json_t *ids = json_array(), *list = NULL, *v;
+	size_t i;
+	int rc, rc_defs;
+
+	if (ids == NULL)
+		return -ENOMEM;
+	rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
+		      u->opts.dir_ttl, RES_REFRESH_STALE, &list, NULL);
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(json_object_get(v, "definition"),
+					  "id");
+
+		if (rc == 0 && id[0])
+			rc = json_array_append_new(ids, json_string(id))
+			     ? -ENOMEM : 0;
+	}
+	json_decref(list);
+	list = NULL;
+	/* Either list may be refused to its identity: the other answers. */
+	rc_defs = res_get(u, TREE_TASK_DEFS, true, u->opts.dir_ttl,
+			  RES_REFRESH_STALE, &list, NULL);
+	json_array_foreach(list, i, v) {
+		const char *id = tree_str(v, "id");
+
+		if (rc_defs == 0 && id[0] && !has_string(ids, id))
+			rc_defs = json_array_append_new(ids, json_string(id))
+				  ? -ENOMEM : 0;
+	}
+	json_decref(list);
+	if (rc == -ENOMEM || rc_defs == -ENOMEM)
+		rc = -ENOMEM;
+	else if (json_array_size(ids) > 0)
+		rc = 0;
+	else if (rc == 0)
+		rc = rc_defs;
+	if (rc == 0)
+		*out = ids;
+	else
+		json_decref(ids);
+	return rc;
+}
+
+int pull_commit_job_task_status(struct upfs *u, const char *id,
+				const char *printer, const struct buf *text,
+				char *why, size_t why_len)
+{
+	struct graph_err err = { 0 };
+	json_t *body = NULL, *defs = NULL, *d;
+	struct graph *app;
+	struct buf key;
+	const char *task;
+	char job[256];
+	size_t i;
+	int rc = task_status_body(text, &body, why, why_len);
+
+	buf_init(&key, 4096);
+	if (rc)
+		goto out;
+	app = identity_app(u, why, why_len);
+	rc = app ? split_job_task(id, job, sizeof(job), &task) : -EACCES;
+	if (rc == 0)
+		rc = candidate_definitions(u, printer, &defs);
+	if (rc)
+		goto out;
+	rc = -ENOENT;
+	json_array_foreach(defs, i, d) {
+		const char *def = json_string_value(d);
+
+		if (def == NULL || def[0] == '\0' || rc != -ENOENT)
+			continue;
+		memset(&err, 0, sizeof(err));
+		rc = patch_task(u, app, def, task, body, &err);
+		if (rc)
+			say_refusal(&err, why, why_len);
+	}
+	if (rc == -ENOENT && why[0] == '\0')
+		snprintf(why, why_len, "no task definition of this "
+			 "application has task %s", task);
+	if (job_tasks_key(&key, printer, job) == 0)
+		res_expire(u, key.data);
+out:
+	json_decref(body);
+	json_decref(defs);
+	buf_release(&key);
 	return rc;
 }
 

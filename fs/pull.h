@@ -7,9 +7,11 @@
  *   printers/<p>/task_triggers/<d>   touch makes a jobStarted trigger on
  *                 the printer for definition d, rm deletes it (the admin)
  *   mv printers/V/jobs/J printers/P/jobs/   redirects a held job (the app)
+ *   printers/<p>/jobs/<j>/tasks/<t>/{status,task.json}   the job's tasks,
+ *                 as the job names them
  *
  * Writing "completed" or "aborted" (and an optional description) to a
- * task's status PATCHes it. Each read of events blocks until a task
+ * task's status (under task_definitions/ or a job) PATCHes it. Each read of events blocks until a task
  * arrives that was not there when the file was opened, then returns one
  * line: task id, job id, printer name, user.
  */
@@ -40,6 +42,12 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 int pull_commit_status(struct upfs *u, const char *task,
 		       const char *definition, const struct buf *text,
 		       char *why, size_t why_len);
+
+/* A job's task's status file written (id: "job/task", printer: the
+   job's printer's id): the task is PATCHed under its definition. */
+int pull_commit_job_task_status(struct upfs *u, const char *id,
+				const char *printer, const struct buf *text,
+				char *why, size_t why_len);
 
 /* An open events file. */
 struct pull_events;

@@ -421,6 +421,8 @@ int tree_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 	case FS_TASK_JSON:
 	case FS_TASK_TRIGGER:
 	case FS_TASK_EVENTS:
+	case FS_JOB_TASK_STATUS:
+	case FS_JOB_TASK_JSON:
 		return pull_render(u, n, out, ttl, deps);
 	case FS_QUEUE_ENTRY:
 	case FS_JOB_DOCUMENT:

@@ -68,6 +68,7 @@ static const struct fixed_child job_children[] = {
 	{ "status", FS_JOB_STATUS },
 	{ "job.json", FS_JOB_JSON },
 	{ "documents", FS_JOB_DOCUMENTS },
+	{ "tasks", FS_JOB_TASKS },
 	{ "ctl", FS_JOB_CTL },
 	{ NULL, 0 },
 };

@@ -13,6 +13,7 @@ task arrives."""
 import errno
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -73,6 +74,14 @@ def tasks(emu):
 def set_up(admin, name="Badge"):
     os.mkdir(admin.p("task_definitions", name))
     open(admin.p("printers", VIRTUAL, "task_triggers", name), "w").close()
+
+
+def held_task(emu, admin, alice, workdir, name):
+    """Sets up pull printing, prints name as alice: the task holding it."""
+    set_up(admin)
+    print_as(alice, workdir, name)
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    return tasks(emu)[0]
 
 
 class EventReader(threading.Thread):
@@ -143,11 +152,9 @@ def test_the_whole_flow(emu, admin, alice, workdir):
 
 
 def test_upfsctl_release(emu, admin, alice, workdir):
-    set_up(admin)
-    print_as(alice, workdir, "contract.pdf")
-    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
-    job_id = tasks(emu)[0]["jobId"]
+    job_id = held_task(emu, admin, alice, workdir, "contract.pdf")["jobId"]
     home = signin.Home(workdir, emu, profile="release")
+    emu.reset_writes()
     proc = home.upfsctl("release", job_id, "--to", FLOOR3, "--mount",
                         admin.p())
     assert proc.returncode == 0, proc.stderr
@@ -155,13 +162,81 @@ def test_upfsctl_release(emu, admin, alice, workdir):
     assert out.startswith(admin.p("printers", FLOOR3, "jobs") + "/")
     assert os.path.isdir(out)
     assert tasks(emu)[0]["state"] == "completed"
+    # The redirect completed the task (reference §3.2): nothing else sent.
+    assert [(w["method"], w["path"].rsplit("/", 1)[1])
+            for w in emu.writes()] == [("POST", "redirect")]
+
+
+def test_upfsctl_release_from_a_named_holder(emu, admin, alice, workdir):
+    job_id = held_task(emu, admin, alice, workdir, "lease.pdf")["jobId"]
+    home = signin.Home(workdir, emu, profile="release")
+    # A printer that does not hold the job: refused, nothing moved.
+    emu.reset_writes()
+    proc = home.upfsctl("release", job_id, "--to", FLOOR3, "--from",
+                        "Lab Printer", "--mount", admin.p())
+    assert proc.returncode != 0
+    assert "no job %s under" % job_id in proc.stderr, proc.stderr
+    assert emu.writes() == []
+    proc = home.upfsctl("release", job_id, "--to", FLOOR3, "--from",
+                        VIRTUAL, "--mount", admin.p())
+    assert proc.returncode == 0, proc.stderr
+    assert tasks(emu)[0]["state"] == "completed"
+
+
+def plain_tree(root, jobs):
+    """A directory shaped like a mount's printers/: jobs maps a printer to
+    {job: task status or None (a job without tasks)}."""
+    for printer, held in jobs.items():
+        os.makedirs(os.path.join(root, "printers", printer, "jobs"))
+        for job, state in held.items():
+            tasks_dir = os.path.join(root, "printers", printer, "jobs", job,
+                                     "tasks")
+            os.makedirs(tasks_dir)
+            if state:
+                os.makedirs(os.path.join(tasks_dir, "t-" + printer))
+                with open(os.path.join(tasks_dir, "t-" + printer,
+                                       "status"), "w") as fh:
+                    fh.write(state + "\n")
+
+
+def test_upfsctl_release_never_guesses_between_printers(workdir):
+    """Job ids are unique only within a printer (reference §3.2): release
+    takes the printer whose job has a task processing, and refuses when
+    two could hold it. Run on a plain tree of the mount's shape, as the
+    emulator numbers jobs tenant-wide."""
+    home = signin.Home(workdir, profile="release")
+    root = os.path.join(workdir, "tree")
+    plain_tree(root, {"Virtual": {"7": "processing"}, "Lab": {"7": None},
+                      "Floor": {}})
+    proc = home.upfsctl("release", "7", "--to", "Floor", "--mount", root)
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(os.path.join(root, "printers", "Virtual", "jobs")) \
+        == []
+    assert os.listdir(os.path.join(root, "printers", "Lab", "jobs")) == \
+        ["7"]
+
+    root = os.path.join(workdir, "tree2")
+    plain_tree(root, {"V1": {"7": "processing"}, "V2": {"7": "processing"},
+                      "Floor": {}})
+    proc = home.upfsctl("release", "7", "--to", "Floor", "--mount", root)
+    assert proc.returncode != 0
+    assert "more than one printer" in proc.stderr, proc.stderr
+    assert os.listdir(os.path.join(root, "printers", "Floor", "jobs")) == []
+
+    root = os.path.join(workdir, "tree3")
+    plain_tree(root, {"V1": {"7": None}, "V2": {"7": "completed"},
+                      "Floor": {}})
+    proc = home.upfsctl("release", "7", "--to", "Floor", "--mount", root)
+    assert proc.returncode != 0
+    assert "more than one printer" in proc.stderr, proc.stderr
+    proc = home.upfsctl("release", "7", "--to", "Floor", "--from", "V1",
+                        "--mount", root)
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(os.path.join(root, "printers", "V1", "jobs")) == []
 
 
 def test_abort_through_the_task_status(emu, admin, alice, workdir):
-    set_up(admin)
-    print_as(alice, workdir, "secret.pdf")
-    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
-    t = tasks(emu)[0]
+    t = held_task(emu, admin, alice, workdir, "secret.pdf")
     status = admin.p("task_definitions", "Badge", "tasks", t["id"],
                      "status")
     with open(status, "w") as fh:
@@ -175,10 +250,7 @@ def test_abort_through_the_task_status(emu, admin, alice, workdir):
 def test_abort_a_held_job_through_its_ctl(emu, admin, alice, workdir):
     """The app aborts a held job (reference §3.2: app-only, with a
     processing task of its trigger) with a reason."""
-    set_up(admin)
-    print_as(alice, workdir, "draft.pdf")
-    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
-    job_id = tasks(emu)[0]["jobId"]
+    job_id = held_task(emu, admin, alice, workdir, "draft.pdf")["jobId"]
     emu.reset_writes()
     with open(admin.p("printers", VIRTUAL, "jobs", job_id, "ctl"), "w") as fh:
         fh.write("abort out of paper\n")
@@ -192,10 +264,7 @@ def test_abort_a_held_job_through_its_ctl(emu, admin, alice, workdir):
 
 def test_completing_the_task_lets_the_job_print_where_it_is(emu, admin,
                                                            alice, workdir):
-    set_up(admin)
-    print_as(alice, workdir, "memo.pdf")
-    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
-    t = tasks(emu)[0]
+    t = held_task(emu, admin, alice, workdir, "memo.pdf")
     util.run(["sh", "-c", "echo completed > status"],
              cwd=admin.p("task_definitions", "Badge", "tasks", t["id"]))
     util.wait_until(lambda: emu.job(t["jobId"])["state"] == "completed",
@@ -224,10 +293,7 @@ def test_refusals(emu, admin, alice, workdir, upfs_mount):
         admin.p("printers", src, "jobs", job["id"]),
         admin.p("printers", FLOOR3, "jobs", job["id"])), errno.EACCES)
     # A task status takes completed or aborted only.
-    set_up(admin)
-    print_as(alice, workdir, "x.pdf")
-    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
-    t = tasks(emu)[0]
+    t = held_task(emu, admin, alice, workdir, "x.pdf")
     admin.expect_warning(r"status of task .* refused: .*completed or "
                          r"aborted")
     path = admin.p("task_definitions", "Badge", "tasks", t["id"], "status")
@@ -291,3 +357,99 @@ def test_a_held_job_whose_start_reply_was_lost_stays_held(emu, admin, alice,
         job
     routes = emu.requests()["routes"]
     assert not any(r.endswith("/cancel") for r in routes), routes
+
+
+def job_task_gets(emu):
+    urls = emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"]
+    return sum(v["count"] for u, v in urls.items()
+               if "/jobs/" in u and "expand=tasks" in u)
+
+
+def test_a_jobs_tasks_folder(emu, admin, alice, workdir):
+    """printers/<p>/jobs/<j>/tasks/ (design.md §2) lists the tasks the job
+    names ($expand=tasks on its GET: not contained, reference §3.2);
+    status and task.json read from the job, and writing completed to the
+    status completes the task under its definition, which the job does
+    not name."""
+    t = held_task(emu, admin, alice, workdir, "held.pdf")
+    job = admin.p("printers", VIRTUAL, "jobs", t["jobId"])
+    assert sorted(os.listdir(job)) == ["ctl", "documents", "job.json",
+                                       "status", "tasks"]
+    assert os.listdir(os.path.join(job, "tasks")) == [t["id"]]
+    task = os.path.join(job, "tasks", t["id"])
+    assert sorted(os.listdir(task)) == ["status", "task.json"]
+    assert util.read_text(os.path.join(task, "status")) == "processing\n"
+    body = util.read_json(os.path.join(task, "task.json"))
+    assert body["id"] == t["id"]
+    assert body["parentUrl"].endswith("/jobs/%s" % t["jobId"])
+    assert body["status"]["state"] == "processing"
+    assert os.stat(os.path.join(task, "status")).st_mode & 0o200
+
+    emu.reset_writes()
+    with open(os.path.join(task, "status"), "w") as fh:
+        fh.write("completed badge at the door\n")
+    assert [(w["method"], w["path"].rsplit("/tasks/", 1)[1], w["body"])
+            for w in emu.writes()] == [
+        ("PATCH", t["id"], {"status": {"state": "completed",
+                                       "description":
+                                           "badge at the door"}})]
+    assert [x for x in tasks(emu) if x["id"] == t["id"]][0]["state"] == \
+        "completed"
+    assert util.read_text(os.path.join(task, "status")) == "completed\n"
+    util.wait_until(lambda: emu.job(t["jobId"])["state"] == "completed",
+                    timeout=10, what="the released job completed")
+
+
+def test_jobs_of_a_printer_without_a_trigger_are_not_asked_for_tasks(
+        emu, admin):
+    """Only a trigger makes tasks (reference §3.6): a walk through the
+    jobs of printers without one costs no request per job."""
+    jobs = admin.p("printers", FLOOR3, "jobs")
+    names = os.listdir(jobs)
+    assert names, "the demo tenant has jobs on %s" % FLOOR3
+    emu.reset_requests()
+    for name in names:
+        assert os.listdir(os.path.join(jobs, name, "tasks")) == []
+    assert job_task_gets(emu) == 0
+
+
+def refused(mount, path, text, pattern):
+    """Writes text to path; the close()'s errno, the refusal logged."""
+    mount.expect_warning(pattern)
+    err = util.close_errno(path, text)
+    assert re.search(pattern, mount.log()), mount.log()[-2000:]
+    return err
+
+
+def test_a_jobs_task_status_refusals(emu, admin, alice, workdir,
+                                     upfs_mount):
+    t = held_task(emu, admin, alice, workdir, "x.pdf")
+    status = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks",
+                     t["id"], "status")
+    # Only completed or aborted, and nothing is sent otherwise.
+    emu.reset_writes()
+    assert refused(admin, status, "paused\n",
+                   r"status of task .* refused: .*completed or aborted") \
+        == errno.EINVAL
+    assert emu.writes() == []
+    # The service refuses: its reason comes back, the task unchanged.
+    emu.set_faults("403:1,method=PATCH,route=/tasks/,times=1")
+    assert refused(admin, status, "completed\n",
+                   r"status of task .* refused: .*403") == errno.EACCES
+    assert tasks(emu)[0]["state"] == "processing"
+    # A mount without the application identity cannot PATCH a task.
+    admin_only = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                             client_id=APP))
+    path = admin_only.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks",
+                        t["id"], "status")
+    assert util.read_text(path) == "processing\n"
+    assert refused(admin_only, path, "completed\n",
+                   r"status of task .* refused: .*application identity") \
+        == errno.EACCES
+    assert tasks(emu)[0]["state"] == "processing"
+    # The definition deleted since: no definition has the task (ENOENT).
+    os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
+    os.rmdir(admin.p("task_definitions", "Badge"))
+    assert refused(admin, status, "completed\n",
+                   r"status of task .* refused: .*no task definition of "
+                   r"this application has task") == errno.ENOENT

@@ -3,8 +3,8 @@
  * held on a pull-print printer at a physical one, for badge-reader
  * scripts. It works through the profile's mount (which holds both the
  * user's and the application's identity): the job is moved into the
- * printer's jobs/ folder (a redirect), then any task still processing
- * for it is marked completed, and the new job's path is printed.
+ * printer's jobs/ folder (a redirect), then any of its tasks the redirect
+ * left processing is marked completed, and the new job's path is printed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,8 +25,11 @@
 static void release_usage(FILE *out)
 {
 	fprintf(out, "usage: upfsctl release [PROFILE] JOB --to PRINTER "
-		     "[--mount MOUNTPOINT]\n"
-		     "PRINTER is a name under MOUNTPOINT/printers/.\n");
+		     "[--from HOLDER] [--mount MOUNTPOINT]\n"
+		     "PRINTER and HOLDER are names under "
+		     "MOUNTPOINT/printers/; HOLDER,\n"
+		     "the printer that holds the job, is found when "
+		     "only one does.\n");
 }
 
 /* snprintf for paths: false (and nothing used) when it does not fit. */
@@ -52,31 +55,87 @@ static bool is_dir(const char *path)
 	return d != NULL;
 }
 
-/* The printer (a name under printers/) that holds jobs/<job>. */
-static int find_holder(const char *mnt, const char *job, const char *not,
-		       char *out, size_t len)
+/* Whether the file at path reads "processing" (a task's status). */
+static bool reads_processing(const char *path)
+{
+	char text[64] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return false;
+	if (fgets(text, sizeof(text), f) == NULL)
+		text[0] = '\0';
+	fclose(f);
+	return strcmp(text, "processing\n") == 0;
+}
+
+/*
+ * The tasks still processing for printers/<printer>/jobs/<job>, as
+ * "/<task>/" in out; how many. The job's own tasks/ names them exactly
+ * (a job id is only unique within its printer).
+ */
+static int held_tasks(const char *mnt, const char *printer, const char *job,
+		      struct buf *out)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
 	DIR *d;
-	int rc = -ENOENT;
+	int n = 0;
+
+	if (!path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s/tasks", mnt,
+		      printer, job) || (d = opendir(path)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' ||
+		    !path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s/"
+			      "tasks/%s/status", mnt, printer, job, e->d_name) ||
+		    !reads_processing(path))
+			continue;
+		if (out == NULL || buf_printf(out, "/%s/", e->d_name) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The printer (a name under printers/) that holds jobs/<job> for release:
+ * the one whose job has a task processing; failing that, the only one
+ * with such a job. Job ids repeat across printers, so two candidates
+ * are refused (--from names one), never guessed between.
+ */
+static int find_holder(const char *mnt, const char *job, const char *not,
+		       char *out, size_t len)
+{
+	char path[PATH_MAX], any[256] = "";
+	struct dirent *e;
+	int held = 0, holders = 0;
+	DIR *d;
 
 	if (!path_fmt(path, sizeof(path), "%s/printers", mnt))
 		return -ENAMETOOLONG;
 	d = opendir(path);
 	if (d == NULL)
 		return -errno;
-	while (rc == -ENOENT && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || strcmp(e->d_name, not) == 0)
+	out[0] = '\0';
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, not) == 0 ||
+		    !path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s", mnt,
+			      e->d_name, job) || !is_dir(path))
 			continue;
-		if (path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s", mnt,
-			     e->d_name, job) && is_dir(path)) {
+		if (holders++ == 0)
+			snprintf(any, sizeof(any), "%s", e->d_name);
+		if (held_tasks(mnt, e->d_name, job, NULL) > 0 && held++ == 0)
 			snprintf(out, len, "%s", e->d_name);
-			rc = 0;
-		}
 	}
 	closedir(d);
-	return rc;
+	if (held == 1)
+		return 0;
+	if (held == 0 && holders == 1) {
+		snprintf(out, len, "%s", any);
+		return 0;
+	}
+	return held > 1 || holders > 1 ? -EEXIST : -ENOENT;
 }
 
 /* The names in a folder, one per line, for a before/after comparison. */
@@ -123,15 +182,19 @@ static int new_job(const char *jobs, const struct buf *before, char *out,
 	return -ETIMEDOUT;
 }
 
-/* Marks completed any task still processing for the job (see above). */
-static void complete_tasks(const char *mnt, const char *job)
+/*
+ * Marks completed the tasks (ids as "/<task>/" in held) that a redirect
+ * left processing: the service completes the triggering task itself
+ * (reference §3.2), so this writes only where it did not.
+ */
+static void complete_tasks(const char *mnt, const struct buf *held)
 {
-	char path[PATH_MAX], want[300], text[4096];
+	char path[PATH_MAX], key[300];
 	struct dirent *def, *task;
 	DIR *defs, *tasks;
 
-	snprintf(want, sizeof(want), "/jobs/%s\"", job);
-	if (!path_fmt(path, sizeof(path), "%s/task_definitions", mnt))
+	if (held->len == 0 ||
+	    !path_fmt(path, sizeof(path), "%s/task_definitions", mnt))
 		return;
 	defs = opendir(path);
 	while (defs && (def = readdir(defs)) != NULL) {
@@ -142,22 +205,12 @@ static void complete_tasks(const char *mnt, const char *job)
 		tasks = opendir(path);
 		while (tasks && (task = readdir(tasks)) != NULL) {
 			FILE *f;
-			size_t n;
 
-			if (task->d_name[0] == '.' ||
-			    !path_fmt(path, sizeof(path), "%s/task_definitions/"
-				      "%s/tasks/%s/task.json", mnt, def->d_name,
-				      task->d_name))
-				continue;
-			f = fopen(path, "r");
-			n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-			if (f)
-				fclose(f);
-			text[n] = '\0';
-			if (!strstr(text, want) || !strstr(text, "processing") ||
+			snprintf(key, sizeof(key), "/%s/", task->d_name);
+			if (task->d_name[0] == '.' || !strstr(held->data, key) ||
 			    !path_fmt(path, sizeof(path), "%s/task_definitions/"
 				      "%s/tasks/%s/status", mnt, def->d_name,
-				      task->d_name))
+				      task->d_name) || !reads_processing(path))
 				continue;
 			f = fopen(path, "w");
 			if (f && (fputs("completed released\n", f) < 0 ||
@@ -181,14 +234,16 @@ int ctl_release(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "mount", required_argument, NULL, 'm' },
+		{ "from", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *to = NULL, *mount = NULL, *profile = NULL, *job = NULL;
+	const char *from_printer = NULL;
 	char mnt[PATH_MAX], holder[256], from[PATH_MAX], dest[PATH_MAX];
 	char jobs[PATH_MAX], got[256];
 	struct ctl_profile p;
-	struct buf before;
+	struct buf before, held;
 	int c, rc;
 
 	optind = 1;
@@ -197,6 +252,8 @@ int ctl_release(int argc, char **argv)
 			to = optarg;
 		else if (c == 'm')
 			mount = optarg;
+		else if (c == 'f')
+			from_printer = optarg;
 		else if (c == 'h') {
 			release_usage(stdout);
 			return 0;
@@ -232,7 +289,16 @@ int ctl_release(int argc, char **argv)
 			to, mnt);
 		return CTL_EXIT_FAIL;
 	}
-	rc = find_holder(mnt, job, to, holder, sizeof(holder));
+	if (from_printer)
+		snprintf(holder, sizeof(holder), "%s", from_printer);
+	rc = from_printer ? 0 : find_holder(mnt, job, to, holder,
+					    sizeof(holder));
+	if (rc == -EEXIST) {
+		fprintf(stderr, "upfsctl: job %s is on more than one printer "
+				"under %s/printers: name the one that holds "
+				"it with --from PRINTER\n", job, mnt);
+		return CTL_EXIT_FAIL;
+	}
 	if (rc) {
 		fprintf(stderr, "upfsctl: no held job %s under %s/printers\n",
 			job, mnt);
@@ -244,16 +310,25 @@ int ctl_release(int argc, char **argv)
 		fprintf(stderr, "upfsctl: %s: path too long\n", mnt);
 		return CTL_EXIT_FAIL;
 	}
+	if (!is_dir(from)) {
+		fprintf(stderr, "upfsctl: no job %s under %s/printers/%s/jobs\n",
+			job, mnt, holder);
+		return CTL_EXIT_FAIL;
+	}
 	buf_init(&before, 0);
+	buf_init(&held, 0);
 	names_in(jobs, &before);
+	held_tasks(mnt, holder, job, &held);
 	if (rename(from, dest) != 0) {
 		fprintf(stderr, "upfsctl: releasing job %s at '%s': %s (see "
 				"%s/.upfs/status)\n", job, to, strerror(errno),
 			mnt);
 		buf_release(&before);
+		buf_release(&held);
 		return CTL_EXIT_FAIL;
 	}
-	complete_tasks(mnt, job);
+	complete_tasks(mnt, &held);
+	buf_release(&held);
 	rc = new_job(jobs, &before, got, sizeof(got));
 	buf_release(&before);
 	if (rc == 0)
