@@ -112,11 +112,14 @@ static int replace_str(struct upfs *u, char **slot, const char *value)
 
 /*
  * A refused token (401 after graph/ tried a fresh one) is not a refusal of
- * the document: it waits in the spool until the user signs in again.
+ * the document: it waits in the spool until the user signs in again. Only
+ * as the refusal it would be (EACCES): an upload URL's 401 is its own
+ * credential's, a session gone (graph_upload_document's ENOENT).
  */
 static int submit_errno(int rc, const struct graph_err *gerr)
 {
-	return rc && gerr && gerr->status == 401 ? -EKEYEXPIRED : rc;
+	return rc == -EACCES && gerr && gerr->status == 401 ? -EKEYEXPIRED
+							    : rc;
 }
 
 static void note_error(struct upfs *u, struct submission *s, int rc,

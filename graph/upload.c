@@ -108,8 +108,10 @@ static int upload_errno(const struct graph_req *req, int rc,
 	/* The URL carries its own credential (reference §3.3), good until
 	   the session's expirationDateTime: refused, the session is as good
 	   as gone, and a new one is opened (an EACCES would drop the
-	   document). */
-	if (err->status == 404 || err->status == 410 || err->status == 403)
+	   document). A 401 here is that credential's too, as no bearer
+	   token is sent: signing in again would not help. */
+	if (err->status == 404 || err->status == 410 || err->status == 403 ||
+	    err->status == 401)
 		return -ENOENT;
 	if (graph_err_transient(req, err))
 		return -EAGAIN;

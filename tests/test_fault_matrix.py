@@ -117,17 +117,22 @@ def print_with_put_faults(start_emulator, upfs_mount, name, size, spec,
     return emu, mount, share["id"], before, data, sessions
 
 
+@pytest.mark.parametrize("fault", ["403:1", "401:1"])
 def test_an_upload_url_refused_gets_a_new_session(start_emulator,
-                                                 upfs_mount):
+                                                 upfs_mount, fault):
     """An upload URL carries its own credential (reference §3.3); refused
-    (403, as one past its expirationDateTime may be), the session is
-    no use: upfs opens a new one, and the document prints once. It was
-    taken for the user's refusal, and the document dropped."""
-    name = "refused-url.pdf"
+    (403, as one past its expirationDateTime may be, or 401, the
+    tempauthtoken not taken), the session is no use: upfs opens a new
+    one, and the document prints once, before close() returns. It was
+    taken for the user's refusal (403: the document dropped) or for a
+    bearer token to sign in again for (401: it waited in the spool and
+    tried the same URL again)."""
+    name = "refused-url-%s.pdf" % kind_of(fault)
     emu, mount, share_id, before, data, sessions = print_with_put_faults(
-        start_emulator, upfs_mount, name, 64 * 1024, "403:1,times=1",
+        start_emulator, upfs_mount, name, 64 * 1024, fault + ",times=1",
         warning=r".")
     assert sessions == 2, sessions
+    assert pending_entries(mount.p("shares", SHARE, "queue")) == []
     check_exactly_once(emu, mount, share_id, before, {name: data})
 
 
