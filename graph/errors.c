@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "graph.h"
 #include "graph_private.h"
@@ -252,6 +253,19 @@ static void graph_err_copy_json(char *dst, size_t size, const json_t *v)
 		graph_err_copy(dst, size, json_string_value(v));
 }
 
+/* How deep innerError objects are followed for a code. */
+#define GRAPH_ERR_INNER_MAX 8
+
+/* An error object's innerError (or innererror), or NULL. */
+static json_t *graph_err_inner(const json_t *e)
+{
+	json_t *inner = json_object_get(e, "innerError");
+
+	if (!inner)
+		inner = json_object_get(e, "innererror");
+	return json_is_object(inner) ? inner : NULL;
+}
+
 void graph_err_parse_body(struct graph_err *err, const char *body, size_t len)
 {
 	json_t *doc, *e, *inner;
@@ -267,19 +281,32 @@ void graph_err_parse_body(struct graph_err *err, const char *body, size_t len)
 				    json_object_get(e, "code"));
 		graph_err_copy_json(err->message, sizeof(err->message),
 				    json_object_get(e, "message"));
-		inner = json_object_get(e, "innerError");
-		if (!inner)
-			inner = json_object_get(e, "innererror");
+		inner = graph_err_inner(e);
 		if (!err->request_id[0])
 			graph_err_copy_json(err->request_id,
 					    sizeof(err->request_id),
 					    json_object_get(inner, "request-id"));
+		/* Detailed codes nest (OneDrive's innererror.innererror). */
+		for (int depth = 0; inner && depth < GRAPH_ERR_INNER_MAX;
+		     depth++) {
+			graph_err_copy_json(err->inner_code,
+					    sizeof(err->inner_code),
+					    json_object_get(inner, "code"));
+			inner = graph_err_inner(inner);
+		}
 	} else if (json_is_string(e)) {
 		graph_err_copy_json(err->code, sizeof(err->code), e);
 		graph_err_copy_json(err->message, sizeof(err->message),
 				    json_object_get(doc, "error_description"));
 	}
 	json_decref(doc);
+}
+
+bool graph_err_is(const struct graph_err *err, const char *code)
+{
+	return err && code && code[0] &&
+	       (strcasecmp(err->code, code) == 0 ||
+		strcasecmp(err->inner_code, code) == 0);
 }
 
 bool graph_err_tls_untrusted(const struct graph_err *err)

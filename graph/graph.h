@@ -44,6 +44,9 @@ struct graph_err {
 	long status;		/* HTTP status; 0 when no response arrived */
 	int curl_code;		/* CURLcode of a transport failure, else 0 */
 	char code[64];		/* Graph error code ("itemNotFound"), or "" */
+	/* The innermost innerError's code ("fragmentOverlap"), or "": the
+	   detailed code some errors carry under a general one. */
+	char inner_code[64];
 	char message[256];	/* what the service or curl said, or "" */
 	char request_id[64];	/* the response's request-id, or "" */
 	int retry_after;	/* seconds from Retry-After, or -1 */
@@ -135,6 +138,9 @@ int graph_err_to_errno(const struct graph_err *err);
  * host, bad ca_file): never a transient failure, never to be retried.
  */
 bool graph_err_tls_untrusted(const struct graph_err *err);
+/* Whether the service named this error code, as the error's code or as
+   its innermost innerError's (Graph codes are compared without case). */
+bool graph_err_is(const struct graph_err *err, const char *code);
 
 /* "HTTP 403 accessDenied: message (request-id …)" or the curl failure. */
 void graph_err_format(const struct graph_err *err, char *out, size_t len);

@@ -113,9 +113,28 @@ static int upload_errno(const struct graph_req *req, int rc,
 	if (err->status == 404 || err->status == 410 || err->status == 403 ||
 	    err->status == 401)
 		return -ENOENT;
+	/* The session was made for another size than the document's: no
+	   range will ever fit it (reference §4, item 7). */
+	if (err->status == 400 && graph_err_is(err, "fragmentLengthMismatch"))
+		return -ENOENT;
 	if (graph_err_transient(req, err))
 		return -EAGAIN;
 	return rc;
+}
+
+/*
+ * The session refused a range as one it holds or cannot place: a 416, or
+ * a 400 or 409 naming a fragment code, as the Graph error catalogue gives
+ * them (reference §4, item 7). Asked, the session says what it misses.
+ */
+static bool upload_range_refused(const struct graph_err *err)
+{
+	if (err->status == 416)
+		return true;
+	return (err->status == 400 || err->status == 409) &&
+	       (graph_err_is(err, "invalidRange") ||
+		graph_err_is(err, "fragmentOverlap") ||
+		graph_err_is(err, "fragmentOutOfOrder"));
 }
 
 /* GET the session: what it says is missing, into out. */
@@ -176,7 +195,7 @@ static void upload_put(struct upload *u, CURL *h, struct graph_range r,
 		rep->err.status = 416;
 	}
 	graph_resp_release(&resp);
-	if (rep->rc && rep->err.status == 416) {
+	if (rep->rc && upload_range_refused(&rep->err)) {
 		rep->rc = upload_missing(u, h, &rep->fresh, &rep->err);
 		rep->status = 416;
 	} else if (rep->rc) {

@@ -136,11 +136,27 @@ def test_an_upload_url_refused_gets_a_new_session(start_emulator,
     check_exactly_once(emu, mount, share_id, before, {name: data})
 
 
-@pytest.mark.parametrize("fault", ["malformed:1", "416:1"])
+def test_a_session_of_another_size_is_replaced(start_emulator, upfs_mount):
+    """A range PUT refused with fragmentLengthMismatch in the error's
+    innerError (reference §4 item 7: the session's size is not the
+    document's) can never fit that session: upfs opens a new one, and the
+    document prints once, before close() returns. It was a refusal of the
+    document (EINVAL), which was dropped."""
+    name = "other-size.pdf"
+    emu, mount, share_id, before, data, sessions = print_with_put_faults(
+        start_emulator, upfs_mount, name, 64 * 1024, "mismatch:1,times=1",
+        warning=r".")
+    assert sessions == 2, sessions
+    assert pending_entries(mount.p("shares", SHARE, "queue")) == []
+    check_exactly_once(emu, mount, share_id, before, {name: data})
+
+
+@pytest.mark.parametrize("fault", ["malformed:1", "416:1", "overlap:1"])
 def test_spoiled_first_put_is_not_the_last(start_emulator, upfs_mount,
                                            fault):
     """Five ranges, four at a time: the first two replies are spoiled (a
-    200 that is not JSON, or a 416 for bytes that did arrive). Neither
+    200 that is not JSON, or a 416 for bytes that did arrive, or a 400
+    whose innerError says fragmentOverlap, reference §4 item 7). Neither
     says the document is complete: upfs asks the session, sends the fifth
     range, and the job prints whole, from one upload session."""
     name = "five-ranges-%s.pdf" % kind_of(fault)

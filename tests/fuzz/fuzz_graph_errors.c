@@ -4,10 +4,11 @@
  * graph_err_to_errno() and graph_err_format() for a spread of statuses
  * and curl codes (graph/errors.c).
  *
- * Properties (graph_private.h, graph.h): the code, message and request id
- * are NUL-ended in their arrays and hold no control characters (a log
- * line is one line); a request id already set is kept; every failure maps
- * to a positive errno; the formatted line fits the buffer it is given.
+ * Properties (graph_private.h, graph.h): the code, inner code, message
+ * and request id are NUL-ended in their arrays and hold no control
+ * characters (a log line is one line); a request id already set is kept;
+ * every failure maps to a positive errno; the formatted line fits the
+ * buffer it is given.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -53,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_field(err.code, sizeof(err.code));
 	check_field(err.message, sizeof(err.message));
 	check_field(err.request_id, sizeof(err.request_id));
+	check_field(err.inner_code, sizeof(err.inner_code));
 
 	/* A request id from the header wins over the body's. */
 	graph_err_clear(&kept);

@@ -192,6 +192,52 @@ static void test_body(void)
 	CHECK(e.retry_after == -1);
 }
 
+/* Detailed codes under a general one (reference §4, item 7). */
+static void test_inner_code(void)
+{
+	static const char fragment[] =
+		"{\"error\":{\"code\":\"invalidRequest\",\"message\":\"m\","
+		"\"innerError\":{\"code\":\"fragmentOverlap\","
+		"\"request-id\":\"r-3\"}}}";
+	static const char nested[] =
+		"{\"error\":{\"code\":\"invalidRequest\",\"innererror\":"
+		"{\"code\":\"outer\",\"innererror\":{\"code\":"
+		"\"fragmentLengthMismatch\"}}}}";
+	static const char plain[] =
+		"{\"error\":{\"code\":\"invalidRange\",\"innerError\":"
+		"{\"request-id\":\"r-4\"}}}";
+	static const char odd[] =
+		"{\"error\":{\"code\":\"x\",\"innerError\":[1],"
+		"\"innererror\":{\"code\":7}}}";
+	struct graph_err e;
+
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, fragment, strlen(fragment));
+	CHECK(strcmp(e.code, "invalidRequest") == 0);
+	CHECK(strcmp(e.inner_code, "fragmentOverlap") == 0);
+	CHECK(strcmp(e.request_id, "r-3") == 0);
+	CHECK(graph_err_is(&e, "fragmentoverlap"));
+	CHECK(graph_err_is(&e, "invalidRequest"));
+	CHECK(!graph_err_is(&e, "invalidRange"));
+	CHECK(!graph_err_is(&e, ""));
+
+	/* the innermost code of a chain */
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, nested, strlen(nested));
+	CHECK(strcmp(e.inner_code, "fragmentLengthMismatch") == 0);
+
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, plain, strlen(plain));
+	CHECK(e.inner_code[0] == '\0');
+	CHECK(graph_err_is(&e, "invalidRange"));
+
+	/* an innerError that is no object, a code that is no string */
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, odd, strlen(odd));
+	CHECK(e.inner_code[0] == '\0');
+	CHECK(!graph_err_is(NULL, "x"));
+}
+
 static void test_format(void)
 {
 	struct graph_err e;
@@ -277,6 +323,7 @@ int main(void)
 	test_http();
 	test_curl();
 	test_body();
+	test_inner_code();
 	test_format();
 	test_new();
 	if (failures) {

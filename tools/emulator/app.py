@@ -68,13 +68,17 @@ MALFORMED = b'{"value":[{"id":"malformed",]}'    # a trailing comma
 
 
 def spoiled_reply(req, kind, reply):
-    """The reply of the AFTER kinds (faults.py): a 416 in place of a range
-    PUT's success, a malformed body, or a reply marked for the server to
+    """The reply of the AFTER kinds (faults.py): a 416 (or a 400 whose
+    innerError says fragmentOverlap) in place of a range PUT's success, a malformed body, or a reply marked for the server to
     cut short (truncated) or to stall. Failures pass unchanged, but a
     truncated or stalled reply always has a body to cut."""
-    if kind == "416":
+    if kind in ("416", "overlap"):
         if not 200 <= reply.status < 300:
             return reply
+        if kind == "overlap":
+            return GraphError(400, "invalidRequest", "Uploaded fragment "
+                              "overlaps with existing data (emulated).",
+                              inner_code="fragmentOverlap").reply(req)
         return GraphError(416, "invalidRange", "The uploaded fragment "
                           "overlaps with data already received "
                           "(emulated).").reply(req)

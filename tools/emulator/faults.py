@@ -50,6 +50,12 @@ Kinds:
               what nextExpectedRanges still lists. On the PUT that
               completes the document the session is gone afterwards: the
               GET is a 404 and the job's document has every byte.
+  overlap:0.1  as 416, but the reply is 400 invalidRequest with the
+              detailed code fragmentOverlap in its innerError, the form
+              the Graph error catalogue gives upload fragment errors
+  mismatch:0.1  upload-URL PUTs only: 400 invalidRequest with
+              fragmentLengthMismatch in its innerError, as for a declared
+              total other than the session's size (nothing stored)
   truncated:0.1  the work is done, then the reply's head promises its
               Content-Length but only half the body (a reply without one,
               such as 204, becomes 200 with "{}") is sent before the
@@ -113,9 +119,9 @@ STATUS = {
 }
 UPLOAD_PREFIX = "/uploadSessions/"
 HOSTILE = {"loop", "flood", "html"}     # replies made by app.hostile_reply
-AFTER = {"416", "truncated", "malformed", "stall"}  # spoil a reply: app
-DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle"} | HOSTILE | \
-    AFTER
+AFTER = {"416", "overlap", "truncated", "malformed", "stall"}  # app.py
+DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle",
+                         "mismatch"} | HOSTILE | AFTER
 KINDS = DECIDED | {"expire"}       # expire: rolled by the upload handlers
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
@@ -310,7 +316,7 @@ class Faults:
                     continue
                 if fault.kind not in DECIDED:
                     continue
-                if fault.kind == "416" and not (
+                if fault.kind in ("416", "overlap", "mismatch") and not (
                         method == "PUT" and path.startswith(UPLOAD_PREFIX)):
                     continue        # only a range PUT can overlap
                 fired = self.rng.random() < fault.rate
@@ -334,6 +340,11 @@ class Faults:
             decision.error = _unauthorized(path)
         elif hit.kind in ("reset", "drop"):
             decision.abort = hit.kind
+        elif hit.kind == "mismatch":
+            decision.error = GraphError(
+                400, "invalidRequest", "The declared total length differs "
+                "from the upload session's size (emulated).",
+                inner_code="fragmentLengthMismatch")
         elif hit.kind in STATUS or hit.kind == "throttle":
             status = "429" if hit.kind == "throttle" else hit.kind
             code, message = STATUS[status]

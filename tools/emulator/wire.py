@@ -250,12 +250,14 @@ class Reply:
 class GraphError(Exception):
     """An error reply in the Graph envelope."""
 
-    def __init__(self, status, code, message, headers=None):
+    def __init__(self, status, code, message, headers=None,
+                 inner_code=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.inner_code = inner_code    # a detailed code in innerError
 
     def reply(self, req):
         inner = {
@@ -263,6 +265,8 @@ class GraphError(Exception):
             "request-id": req.request_id,
             "client-request-id": req.client_request_id or req.request_id,
         }
+        if self.inner_code:
+            inner["code"] = self.inner_code
         body = {"error": {"code": self.code, "message": self.message,
                           "innerError": inner}}
         return Reply(self.status, body, self.headers)
