@@ -600,8 +600,11 @@ static bool graph_idempotent(const struct graph_req *req)
 /*
  * Idempotent requests are retried on throttling, on a gateway time-out
  * and when the connection dropped mid-request. POST and PATCH may have
- * taken effect in those cases, so they are retried only on a 429 or 503
- * with Retry-After: the service refused before doing any work. A refused
+ * taken effect in those cases, so they are retried only on a 429 (a
+ * throttled request fails without being carried out, Graph's throttling
+ * guidance says) or a 503 with Retry-After: the service refused before
+ * doing any work. A quota spent (quotaLimitReached, sent with a 429 too)
+ * is no throttle: asking again cannot help. A refused
  * connection or an unknown host is never retried: the caller serves its
  * cache at once instead of waiting out the backoff. Patient requests
  * (upload sessions, where a repeat is harmless and answered by a 416) are
@@ -612,7 +615,11 @@ bool graph_err_transient(const struct graph_req *req,
 {
 	bool idem = graph_idempotent(req);
 
-	if (err->status == 429 || err->status == 503)
+	if (graph_err_is(err, "quotaLimitReached"))
+		return false;
+	if (err->status == 429)
+		return true;
+	if (err->status == 503)
 		return idem || err->retry_after >= 0;
 	if (err->status == 504)
 		return idem;

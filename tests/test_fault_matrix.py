@@ -167,6 +167,29 @@ def test_spoiled_first_put_is_not_the_last(start_emulator, upfs_mount,
     check_exactly_once(emu, mount, share_id, before, {name: data})
 
 
+def test_a_throttled_create_is_sent_again_at_once(start_emulator,
+                                                  upfs_mount):
+    """A 429 without Retry-After on the job's create: a throttled request
+    fails without being carried out, so the POST is sent again after a
+    backoff, and the document prints before close() returns. It waited in
+    the spool (and its backoff there) as if the create might have taken
+    effect."""
+    name = "throttled-create.pdf"
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=FAST)
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    data = make_pdf(name, 64 * 1024)
+    emu.set_faults("429:1,%s,times=2" % PHASES["create"])
+    emu.reset_requests()
+    with open(mount.p("shares", SHARE, "queue", name), "wb") as fh:
+        fh.write(data)
+    assert pending_entries(mount.p("shares", SHARE, "queue")) == []
+    emu.set_faults("")
+    assert emu.requests()["routes"]["POST /print/shares/{id}/jobs"] == 3
+    check_exactly_once(emu, mount, share["id"], before, {name: data})
+
+
 # --- a 401, then a new token -----------------------------------------------
 
 def test_401_mid_print_takes_the_rewritten_token_file(start_emulator,

@@ -238,6 +238,39 @@ static void test_inner_code(void)
 	CHECK(!graph_err_is(NULL, "x"));
 }
 
+static bool transient(const char *method, long status, const char *code,
+		      int retry_after)
+{
+	struct graph_req req = { .method = method, .path = "/print/x" };
+	struct graph_err e;
+
+	graph_err_clear(&e);
+	e.status = status;
+	e.retry_after = retry_after;
+	snprintf(e.code, sizeof(e.code), "%s", code);
+	return graph_err_transient(&req, &e);
+}
+
+/* Which failures are sent again in place (graph_err_transient). */
+static void test_transient(void)
+{
+	/* A throttled request was not carried out: any method, with or
+	   without Retry-After. */
+	CHECK(transient("POST", 429, "activityLimitReached", -1));
+	CHECK(transient("POST", 429, "", 2));
+	CHECK(transient("GET", 429, "", -1));
+	/* A spent quota is no throttle, whatever its status. */
+	CHECK(!transient("POST", 429, "quotaLimitReached", -1));
+	CHECK(!transient("GET", 429, "quotaLimitReached", 5));
+	/* A 503 without Retry-After may have done the work. */
+	CHECK(!transient("POST", 503, "", -1));
+	CHECK(transient("POST", 503, "", 1));
+	CHECK(transient("GET", 503, "", -1));
+	CHECK(!transient("POST", 504, "", -1));
+	CHECK(transient("DELETE", 504, "", -1));
+	CHECK(!transient("GET", 403, "", -1));
+}
+
 static void test_format(void)
 {
 	struct graph_err e;
@@ -324,6 +357,7 @@ int main(void)
 	test_curl();
 	test_body();
 	test_inner_code();
+	test_transient();
 	test_format();
 	test_new();
 	if (failures) {
