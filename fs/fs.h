@@ -549,6 +549,9 @@ struct upfs {
 	pthread_t refreshers[2];
 	int refresher_count;
 	_Atomic bool stopping;
+	/* The service refused $expand=connectors on the printer listing:
+	   connectors/<c>/printers/ asks each printer's own (tree.c). */
+	_Atomic bool connectors_expand_refused;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

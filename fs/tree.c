@@ -594,35 +594,105 @@ out:
 	return rc;
 }
 
+/* Whether any element of a printer listing carries "connectors". */
+static bool list_has_connectors(const json_t *list)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (json_object_get(p, "connectors"))
+			return true;
+	return false;
+}
+
+/* Whether a printer's connectors (a listing) name the connector cid. */
+static bool serves(const json_t *connectors, const char *cid)
+{
+	const json_t *c;
+	size_t k;
+
+	json_array_foreach(connectors, k, c)
+		if (strcmp(tree_str(c, "id"), cid) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The connectors of every printer in list, each from the printer's own
+ * GET /print/printers/{id}/connectors (the form the reference documents),
+ * put into the printer as "connectors".
+ */
+static int fetch_each_printers_connectors(struct upfs *u, json_t *list,
+					  struct fs_deps *deps)
+{
+	json_t *p, *conns;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(list, i, p) {
+		conns = NULL;
+		if (rc == 0)
+			rc = tree_get(u, TREE_PRINTERS, tree_str(p, "id"),
+				      "/connectors", true, u->opts.dir_ttl,
+				      RES_STALE_OK, &conns, deps);
+		/* A printer gone since the listing serves no connector. */
+		if (rc == -ENOENT)
+			rc = 0;
+		if (rc == 0 && conns &&
+		    json_object_set_new(p, "connectors", conns) != 0)
+			rc = -ENOMEM;
+		else if (rc || !conns)
+			json_decref(conns);
+	}
+	return rc;
+}
+
 /*
  * connectors/<c>/printers/: links to the printers the connector serves,
  * from one listing of every printer with its connectors expanded, never
- * a request per printer.
+ * a request per printer. The reference documents only each printer's
+ * own connectors listing: a service that refuses the expand (400) or
+ * leaves the member out is asked printer by printer.
  */
 static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 				   struct fs_entries *out,
 				   struct fs_deps *deps)
 {
-	json_t *list = NULL, *p, *c;
+	json_t *list = NULL, *own = NULL, *p;
 	struct buf name;
-	size_t i, k;
+	size_t i;
 	int rc;
 
 	buf_init(&name, 0);
-	rc = res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true, u->opts.dir_ttl,
-		     RES_STALE_OK, &list, deps);
+	rc = atomic_load(&u->connectors_expand_refused) ? -EINVAL
+		: res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true,
+			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	if (rc == -EINVAL)
+		atomic_store(&u->connectors_expand_refused, true);
+	if (rc == -EINVAL || (rc == 0 && json_array_size(list) > 0 &&
+			      !list_has_connectors(list))) {
+		json_decref(list);
+		list = NULL;
+		rc = res_get(u, TREE_PRINTERS, true, u->opts.dir_ttl,
+			     RES_STALE_OK, &list, deps);
+		/* The listing is shared: its copy gets the connectors. */
+		own = rc == 0 ? json_deep_copy(list) : NULL;
+		if (rc == 0 && own == NULL)
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = fetch_each_printers_connectors(u, own, deps);
+		json_decref(list);
+		list = own;
+	}
 	json_array_foreach(list, i, p) {
-		const char *pid = tree_str(p, "id");
-		bool served = false;
-
-		json_array_foreach(json_object_get(p, "connectors"), k, c)
-			served = served || strcmp(tree_str(c, "id"), dir->id) == 0;
-		if (rc || !served)
+		if (rc || !serves(json_object_get(p, "connectors"), dir->id))
 			continue;
 		rc = link_name(u, FS_PRINTERS, p, &name);
 		if (rc == 0)
 			rc = fs_entries_add(out, name.data,
-					 FS_CONNECTOR_PRINTER_LINK, pid, dir->id,
+					 FS_CONNECTOR_PRINTER_LINK,
+					 tree_str(p, "id"), dir->id,
 					 tree_parse_time(tree_str(p,
 						"registeredDateTime")));
 	}

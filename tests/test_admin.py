@@ -546,6 +546,38 @@ def _name_in_tree(emu, printer):
     return "%s ~%s" % (printer["displayName"], printer["id"][:8])
 
 
+def test_connector_printers_when_the_listing_will_not_expand(emu,
+                                                             upfs_mount):
+    """The reference documents only a printer's own connectors (GET
+    /print/printers/{id}/connectors). A service that refuses
+    $expand=connectors on the printer listing (400) is asked printer by
+    printer, and is not asked to expand again."""
+    mount = upfs_mount(emu, options=["dir_ttl=60"])
+    mount.expect_warning(r"400|invalidRequest")
+    st = emu.state()
+    printers = st["printers"]
+    want = {}
+    for cname in ("CONN-BLDG1", "CONN-BERLIN"):
+        cid = [c for c in st["connectors"] if c["displayName"] == cname][0]
+        want[cname] = sorted(_name_in_tree(emu, p) for p in printers
+                             if cid["id"] in p.get("connectorIds", []))
+    assert want["CONN-BLDG1"]
+    os.listdir(mount.p("printers"))         # the plain listing, kept
+    emu.reset_requests()
+    emu.set_faults("400:1,method=GET,route=/print/printers$")
+    try:
+        got = {c: sorted(os.listdir(mount.p("connectors", c, "printers")))
+               for c in want}
+    finally:
+        emu.set_faults("")
+    assert got == want
+    urls = emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"]
+    assert sum(v["count"] for u, v in urls.items()
+               if "expand=connectors" in u) == 1
+    assert emu.requests()["routes"][
+        "GET /print/printers/{id}/connectors"] == len(printers)
+
+
 def test_abort_needs_the_app_identity(emu, admin):
     job = [j for j in emu.jobs() if j["state"] == "pending"][0]
     printer = printer_of_id(emu, job["printerId"])
