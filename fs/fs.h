@@ -552,6 +552,9 @@ struct upfs {
 	/* The service refused $expand=connectors on the printer listing:
 	   connectors/<c>/printers/ asks each printer's own (tree.c). */
 	_Atomic bool connectors_expand_refused;
+	/* The service has no GET /print/operations (the reference documents
+	   only an operation's own GET): operations/ stays empty. */
+	_Atomic bool operations_list_refused;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

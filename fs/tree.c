@@ -701,7 +701,8 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 	return rc;
 }
 
-/* operations/: <id>.json per printer-create operation. */
+/* operations/: <id>.json per printer-create operation, when the service
+   lists them. */
 static int list_operations(struct upfs *u, struct fs_entries *out,
 			   struct fs_deps *deps)
 {
@@ -710,9 +711,24 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	size_t i;
 	int rc;
 
+	if (atomic_load(&u->operations_list_refused)) {
+		deps->volatile_ = true;
+		return 0;
+	}
 	buf_init(&name, 0);
 	rc = res_get(u, TREE_OPERATIONS, true, u->opts.status_ttl,
 		     RES_REFRESH_STALE, &list, deps);
+	/* Only GET /print/operations/{id} is documented (reference §3.5): a
+	   service without the collection has nothing to list here. */
+	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP ||
+	    rc == -ENOSYS) {
+		atomic_store(&u->operations_list_refused, true);
+		upfs_log(u, UPFS_LOG_INFO, "the service keeps no list of "
+			 "operations (GET %s: %s): operations/ stays empty",
+			 TREE_OPERATIONS, strerror(-rc));
+		deps->volatile_ = true;
+		rc = 0;
+	}
 	json_array_foreach(list, i, v) {
 		const char *id = tree_str(v, "id");
 

@@ -578,6 +578,24 @@ def test_connector_printers_when_the_listing_will_not_expand(emu,
         "GET /print/printers/{id}/connectors"] == len(printers)
 
 
+@pytest.mark.parametrize("fault", ["404:1", "400:1"])
+def test_operations_when_the_service_keeps_no_list(emu, upfs_mount, fault):
+    """Only an operation's own GET is documented (reference §3.5): a
+    service that answers GET /print/operations with 404 or 400 leaves
+    operations/ empty, not an error, and is not asked again."""
+    mount = upfs_mount(emu, options=["status_ttl=0"])
+    mount.expect_warning(r"40[04]|itemNotFound|invalidRequest")
+    emu.reset_requests()
+    emu.set_faults("%s,method=GET,route=/print/operations$" % fault)
+    try:
+        assert os.listdir(mount.p("operations")) == []
+        assert os.listdir(mount.p("operations")) == []
+    finally:
+        emu.set_faults("")
+    assert emu.requests()["routes"]["GET /print/operations"] == 1
+    assert "operations/ stays empty" in mount.log()
+
+
 def test_abort_needs_the_app_identity(emu, admin):
     job = [j for j in emu.jobs() if j["state"] == "pending"][0]
     printer = printer_of_id(emu, job["printerId"])

@@ -3,7 +3,8 @@
  * (POST /print/printers/create, reference §3.1 and §8.2), follows the
  * operation it answers with until it succeeds or fails, and prints the
  * new printer's path in the profile's mount. While it runs, the
- * operation is visible as MOUNT/operations/<id>.json.
+ * operation is visible as MOUNT/operations/<id>.json where the service
+ * lists operations.
  *
  * The token comes as upfs takes it: $UPFS_ACCESS_TOKEN, the profile's
  * token_file=, or the session `upfsctl login` saved.

@@ -23,6 +23,8 @@ Kinds:
               credential refused, as one past its expirationDateTime may be
   400:0.1     400 invalidRequest: a request the service will not take in
               this form (nothing done)
+  404:0.1     404 itemNotFound: as a service without the resource answers
+              (nothing done)
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
@@ -106,6 +108,7 @@ from .wire import GraphError
 STATUS = {
     "400": ("invalidRequest", "The request is not supported (emulated)."),
     "403": ("accessDenied", "Access denied (emulated)."),
+    "404": ("itemNotFound", "The resource was not found (emulated)."),
     "429": ("activityLimitReached", "The request has been throttled. "
             "Retry after the number of seconds in the Retry-After header."),
     "500": ("generalException", "An unexpected error occurred (emulated)."),
