@@ -147,20 +147,41 @@ static int get_job_tasks(struct upfs *u, const char *printer, const char *job,
 }
 
 /*
- * Whether a printer's jobs may have tasks: only a trigger on it makes
+ * Whether a job may have tasks worth asking for. Only a trigger makes
  * them (reference §3.6), so a walk does not ask every job of a printer
- * without one. A trigger listing this identity may not read says
- * nothing: then the job is asked.
+ * without one -- unless the job is held for release (releaseWait) or was
+ * redirected, which only a task brings about: triggers are listed by the
+ * service with a known lapse (a listing of none while one existed,
+ * reference §11), and one deleted since leaves its tasks behind. A
+ * trigger or job listing this identity may not read says nothing: then
+ * the job is asked.
  */
-static bool printer_may_have_tasks(struct upfs *u, const char *printer,
-				   struct fs_deps *deps)
+static bool job_may_have_tasks(struct upfs *u, const char *printer,
+			       const char *job, struct fs_deps *deps)
 {
-	json_t *list = NULL;
+	json_t *list = NULL, *j = NULL, *d;
+	struct buf key;
+	bool may;
+	size_t i;
 	int rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
 			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
-	bool may = rc != 0 || json_array_size(list) > 0;
 
+	may = rc != 0 || json_array_size(list) > 0;
 	json_decref(list);
+	if (may)
+		return true;
+	buf_init(&key, 4096);
+	rc = tree_key(&key, TREE_PRINTERS, printer, TREE_JOBS_SUFFIX);
+	if (rc == 0)
+		rc = tree_get_member(u, key.data, job, u->opts.dir_ttl,
+				     RES_STALE_OK, &j, deps);
+	buf_release(&key);
+	may = rc != 0 || tree_str(j, "redirectedTo")[0];
+	json_array_foreach(json_object_get(json_object_get(j, "status"),
+					   "details"), i, d)
+		may = may || (json_is_string(d) &&
+			      strcmp(json_string_value(d), "releaseWait") == 0);
+	json_decref(j);
 	return may;
 }
 
@@ -187,7 +208,7 @@ static int list_job_tasks(struct upfs *u, const struct fs_node *dir,
 	size_t i;
 	int rc;
 
-	if (!printer_may_have_tasks(u, dir->owner, deps))
+	if (!job_may_have_tasks(u, dir->owner, dir->id, deps))
 		return 0;
 	buf_init(&id, 0);
 	rc = get_job_tasks(u, dir->owner, dir->id, &list, deps);

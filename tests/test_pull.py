@@ -421,6 +421,27 @@ def refused(mount, path, text, pattern):
     return err
 
 
+def test_a_held_job_shows_its_task_when_no_trigger_is_listed(emu, admin,
+                                                             alice,
+                                                             workdir):
+    """A held job (releaseWait) names its task even when its printer
+    lists no trigger: one deleted since, or the service's listing of
+    none while one existed (reference §11). The job is asked for its
+    tasks because it is held."""
+    t = held_task(emu, admin, alice, workdir, "orphan.pdf")
+    os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
+    assert os.listdir(admin.p("printers", VIRTUAL, "task_triggers")) == []
+    assert emu.job(t["jobId"])["details"] == ["releaseWait"]
+    tasks_dir = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks")
+    util.wait_until(lambda: os.listdir(tasks_dir) == [t["id"]], timeout=10,
+                    what="the held job's task")
+    status = os.path.join(tasks_dir, t["id"], "status")
+    with open(status, "w") as fh:
+        fh.write("aborted the trigger is gone\n")
+    assert [x for x in tasks(emu) if x["id"] == t["id"]][0]["state"] == \
+        "aborted"
+
+
 def test_a_jobs_task_status_refusals(emu, admin, alice, workdir,
                                      upfs_mount):
     t = held_task(emu, admin, alice, workdir, "x.pdf")
