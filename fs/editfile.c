@@ -15,6 +15,7 @@
 #include "adminops.h"
 #include "editfile.h"
 #include "joboptions.h"
+#include "jobtasks.h"
 #include "jsoncommit.h"
 #include "pull.h"
 #include "perms.h"
@@ -195,8 +196,8 @@ int editfile_commit(struct upfs *u, enum fs_kind kind, const char *id,
 	else if (kind == FS_TASK_STATUS)
 		rc = pull_commit_status(u, id, owner, text, why, sizeof(why));
 	else if (kind == FS_JOB_TASK_STATUS)
-		rc = pull_commit_job_task_status(u, id, owner, text, why,
-						 sizeof(why));
+		rc = jobtasks_commit_status(u, id, owner, text, why,
+					    sizeof(why));
 	else
 		rc = perms_commit(u, kind, id, base, text, why, sizeof(why));
 	if (rc && kind == FS_SETTINGS_JSON)

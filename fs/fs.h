@@ -549,12 +549,12 @@ struct upfs {
 	pthread_t refreshers[2];
 	int refresher_count;
 	_Atomic bool stopping;
-	/* The service refused $expand=connectors on the printer listing:
-	   connectors/<c>/printers/ asks each printer's own (tree.c). */
-	_Atomic bool connectors_expand_refused;
-	/* The service has no GET /print/operations (the reference documents
-	   only an operation's own GET): operations/ stays empty. */
-	_Atomic bool operations_list_refused;
+	/* When (ms, 0: never) the service last refused $expand=connectors
+	   on the printer listing (connectors/<c>/printers/ then asks each
+	   printer's own) and GET /print/operations (operations/ stays
+	   empty): tree.c asks again after a while. */
+	_Atomic int64_t connectors_expand_refused_ms;
+	_Atomic int64_t operations_list_refused_ms;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

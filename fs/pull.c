@@ -14,22 +14,19 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "jobtasks.h"
 #include "names.h"
 #include "pull.h"
 #include "tree_private.h"
 
-#define TRIGGERS_SUFFIX "/taskTriggers?$expand=definition"
-/* A job's tasks are not contained in it: the job's GET expands them
-   (reference §3.2). */
-#define JOB_TASKS_QUERY "?$expand=tasks"
 /* How often a blocked read of events asks for new tasks. */
 #define EVENTS_POLL_MS 500
 
 bool pull_kind_is_dir(enum fs_kind kind)
 {
 	return kind == FS_TASK_DEFS || kind == FS_TASK_DEF ||
-	       kind == FS_TASKS || kind == FS_TASK || kind == FS_TASK_TRIGGERS ||
-	       kind == FS_JOB_TASKS || kind == FS_JOB_TASK;
+	       kind == FS_TASKS || kind == FS_TASK ||
+	       kind == FS_TASK_TRIGGERS || jobtasks_kind_is_dir(kind);
 }
 
 static int report(struct upfs *u, const char *what, int rc,
@@ -94,7 +91,7 @@ static int list_triggers(struct upfs *u, const struct fs_node *dir,
 	json_t *list = NULL, *t;
 	struct buf name;
 	size_t i;
-	int rc = tree_get(u, TREE_PRINTERS, dir->id, TRIGGERS_SUFFIX, true,
+	int rc = tree_get(u, TREE_PRINTERS, dir->id, TREE_TRIGGERS_SUFFIX, true,
 			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
 
 	buf_init(&name, 0);
@@ -108,123 +105,6 @@ static int list_triggers(struct upfs *u, const struct fs_node *dir,
 	}
 	json_decref(list);
 	buf_release(&name);
-	return rc;
-}
-
-/* "/print/printers/{printer}/jobs/{job}?$expand=tasks" */
-static int job_tasks_key(struct buf *key, const char *printer,
-			 const char *job)
-{
-	int rc = tree_key(key, TREE_PRINTERS, printer, "/jobs/");
-
-	if (rc == 0)
-		rc = graph_escape_segment(key, job);
-	return rc ? rc : buf_append_str(key, JOB_TASKS_QUERY);
-}
-
-/* The tasks of a job (a new reference to an array, never NULL on 0). */
-static int get_job_tasks(struct upfs *u, const char *printer, const char *job,
-			 json_t **out, struct fs_deps *deps)
-{
-	json_t *obj = NULL, *tasks;
-	struct buf key;
-	int rc;
-
-	buf_init(&key, 4096);
-	rc = job_tasks_key(&key, printer, job);
-	if (rc == 0)
-		rc = res_get(u, key.data, false, u->opts.status_ttl,
-			     RES_REFRESH_STALE, &obj, deps);
-	if (rc == 0) {
-		tasks = json_object_get(obj, "tasks");
-		*out = json_is_array(tasks) ? json_incref(tasks)
-					    : json_array();
-		rc = *out ? 0 : -ENOMEM;
-	}
-	json_decref(obj);
-	buf_release(&key);
-	return rc;
-}
-
-/*
- * Whether a job may have tasks worth asking for. Only a trigger makes
- * them (reference §3.6), so a walk does not ask every job of a printer
- * without one -- unless the job is held for release (releaseWait) or was
- * redirected, which only a task brings about: triggers are listed by the
- * service with a known lapse (a listing of none while one existed,
- * reference §11), and one deleted since leaves its tasks behind. A
- * trigger or job listing this identity may not read says nothing: then
- * the job is asked.
- */
-static bool job_may_have_tasks(struct upfs *u, const char *printer,
-			       const char *job, struct fs_deps *deps)
-{
-	json_t *list = NULL, *j = NULL, *d;
-	struct buf key;
-	bool may;
-	size_t i;
-	int rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
-			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
-
-	may = rc != 0 || json_array_size(list) > 0;
-	json_decref(list);
-	if (may)
-		return true;
-	buf_init(&key, 4096);
-	rc = tree_key(&key, TREE_PRINTERS, printer, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, job, u->opts.dir_ttl,
-				     RES_STALE_OK, &j, deps);
-	buf_release(&key);
-	may = rc != 0 || tree_str(j, "redirectedTo")[0];
-	json_array_foreach(json_object_get(json_object_get(j, "status"),
-					   "details"), i, d)
-		may = may || (json_is_string(d) &&
-			      strcmp(json_string_value(d), "releaseWait") == 0);
-	json_decref(j);
-	return may;
-}
-
-/* Splits a job task's node id "job/task" into its two ids. */
-static int split_job_task(const char *id, char *job, size_t job_len,
-			  const char **task)
-{
-	const char *slash = strchr(id, '/');
-
-	if (slash == NULL || (size_t)(slash - id) >= job_len)
-		return -ENOENT;
-	memcpy(job, id, (size_t)(slash - id));
-	job[slash - id] = '\0';
-	*task = slash + 1;
-	return 0;
-}
-
-/* printers/<p>/jobs/<j>/tasks/: a folder per task, named by its id. */
-static int list_job_tasks(struct upfs *u, const struct fs_node *dir,
-			  struct fs_entries *out, struct fs_deps *deps)
-{
-	json_t *list = NULL, *t;
-	struct buf id;
-	size_t i;
-	int rc;
-
-	if (!job_may_have_tasks(u, dir->owner, dir->id, deps))
-		return 0;
-	buf_init(&id, 0);
-	rc = get_job_tasks(u, dir->owner, dir->id, &list, deps);
-	json_array_foreach(list, i, t) {
-		const char *tid = tree_str(t, "id");
-
-		if (rc || tid[0] == '\0' || strchr(tid, '/'))
-			continue;
-		buf_reset(&id);
-		rc = buf_printf(&id, "%s/%s", dir->id, tid);
-		if (rc == 0)
-			rc = fs_entries_add(out, tid, FS_JOB_TASK, id.data,
-					 dir->owner, node_mtime(u, dir));
-	}
-	json_decref(list);
-	buf_release(&id);
 	return rc;
 }
 
@@ -258,11 +138,8 @@ int pull_list(struct upfs *u, const struct fs_node *dir,
 	case FS_TASK_TRIGGERS:
 		return list_triggers(u, dir, out, deps);
 	case FS_JOB_TASKS:
-		return list_job_tasks(u, dir, out, deps);
 	case FS_JOB_TASK:
-		rc = add_child(u, out, "status", FS_JOB_TASK_STATUS, dir);
-		return rc ? rc : add_child(u, out, "task.json",
-					   FS_JOB_TASK_JSON, dir);
+		return jobtasks_list(u, dir, out, deps);
 	default:
 		return -ENOTDIR;
 	}
@@ -297,26 +174,6 @@ static int get_task(struct upfs *u, const char *definition, const char *task,
 	return rc;
 }
 
-/* A task of a job, from the job (node id "job/task", printer). */
-static int get_job_task(struct upfs *u, const char *id, const char *printer,
-			json_t **out, struct fs_deps *deps)
-{
-	json_t *list = NULL, *t;
-	const char *task;
-	char job[256];
-	int rc = split_job_task(id, job, sizeof(job), &task);
-
-	if (rc == 0)
-		rc = get_job_tasks(u, printer, job, &list, deps);
-	t = rc == 0 ? res_find_id(list, task) : NULL;
-	if (rc == 0 && t == NULL)
-		rc = -ENOENT;
-	if (rc == 0)
-		*out = json_incref(t);
-	json_decref(list);
-	return rc;
-}
-
 int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		int *ttl, struct fs_deps *deps)
 {
@@ -337,7 +194,7 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		*ttl = u->opts.status_ttl;
 		rc = n->kind == FS_TASK_STATUS || n->kind == FS_TASK_JSON
 		     ? get_task(u, n->owner, n->id, &obj, deps)
-		     : get_job_task(u, n->id, n->owner, &obj, deps);
+		     : jobtasks_get(u, n->id, n->owner, &obj, deps);
 		if (rc == 0 && (n->kind == FS_TASK_STATUS ||
 				n->kind == FS_JOB_TASK_STATUS)) {
 			const json_t *st = json_object_get(obj, "status");
@@ -349,7 +206,8 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		break;
 	case FS_TASK_TRIGGER:
 		buf_init(&key, 4096);
-		rc = tree_key(&key, TREE_PRINTERS, n->owner, TRIGGERS_SUFFIX);
+		rc = tree_key(&key, TREE_PRINTERS, n->owner,
+			      TREE_TRIGGERS_SUFFIX);
 		if (rc == 0)
 			rc = tree_get_member(u, key.data, n->id,
 					     u->opts.dir_ttl, RES_STALE_OK, &obj,
@@ -429,7 +287,7 @@ static void expire_triggers(struct upfs *u, const char *printer)
 	struct buf key;
 
 	buf_init(&key, 4096);
-	if (tree_key(&key, TREE_PRINTERS, printer, TRIGGERS_SUFFIX) == 0)
+	if (tree_key(&key, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX) == 0)
 		res_expire(u, key.data);
 	buf_release(&key);
 }
@@ -483,7 +341,7 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 
 	buf_init(&key, 4096);
 	buf_init(&tname, 0);
-	rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
+	rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX, true,
 		      u->opts.dir_ttl, RES_STALE_OK, &list, NULL);
 	json_array_foreach(list, i, t) {
 		buf_reset(&tname);
@@ -561,6 +419,7 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 		rc = graph_request(app, "POST", path.data, body, NULL, &err);
 	expire_jobs_of(u, from_printer);
 	expire_jobs_of(u, to_printer);
+	jobtasks_expire(u, from_printer, job);
 	/* The redirect completed a task: whose, the service knows. */
 	if (app)
 		expire_all_tasks(u);
@@ -623,130 +482,39 @@ static void say_refusal(const struct graph_err *err, char *why,
 	snprintf(why, why_len, "%s", detail);
 }
 
+int pull_check_status_text(const struct buf *text, char *why,
+			   size_t why_len)
+{
+	json_t *body = NULL;
+	int rc = task_status_body(text, &body, why, why_len);
+
+	json_decref(body);
+	return rc;
+}
+
 int pull_commit_status(struct upfs *u, const char *task,
 		       const char *definition, const struct buf *text,
 		       char *why, size_t why_len)
 {
 	struct graph_err err = { 0 };
+	json_t *body = NULL, *known = NULL;
 	struct graph *app;
-	json_t *body = NULL;
 	int rc = task_status_body(text, &body, why, why_len);
 
 	if (rc)
 		return rc;
 	app = identity_app(u, why, why_len);
+	/* Its job's tasks/ shows it too, to be read again after: the task
+	   as listed (before the PATCH expires the listing) names the job. */
+	if (app && get_task(u, definition, task, &known, NULL) != 0)
+		known = NULL;
 	rc = app ? patch_task(u, app, definition, task, body, &err) : -EACCES;
 	if (rc && app)
 		say_refusal(&err, why, why_len);
+	if (rc == 0 && known)
+		jobtasks_expire_of_task(u, known);
+	json_decref(known);
 	json_decref(body);
-	return rc;
-}
-
-/*
- * The definitions a job's task may belong to, most likely first: the one
- * its printer's trigger names (one trigger per printer), then every
- * definition of the application. A job names its tasks, not their
- * definitions (reference §3.2), so the PATCH goes to each in turn until
- * one is not a 404.
- */
-static bool has_string(const json_t *array, const char *s)
-{
-	const json_t *v;
-	size_t i;
-
-	json_array_foreach(array, i, v)
-		if (json_string_value(v) && strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
-static int candidate_definitions(struct upfs *u, const char *printer,
-				 json_t **out)
-{
-	json_t *ids = json_array(), *list = NULL, *v;
-	size_t i;
-	int rc, rc_defs;
-
-	if (ids == NULL)
-		return -ENOMEM;
-	rc = tree_get(u, TREE_PRINTERS, printer, TRIGGERS_SUFFIX, true,
-		      u->opts.dir_ttl, RES_REFRESH_STALE, &list, NULL);
-	json_array_foreach(list, i, v) {
-		const char *id = tree_str(json_object_get(v, "definition"),
-					  "id");
-
-		if (rc == 0 && id[0])
-			rc = json_array_append_new(ids, json_string(id))
-			     ? -ENOMEM : 0;
-	}
-	json_decref(list);
-	list = NULL;
-	/* Either list may be refused to its identity: the other answers. */
-	rc_defs = res_get(u, TREE_TASK_DEFS, true, u->opts.dir_ttl,
-			  RES_REFRESH_STALE, &list, NULL);
-	json_array_foreach(list, i, v) {
-		const char *id = tree_str(v, "id");
-
-		if (rc_defs == 0 && id[0] && !has_string(ids, id))
-			rc_defs = json_array_append_new(ids, json_string(id))
-				  ? -ENOMEM : 0;
-	}
-	json_decref(list);
-	if (rc == -ENOMEM || rc_defs == -ENOMEM)
-		rc = -ENOMEM;
-	else if (json_array_size(ids) > 0)
-		rc = 0;
-	else if (rc == 0)
-		rc = rc_defs;
-	if (rc == 0)
-		*out = ids;
-	else
-		json_decref(ids);
-	return rc;
-}
-
-int pull_commit_job_task_status(struct upfs *u, const char *id,
-				const char *printer, const struct buf *text,
-				char *why, size_t why_len)
-{
-	struct graph_err err = { 0 };
-	json_t *body = NULL, *defs = NULL, *d;
-	struct graph *app;
-	struct buf key;
-	const char *task;
-	char job[256];
-	size_t i;
-	int rc = task_status_body(text, &body, why, why_len);
-
-	buf_init(&key, 4096);
-	if (rc)
-		goto out;
-	app = identity_app(u, why, why_len);
-	rc = app ? split_job_task(id, job, sizeof(job), &task) : -EACCES;
-	if (rc == 0)
-		rc = candidate_definitions(u, printer, &defs);
-	if (rc)
-		goto out;
-	rc = -ENOENT;
-	json_array_foreach(defs, i, d) {
-		const char *def = json_string_value(d);
-
-		if (def == NULL || def[0] == '\0' || rc != -ENOENT)
-			continue;
-		memset(&err, 0, sizeof(err));
-		rc = patch_task(u, app, def, task, body, &err);
-		if (rc)
-			say_refusal(&err, why, why_len);
-	}
-	if (rc == -ENOENT && why[0] == '\0')
-		snprintf(why, why_len, "no task definition of this "
-			 "application has task %s", task);
-	if (job_tasks_key(&key, printer, job) == 0)
-		res_expire(u, key.data);
-out:
-	json_decref(body);
-	json_decref(defs);
-	buf_release(&key);
 	return rc;
 }
 

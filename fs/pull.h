@@ -7,13 +7,12 @@
  *   printers/<p>/task_triggers/<d>   touch makes a jobStarted trigger on
  *                 the printer for definition d, rm deletes it (the admin)
  *   mv printers/V/jobs/J printers/P/jobs/   redirects a held job (the app)
- *   printers/<p>/jobs/<j>/tasks/<t>/{status,task.json}   the job's tasks,
- *                 as the job names them
+ *   printers/<p>/jobs/<j>/tasks/  a job's tasks (jobtasks.h)
  *
  * Writing "completed" or "aborted" (and an optional description) to a
- * task's status (under task_definitions/ or a job) PATCHes it. Each read of events blocks until a task
- * arrives that was not there when the file was opened, then returns one
- * line: task id, job id, printer name, user.
+ * task's status (under task_definitions/ or a job) PATCHes it. Each read
+ * of events blocks until a task arrives that was not there when the file
+ * was opened, then returns one line: task id, job id, printer name, user.
  */
 #ifndef UPFS_PULL_H
 #define UPFS_PULL_H
@@ -43,11 +42,9 @@ int pull_commit_status(struct upfs *u, const char *task,
 		       const char *definition, const struct buf *text,
 		       char *why, size_t why_len);
 
-/* A job's task's status file written (id: "job/task", printer: the
-   job's printer's id): the task is PATCHed under its definition. */
-int pull_commit_job_task_status(struct upfs *u, const char *id,
-				const char *printer, const struct buf *text,
-				char *why, size_t why_len);
+/* 0 when text is what a task's status takes, else -EINVAL and why. */
+int pull_check_status_text(const struct buf *text, char *why,
+			   size_t why_len);
 
 /* An open events file. */
 struct pull_events;

@@ -166,17 +166,6 @@ static int share_object(struct upfs *u, const char *share_id, json_t **out)
 			u->opts.dir_ttl, RES_REFRESH_STALE, out, NULL);
 }
 
-static bool list_has(const json_t *list, const char *value)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(list, i, v)
-		if (json_string_value(v) && strcmp(json_string_value(v), value) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Whether the share's printer takes this type, directly or (XPS family to
  * a PDF printer) through the tenant's document conversion.
@@ -192,14 +181,14 @@ static int check_content_type(struct upfs *u, struct submission *s)
 	types = json_object_get(json_object_get(share, "capabilities"),
 				"contentTypes");
 	if (!json_is_array(types) || json_array_size(types) == 0 ||
-	    list_has(types, s->content_type))
+	    tree_has_string(types, s->content_type))
 		goto out;
 	rc = -EINVAL;
 	/* The service converts OpenXPS to PDF (reference §3.3), not MS XPS,
 	   when the tenant's settings allow it. Reading them takes a
 	   permission a printing user may lack: then the service decides. */
 	if (strcmp(s->content_type, "application/oxps") == 0 &&
-	    list_has(types, "application/pdf") &&
+	    tree_has_string(types, "application/pdf") &&
 	    (res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
 		     &settings, NULL) != 0 ||
 	     json_is_true(json_object_get(settings,
@@ -264,7 +253,7 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 
 		if (strcmp(tree_str(json_object_get(job, "status"), "state"),
 			   "paused") != 0 ||
-		    !list_has(details, "uploadPending") ||
+		    !tree_has_string(details, "uploadPending") ||
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
 		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
 		    !created_by_me(u, job) ||
@@ -352,7 +341,7 @@ static int job_still_blank(struct upfs *u, const struct submission *s,
 					  "details");
 		blank = strcmp(tree_str(json_object_get(job, "status"), "state"),
 			       "paused") == 0 &&
-			list_has(details, "uploadPending") &&
+			tree_has_string(details, "uploadPending") &&
 			json_integer_value(json_object_get(doc, "size")) == 0;
 	}
 	json_decref(job);

@@ -248,6 +248,18 @@ const char *tree_str(const json_t *obj, const char *name)
 	return s ? s : "";
 }
 
+bool tree_has_string(const json_t *array, const char *value)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(array, i, v)
+		if (json_string_value(v) &&
+		    strcmp(json_string_value(v), value) == 0)
+			return true;
+	return false;
+}
+
 bool tree_job_is_final(const json_t *job)
 {
 	const char *state = tree_str(json_object_get(job, "status"), "state");
@@ -594,6 +606,29 @@ out:
 	return rc;
 }
 
+/*
+ * A form of request the service refused (a collection or an $expand the
+ * reference does not vouch for) is not sent again for a while: the
+ * refusal may also have been a passing fault. since: when it was refused
+ * (ms), 0 for never.
+ */
+#define TREE_REFUSED_RECHECK_MS (10 * 60 * 1000)
+
+static bool refused_lately(_Atomic int64_t *since)
+{
+	int64_t t = atomic_load(since);
+
+	return t && cache_now_ms() - t < TREE_REFUSED_RECHECK_MS;
+}
+
+/* Marks the refusal; true for the first one in a while (to be said). */
+static bool mark_refused(_Atomic int64_t *since)
+{
+	int64_t now = cache_now_ms(), before = atomic_exchange(since, now);
+
+	return before == 0 || now - before >= TREE_REFUSED_RECHECK_MS;
+}
+
 /* Whether any element of a printer listing carries "connectors". */
 static bool list_has_connectors(const json_t *list)
 {
@@ -606,46 +641,22 @@ static bool list_has_connectors(const json_t *list)
 	return false;
 }
 
-/* Whether a printer's connectors (a listing) name the connector cid. */
-static bool serves(const json_t *connectors, const char *cid)
-{
-	const json_t *c;
-	size_t k;
-
-	json_array_foreach(connectors, k, c)
-		if (strcmp(tree_str(c, "id"), cid) == 0)
-			return true;
-	return false;
-}
-
 /*
- * The connectors of every printer in list, each from the printer's own
- * GET /print/printers/{id}/connectors (the form the reference documents),
- * put into the printer as "connectors".
+ * Whether a printer serves the connector, by its own GET
+ * /print/printers/{id}/connectors (the form the reference documents).
  */
-static int fetch_each_printers_connectors(struct upfs *u, json_t *list,
-					  struct fs_deps *deps)
+static int printer_serves(struct upfs *u, const char *printer,
+			  const char *connector, bool *serves,
+			  struct fs_deps *deps)
 {
-	json_t *p, *conns;
-	size_t i;
-	int rc = 0;
+	json_t *conns = NULL;
+	int rc = tree_get(u, TREE_PRINTERS, printer, "/connectors", true,
+			  u->opts.dir_ttl, RES_STALE_OK, &conns, deps);
 
-	json_array_foreach(list, i, p) {
-		conns = NULL;
-		if (rc == 0)
-			rc = tree_get(u, TREE_PRINTERS, tree_str(p, "id"),
-				      "/connectors", true, u->opts.dir_ttl,
-				      RES_STALE_OK, &conns, deps);
-		/* A printer gone since the listing serves no connector. */
-		if (rc == -ENOENT)
-			rc = 0;
-		if (rc == 0 && conns &&
-		    json_object_set_new(p, "connectors", conns) != 0)
-			rc = -ENOMEM;
-		else if (rc || !conns)
-			json_decref(conns);
-	}
-	return rc;
+	*serves = rc == 0 && res_find_id(conns, connector) != NULL;
+	json_decref(conns);
+	/* A printer gone since the listing serves no connector. */
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /*
@@ -659,34 +670,38 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 				   struct fs_entries *out,
 				   struct fs_deps *deps)
 {
-	json_t *list = NULL, *own = NULL, *p;
+	json_t *list = NULL, *p;
 	struct buf name;
+	bool each = false;
 	size_t i;
 	int rc;
 
 	buf_init(&name, 0);
-	rc = atomic_load(&u->connectors_expand_refused) ? -EINVAL
+	rc = refused_lately(&u->connectors_expand_refused_ms) ? -EINVAL
 		: res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true,
 			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
-	if (rc == -EINVAL)
-		atomic_store(&u->connectors_expand_refused, true);
+	if (rc == -EINVAL && mark_refused(&u->connectors_expand_refused_ms))
+		upfs_log(u, UPFS_LOG_INFO, "the service refused "
+			 "$expand=connectors on the printer listing: each "
+			 "printer's connectors are asked");
 	if (rc == -EINVAL || (rc == 0 && json_array_size(list) > 0 &&
 			      !list_has_connectors(list))) {
 		json_decref(list);
 		list = NULL;
+		each = true;
 		rc = res_get(u, TREE_PRINTERS, true, u->opts.dir_ttl,
 			     RES_STALE_OK, &list, deps);
-		/* The listing is shared: its copy gets the connectors. */
-		own = rc == 0 ? json_deep_copy(list) : NULL;
-		if (rc == 0 && own == NULL)
-			rc = -ENOMEM;
-		if (rc == 0)
-			rc = fetch_each_printers_connectors(u, own, deps);
-		json_decref(list);
-		list = own;
 	}
 	json_array_foreach(list, i, p) {
-		if (rc || !serves(json_object_get(p, "connectors"), dir->id))
+		bool serves = false;
+
+		if (rc == 0 && each)
+			rc = printer_serves(u, tree_str(p, "id"), dir->id,
+					    &serves, deps);
+		else
+			serves = res_find_id(json_object_get(p, "connectors"),
+					     dir->id) != NULL;
+		if (rc || !serves)
 			continue;
 		rc = link_name(u, FS_PRINTERS, p, &name);
 		if (rc == 0)
@@ -711,7 +726,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	size_t i;
 	int rc;
 
-	if (atomic_load(&u->operations_list_refused)) {
+	if (refused_lately(&u->operations_list_refused_ms)) {
 		deps->volatile_ = true;
 		return 0;
 	}
@@ -722,10 +737,11 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	   service without the collection has nothing to list here. */
 	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP ||
 	    rc == -ENOSYS) {
-		atomic_store(&u->operations_list_refused, true);
-		upfs_log(u, UPFS_LOG_INFO, "the service keeps no list of "
-			 "operations (GET %s: %s): operations/ stays empty",
-			 TREE_OPERATIONS, strerror(-rc));
+		if (mark_refused(&u->operations_list_refused_ms))
+			upfs_log(u, UPFS_LOG_INFO, "the service keeps no list "
+				 "of operations (GET %s: %s): operations/ "
+				 "stays empty", TREE_OPERATIONS,
+				 strerror(-rc));
 		deps->volatile_ = true;
 		rc = 0;
 	}

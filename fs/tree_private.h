@@ -19,6 +19,8 @@
 	"&$expand=connectors"
 /* A printer's or share's jobs, with their documents. */
 #define TREE_JOBS_SUFFIX "/jobs?$expand=documents"
+/* A printer's task triggers, each with its definition. */
+#define TREE_TRIGGERS_SUFFIX "/taskTriggers?$expand=definition"
 
 /*
  * Lists omit capabilities and defaults (reference §3.1): a printer's and a
@@ -56,6 +58,9 @@ int64_t tree_parse_time(const char *iso);
 
 /* The string member name of obj, or "" (never NULL). */
 const char *tree_str(const json_t *obj, const char *name);
+
+/* Whether the array holds the string value. */
+bool tree_has_string(const json_t *array, const char *value);
 
 /* "state: detail, detail" of a printerStatus or printJobStatus. */
 int tree_status_line(struct buf *out, const json_t *status);

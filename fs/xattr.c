@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "jobtasks.h"
 #include "spool.h"
 #include "tree_private.h"
 
@@ -210,7 +211,11 @@ static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
 
 int xattr_collect(struct upfs *u, const struct fs_node *n, struct buf *out)
 {
-	int rc = put(out, "id", n->id);
+	/* A job's task keeps its job in its node id ("job/task"). */
+	bool job_task = n->kind == FS_JOB_TASK ||
+			n->kind == FS_JOB_TASK_STATUS ||
+			n->kind == FS_JOB_TASK_JSON;
+	int rc = put(out, "id", job_task ? jobtasks_task_id(n->id) : n->id);
 
 	if (rc)
 		return rc;

@@ -42,13 +42,14 @@ static const struct {
 	{ "invalid_grant", EACCES },		/* expired refresh token */
 };
 
-static int graph_code_to_errno(const char *code)
+/* As graph_err_is matches: the code or the innermost innerError's. */
+static int graph_code_to_errno(const struct graph_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(graph_code_errnos) / sizeof(graph_code_errnos[0]);
 	     i++) {
-		if (strcmp(code, graph_code_errnos[i].code) == 0)
+		if (graph_err_is(err, graph_code_errnos[i].code))
 			return graph_code_errnos[i].err;
 	}
 	return 0;
@@ -152,7 +153,7 @@ int graph_err_to_errno(const struct graph_err *err)
 
 	if (!err)
 		return EIO;
-	e = graph_code_to_errno(err->code);
+	e = graph_code_to_errno(err);
 	if (e)
 		return e;
 	if (err->status > 0)

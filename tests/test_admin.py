@@ -578,6 +578,25 @@ def test_connector_printers_when_the_listing_will_not_expand(emu,
         "GET /print/printers/{id}/connectors"] == len(printers)
 
 
+def test_connector_printers_when_the_listing_ignores_the_expand(emu,
+                                                               upfs_mount):
+    """A service that takes $expand=connectors on the printer listing but
+    leaves the member out: each printer's own connectors are asked."""
+    emu.call("POST", "/_emulator", {"listsIgnoreExpand": ["connectors"]})
+    mount = upfs_mount(emu, options=["dir_ttl=60"])
+    st = emu.state()
+    cid = [c for c in st["connectors"]
+           if c["displayName"] == "CONN-BLDG1"][0]["id"]
+    want = sorted(_name_in_tree(emu, p) for p in st["printers"]
+                  if cid in p.get("connectorIds", []))
+    assert want
+    emu.reset_requests()
+    assert sorted(os.listdir(mount.p("connectors", "CONN-BLDG1",
+                                     "printers"))) == want
+    assert emu.requests()["routes"][
+        "GET /print/printers/{id}/connectors"] == len(st["printers"])
+
+
 @pytest.mark.parametrize("fault", ["404:1", "400:1"])
 def test_operations_when_the_service_keeps_no_list(emu, upfs_mount, fault):
     """Only an operation's own GET is documented (reference §3.5): a

@@ -229,6 +229,12 @@ def test_upfsctl_release_never_guesses_between_printers(workdir):
     proc = home.upfsctl("release", "7", "--to", "Floor", "--mount", root)
     assert proc.returncode != 0
     assert "more than one printer" in proc.stderr, proc.stderr
+    # Its own printer as the destination (the rename would be a no-op
+    # and the task completed where it is): refused.
+    proc = home.upfsctl("release", "7", "--to", "V2", "--from", "V2",
+                        "--mount", root)
+    assert proc.returncode != 0
+    assert "same printer" in proc.stderr, proc.stderr
     proc = home.upfsctl("release", "7", "--to", "Floor", "--from", "V1",
                         "--mount", root)
     assert proc.returncode == 0, proc.stderr
@@ -373,6 +379,7 @@ def test_a_jobs_tasks_folder(emu, admin, alice, workdir):
     not name."""
     t = held_task(emu, admin, alice, workdir, "held.pdf")
     job = admin.p("printers", VIRTUAL, "jobs", t["jobId"])
+    emu.reset_requests()
     assert sorted(os.listdir(job)) == ["ctl", "documents", "job.json",
                                        "status", "tasks"]
     assert os.listdir(os.path.join(job, "tasks")) == [t["id"]]
@@ -384,6 +391,13 @@ def test_a_jobs_tasks_folder(emu, admin, alice, workdir):
     assert body["parentUrl"].endswith("/jobs/%s" % t["jobId"])
     assert body["status"]["state"] == "processing"
     assert os.stat(os.path.join(task, "status")).st_mode & 0o200
+    assert util.xattr(task, "id") == t["id"]
+    # With the application's identity the definition's task listing
+    # answers, shared by every job: the job itself is not asked.
+    assert job_task_gets(emu) == 0
+    for other in os.listdir(admin.p("printers", VIRTUAL, "jobs")):
+        os.listdir(admin.p("printers", VIRTUAL, "jobs", other, "tasks"))
+    assert job_task_gets(emu) == 0
 
     emu.reset_writes()
     with open(os.path.join(task, "status"), "w") as fh:
@@ -472,5 +486,6 @@ def test_a_jobs_task_status_refusals(emu, admin, alice, workdir,
     os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
     os.rmdir(admin.p("task_definitions", "Badge"))
     assert refused(admin, status, "completed\n",
-                   r"status of task .* refused: .*no task definition of "
-                   r"this application has task") == errno.ENOENT
+                   r"status of task .* refused: none of the "
+                   r"application's 0 task definitions has task") \
+        == errno.ENOENT

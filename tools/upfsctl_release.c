@@ -88,7 +88,8 @@ static int held_tasks(const char *mnt, const char *printer, const char *job,
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' ||
 		    !path_fmt(path, sizeof(path), "%s/printers/%s/jobs/%s/"
-			      "tasks/%s/status", mnt, printer, job, e->d_name) ||
+			      "tasks/%s/status", mnt, printer, job,
+			      e->d_name) ||
 		    !reads_processing(path))
 			continue;
 		if (out == NULL || buf_printf(out, "/%s/", e->d_name) == 0)
@@ -207,7 +208,8 @@ static void complete_tasks(const char *mnt, const struct buf *held)
 			FILE *f;
 
 			snprintf(key, sizeof(key), "/%s/", task->d_name);
-			if (task->d_name[0] == '.' || !strstr(held->data, key) ||
+			if (task->d_name[0] == '.' ||
+			    !strstr(held->data, key) ||
 			    !path_fmt(path, sizeof(path), "%s/task_definitions/"
 				      "%s/tasks/%s/status", mnt, def->d_name,
 				      task->d_name) || !reads_processing(path))
@@ -269,6 +271,13 @@ int ctl_release(int argc, char **argv)
 		release_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	/* A job moved onto its own printer moves nothing (the rename is a
+	   no-op): its task would be completed where it is, unreleased. */
+	if (from_printer && strcmp(from_printer, to) == 0) {
+		fprintf(stderr, "upfsctl: --from and --to name the same "
+				"printer '%s'\n", to);
+		return CTL_EXIT_USAGE;
+	}
 	if (mount) {
 		snprintf(mnt, sizeof(mnt), "%s", mount);
 	} else {
@@ -311,8 +320,8 @@ int ctl_release(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	if (!is_dir(from)) {
-		fprintf(stderr, "upfsctl: no job %s under %s/printers/%s/jobs\n",
-			job, mnt, holder);
+		fprintf(stderr, "upfsctl: no job %s under "
+				"%s/printers/%s/jobs\n", job, mnt, holder);
 		return CTL_EXIT_FAIL;
 	}
 	buf_init(&before, 0);

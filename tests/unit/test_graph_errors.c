@@ -206,9 +206,14 @@ static void test_inner_code(void)
 	static const char plain[] =
 		"{\"error\":{\"code\":\"invalidRange\",\"innerError\":"
 		"{\"request-id\":\"r-4\"}}}";
-	static const char odd[] =
-		"{\"error\":{\"code\":\"x\",\"innerError\":[1],"
-		"\"innererror\":{\"code\":7}}}";
+	static const char not_object[] =
+		"{\"error\":{\"code\":\"x\",\"innerError\":[1]}}";
+	static const char not_string[] =
+		"{\"error\":{\"code\":\"x\",\"innerError\":{\"code\":7,"
+		"\"innerError\":{\"code\":\"deep\"}}}}";
+	static const char quota[] =
+		"{\"error\":{\"code\":\"activityLimitReached\","
+		"\"innerError\":{\"code\":\"QuotaLimitReached\"}}}";
 	struct graph_err e;
 
 	graph_err_clear(&e);
@@ -231,11 +236,21 @@ static void test_inner_code(void)
 	CHECK(e.inner_code[0] == '\0');
 	CHECK(graph_err_is(&e, "invalidRange"));
 
-	/* an innerError that is no object, a code that is no string */
+	/* an innerError that is no object; a code that is no string is
+	   passed over for a deeper one */
 	graph_err_clear(&e);
-	graph_err_parse_body(&e, odd, strlen(odd));
+	graph_err_parse_body(&e, not_object, strlen(not_object));
 	CHECK(e.inner_code[0] == '\0');
+	graph_err_clear(&e);
+	graph_err_parse_body(&e, not_string, strlen(not_string));
+	CHECK(strcmp(e.inner_code, "deep") == 0);
 	CHECK(!graph_err_is(NULL, "x"));
+
+	/* a detailed code maps as the code would, in any case */
+	graph_err_clear(&e);
+	e.status = 429;
+	graph_err_parse_body(&e, quota, strlen(quota));
+	CHECK(graph_err_to_errno(&e) == EDQUOT);
 }
 
 static bool transient(const char *method, long status, const char *code,

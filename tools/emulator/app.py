@@ -69,8 +69,9 @@ MALFORMED = b'{"value":[{"id":"malformed",]}'    # a trailing comma
 
 def spoiled_reply(req, kind, reply):
     """The reply of the AFTER kinds (faults.py): a 416 (or a 400 whose
-    innerError says fragmentOverlap) in place of a range PUT's success, a malformed body, or a reply marked for the server to
-    cut short (truncated) or to stall. Failures pass unchanged, but a
+    innerError says fragmentOverlap) in place of a range PUT's success, a
+    malformed body, or a reply marked for the server to cut short
+    (truncated) or to stall. Failures pass unchanged, but a
     truncated or stalled reply always has a body to cut."""
     if kind in ("416", "overlap"):
         if not 200 <= reply.status < 300:
@@ -116,6 +117,7 @@ class App:
         self.lists_omit_details = lists_omit_details
         # ... or only the elements of these printers and shares.
         self.lists_omit_details_of = []
+        self.lists_ignore_expand = []   # navigations lists never expand
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

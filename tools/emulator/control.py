@@ -8,7 +8,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "operationSeconds",
                                       "downloadUrlSeconds",
                                       "listsOmitDetails",
-                                      "listsOmitDetailsOf","spoolDir"}
+                                      "listsOmitDetailsOf",
+                                      "listsIgnoreExpand","spoolDir"}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
                                       (>= 0), "jobSeconds" (>= 0),
                                       "uploadSessionSeconds" (> 0),
@@ -20,7 +21,11 @@ tests change the tenant behind the client's back, and set faults.
                                       share lists leave out defaults and
                                       capabilities whatever $select says),
                                       "listsOmitDetailsOf" (the same for
-                                      these ids only)} -> as GET;
+                                      these ids only),
+                                      "listsIgnoreExpand" (navigation
+                                      names a printer list leaves out
+                                      whatever $expand says, e.g.
+                                      ["connectors"])} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -185,6 +190,7 @@ def info(req, app):
                        "downloadUrlSeconds": app.download_seconds,
                        "listsOmitDetails": app.lists_omit_details,
                        "listsOmitDetailsOf": app.lists_omit_details_of,
+                       "listsIgnoreExpand": app.lists_ignore_expand,
                        "spoolDir": app.uploads.root})
 
 
@@ -193,6 +199,7 @@ def info(req, app):
 SETTINGS = {
     "listsOmitDetails": ("lists_omit_details", "bool", None, None),
     "listsOmitDetailsOf": ("lists_omit_details_of", "ids", None, None),
+    "listsIgnoreExpand": ("lists_ignore_expand", "ids", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

@@ -56,7 +56,10 @@ def printer(state, req, rec, select=None, expand=None, single=False):
         out["shares"] = [share(state, req, state.shares.get(sid),
                                expand["shares"])
                          for sid in state.shares_by_printer.get(rec["id"], [])]
-    if "connectors" in expand:
+    app = getattr(req, "app", None)     # internal renders have none
+    if "connectors" in expand and not (
+            not single and app is not None and
+            "connectors" in app.lists_ignore_expand):
         out["connectors"] = [
             connector(state.c["connectors"].get(cid), expand["connectors"])
             for cid in rec.get("_connectorIds", [])
