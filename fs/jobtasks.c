@@ -6,8 +6,9 @@
  * parentUrl: one request per definition, shared by every job, so a walk
  * costs no request per job (design §5). A job's own GET with
  * $expand=tasks is asked only where those cannot answer: a mount without
- * that identity, or a job they name no task of although it may have one
- * (another application's, see job_may_have_tasks).
+ * that identity, a printer whose trigger is another application's, or a
+ * job they name no task of although it is held or was redirected (see
+ * job_may_have_tasks).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,7 +82,10 @@ static int parent_of(const json_t *task, char *printer, size_t plen,
 	printer[n] = '\0';
 	j += strlen("/jobs/");
 	n = strcspn(j, "/?#");
-	if (n == 0 || n >= jlen || j[n] != '\0')
+	/* The job's URL may end in a slash, a query or a fragment; a
+	   longer path names something of the job's, not the job. */
+	if (n == 0 || n >= jlen ||
+	    (j[n] == '/' && j[n + 1] != '\0' && !strchr("?#", j[n + 1])))
 		return -ENOENT;
 	memcpy(job, j, n);
 	job[n] = '\0';
@@ -102,31 +106,46 @@ static bool names_job(const json_t *task, const char *printer,
  * its printer's trigger names (one trigger per printer), then every
  * definition of the application. Either list may be refused to its
  * identity (the triggers are the signed-in user's to read): the other
- * answers.
+ * answers. A trigger may name another application's definition, which
+ * this one cannot read (its definitions list only its own, reference
+ * §3.6): *foreign says so, and it is left out.
  */
 static int candidate_definitions(struct upfs *u, const char *printer,
-				 json_t **out, struct fs_deps *deps)
+				 enum res_policy policy, json_t **out,
+				 bool *foreign, struct fs_deps *deps)
 {
-	json_t *ids = json_array(), *list = NULL, *v;
+	json_t *ids = json_array(), *named = json_array(), *list = NULL, *v;
 	size_t i;
 	int rc, rc_defs;
 
-	if (ids == NULL)
-		return -ENOMEM;
-	rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX, true,
-		      u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	*foreign = false;
+	rc = ids && named ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX,
+			      true, u->opts.dir_ttl, policy, &list, deps);
 	json_array_foreach(list, i, v) {
 		const char *id = tree_str(json_object_get(v, "definition"),
 					  "id");
 
-		if (rc == 0 && id[0] && !tree_has_string(ids, id))
-			rc = json_array_append_new(ids, json_string(id))
+		if (rc == 0 && id[0] && !tree_has_string(named, id))
+			rc = json_array_append_new(named, json_string(id))
 			     ? -ENOMEM : 0;
 	}
 	json_decref(list);
 	list = NULL;
-	rc_defs = res_get(u, TREE_TASK_DEFS, true, u->opts.dir_ttl,
-			  RES_STALE_OK, &list, deps);
+	rc_defs = rc == -ENOMEM ? rc
+		: res_get(u, TREE_TASK_DEFS, true, u->opts.dir_ttl, policy,
+			  &list, deps);
+	/* The app's own the trigger names first, then the rest. */
+	json_array_foreach(named, i, v) {
+		const char *id = json_string_value(v);
+
+		if (rc_defs == 0 && res_find_id(list, id) == NULL)
+			*foreign = true;
+		else if (rc != -ENOMEM &&
+			 json_array_append(ids, v) != 0)
+			rc = -ENOMEM;
+	}
 	json_array_foreach(list, i, v) {
 		const char *id = tree_str(v, "id");
 
@@ -135,6 +154,7 @@ static int candidate_definitions(struct upfs *u, const char *printer,
 				  ? -ENOMEM : 0;
 	}
 	json_decref(list);
+	json_decref(named);
 	if (rc == -ENOMEM || rc_defs == -ENOMEM)
 		rc = -ENOMEM;
 	else if (json_array_size(ids) > 0)
@@ -160,15 +180,17 @@ static int tasks_from_definitions(struct upfs *u, const json_t *defs,
 
 	json_array_foreach(defs, i, d) {
 		list = NULL;
-		/* A listing refused or failed names no task of this job. */
-		if (rc == 0 &&
-		    tree_get(u, TREE_TASK_DEFS, json_string_value(d), "/tasks",
-			     true, u->opts.status_ttl, RES_REFRESH_STALE, &list,
-			     deps) == 0)
-			json_array_foreach(list, k, t)
-				if (rc == 0 && names_job(t, printer, job))
-					rc = json_array_append(found, t)
-					     ? -ENOMEM : 0;
+		if (rc == 0)
+			rc = tree_get(u, TREE_TASK_DEFS, json_string_value(d),
+				      "/tasks", true, u->opts.status_ttl,
+				      RES_REFRESH_STALE, &list, deps);
+		/* A definition gone or refused names no task of this job;
+		   a listing that failed says nothing: the caller fails. */
+		if (rc == -ENOENT || rc == -EACCES || rc == -EPERM)
+			rc = 0;
+		json_array_foreach(list, k, t)
+			if (rc == 0 && names_job(t, printer, job))
+				rc = json_array_append(found, t) ? -ENOMEM : 0;
 		json_decref(list);
 	}
 	return rc;
@@ -220,18 +242,20 @@ static int job_tasks(struct upfs *u, const char *printer, const char *job,
 		     json_t **out, struct fs_deps *deps)
 {
 	json_t *found = json_array(), *defs = NULL;
-	bool listed = false;
+	bool listed = false, foreign = false;
 	char why[300];
 	int rc = found ? 0 : -ENOMEM;
 
 	if (rc == 0 && identity_app(u, why, sizeof(why)) &&
-	    candidate_definitions(u, printer, &defs, deps) == 0) {
+	    candidate_definitions(u, printer, RES_STALE_OK, &defs, &foreign,
+				  deps) == 0) {
 		listed = true;
 		rc = tasks_from_definitions(u, defs, printer, job, found, deps);
 	}
 	json_decref(defs);
+	/* Another application's trigger makes tasks only the job shows. */
 	if (rc == 0 && json_array_size(found) == 0 &&
-	    job_may_have_tasks(u, printer, job, !listed, deps)) {
+	    job_may_have_tasks(u, printer, job, !listed || foreign, deps)) {
 		json_decref(found);
 		found = NULL;
 		rc = ask_job(u, printer, job, &found, deps);
@@ -330,6 +354,7 @@ int jobtasks_commit_status(struct upfs *u, const char *id,
 	const char *task;
 	char job[256];
 	size_t i, tried = 0;
+	bool foreign;
 	int rc = pull_check_status_text(text, why, why_len);
 
 	if (rc)
@@ -337,8 +362,10 @@ int jobtasks_commit_status(struct upfs *u, const char *id,
 	if (identity_app(u, why, why_len) == NULL)
 		return -EACCES;
 	rc = split_id(id, job, sizeof(job), &task);
+	/* A definition made a moment ago must be tried: read afresh. */
 	if (rc == 0)
-		rc = candidate_definitions(u, printer, &defs, NULL);
+		rc = candidate_definitions(u, printer, RES_REFRESH_STALE,
+					   &defs, &foreign, NULL);
 	if (rc)
 		goto out;
 	/* A job names no task's definition: the PATCH goes to each in turn
@@ -348,8 +375,8 @@ int jobtasks_commit_status(struct upfs *u, const char *id,
 		if (rc != -ENOENT)
 			break;
 		tried++;
-		rc = pull_commit_status(u, task, json_string_value(d), text,
-					why, why_len);
+		rc = pull_patch_status(u, task, json_string_value(d), text,
+				       why, why_len);
 	}
 	if (rc == -ENOENT)
 		snprintf(why, why_len, "none of the application's %zu task "

@@ -160,7 +160,7 @@ static int render_json_text(struct buf *out, const json_t *v)
 
 /* A task, from its definition's listing (kept within status_ttl). */
 static int get_task(struct upfs *u, const char *definition, const char *task,
-		    json_t **out, struct fs_deps *deps)
+		    enum res_policy policy, json_t **out, struct fs_deps *deps)
 {
 	struct buf key;
 	int rc;
@@ -169,7 +169,7 @@ static int get_task(struct upfs *u, const char *definition, const char *task,
 	rc = tree_key(&key, TREE_TASK_DEFS, definition, "/tasks");
 	if (rc == 0)
 		rc = tree_get_member(u, key.data, task, u->opts.status_ttl,
-				     RES_REFRESH_STALE, out, deps);
+				     policy, out, deps);
 	buf_release(&key);
 	return rc;
 }
@@ -193,7 +193,8 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 	case FS_JOB_TASK_JSON:
 		*ttl = u->opts.status_ttl;
 		rc = n->kind == FS_TASK_STATUS || n->kind == FS_TASK_JSON
-		     ? get_task(u, n->owner, n->id, &obj, deps)
+		     ? get_task(u, n->owner, n->id, RES_REFRESH_STALE, &obj,
+				deps)
 		     : jobtasks_get(u, n->id, n->owner, &obj, deps);
 		if (rc == 0 && (n->kind == FS_TASK_STATUS ||
 				n->kind == FS_JOB_TASK_STATUS)) {
@@ -492,29 +493,41 @@ int pull_check_status_text(const struct buf *text, char *why,
 	return rc;
 }
 
-int pull_commit_status(struct upfs *u, const char *task,
-		       const char *definition, const struct buf *text,
-		       char *why, size_t why_len)
+int pull_patch_status(struct upfs *u, const char *task,
+		      const char *definition, const struct buf *text,
+		      char *why, size_t why_len)
 {
 	struct graph_err err = { 0 };
-	json_t *body = NULL, *known = NULL;
+	json_t *body = NULL;
 	struct graph *app;
 	int rc = task_status_body(text, &body, why, why_len);
 
 	if (rc)
 		return rc;
 	app = identity_app(u, why, why_len);
-	/* Its job's tasks/ shows it too, to be read again after: the task
-	   as listed (before the PATCH expires the listing) names the job. */
-	if (app && get_task(u, definition, task, &known, NULL) != 0)
-		known = NULL;
 	rc = app ? patch_task(u, app, definition, task, body, &err) : -EACCES;
 	if (rc && app)
 		say_refusal(&err, why, why_len);
+	json_decref(body);
+	return rc;
+}
+
+int pull_commit_status(struct upfs *u, const char *task,
+		       const char *definition, const struct buf *text,
+		       char *why, size_t why_len)
+{
+	json_t *known = NULL;
+	int rc;
+
+	/* Its job's tasks/ shows it too, to be read again after: the task
+	   as listed (before the PATCH expires the listing) names the job.
+	   What is held will do; nothing is fetched for it. */
+	if (get_task(u, definition, task, RES_STALE_OK, &known, NULL) != 0)
+		known = NULL;
+	rc = pull_patch_status(u, task, definition, text, why, why_len);
 	if (rc == 0 && known)
 		jobtasks_expire_of_task(u, known);
 	json_decref(known);
-	json_decref(body);
 	return rc;
 }
 

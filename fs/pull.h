@@ -42,6 +42,10 @@ int pull_commit_status(struct upfs *u, const char *task,
 		       const char *definition, const struct buf *text,
 		       char *why, size_t why_len);
 
+/* The same PATCH alone: its job's tasks are the caller's to expire. */
+int pull_patch_status(struct upfs *u, const char *task,
+		      const char *definition, const struct buf *text,
+		      char *why, size_t why_len);
 /* 0 when text is what a task's status takes, else -EINVAL and why. */
 int pull_check_status_text(const struct buf *text, char *why,
 			   size_t why_len);

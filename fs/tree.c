@@ -608,25 +608,34 @@ out:
 
 /*
  * A form of request the service refused (a collection or an $expand the
- * reference does not vouch for) is not sent again for a while: the
- * refusal may also have been a passing fault. since: when it was refused
- * (ms), 0 for never.
+ * reference does not vouch for) is not sent again for ten listing
+ * lifetimes (10 minutes by default): the refusal may also have been a
+ * passing fault. since: when it was refused (ms), 0 for never.
  */
-#define TREE_REFUSED_RECHECK_MS (10 * 60 * 1000)
+#define TREE_REFUSED_RECHECK_TTLS 10
 
-static bool refused_lately(_Atomic int64_t *since)
+static int64_t refused_wait_ms(const struct upfs *u)
 {
-	int64_t t = atomic_load(since);
+	int ttl = u->opts.dir_ttl > 0 ? u->opts.dir_ttl : 1;
 
-	return t && cache_now_ms() - t < TREE_REFUSED_RECHECK_MS;
+	return (int64_t)ttl * TREE_REFUSED_RECHECK_TTLS * 1000;
+}
+
+static bool refused_lately(struct upfs *u, _Atomic int64_t *since)
+{
+	int64_t t = atomic_load(since), now = cache_now_ms();
+
+	/* A clock stepped back ends the wait. */
+	return t && now >= t && now - t < refused_wait_ms(u);
 }
 
 /* Marks the refusal; true for the first one in a while (to be said). */
-static bool mark_refused(_Atomic int64_t *since)
+static bool mark_refused(struct upfs *u, _Atomic int64_t *since)
 {
 	int64_t now = cache_now_ms(), before = atomic_exchange(since, now);
 
-	return before == 0 || now - before >= TREE_REFUSED_RECHECK_MS;
+	return before == 0 || now < before ||
+	       now - before >= refused_wait_ms(u);
 }
 
 /* Whether any element of a printer listing carries "connectors". */
@@ -670,6 +679,7 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 				   struct fs_entries *out,
 				   struct fs_deps *deps)
 {
+	bool asked = !refused_lately(u, &u->connectors_expand_refused_ms);
 	json_t *list = NULL, *p;
 	struct buf name;
 	bool each = false;
@@ -677,10 +687,12 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 	int rc;
 
 	buf_init(&name, 0);
-	rc = refused_lately(&u->connectors_expand_refused_ms) ? -EINVAL
-		: res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true,
-			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
-	if (rc == -EINVAL && mark_refused(&u->connectors_expand_refused_ms))
+	rc = asked ? res_get(u, TREE_PRINTERS_WITH_CONNECTORS, true,
+			     u->opts.dir_ttl, RES_STALE_OK, &list, deps)
+		   : -EINVAL;
+	/* Only a refusal the service gave (re)starts the wait. */
+	if (asked && rc == -EINVAL &&
+	    mark_refused(u, &u->connectors_expand_refused_ms))
 		upfs_log(u, UPFS_LOG_INFO, "the service refused "
 			 "$expand=connectors on the printer listing: each "
 			 "printer's connectors are asked");
@@ -726,7 +738,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	size_t i;
 	int rc;
 
-	if (refused_lately(&u->operations_list_refused_ms)) {
+	if (refused_lately(u, &u->operations_list_refused_ms)) {
 		deps->volatile_ = true;
 		return 0;
 	}
@@ -737,7 +749,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	   service without the collection has nothing to list here. */
 	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP ||
 	    rc == -ENOSYS) {
-		if (mark_refused(&u->operations_list_refused_ms))
+		if (mark_refused(u, &u->operations_list_refused_ms))
 			upfs_log(u, UPFS_LOG_INFO, "the service keeps no list "
 				 "of operations (GET %s: %s): operations/ "
 				 "stays empty", TREE_OPERATIONS,

@@ -42,14 +42,21 @@ static const struct {
 	{ "invalid_grant", EACCES },		/* expired refresh token */
 };
 
-/* As graph_err_is matches: the code or the innermost innerError's. */
+/*
+ * The code (in any case). Of the innermost innerError's, only a spent
+ * quota, which the service may name under a general code such as a
+ * throttling 429's and which says more than it; other detailed codes do
+ * not override the status.
+ */
 static int graph_code_to_errno(const struct graph_err *err)
 {
 	size_t i;
 
+	if (strcasecmp(err->inner_code, "quotaLimitReached") == 0)
+		return EDQUOT;
 	for (i = 0; i < sizeof(graph_code_errnos) / sizeof(graph_code_errnos[0]);
 	     i++) {
-		if (graph_err_is(err, graph_code_errnos[i].code))
+		if (strcasecmp(err->code, graph_code_errnos[i].code) == 0)
 			return graph_code_errnos[i].err;
 	}
 	return 0;

@@ -615,6 +615,26 @@ def test_operations_when_the_service_keeps_no_list(emu, upfs_mount, fault):
     assert "operations/ stays empty" in mount.log()
 
 
+def test_a_refused_operations_list_is_asked_again_later(emu, upfs_mount):
+    """A refusal may have been a passing fault: after ten listing
+    lifetimes (dir_ttl=1: 10 s) the list is asked for again, and what
+    the service then lists shows."""
+    mount = upfs_mount(emu, options=["dir_ttl=1", "status_ttl=0"])
+    mount.expect_warning(r"404|itemNotFound")
+    want = sorted(o["id"] + ".json"
+                  for o in emu.state()["operations"])
+    emu.reset_requests()
+    emu.set_faults("404:1,method=GET,route=/print/operations$,times=1")
+    assert os.listdir(mount.p("operations")) == []
+    assert os.listdir(mount.p("operations")) == []
+    assert emu.requests()["routes"]["GET /print/operations"] == 1
+    util.wait_until(lambda: sorted(os.listdir(mount.p("operations"))) ==
+                    want and emu.requests()["routes"][
+                        "GET /print/operations"] == 2,
+                    timeout=30, interval=0.5,
+                    what="the operations list asked for again")
+
+
 def test_abort_needs_the_app_identity(emu, admin):
     job = [j for j in emu.jobs() if j["state"] == "pending"][0]
     printer = printer_of_id(emu, job["printerId"])

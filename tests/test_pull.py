@@ -427,6 +427,37 @@ def test_jobs_of_a_printer_without_a_trigger_are_not_asked_for_tasks(
     assert job_task_gets(emu) == 0
 
 
+def test_a_trigger_of_another_application(emu, admin, alice, workdir):
+    """The virtual printer's trigger names another application's
+    definition, which this one cannot read (reference §3.6): the held
+    job's task is shown from the job itself, and that definition's tasks
+    are never asked for."""
+    other_app = token(emu, kind="app", client_id="another-app")
+    other_admin = token(emu, upn="admin@contoso.com",
+                        client_id="another-app")
+    theirs = emu.call("POST", "/v1.0/print/taskDefinitions",
+                      {"displayName": "Theirs",
+                       "createdBy": {"displayName": "them"}},
+                      headers={"Authorization": "Bearer " + other_app})[1]
+    pid = [p for p in emu.state()["printers"]
+           if p["displayName"] == VIRTUAL][0]["id"]
+    status, _ = emu.call(
+        "POST", "/v1.0/print/printers/%s/taskTriggers" % pid,
+        {"event": "jobStarted", "definition@odata.bind":
+         "%s/print/taskDefinitions/%s" % (emu.endpoint, theirs["id"])},
+        headers={"Authorization": "Bearer " + other_admin})
+    assert status == 201
+    os.mkdir(admin.p("task_definitions", "Badge"))     # ours, no trigger
+    print_as(alice, workdir, "theirs.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="a task")
+    t = tasks(emu)[0]
+    emu.reset_requests()
+    tasks_dir = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks")
+    assert os.listdir(tasks_dir) == [t["id"]]
+    urls = emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"]
+    assert not [u for u in urls if theirs["id"] in u], urls
+
+
 def refused(mount, path, text, pattern):
     """Writes text to path; the close()'s errno, the refusal logged."""
     mount.expect_warning(pattern)

@@ -246,10 +246,20 @@ static void test_inner_code(void)
 	CHECK(strcmp(e.inner_code, "deep") == 0);
 	CHECK(!graph_err_is(NULL, "x"));
 
-	/* a detailed code maps as the code would, in any case */
+	/* a spent quota named under a general code is still a quota; other
+	   detailed codes leave the status its say */
 	graph_err_clear(&e);
 	e.status = 429;
 	graph_err_parse_body(&e, quota, strlen(quota));
+	CHECK(graph_err_to_errno(&e) == EDQUOT);
+	graph_err_clear(&e);
+	e.status = 403;
+	snprintf(e.code, sizeof(e.code), "accessDenied");
+	snprintf(e.inner_code, sizeof(e.inner_code), "activityLimitReached");
+	CHECK(graph_err_to_errno(&e) == EACCES);
+	graph_err_clear(&e);
+	e.status = 404;
+	snprintf(e.code, sizeof(e.code), "QUOTALIMITREACHED");
 	CHECK(graph_err_to_errno(&e) == EDQUOT);
 }
 
