@@ -458,6 +458,34 @@ def test_a_trigger_of_another_application(emu, admin, alice, workdir):
     assert not [u for u in urls if theirs["id"] in u], urls
 
 
+def test_a_failed_task_listing_is_no_empty_tasks_folder(emu, admin, alice,
+                                                        workdir):
+    """A definition's task listing that fails (a 500, not a refusal)
+    fails the job's tasks/ listing with a clean errno -- never an empty
+    folder kept as current -- and once the service answers, the task
+    shows."""
+    t = held_task(emu, admin, alice, workdir, "flaky.pdf")
+    admin.expect_warning(r"500|generalException")
+    tasks_dir = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks")
+    emu.set_faults("500:1,method=GET,route=/tasks$")
+    try:
+        assert listing_errno(tasks_dir) in (errno.EIO, errno.EAGAIN)
+        assert listing_errno(tasks_dir) in (errno.EIO, errno.EAGAIN)
+    finally:
+        emu.set_faults("")
+    util.wait_until(lambda: listing_errno(tasks_dir) is None and
+                    os.listdir(tasks_dir) == [t["id"]], timeout=10,
+                    what="the task once the service answers")
+
+
+def listing_errno(path):
+    try:
+        os.listdir(path)
+    except OSError as exc:
+        return exc.errno
+    return None
+
+
 def refused(mount, path, text, pattern):
     """Writes text to path; the close()'s errno, the refusal logged."""
     mount.expect_warning(pattern)
