@@ -56,7 +56,6 @@ static int job_document_ref(struct upfs *u, const struct fs_node *n,
 	const char *slash = strchr(n->id, '/');
 	const json_t *doc;
 	json_t *job = NULL;
-	struct buf key;
 	int rc;
 
 	if (slash == NULL || n->owner == NULL)
@@ -66,17 +65,13 @@ static int job_document_ref(struct upfs *u, const struct fs_node *n,
 	if (rc == 0)
 		rc = copy_id(out->printer, sizeof(out->printer), n->owner,
 			     strlen(n->owner));
-	buf_init(&key, 4096);
 	if (rc == 0)
-		rc = tree_key(&key, TREE_PRINTERS, n->owner, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, out->job, u->opts.dir_ttl,
-				     RES_STALE_OK, &job, deps);
+		rc = tree_get_job(u, TREE_PRINTERS, n->owner, out->job, &job,
+				  deps);
 	if (rc == 0)
 		rc = (doc = job_document(job, slash + 1)) != NULL
 		     ? fill_ref(out, job, doc) : -ENOENT;
 	json_decref(job);
-	buf_release(&key);
 	return rc;
 }
 
@@ -87,16 +82,11 @@ static int queue_document_ref(struct upfs *u, const struct fs_node *n,
 	json_t *job = NULL, *share = NULL;
 	const json_t *doc;
 	const char *pid;
-	struct buf key;
 	int rc;
 
-	buf_init(&key, 4096);
 	rc = copy_id(out->job, sizeof(out->job), n->id, strlen(n->id));
 	if (rc == 0)
-		rc = tree_key(&key, TREE_SHARES, n->owner, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, n->id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job, deps);
+		rc = tree_get_job(u, TREE_SHARES, n->owner, n->id, &job, deps);
 	if (rc == 0)
 		rc = (doc = job_document(job, NULL)) != NULL
 		     ? fill_ref(out, job, doc) : -ENOENT;
@@ -111,7 +101,6 @@ static int queue_document_ref(struct upfs *u, const struct fs_node *n,
 	}
 	json_decref(job);
 	json_decref(share);
-	buf_release(&key);
 	return rc;
 }
 

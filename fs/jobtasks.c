@@ -211,7 +211,6 @@ static bool job_may_have_tasks(struct upfs *u, const char *printer,
 			       struct fs_deps *deps)
 {
 	json_t *list = NULL, *j = NULL;
-	struct buf key;
 	bool may = false;
 	int rc = 0;
 
@@ -224,12 +223,7 @@ static bool job_may_have_tasks(struct upfs *u, const char *printer,
 	}
 	if (may)
 		return true;
-	buf_init(&key, 4096);
-	rc = tree_key(&key, TREE_PRINTERS, printer, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, job, u->opts.dir_ttl,
-				     RES_STALE_OK, &j, deps);
-	buf_release(&key);
+	rc = tree_get_job(u, TREE_PRINTERS, printer, job, &j, deps);
 	may = rc != 0 || tree_str(j, "redirectedTo")[0] ||
 	      tree_has_string(json_object_get(json_object_get(j, "status"),
 					      "details"), "releaseWait");

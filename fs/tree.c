@@ -234,6 +234,21 @@ int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 	return member ? 0 : -ENOENT;
 }
 
+int tree_get_job(struct upfs *u, const char *prefix, const char *owner,
+		 const char *job, json_t **out, struct fs_deps *deps)
+{
+	struct buf key;
+	int rc;
+
+	buf_init(&key, 4096);
+	rc = tree_key(&key, prefix, owner, TREE_JOBS_SUFFIX);
+	if (rc == 0)
+		rc = tree_get_member(u, key.data, job, u->opts.dir_ttl,
+				     RES_STALE_OK, out, deps);
+	buf_release(&key);
+	return rc;
+}
+
 int64_t tree_parse_time(const char *iso)
 {
 	int64_t t;
@@ -557,17 +572,13 @@ static int list_job_documents(struct upfs *u, const struct fs_node *dir,
 {
 	json_t *job = NULL, *docs, *d;
 	struct names_entry *names = NULL;
-	struct buf key, b;
+	struct buf b;
 	size_t i, n = 0;
 	int64_t mtime;
 	int rc;
 
-	buf_init(&key, 4096);
 	buf_init(&b, 0);
-	rc = tree_key(&key, TREE_PRINTERS, dir->owner, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, dir->id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job, deps);
+	rc = tree_get_job(u, TREE_PRINTERS, dir->owner, dir->id, &job, deps);
 	if (rc)
 		goto out;
 	docs = json_object_get(job, "documents");
@@ -601,7 +612,6 @@ out:
 	if (names)
 		names_release(names, n);
 	json_decref(job);
-	buf_release(&key);
 	buf_release(&b);
 	return rc;
 }

@@ -53,6 +53,11 @@ int tree_list_objects(struct upfs *u, const char *key, enum fs_kind kind,
 int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 		    enum res_policy policy, json_t **out, struct fs_deps *deps);
 
+/* A job as its printer's or share's job listing holds it (prefix
+   TREE_PRINTERS or TREE_SHARES, owner that object's id). */
+int tree_get_job(struct upfs *u, const char *prefix, const char *owner,
+		 const char *job, json_t **out, struct fs_deps *deps);
+
 /* Seconds since the epoch of an ISO 8601 time, 0 when absent or invalid. */
 int64_t tree_parse_time(const char *iso);
 

@@ -121,15 +121,10 @@ static int job_xattrs(struct upfs *u, const char *prefix, const char *owner,
 		      const char *id, struct buf *out)
 {
 	json_t *job = NULL, *doc;
-	struct buf key;
 	char size[32];
 	int rc;
 
-	buf_init(&key, 4096);
-	rc = tree_key(&key, prefix, owner, TREE_JOBS_SUFFIX);
-	if (rc == 0)
-		rc = tree_get_member(u, key.data, id, u->opts.dir_ttl,
-				     RES_STALE_OK, &job, NULL);
+	rc = tree_get_job(u, prefix, owner, id, &job, NULL);
 	if (rc)
 		goto out;
 	doc = json_array_get(json_object_get(job, "documents"), 0);
@@ -149,7 +144,6 @@ static int job_xattrs(struct upfs *u, const char *prefix, const char *owner,
 		rc = put(out, "size", size);
 out:
 	json_decref(job);
-	buf_release(&key);
 	return rc;
 }
 

@@ -584,12 +584,19 @@ def test_connector_printers_when_the_listing_ignores_the_expand(emu,
     leaves the member out: each printer's own connectors are asked."""
     emu.call("POST", "/_emulator", {"listsIgnoreExpand": ["connectors"]})
     mount = upfs_mount(emu, options=["dir_ttl=60"])
+    mount.expect_warning(r"500|generalException")
     st = emu.state()
     cid = [c for c in st["connectors"]
            if c["displayName"] == "CONN-BLDG1"][0]["id"]
     want = sorted(_name_in_tree(emu, p) for p in st["printers"]
                   if cid in p.get("connectorIds", []))
     assert want
+    # A printer's connectors that cannot be read (500): a clean errno,
+    # never a partial list of links.
+    emu.set_faults("500:1,method=GET,route=/connectors$,times=1")
+    util.expect_errno(lambda: os.listdir(mount.p(
+        "connectors", "CONN-BLDG1", "printers")), errno.EIO)
+    emu.set_faults("")
     emu.reset_requests()
     assert sorted(os.listdir(mount.p("connectors", "CONN-BLDG1",
                                      "printers"))) == want
