@@ -521,6 +521,73 @@ def test_abort_needs_the_processing_task(emu, app, other_app, admin, alice,
     unchanged.check()
 
 
+def upload_session(client, pid, jid, did, data, name="stamped.pdf"):
+    return client("POST", "/print/printers/%s/jobs/%s/documents/%s/"
+                  "createUploadSession" % (pid, jid, did),
+                  {"properties": {"documentName": name,
+                                  "contentType": "application/pdf",
+                                  "size": len(data)}})
+
+
+def put_whole(emu, sess, data):
+    r = request(emu, "PUT", sess["uploadUrl"], data, headers={
+        "Content-Range": "bytes 0-%d/%d" % (len(data) - 1, len(data)),
+        "Content-Type": "application/octet-stream"})
+    assert r.status == 201, r.data
+
+
+def test_app_replaces_the_payload_of_a_held_job(emu, app, other_app, admin,
+                                                alice, pull_setup):
+    """Reference §3.0, §8.3 step 7: while its task is in processing the
+    application may replace a held job's document (createUploadSession
+    on the printer path, app-only); nobody else, and not after."""
+    definition, _, vp = pull_setup
+    jid, did, _ = print_to(emu, alice, SECURE_SHARE)
+    stamped = b"%PDF-1.7\n% stamped by the release app\n" + PDF[9:]
+    share = emu.share_by_name(SECURE_SHARE)
+    unchanged = Unchanged(emu)
+    assert_refused(upload_session(other_app, vp, jid, did, stamped), 403,
+                   "its task belongs to another application",
+                   codes=("accessDenied",))
+    assert_refused(app("POST", "/print/shares/%s/jobs/%s/documents/%s/"
+                       "createUploadSession" % (share["id"], jid, did),
+                       {"properties": {"documentName": "x.pdf",
+                                       "contentType": "application/pdf",
+                                       "size": 10}}), 403)
+    weak = Client(emu, token(emu, kind="app", client_id=APP,
+                             roles=["PrintJob.Read.All"]))
+    assert_refused(upload_session(weak, vp, jid, did, stamped), 403)
+    # Users still upload only to a new job.
+    assert_refused(upload_session(admin, vp, jid, did, stamped), 400,
+                   "not waiting for its document")
+    unchanged.check()
+    r = upload_session(app, vp, jid, did, stamped)
+    assert r.status == 200, r.data
+    put_whole(emu, r.json(), stamped)
+    assert held(emu, jid)       # still waiting for its release
+    assert download(emu, app, vp, jid, did) == stamped
+    doc = emu.job_document(jid)
+    assert (doc["size"], doc["documentName"]) == (len(stamped),
+                                                  "stamped.pdf")
+    assert doc["sha256"] == hashlib.sha256(stamped).hexdigest()
+    # A replacement whose task ended before its last byte changes nothing.
+    r = upload_session(app, vp, jid, did, PDF, name="late.pdf")
+    assert r.status == 200, r.data
+    (task,) = tasks_of(emu, jid)
+    app.ok("PATCH", "/print/taskDefinitions/%s/tasks/%s"
+           % (definition["id"], task["id"]),
+           {"status": {"state": "completed"}})
+    put_whole(emu, r.json(), PDF)
+    doc = emu.job_document(jid)
+    assert (doc["size"], doc["documentName"]) == (len(stamped),
+                                                  "stamped.pdf")
+    # Released: no task in processing, no new payload.
+    unchanged = Unchanged(emu)
+    assert_refused(upload_session(app, vp, jid, did, PDF), 403,
+                   "no task in processing", codes=("accessDenied",))
+    unchanged.check()
+
+
 def test_user_cancel_of_a_held_job_aborts_its_task(emu, alice, pull_setup):
     jid, _, _ = print_to(emu, alice, SECURE_SHARE)
     share = emu.share_by_name(SECURE_SHARE)

@@ -13,6 +13,10 @@ get 403 accessDenied from the router, as printing needs a user):
        docs' "admin testing before sharing"); others 403 accessDenied.
   createUploadSession, start (share or printer path)   the job's creator
        or a Printer Administrator; others 403 accessDenied.
+       createUploadSession on the printer path also takes an app-only
+       token with PrintJob.ReadWrite.All while a trigger of that
+       application holds the job with a task in processing (require_task):
+       the upload replaces the job's document (reference §8.3 step 7).
   cancel (printer or share path)          the creator or an administrator.
   abort (printer path)                    app-only tokens only, with a
        PrintJob.ReadWriteBasic.All, .ReadWrite.All or .Manage.All role,
@@ -366,16 +370,37 @@ def _check_content_type(state, printer, ctype):
                "%s." % (ctype, note, ", ".join(taken) or "nothing"))
 
 
+REPLACE_ROLES = ("PrintJob.ReadWrite.All", "PrintJob.Manage.All")
+
+
+def _app_job(req, state):
+    """(job, printer) for an app-only createUploadSession on the printer
+    path: the payload of a job its own trigger holds (reference §3.0,
+    §8.3 step 7), checked."""
+    require_role(req, REPLACE_ROLES)
+    printer, _, index, owner, _ = _target(req, state)
+    rec = state.job_in(index, owner, req.params["jid"])
+    require_task(req, state, rec, "replace the document of")
+    return rec, printer
+
+
 def create_upload_session(req, state):
     body = req.json()
     app = req.app
+    replace = req.claims.get("appid") if req.claims.get("kind") == "app" \
+        else None
     with state.lock:
-        rec, printer, _, _ = _job(req, state)
+        if replace:
+            rec, printer = _app_job(req, state)
+        else:
+            rec, printer, _, _ = _job(req, state)
         did = req.params["did"]
         if not any(d["id"] == did for d in rec["documents"]):
             raise not_found("printDocument", did)
         status = rec["status"]
-        if status["state"] != "paused" or \
+        if replace:
+            pass        # held, with the caller's task in processing
+        elif status["state"] != "paused" or \
                 "uploadPending" not in status["details"]:
             raise _bad("Print job '%s' is not waiting for its document "
                        "(state %s, details [%s]); a document can only be "
@@ -385,7 +410,7 @@ def create_upload_session(req, state):
         name, ctype, size = _properties(body)
         ctype = _check_content_type(state, printer, ctype)
         sess = app.uploads.create(state, rec["id"], did, name, ctype, size,
-                                  app.upload_seconds)
+                                  app.upload_seconds, replace)
     return Reply(200, {
         "@odata.context": "%s/$metadata#microsoft.graph.uploadSession"
                           % req.graph_base,
@@ -497,8 +522,10 @@ def register(router):
     for owner in ("printers", "shares", "printerShares"):
         base = "/print/%s/{id}/jobs" % owner
         add("POST", base, create_job, app_ok=False)
+        # An application replaces the payload of a job it holds, on the
+        # printer path only (reference §3.3).
         add("POST", base + "/{jid}/documents/{did}/createUploadSession",
-            create_upload_session, app_ok=False)
+            create_upload_session, app_ok=owner == "printers")
         add("POST", base + "/{jid}/start", start_job, app_ok=False)
         add("POST", base + "/{jid}/cancel", cancel_job, app_ok=False)
     add("POST", "/print/printers/{id}/jobs/{jid}/abort", abort_job)

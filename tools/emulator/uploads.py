@@ -96,8 +96,12 @@ class Session:
     """One open upload session. Ranges are inclusive [start, end] pairs."""
 
     def __init__(self, sid, token, state, jid, did, name, ctype, size,
-                 expires, path, fd):
+                 expires, path, fd, replace=False):
         self.id, self.token = sid, token
+        # The application whose new payload for a job it holds this is
+        # (printing.py), or None: it replaces the uploaded document while
+        # that application's task on the job is in processing.
+        self.replace = replace
         self.state, self.job_id, self.doc_id = state, jid, did
         self.name, self.content_type, self.size = name, ctype, size
         self.expires = expires          # epoch seconds
@@ -188,14 +192,16 @@ class Uploads:
 
     # --- sessions (call under no lock or State.lock) -----------------------
 
-    def create(self, state, jid, did, name, ctype, size, seconds):
+    def create(self, state, jid, did, name, ctype, size, seconds,
+               replace=False):
         """A new session for document did; it replaces any open one."""
         sid = util.new_id()
         path = os.path.join(self.parts, sid)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.ftruncate(fd, size)          # sparse
         sess = Session(sid, secrets.token_urlsafe(32), state, jid, did,
-                       name, ctype, size, time.time() + seconds, path, fd)
+                       name, ctype, size, time.time() + seconds, path, fd,
+                       replace)
         with self.lock:
             self._sweep_locked()
             for old in list(self.sessions.values()):
@@ -454,15 +460,27 @@ def put(req, app):
         raise
     if not app.uploads.unreserve(sess, start, end, True):
         return Reply(202, sess.status())
-    entry = app.uploads.store(sess)
-    _finish_document(sess, entry)
+    if sess.replace and not _still_held(sess):
+        app.uploads.remove(sess.id)
+    else:
+        _finish_document(sess, app.uploads.store(sess))
     return Reply(201, {"id": sess.doc_id, "documentName": sess.name,
                        "contentType": sess.content_type, "size": sess.size})
 
 
+def _still_held(sess):
+    """A replacement payload applies only while its application's task
+    on the job is in processing (reference §3.0): a job released,
+    redirected or ended meanwhile keeps the document it had."""
+    with sess.state.lock:
+        return sess.state.processing_task(sess.job_id, sess.replace) \
+            is not None
+
+
 def _finish_document(sess, entry):
     """Gives the job its document: properties set, upload no longer
-    pending. A job canceled or deleted meanwhile is left alone."""
+    pending (a replacement: the new payload of a held job). A job
+    canceled or deleted meanwhile is left alone."""
     state = sess.state
     with state.lock:
         rec = state.jobs.get(sess.job_id)
@@ -474,13 +492,14 @@ def _finish_document(sess, entry):
         else:
             return
         status = rec["status"]
-        if status["state"] != "paused" or \
-                "uploadPending" not in status["details"]:
+        if not sess.replace and (status["state"] != "paused" or
+                                 "uploadPending" not in status["details"]):
             return
         doc.update({"displayName": sess.name,
                     "contentType": sess.content_type, "size": sess.size,
                     "uploadedDateTime": util.now_str()})
-        rec["status"] = dict(status, details=[])
+        if not sess.replace:        # a held job stays held
+            rec["status"] = dict(status, details=[])
         rec["_sha256"] = entry["sha256"]
 
 
