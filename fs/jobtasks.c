@@ -61,43 +61,12 @@ static int ask_job(struct upfs *u, const char *printer, const char *job,
 	return rc;
 }
 
-/*
- * The printer and job ids a task's parentUrl names
- * (".../print/printers/{printer}/jobs/{job}"); -ENOENT when it names none.
- */
-static int parent_of(const json_t *task, char *printer, size_t plen,
-		     char *job, size_t jlen)
-{
-	const char *url = tree_str(task, "parentUrl");
-	const char *p = strstr(url, "/printers/"), *j;
-	size_t n;
-
-	if (p == NULL)
-		return -ENOENT;
-	p += strlen("/printers/");
-	j = strstr(p, "/jobs/");
-	if (j == NULL || (n = (size_t)(j - p)) == 0 || n >= plen)
-		return -ENOENT;
-	memcpy(printer, p, n);
-	printer[n] = '\0';
-	j += strlen("/jobs/");
-	n = strcspn(j, "/?#");
-	/* The job's URL may end in a slash, a query or a fragment; a
-	   longer path names something of the job's, not the job. */
-	if (n == 0 || n >= jlen ||
-	    (j[n] == '/' && j[n + 1] != '\0' && !strchr("?#", j[n + 1])))
-		return -ENOENT;
-	memcpy(job, j, n);
-	job[n] = '\0';
-	return 0;
-}
-
 static bool names_job(const json_t *task, const char *printer,
 		      const char *job)
 {
 	char p[256], j[256];
 
-	return parent_of(task, p, sizeof(p), j, sizeof(j)) == 0 &&
+	return pull_task_parent(task, p, sizeof(p), j, sizeof(j)) == 0 &&
 	       strcmp(p, printer) == 0 && strcmp(j, job) == 0;
 }
 
@@ -395,6 +364,7 @@ void jobtasks_expire_of_task(struct upfs *u, const json_t *task)
 {
 	char printer[256], job[256];
 
-	if (parent_of(task, printer, sizeof(printer), job, sizeof(job)) == 0)
+	if (pull_task_parent(task, printer, sizeof(printer), job,
+			     sizeof(job)) == 0)
 		jobtasks_expire(u, printer, job);
 }

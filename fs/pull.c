@@ -585,22 +585,74 @@ int pull_events_open(struct upfs *u, const char *definition,
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One URL path segment of n bytes, percent-decoded into out; false when
+   it does not fit, is empty, or decodes to a slash or a NUL. */
+static bool url_segment(const char *s, size_t n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		char c = s[i];
+
+		if (c == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c == '/' || c == '\0' || o + 1 >= len)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+int pull_task_parent(const json_t *task, char *printer, size_t plen,
+		     char *job, size_t jlen)
+{
+	const char *url = tree_str(task, "parentUrl");
+	const char *p = strstr(url, "/printers/"), *j;
+	size_t n;
+
+	if (p == NULL)
+		return -ENOENT;
+	p += strlen("/printers/");
+	j = strstr(p, "/jobs/");
+	if (j == NULL || !url_segment(p, (size_t)(j - p), printer, plen))
+		return -ENOENT;
+	j += strlen("/jobs/");
+	n = strcspn(j, "/?#");
+	/* The job's URL may end in a slash, a query or a fragment; a
+	   longer path names something of the job's, not the job. */
+	if (j[n] == '/' && j[n + 1] != '\0' && !strchr("?#", j[n + 1]))
+		return -ENOENT;
+	return url_segment(j, n, job, jlen) ? 0 : -ENOENT;
+}
+
 /* "task\tjob\tprinter\tuser\n" for a new task. */
 static int event_line(struct upfs *u, const json_t *task, struct buf *out)
 {
-	const char *url = tree_str(task, "parentUrl");
-	const char *p = strstr(url, "/printers/"), *j = strstr(url, "/jobs/");
 	char printer[128] = "", job[64] = "", why[300];
 	struct graph *app = identity_app(u, why, sizeof(why));
 	json_t *obj = NULL;
 	struct buf name, path;
 	int rc;
 
-	if (p && j && j > p + 10 && (size_t)(j - p - 10) < sizeof(printer)) {
-		memcpy(printer, p + 10, (size_t)(j - p - 10));
-		printer[j - p - 10] = '\0';
-		snprintf(job, sizeof(job), "%s", j + 6);
-	}
+	if (pull_task_parent(task, printer, sizeof(printer), job,
+			     sizeof(job)) != 0)
+		printer[0] = job[0] = '\0';
 	buf_init(&name, 0);
 	buf_init(&path, 4096);
 	if (printer[0] == '\0' || node_name_of(u, FS_PRINTERS, printer,

@@ -50,6 +50,14 @@ int pull_patch_status(struct upfs *u, const char *task,
 int pull_check_status_text(const struct buf *text, char *why,
 			   size_t why_len);
 
+/*
+ * The printer and job ids a task's parentUrl names
+ * (".../print/printers/{printer}/jobs/{job}", each segment
+ * percent-decoded); -ENOENT when it names none.
+ */
+int pull_task_parent(const json_t *task, char *printer, size_t plen,
+		     char *job, size_t jlen);
+
 /* An open events file. */
 struct pull_events;
 int pull_events_open(struct upfs *u, const char *definition,

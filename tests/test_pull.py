@@ -231,14 +231,26 @@ def test_upfsctl_release_never_guesses_between_printers(workdir):
     assert "more than one printer" in proc.stderr, proc.stderr
     # Its own printer as the destination (the rename would be a no-op
     # and the task completed where it is): refused.
-    proc = home.upfsctl("release", "7", "--to", "V2", "--from", "V2",
-                        "--mount", root)
-    assert proc.returncode != 0
-    assert "same printer" in proc.stderr, proc.stderr
-    proc = home.upfsctl("release", "7", "--to", "Floor", "--from", "V1",
+    for to, frm in (("V2", "V2"), ("V2/", "V2"), ("V2", "V2//")):
+        proc = home.upfsctl("release", "7", "--to", to, "--from", frm,
+                            "--mount", root)
+        assert proc.returncode != 0
+        assert "same printer" in proc.stderr, proc.stderr
+    # A path is not a printer's name.
+    for to, frm in (("../V2", "V1"), ("Floor", "./V1"), ("/", "V1"),
+                    ("Floor", "..")):
+        proc = home.upfsctl("release", "7", "--to", to, "--from", frm,
+                            "--mount", root)
+        assert proc.returncode != 0
+        assert "not a printer's folder name" in proc.stderr, proc.stderr
+    assert sorted(os.listdir(os.path.join(root, "printers", "V2",
+                                          "jobs"))) == ["7"]
+    proc = home.upfsctl("release", "7", "--to", "Floor/", "--from", "V1/",
                         "--mount", root)
     assert proc.returncode == 0, proc.stderr
     assert os.listdir(os.path.join(root, "printers", "V1", "jobs")) == []
+    assert os.listdir(os.path.join(root, "printers", "Floor", "jobs")) == \
+        ["7"]
 
 
 def test_abort_through_the_task_status(emu, admin, alice, workdir):

@@ -55,6 +55,25 @@ static bool is_dir(const char *path)
 	return d != NULL;
 }
 
+/*
+ * A printer as the user typed it, as the folder name it is: trailing
+ * slashes go ("V2/" is V2, which the holder search and the check against
+ * --from compare as names). False for a name that is not one folder.
+ */
+static bool printer_arg(const char *arg, char *out, size_t len)
+{
+	size_t n = strlen(arg);
+
+	while (n > 0 && arg[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= len || memchr(arg, '/', n) != NULL ||
+	    (n == 1 && arg[0] == '.') || (n == 2 && strncmp(arg, "..", 2) == 0))
+		return false;
+	memcpy(out, arg, n);
+	out[n] = '\0';
+	return true;
+}
+
 /* Whether the file at path reads "processing" (a task's status). */
 static bool reads_processing(const char *path)
 {
@@ -242,6 +261,7 @@ int ctl_release(int argc, char **argv)
 	};
 	const char *to = NULL, *mount = NULL, *profile = NULL, *job = NULL;
 	const char *from_printer = NULL;
+	char to_name[256], from_name[256];
 	char mnt[PATH_MAX], holder[256], from[PATH_MAX], dest[PATH_MAX];
 	char jobs[PATH_MAX], got[256];
 	struct ctl_profile p;
@@ -271,6 +291,18 @@ int ctl_release(int argc, char **argv)
 		release_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	if (!printer_arg(to, to_name, sizeof(to_name)) ||
+	    (from_printer &&
+	     !printer_arg(from_printer, from_name, sizeof(from_name)))) {
+		fprintf(stderr, "upfsctl: '%s' is not a printer's folder "
+				"name\n", printer_arg(to, to_name,
+						      sizeof(to_name)) ?
+				from_printer : to);
+		return CTL_EXIT_USAGE;
+	}
+	to = to_name;
+	if (from_printer)
+		from_printer = from_name;
 	/* A job moved onto its own printer moves nothing (the rename is a
 	   no-op): its task would be completed where it is, unreleased. */
 	if (from_printer && strcmp(from_printer, to) == 0) {
