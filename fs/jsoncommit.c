@@ -181,7 +181,7 @@ int jsoncommit(struct upfs *u, enum fs_kind kind, const char *id,
 	}
 	rc = graph_request(u->graph, "PATCH", path.data, body, NULL, &err);
 	/* A refusal (4xx) is a refusal; anything else may have happened. */
-	if (rc && (err.status == 0 || err.status >= 500 || err.status < 300) &&
+	if (rc && graph_err_unsettled(&err) &&
 	    applied_anyway(u, member, get.data, changes)) {
 		upfs_log(u, UPFS_LOG_INFO, "the PATCH of %s failed (%s) but the "
 			 "service holds the change: committed", path.data,

@@ -397,6 +397,25 @@ static void expire_all_tasks(struct upfs *u)
 	buf_release(&key);
 }
 
+/* Whether the job at job_path (as app reads it now) was redirected to a
+   job of printer to_printer (its redirectedTo names that job's URL). */
+static bool job_redirected(struct graph *app, const char *job_path,
+			   const char *to_printer)
+{
+	struct graph_err err = { 0 };
+	json_t *j = NULL;
+	struct buf want;
+	bool done;
+
+	buf_init(&want, 4096);
+	done = buf_printf(&want, "/printers/%s/", to_printer) == 0 &&
+	       graph_get(app, job_path, &j, &err) == 0 &&
+	       strstr(tree_str(j, "redirectedTo"), want.data) != NULL;
+	json_decref(j);
+	buf_release(&want);
+	return done;
+}
+
 int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 		  const char *to_printer)
 {
@@ -404,10 +423,11 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 	char why[300] = "";
 	struct graph *app = identity_app(u, why, sizeof(why));
 	json_t *body = json_pack("{s:s}", "destinationPrinterId", to_printer);
-	struct buf path;
+	struct buf path, post;
 	int rc = body ? 0 : -ENOMEM;
 
 	buf_init(&path, 4096);
+	buf_init(&post, 4096);
 	if (rc == 0 && app == NULL)
 		rc = -EACCES;
 	if (rc == 0)
@@ -415,9 +435,17 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 	if (rc == 0)
 		rc = graph_escape_segment(&path, job);
 	if (rc == 0)
-		rc = buf_append_str(&path, "/redirect");
+		rc = buf_printf(&post, "%s/redirect", path.data);
 	if (rc == 0)
-		rc = graph_request(app, "POST", path.data, body, NULL, &err);
+		rc = graph_request(app, "POST", post.data, body, NULL, &err);
+	/* Sent again, a lost redirect would be refused (no task left). */
+	if (rc && graph_err_unsettled(&err) &&
+	    job_redirected(app, path.data, to_printer)) {
+		upfs_log(u, UPFS_LOG_INFO, "the POST of %s failed (%s) but the "
+			 "service redirected the job: done", post.data,
+			 strerror(-rc));
+		rc = 0;
+	}
 	expire_jobs_of(u, from_printer);
 	expire_jobs_of(u, to_printer);
 	jobtasks_expire(u, from_printer, job);
@@ -426,6 +454,7 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 		expire_all_tasks(u);
 	json_decref(body);
 	buf_release(&path);
+	buf_release(&post);
 	return report(u, "redirecting the job", rc, &err, why);
 }
 

@@ -147,32 +147,103 @@ int shareops_mkdir(struct upfs *u, const char *name)
 	return 0;
 }
 
-/* The printer@odata.bind URL of the printer a link target names. */
-static int printer_bind(struct upfs *u, const char *target, struct buf *out)
+/* The printer@odata.bind URL of the printer a link target names, and
+   that printer's id (pid). */
+static int printer_bind(struct upfs *u, const char *target, struct buf *out,
+			struct buf *pid)
 {
-	struct buf pid;
-	int rc;
+	int rc = printer_of_target(u, target, pid);
 
-	buf_init(&pid, 4096);
-	rc = printer_of_target(u, target, &pid);
 	if (rc == 0)
 		rc = buf_printf(out, "%s/print/printers/",
 				graph_endpoint(u->graph));
 	if (rc == 0)
-		rc = graph_escape_segment(out, pid.data);
-	buf_release(&pid);
+		rc = graph_escape_segment(out, pid->data);
 	return rc;
+}
+
+/*
+ * What a share request asked of the service, to be read back when its
+ * reply was lost or a 5xx (graph_err_unsettled): the share gone, or
+ * named name and on printer_id (each when not NULL).
+ */
+struct share_want {
+	bool gone;
+	const char *name;
+	const char *printer_id;
+};
+
+/* Whether the service holds what want asks of share share_id now. */
+static bool share_holds(struct upfs *u, const char *share_id,
+			const struct share_want *want)
+{
+	struct graph_err err = { 0 };
+	json_t *share = NULL;
+	struct buf path;
+	bool holds = false;
+	int rc;
+
+	buf_init(&path, 4096);
+	rc = tree_key(&path, TREE_SHARES, share_id,
+		      "?$select=id,displayName&$expand=printer");
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &share, &err);
+	if (want->gone)
+		holds = rc != 0 && err.status == 404;
+	else if (rc == 0)
+		holds = (!want->name ||
+			 strcmp(tree_str(share, "displayName"), want->name) ==
+				 0) &&
+			(!want->printer_id ||
+			 strcmp(tree_str(json_object_get(share, "printer"),
+					 "id"), want->printer_id) == 0);
+	json_decref(share);
+	buf_release(&path);
+	return holds;
+}
+
+/* A share named name on printer_id at the service now (a create whose
+   reply was lost): its id in *id. */
+static bool share_made(struct upfs *u, const char *name,
+		       const char *printer_id, struct buf *id)
+{
+	const struct share_want want = { false, name, printer_id };
+	struct graph_err err = { 0 };
+	json_t *list = NULL, *v;
+	size_t i;
+	bool made = false;
+
+	if (graph_list(u->graph, TREE_SHARES "?$select=id,displayName", &list,
+		       NULL, &err) != 0)
+		return false;
+	json_array_foreach(list, i, v)
+		if (strcmp(tree_str(v, "displayName"), name) == 0 &&
+		    share_holds(u, tree_str(v, "id"), &want)) {
+			made = buf_append_str(id, tree_str(v, "id")) == 0;
+			break;
+		}
+	json_decref(list);
+	return made;
+}
+
+static void log_settled(struct upfs *u, const char *method,
+			const char *path, int rc)
+{
+	upfs_log(u, UPFS_LOG_INFO, "the %s of %s failed (%s) but the service "
+		 "holds the change: done", method, path, strerror(-rc));
 }
 
 int shareops_create(struct upfs *u, const char *name, const char *target)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
-	struct buf bind;
+	struct buf bind, pid, made;
 	int rc;
 
 	buf_init(&bind, 4096);
-	rc = printer_bind(u, target, &bind);
+	buf_init(&pid, 4096);
+	buf_init(&made, 4096);
+	rc = printer_bind(u, target, &bind, &pid);
 	if (rc == 0 && (body = json_pack("{s:s, s:s}", "displayName", name,
 					 "printer@odata.bind",
 					 bind.data)) == NULL)
@@ -180,17 +251,25 @@ int shareops_create(struct upfs *u, const char *name, const char *target)
 	if (rc == 0)
 		rc = share_errno(graph_request(u->graph, "POST", TREE_SHARES,
 					       body, NULL, &err), &err);
+	/* Sent again, a lost create would be refused as a taken name. */
+	if (rc && graph_err_unsettled(&err) &&
+	    share_made(u, name, pid.data, &made)) {
+		log_settled(u, "POST", TREE_SHARES, rc);
+		rc = 0;
+	}
 	if (rc == 0)
 		pending_remove(u, name);
 	expire_shares(u, NULL);
 	json_decref(body);
 	buf_release(&bind);
+	buf_release(&pid);
+	buf_release(&made);
 	return report(u, "creating the share", rc, &err);
 }
 
 static int share_request(struct upfs *u, const char *method,
 			 const char *share_id, json_t *body,
-			 struct graph_err *err)
+			 const struct share_want *want, struct graph_err *err)
 {
 	struct buf path;
 	int rc;
@@ -200,6 +279,10 @@ static int share_request(struct upfs *u, const char *method,
 	if (rc == 0)
 		rc = share_errno(graph_request(u->graph, method, path.data, body,
 					       NULL, err), err);
+	if (rc && graph_err_unsettled(err) && share_holds(u, share_id, want)) {
+		log_settled(u, method, path.data, rc);
+		rc = 0;
+	}
 	expire_shares(u, share_id);
 	buf_release(&path);
 	return rc;
@@ -218,7 +301,8 @@ int shareops_rmdir(struct upfs *u, const char *name)
 	buf_init(&id, 4096);
 	rc = node_id_of(u, FS_SHARES, name, &id);
 	if (rc == 0)
-		rc = share_request(u, "DELETE", id.data, NULL, &err);
+		rc = share_request(u, "DELETE", id.data, NULL,
+				   &(struct share_want){ .gone = true }, &err);
 	buf_release(&id);
 	return report(u, "deleting the share", rc, &err);
 }
@@ -239,7 +323,8 @@ int shareops_rename(struct upfs *u, const char *from, const char *to)
 	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = share_request(u, "PATCH", id.data, body, &err);
+		rc = share_request(u, "PATCH", id.data, body,
+				   &(struct share_want){ .name = to }, &err);
 	json_decref(body);
 	buf_release(&id);
 	buf_release(&other);
@@ -251,18 +336,23 @@ int shareops_set_printer(struct upfs *u, const char *share_id,
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
-	struct buf bind;
+	struct buf bind, pid;
 	int rc;
 
 	buf_init(&bind, 4096);
-	rc = printer_bind(u, target, &bind);
+	buf_init(&pid, 4096);
+	rc = printer_bind(u, target, &bind, &pid);
 	if (rc == 0 && (body = json_pack("{s:s}", "printer@odata.bind",
 					 bind.data)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = share_request(u, "PATCH", share_id, body, &err);
+		rc = share_request(u, "PATCH", share_id, body,
+				   &(struct share_want){ .printer_id =
+							 pid.data },
+				   &err);
 	json_decref(body);
 	buf_release(&bind);
+	buf_release(&pid);
 	return report(u, "swapping the share's printer", rc, &err);
 }
 

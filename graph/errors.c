@@ -317,6 +317,11 @@ bool graph_err_is(const struct graph_err *err, const char *code)
 		strcasecmp(err->inner_code, code) == 0);
 }
 
+bool graph_err_unsettled(const struct graph_err *err)
+{
+	return err->status < 300 || err->status >= 500;
+}
+
 bool graph_err_tls_untrusted(const struct graph_err *err)
 {
 	return err->curl_code == CURLE_PEER_FAILED_VERIFICATION ||

@@ -142,6 +142,15 @@ bool graph_err_tls_untrusted(const struct graph_err *err);
    its innermost innerError's (Graph codes are compared without case). */
 bool graph_err_is(const struct graph_err *err, const char *code);
 
+/*
+ * Whether a failed request may have been carried out all the same: no
+ * reply came (the connection died after sending), the service failed
+ * (5xx: it may have done the work first), or a success's reply could not
+ * be read. A refusal (4xx) was not. The caller reads the service's state
+ * before it calls such a write failed.
+ */
+bool graph_err_unsettled(const struct graph_err *err);
+
 /* "HTTP 403 accessDenied: message (request-id …)" or the curl failure. */
 void graph_err_format(const struct graph_err *err, char *out, size_t len);
 

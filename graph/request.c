@@ -717,6 +717,9 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 			   struct graph_xfer *x, char **token,
 			   struct graph_err *err)
 {
+	/* An attempt of this DELETE may have been carried out (its reply
+	   lost, a 5xx): a 404 after it is the deletion done, not a miss. */
+	bool deleted_maybe = false;
 	bool reauthed = false;
 	int attempt = 0, throttled_s = 0, rc;
 
@@ -733,6 +736,14 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		graph_throttle_leave(&g->throttle, probe, err);
 		if (rc == 0)
 			return 0;
+		if (deleted_maybe && err->status == 404) {
+			graph_trace(g, "%s: 404 after an attempt that may have "
+				       "deleted it: deleted", x->shown);
+			graph_err_clear(err);
+			x->resp->status = 204;
+			buf_reset(&x->resp->body);
+			return 0;
+		}
 		if (err->status == 401 && *token && !reauthed) {
 			reauthed = true;
 			if (!graph_reauth(g, token, &rc, err))
@@ -758,6 +769,9 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		} else if (attempt >= g->max_retries) {
 			return rc;
 		}
+		if (graph_method_is(req, "DELETE") && err->status != 429 &&
+		    graph_err_unsettled(err))
+			deleted_maybe = true;
 		attempt++;
 		graph_stats_count(g, GRAPH_STAT_RETRIES);
 		if (!graph_backoff(g, x, attempt, err->retry_after)) {

@@ -6,6 +6,7 @@ memory bound, and rm cancelling a job.
 Failures (permanent refusals, offline, faults, kill -9) are in
 test_print_failures.py."""
 
+import errno
 import hashlib
 import os
 import subprocess
@@ -498,7 +499,9 @@ def test_a_reused_spool_file_carries_only_the_new_document(emulator,
 
 # --- rm cancels; a job's status follows it -----------------------------------
 
-def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
+def printing_job(start_emulator, upfs_mount, workdir):
+    """x.pdf printed through a fresh mount, its job held in processing for
+    a minute: (emulator, mount, queue/, the job)."""
     emu = start_emulator(extra_args=["--job-seconds", "60"])
     mount = upfs_mount(emu)
     share = emu.share_by_name(SHARE)
@@ -509,6 +512,11 @@ def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
     util.run(["cp", src, queue + "/"])
     job = assert_printed_once(emu, share["id"], before, "x.pdf", data)
     assert job["state"] == "processing"
+    return emu, mount, queue, job
+
+
+def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
+    emu, _, queue, job = printing_job(start_emulator, upfs_mount, workdir)
     emu.reset_requests()
 
     util.run(["rm", os.path.join(queue, "x.pdf")])
@@ -520,6 +528,40 @@ def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
     assert routes.get("POST /print/printers/{id}/jobs/{jid}/cancel") == 1, \
         routes
     assert "x.pdf" not in os.listdir(queue)
+
+
+CANCEL_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
+                 "truncated:1", "malformed:1"]
+
+
+@pytest.mark.parametrize("fault", CANCEL_FAULTS,
+                         ids=[f.split(":")[0] for f in CANCEL_FAULTS])
+def test_rm_whose_cancel_meets_a_fault(start_emulator, upfs_mount, workdir,
+                                       fault):
+    """The cancel meets a fault (twice, if sent twice): rm returns 0
+    exactly when the job is canceled at the service, else a clean errno
+    with the job still listed."""
+    emu, mount, queue, job = printing_job(start_emulator, upfs_mount,
+                                          workdir)
+    mount.expect_warning(r".")
+    emu.set_faults("%s,method=POST,route=/cancel$,times=2" % fault)
+    try:
+        os.unlink(os.path.join(queue, "x.pdf"))
+        rc = 0
+    except OSError as exc:
+        rc = exc.errno
+    emu.set_faults("")
+    canceled = emu.job(job["id"])["state"] == "canceled"
+    if rc == 0:
+        assert canceled, "rm returned 0 but the job is %s" % \
+            emu.job(job["id"])["state"]
+        assert "x.pdf" not in os.listdir(queue)
+    else:
+        assert rc in (errno.EIO, errno.EAGAIN, errno.ECONNRESET,
+                      errno.EPROTO), errno.errorcode[rc]
+        assert not canceled, "rm failed (%s) but the job was canceled" % \
+            errno.errorcode[rc]
+        assert "x.pdf" in os.listdir(queue)
 
 
 def test_job_status_follows_a_printed_job(emulator, upfs_mount, workdir):

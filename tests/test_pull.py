@@ -151,6 +151,43 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
+REDIRECT_FAULTS = ["500:1", "503:1", "reset:1", "drop:1", "truncated:1",
+                   "malformed:1"]
+
+
+@pytest.mark.parametrize("fault", REDIRECT_FAULTS,
+                         ids=[f.split(":")[0] for f in REDIRECT_FAULTS])
+def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
+    """mv of a held job is one POST (redirect). Its reply lost or a 5xx:
+    mv returns 0 exactly when the service moved the job (sent again, the
+    redirect would be refused: no task is left), else a clean errno with
+    the job still held."""
+    admin.expect_warning(r".")
+    job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
+    floor3 = [p["id"] for p in emu.state(only=["printers"])["printers"]
+              if p["displayName"] == FLOOR3][0]
+    before = len(emu.jobs(printerId=floor3))
+    emu.set_faults("%s,method=POST,route=/redirect$,times=2" % fault)
+    try:
+        os.rename(admin.p("printers", VIRTUAL, "jobs", job_id),
+                  admin.p("printers", FLOOR3, "jobs", job_id))
+        rc = 0
+    except OSError as exc:
+        rc = exc.errno
+    emu.set_faults("")
+    # The redirect completes the task and makes one job on FLOOR3.
+    moved = tasks(emu)[0]["state"] == "completed"
+    assert len(emu.jobs(printerId=floor3)) == before + moved
+    if rc == 0:
+        assert moved, "mv returned 0 but the job was not redirected"
+    else:
+        assert rc in (errno.EIO, errno.EAGAIN, errno.ECONNRESET,
+                      errno.EPROTO), errno.errorcode[rc]
+        assert not moved, "mv failed (%s) but the service redirected the " \
+            "job" % errno.errorcode[rc]
+        assert tasks(emu)[0]["state"] == "processing"
+
+
 def test_upfsctl_release(emu, admin, alice, workdir):
     job_id = held_task(emu, admin, alice, workdir, "contract.pdf")["jobId"]
     home = signin.Home(workdir, emu, profile="release")

@@ -1044,3 +1044,115 @@ def test_non_admin_sees_permission_files_read_only(emu, bob, admin):
         assert mode == 0o644, "%s is %o for the admin" % (name, mode)
     # The share's options are this mount's own: bob may keep his.
     assert os.stat(os.path.join(d, "options")).st_mode & 0o777 == 0o644
+
+
+# --- a share request meets a fault -------------------------------------------
+#
+# Each one-request change of a share meets a fault (twice, if it is sent
+# twice). The call returns 0 exactly when the service holds the change,
+# else a clean errno with the service as it was: a lost reply (drop,
+# truncated, malformed) or a 5xx may hide a change made, which upfs reads
+# back before it says the call failed (a retry would meet a refusal).
+
+SHARE_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
+                "truncated:1", "malformed:1"]
+CLEAN = {errno.EIO, errno.EAGAIN, errno.ECONNRESET, errno.ETIMEDOUT,
+         errno.EPROTO}
+
+
+def call_errno(fn):
+    try:
+        fn()
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+def spare_id(emu):
+    return [p for p in emu.state(only=["printers"])["printers"]
+            if p["displayName"] == SPARE][0]["id"]
+
+
+def shares_named(emu, name):
+    return [s for s in emu.state(only=["shares"])["shares"]
+            if s["displayName"] == name]
+
+
+def swap_printer(admin):
+    proc = util.run(["ln", "-sfn", "../../printers/" + SPARE, "printer"],
+                    cwd=admin.p("shares", SHARE), check=False)
+    return 0 if proc.returncode == 0 else errno.EIO
+
+
+def share_op(op, emu, admin):
+    """(fault route, the call, whether the service holds its change, what
+    the mount shows once it agrees)."""
+    shares = admin.p("shares")
+    sid = share_of(emu, SHARE)["id"]
+    if op == "create":
+        os.mkdir(os.path.join(shares, "Annex"))
+        return ("method=POST,route=/print/shares$",
+                lambda: call_errno(lambda: os.symlink(
+                    "../../printers/" + SPARE,
+                    os.path.join(shares, "Annex", "printer"))),
+                lambda: [s["printerId"] for s in shares_named(emu, "Annex")]
+                == [spare_id(emu)],
+                lambda done: os.path.islink(os.path.join(
+                    shares, "Annex", "printer")) == done)
+    if op == "rename":
+        return ("method=PATCH,route=/print/shares/",
+                lambda: call_errno(lambda: os.rename(
+                    os.path.join(shares, SHARE),
+                    os.path.join(shares, "Front Desk"))),
+                lambda: [s["id"] for s in shares_named(emu, "Front Desk")]
+                == [sid],
+                lambda done: ("Front Desk" in os.listdir(shares)) == done
+                and (SHARE in os.listdir(shares)) != done)
+    if op == "swap":
+        return ("method=PATCH,route=/print/shares/",
+                lambda: swap_printer(admin),
+                lambda: share_of(emu, SHARE)["printerId"] == spare_id(emu),
+                lambda done: (os.readlink(os.path.join(
+                    shares, SHARE, "printer")) == "../../printers/" + SPARE)
+                == done)
+    if op == "delete":
+        return ("method=DELETE,route=/print/shares/",
+                lambda: call_errno(lambda: os.rmdir(
+                    os.path.join(shares, SHARE))),
+                lambda: shares_named(emu, SHARE) == [],
+                lambda done: (SHARE in os.listdir(shares)) != done)
+    assert op == "allow_all_users"
+    path = os.path.join(shares, SHARE, "allow_all_users")
+    return ("method=PATCH,route=/print/shares/",
+            lambda: close_errno(path, "true\n", "w"),
+            lambda: share_of(emu, SHARE)["allowAllUsers"] is True,
+            lambda done: read(path) == ("true\n" if done else "false\n"))
+
+
+SHARE_OPS = ["create", "rename", "swap", "delete", "allow_all_users"]
+
+
+@pytest.mark.parametrize("op", SHARE_OPS)
+@pytest.mark.parametrize("fault", SHARE_FAULTS,
+                         ids=[f.split(":")[0] for f in SHARE_FAULTS])
+def test_a_share_request_meets_a_fault(emu, admin, op, fault):
+    admin.expect_warning(r".")
+    route, call, held, shown = share_op(op, emu, admin)
+    assert not held()
+    emu.set_faults("%s,%s,times=2" % (fault, route))
+    rc = call()
+    emu.set_faults("")
+    done = held()
+    if rc == 0:
+        assert done, "%s returned 0 but the service lacks the change" % op
+    else:
+        assert rc in CLEAN, "%s failed with %s" % (op, errno.errorcode[rc])
+        assert not done, "%s failed (%s) but the service holds the change" % (
+            op, errno.errorcode[rc])
+        assert admin.status()["last_error"] not in ("", "none")
+    util.wait_until(lambda: shown(done), timeout=10,
+                    what="the mount to show what the service holds")
+    if op == "create" and rc:
+        # The name is still the pending share's: ln again makes one share.
+        assert call() == 0
+        assert len(shares_named(emu, "Annex")) == 1

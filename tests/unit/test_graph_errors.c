@@ -376,8 +376,33 @@ static void test_new(void)
 	graph_free(g);
 }
 
+/* A write that failed this way may have been carried out: read back. */
+static void test_unsettled(void)
+{
+	static const struct {
+		long status;
+		bool unsettled;
+	} cases[] = {
+		{ 0, true },	/* no reply: reset, dropped, timed out */
+		{ 200, true },	/* a success whose body could not be read */
+		{ 204, true },
+		{ 500, true }, { 502, true }, { 503, true }, { 504, true },
+		{ 400, false }, { 401, false }, { 403, false }, { 404, false },
+		{ 409, false }, { 429, false }, { 302, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct graph_err e = { .status = cases[i].status };
+
+		CHECK_MSG(graph_err_unsettled(&e) == cases[i].unsettled,
+			  "status %ld: unsettled %d, want %d", cases[i].status,
+			  !cases[i].unsettled, cases[i].unsettled);
+	}
+}
+
 int main(void)
 {
+	test_unsettled();
 	test_http();
 	test_curl();
 	test_body();
