@@ -38,6 +38,26 @@ static void expire_printer(struct upfs *u, const char *printer_id)
 	buf_release(&key);
 }
 
+/*
+ * After a write whose reply was lost or a 5xx (graph_err_unsettled):
+ * whether the object at path, as g reads it now, holds want at member
+ * (of its object outer, when not NULL). Sent again, the write might be
+ * refused for having been done.
+ */
+static bool reads_back(struct graph *g, const char *path, const char *outer,
+		       const char *member, const char *want)
+{
+	struct graph_err err = { 0 };
+	json_t *obj = NULL;
+	bool holds;
+
+	holds = graph_get(g, path, &obj, &err) == 0 &&
+		strcmp(tree_str(outer ? json_object_get(obj, outer) : obj,
+				member), want) == 0;
+	json_decref(obj);
+	return holds;
+}
+
 static void expire_jobs(struct upfs *u, const char *printer_id)
 {
 	struct buf key;
@@ -63,6 +83,9 @@ int adminops_unregister_printer(struct upfs *u, const char *name)
 	if (rc == 0) {
 		rc = graph_request(u->graph, "DELETE", path.data, NULL, NULL,
 				   &err);
+		if (rc && graph_err_unsettled(&err) &&
+		    tree_gone_now(u->graph, path.data))
+			rc = 0;
 		expire_printer(u, id.data);
 	}
 	buf_release(&id);
@@ -93,6 +116,9 @@ int adminops_rename(struct upfs *u, enum fs_kind top, const char *from,
 	if (rc == 0) {
 		rc = graph_request(u->graph, "PATCH", path.data, body, NULL,
 				   &err);
+		if (rc && graph_err_unsettled(&err) &&
+		    reads_back(u->graph, path.data, NULL, "displayName", to))
+			rc = 0;
 		res_expire(u, prefix);
 		if (top == FS_PRINTERS)
 			expire_printer(u, id.data);
@@ -144,13 +170,22 @@ static int split_command(const struct buf *text, char *cmd, size_t cmd_len,
 	return 0;
 }
 
+/*
+ * POSTs an action. done (when not NULL) is the object whose state
+ * (status.state) reads done_state once the action was carried out: read
+ * back when the reply was lost.
+ */
 static int post_action(struct graph *g, const char *path, json_t *body,
-		       char *why, size_t why_len, const char *what)
+		       const char *done, const char *done_state, char *why,
+		       size_t why_len, const char *what)
 {
 	struct graph_err err = { 0 };
 	char detail[300];
 	int rc = graph_request(g, "POST", path, body, NULL, &err);
 
+	if (rc && done && graph_err_unsettled(&err) &&
+	    reads_back(g, done, "status", "state", done_state))
+		rc = 0;
 	if (rc) {
 		graph_err_format(&err, detail, sizeof(detail));
 		snprintf(why, why_len, "%s: %s", what, detail);
@@ -173,8 +208,8 @@ static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 	rc = tree_key(&path, TREE_PRINTERS, printer,
 		      "/restoreFactoryDefaults");
 	if (rc == 0)
-		rc = post_action(u->graph, path.data, NULL, why, why_len,
-				 "restoring factory defaults");
+		rc = post_action(u->graph, path.data, NULL, NULL, NULL, why,
+				 why_len, "restoring factory defaults");
 	expire_printer(u, printer);
 	buf_release(&path);
 	return rc;
@@ -187,7 +222,7 @@ static int job_ctl(struct upfs *u, const char *job, const char *printer,
 	bool cancel = strcmp(cmd, "cancel") == 0;
 	struct graph *g = u->graph;
 	json_t *body = NULL;
-	struct buf path;
+	struct buf path, post;
 	int rc;
 
 	if (!cancel && strcmp(cmd, "abort") != 0) {
@@ -203,22 +238,26 @@ static int job_ctl(struct upfs *u, const char *job, const char *printer,
 	if (!cancel && (g = identity_app(u, why, why_len)) == NULL)
 		return -EACCES;
 	buf_init(&path, 4096);
+	buf_init(&post, 4096);
 	rc = tree_key(&path, TREE_PRINTERS, printer, "/jobs/");
 	if (rc == 0)
 		rc = graph_escape_segment(&path, job);
 	if (rc == 0)
-		rc = buf_append_str(&path, cancel ? "/cancel" : "/abort");
+		rc = buf_printf(&post, "%s/%s", path.data,
+				cancel ? "cancel" : "abort");
 	/* abort takes an optional reason (reference §3.2). */
 	if (rc == 0 && !cancel && arg[0] &&
 	    (body = json_pack("{s:s}", "reason", arg)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = post_action(g, path.data, body, why, why_len,
+		rc = post_action(g, post.data, body, path.data,
+				 cancel ? "canceled" : "aborted", why, why_len,
 				 cancel ? "cancelling the job"
 					: "aborting the job");
 	expire_jobs(u, printer);
 	json_decref(body);
 	buf_release(&path);
+	buf_release(&post);
 	return rc;
 }
 

@@ -186,11 +186,11 @@ static bool share_holds(struct upfs *u, const char *share_id,
 	buf_init(&path, 4096);
 	rc = tree_key(&path, TREE_SHARES, share_id,
 		      "?$select=id,displayName&$expand=printer");
-	if (rc == 0)
-		rc = graph_get(u->graph, path.data, &share, &err);
-	if (want->gone)
-		holds = rc != 0 && err.status == 404;
+	if (rc == 0 && want->gone)
+		holds = tree_gone_now(u->graph, path.data);
 	else if (rc == 0)
+		rc = graph_get(u->graph, path.data, &share, &err);
+	if (rc == 0 && !want->gone)
 		holds = (!want->name ||
 			 strcmp(tree_str(share, "displayName"), want->name) ==
 				 0) &&

@@ -275,6 +275,16 @@ bool tree_has_string(const json_t *array, const char *value)
 	return false;
 }
 
+bool tree_gone_now(struct graph *g, const char *path)
+{
+	struct graph_err err = { 0 };
+	json_t *obj = NULL;
+	int rc = graph_get(g, path, &obj, &err);
+
+	json_decref(obj);
+	return rc != 0 && err.status == 404;
+}
+
 bool tree_job_is_final(const json_t *job)
 {
 	const char *state = tree_str(json_object_get(job, "status"), "state");

@@ -66,6 +66,9 @@ const char *tree_str(const json_t *obj, const char *name);
 
 /* Whether the array holds the string value. */
 bool tree_has_string(const json_t *array, const char *value);
+/* Whether the service answers 404 for path now (as g): a DELETE whose
+   reply was lost (graph_err_unsettled) was carried out. */
+bool tree_gone_now(struct graph *g, const char *path);
 
 /* "state: detail, detail" of a printerStatus or printJobStatus. */
 int tree_status_line(struct buf *out, const json_t *status);

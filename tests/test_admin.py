@@ -805,3 +805,65 @@ def test_registration_refusals(emu, registrar, workdir, bob):
                                   "HTTP 403"), proc.stderr
     assert "Lobby Kiosk" not in [p["displayName"] for p in
                                  emu.state(only=["printers"])["printers"]]
+
+
+# --- a one-request change meets a fault --------------------------------------
+#
+# The reply lost (dropped, cut short, not JSON), a 5xx, a reset or a 429:
+# the call returns 0 exactly when the service holds the change, else a
+# clean errno with nothing changed (sent again, a rename or a cancel that
+# was carried out could meet a refusal).
+
+def admin_op(op, emu, admin):
+    """(fault spec route, the call, whether the service holds its change,
+    what the mount shows once it agrees)."""
+    printers = admin.p("printers")
+    if op == "rename-printer":
+        pid = printer_of(emu, SPARE)["id"]
+        return ("method=PATCH,route=/print/printers/",
+                lambda: util.call_errno(lambda: os.rename(
+                    os.path.join(printers, SPARE),
+                    os.path.join(printers, "Spare 2"))),
+                lambda: [p["id"] for p in emu.state(only=["printers"])[
+                    "printers"] if p["displayName"] == "Spare 2"] == [pid],
+                lambda done: ("Spare 2" in os.listdir(printers)) == done)
+    if op == "rename-connector":
+        connectors = admin.p("connectors")
+        return ("method=PATCH,route=/print/connectors/",
+                lambda: util.call_errno(lambda: os.rename(
+                    os.path.join(connectors, "CONN-BERLIN"),
+                    os.path.join(connectors, "CONN-BER-1"))),
+                lambda: "CONN-BER-1" in [c["displayName"] for c in
+                                         emu.state()["connectors"]],
+                lambda done: ("CONN-BER-1" in os.listdir(connectors)) ==
+                done)
+    if op == "unregister":
+        return ("method=DELETE,route=/print/printers/",
+                lambda: util.call_errno(lambda: os.rmdir(
+                    os.path.join(printers, SPARE))),
+                lambda: SPARE not in [p["displayName"] for p in emu.state(
+                    only=["printers"])["printers"]],
+                lambda done: (SPARE in os.listdir(printers)) != done)
+    assert op == "cancel-ctl"
+    job = [j for j in emu.jobs() if j["state"] == "pending" and
+           j["createdBy"] == BOB][0]
+    folder = os.path.join(printers, printer_of_id(emu, job["printerId"]),
+                          "jobs", job["id"])
+    return ("method=POST,route=/cancel$",
+            lambda: util.close_errno(os.path.join(folder, "ctl"),
+                                     "cancel\n"),
+            lambda: emu.job(job["id"])["state"] == "canceled",
+            lambda done: util.read_text(os.path.join(
+                folder, "status")).startswith("canceled") == done)
+
+
+@pytest.mark.parametrize("op", ["rename-printer", "rename-connector",
+                                "unregister", "cancel-ctl"])
+@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
+                         ids=[f.split(":")[0]
+                              for f in util.ONE_REQUEST_FAULTS])
+def test_an_admin_request_meets_a_fault(emu, admin, op, fault):
+    admin.expect_warning(r".")
+    route, call, held, shown = admin_op(op, emu, admin)
+    util.check_change_under_fault(emu, admin, "%s,%s,times=2" % (fault, route),
+                                  op, call, held, shown)

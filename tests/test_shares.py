@@ -1054,20 +1054,6 @@ def test_non_admin_sees_permission_files_read_only(emu, bob, admin):
 # truncated, malformed) or a 5xx may hide a change made, which upfs reads
 # back before it says the call failed (a retry would meet a refusal).
 
-SHARE_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
-                "truncated:1", "malformed:1"]
-CLEAN = {errno.EIO, errno.EAGAIN, errno.ECONNRESET, errno.ETIMEDOUT,
-         errno.EPROTO}
-
-
-def call_errno(fn):
-    try:
-        fn()
-    except OSError as exc:
-        return exc.errno
-    return 0
-
-
 def spare_id(emu):
     return [p for p in emu.state(only=["printers"])["printers"]
             if p["displayName"] == SPARE][0]["id"]
@@ -1092,7 +1078,7 @@ def share_op(op, emu, admin):
     if op == "create":
         os.mkdir(os.path.join(shares, "Annex"))
         return ("method=POST,route=/print/shares$",
-                lambda: call_errno(lambda: os.symlink(
+                lambda: util.call_errno(lambda: os.symlink(
                     "../../printers/" + SPARE,
                     os.path.join(shares, "Annex", "printer"))),
                 lambda: [s["printerId"] for s in shares_named(emu, "Annex")]
@@ -1101,7 +1087,7 @@ def share_op(op, emu, admin):
                     shares, "Annex", "printer")) == done)
     if op == "rename":
         return ("method=PATCH,route=/print/shares/",
-                lambda: call_errno(lambda: os.rename(
+                lambda: util.call_errno(lambda: os.rename(
                     os.path.join(shares, SHARE),
                     os.path.join(shares, "Front Desk"))),
                 lambda: [s["id"] for s in shares_named(emu, "Front Desk")]
@@ -1117,7 +1103,7 @@ def share_op(op, emu, admin):
                 == done)
     if op == "delete":
         return ("method=DELETE,route=/print/shares/",
-                lambda: call_errno(lambda: os.rmdir(
+                lambda: util.call_errno(lambda: os.rmdir(
                     os.path.join(shares, SHARE))),
                 lambda: shares_named(emu, SHARE) == [],
                 lambda done: (SHARE in os.listdir(shares)) != done)
@@ -1133,25 +1119,15 @@ SHARE_OPS = ["create", "rename", "swap", "delete", "allow_all_users"]
 
 
 @pytest.mark.parametrize("op", SHARE_OPS)
-@pytest.mark.parametrize("fault", SHARE_FAULTS,
-                         ids=[f.split(":")[0] for f in SHARE_FAULTS])
+@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
+                         ids=[f.split(":")[0]
+                              for f in util.ONE_REQUEST_FAULTS])
 def test_a_share_request_meets_a_fault(emu, admin, op, fault):
     admin.expect_warning(r".")
     route, call, held, shown = share_op(op, emu, admin)
-    assert not held()
-    emu.set_faults("%s,%s,times=2" % (fault, route))
-    rc = call()
-    emu.set_faults("")
-    done = held()
-    if rc == 0:
-        assert done, "%s returned 0 but the service lacks the change" % op
-    else:
-        assert rc in CLEAN, "%s failed with %s" % (op, errno.errorcode[rc])
-        assert not done, "%s failed (%s) but the service holds the change" % (
-            op, errno.errorcode[rc])
-        assert admin.status()["last_error"] not in ("", "none")
-    util.wait_until(lambda: shown(done), timeout=10,
-                    what="the mount to show what the service holds")
+    rc = util.check_change_under_fault(emu, admin, "%s,%s,times=2"
+                                       % (fault, route), op, call, held,
+                                       shown)
     if op == "create" and rc:
         # The name is still the pending share's: ln again makes one share.
         assert call() == 0

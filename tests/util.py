@@ -715,6 +715,49 @@ def assert_json_equal(actual, expected, what):
                                                            "\n".join(diff)))
 
 
+# Faults that spoil one request's reply or refuse it for now, by the
+# emulator's spec (tools/emulator/faults.py).
+ONE_REQUEST_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
+                      "truncated:1", "malformed:1"]
+# What a change that failed may say: the service failed, was unreachable
+# or answered nonsense.
+CLEAN_FAILURES = {errno.EIO, errno.EAGAIN, errno.ECONNRESET,
+                  errno.ETIMEDOUT, errno.EPROTO}
+
+
+def call_errno(fn):
+    """fn()'s OSError errno, or 0."""
+    try:
+        fn()
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+def check_change_under_fault(emu, mount, spec, what, call, held, shown):
+    """A change of one request meets the fault spec (twice, if sent
+    twice): call() (its errno) returns 0 exactly when held() says the
+    service holds the change, else a clean errno with nothing changed;
+    then shown(done) becomes true: the mount shows what the service
+    holds."""
+    assert not held(), "%s: the service holds the change already" % what
+    emu.set_faults(spec)
+    rc = call()
+    emu.set_faults("")
+    done = held()
+    if rc == 0:
+        assert done, "%s returned 0 but the service lacks the change" % what
+    else:
+        assert rc in CLEAN_FAILURES, "%s failed with %s" % (
+            what, errno.errorcode[rc])
+        assert not done, "%s failed (%s) but the service holds the " \
+            "change" % (what, errno.errorcode[rc])
+        assert mount.status()["last_error"] not in ("", "none")
+    wait_until(lambda: shown(done), timeout=10,
+               what="the mount to show what the service holds")
+    return rc
+
+
 def close_errno(path, text, mode="w"):
     """Python open(mode)/write/close: the errno of the call that failed,
     which must be close() (a commit happens there), or 0."""
