@@ -232,6 +232,59 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 
 /* ---- definitions and triggers ------------------------------------------- */
 
+/* Whether the array before (may be NULL) has an element of v's id. */
+static bool listed_before(const json_t *before, const json_t *v)
+{
+	const json_t *b;
+	size_t i;
+
+	json_array_foreach(before, i, b)
+		if (strcmp(tree_str(b, "id"), tree_str(v, "id")) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * After a definition create whose reply was lost or a 5xx, or that
+ * libcurl sent twice on its own (graph_err_unsettled): whether the
+ * service made one named name that before did not list. It may have
+ * made two: the second is deleted, as the folder stands for one.
+ */
+static bool definition_made(struct upfs *u, struct graph *app,
+			    const json_t *before, const char *name)
+{
+	struct graph_err err = { 0 };
+	json_t *now = NULL, *v;
+	struct buf path;
+	bool made = false;
+	size_t i;
+
+	buf_init(&path, 4096);
+	if (graph_list(app, TREE_TASK_DEFS, &now, NULL, &err) != 0)
+		goto out;
+	json_array_foreach(now, i, v) {
+		if (strcmp(tree_str(v, "displayName"), name) != 0 ||
+		    listed_before(before, v))
+			continue;
+		if (!made) {
+			made = true;
+			continue;
+		}
+		buf_reset(&path);
+		if (tree_key(&path, TREE_TASK_DEFS, tree_str(v, "id"), NULL) ==
+			    0 &&
+		    graph_request(app, "DELETE", path.data, NULL, NULL, &err) ==
+			    0)
+			upfs_log(u, UPFS_LOG_INFO, "task definition '%s' was "
+				 "made twice (a create sent again): deleted "
+				 "%s", name, path.data);
+	}
+out:
+	json_decref(now);
+	buf_release(&path);
+	return made;
+}
+
 int pull_create_definition(struct upfs *u, const char *name)
 {
 	struct graph_err err = { 0 };
@@ -239,13 +292,26 @@ int pull_create_definition(struct upfs *u, const char *name)
 	struct graph *app = identity_app(u, why, sizeof(why));
 	json_t *body = json_pack("{s:s, s:{s:s}}", "displayName", name,
 				 "createdBy", "displayName", "upfs");
+	json_t *before = NULL;
 	int rc = body ? 0 : -ENOMEM;
 
 	if (rc == 0 && app == NULL)
 		rc = -EACCES;
-	if (rc == 0)
-		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL, &err);
+	/* What there was (as cached), to tell a lost create's definition
+	   from one of the same name made before. */
+	if (rc == 0 && tree_get(u, TREE_TASK_DEFS, NULL, NULL, true,
+				u->opts.dir_ttl, RES_STALE_OK, &before,
+				NULL) != 0)
+		before = NULL;
+	if (rc == 0) {
+		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL,
+				   &err);
+		if (graph_err_unsettled(&err) && (err.replayed || rc) &&
+		    definition_made(u, app, before, name))
+			rc = 0;
+	}
 	res_expire(u, TREE_TASK_DEFS);
+	json_decref(before);
 	json_decref(body);
 	return report(u, "creating the task definition", rc, &err, why);
 }
@@ -267,6 +333,9 @@ static int definition_request(struct upfs *u, const char *method,
 		rc = tree_key(&path, TREE_TASK_DEFS, id.data, NULL);
 	if (rc == 0)
 		rc = graph_request(app, method, path.data, body, NULL, err);
+	if (rc && strcmp(method, "DELETE") == 0 && graph_err_unsettled(err) &&
+	    tree_gone_now(app, path.data))
+		rc = 0;
 	res_expire(u, TREE_TASK_DEFS);
 	buf_release(&id);
 	buf_release(&path);
@@ -291,6 +360,28 @@ static void expire_triggers(struct upfs *u, const char *printer)
 	if (tree_key(&key, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX) == 0)
 		res_expire(u, key.data);
 	buf_release(&key);
+}
+
+/* Whether printer has a trigger for definition now (the service says). */
+static bool trigger_made(struct upfs *u, const char *printer,
+			 const char *definition)
+{
+	struct graph_err err = { 0 };
+	json_t *list = NULL, *t;
+	struct buf path;
+	bool made = false;
+	size_t i;
+
+	buf_init(&path, 4096);
+	if (tree_key(&path, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX) == 0 &&
+	    graph_list(u->graph, path.data, &list, NULL, &err) == 0)
+		json_array_foreach(list, i, t)
+			made = made || strcmp(tree_str(json_object_get(
+						      t, "definition"), "id"),
+					      definition) == 0;
+	json_decref(list);
+	buf_release(&path);
+	return made;
 }
 
 int pull_create_trigger(struct upfs *u, const char *printer, const char *name)
@@ -318,6 +409,10 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name)
 		rc = tree_key(&path, TREE_PRINTERS, printer, "/taskTriggers");
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, body, NULL, &err);
+	/* Lost, it would be refused when sent again (one per printer). */
+	if (rc && graph_err_unsettled(&err) && trigger_made(u, printer,
+							   id.data))
+		rc = 0;
 	/* One trigger per printer: the service says 400 "already created"
 	   (reference §11), or 409 as Graph does elsewhere. */
 	if (rc && (err.status == 409 ||
@@ -359,6 +454,9 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 	if (rc == 0)
 		rc = graph_request(u->graph, "DELETE", key.data, NULL, NULL,
 				   &err);
+	if (rc && graph_err_unsettled(&err) && tree_gone_now(u->graph,
+							     key.data))
+		rc = 0;
 	expire_triggers(u, printer);
 	json_decref(list);
 	buf_release(&key);

@@ -319,7 +319,27 @@ bool graph_err_is(const struct graph_err *err, const char *code)
 
 bool graph_err_unsettled(const struct graph_err *err)
 {
-	return err->status < 300 || err->status >= 500;
+	if (err->replayed)
+		return true;
+	if (err->status)
+		return err->status < 300 || err->status >= 500;
+	/* No reply: a transport failure after the request may have gone
+	   out; none at all (nothing was sent), or one before it could, is
+	   settled. */
+	switch (err->curl_code) {
+	case CURLE_OK:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return false;
+	default:
+		return true;
+	}
 }
 
 bool graph_err_tls_untrusted(const struct graph_err *err)

@@ -145,9 +145,11 @@ bool graph_err_is(const struct graph_err *err, const char *code);
 /*
  * Whether a failed request may have been carried out all the same: no
  * reply came (the connection died after sending), the service failed
- * (5xx: it may have done the work first), or a success's reply could not
- * be read. A refusal (4xx) was not. The caller reads the service's state
- * before it calls such a write failed.
+ * (5xx: it may have done the work first), a success's reply could not
+ * be read, or libcurl sent it twice (replayed: a refusal of the second
+ * may hide the first's success). A refusal (4xx) was not, nor a request
+ * that never went out (no connection, or an err nothing filled in). The
+ * caller reads the service's state before it calls such a write failed.
  */
 bool graph_err_unsettled(const struct graph_err *err);
 

@@ -188,6 +188,72 @@ def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
         assert tasks(emu)[0]["state"] == "processing"
 
 
+def pull_objects(emu):
+    out = emu.call("GET", "/_emulator/tasks")[1]
+    return out["definitions"], out["triggers"]
+
+
+def pull_op(op, emu, admin):
+    """(fault spec route, the call, whether the service holds its change,
+    what the mount shows once it agrees)."""
+    defs = admin.p("task_definitions")
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    if op in ("trigger-create", "trigger-delete"):
+        os.mkdir(os.path.join(defs, "Badge"))
+    if op == "trigger-delete":
+        open(os.path.join(triggers, "Badge"), "w").close()
+    if op == "definition-delete":
+        os.mkdir(os.path.join(defs, "Old"))
+
+    def named(name):
+        return [d for d in pull_objects(emu)[0] if d["displayName"] == name]
+
+    if op == "definition-create":
+        return ("method=POST,route=/print/taskDefinitions$",
+                lambda: util.call_errno(lambda: os.mkdir(
+                    os.path.join(defs, "Kiosk"))),
+                lambda: len(named("Kiosk")) == 1,
+                lambda done: ("Kiosk" in os.listdir(defs)) == done)
+    if op == "definition-delete":
+        return ("method=DELETE,route=/print/taskDefinitions/",
+                lambda: util.call_errno(lambda: os.rmdir(
+                    os.path.join(defs, "Old"))),
+                lambda: named("Old") == [],
+                lambda done: ("Old" in os.listdir(defs)) != done)
+    badge = named("Badge")[0]["id"]
+    if op == "trigger-create":
+        return ("method=POST,route=/taskTriggers$",
+                lambda: util.call_errno(lambda: open(
+                    os.path.join(triggers, "Badge"), "w").close()),
+                lambda: [t["definitionId"] for t in pull_objects(emu)[1]]
+                == [badge],
+                lambda done: (os.listdir(triggers) == ["Badge"]) == done)
+    assert op == "trigger-delete"
+    return ("method=DELETE,route=/taskTriggers/",
+            lambda: util.call_errno(lambda: os.unlink(
+                os.path.join(triggers, "Badge"))),
+            lambda: pull_objects(emu)[1] == [],
+            lambda done: (os.listdir(triggers) == []) == done)
+
+
+@pytest.mark.parametrize("op", ["definition-create", "definition-delete",
+                                "trigger-create", "trigger-delete"])
+@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
+                         ids=[f.split(":")[0]
+                              for f in util.ONE_REQUEST_FAULTS])
+def test_a_pull_request_meets_a_fault(emu, admin, op, fault):
+    """Sent again, a lost create would make a second definition or be
+    refused (one trigger a printer): each call returns 0 exactly when
+    the service holds its change."""
+    admin.expect_warning(r".")
+    route, call, held, shown = pull_op(op, emu, admin)
+    util.check_change_under_fault(emu, admin, "%s,%s,times=2" % (fault, route),
+                                  op, call, held, shown)
+    if op == "definition-create":
+        assert len([d for d in pull_objects(emu)[0]
+                    if d["displayName"] == "Kiosk"]) <= 1
+
+
 def test_upfsctl_release(emu, admin, alice, workdir):
     job_id = held_task(emu, admin, alice, workdir, "contract.pdf")["jobId"]
     home = signin.Home(workdir, emu, profile="release")

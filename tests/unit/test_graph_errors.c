@@ -383,7 +383,6 @@ static void test_unsettled(void)
 		long status;
 		bool unsettled;
 	} cases[] = {
-		{ 0, true },	/* no reply: reset, dropped, timed out */
 		{ 200, true },	/* a success whose body could not be read */
 		{ 204, true },
 		{ 500, true }, { 502, true }, { 503, true }, { 504, true },
@@ -397,6 +396,32 @@ static void test_unsettled(void)
 		CHECK_MSG(graph_err_unsettled(&e) == cases[i].unsettled,
 			  "status %ld: unsettled %d, want %d", cases[i].status,
 			  !cases[i].unsettled, cases[i].unsettled);
+		/* Sent twice by libcurl: the first may have been done. */
+		e.replayed = 1;
+		CHECK_MSG(graph_err_unsettled(&e), "status %ld replayed: "
+			  "settled", cases[i].status);
+	}
+	/* No reply: after the request went out, or before. */
+	static const struct {
+		int curl_code;
+		bool unsettled;
+	} transport[] = {
+		{ CURLE_RECV_ERROR, true }, { CURLE_GOT_NOTHING, true },
+		{ CURLE_SEND_ERROR, true }, { CURLE_OPERATION_TIMEDOUT, true },
+		{ CURLE_PARTIAL_FILE, true },
+		{ CURLE_COULDNT_CONNECT, false },
+		{ CURLE_COULDNT_RESOLVE_HOST, false },
+		{ CURLE_PEER_FAILED_VERIFICATION, false },
+		{ CURLE_OK, false },	/* nothing sent: a local failure */
+	};
+
+	for (size_t i = 0; i < sizeof(transport) / sizeof(transport[0]); i++) {
+		struct graph_err e = { .curl_code = transport[i].curl_code };
+
+		CHECK_MSG(graph_err_unsettled(&e) == transport[i].unsettled,
+			  "curl code %d: unsettled %d, want %d",
+			  transport[i].curl_code, !transport[i].unsettled,
+			  transport[i].unsettled);
 	}
 }
 
