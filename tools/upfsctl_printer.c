@@ -324,10 +324,21 @@ static int create(const struct create_args *a)
 		goto out;
 	rc = graph_start_operation(g, "/print/printers/create", body, &url,
 				   &retry_after, &err);
+	/* A registration is not sent twice on our own: it would make a
+	   second printer. Say when the service may hold one all the same. */
 	if (rc) {
 		say_failure("registering the printer", rc, &err);
+		if (graph_err_unsettled(&err))
+			fprintf(stderr, "upfsctl: the service may have "
+					"started the registration all the "
+					"same: look for '%s' under printers/ "
+					"before trying again\n", a->name);
 		goto out;
 	}
+	if (err.replayed)
+		fprintf(stderr, "upfsctl: the request was sent twice (its "
+				"connection died before any reply): the "
+				"service may register '%s' twice\n", a->name);
 	fprintf(stderr, "upfsctl: registering '%s': operation %s\n", a->name,
 		strrchr(url, '/') ? strrchr(url, '/') + 1 : url);
 	if (follow(g, url, retry_after, &op) != 0)
