@@ -96,14 +96,28 @@ def test_kill_9_at_a_seeded_point(start_emulator, upfs_mount, workdir, seed):
                        required=ok | spooled)
 
 
-PERMS_SHARE = "Reception"       # allowed_users alice, bob
+# The permission edits killed part-way: share, old list, new list, and
+# how the service's list reads (sorted names).
 OLD_USERS = ["alice@contoso.com", "bob@contoso.com"]
 NEW_USERS = ["carol@contoso.com", "dave@contoso.com", "erin@contoso.com"]
 
 
-def users_of(emu):
-    share = emu.share_by_name(PERMS_SHARE)
-    return sorted(u["userPrincipalName"] for u in share["allowedUsers"])
+def users_of(emu, share):
+    return sorted(u["userPrincipalName"]
+                  for u in emu.share_by_name(share)["allowedUsers"])
+
+
+def groups_of(emu, share):
+    names = {g["id"]: g["displayName"] for g in emu.state()["groups"]}
+    return sorted(names[g["id"]]
+                  for g in emu.share_by_name(share)["allowedGroups"])
+
+
+PERM_EDITS = {
+    "allowed_users": ("Reception", OLD_USERS, NEW_USERS, users_of),
+    "allowed_groups": ("Sales & Marketing", ["Marketing", "Sales"],
+                       ["Lab Staff"], groups_of),
+}
 
 
 def journal_keys(cache_dir):
@@ -111,18 +125,23 @@ def journal_keys(cache_dir):
             if k.startswith("perms/")]
 
 
-@pytest.mark.parametrize("applied", [1, 2, 4])
-def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, applied):
+@pytest.mark.parametrize("file,applied", [
+    ("allowed_users", 1), ("allowed_users", 2), ("allowed_users", 4),
+    ("allowed_groups", 1), ("allowed_groups", 2)])
+def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
+                                      applied):
     """allowed_users from alice, bob to carol, dave, erin is five $ref
-    calls. upfs is killed after `applied` of them took effect (the next one
-    hangs, then is refused, so it never does). The next mount finds the
-    commit's journal and restores the old list; the file reads it, and the
-    journal is gone."""
+    calls, allowed_groups from Marketing, Sales to Lab Staff three. upfs
+    is killed after `applied` of them took effect (the next one hangs,
+    then is refused, so it never does). The next mount finds the commit's
+    journal and restores the old list; the file reads it, and the journal
+    is gone."""
+    share, old, new, list_of = PERM_EDITS[file]
     emu = start_emulator()
     mount = upfs_mount(emu)
     cache = mount.cache_dir
-    path = mount.p("shares", PERMS_SHARE, "allowed_users")
-    assert util.read_text(path).split() == OLD_USERS
+    path = mount.p("shares", share, file)
+    assert util.read_text(path).splitlines() == old
     emu.reset_writes()
     emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=%d,times=1"
                    % applied)
@@ -130,7 +149,7 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, applied):
     writer = subprocess.Popen(
         [sys.executable, "-c", "import sys\n"
          "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
-         path, "".join(u + "\n" for u in NEW_USERS)],
+         path, "".join(u + "\n" for u in new)],
         stderr=subprocess.PIPE, text=True)
     util.wait_until(lambda: len(emu.writes()) >= applied, timeout=30,
                     interval=0.01, what="%d $ref calls" % applied)
@@ -140,14 +159,14 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, applied):
     assert writer.wait(util.scaled(30)) != 0
     assert util.unmount_path(mount.path)
     emu.set_faults("")
-    half = users_of(emu)
-    assert half not in (OLD_USERS, NEW_USERS), half   # cut part-way
+    half = list_of(emu, share)
+    assert half not in (old, new), half   # cut part-way
 
     again = upfs_mount(emu, cache_dir=cache)
-    util.wait_until(lambda: users_of(emu) == OLD_USERS, timeout=30,
+    util.wait_until(lambda: list_of(emu, share) == old, timeout=30,
                     what="the old list restored")
     util.wait_until(lambda: journal_keys(cache) == [], timeout=10,
                     what="the journal removed")
-    path = again.p("shares", PERMS_SHARE, "allowed_users")
-    assert util.read_text(path).split() == OLD_USERS
+    path = again.p("shares", share, file)
+    assert util.read_text(path).splitlines() == old
     assert stale_readers(cache) == []

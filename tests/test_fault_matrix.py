@@ -367,6 +367,47 @@ def test_fault_on_permission_commit(start_emulator, upfs_mount, fault,
     assert util.read_text(path) == "".join(u + "\n" for u in held)
 
 
+GROUP_SHARE = "Sales & Marketing"   # allowed_groups Marketing, Sales
+
+
+def groups_of(emu, name):
+    ids = {g["id"]: g["displayName"] for g in emu.state()["groups"]}
+    return sorted(ids[g["id"]]
+                  for g in emu.share_by_name(name)["allowedGroups"])
+
+
+@pytest.mark.parametrize("fault", KINDS, ids=[kind_of(f) for f in KINDS])
+def test_fault_on_group_commit(start_emulator, upfs_mount, fault):
+    """allowed_groups goes from Marketing, Sales to Lab Staff, Marketing:
+    a $ref add and a $ref remove, each meeting the fault once. The
+    service ends as it was (close() fails cleanly) or with the new list
+    (close() returns 0), never half of it; the file then reads what the
+    service holds."""
+    emu = start_emulator()
+    mount = upfs_mount(emu, options=FAST)
+    mount.expect_warning(r".")
+    path = mount.p("shares", GROUP_SHARE, "allowed_groups")
+    before = groups_of(emu, GROUP_SHARE)
+    assert before == ["Marketing", "Sales"]
+    want = ["Lab Staff", "Marketing"]
+    emu.set_faults("%s,route=/allowedGroups/,times=2" % fault)
+    rc = close_errno(path, "".join(g + "\n" for g in want))
+    emu.set_faults("")
+    held = groups_of(emu, GROUP_SHARE)
+    if rc == 0:
+        assert held == want, "close() returned 0 but the service has %s" \
+            % held
+    else:
+        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
+        assert held == before, "a failed commit left %s (was %s)" % (
+            held, before)
+        assert mount.status()["last_error"] not in ("", "none")
+    assert "half-applied" not in mount.log()
+    util.wait_until(lambda: util.read_text(path) ==
+                    "".join(g + "\n" for g in held), timeout=10,
+                    what="allowed_groups to read what the service holds")
+
+
 # --- a defaults.json commit -------------------------------------------------
 
 PRINTER = "Floor3 LaserJet"      # copiesPerJob 1, colorMode blackAndWhite
