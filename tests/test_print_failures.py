@@ -1237,3 +1237,38 @@ def test_two_closes_of_one_file_at_once_print_it_once(emulator, upfs_mount):
     jobs = new_jobs(emulator, share["id"], before)
     assert sorted(j["documentName"] for j in jobs) == names, jobs
     assert "refus" not in json.dumps(mount.status()), mount.status()
+
+
+# --- shares/<s>/options ------------------------------------------------------
+
+@pytest.mark.parametrize("text,reason", [
+    ("copies=abc\n", "copies"),
+    ("copies\n", "key=value"),
+    ("colour=color\n", "colour"),
+    ("color=color\n", "color"),          # a monochrome printer
+    ("media=A0\n", "media"),
+    ("copies=2\x00\n", ""),
+])
+def test_a_bad_options_file_is_einval_and_keeps_the_old(emulator,
+                                                        upfs_mount, text,
+                                                        reason):
+    """Floor3's printer prints in black and white, on A4 and Letter. A
+    value it does not take, or a line that is not key=value, fails close()
+    with EINVAL, the file keeps what it held, the reason is in
+    .upfs/status, and the next document carries the old options."""
+    mount = upfs_mount(emulator)
+    path = mount.p("shares", SHARE, "options")
+    assert util.close_errno(path, "copies=2\n") == 0
+    mount.expect_warning(r"options of share .* refused")
+    assert util.close_errno(path, text) == errno.EINVAL
+    assert util.read_text(path) == "copies=2\n"
+    last = mount.status()["last_error"]
+    assert "options" in last and reason in last, last
+    share = emulator.share_by_name(SHARE)
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("after a refused edit")
+    with open(os.path.join(mount.p("shares", SHARE, "queue"), "o.pdf"),
+              "wb") as fh:
+        fh.write(data)
+    job = assert_printed_once(emulator, share["id"], before, "o.pdf", data)
+    assert job["configuration"].get("copies") == 2, job["configuration"]
