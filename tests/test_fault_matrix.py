@@ -47,7 +47,8 @@ KINDS = ["429:1", "500:1", "502:1", "503:1", "504:1", "401:1", "reset:1",
 # the malformed body does.
 CASES = [(f, p) for p in PHASES for f in KINDS
          if not (f == "html:1" and p == "put")] + \
-    [("expire:1", "put"), ("416:1", "put")]
+    [("expire:1", "put"), ("416:1", "put")] + \
+    [("404:1", p) for p in ("create", "session", "start")]
 # What a failed commit may say: the service refused, was unreachable, or
 # answered nonsense; never ENOENT or EINVAL for a list that is fine.
 CLEAN = {errno.EIO, errno.EAGAIN, errno.ECONNRESET, errno.ETIMEDOUT,
@@ -90,6 +91,9 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
     if rc == 0:
         check_exactly_once(emu, mount, share["id"], before, {name: data})
     else:
+        # A 404: the share (EACCES: none this user may see) or the job
+        # (ENOENT) is gone.
+        assert rc in CLEAN | {errno.ENOENT}, errno.errorcode[rc]
         assert mount.status()["last_error"] not in ("", "none")
         check_exactly_once(emu, mount, share["id"], before, {name: data},
                            required=set())
