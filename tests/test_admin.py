@@ -374,6 +374,42 @@ def test_non_admin_gets_eacces(emu, bob):
     assert util.read_text(path) == text
 
 
+def _edit_json(path, **changes):
+    return util.close_errno(path, json.dumps(dict(util.read_json(path),
+                                                  **changes)))
+
+
+@pytest.mark.parametrize("what", ["location.json", "settings.json", "ctl",
+                                  "mv printer", "mv connector"])
+def test_non_admin_changes_are_eacces(emu, bob, what):
+    """The service refuses each administrator's change to bob (403):
+    EACCES, the reason logged, nothing changed at the service."""
+    bob.expect_warning(r"refused")
+    emu.reset_writes()
+    if what == "location.json":
+        path = bob.p("printers", FLOOR3, "location.json")
+        before = util.read_text(path)
+        assert _edit_json(path, building="Annex") == errno.EACCES
+        assert util.read_text(path) == before
+    elif what == "settings.json":
+        path = bob.p("settings.json")
+        before = util.read_json(path)
+        assert _edit_json(path, documentConversionEnabled=not before[
+            "documentConversionEnabled"]) == errno.EACCES
+    elif what == "ctl":
+        assert util.close_errno(bob.p("printers", FLOOR3, "ctl"),
+                                "restore-defaults\n") == errno.EACCES
+    else:
+        top = "printers" if what == "mv printer" else "connectors"
+        name = SPARE if top == "printers" else "CONN-BERLIN"
+        util.expect_errno(lambda: os.rename(bob.p(top, name),
+                                            bob.p(top, name + " 2")),
+                          errno.EACCES)
+        assert name in os.listdir(bob.p(top))
+    assert writes(emu) == []
+    assert bob.status()["last_error"] not in ("", "none")
+
+
 def test_modes_follow_the_directory_role(emu, admin, bob, upfs_mount):
     files = [("printers", FLOOR3, "defaults.json"),
              ("printers", FLOOR3, "location.json"),
