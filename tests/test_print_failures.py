@@ -423,6 +423,41 @@ def test_rename_is_the_submission_and_honest(emulator, upfs_mount, workdir):
     assert new_jobs(emulator, share["id"], before) == []
 
 
+@pytest.mark.parametrize("fault,want", [
+    ("403:1,method=POST,route=/jobs$", errno.EACCES),
+    ("404:1,route=/start$", errno.ENOENT),
+    ("429:1:1,method=POST,route=/jobs$", 0),
+    ("500:1,route=createUploadSession", 0),
+    ("drop:1,method=POST,route=/jobs$", 0),
+])
+def test_rename_into_the_queue_meets_a_fault(start_emulator, upfs_mount,
+                                             fault, want):
+    """The rename of .x.pdf to x.pdf is the submission: it returns what
+    close() would. A refusal fails it cleanly with nothing printed (the
+    dot file gone); a passing fault prints the document exactly once."""
+    emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    mount = upfs_mount(emu, options=["low_speed_time=2"])
+    mount.expect_warning(r".")
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    data = make_pdf("renamed", 64 * 1024)
+    with open(os.path.join(queue, ".x.pdf"), "wb") as fh:
+        fh.write(data)
+    emu.set_faults(fault + ",times=1")
+    rc = util.call_errno(lambda: os.rename(os.path.join(queue, ".x.pdf"),
+                                           os.path.join(queue, "x.pdf")))
+    emu.set_faults("")
+    assert rc == want, errno.errorcode.get(rc, rc)
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=60,
+                    what="the document to finish or be refused")
+    assert ".x.pdf" not in os.listdir(queue)
+    check_exactly_once(emu, mount, share["id"], before, {"x.pdf": data},
+                       required={"x.pdf"} if want == 0 else set())
+    if want:
+        assert mount.status()["last_error"] not in ("", "none")
+
+
 def test_rename_of_a_dot_file_whose_write_failed_sends_nothing(
         emulator, upfs_mount):
     """A write past the job size limit fails (EFBIG) and poisons the file:
