@@ -254,6 +254,32 @@ def test_a_pull_request_meets_a_fault(emu, admin, op, fault):
                     if d["displayName"] == "Kiosk"]) <= 1
 
 
+@pytest.mark.parametrize("where", ["definition", "job"])
+@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
+                         ids=[f.split(":")[0]
+                              for f in util.ONE_REQUEST_FAULTS])
+def test_a_task_status_write_meets_a_fault(emu, admin, alice, workdir,
+                                           where, fault):
+    """Writing "completed" to a task's status is one PATCH; sent again
+    after it was carried out, it would be refused (the task finished):
+    close() returns 0 exactly when the task completed."""
+    admin.expect_warning(r".")
+    t = held_task(emu, admin, alice, workdir, "note.pdf")
+    if where == "definition":
+        folder = admin.p("task_definitions", "Badge", "tasks", t["id"])
+    else:
+        folder = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks",
+                         t["id"])
+    status = os.path.join(folder, "status")
+    assert util.read_text(status) == "processing\n"
+    util.check_change_under_fault(
+        emu, admin, "%s,method=PATCH,route=/tasks/,times=2" % fault,
+        "the status write",
+        lambda: util.close_errno(status, "completed\n"),
+        lambda: [x["state"] for x in tasks(emu)] == ["completed"],
+        lambda done: (util.read_text(status) == "completed\n") == done)
+
+
 def test_upfsctl_release(emu, admin, alice, workdir):
     job_id = held_task(emu, admin, alice, workdir, "contract.pdf")["jobId"]
     home = signin.Home(workdir, emu, profile="release")
