@@ -266,7 +266,8 @@ static bool definition_made(struct upfs *u, struct graph *app,
 		if (strcmp(tree_str(v, "displayName"), name) != 0 ||
 		    listed_before(before, v))
 			continue;
-		if (!made) {
+		/* Without the list before, another's may be among them. */
+		if (!made || before == NULL) {
 			made = true;
 			continue;
 		}
@@ -297,12 +298,14 @@ int pull_create_definition(struct upfs *u, const char *name)
 
 	if (rc == 0 && app == NULL)
 		rc = -EACCES;
-	/* What there was (as cached), to tell a lost create's definition
-	   from one of the same name made before. */
-	if (rc == 0 && tree_get(u, TREE_TASK_DEFS, NULL, NULL, true,
-				u->opts.dir_ttl, RES_STALE_OK, &before,
-				NULL) != 0)
+	/* What there is, from the service: a lost create's definition is
+	   told from one of the same name by not being in it (a cached copy
+	   could miss one another mount made, which would then be taken for
+	   a second of this create's, and deleted). */
+	if (rc == 0 && graph_list(app, TREE_TASK_DEFS, &before, NULL,
+				  &err) != 0)
 		before = NULL;
+	err = (struct graph_err){ 0 };
 	if (rc == 0) {
 		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL,
 				   &err);
