@@ -247,11 +247,13 @@ static bool listed_before(const json_t *before, const json_t *v)
 /*
  * After a definition create whose reply was lost or a 5xx, or that
  * libcurl sent twice on its own (graph_err_unsettled): whether the
- * service made one named name that before did not list. It may have
- * made two: the second is deleted, as the folder stands for one.
+ * service made one named name that before did not list. Sent twice
+ * (replayed), it may have made two: one more is deleted, as the folder
+ * stands for one; sent once, any other is another mount's.
  */
 static bool definition_made(struct upfs *u, struct graph *app,
-			    const json_t *before, const char *name)
+			    const json_t *before, const char *name,
+			    bool replayed)
 {
 	struct graph_err err = { 0 };
 	json_t *now = NULL, *v;
@@ -267,10 +269,11 @@ static bool definition_made(struct upfs *u, struct graph *app,
 		    listed_before(before, v))
 			continue;
 		/* Without the list before, another's may be among them. */
-		if (!made || before == NULL) {
+		if (!made || before == NULL || !replayed) {
 			made = true;
 			continue;
 		}
+		replayed = false;	/* one copy too many at most */
 		buf_reset(&path);
 		if (tree_key(&path, TREE_TASK_DEFS, tree_str(v, "id"), NULL) ==
 			    0 &&
@@ -309,8 +312,8 @@ int pull_create_definition(struct upfs *u, const char *name)
 	if (rc == 0) {
 		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL,
 				   &err);
-		if (graph_err_unsettled(&err) && (err.replayed || rc) &&
-		    definition_made(u, app, before, name))
+		if (graph_err_unsettled(&err) &&
+		    definition_made(u, app, before, name, err.replayed))
 			rc = 0;
 	}
 	res_expire(u, TREE_TASK_DEFS);
@@ -583,7 +586,6 @@ static int task_status_body(const struct buf *text, json_t **body, char *why,
 	return *body ? 0 : -ENOMEM;
 }
 
-/* PATCHes a task of a definition; the definition's tasks are read again. */
 /* Whether the task at path (as app reads it now) is in state. */
 static bool task_reads(struct graph *app, const char *path,
 		       const char *state)
@@ -598,6 +600,7 @@ static bool task_reads(struct graph *app, const char *path,
 	return holds;
 }
 
+/* PATCHes a task of a definition; the definition's tasks are read again. */
 static int patch_task(struct upfs *u, struct graph *app,
 		      const char *definition, const char *task,
 		      const json_t *body, struct graph_err *err)

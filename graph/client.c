@@ -316,6 +316,8 @@ static int graph_fetch_parse(const struct graph_resp *resp, bool need_body,
 	if (*out)
 		return 0;
 	err->status = resp->status;
+	/* A success the service sent: done, whatever its body says. */
+	err->unsettled = 1;
 	graph_err_copy(err->request_id, sizeof(err->request_id),
 		       resp->request_id);
 	/* Position only: jansson's text quotes the body. */

@@ -319,8 +319,11 @@ bool graph_err_is(const struct graph_err *err, const char *code)
 
 bool graph_err_unsettled(const struct graph_err *err)
 {
-	if (err->replayed)
-		return true;
+	return err->replayed || err->unsettled;
+}
+
+bool graph_attempt_unsettled(const struct graph_err *err)
+{
 	if (err->status)
 		return err->status < 300 || err->status >= 500;
 	/* No reply: a transport failure after the request may have gone

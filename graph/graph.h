@@ -56,6 +56,12 @@ struct graph_err {
 	 * carried out too. The result is the second one's.
 	 */
 	int replayed;
+	/*
+	 * An attempt went out and may have been carried out: no reply came
+	 * after it was sent, a 5xx, or a success whose reply could not be
+	 * used. Set by the request layer; see graph_err_unsettled.
+	 */
+	int unsettled;
 };
 
 /* Called for each request and response line when tracing (-d). */
@@ -143,13 +149,15 @@ bool graph_err_tls_untrusted(const struct graph_err *err);
 bool graph_err_is(const struct graph_err *err, const char *code);
 
 /*
- * Whether a failed request may have been carried out all the same: no
- * reply came (the connection died after sending), the service failed
- * (5xx: it may have done the work first), a success's reply could not
- * be read, or libcurl sent it twice (replayed: a refusal of the second
- * may hide the first's success). A refusal (4xx) was not, nor a request
- * that never went out (no connection, or an err nothing filled in). The
- * caller reads the service's state before it calls such a write failed.
+ * Whether a failed request may have been carried out all the same: an
+ * attempt of it went out and got no reply, a 5xx (the service may have
+ * done the work first) or a success whose reply could not be used, or
+ * libcurl sent it twice (replayed: a refusal of the second may hide the
+ * first's success). Any attempt counts, not only the last (a DELETE
+ * retried after a lost reply, then refused). A refusal (4xx) was not
+ * carried out, nor a request that never went out (no connection, no
+ * token). The caller reads the service's state before it calls such a
+ * write failed.
  */
 bool graph_err_unsettled(const struct graph_err *err);
 

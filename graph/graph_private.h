@@ -176,6 +176,14 @@ int graph_call_on(struct graph *g, CURL *h, const struct graph_req *req,
 bool graph_err_transient(const struct graph_req *req,
 			 const struct graph_err *err);
 
+/*
+ * Whether one attempt that went out and failed with err may have been
+ * carried out: no reply after sending, a 5xx, a success whose reply
+ * could not be used. A refusal (4xx), a redirect, and a transport failure
+ * before the request could go (no connection, no name, no TLS) were not.
+ */
+bool graph_attempt_unsettled(const struct graph_err *err);
+
 /* Hands a line to the trace callback, if any (at most 1023 bytes). */
 void graph_trace(struct graph *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

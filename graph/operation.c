@@ -42,6 +42,7 @@ int graph_start_operation(struct graph *g, const char *path,
 		if (*url == NULL || !graph_is_absolute(*url)) {
 			graph_err_setf(err, "HTTP %ld without the operation "
 				       "to follow", resp.status);
+			err->unsettled = 1;	/* accepted all the same */
 			rc = -EPROTO;
 		} else {
 			*operation_url = *url;

@@ -47,6 +47,10 @@ struct graph_xfer {
 	uint64_t src_pos;	/* bytes of req->src handed to curl */
 	int src_err;		/* negative errno of a failed read, or 0 */
 	bool replayed;		/* curl re-sent it on a fresh connection */
+	bool performed;		/* this attempt reached curl_easy_perform */
+	/* an attempt went out and may have been carried out
+	   (graph_attempt_unsettled) */
+	bool unsettled;
 };
 
 /*
@@ -552,6 +556,7 @@ static int graph_attempt(struct graph *g, CURL *h, const struct graph_req *req,
 	int rc;
 
 	curl_easy_reset(h);
+	x->performed = false;
 	buf_reset(&x->resp->body);
 	graph_resp_reset_headers(x->resp);
 	x->resp->overflow = 0;
@@ -570,6 +575,7 @@ static int graph_attempt(struct graph *g, CURL *h, const struct graph_req *req,
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	x->performed = true;
 	cc = curl_easy_perform(h);
 	graph_stats_count(g, GRAPH_STAT_REQUESTS);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -717,9 +723,6 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 			   struct graph_xfer *x, char **token,
 			   struct graph_err *err)
 {
-	/* An attempt of this DELETE may have been carried out (its reply
-	   lost, a 5xx): a 404 after it is the deletion done, not a miss. */
-	bool deleted_maybe = false;
 	bool reauthed = false;
 	int attempt = 0, throttled_s = 0, rc;
 
@@ -736,7 +739,12 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		graph_throttle_leave(&g->throttle, probe, err);
 		if (rc == 0)
 			return 0;
-		if (deleted_maybe && err->status == 404) {
+		if (x->performed && graph_attempt_unsettled(err))
+			x->unsettled = true;
+		/* An attempt of this DELETE may have been carried out (its
+		   reply lost, a 5xx): a 404 after it is the deletion done. */
+		if (graph_method_is(req, "DELETE") && x->unsettled &&
+		    err->status == 404) {
 			graph_trace(g, "%s: 404 after an attempt that may have "
 				       "deleted it: deleted", x->shown);
 			graph_err_clear(err);
@@ -769,9 +777,6 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		} else if (attempt >= g->max_retries) {
 			return rc;
 		}
-		if (graph_method_is(req, "DELETE") && err->status != 429 &&
-		    graph_err_unsettled(err))
-			deleted_maybe = true;
 		attempt++;
 		graph_stats_count(g, GRAPH_STAT_RETRIES);
 		if (!graph_backoff(g, x, attempt, err->retry_after)) {
@@ -859,6 +864,10 @@ out:
 		graph_err_clear(err);
 		/* A success that libcurl sent twice must still say so. */
 		err->replayed = x.replayed;
+	} else {
+		/* Whatever the last attempt met, an earlier one may have
+		   been carried out (the error kept is the last one's). */
+		err->unsettled = x.unsettled;
 	}
 	return rc;
 }

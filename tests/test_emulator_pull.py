@@ -529,11 +529,11 @@ def upload_session(client, pid, jid, did, data, name="stamped.pdf"):
                                   "size": len(data)}})
 
 
-def put_whole(emu, sess, data):
+def put_whole(emu, sess, data, status=201):
     r = request(emu, "PUT", sess["uploadUrl"], data, headers={
         "Content-Range": "bytes 0-%d/%d" % (len(data) - 1, len(data)),
         "Content-Type": "application/octet-stream"})
-    assert r.status == 201, r.data
+    assert r.status == status, r.data
 
 
 def test_app_replaces_the_payload_of_a_held_job(emu, app, other_app, admin,
@@ -554,9 +554,10 @@ def test_app_replaces_the_payload_of_a_held_job(emu, app, other_app, admin,
                        {"properties": {"documentName": "x.pdf",
                                        "contentType": "application/pdf",
                                        "size": 10}}), 403)
-    weak = Client(emu, token(emu, kind="app", client_id=APP,
-                             roles=["PrintJob.Read.All"]))
-    assert_refused(upload_session(weak, vp, jid, did, stamped), 403)
+    for roles in (["PrintJob.Read.All"], ["PrintJob.Manage.All"]):
+        weak = Client(emu, token(emu, kind="app", client_id=APP,
+                                 roles=roles))
+        assert_refused(upload_session(weak, vp, jid, did, stamped), 403)
     # Users still upload only to a new job.
     assert_refused(upload_session(admin, vp, jid, did, stamped), 400,
                    "not waiting for its document")
@@ -570,14 +571,15 @@ def test_app_replaces_the_payload_of_a_held_job(emu, app, other_app, admin,
     assert (doc["size"], doc["documentName"]) == (len(stamped),
                                                   "stamped.pdf")
     assert doc["sha256"] == hashlib.sha256(stamped).hexdigest()
-    # A replacement whose task ended before its last byte changes nothing.
+    # A replacement whose task ended before its last byte changes nothing
+    # and says so.
     r = upload_session(app, vp, jid, did, PDF, name="late.pdf")
     assert r.status == 200, r.data
     (task,) = tasks_of(emu, jid)
     app.ok("PATCH", "/print/taskDefinitions/%s/tasks/%s"
            % (definition["id"], task["id"]),
            {"status": {"state": "completed"}})
-    put_whole(emu, r.json(), PDF)
+    put_whole(emu, r.json(), PDF, status=403)
     doc = emu.job_document(jid)
     assert (doc["size"], doc["documentName"]) == (len(stamped),
                                                   "stamped.pdf")

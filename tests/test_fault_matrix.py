@@ -91,12 +91,15 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
     if rc == 0:
         check_exactly_once(emu, mount, share["id"], before, {name: data})
     else:
-        # A 404: the share (EACCES: none this user may see) or the job
-        # (ENOENT) is gone.
         assert rc in CLEAN | {errno.ENOENT}, errno.errorcode[rc]
+        if kind_of(fault) == "404":
+            # The share is gone (EACCES: none this user may see), or the
+            # job (ENOENT).
+            want = errno.EACCES if phase == "create" else errno.ENOENT
+            assert rc == want, errno.errorcode[rc]
         assert mount.status()["last_error"] not in ("", "none")
         check_exactly_once(emu, mount, share["id"], before, {name: data},
-                           required=set())
+                           required=set(), refused={name})
 
 
 def print_with_put_faults(start_emulator, upfs_mount, name, size, spec,

@@ -530,8 +530,7 @@ def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
     assert "x.pdf" not in os.listdir(queue)
 
 
-CANCEL_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
-                 "truncated:1", "malformed:1"]
+CANCEL_FAULTS = util.ONE_REQUEST_FAULTS
 
 
 @pytest.mark.parametrize("fault", CANCEL_FAULTS,

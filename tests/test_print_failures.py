@@ -453,7 +453,8 @@ def test_rename_into_the_queue_meets_a_fault(start_emulator, upfs_mount,
                     what="the document to finish or be refused")
     assert ".x.pdf" not in os.listdir(queue)
     check_exactly_once(emu, mount, share["id"], before, {"x.pdf": data},
-                       required={"x.pdf"} if want == 0 else set())
+                       required={"x.pdf"} if want == 0 else set(),
+                       refused=set() if want == 0 else {"x.pdf"})
     if want:
         assert mount.status()["last_error"] not in ("", "none")
 
@@ -818,11 +819,13 @@ def test_offline_mount_spools_and_sends_after_remount(start_emulator,
 
 # --- transient failures: faults ----------------------------------------------
 
-def check_exactly_once(emu, mount, share_id, before, docs, required=None):
+def check_exactly_once(emu, mount, share_id, before, docs, required=None,
+                       refused=()):
     """Every document of `docs` ({name: bytes}) in `required` (default: all)
-    printed exactly once with its bytes and name; no other job left (none
-    waiting for its document); no open upload session. Collects every
-    problem before failing, with the daemon's adoption log lines."""
+    printed exactly once with its bytes and name, none in `refused` (their
+    close() failed) printed at all; no other job left (none waiting for
+    its document); no open upload session. Collects every problem before
+    failing, with the daemon's adoption log lines."""
     required = set(docs) if required is None else set(required)
     jobs = new_jobs(emu, share_id, before)
     want = {sha256(d): n for n, d in docs.items()}
@@ -848,6 +851,10 @@ def check_exactly_once(emu, mount, share_id, before, docs, required=None):
         problems.append("jobs with bytes of no source document: %s" % foreign)
     missing = sorted(want[s] for s in set(want) - set(by_sha)
                      if want[s] in required)
+    printed = sorted(j["id"] for k, v in by_sha.items() for j in v
+                     if want.get(k) in refused and j["state"] in STARTED)
+    if printed:
+        problems.append("printed although close() failed: %s" % printed)
     if missing:
         problems.append("never printed: %s" % missing)
     for k, v in by_sha.items():

@@ -151,8 +151,7 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
-REDIRECT_FAULTS = ["500:1", "503:1", "reset:1", "drop:1", "truncated:1",
-                   "malformed:1"]
+REDIRECT_FAULTS = util.ONE_REQUEST_FAULTS
 
 
 @pytest.mark.parametrize("fault", REDIRECT_FAULTS,

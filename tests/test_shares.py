@@ -1065,9 +1065,13 @@ def shares_named(emu, name):
 
 
 def swap_printer(admin):
+    """ln -sfn's errno, read from what it says (-1: none recognised)."""
     proc = util.run(["ln", "-sfn", "../../printers/" + SPARE, "printer"],
                     cwd=admin.p("shares", SHARE), check=False)
-    return 0 if proc.returncode == 0 else errno.EIO
+    if proc.returncode == 0:
+        return 0
+    return next((e for e in errno.errorcode
+                 if os.strerror(e) in proc.stderr), -1)
 
 
 def share_op(op, emu, admin):

@@ -718,7 +718,7 @@ def assert_json_equal(actual, expected, what):
 # Faults that spoil one request's reply or refuse it for now, by the
 # emulator's spec (tools/emulator/faults.py).
 ONE_REQUEST_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
-                      "truncated:1", "malformed:1"]
+                      "truncated:1", "malformed:1", "done500:1"]
 # What a change that failed may say: the service failed, was unreachable
 # or answered nonsense.
 CLEAN_FAILURES = {errno.EIO, errno.EAGAIN, errno.ECONNRESET,
@@ -741,6 +741,7 @@ def check_change_under_fault(emu, mount, spec, what, call, held, shown):
     then shown(done) becomes true: the mount shows what the service
     holds."""
     assert not held(), "%s: the service holds the change already" % what
+    last_before = mount.status()["last_error"]
     emu.set_faults(spec)
     rc = call()
     emu.set_faults("")
@@ -749,10 +750,11 @@ def check_change_under_fault(emu, mount, spec, what, call, held, shown):
         assert done, "%s returned 0 but the service lacks the change" % what
     else:
         assert rc in CLEAN_FAILURES, "%s failed with %s" % (
-            what, errno.errorcode[rc])
+            what, errno.errorcode.get(rc, rc))
         assert not done, "%s failed (%s) but the service holds the " \
-            "change" % (what, errno.errorcode[rc])
-        assert mount.status()["last_error"] not in ("", "none")
+            "change" % (what, errno.errorcode.get(rc, rc))
+        assert mount.status()["last_error"] not in ("", "none",
+                                                    last_before)
     wait_until(lambda: shown(done), timeout=10,
                what="the mount to show what the service holds")
     return rc

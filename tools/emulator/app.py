@@ -12,7 +12,7 @@ import traceback
 
 from . import (admin, auth, control, downloads, graph_directory,
                graph_print, printing, pulltasks, reports, sharing, uploads)
-from .faults import Faults
+from .faults import STATUS, Faults
 from .metrics import Counter, WriteLog
 from .router import Router
 from .wire import JSON_TYPE, ClientGone, GraphError, Reply, StreamBody
@@ -85,6 +85,8 @@ def spoiled_reply(req, kind, reply):
                           "(emulated).").reply(req)
     if kind == "malformed":
         return Reply(200, MALFORMED, {"Content-Type": JSON_TYPE})
+    if kind == "done500":
+        return GraphError(500, *STATUS["500"]).reply(req)
     if reply.body is None or reply.body == b"":
         reply = Reply(200, {})
     reply.cut = kind

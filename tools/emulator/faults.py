@@ -64,6 +64,9 @@ Kinds:
               connection closes
   malformed:0.1  the work is done, then the reply is 200 with a JSON
               content type and a body that is not JSON
+  done500:0.1  the work is done, then the reply is 500 generalException,
+              as a service that failed after it had carried the request
+              out (a 500 usually means nothing was done)
   stall:0.1:5  the work is done, then the reply's head and half its body
               are sent, then nothing for 5 s with the connection open,
               then it closes (a client's low-speed limit should fire
@@ -89,7 +92,7 @@ Targeting (the path, without the query, is matched):
   the 2nd $ref only    500:1,route=/$ref$,after=1,times=1
 
 Kinds that do the work and then spoil the reply (drop, 416, truncated,
-malformed, stall) record the write in the write log (GET
+malformed, stall, done500) record the write in the write log (GET
 /_emulator/writes), as it happened.
 
 Faults apply to the Graph surface (/v1.0, /beta, and the upload URLs
@@ -122,7 +125,8 @@ STATUS = {
 }
 UPLOAD_PREFIX = "/uploadSessions/"
 HOSTILE = {"loop", "flood", "html"}     # replies made by app.hostile_reply
-AFTER = {"416", "overlap", "truncated", "malformed", "stall"}  # app.py
+AFTER = {"416", "overlap", "truncated", "malformed", "stall",  # app.py
+         "done500"}
 DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle",
                          "mismatch"} | HOSTILE | AFTER
 KINDS = DECIDED | {"expire"}       # expire: rolled by the upload handlers

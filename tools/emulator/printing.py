@@ -16,7 +16,9 @@ get 403 accessDenied from the router, as printing needs a user):
        createUploadSession on the printer path also takes an app-only
        token with PrintJob.ReadWrite.All while a trigger of that
        application holds the job with a task in processing (require_task):
-       the upload replaces the job's document (reference §8.3 step 7).
+       the upload replaces the job's document (reference §8.3 step 7);
+       its last PUT gets 403 accessDenied, nothing replaced, when the
+       task is no longer in processing by then.
   cancel (printer or share path)          the creator or an administrator.
   abort (printer path)                    app-only tokens only, with a
        PrintJob.ReadWriteBasic.All, .ReadWrite.All or .Manage.All role,
@@ -370,7 +372,7 @@ def _check_content_type(state, printer, ctype):
                "%s." % (ctype, note, ", ".join(taken) or "nothing"))
 
 
-REPLACE_ROLES = ("PrintJob.ReadWrite.All", "PrintJob.Manage.All")
+REPLACE_ROLES = ("PrintJob.ReadWrite.All",)     # reference §3.0, row 19
 
 
 def _app_job(req, state):

@@ -460,8 +460,16 @@ def put(req, app):
         raise
     if not app.uploads.unreserve(sess, start, end, True):
         return Reply(202, sess.status())
-    if sess.replace and not _still_held(sess):
-        app.uploads.remove(sess.id)
+    if sess.replace:
+        # Checked and applied in one hold of the lock: a task finished
+        # in between must not get the new payload.
+        with sess.state.lock:
+            if not _still_held(sess):
+                app.uploads.remove(sess.id)
+                raise GraphError(
+                    403, "accessDenied", "The job's task is no longer in "
+                    "processing: its document was not replaced.")
+            _finish_document(sess, app.uploads.store(sess))
     else:
         _finish_document(sess, app.uploads.store(sess))
     return Reply(201, {"id": sess.doc_id, "documentName": sess.name,
@@ -471,10 +479,10 @@ def put(req, app):
 def _still_held(sess):
     """A replacement payload applies only while its application's task
     on the job is in processing (reference §3.0): a job released,
-    redirected or ended meanwhile keeps the document it had."""
-    with sess.state.lock:
-        return sess.state.processing_task(sess.job_id, sess.replace) \
-            is not None
+    redirected or ended meanwhile keeps the document it had. Under
+    State.lock."""
+    return sess.state.processing_task(sess.job_id, sess.replace) \
+        is not None
 
 
 def _finish_document(sess, entry):
