@@ -18,6 +18,7 @@
 #include "names.h"
 #include "pull.h"
 #include "tree_private.h"
+#include "urlcode.h"
 
 /* How often a blocked read of events asks for new tasks. */
 #define EVENTS_POLL_MS 500
@@ -738,38 +739,11 @@ int pull_events_open(struct upfs *u, const char *definition,
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One URL path segment of n bytes, percent-decoded into out; false when
-   it does not fit, is empty, or decodes to a slash or a NUL. */
+   it is empty, does not decode (urlcode.h) or does not fit. */
 static bool url_segment(const char *s, size_t n, char *out, size_t len)
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		char c = s[i];
-
-		if (c == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
-		    (lo = hex_digit(s[i + 2])) >= 0) {
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c == '/' || c == '\0' || o + 1 >= len)
-			return false;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return o > 0;
+	return n > 0 && url_decode(s, n, out, len) == 0;
 }
 
 int pull_task_parent(const json_t *task, char *printer, size_t plen,

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "backend.h"
+#include "urlcode.h"
 
 #define SCHEME "upfs:"
 #define HOME_MARK "/~"
@@ -69,47 +70,6 @@ int cups_uri_format(const char *mountpoint, const char *home,
 	return rc ? rc : encode(share, false, out, len, &at);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes the n bytes at s into out; a NUL or "/" inside a %xx is bad. */
-static int decode(const char *s, size_t n, char *out, size_t len)
-{
-	size_t at = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return -EINVAL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			c = (char)(hi * 16 + lo);
-			if (c == '\0' || c == '/')
-				return -EINVAL;
-			i += 2;
-		}
-		if (at + 1 >= len)
-			return -ENAMETOOLONG;
-		out[at++] = c;
-	}
-	out[at] = '\0';
-	return 0;
-}
-
 int cups_uri_parse(const char *uri, const char *home, char *mountpoint,
 		   size_t mountpoint_len, char *share, size_t share_len)
 {
@@ -127,7 +87,7 @@ int cups_uri_parse(const char *uri, const char *home, char *mountpoint,
 	slash = strrchr(path, '/');
 	if (slash == path || slash[1] == '\0')
 		return -EINVAL;	/* no mountpoint, or no share */
-	rc = decode(slash + 1, strlen(slash + 1), share, share_len);
+	rc = url_decode(slash + 1, strlen(slash + 1), share, share_len);
 	if (rc)
 		return rc;
 	if (strncmp(path, HOME_MARK, mark) == 0 &&
@@ -137,9 +97,9 @@ int cups_uri_parse(const char *uri, const char *home, char *mountpoint,
 		n = snprintf(mountpoint, mountpoint_len, "%s", home);
 		if (n < 0 || (size_t)n >= mountpoint_len)
 			return -ENAMETOOLONG;
-		return decode(path + mark, (size_t)(slash - path) - mark,
+		return url_decode(path + mark, (size_t)(slash - path) - mark,
 			      mountpoint + n, mountpoint_len - (size_t)n);
 	}
-	return decode(path, (size_t)(slash - path), mountpoint,
+	return url_decode(path, (size_t)(slash - path), mountpoint,
 		      mountpoint_len);
 }
