@@ -38,26 +38,6 @@ static void expire_printer(struct upfs *u, const char *printer_id)
 	buf_release(&key);
 }
 
-/*
- * After a write whose reply was lost or a 5xx (graph_err_unsettled):
- * whether the object at path, as g reads it now, holds want at member
- * (of its object outer, when not NULL). Sent again, the write might be
- * refused for having been done.
- */
-static bool reads_back(struct graph *g, const char *path, const char *outer,
-		       const char *member, const char *want)
-{
-	struct graph_err err = { 0 };
-	json_t *obj = NULL;
-	bool holds;
-
-	holds = graph_get(g, path, &obj, &err) == 0 &&
-		strcmp(tree_str(outer ? json_object_get(obj, outer) : obj,
-				member), want) == 0;
-	json_decref(obj);
-	return holds;
-}
-
 static void expire_jobs(struct upfs *u, const char *printer_id)
 {
 	struct buf key;
@@ -117,7 +97,7 @@ int adminops_rename(struct upfs *u, enum fs_kind top, const char *from,
 		rc = graph_request(u->graph, "PATCH", path.data, body, NULL,
 				   &err);
 		if (rc && graph_err_unsettled(&err) &&
-		    reads_back(u->graph, path.data, NULL, "displayName", to))
+		    tree_reads_back(u->graph, path.data, NULL, "displayName", to))
 			rc = 0;
 		res_expire(u, prefix);
 		if (top == FS_PRINTERS)
@@ -184,7 +164,7 @@ static int post_action(struct graph *g, const char *path, json_t *body,
 	int rc = graph_request(g, "POST", path, body, NULL, &err);
 
 	if (rc && done && graph_err_unsettled(&err) &&
-	    reads_back(g, done, "status", "state", done_state))
+	    tree_reads_back(g, done, "status", "state", done_state))
 		rc = 0;
 	if (rc) {
 		graph_err_format(&err, detail, sizeof(detail));

@@ -587,20 +587,6 @@ static int task_status_body(const struct buf *text, json_t **body, char *why,
 	return *body ? 0 : -ENOMEM;
 }
 
-/* Whether the task at path (as app reads it now) is in state. */
-static bool task_reads(struct graph *app, const char *path,
-		       const char *state)
-{
-	struct graph_err err = { 0 };
-	json_t *t = NULL;
-	bool holds = graph_get(app, path, &t, &err) == 0 &&
-		     strcmp(tree_str(json_object_get(t, "status"), "state"),
-			    state) == 0;
-
-	json_decref(t);
-	return holds;
-}
-
 /* PATCHes a task of a definition; the definition's tasks are read again. */
 static int patch_task(struct upfs *u, struct graph *app,
 		      const char *definition, const char *task,
@@ -618,8 +604,8 @@ static int patch_task(struct upfs *u, struct graph *app,
 	/* Its reply lost: sent again, a task it finished is refused as
 	   finished. The task says whether it took the state. */
 	if (rc && graph_err_unsettled(err) &&
-	    task_reads(app, path.data, tree_str(json_object_get(body,
-					"status"), "state")))
+	    tree_reads_back(app, path.data, "status", "state",
+			    tree_str(json_object_get(body, "status"), "state")))
 		rc = 0;
 	buf_reset(&path);
 	if (tree_key(&path, TREE_TASK_DEFS, definition, "/tasks") == 0)

@@ -285,6 +285,20 @@ bool tree_gone_now(struct graph *g, const char *path)
 	return rc != 0 && err.status == 404;
 }
 
+bool tree_reads_back(struct graph *g, const char *path, const char *outer,
+		     const char *member, const char *want)
+{
+	struct graph_err err = { 0 };
+	json_t *obj = NULL;
+	bool holds;
+
+	holds = graph_get(g, path, &obj, &err) == 0 &&
+		strcmp(tree_str(outer ? json_object_get(obj, outer) : obj,
+				member), want) == 0;
+	json_decref(obj);
+	return holds;
+}
+
 bool tree_job_is_final(const json_t *job)
 {
 	const char *state = tree_str(json_object_get(job, "status"), "state");

@@ -69,6 +69,11 @@ bool tree_has_string(const json_t *array, const char *value);
 /* Whether the service answers 404 for path now (as g): a DELETE whose
    reply was lost (graph_err_unsettled) was carried out. */
 bool tree_gone_now(struct graph *g, const char *path);
+/* Whether the object at path, as g reads it now from the service, holds
+   want at member (of its object outer, when not NULL): a write whose
+   reply was lost (graph_err_unsettled) was carried out. */
+bool tree_reads_back(struct graph *g, const char *path, const char *outer,
+		     const char *member, const char *want);
 
 /* "state: detail, detail" of a printerStatus or printJobStatus. */
 int tree_status_line(struct buf *out, const json_t *status);

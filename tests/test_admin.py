@@ -917,9 +917,7 @@ def admin_op(op, emu, admin):
 
 @pytest.mark.parametrize("op", ["rename-printer", "rename-connector",
                                 "unregister", "cancel-ctl"])
-@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
-                         ids=[f.split(":")[0]
-                              for f in util.ONE_REQUEST_FAULTS])
+@util.with_one_request_faults
 def test_an_admin_request_meets_a_fault(emu, admin, op, fault):
     admin.expect_warning(r".")
     route, call, held, shown = admin_op(op, emu, admin)

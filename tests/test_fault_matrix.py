@@ -336,6 +336,27 @@ def users_of(emu, name):
 close_errno = util.close_errno
 
 
+def commit_list(emu, mount, path, spec, before, want, held_of):
+    """Writes want (lines) to the permission file at path while the
+    service meets spec: the service ends as it was (close() fails
+    cleanly) or holds want (close() returns 0), never half of it.
+    Returns close()'s errno and what the service holds (held_of())."""
+    emu.set_faults(spec)
+    rc = close_errno(path, "".join(x + "\n" for x in want))
+    emu.set_faults("")
+    held = held_of()
+    if rc == 0:
+        assert held == want, "close() returned 0 but the service has %s" \
+            % held
+    else:
+        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
+        assert held == before, "a failed commit left %s (was %s)" % (
+            held, before)
+        assert mount.status()["last_error"] not in ("", "none")
+    assert "half-applied" not in mount.log()
+    return rc, held
+
+
 PERM_CASES = [(f, after) for f in KINDS for after in (0, 1)]
 
 
@@ -356,21 +377,11 @@ def test_fault_on_permission_commit(start_emulator, upfs_mount, fault,
     before = users_of(emu, PERM_SHARE)
     assert before == [ALICE, BOB]
     want = [ALICE, CAROL, DAVE]
-    emu.set_faults("%s,route=/$ref$,after=%d,times=2" % (fault, after))
-    rc = close_errno(path, "".join(u + "\n" for u in want))
-    emu.set_faults("")
-    held = users_of(emu, PERM_SHARE)
-    if rc == 0:
-        assert held == want, "close() returned 0 but the service has %s" \
-            % held
-    else:
-        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
-        assert held == before, "a failed commit left %s (was %s)" % (
-            held, before)
-        assert mount.status()["last_error"] not in ("", "none")
-        if kind_of(fault) == "401":
-            assert rc == errno.EACCES
-    assert "half-applied" not in mount.log()
+    rc, held = commit_list(emu, mount, path, "%s,route=/$ref$,after=%d,"
+                           "times=2" % (fault, after), before, want,
+                           lambda: users_of(emu, PERM_SHARE))
+    if rc and kind_of(fault) == "401":
+        assert rc == errno.EACCES
     assert util.read_text(path) == "".join(u + "\n" for u in held)
 
 
@@ -397,19 +408,9 @@ def test_fault_on_group_commit(start_emulator, upfs_mount, fault):
     before = groups_of(emu, GROUP_SHARE)
     assert before == ["Marketing", "Sales"]
     want = ["Lab Staff", "Marketing"]
-    emu.set_faults("%s,route=/allowedGroups/,times=2" % fault)
-    rc = close_errno(path, "".join(g + "\n" for g in want))
-    emu.set_faults("")
-    held = groups_of(emu, GROUP_SHARE)
-    if rc == 0:
-        assert held == want, "close() returned 0 but the service has %s" \
-            % held
-    else:
-        assert rc in CLEAN, "close() failed with %s" % errno.errorcode[rc]
-        assert held == before, "a failed commit left %s (was %s)" % (
-            held, before)
-        assert mount.status()["last_error"] not in ("", "none")
-    assert "half-applied" not in mount.log()
+    _, held = commit_list(emu, mount, path,
+                          "%s,route=/allowedGroups/,times=2" % fault,
+                          before, want, lambda: groups_of(emu, GROUP_SHARE))
     util.wait_until(lambda: util.read_text(path) ==
                     "".join(g + "\n" for g in held), timeout=10,
                     what="allowed_groups to read what the service holds")

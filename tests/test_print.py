@@ -530,11 +530,7 @@ def test_rm_cancels_the_job(start_emulator, upfs_mount, workdir):
     assert "x.pdf" not in os.listdir(queue)
 
 
-CANCEL_FAULTS = util.ONE_REQUEST_FAULTS
-
-
-@pytest.mark.parametrize("fault", CANCEL_FAULTS,
-                         ids=[f.split(":")[0] for f in CANCEL_FAULTS])
+@util.with_one_request_faults
 def test_rm_whose_cancel_meets_a_fault(start_emulator, upfs_mount, workdir,
                                        fault):
     """The cancel meets a fault (twice, if sent twice): rm returns 0

@@ -151,11 +151,7 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
-REDIRECT_FAULTS = util.ONE_REQUEST_FAULTS
-
-
-@pytest.mark.parametrize("fault", REDIRECT_FAULTS,
-                         ids=[f.split(":")[0] for f in REDIRECT_FAULTS])
+@util.with_one_request_faults
 def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
     """mv of a held job is one POST (redirect). Its reply lost or a 5xx:
     mv returns 0 exactly when the service moved the job (sent again, the
@@ -237,9 +233,7 @@ def pull_op(op, emu, admin):
 
 @pytest.mark.parametrize("op", ["definition-create", "definition-delete",
                                 "trigger-create", "trigger-delete"])
-@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
-                         ids=[f.split(":")[0]
-                              for f in util.ONE_REQUEST_FAULTS])
+@util.with_one_request_faults
 def test_a_pull_request_meets_a_fault(emu, admin, op, fault):
     """Sent again, a lost create would make a second definition or be
     refused (one trigger a printer): each call returns 0 exactly when
@@ -254,9 +248,7 @@ def test_a_pull_request_meets_a_fault(emu, admin, op, fault):
 
 
 @pytest.mark.parametrize("where", ["definition", "job"])
-@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
-                         ids=[f.split(":")[0]
-                              for f in util.ONE_REQUEST_FAULTS])
+@util.with_one_request_faults
 def test_a_task_status_write_meets_a_fault(emu, admin, alice, workdir,
                                            where, fault):
     """Writing "completed" to a task's status is one PATCH; sent again

@@ -1123,9 +1123,7 @@ SHARE_OPS = ["create", "rename", "swap", "delete", "allow_all_users"]
 
 
 @pytest.mark.parametrize("op", SHARE_OPS)
-@pytest.mark.parametrize("fault", util.ONE_REQUEST_FAULTS,
-                         ids=[f.split(":")[0]
-                              for f in util.ONE_REQUEST_FAULTS])
+@util.with_one_request_faults
 def test_a_share_request_meets_a_fault(emu, admin, op, fault):
     admin.expect_warning(r".")
     route, call, held, shown = share_op(op, emu, admin)

@@ -719,6 +719,10 @@ def assert_json_equal(actual, expected, what):
 # emulator's spec (tools/emulator/faults.py).
 ONE_REQUEST_FAULTS = ["429:1", "500:1", "503:1", "reset:1", "drop:1",
                       "truncated:1", "malformed:1", "done500:1"]
+# Parametrizes a test's `fault` over them, named by kind.
+with_one_request_faults = pytest.mark.parametrize(
+    "fault", ONE_REQUEST_FAULTS, ids=[f.split(":")[0]
+                                      for f in ONE_REQUEST_FAULTS])
 # What a change that failed may say: the service failed, was unreachable
 # or answered nonsense.
 CLEAN_FAILURES = {errno.EIO, errno.EAGAIN, errno.ECONNRESET,
