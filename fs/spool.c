@@ -253,15 +253,19 @@ int spool_check_written(struct upfs *u, struct submission *s, bool *failed)
 	return rc;
 }
 
-int spool_persist(struct upfs *u, struct submission *s, bool durable)
+static int record_write(struct upfs *u, struct submission *s, bool durable,
+			bool promise)
 {
+	bool to_outbox = promise || s->promised || u->unflushed == NULL;
+	bool moved = false;
 	json_t *r;
 	char *text = NULL;
 	bool removed;
 	int rc = 0;
 
 	/* A durable record whose recovery reads the spool file. */
-	if (durable && !s->bytes_flushed && s->state < SUB_UPLOADED) {
+	if (to_outbox && durable && !s->bytes_flushed &&
+	    s->state < SUB_UPLOADED) {
 		rc = flush_bytes(u, s);
 		if (rc)
 			return rc;
@@ -276,40 +280,72 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable)
 	   back. */
 	if (!removed && text == NULL)
 		rc = -ENOMEM;
+	else if (!removed && !to_outbox)
+		rc = cache_put(u->unflushed, UPFS_CACHE_OUTBOX, s->id, text,
+			       strlen(text), cache_now_ms());
 	else if (!removed)
 		rc = (durable ? cache_put_durable : cache_put)(
 			u->cache, UPFS_CACHE_OUTBOX, s->id, text, strlen(text),
 			cache_now_ms());
-	if (!removed && rc == 0) {
-		pthread_mutex_lock(&u->spool_lock);
-		s->on_disk = true;
-		if (durable)
-			s->record_kept = s->bytes_flushed ||
-					 s->state >= SUB_UPLOADED;
-		pthread_mutex_unlock(&u->spool_lock);
-	}
+	if (removed || rc)
+		goto out;
+	/* The outbox's record is the newer: a copy left behind by a crash
+	   right here is dropped at the next mount. */
+	if (to_outbox && s->in_unflushed &&
+	    cache_del(u->unflushed, UPFS_CACHE_OUTBOX, s->id) == 0)
+		s->in_unflushed = false;
+	s->in_outbox |= to_outbox;
+	s->in_unflushed |= !to_outbox;
+	pthread_mutex_lock(&u->spool_lock);
+	s->on_disk = true;
+	if (to_outbox && durable)
+		s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
+	pthread_mutex_unlock(&u->spool_lock);
+	moved = promise;
+out:
 	pthread_mutex_unlock(&s->persist_lock);
+	if (moved)
+		s->promised = true;
 	free(text);
 	json_decref(r);
 	return rc;
 }
 
-/* One record of the outbox left by an earlier run, back into the table. */
-static void spool_load_one(struct upfs *u, const char *id)
+int spool_persist(struct upfs *u, struct submission *s, bool durable)
 {
+	return record_write(u, s, durable, false);
+}
+
+int spool_promise(struct upfs *u, struct submission *s)
+{
+	return record_write(u, s, true, true);
+}
+
+/* One record left by an earlier run, in store (the outbox or the
+   unflushed store), back into the table. */
+static void spool_load_one(struct upfs *u, struct cache *store,
+			   const char *id)
+{
+	bool outbox = store == u->cache;
 	struct cache_entry e = { 0 };
 	struct submission *s = NULL;
 	json_t *r = NULL;
 	char path[4200];
 
-	if (cache_get(u->cache, UPFS_CACHE_OUTBOX, id, &e) == 0)
+	if (!outbox && (s = spool_get(u, id)) != NULL) {
+		/* Moved to the outbox, which has the newer record. */
+		spool_put(u, s);
+		cache_del(store, UPFS_CACHE_OUTBOX, id);
+		return;
+	}
+	if (cache_get(store, UPFS_CACHE_OUTBOX, id, &e) == 0)
 		r = json_loadb(e.data, e.len, 0, NULL);
 	if (r)
 		s = record_decode(u, id, r);
 	if (s == NULL) {
 		upfs_log(u, UPFS_LOG_WARNING, "outbox record '%s' is unreadable:"
 			 " dropped", id);
-		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);
+		cache_del(store, UPFS_CACHE_OUTBOX, id);
 		goto out;
 	}
 	spool_path(u, s, path, sizeof(path));
@@ -318,10 +354,17 @@ static void spool_load_one(struct upfs *u, const char *id)
 	    !s->bytes_lost) {
 		upfs_log(u, UPFS_LOG_WARNING, "spool file of '%s' is missing: "
 			 "'%s' cannot be sent", id, s->name);
-		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);
+		cache_del(store, UPFS_CACHE_OUTBOX, id);
 		submission_free(s);
 		goto out;
 	}
+	s->in_outbox = outbox;
+	s->in_unflushed = !outbox;
+	s->promised = outbox;
+	/* Only this boot reads the unflushed store: nothing there outlives
+	   a system crash. */
+	if (!outbox)
+		s->record_kept = false;
 	pthread_mutex_lock(&u->spool_lock);
 	table_add(u, s);
 	pthread_mutex_unlock(&u->spool_lock);
@@ -330,6 +373,19 @@ static void spool_load_one(struct upfs *u, const char *id)
 out:
 	json_decref(r);
 	cache_entry_release(&e);
+}
+
+/* Every record store holds, back into the table. */
+static int spool_load(struct upfs *u, struct cache *store)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int rc = cache_keys(store, UPFS_CACHE_OUTBOX, &keys, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		spool_load_one(u, store, keys[i]);
+	cache_keys_free(keys, n);
+	return rc;
 }
 
 /*
@@ -400,10 +456,116 @@ static void boot_id_read(struct upfs *u)
 	fclose(f);
 }
 
+/*
+ * The records of documents nothing was promised on yet (their close() has
+ * not returned) are kept in spool/.unflushed, a store whose commits are
+ * never flushed: a flush per record (four per document) was most of a
+ * small document's time in close(). kill -9 leaves them, as it leaves
+ * the spool files' unflushed bytes, to the next mount of this boot; a
+ * crash of the machine may tear the store, and takes those bytes anyway.
+ * So the store is read only in the boot that wrote it (its file `boot`)
+ * and thrown away unread after any other: what it held sends nothing, and
+ * a job it had made stays at the service, never started. What close()
+ * returns 0 on waiting goes to the outbox (spool_promise).
+ */
+static int in_dir(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int unflushed_discard(const char *dir)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb", "boot" };
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (in_dir(path, sizeof(path), dir, files[i]) != 0)
+			return -ENAMETOOLONG;
+		if (unlink(path) != 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Whether dir/boot names this boot; *other: it names another. */
+static bool unflushed_is_this_boots(const struct upfs *u, const char *dir,
+				    bool *other)
+{
+	char path[4200], boot[sizeof(u->boot_id)] = "";
+	FILE *f;
+
+	*other = false;
+	if (in_dir(path, sizeof(path), dir, "boot") != 0)
+		return false;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	*other = true;
+	if (fgets(boot, sizeof(boot), f) == NULL)
+		boot[0] = '\0';
+	fclose(f);
+	*other = strcmp(boot, u->boot_id) != 0;
+	return !*other;
+}
+
+/* Empties dir and marks it this boot's (no flush: a torn mark is
+   another boot's). */
+static int unflushed_reset(const struct upfs *u, const char *dir)
+{
+	char path[4200], tmp[4200];
+	int rc = unflushed_discard(dir);
+	FILE *f;
+
+	if (rc == 0)
+		rc = in_dir(path, sizeof(path), dir, "boot");
+	if (rc == 0)
+		rc = in_dir(tmp, sizeof(tmp), dir, "boot.new");
+	if (rc)
+		return rc;
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return -errno;
+	if (fputs(u->boot_id, f) < 0)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+static void unflushed_open(struct upfs *u)
+{
+	char dir[4200];
+	bool other = false;
+	int rc;
+
+	if (u->boot_id[0] == '\0')
+		return;	/* every spool file is flushed at once */
+	rc = in_dir(dir, sizeof(dir), u->spool_dir, ".unflushed");
+	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc == 0 && !unflushed_is_this_boots(u, dir, &other))
+		rc = unflushed_reset(u, dir);
+	if (rc == 0 && other)
+		upfs_log(u, UPFS_LOG_INFO, "'%s' was left by another boot: "
+			 "dropped unread (documents whose close() had not "
+			 "returned)", dir);
+	if (rc == 0)
+		rc = cache_open_unflushed(&u->unflushed, dir, 64u << 20);
+	if (rc) {
+		upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: every record of the "
+			 "spool is flushed", dir, strerror(-rc));
+		u->unflushed = NULL;
+	}
+}
+
 int spool_init(struct upfs *u)
 {
-	char **keys = NULL;
-	size_t n = 0;
 	int rc;
 
 	boot_id_read(u);
@@ -412,11 +574,12 @@ int spool_init(struct upfs *u)
 	if (mkdir(u->spool_dir, 0700) != 0 && errno != EEXIST)
 		return -errno;
 	rc = spool_lock(u);
-	if (rc == 0)
-		rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		spool_load_one(u, keys[i]);
-	cache_keys_free(keys, n);
+	if (rc == 0) {
+		unflushed_open(u);
+		rc = spool_load(u, u->cache);
+	}
+	if (rc == 0 && u->unflushed)
+		rc = spool_load(u, u->unflushed);
 	if (rc == 0)
 		spool_sweep(u);
 	return rc;
@@ -438,6 +601,8 @@ void spool_release(struct upfs *u)
 		submission_free(s);
 	}
 	u->submissions = NULL;
+	cache_close(u->unflushed);
+	u->unflushed = NULL;
 	if (u->spool_lock_fd >= 0)
 		close(u->spool_lock_fd);
 	u->spool_lock_fd = -1;
@@ -565,9 +730,11 @@ void spool_remove(struct upfs *u, struct submission *s)
 	 * left by a crash, it is recovered by asking whether the job started.
 	 * Any other record must be gone first: left, it would be resumed.
 	 */
-	if (started)
+	if (s->in_unflushed)
+		cache_del(u->unflushed, UPFS_CACHE_OUTBOX, s->id);
+	if (s->in_outbox && started)
 		cache_del_later(u->cache, UPFS_CACHE_OUTBOX, s->id);
-	else
+	else if (s->in_outbox)
 		cache_del(u->cache, UPFS_CACHE_OUTBOX, s->id);
 	pthread_mutex_unlock(&s->persist_lock);
 	spool_path(u, s, path, sizeof(path));

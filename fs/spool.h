@@ -3,10 +3,12 @@
  * until the service has started their job.
  *
  * Each submission has a spool file under cache_dir/spool/ and, once its
- * writer closed it, an outbox record in LMDB (UPFS_CACHE_OUTBOX) that says
- * how far it got: the record is written before each step that talks to
- * the service, so a restart (or kill -9) resumes where it stopped and an
- * ambiguous step is reconciled rather than repeated.
+ * writer closed it, a record in LMDB (UPFS_CACHE_OUTBOX) that says how far
+ * it got: the record is written before each step that talks to the
+ * service, so a restart (or kill -9) resumes where it stopped and an
+ * ambiguous step is reconciled rather than repeated. Until close() has
+ * promised anything, records go to the spool's unflushed store
+ * (spool/.unflushed), then to the cache's outbox.
  *
  * Submissions live in one table in struct upfs, guarded by spool_lock.
  * A submission's fields change under spool_lock, but for those marked
@@ -63,6 +65,15 @@ struct submission {
 	bool busy;		/* a thread is working on it */
 	bool removed;		/* its record deleted (spool_remove) */
 	bool on_disk;		/* a record of it was committed (spool_lock) */
+	/* Where its records are: the cache's outbox, flushed, and the
+	   spool's unflushed store (both for a moment while the record moves
+	   to the outbox). persist_lock. */
+	bool in_outbox;
+	bool in_unflushed;
+	/* close() may have returned 0 for it (spool_promise), or an earlier
+	   run's record was read: its records go to the outbox from now on.
+	   Runner. */
+	bool promised;
 	/* Its spool file's bytes are on disk (fsync'd). Until then its
 	   records name the boot whose page cache holds them; a started job
 	   never needs them flushed at all. Runner. */
@@ -132,14 +143,24 @@ int spool_open_file(struct upfs *u, struct submission *s);
 int spool_check_written(struct upfs *u, struct submission *s, bool *failed);
 
 /*
- * Writes the outbox record of s: taken under spool_lock, committed after
- * it is released. Call with neither spool_lock nor s->persist_lock held.
- * durable: on disk when this returns (cache_put_durable), and so are the
- * spool file's bytes if the record's recovery reads them (flushed first);
- * otherwise a system crash may undo it, leaving the state before. Only by
+ * Writes the record of s: taken under spool_lock, committed after it is
+ * released. Call with neither spool_lock nor s->persist_lock held. Only by
  * the thread running s.
+ *
+ * Until spool_promise, the record goes to the spool's unflushed store:
+ * the next mount of this boot finds it (kill -9 leaves the page cache),
+ * and after a system crash it is gone with the bytes it would send. Once
+ * promised, to the cache's outbox, where durable means on disk when this
+ * returns (cache_put_durable), and so are the spool file's bytes if the
+ * record's recovery reads them (flushed first); otherwise a system crash
+ * may undo it, leaving the state before.
  */
 int spool_persist(struct upfs *u, struct submission *s, bool durable);
+/*
+ * What close() returning 0 for a waiting document rests on: its record,
+ * durable in the outbox, with its bytes flushed if the record needs them.
+ */
+int spool_promise(struct upfs *u, struct submission *s);
 
 /*
  * Forgets s: its outbox record, its spool file, its place in the table.

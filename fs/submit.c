@@ -53,21 +53,25 @@ bool submit_err_is_permanent(int rc)
 }
 
 /*
- * Moves s to state. A create or a start must be on disk before its
+ * Moves s to state. A create or a start must be recorded before its
  * request goes: recovering from the state before would repeat it blind.
- * Not the first create, in close(): the state before it is no record,
- * and nothing was promised yet. Any other state undone by a system crash
- * is recovered from the one before it (a session asked for again, an
- * upload resumed). Until the spool file is flushed (spool_persist, for
- * the first durable record that reads it), records name the boot whose
- * page cache holds its bytes; left by another boot, the document is not
- * sent, and its job, if the record or the share's jobs show one, is
- * cancelled (drop_lost): its close() had not returned.
+ * Until close() returns, the record need only outlive upfs, not the
+ * machine (spool_persist: the unflushed store, whose records a crash of
+ * the machine drops with the bytes they would send). Once promised, it
+ * must be on disk: not the first create, in close(), whose state before
+ * is no record, with nothing promised yet. Any other state undone by a
+ * system crash is recovered from the one before it (a session asked for
+ * again, an upload resumed). Until the spool file is flushed
+ * (spool_persist, for the first durable record that reads it), records
+ * name the boot whose page cache holds its bytes; left by another boot
+ * in the outbox (where the unflushed store could not be made), the
+ * document is not sent, and its job, if the record or the share's jobs
+ * show one, is cancelled (drop_lost): its close() had not returned.
  *
  * SPOOLED, UPLOADED and DONE are not written at all: the next record
- * follows at once, or the record is deleted, and each record written is
- * a flush to disk. A document that leaves close() waiting in the spool is
- * written then (submit_run); one whose upfs dies before CREATING was
+ * follows at once, or the record is deleted. A document that leaves
+ * close() waiting in the spool is written to the outbox then
+ * (submit_run, spool_promise); one whose upfs dies before CREATING was
  * never handed over (its close() failed). A record left saying UPLOADING
  * or STARTING is recovered by asking the service (the session has every
  * byte; the job has started), never by sending anything twice. CREATED
@@ -933,7 +937,7 @@ int submit_run(struct upfs *u, struct submission *s)
 	pthread_mutex_unlock(&u->spool_lock);
 	cut_to_document(s);
 	/* close() returns 0 for it now: on disk before that. */
-	saved = spool_persist(u, s, true);
+	saved = spool_promise(u, s);
 	if (saved && !s->record_kept) {
 		/* No record, or one that needs this boot's page cache: it
 		   was never handed over, nothing it says may be sent. */

@@ -349,9 +349,10 @@ def test_a_spool_short_of_room_keeps_no_file(small_tmpfs, emulator,
     mount = upfs_mount(emulator, cache_dir=small_tmpfs)
     share = emulator.share_by_name(SHARE)
     queue = mount.p("shares", SHARE, "queue")
-    for name, size, left in (("first.pdf", 2 * 1024 * 1024, [".lock"]),
+    for name, size, left in (("first.pdf", 2 * 1024 * 1024,
+                              [".lock", ".unflushed"]),
                              ("second.pdf", 1024 * 1024 + 7,
-                              [".lock", ".reuse"])):
+                              [".lock", ".reuse", ".unflushed"])):
         data = make_pdf(name, size)
         before = job_ids(emulator, share["id"])
         util.run(["cp", write_file(os.path.join(workdir, name), data),
@@ -616,7 +617,7 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
                                                          "small.pdf"), small),
                            queue + "/"], stderr=subprocess.PIPE)
     util.wait_until(lambda: [r["state"] for r in
-                             lmdb_records(cache, "outbox").values()] ==
+                             outbox_records(cache).values()] ==
                     ["uploading"], timeout=10, what="the upload to start")
     mount.proc.send_signal(signal.SIGKILL)
     mount.wait_exit()
@@ -637,23 +638,37 @@ def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
     assert_printed_once(emu, share["id"], before, "small.pdf", small)
 
 
-@pytest.mark.parametrize("state,lose_file,cancel_fails", [
-    ("uploading", False, False), ("creating", False, False),
-    ("uploading", True, True)])
+@pytest.mark.parametrize("state,lose_file,cancel_fails,store", [
+    ("uploading", False, False, "unflushed"),
+    ("creating", False, False, "unflushed"),
+    ("uploading", True, False, "unflushed"),
+    ("uploading", False, False, "outbox"),
+    ("creating", False, False, "outbox"),
+    ("uploading", True, True, "outbox")])
 def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
-        start_emulator, upfs_mount, workdir, state, lose_file, cancel_fails):
+        start_emulator, upfs_mount, workdir, state, lose_file, cancel_fails,
+        store):
     """A document mid-create or mid-upload when the machine stops had not
     been flushed (its close() had not returned, nothing was promised):
     after the reboot its spool file may have lost its bytes, or be gone, so
-    the next mount sends nothing of it and cancels its job — found in the
-    share's jobs when only the create had been sent, cancelled again later
-    when the first cancel fails."""
+    the next mount sends nothing of it. Its record was in the spool's
+    unflushed store, which the next boot throws away unread (it may be
+    torn): the job stays as it was, never started. Where that store cannot
+    be made (spool/.unflushed is a file), records go to the outbox and name
+    the boot: the next mount cancels the job — found in the share's jobs
+    when only the create had been sent, cancelled again later when the
+    first cancel fails."""
     route = "method=PUT,route=/uploadSessions/" if state == "uploading" \
         else "method=POST,route=/jobs$"
     emu = start_emulator(faults="slow:1:3," + route)
     share = emu.share_by_name(SHARE)
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
+    cache = os.path.join(workdir, "cache-crash")
+    os.makedirs(os.path.join(cache, "spool"))
+    if store == "outbox":
+        write_file(unflushed_store(cache), b"not a folder")
+    mount = upfs_mount(emu, cache_dir=cache)
+    if store == "outbox":
+        mount.expect_warning(r"every record of the spool is flushed")
     queue = mount.p("shares", SHARE, "queue")
     before = job_ids(emu, share["id"])
     cp = subprocess.Popen(["cp", write_file(os.path.join(workdir, "lost.pdf"),
@@ -662,6 +677,7 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     util.wait_until(lambda: [r["state"] for r in
                              outbox_records(cache).values()] == [state],
                     timeout=10, what="the record to say %s" % state)
+    assert bool(lmdb_records(cache, "outbox")) == (store == "outbox")
     util.wait_until(lambda: new_jobs(emu, share["id"], before), timeout=10,
                     what="the job to be made")
     mount.proc.send_signal(signal.SIGKILL)
@@ -678,6 +694,8 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     emu.reset_requests()
     mount = upfs_mount(emu, cache_dir=cache)
     queue = mount.p("shares", SHARE, "queue")
+    if store == "outbox":
+        mount.expect_warning(r"every record of the spool is flushed")
     if cancel_fails:
         mount.expect_warning(r"cancel job")
         util.wait_until(lambda: "cancelling the job of a document the "
@@ -685,16 +703,22 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
                             os.path.join(queue, "lost.pdf"))["reason"],
                         timeout=30, what="the failed cancel to wait")
         emu.set_faults("")
-    mount.expect_warning(r"'lost\.pdf' refused: the system stopped before "
-                         r"its bytes were on disk")
-    util.wait_until(lambda: "'lost.pdf' refused" in mount.log(), timeout=30,
-                    what="the refusal")
+    if store == "outbox":
+        mount.expect_warning(r"'lost\.pdf' refused: the system stopped "
+                             r"before its bytes were on disk")
+        util.wait_until(lambda: "'lost.pdf' refused" in mount.log(),
+                        timeout=30, what="the refusal")
+    else:
+        assert "left by another boot: dropped unread" in mount.log()
     util.wait_until(lambda: pending_entries(queue) == [], timeout=10,
                     what="nothing pending")
     assert os.listdir(queue) == []
     [job] = new_jobs(emu, share["id"], before)
-    assert job["state"] == "canceled", job
-    assert_no_open_uploads(emu)
+    if store == "outbox":
+        assert job["state"] == "canceled", job
+        assert_no_open_uploads(emu)
+    else:
+        assert job["state"] == "paused", job
     routes = emu.requests()["routes"]
     assert not [r for r in routes if r.startswith("PUT ") or
                 r.endswith("/start") or r == "POST /print/shares/{id}/jobs"], \
@@ -941,9 +965,21 @@ def test_faults_every_document_exactly_once(start_emulator, upfs_mount,
 CACHE_HEADER_LEN = 8
 
 
+def unflushed_store(cache_dir):
+    """The spool's store of records nothing was promised on yet (written
+    without a flush, read only in the boot that wrote it)."""
+    return os.path.join(cache_dir, "spool", ".unflushed")
+
+
 def outbox_records(cache_dir):
-    """The outbox table of a (dead) upfs's LMDB, {id: record}."""
-    return lmdb_records(cache_dir, "outbox")
+    """Every submission record of a (dead) upfs, {id: record}: the outbox
+    table of its LMDB, and the spool's unflushed store where that is one
+    (a record in both is the outbox's)."""
+    records = {}
+    if os.path.exists(os.path.join(unflushed_store(cache_dir), "data.mdb")):
+        records = lmdb_records(unflushed_store(cache_dir), "outbox")
+    records.update(lmdb_records(cache_dir, "outbox"))
+    return records
 
 
 def lmdb_values(cache_dir, table):
@@ -991,14 +1027,23 @@ def this_boot():
         return f.read().strip()
 
 
+def another_boot():
+    return "0" * 8 + this_boot()[8:]
+
+
 def as_left_by_another_boot(cache_dir):
-    """Makes every outbox record that names this boot's page cache name
-    another boot's, as a crash of the machine (not only of upfs) leaves
-    them: their unflushed spool files may have lost their bytes."""
-    for key, record in outbox_records(cache_dir).items():
+    """Makes a dead upfs's records look as a crash of the machine (not only
+    of upfs) leaves them: every outbox record that names this boot's page
+    cache names another boot's (its unflushed spool file may have lost its
+    bytes), and the spool's unflushed store is another boot's."""
+    for key, record in lmdb_records(cache_dir, "outbox").items():
         if record.get("unflushedBoot") == this_boot():
-            record["unflushedBoot"] = "0" * 8 + this_boot()[8:]
+            record["unflushedBoot"] = another_boot()
             lmdb_put_record(cache_dir, "outbox", key, record)
+    boot = os.path.join(unflushed_store(cache_dir), "boot")
+    if os.path.isfile(boot):
+        with open(boot, "w") as f:
+            f.write(another_boot())
 
 
 def spool_files(cache):
@@ -1035,48 +1080,70 @@ def test_kill_9_mid_write_leaves_no_spool_file(start_emulator, upfs_mount):
     assert job_ids(emu, share["id"]) == before
 
 
-@pytest.mark.parametrize("job_gone,machine_crash",
-                         [(False, False), (True, False), (False, True)])
-def test_kill_9_after_a_print_leaves_a_record_found_started(start_emulator,
-                                                           upfs_mount,
-                                                           workdir,
-                                                           job_gone,
-                                                           machine_crash):
-    """A started job's record is deleted with the next commit, not with a
-    flush of its own: killed right after cp returned, upfs leaves it
-    behind (STARTING), and the next mount asks the job, finds it started
+@pytest.mark.parametrize("waited,job_gone,machine_crash", [
+    (False, False, False), (False, True, False), (False, False, True),
+    (True, False, False), (True, True, False), (True, False, True)])
+def test_kill_9_after_a_start_leaves_a_record_found_started(
+        start_emulator, upfs_mount, workdir, waited, job_gone,
+        machine_crash):
+    """A job's start was carried out, and upfs was killed before its record
+    went. Either it was killed while the start's reply was on its way (the
+    cp fails; the record, STARTING, is in the spool's unflushed store), or
+    the document had waited in the spool (offline) and a remount started
+    it: a started job's outbox record is deleted with the next commit, not
+    with a flush of its own. The next mount asks the job, finds it started
     (or gone: finished and purged) and drops the record: one job, one
-    start, nothing pending, no refusal. Its spool file was never flushed,
-    and need not be: after a crash of the machine it is the same."""
+    start, nothing pending, no refusal. After a crash of the machine the
+    unflushed store is dropped unread (the job started all the same); the
+    waiting document's record and bytes were flushed, so it is the same."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
-    # Long TTLs: no refresh writes to the cache (committing the delete)
-    # between cp's return and the kill.
-    mount = upfs_mount(emu, options=["dir_ttl=3600", "status_ttl=3600"])
-    cache = mount.cache_dir
-    queue = mount.p("shares", SHARE, "queue")
-    before = job_ids(emu, share["id"])
     data = make_pdf("once.pdf", 50000)
-    util.run(["cp", write_file(os.path.join(workdir, "once.pdf"), data),
-              queue + "/"])
+    # Long TTLs: no refresh writes to the cache (committing the delete)
+    # between the start and the kill.
+    ttls = ["dir_ttl=3600", "status_ttl=3600"]
+    before = job_ids(emu, share["id"])
+    if waited:
+        mount, cache = mount_offline_warm(emu, upfs_mount)
+        assert write_and_close(os.path.join(mount.p("shares", SHARE, "queue"),
+                                            "once.pdf"), data) == ("ok", 0)
+        mount.unmount()
+        mount = upfs_mount(emu, cache_dir=cache, options=ttls)
+    else:
+        emu.set_faults("slow:1:3,method=POST,route=/start$")
+        mount = upfs_mount(emu, options=ttls)
+        cache = mount.cache_dir
+        cp = subprocess.Popen(["cp", write_file(os.path.join(workdir,
+                                                             "once.pdf"),
+                                                data),
+                               mount.p("shares", SHARE, "queue") + "/"],
+                              stderr=subprocess.PIPE)
+    util.wait_until(lambda: [j for j in new_jobs(emu, share["id"], before)
+                             if j["state"] in STARTED], timeout=30,
+                    what="the job to start")
     mount.proc.send_signal(signal.SIGKILL)
     mount.wait_exit()
+    if not waited:
+        assert cp.wait(timeout=util.scaled(30)) != 0
     assert util.unmount_path(mount.path)
     records = outbox_records(cache)
     assert [r["state"] for r in records.values()] == ["starting"], records
+    assert bool(lmdb_records(cache, "outbox")) == waited
+    emu.set_faults("")
     if machine_crash:
         as_left_by_another_boot(cache)
-        assert [r["unflushedBoot"] for r in outbox_records(cache).values()] \
-            != [this_boot()]
     if job_gone:
         [job] = new_jobs(emu, share["id"], before)
         emu.delete_job(job["id"])
 
     emu.reset_requests()
     mount = upfs_mount(emu, cache_dir=cache)
-    util.wait_until(lambda: emu.requests()["routes"].get(
-        "GET /print/shares/{id}/jobs/{jid}"), timeout=30,
-        what="the leftover record's job to be asked")
+    if machine_crash and not waited:
+        assert "left by another boot: dropped unread" in mount.log()
+    else:
+        util.wait_until(lambda: emu.requests()["routes"].get(
+            "GET /print/shares/{id}/jobs/{jid}"), timeout=30,
+            what="the leftover record's job to be asked")
     util.wait_until(lambda: pending_entries(
         mount.p("shares", SHARE, "queue")) == [], timeout=30,
         what="nothing pending")
