@@ -21,6 +21,7 @@
 
 struct queue_memo {
 	char *share_id;
+	json_t *list;		/* the listing the rows are of (a reference) */
 	struct queue_row *rows;	/* sorted by job */
 	size_t n;
 	int64_t used_ms;	/* when last listed */
@@ -83,15 +84,27 @@ static int row_read(struct queue_row *r, const json_t *job, struct buf *b)
 	return 0;
 }
 
-/* m's rows become those of list: remembered ones moved over, others read. */
+/*
+ * m's rows become those of list: remembered ones moved over, others read.
+ * A listing is never changed once made (an upsert makes a new one), so the
+ * same one needs nothing: queue/ is listed again whenever the spool
+ * changed, which most often leaves the jobs as they were.
+ */
 static int memo_update(struct queue_memo *m, const json_t *list)
 {
-	size_t n = json_array_size(list), i;
-	struct queue_row *rows = calloc(n + 1, sizeof(*rows));
+	size_t n, i;
+	struct queue_row *rows;
 	struct buf b;
 	json_t *job;
-	int rc = rows ? 0 : -ENOMEM;
+	int rc;
 
+	if (list == m->list)
+		return 0;
+	json_decref(m->list);
+	m->list = NULL;
+	n = json_array_size(list);
+	rows = calloc(n + 1, sizeof(*rows));
+	rc = rows ? 0 : -ENOMEM;
 	buf_init(&b, 0);
 	json_array_foreach(list, i, job) {
 		struct queue_row *old = (struct queue_row *)queue_rows_find(
@@ -119,12 +132,14 @@ static int memo_update(struct queue_memo *m, const json_t *list)
 	qsort(rows, n, sizeof(*rows), cmp_row_job);
 	m->rows = rows;
 	m->n = n;
+	m->list = json_incref((json_t *)list);
 	return 0;
 }
 
 static void memo_free(struct queue_memo *m)
 {
 	rows_free(m->rows, m->n);
+	json_decref(m->list);
 	free(m->share_id);
 	free(m);
 }

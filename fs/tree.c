@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "isodate.h"
 #include "names.h"
 #include "pull.h"
@@ -411,49 +412,54 @@ static int cmp_row_id(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);	/* as listed */
 }
 
-/* Entries of list_queue: a job's name, and where it stands among jobs. */
+/* A job's name and its copy number (1 + earlier jobs of the same name). */
 struct queue_name {
 	const char *name;	/* the row's */
-	size_t pos;		/* in creation order */
-	unsigned copy;		/* 1 + earlier jobs of the same name */
+	unsigned copy;
 };
 
-static int cmp_queue_name(const void *a, const void *b)
-{
-	const struct queue_name *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-
-	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
+/* A name seen so far in queue_names, and how many jobs had it. */
+struct name_count {
+	const char *name;
+	unsigned count;
+};
 
 /*
  * Names the jobs rows[0..n) oldest first; the second "a.pdf" is numbered
- * 2 (names_copy_number). By sorting, not by comparing each with every
- * earlier one: a busy share lists hundreds of jobs. Returned in the
- * order of rows.
+ * 2 (names_copy_number). Counted in a hash table, not by comparing each
+ * with every earlier one or by sorting: a busy share lists hundreds of
+ * jobs, and queue/ is listed again at a look-up whenever the spool
+ * changed, several times per document printed. Returned in the order of
+ * rows.
  */
 static struct queue_name *queue_names(const struct queue_row **rows, size_t n)
 {
-	struct queue_name *v = calloc(n + 1, sizeof(*v));
-	struct queue_name *by_pos = calloc(n + 1, sizeof(*by_pos));
+	size_t slots = 16;
+	struct queue_name *v;
+	struct name_count *seen;
 
-	if (v == NULL || by_pos == NULL) {
+	while (slots < 2 * n)
+		slots *= 2;
+	v = calloc(n + 1, sizeof(*v));
+	seen = calloc(slots, sizeof(*seen));
+	if (v == NULL || seen == NULL) {
 		free(v);
-		free(by_pos);
+		free(seen);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		v[i].name = rows[i]->name;
-		v[i].pos = i;
+		const char *name = rows[i]->name;
+		size_t at = fnv1a_update(FNV1A_SEED, name, strlen(name)) &
+			    (slots - 1);
+
+		while (seen[at].name && strcmp(seen[at].name, name) != 0)
+			at = (at + 1) & (slots - 1);
+		seen[at].name = name;
+		v[i].name = name;
+		v[i].copy = ++seen[at].count;
 	}
-	qsort(v, n, sizeof(*v), cmp_queue_name);
-	for (size_t i = 0; i < n; i++) {
-		v[i].copy = i > 0 && strcmp(v[i].name, v[i - 1].name) == 0
-			    ? v[i - 1].copy + 1 : 1;
-		by_pos[v[i].pos] = v[i];
-	}
-	free(v);
-	return by_pos;
+	free(seen);
+	return v;
 }
 
 /* Rows come in the order the service lists its jobs, mostly by id. */
