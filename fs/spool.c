@@ -253,11 +253,14 @@ int spool_check_written(struct upfs *u, struct submission *s, bool *failed)
 	return rc;
 }
 
+/*
+ * spool_persist's, or with promise spool_promise's: the record goes to
+ * the outbox from now on, and its copy in the unflushed store goes.
+ */
 static int record_write(struct upfs *u, struct submission *s, bool durable,
 			bool promise)
 {
 	bool to_outbox = promise || s->promised || u->unflushed == NULL;
-	bool moved = false;
 	json_t *r;
 	char *text = NULL;
 	bool removed;
@@ -278,34 +281,39 @@ static int record_write(struct upfs *u, struct submission *s, bool durable,
 	pthread_mutex_unlock(&u->spool_lock);
 	/* A removed submission's record is gone for good: never bring it
 	   back. */
-	if (!removed && text == NULL)
+	if (removed) {
+		goto out;
+	} else if (text == NULL) {
 		rc = -ENOMEM;
-	else if (!removed && !to_outbox)
+		goto out;
+	}
+	/* Before the put: one that fails may have landed all the same (a
+	   commit whose flush failed), and spool_remove must delete it. */
+	s->in_outbox |= to_outbox;
+	s->in_unflushed |= !to_outbox;
+	if (!to_outbox)
 		rc = cache_put(u->unflushed, UPFS_CACHE_OUTBOX, s->id, text,
 			       strlen(text), cache_now_ms());
-	else if (!removed)
+	else
 		rc = (durable ? cache_put_durable : cache_put)(
 			u->cache, UPFS_CACHE_OUTBOX, s->id, text, strlen(text),
 			cache_now_ms());
-	if (removed || rc)
+	if (rc)
 		goto out;
 	/* The outbox's record is the newer: a copy left behind by a crash
 	   right here is dropped at the next mount. */
 	if (to_outbox && s->in_unflushed &&
 	    cache_del(u->unflushed, UPFS_CACHE_OUTBOX, s->id) == 0)
 		s->in_unflushed = false;
-	s->in_outbox |= to_outbox;
-	s->in_unflushed |= !to_outbox;
 	pthread_mutex_lock(&u->spool_lock);
 	s->on_disk = true;
 	if (to_outbox && durable)
 		s->record_kept = s->bytes_flushed || s->state >= SUB_UPLOADED;
 	pthread_mutex_unlock(&u->spool_lock);
-	moved = promise;
+	if (promise)
+		s->promised = true;
 out:
 	pthread_mutex_unlock(&s->persist_lock);
-	if (moved)
-		s->promised = true;
 	free(text);
 	json_decref(r);
 	return rc;
@@ -333,10 +341,12 @@ static void spool_load_one(struct upfs *u, struct cache *store,
 	char path[4200];
 
 	if (!outbox && (s = spool_get(u, id)) != NULL) {
-		/* Moved to the outbox, which has the newer record. */
+		/* Moved to the outbox, whose record is the newer; if this
+		   copy stays, the submission's removal deletes it. */
+		if (cache_del(store, UPFS_CACHE_OUTBOX, id) != 0)
+			s->in_unflushed = true;
 		spool_put(u, s);
-		cache_del(store, UPFS_CACHE_OUTBOX, id);
-		return;
+		goto out;
 	}
 	if (cache_get(store, UPFS_CACHE_OUTBOX, id, &e) == 0)
 		r = json_loadb(e.data, e.len, 0, NULL);
@@ -456,6 +466,13 @@ static void boot_id_read(struct upfs *u)
 	fclose(f);
 }
 
+static int in_dir(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 /*
  * The records of documents nothing was promised on yet (their close() has
  * not returned) are kept in spool/.unflushed, a store whose commits are
@@ -468,13 +485,6 @@ static void boot_id_read(struct upfs *u)
  * a job it had made stays at the service, never started. What close()
  * returns 0 on waiting goes to the outbox (spool_promise).
  */
-static int in_dir(char *out, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(out, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 static int unflushed_discard(const char *dir)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb", "boot" };
@@ -489,25 +499,22 @@ static int unflushed_discard(const char *dir)
 	return 0;
 }
 
-/* Whether dir/boot names this boot; *other: it names another. */
-static bool unflushed_is_this_boots(const struct upfs *u, const char *dir,
-				    bool *other)
+/* 1 when dir/boot names this boot, 0 another, -ENOENT none, or -errno. */
+static int unflushed_boot_is_this(const struct upfs *u, const char *dir)
 {
 	char path[4200], boot[sizeof(u->boot_id)] = "";
+	int rc = in_dir(path, sizeof(path), dir, "boot");
 	FILE *f;
 
-	*other = false;
-	if (in_dir(path, sizeof(path), dir, "boot") != 0)
-		return false;
+	if (rc)
+		return rc;
 	f = fopen(path, "re");
 	if (f == NULL)
-		return false;
-	*other = true;
+		return -errno;
 	if (fgets(boot, sizeof(boot), f) == NULL)
 		boot[0] = '\0';
 	fclose(f);
-	*other = strcmp(boot, u->boot_id) != 0;
-	return !*other;
+	return strcmp(boot, u->boot_id) == 0;
 }
 
 /* Empties dir and marks it this boot's (no flush: a torn mark is
@@ -538,28 +545,63 @@ static int unflushed_reset(const struct upfs *u, const char *dir)
 	return rc;
 }
 
-static void unflushed_open(struct upfs *u)
+#define UNFLUSHED_MAP_SIZE ((size_t)64 << 20)
+
+/* Makes dir the unflushed store's, emptied first unless this boot's. */
+static int unflushed_prepare(struct upfs *u, const char *dir)
+{
+	int rc = mkdir(dir, 0700) != 0 && errno != EEXIST ? -errno : 0;
+
+	if (rc == 0)
+		rc = unflushed_boot_is_this(u, dir);
+	if (rc == 1)
+		return 0;
+	if (rc == -ENOENT)
+		return unflushed_reset(u, dir);		/* a new store */
+	if (rc == 0)
+		rc = unflushed_reset(u, dir);
+	if (rc == 0)
+		upfs_log(u, UPFS_LOG_INFO, "'%s' was another boot's: dropped "
+			 "unread (records of documents whose close() had not "
+			 "returned)", dir);
+	return rc;
+}
+
+/*
+ * Opens the unflushed store and puts its submissions back, or drops what
+ * it holds when that fails: nothing there was promised, and a mount that
+ * cannot read it must still start. Without it, records go to the outbox.
+ */
+static void unflushed_load(struct upfs *u)
 {
 	char dir[4200];
-	bool other = false;
 	int rc;
 
 	if (u->boot_id[0] == '\0')
 		return;	/* every spool file is flushed at once */
 	rc = in_dir(dir, sizeof(dir), u->spool_dir, ".unflushed");
-	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		rc = -errno;
-	if (rc == 0 && !unflushed_is_this_boots(u, dir, &other))
-		rc = unflushed_reset(u, dir);
-	if (rc == 0 && other)
-		upfs_log(u, UPFS_LOG_INFO, "'%s' was left by another boot: "
-			 "dropped unread (documents whose close() had not "
-			 "returned)", dir);
 	if (rc == 0)
-		rc = cache_open_unflushed(&u->unflushed, dir, 64u << 20);
+		rc = unflushed_prepare(u, dir);
+	if (rc == 0) {
+		rc = cache_open_unflushed(&u->unflushed, dir,
+					  UNFLUSHED_MAP_SIZE);
+		if (rc == 0)
+			rc = spool_load(u, u->unflushed);
+		if (rc) {
+			upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: its records "
+				 "are dropped", dir, strerror(-rc));
+			cache_close(u->unflushed);
+			u->unflushed = NULL;
+			rc = unflushed_reset(u, dir);
+		}
+		if (rc == 0 && u->unflushed == NULL)
+			rc = cache_open_unflushed(&u->unflushed, dir,
+						  UNFLUSHED_MAP_SIZE);
+	}
 	if (rc) {
 		upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: every record of the "
 			 "spool is flushed", dir, strerror(-rc));
+		cache_close(u->unflushed);
 		u->unflushed = NULL;
 	}
 }
@@ -574,14 +616,12 @@ int spool_init(struct upfs *u)
 	if (mkdir(u->spool_dir, 0700) != 0 && errno != EEXIST)
 		return -errno;
 	rc = spool_lock(u);
-	if (rc == 0) {
-		unflushed_open(u);
-		rc = spool_load(u, u->cache);
-	}
-	if (rc == 0 && u->unflushed)
-		rc = spool_load(u, u->unflushed);
 	if (rc == 0)
+		rc = spool_load(u, u->cache);
+	if (rc == 0) {
+		unflushed_load(u);
 		spool_sweep(u);
+	}
 	return rc;
 }
 

@@ -71,8 +71,8 @@ struct submission {
 	bool in_outbox;
 	bool in_unflushed;
 	/* close() may have returned 0 for it (spool_promise), or an earlier
-	   run's record was read: its records go to the outbox from now on.
-	   Runner. */
+	   run's outbox record was read: its records go to the outbox from
+	   now on. Runner. */
 	bool promised;
 	/* Its spool file's bytes are on disk (fsync'd). Until then its
 	   records name the boot whose page cache holds them; a started job
@@ -115,7 +115,8 @@ struct submission {
 /* Past this a document is refused with EFBIG (the service's job limit). */
 #define UPFS_MAX_DOCUMENT ((uint64_t)1 << 30)
 
-/* Loads the outbox left by an earlier run. 0 or a negative errno. */
+/* Loads the records an earlier run left (the outbox, and the unflushed
+   store if this boot's). 0 or a negative errno. */
 int spool_init(struct upfs *u);
 void spool_release(struct upfs *u);
 

@@ -62,7 +62,7 @@ bool submit_err_is_permanent(int rc)
  * is no record, with nothing promised yet. Any other state undone by a
  * system crash is recovered from the one before it (a session asked for
  * again, an upload resumed). Until the spool file is flushed
- * (spool_persist, for the first durable record that reads it), records
+ * (spool_promise, or a durable record that reads it), records
  * name the boot whose page cache holds its bytes; left by another boot
  * in the outbox (where the unflushed store could not be made), the
  * document is not sent, and its job, if the record or the share's jobs

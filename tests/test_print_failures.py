@@ -709,7 +709,7 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
         util.wait_until(lambda: "'lost.pdf' refused" in mount.log(),
                         timeout=30, what="the refusal")
     else:
-        assert "left by another boot: dropped unread" in mount.log()
+        assert "was another boot's: dropped unread" in mount.log()
     util.wait_until(lambda: pending_entries(queue) == [], timeout=10,
                     what="nothing pending")
     assert os.listdir(queue) == []
@@ -726,6 +726,89 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     mount.unmount()
     assert outbox_records(cache) == {}
     assert spool_files(cache) == []
+
+
+def kill_mid_upload(emu, upfs_mount, workdir, name):
+    """A mount killed while name's upload is on its way (its PUTs slowed):
+    (the share, its jobs before, the document, the dead mount's
+    cache_dir). Its record, UPLOADING, is in the spool's unflushed store."""
+    emu.set_faults("slow:1:3,method=PUT,route=/uploadSessions/")
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    before = job_ids(emu, share["id"])
+    data = make_pdf(name, 300 * 1024)
+    cp = subprocess.Popen(["cp", write_file(os.path.join(workdir, name), data),
+                           mount.p("shares", SHARE, "queue") + "/"],
+                          stderr=subprocess.PIPE)
+    util.wait_until(lambda: [r["state"] for r in
+                             outbox_records(cache).values()] == ["uploading"],
+                    timeout=10, what="the upload to start")
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert cp.wait(timeout=util.scaled(30)) != 0
+    assert util.unmount_path(mount.path)
+    emu.set_faults("")
+    assert lmdb_records(cache, "outbox") == {}
+    return share, before, data, cache
+
+
+def test_a_record_in_both_stores_is_the_outboxs(start_emulator, upfs_mount,
+                                                workdir):
+    """A record moving to the outbox (the document has to wait) is deleted
+    from the unflushed store after the outbox has it: killed in between,
+    both hold it. The next mount takes the outbox's, drops the other, and
+    the document prints once."""
+    emu = start_emulator()
+    share, before, data, cache = kill_mid_upload(emu, upfs_mount, workdir,
+                                                 "both.pdf")
+    [(key, raw)] = lmdb_values(unflushed_store(cache), "outbox").items()
+    record = json.loads(raw[CACHE_HEADER_LEN:])
+    del record["unflushedBoot"]         # as a promise writes it
+    lmdb_put_value(cache, "outbox", key,
+                   raw[:CACHE_HEADER_LEN] + json.dumps(record).encode())
+    assert list(lmdb_records(unflushed_store(cache), "outbox")) == [key]
+
+    mount = upfs_mount(emu, cache_dir=cache)
+    queue = mount.p("shares", SHARE, "queue")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the document to be sent")
+    assert mount.log().count("resuming 'both.pdf'") == 1, mount.log()
+    mount.unmount()
+    assert_printed_once(emu, share["id"], before, "both.pdf", data)
+    assert lmdb_records(unflushed_store(cache), "outbox") == {}
+    assert lmdb_records(cache, "outbox") == {}
+
+
+def test_an_unreadable_unflushed_store_is_dropped(start_emulator, upfs_mount,
+                                                  workdir):
+    """A store of this boot that cannot be read (a disk that lost its
+    unflushed pages) does not stop the mount: what it held was never
+    promised, so it is dropped with a warning, nothing of it is sent, and
+    the next document prints through a new store."""
+    emu = start_emulator()
+    share, before, _, cache = kill_mid_upload(emu, upfs_mount, workdir,
+                                              "torn.pdf")
+    with open(os.path.join(unflushed_store(cache), "data.mdb"), "r+b") as f:
+        f.write(b"\xff" * 16384)
+    emu.reset_requests()
+    mount = upfs_mount(emu, cache_dir=cache)
+    mount.expect_warning(r"\.unflushed': .*: its records are dropped")
+    queue = mount.p("shares", SHARE, "queue")
+    assert "its records are dropped" in mount.log()
+    assert pending_entries(queue) == []
+    routes = emu.requests()["routes"]
+    assert not [r for r in routes if r.startswith("PUT ") or
+                r.endswith("/start")], routes
+    [job] = new_jobs(emu, share["id"], before)
+    assert job["state"] == "paused", job
+    data = make_pdf("after.pdf", 20000)
+    util.run(["cp", write_file(os.path.join(workdir, "after.pdf"), data),
+              queue + "/"])
+    assert_printed_once(emu, share["id"], before | {job["id"]}, "after.pdf",
+                        data)
+    mount.unmount()
+    assert outbox_records(cache) == {}
 
 
 def test_a_document_that_waits_is_flushed_before_close_returns(
@@ -1139,7 +1222,7 @@ def test_kill_9_after_a_start_leaves_a_record_found_started(
     emu.reset_requests()
     mount = upfs_mount(emu, cache_dir=cache)
     if machine_crash and not waited:
-        assert "left by another boot: dropped unread" in mount.log()
+        assert "was another boot's: dropped unread" in mount.log()
     else:
         util.wait_until(lambda: emu.requests()["routes"].get(
             "GET /print/shares/{id}/jobs/{jid}"), timeout=30,
