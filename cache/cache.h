@@ -52,14 +52,6 @@ struct cache_stats {
  * dir. map_size 0 picks 1 GiB. -EACCES, -ENOSPC, -EIO etc. on failure.
  */
 int cache_open(struct cache **out, const char *dir, size_t map_size);
-/*
- * The same, for a store whose commits are never flushed (cache_put_durable
- * included): they outlive the process at once, as the kernel holds them,
- * but a system crash may undo them or tear the store, so it must not be
- * opened after one (spool.c knows the boot that wrote it).
- */
-int cache_open_unflushed(struct cache **out, const char *dir,
-			 size_t map_size);
 void cache_close(struct cache *c);
 
 /* -ENOENT when the key is absent. */

@@ -83,7 +83,6 @@ struct cache {
 	struct cache_op *pending, **pending_tail;
 	struct cache_op *deferred, **deferred_tail;	/* cache_del_later */
 	bool committing;		/* some thread is committing a batch */
-	bool unflushed;			/* cache_open_unflushed's */
 };
 
 static void header_encode(unsigned char *p, int64_t v)
@@ -185,8 +184,7 @@ out:
 	return rc;
 }
 
-static int open_env(struct cache **out, const char *dir, size_t map_size,
-		    bool unflushed)
+int cache_open(struct cache **out, const char *dir, size_t map_size)
 {
 	struct cache *c = NULL;
 	int dead, rc;
@@ -212,7 +210,6 @@ static int open_env(struct cache **out, const char *dir, size_t map_size,
 	pthread_cond_init(&c->batch_done, NULL);
 	c->pending_tail = &c->pending;
 	c->deferred_tail = &c->deferred;
-	c->unflushed = unflushed;
 
 	rc = cache_mdb_to_errno(mdb_env_create(&c->env));
 	if (rc < 0)
@@ -228,13 +225,10 @@ static int open_env(struct cache **out, const char *dir, size_t map_size,
 	 * MDB_NOTLS: FUSE worker threads come and go, so a reader slot must
 	 * belong to the transaction, not to the thread. MDB_NOMETASYNC: one
 	 * flush per commit instead of two, integrity kept (cache_put_durable where
-	 * the outbox needs a commit on disk before it acts). MDB_NOSYNC: no
-	 * flush at all, and a system crash may tear the store.
+	 * the outbox needs a commit on disk before it acts).
 	 */
-	rc = cache_mdb_to_errno(mdb_env_open(c->env, dir, MDB_NOTLS |
-					     (unflushed ? MDB_NOSYNC
-							: MDB_NOMETASYNC),
-					     0600));
+	rc = cache_mdb_to_errno(mdb_env_open(c->env, dir,
+					     MDB_NOTLS | MDB_NOMETASYNC, 0600));
 	if (rc < 0)
 		goto out;
 	/* A process killed with -9 leaves its reader slots taken. */
@@ -257,17 +251,6 @@ out:
 		free(c);
 	}
 	return rc;
-}
-
-int cache_open(struct cache **out, const char *dir, size_t map_size)
-{
-	return open_env(out, dir, map_size, false);
-}
-
-int cache_open_unflushed(struct cache **out, const char *dir,
-			 size_t map_size)
-{
-	return open_env(out, dir, map_size, true);
 }
 
 static void batch_commit(struct cache *c, struct cache_op *batch);
@@ -453,7 +436,7 @@ static void batch_commit(struct cache *c, struct cache_op *batch)
 		op->rc = rc == 0 || n == 1 ? rc : ops_commit(c, op, 1);
 		durable |= op->durable && op->rc == 0;
 	}
-	if (!durable || c->unflushed)
+	if (!durable)
 		return;
 	rc = cache_mdb_to_errno(mdb_env_sync(c->env, 1));
 	for (struct cache_op *op = batch; op; op = op->next)

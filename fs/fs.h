@@ -524,6 +524,7 @@ enum upfs_role {
 };
 
 struct res_table;
+struct unflushed;
 
 struct upfs {
 	struct upfs_options opts;
@@ -574,10 +575,10 @@ struct upfs {
 	/* This boot's id (spool.c), "" if unknown: a record whose spool
 	   file was not flushed names the boot whose page cache holds it. */
 	char boot_id[40];
-	/* The records of documents nothing was promised on yet (spool.c),
-	   never flushed; NULL when this boot's id is unknown or the store
+	/* The records of documents nothing was promised on yet
+	   (unflushed.h); NULL when this boot's id is unknown or the log
 	   cannot be opened: then they go to the cache's outbox. */
-	struct cache *unflushed;
+	struct unflushed *unflushed;
 
 	/* The rows of queue/ per share (queue_rows.h). Lock order:
 	   queue_rows_lock, then spool_lock. */

@@ -15,6 +15,7 @@
 
 #include "hash.h"
 #include "spool.h"
+#include "unflushed.h"
 
 static const char *const state_names[] = {
 	[SUB_WRITING] = "writing",	[SUB_LOCAL] = "local",
@@ -255,7 +256,7 @@ int spool_check_written(struct upfs *u, struct submission *s, bool *failed)
 
 /*
  * spool_persist's, or with promise spool_promise's: the record goes to
- * the outbox from now on, and its copy in the unflushed store goes.
+ * the outbox from now on, and its copy in the unflushed log goes.
  */
 static int record_write(struct upfs *u, struct submission *s, bool durable,
 			bool promise)
@@ -292,8 +293,7 @@ static int record_write(struct upfs *u, struct submission *s, bool durable,
 	s->in_outbox |= to_outbox;
 	s->in_unflushed |= !to_outbox;
 	if (!to_outbox)
-		rc = cache_put(u->unflushed, UPFS_CACHE_OUTBOX, s->id, text,
-			       strlen(text), cache_now_ms());
+		rc = unflushed_put(u->unflushed, s->id, text);
 	else
 		rc = (durable ? cache_put_durable : cache_put)(
 			u->cache, UPFS_CACHE_OUTBOX, s->id, text, strlen(text),
@@ -303,7 +303,7 @@ static int record_write(struct upfs *u, struct submission *s, bool durable,
 	/* The outbox's record is the newer: a copy left behind by a crash
 	   right here is dropped at the next mount. */
 	if (to_outbox && s->in_unflushed &&
-	    cache_del(u->unflushed, UPFS_CACHE_OUTBOX, s->id) == 0)
+	    unflushed_del(u->unflushed, s->id) == 0)
 		s->in_unflushed = false;
 	pthread_mutex_lock(&u->spool_lock);
 	s->on_disk = true;
@@ -329,13 +329,20 @@ int spool_promise(struct upfs *u, struct submission *s)
 	return record_write(u, s, true, true);
 }
 
-/* One record left by an earlier run, in store (the outbox or the
-   unflushed store), back into the table. */
-static void spool_load_one(struct upfs *u, struct cache *store,
-			   const char *id)
+/* Deletes a record the load cannot use from where it was read. */
+static void record_drop(struct upfs *u, bool outbox, const char *id)
 {
-	bool outbox = store == u->cache;
-	struct cache_entry e = { 0 };
+	if (outbox)
+		cache_del(u->cache, UPFS_CACHE_OUTBOX, id);
+	else
+		unflushed_del(u->unflushed, id);
+}
+
+/* One record left by an earlier run, read from the outbox or the
+   unflushed log, back into the table. */
+static void spool_load_one(struct upfs *u, bool outbox, const char *id,
+			   const char *data, size_t len)
+{
 	struct submission *s = NULL;
 	json_t *r = NULL;
 	char path[4200];
@@ -343,20 +350,20 @@ static void spool_load_one(struct upfs *u, struct cache *store,
 	if (!outbox && (s = spool_get(u, id)) != NULL) {
 		/* Moved to the outbox, whose record is the newer; if this
 		   copy stays, the submission's removal deletes it. */
-		if (cache_del(store, UPFS_CACHE_OUTBOX, id) != 0)
+		if (unflushed_del(u->unflushed, id) != 0)
 			s->in_unflushed = true;
 		spool_put(u, s);
-		goto out;
+		return;
 	}
-	if (cache_get(store, UPFS_CACHE_OUTBOX, id, &e) == 0)
-		r = json_loadb(e.data, e.len, 0, NULL);
+	r = json_loadb(data, len, 0, NULL);
 	if (r)
 		s = record_decode(u, id, r);
+	json_decref(r);
 	if (s == NULL) {
 		upfs_log(u, UPFS_LOG_WARNING, "outbox record '%s' is unreadable:"
 			 " dropped", id);
-		cache_del(store, UPFS_CACHE_OUTBOX, id);
-		goto out;
+		record_drop(u, outbox, id);
+		return;
 	}
 	spool_path(u, s, path, sizeof(path));
 	/* A lost document's file is never read; its job is still cancelled. */
@@ -364,15 +371,15 @@ static void spool_load_one(struct upfs *u, struct cache *store,
 	    !s->bytes_lost) {
 		upfs_log(u, UPFS_LOG_WARNING, "spool file of '%s' is missing: "
 			 "'%s' cannot be sent", id, s->name);
-		cache_del(store, UPFS_CACHE_OUTBOX, id);
+		record_drop(u, outbox, id);
 		submission_free(s);
-		goto out;
+		return;
 	}
 	s->in_outbox = outbox;
 	s->in_unflushed = !outbox;
 	s->promised = outbox;
-	/* Only this boot reads the unflushed store: nothing there outlives
-	   a system crash. */
+	/* Only this boot reads the unflushed log: nothing there outlives a
+	   system crash. */
 	if (!outbox)
 		s->record_kept = false;
 	pthread_mutex_lock(&u->spool_lock);
@@ -380,20 +387,22 @@ static void spool_load_one(struct upfs *u, struct cache *store,
 	pthread_mutex_unlock(&u->spool_lock);
 	upfs_log(u, UPFS_LOG_INFO, "resuming '%s' (%s) from the spool", s->name,
 		 spool_state_name(s->state));
-out:
-	json_decref(r);
-	cache_entry_release(&e);
 }
 
-/* Every record store holds, back into the table. */
-static int spool_load(struct upfs *u, struct cache *store)
+/* Every record of the outbox, back into the table. */
+static int outbox_load(struct upfs *u)
 {
 	char **keys = NULL;
 	size_t n = 0;
-	int rc = cache_keys(store, UPFS_CACHE_OUTBOX, &keys, &n);
+	int rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
 
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		spool_load_one(u, store, keys[i]);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct cache_entry e = { 0 };
+
+		if (cache_get(u->cache, UPFS_CACHE_OUTBOX, keys[i], &e) == 0)
+			spool_load_one(u, true, keys[i], e.data, e.len);
+		cache_entry_release(&e);
+	}
 	cache_keys_free(keys, n);
 	return rc;
 }
@@ -466,144 +475,61 @@ static void boot_id_read(struct upfs *u)
 	fclose(f);
 }
 
-static int in_dir(char *out, size_t len, const char *dir, const char *name)
+/* Says at mount what the unflushed log held that could not be used. */
+static void unflushed_report(struct upfs *u, const char *dir,
+			     const struct unflushed_found *found)
 {
-	int n = snprintf(out, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/*
- * The records of documents nothing was promised on yet (their close() has
- * not returned) are kept in spool/.unflushed, a store whose commits are
- * never flushed: a flush per record (four per document) was most of a
- * small document's time in close(). kill -9 leaves them, as it leaves
- * the spool files' unflushed bytes, to the next mount of this boot; a
- * crash of the machine may tear the store, and takes those bytes anyway.
- * So the store is read only in the boot that wrote it (its file `boot`)
- * and thrown away unread after any other: what it held sends nothing, and
- * a job it had made stays at the service, never started. What close()
- * returns 0 on waiting goes to the outbox (spool_promise).
- */
-static int unflushed_discard(const char *dir)
-{
-	static const char *const files[] = { "data.mdb", "lock.mdb", "boot" };
-	char path[4200];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (in_dir(path, sizeof(path), dir, files[i]) != 0)
-			return -ENAMETOOLONG;
-		if (unlink(path) != 0 && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
-
-/* 1 when dir/boot names this boot, 0 another, -ENOENT none, or -errno. */
-static int unflushed_boot_is_this(const struct upfs *u, const char *dir)
-{
-	char path[4200], boot[sizeof(u->boot_id)] = "";
-	int rc = in_dir(path, sizeof(path), dir, "boot");
-	FILE *f;
-
-	if (rc)
-		return rc;
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -errno;
-	if (fgets(boot, sizeof(boot), f) == NULL)
-		boot[0] = '\0';
-	fclose(f);
-	return strcmp(boot, u->boot_id) == 0;
-}
-
-/* Empties dir and marks it this boot's (no flush: a torn mark is
-   another boot's). */
-static int unflushed_reset(const struct upfs *u, const char *dir)
-{
-	char path[4200], tmp[4200];
-	int rc = unflushed_discard(dir);
-	FILE *f;
-
-	if (rc == 0)
-		rc = in_dir(path, sizeof(path), dir, "boot");
-	if (rc == 0)
-		rc = in_dir(tmp, sizeof(tmp), dir, "boot.new");
-	if (rc)
-		return rc;
-	f = fopen(tmp, "we");
-	if (f == NULL)
-		return -errno;
-	if (fputs(u->boot_id, f) < 0)
-		rc = -EIO;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
-#define UNFLUSHED_MAP_SIZE ((size_t)64 << 20)
-
-/* Makes dir the unflushed store's, emptied first unless this boot's. */
-static int unflushed_prepare(struct upfs *u, const char *dir)
-{
-	int rc = mkdir(dir, 0700) != 0 && errno != EEXIST ? -errno : 0;
-
-	if (rc == 0)
-		rc = unflushed_boot_is_this(u, dir);
-	if (rc == 1)
-		return 0;
-	if (rc == -ENOENT)
-		return unflushed_reset(u, dir);		/* a new store */
-	if (rc == 0)
-		rc = unflushed_reset(u, dir);
-	if (rc == 0)
+	if (found->other_boot)
 		upfs_log(u, UPFS_LOG_INFO, "'%s' was another boot's: dropped "
 			 "unread (records of documents whose close() had not "
 			 "returned)", dir);
-	return rc;
+	if (found->bad_lines)
+		upfs_log(u, UPFS_LOG_WARNING, "'%s': %zu lines could not be "
+			 "read: dropped", dir, found->bad_lines);
+	if (found->torn_tail)
+		upfs_log(u, UPFS_LOG_INFO, "'%s': a last line cut short: "
+			 "dropped", dir);
 }
 
 /*
- * Opens the unflushed store and puts its submissions back, or drops what
- * it holds when that fails: nothing there was promised, and a mount that
- * cannot read it must still start. Without it, records go to the outbox.
+ * Opens the unflushed log (unflushed.h) and puts its submissions back.
+ * Nothing in it was promised, and a mount that cannot read it must still
+ * start: it is emptied then, and without it records go to the outbox.
  */
 static void unflushed_load(struct upfs *u)
 {
+	struct unflushed_record *recs = NULL;
+	struct unflushed_found found;
 	char dir[4200];
+	size_t n = 0;
 	int rc;
 
 	if (u->boot_id[0] == '\0')
 		return;	/* every spool file is flushed at once */
-	rc = in_dir(dir, sizeof(dir), u->spool_dir, ".unflushed");
+	rc = snprintf(dir, sizeof(dir), "%s/.unflushed", u->spool_dir);
+	rc = rc > 0 && (size_t)rc < sizeof(dir) ? 0 : -ENAMETOOLONG;
 	if (rc == 0)
-		rc = unflushed_prepare(u, dir);
-	if (rc == 0) {
-		rc = cache_open_unflushed(&u->unflushed, dir,
-					  UNFLUSHED_MAP_SIZE);
+		rc = unflushed_open(&u->unflushed, dir, u->boot_id, &recs, &n,
+				    &found);
+	if (rc && rc != -ENAMETOOLONG && rc != -ENOTDIR) {
+		upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: its records are "
+			 "dropped", dir, strerror(-rc));
+		rc = unflushed_reset(dir, u->boot_id);
 		if (rc == 0)
-			rc = spool_load(u, u->unflushed);
-		if (rc) {
-			upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: its records "
-				 "are dropped", dir, strerror(-rc));
-			cache_close(u->unflushed);
-			u->unflushed = NULL;
-			rc = unflushed_reset(u, dir);
-		}
-		if (rc == 0 && u->unflushed == NULL)
-			rc = cache_open_unflushed(&u->unflushed, dir,
-						  UNFLUSHED_MAP_SIZE);
+			rc = unflushed_open(&u->unflushed, dir, u->boot_id,
+					    &recs, &n, &found);
 	}
 	if (rc) {
 		upfs_log(u, UPFS_LOG_WARNING, "'%s': %s: every record of the "
 			 "spool is flushed", dir, strerror(-rc));
-		cache_close(u->unflushed);
 		u->unflushed = NULL;
+		return;
 	}
+	unflushed_report(u, dir, &found);
+	for (size_t i = 0; i < n; i++)
+		spool_load_one(u, false, recs[i].id, recs[i].text,
+			       strlen(recs[i].text));
+	unflushed_records_free(recs, n);
 }
 
 int spool_init(struct upfs *u)
@@ -617,7 +543,7 @@ int spool_init(struct upfs *u)
 		return -errno;
 	rc = spool_lock(u);
 	if (rc == 0)
-		rc = spool_load(u, u->cache);
+		rc = outbox_load(u);
 	if (rc == 0) {
 		unflushed_load(u);
 		spool_sweep(u);
@@ -641,7 +567,7 @@ void spool_release(struct upfs *u)
 		submission_free(s);
 	}
 	u->submissions = NULL;
-	cache_close(u->unflushed);
+	unflushed_close(u->unflushed);
 	u->unflushed = NULL;
 	if (u->spool_lock_fd >= 0)
 		close(u->spool_lock_fd);
@@ -771,7 +697,7 @@ void spool_remove(struct upfs *u, struct submission *s)
 	 * Any other record must be gone first: left, it would be resumed.
 	 */
 	if (s->in_unflushed)
-		cache_del(u->unflushed, UPFS_CACHE_OUTBOX, s->id);
+		unflushed_del(u->unflushed, s->id);
 	if (s->in_outbox && started)
 		cache_del_later(u->cache, UPFS_CACHE_OUTBOX, s->id);
 	else if (s->in_outbox)

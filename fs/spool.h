@@ -7,8 +7,8 @@
  * it got: the record is written before each step that talks to the
  * service, so a restart (or kill -9) resumes where it stopped and an
  * ambiguous step is reconciled rather than repeated. Until close() has
- * promised anything, records go to the spool's unflushed store
- * (spool/.unflushed), then to the cache's outbox.
+ * promised anything, records go to the spool's unflushed log
+ * (unflushed.h), then to the cache's outbox.
  *
  * Submissions live in one table in struct upfs, guarded by spool_lock.
  * A submission's fields change under spool_lock, but for those marked
@@ -66,7 +66,7 @@ struct submission {
 	bool removed;		/* its record deleted (spool_remove) */
 	bool on_disk;		/* a record of it was committed (spool_lock) */
 	/* Where its records are: the cache's outbox, flushed, and the
-	   spool's unflushed store (both for a moment while the record moves
+	   spool's unflushed log (both for a moment while the record moves
 	   to the outbox). persist_lock. */
 	bool in_outbox;
 	bool in_unflushed;
@@ -116,7 +116,7 @@ struct submission {
 #define UPFS_MAX_DOCUMENT ((uint64_t)1 << 30)
 
 /* Loads the records an earlier run left (the outbox, and the unflushed
-   store if this boot's). 0 or a negative errno. */
+   log if this boot's). 0 or a negative errno. */
 int spool_init(struct upfs *u);
 void spool_release(struct upfs *u);
 
@@ -148,7 +148,7 @@ int spool_check_written(struct upfs *u, struct submission *s, bool *failed);
  * released. Call with neither spool_lock nor s->persist_lock held. Only by
  * the thread running s.
  *
- * Until spool_promise, the record goes to the spool's unflushed store:
+ * Until spool_promise, the record goes to the spool's unflushed log:
  * the next mount of this boot finds it (kill -9 leaves the page cache),
  * and after a system crash it is gone with the bytes it would send. Once
  * promised, to the cache's outbox, where durable means on disk when this

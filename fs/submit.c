@@ -56,7 +56,7 @@ bool submit_err_is_permanent(int rc)
  * Moves s to state. A create or a start must be recorded before its
  * request goes: recovering from the state before would repeat it blind.
  * Until close() returns, the record need only outlive upfs, not the
- * machine (spool_persist: the unflushed store, whose records a crash of
+ * machine (spool_persist: the unflushed log, whose records a crash of
  * the machine drops with the bytes they would send). Once promised, it
  * must be on disk: not the first create, in close(), whose state before
  * is no record, with nothing promised yet. Any other state undone by a
@@ -64,7 +64,7 @@ bool submit_err_is_permanent(int rc)
  * again, an upload resumed). Until the spool file is flushed
  * (spool_promise, or a durable record that reads it), records
  * name the boot whose page cache holds its bytes; left by another boot
- * in the outbox (where the unflushed store could not be made), the
+ * in the outbox (where the unflushed log could not be opened), the
  * document is not sent, and its job, if the record or the share's jobs
  * show one, is cancelled (drop_lost): its close() had not returned.
  *

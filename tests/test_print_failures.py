@@ -7,8 +7,10 @@ shown as waiting, and printed exactly once when the service is back."""
 import errno
 import json
 import os
+import re
 import shutil
 import signal
+import struct
 import subprocess
 import threading
 import time
@@ -652,9 +654,9 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     been flushed (its close() had not returned, nothing was promised):
     after the reboot its spool file may have lost its bytes, or be gone, so
     the next mount sends nothing of it. Its record was in the spool's
-    unflushed store, which the next boot throws away unread (it may be
-    torn): the job stays as it was, never started. Where that store cannot
-    be made (spool/.unflushed is a file), records go to the outbox and name
+    unflushed log, which the next boot throws away unread (it may be
+    torn): the job stays as it was, never started. Where that log cannot
+    be opened (spool/.unflushed is a file), records go to the outbox and name
     the boot: the next mount cancels the job — found in the share's jobs
     when only the create had been sent, cancelled again later when the
     first cancel fails."""
@@ -731,7 +733,7 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
 def kill_mid_upload(emu, upfs_mount, workdir, name):
     """A mount killed while name's upload is on its way (its PUTs slowed):
     (the share, its jobs before, the document, the dead mount's
-    cache_dir). Its record, UPLOADING, is in the spool's unflushed store."""
+    cache_dir). Its record, UPLOADING, is in the spool's unflushed log."""
     emu.set_faults("slow:1:3,method=PUT,route=/uploadSessions/")
     share = emu.share_by_name(SHARE)
     mount = upfs_mount(emu)
@@ -756,18 +758,18 @@ def kill_mid_upload(emu, upfs_mount, workdir, name):
 def test_a_record_in_both_stores_is_the_outboxs(start_emulator, upfs_mount,
                                                 workdir):
     """A record moving to the outbox (the document has to wait) is deleted
-    from the unflushed store after the outbox has it: killed in between,
+    from the unflushed log after the outbox has it: killed in between,
     both hold it. The next mount takes the outbox's, drops the other, and
     the document prints once."""
     emu = start_emulator()
     share, before, data, cache = kill_mid_upload(emu, upfs_mount, workdir,
                                                  "both.pdf")
-    [(key, raw)] = lmdb_values(unflushed_store(cache), "outbox").items()
-    record = json.loads(raw[CACHE_HEADER_LEN:])
+    [(key, text)] = unflushed_log(cache)[0].items()
+    record = json.loads(text)
     del record["unflushedBoot"]         # as a promise writes it
-    lmdb_put_value(cache, "outbox", key,
-                   raw[:CACHE_HEADER_LEN] + json.dumps(record).encode())
-    assert list(lmdb_records(unflushed_store(cache), "outbox")) == [key]
+    lmdb_put_value(cache, "outbox", key, struct.pack(
+        "<q", int(time.time() * 1000)) + json.dumps(record).encode())
+    assert list(unflushed_log(cache)[0]) == [key]
 
     mount = upfs_mount(emu, cache_dir=cache)
     queue = mount.p("shares", SHARE, "queue")
@@ -776,26 +778,25 @@ def test_a_record_in_both_stores_is_the_outboxs(start_emulator, upfs_mount,
     assert mount.log().count("resuming 'both.pdf'") == 1, mount.log()
     mount.unmount()
     assert_printed_once(emu, share["id"], before, "both.pdf", data)
-    assert lmdb_records(unflushed_store(cache), "outbox") == {}
-    assert lmdb_records(cache, "outbox") == {}
+    assert outbox_records(cache) == {}
 
 
-def test_an_unreadable_unflushed_store_is_dropped(start_emulator, upfs_mount,
-                                                  workdir):
-    """A store of this boot that cannot be read (a disk that lost its
+def test_an_unreadable_unflushed_log_is_dropped(start_emulator, upfs_mount,
+                                                workdir):
+    """A log of this boot whose lines cannot be read (a disk that lost its
     unflushed pages) does not stop the mount: what it held was never
-    promised, so it is dropped with a warning, nothing of it is sent, and
-    the next document prints through a new store."""
+    promised, so those lines are dropped with a warning, nothing of them is
+    sent, and the next document prints."""
     emu = start_emulator()
     share, before, _, cache = kill_mid_upload(emu, upfs_mount, workdir,
                                               "torn.pdf")
-    with open(os.path.join(unflushed_store(cache), "data.mdb"), "r+b") as f:
-        f.write(b"\xff" * 16384)
+    with open(os.path.join(unflushed_store(cache), "log"), "wb") as f:
+        f.write(b"\0" * 4096 + b"\n" + b"\xff" * 100 + b"\n")
     emu.reset_requests()
     mount = upfs_mount(emu, cache_dir=cache)
-    mount.expect_warning(r"\.unflushed': .*: its records are dropped")
+    mount.expect_warning(r"\.unflushed': 2 lines could not be read")
     queue = mount.p("shares", SHARE, "queue")
-    assert "its records are dropped" in mount.log()
+    assert "2 lines could not be read: dropped" in mount.log()
     assert pending_entries(queue) == []
     routes = emu.requests()["routes"]
     assert not [r for r in routes if r.startswith("PUT ") or
@@ -809,6 +810,7 @@ def test_an_unreadable_unflushed_store_is_dropped(start_emulator, upfs_mount,
                         data)
     mount.unmount()
     assert outbox_records(cache) == {}
+    assert unflushed_log(cache) == ({}, 0, False)
 
 
 def test_a_document_that_waits_is_flushed_before_close_returns(
@@ -1049,18 +1051,39 @@ CACHE_HEADER_LEN = 8
 
 
 def unflushed_store(cache_dir):
-    """The spool's store of records nothing was promised on yet (written
-    without a flush, read only in the boot that wrote it)."""
+    """The folder of the spool's log of records nothing was promised on
+    yet (written without a flush, read only in the boot that wrote it)."""
     return os.path.join(cache_dir, "spool", ".unflushed")
+
+
+def unflushed_log(cache_dir):
+    """The unflushed log as a mount of this boot reads it (fs/unflushed.c):
+    ({id: record text}, lines it cannot read, whether its last line was
+    cut short). One line per change: "ID\tTEXT" puts, "ID" deletes."""
+    path = os.path.join(unflushed_store(cache_dir), "log")
+    if not os.path.exists(path):
+        return {}, 0, False
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    tail = lines.pop()
+    records, bad = {}, 0
+    for line in lines:
+        key, tab, text = line.partition(b"\t")
+        if not re.fullmatch(rb"[0-9a-z-]{1,63}", key) or (tab and not text):
+            bad += 1
+        elif tab:
+            records[key.decode()] = text.decode()
+        else:
+            records.pop(key.decode(), None)
+    return records, bad, tail != b""
 
 
 def outbox_records(cache_dir):
     """Every submission record of a (dead) upfs, {id: record}: the outbox
-    table of its LMDB, and the spool's unflushed store where that is one
-    (a record in both is the outbox's)."""
-    records = {}
-    if os.path.exists(os.path.join(unflushed_store(cache_dir), "data.mdb")):
-        records = lmdb_records(unflushed_store(cache_dir), "outbox")
+    table of its LMDB, and the spool's unflushed log (a record in both is
+    the outbox's)."""
+    records = {key: json.loads(text)
+               for key, text in unflushed_log(cache_dir)[0].items()}
     records.update(lmdb_records(cache_dir, "outbox"))
     return records
 
@@ -1118,7 +1141,7 @@ def as_left_by_another_boot(cache_dir):
     """Makes a dead upfs's records look as a crash of the machine (not only
     of upfs) leaves them: every outbox record that names this boot's page
     cache names another boot's (its unflushed spool file may have lost its
-    bytes), and the spool's unflushed store is another boot's."""
+    bytes), and the spool's unflushed log is another boot's."""
     for key, record in lmdb_records(cache_dir, "outbox").items():
         if record.get("unflushedBoot") == this_boot():
             record["unflushedBoot"] = another_boot()
@@ -1171,13 +1194,13 @@ def test_kill_9_after_a_start_leaves_a_record_found_started(
         machine_crash):
     """A job's start was carried out, and upfs was killed before its record
     went. Either it was killed while the start's reply was on its way (the
-    cp fails; the record, STARTING, is in the spool's unflushed store), or
+    cp fails; the record, STARTING, is in the spool's unflushed log), or
     the document had waited in the spool (offline) and a remount started
     it: a started job's outbox record is deleted with the next commit, not
     with a flush of its own. The next mount asks the job, finds it started
     (or gone: finished and purged) and drops the record: one job, one
     start, nothing pending, no refusal. After a crash of the machine the
-    unflushed store is dropped unread (the job started all the same); the
+    unflushed log is dropped unread (the job started all the same); the
     waiting document's record and bytes were flushed, so it is the same."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)

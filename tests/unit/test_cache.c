@@ -279,46 +279,6 @@ out:
 	return rc;
 }
 
-/* A store opened unflushed takes every write, durable ones too, and is
-   the same store when opened again, either way. */
-static int test_unflushed(void)
-{
-	struct cache *c = NULL;
-	struct cache_entry e = { 0 };
-	struct cache_stats st;
-	char dir[PATH_MAX];
-	int rc = 1;
-
-	tmp_path(dir, sizeof(dir), "unflushed");
-	CHECK(cache_open_unflushed(&c, dir, 1 << 20) == 0);
-	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "a", "creating", 8, 1) == 0);
-	CHECK(cache_put_durable(c, UPFS_CACHE_OUTBOX, "a", "starting", 8,
-				2) == 0);
-	CHECK(cache_put(c, UPFS_CACHE_OUTBOX, "b", "gone", 4, 3) == 0);
-	CHECK(cache_del(c, UPFS_CACHE_OUTBOX, "b") == 0);
-	cache_stats_get(c, &st);
-	CHECK(st.commits == 4 && st.writes == 4);
-	cache_close(c);
-	c = NULL;
-
-	CHECK(cache_open_unflushed(&c, dir, 1 << 20) == 0);
-	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "a", &e) == 0);
-	CHECK(entry_is(&e, "starting", 8, 2));
-	cache_entry_release(&e);
-	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "b", &e) == -ENOENT);
-	cache_close(c);
-	c = NULL;
-
-	CHECK(cache_open(&c, dir, 1 << 20) == 0);
-	CHECK(cache_get(c, UPFS_CACHE_OUTBOX, "a", &e) == 0);
-	CHECK(entry_is(&e, "starting", 8, 2));
-	rc = 0;
-out:
-	cache_entry_release(&e);
-	cache_close(c);
-	return rc;
-}
-
 /* The stored value is the documented header + data, byte for byte. */
 static int test_layout(void)
 {
@@ -685,7 +645,6 @@ int main(void)
 		{ "basic", test_basic },
 		{ "read", test_read },
 		{ "reopen", test_reopen },
-		{ "unflushed", test_unflushed },
 		{ "layout", test_layout },
 		{ "keys", test_keys },
 		{ "list_keys", test_list_keys },
