@@ -344,24 +344,16 @@ static void spool_load_one(struct upfs *u, bool outbox, const char *id,
 			   const char *data, size_t len)
 {
 	struct submission *s = NULL;
-	json_t *r = NULL;
+	json_t *r = json_loadb(data, len, 0, NULL);
 	char path[4200];
 
-	if (!outbox && (s = spool_get(u, id)) != NULL) {
-		/* Moved to the outbox, whose record is the newer; if this
-		   copy stays, the submission's removal deletes it. */
-		if (unflushed_del(u->unflushed, id) != 0)
-			s->in_unflushed = true;
-		spool_put(u, s);
-		return;
-	}
-	r = json_loadb(data, len, 0, NULL);
 	if (r)
 		s = record_decode(u, id, r);
 	json_decref(r);
 	if (s == NULL) {
-		upfs_log(u, UPFS_LOG_WARNING, "outbox record '%s' is unreadable:"
-			 " dropped", id);
+		upfs_log(u, UPFS_LOG_WARNING, "record '%s' of the %s is "
+			 "unreadable: dropped", id,
+			 outbox ? "outbox" : "unflushed log");
 		record_drop(u, outbox, id);
 		return;
 	}
@@ -389,22 +381,41 @@ static void spool_load_one(struct upfs *u, bool outbox, const char *id,
 		 spool_state_name(s->state));
 }
 
-/* Every record of the outbox, back into the table. */
-static int outbox_load(struct upfs *u)
+/* The records of the outbox's keys[0..n), back into the table. */
+static void outbox_load(struct upfs *u, char **keys, size_t n)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	int rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
-
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct cache_entry e = { 0 };
 
 		if (cache_get(u->cache, UPFS_CACHE_OUTBOX, keys[i], &e) == 0)
 			spool_load_one(u, true, keys[i], e.data, e.len);
 		cache_entry_release(&e);
 	}
-	cache_keys_free(keys, n);
-	return rc;
+}
+
+static bool key_listed(char **keys, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A record in both stores moved to the outbox and was killed before its
+ * copy here went: the outbox's is the newer, even unreadable. The copy is
+ * dropped now, or with the submission.
+ */
+static void unflushed_drop_copy(struct upfs *u, const char *id)
+{
+	struct submission *s;
+
+	if (unflushed_del(u->unflushed, id) == 0)
+		return;
+	s = spool_get(u, id);
+	if (s)
+		s->in_unflushed = true;
+	spool_put(u, s);
 }
 
 /*
@@ -485,7 +496,8 @@ static void unflushed_report(struct upfs *u, const char *dir,
 			 "returned)", dir);
 	if (found->bad_lines)
 		upfs_log(u, UPFS_LOG_WARNING, "'%s': %zu lines could not be "
-			 "read: dropped", dir, found->bad_lines);
+			 "read: all of it dropped (any record may be lost)",
+			 dir, found->bad_lines);
 	if (found->torn_tail)
 		upfs_log(u, UPFS_LOG_INFO, "'%s': a last line cut short: "
 			 "dropped", dir);
@@ -496,7 +508,8 @@ static void unflushed_report(struct upfs *u, const char *dir,
  * Nothing in it was promised, and a mount that cannot read it must still
  * start: it is emptied then, and without it records go to the outbox.
  */
-static void unflushed_load(struct upfs *u)
+static void unflushed_load(struct upfs *u, char **outbox_keys,
+			   size_t n_keys)
 {
 	struct unflushed_record *recs = NULL;
 	struct unflushed_found found;
@@ -526,14 +539,20 @@ static void unflushed_load(struct upfs *u)
 		return;
 	}
 	unflushed_report(u, dir, &found);
-	for (size_t i = 0; i < n; i++)
-		spool_load_one(u, false, recs[i].id, recs[i].text,
-			       strlen(recs[i].text));
+	for (size_t i = 0; i < n; i++) {
+		if (key_listed(outbox_keys, n_keys, recs[i].id))
+			unflushed_drop_copy(u, recs[i].id);
+		else
+			spool_load_one(u, false, recs[i].id, recs[i].text,
+				       strlen(recs[i].text));
+	}
 	unflushed_records_free(recs, n);
 }
 
 int spool_init(struct upfs *u)
 {
+	char **keys = NULL;
+	size_t n = 0;
 	int rc;
 
 	boot_id_read(u);
@@ -543,11 +562,13 @@ int spool_init(struct upfs *u)
 		return -errno;
 	rc = spool_lock(u);
 	if (rc == 0)
-		rc = outbox_load(u);
+		rc = cache_keys(u->cache, UPFS_CACHE_OUTBOX, &keys, &n);
 	if (rc == 0) {
-		unflushed_load(u);
+		outbox_load(u, keys, n);
+		unflushed_load(u, keys, n);
 		spool_sweep(u);
 	}
+	cache_keys_free(keys, n);
 	return rc;
 }
 

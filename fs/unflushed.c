@@ -3,11 +3,13 @@
  *
  * One line per change, appended with one write(2): "ID\tTEXT\n" puts a
  * record, "ID\n" deletes it; the last line of an id wins. A write that
- * fails part-way is cut off again, so every line in the file is whole but
- * for one a kill cut short at its end, which the next open drops. The
- * lines of records still live are also kept in memory, so that the log
- * can be written anew (compacted) when it grows: it is emptied whenever
- * no record is left, and rewritten past LOG_COMPACT_BYTES.
+ * fails part-way is cut off again (or, if that fails too, the log is
+ * written anew before the next line), so every line in the file is whole
+ * but for one a kill cut short at its end, which the next open drops. The
+ * records still live are also kept in memory, allocated before their line
+ * is written so that the two never disagree, and the log is written anew
+ * from them at each open, when it has grown past twice their size and 1
+ * MiB, and (emptied) when none is left and it has grown past 64 KiB.
  */
 #include "unflushed.h"
 
@@ -28,9 +30,18 @@ struct unflushed {
 	pthread_mutex_t lock;	/* everything below */
 	char *dir;
 	int fd;			/* the log, O_APPEND */
-	off_t size;		/* its length, every line whole */
+	off_t size;		/* the length of its whole lines */
+	bool spoiled;		/* a part line is past size: write anew */
 	struct unflushed_record *live;
 	size_t n, alloc;
+	size_t live_bytes;	/* the length of their lines */
+};
+
+/* A change of one id's record, allocated before its line is written. */
+struct change {
+	long at;		/* its live record, or -1 */
+	char *id;		/* for a new record */
+	char *text;		/* NULL: deleted */
 };
 
 static int in_dir(char *out, size_t len, const char *dir, const char *name)
@@ -68,47 +79,75 @@ static long live_find(const struct unflushed *f, const char *id)
 	return -1;
 }
 
-/* id's live record becomes a copy of text[0..len), or goes (text NULL). */
-static int live_set(struct unflushed *f, const char *id, const char *text,
-		    size_t len)
+static size_t line_len(const struct unflushed_record *r)
 {
-	long at = live_find(f, id);
-	char *copy = NULL;
+	return strlen(r->id) + strlen(r->text) + 2;
+}
 
-	if (text == NULL) {
-		if (at >= 0) {
-			free(f->live[at].id);
-			free(f->live[at].text);
-			f->live[at] = f->live[--f->n];
+/* Everything a change of id to text[0..len) (NULL: deleted) needs. */
+static int change_prepare(struct unflushed *f, const char *id,
+			  const char *text, size_t len, struct change *c)
+{
+	c->at = live_find(f, id);
+	c->id = NULL;
+	c->text = NULL;
+	if (text == NULL)
+		return 0;
+	c->text = strndup(text, len);
+	if (c->text && c->at < 0) {
+		c->id = strdup(id);
+		if (c->id && f->n == f->alloc) {
+			size_t alloc = f->alloc ? 2 * f->alloc : 8;
+			struct unflushed_record *v = realloc(
+				f->live, alloc * sizeof(*v));
+
+			if (v) {
+				f->live = v;
+				f->alloc = alloc;
+			} else {
+				free(c->id);
+				c->id = NULL;
+			}
 		}
-		return 0;
 	}
-	copy = strndup(text, len);
-	if (copy == NULL)
+	if (c->text == NULL || (c->at < 0 && c->id == NULL)) {
+		free(c->text);
+		free(c->id);
 		return -ENOMEM;
-	if (at >= 0) {
-		free(f->live[at].text);
-		f->live[at].text = copy;
-		return 0;
 	}
-	if (f->n == f->alloc) {
-		size_t alloc = f->alloc ? 2 * f->alloc : 8;
-		struct unflushed_record *v = realloc(f->live,
-						     alloc * sizeof(*v));
-
-		if (v == NULL)
-			goto fail;
-		f->live = v;
-		f->alloc = alloc;
-	}
-	f->live[f->n].id = strdup(id);
-	if (f->live[f->n].id == NULL)
-		goto fail;
-	f->live[f->n++].text = copy;
 	return 0;
-fail:
-	free(copy);
-	return -ENOMEM;
+}
+
+/* Makes a prepared change in f's live records; cannot fail. */
+static void change_apply(struct unflushed *f, struct change *c)
+{
+	if (c->at >= 0) {
+		struct unflushed_record *r = &f->live[c->at];
+
+		f->live_bytes -= line_len(r);
+		free(r->text);
+		r->text = c->text;
+		if (c->text == NULL) {
+			free(r->id);
+			*r = f->live[--f->n];
+			return;
+		}
+		f->live_bytes += line_len(r);
+	} else if (c->text) {
+		f->live[f->n].id = c->id;
+		f->live[f->n].text = c->text;
+		f->live_bytes += line_len(&f->live[f->n++]);
+	}
+}
+
+static void live_clear(struct unflushed *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->live[i].id);
+		free(f->live[i].text);
+	}
+	f->n = 0;
+	f->live_bytes = 0;
 }
 
 /* Reads the lines of text[0..len) into f's live records. */
@@ -123,6 +162,7 @@ static int log_parse(struct unflushed *f, const char *text, size_t len,
 		const char *end = memchr(line, '\n', len - at);
 		const char *tab;
 		char id[ID_MAX];
+		struct change c;
 
 		if (end == NULL) {
 			found->torn_tail = true;
@@ -138,8 +178,10 @@ static int log_parse(struct unflushed *f, const char *text, size_t len,
 		}
 		memcpy(id, line, (size_t)((tab ? tab : end) - line));
 		id[(tab ? tab : end) - line] = '\0';
-		rc = tab ? live_set(f, id, tab + 1, (size_t)(end - tab - 1))
-			 : live_set(f, id, NULL, 0);
+		rc = change_prepare(f, id, tab ? tab + 1 : NULL,
+				    tab ? (size_t)(end - tab - 1) : 0, &c);
+		if (rc == 0)
+			change_apply(f, &c);
 	}
 	return rc;
 }
@@ -278,10 +320,22 @@ static int log_open(struct unflushed *f, const char *boot_id,
 	rc = read_all(f->fd, &data, &len);
 	if (rc == 0)
 		rc = log_parse(f, data, len, found);
-	/* Written anew: no line read once is read again, and the next
-	   does not run on from a torn one. */
-	if (rc == 0 && len > 0)
-		rc = log_compact(f);
+	/*
+	 * A spoiled line may have been any record's latest: an older one
+	 * read instead could repeat a request. Nothing here was promised,
+	 * so none of it is trusted then.
+	 */
+	if (rc == 0 && found->bad_lines) {
+		live_clear(f);
+		f->size = 0;
+		if (ftruncate(f->fd, 0) != 0)
+			rc = -errno;
+	}
+	/* Written anew: no line read once is read again, and the next does
+	   not run on from a torn one (cut off, if the rewrite fails). */
+	if (rc == 0 && len > 0 && log_compact(f) != 0 &&
+	    ftruncate(f->fd, f->size) != 0)
+		rc = -errno;
 	free(data);
 	return rc;
 }
@@ -341,28 +395,13 @@ void unflushed_close(struct unflushed *f)
 	free(f);
 }
 
-/* Under f->lock: one line, whole or not at all. */
-static int log_append(struct unflushed *f, const char *line, size_t len)
-{
-	ssize_t done = write(f->fd, line, len);
-	int rc = 0;
-
-	if (done == (ssize_t)len) {
-		f->size += (off_t)len;
-		return 0;
-	}
-	rc = done < 0 ? -errno : -ENOSPC;
-	if (done > 0 && ftruncate(f->fd, f->size) != 0)
-		rc = -errno;	/* a torn line stays: the next open drops it */
-	return rc;
-}
-
 /* "ID\tTEXT\n", or "ID\n" for text NULL. */
 static char *line_make(const char *id, const char *text, size_t *len)
 {
 	size_t id_len = strlen(id), text_len = text ? strlen(text) : 0;
 	char *line = malloc(id_len + text_len + 3);
 
+	*len = 0;
 	if (line == NULL)
 		return NULL;
 	memcpy(line, id, id_len);
@@ -376,6 +415,16 @@ static char *line_make(const char *id, const char *text, size_t *len)
 	return line;
 }
 
+/* One write of len bytes: -errno, or -ENOSPC for a short one. */
+static int write_whole(int fd, const char *data, size_t len)
+{
+	ssize_t done = write(fd, data, len);
+
+	if (done == (ssize_t)len)
+		return 0;
+	return done < 0 ? -errno : -ENOSPC;
+}
+
 /* Under f->lock: the log written anew with the live records only. */
 static int log_compact(struct unflushed *f)
 {
@@ -385,68 +434,96 @@ static int log_compact(struct unflushed *f)
 
 	if (rc == 0)
 		rc = in_dir(tmp, sizeof(tmp), f->dir, "log.new");
-	if (rc == 0 && f->n == 0) {
+	if (rc)
+		goto out;
+	if (f->n == 0) {
 		/* Nothing live: emptied in place. */
 		if (ftruncate(f->fd, 0) != 0)
-			return -errno;
-		f->size = 0;
-		return 0;
+			rc = -errno;
+		goto out;
 	}
-	if (rc)
-		return rc;
 	fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC,
 		  0600);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
 	for (size_t i = 0; i < f->n && rc == 0; i++) {
 		size_t len;
 		char *line = line_make(f->live[i].id, f->live[i].text, &len);
 
-		if (line == NULL)
-			rc = -ENOMEM;
-		else if (write(fd, line, len) != (ssize_t)len)
-			rc = -EIO;
+		rc = line ? write_whole(fd, line, len) : -ENOMEM;
 		size += (off_t)len;
 		free(line);
 	}
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
-	if (rc) {
+	if (rc == 0) {
+		close(f->fd);
+		f->fd = fd;
+		fd = -1;
+	}
+out:
+	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
-		return rc;
 	}
-	close(f->fd);
-	f->fd = fd;
-	f->size = size;
-	return 0;
+	if (rc == 0) {
+		f->size = size;
+		f->spoiled = false;
+	}
+	return rc;
 }
 
-/* Under f->lock: a line for id, then id's live record changed to match. */
+/* Under f->lock: one line, whole or not at all. */
+static int log_append(struct unflushed *f, const char *line, size_t len)
+{
+	int rc = 0;
+
+	/* A part line the last failed write left must not start this one. */
+	if (f->spoiled)
+		rc = log_compact(f);
+	if (rc == 0)
+		rc = write_whole(f->fd, line, len);
+	if (rc == 0)
+		f->size += (off_t)len;
+	else if (!f->spoiled && ftruncate(f->fd, f->size) != 0)
+		f->spoiled = true;
+	return rc;
+}
+
+/* Under f->lock: a line for id, and id's live record changed to match. */
 static int log_change(struct unflushed *f, const char *id, const char *text)
 {
+	struct change c;
 	size_t len = 0;
-	char *line;
+	char *line = NULL;
 	int rc;
 
 	if (!id_is_valid(id, strlen(id)) || (text && (text[0] == '\0' ||
 						       strchr(text, '\n'))))
 		return -EINVAL;
+	rc = change_prepare(f, id, text, text ? strlen(text) : 0, &c);
+	if (rc)
+		return rc;
 	line = line_make(id, text, &len);
-	if (line == NULL)
-		return -ENOMEM;
-	rc = log_append(f, line, len);
+	rc = line ? log_append(f, line, len) : -ENOMEM;
 	free(line);
-	if (rc == 0)
-		rc = live_set(f, id, text, text ? strlen(text) : 0);
+	if (rc) {
+		free(c.id);
+		free(c.text);
+		return rc;
+	}
+	change_apply(f, &c);
 	/*
-	 * A log that grows is written anew; when that fails the line is
-	 * still in it, and it is tried again at the next change.
+	 * A log that grew is written anew. That failing costs nothing but
+	 * room: it is tried again at the next change.
 	 */
-	if (rc == 0 && (f->size > LOG_COMPACT_BYTES ||
-			(f->n == 0 && f->size > LOG_EMPTY_BYTES)))
+	if ((f->size > LOG_COMPACT_BYTES &&
+	     (size_t)f->size > 2 * f->live_bytes) ||
+	    (f->n == 0 && f->size > LOG_EMPTY_BYTES))
 		(void)log_compact(f);
-	return rc;
+	return 0;
 }
 
 int unflushed_put(struct unflushed *f, const char *id, const char *text)

@@ -30,7 +30,8 @@ struct unflushed_record {
 /* What unflushed_open found besides the records, for the mount's log. */
 struct unflushed_found {
 	bool other_boot;	/* another boot's log: dropped unread */
-	size_t bad_lines;	/* lines that could not be read: dropped */
+	size_t bad_lines;	/* lines that could not be read: the whole
+				   log dropped (any line may be lost) */
 	bool torn_tail;		/* a last line a kill cut short: dropped */
 };
 

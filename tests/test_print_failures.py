@@ -694,7 +694,8 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
     emu.set_faults("503:1,method=POST,route=/cancel$" if cancel_fails
                    else "")
     emu.reset_requests()
-    mount = upfs_mount(emu, cache_dir=cache)
+    # A short TTL: queue/ shows what the service holds soon after.
+    mount = upfs_mount(emu, cache_dir=cache, options=["dir_ttl=1"])
     queue = mount.p("shares", SHARE, "queue")
     if store == "outbox":
         mount.expect_warning(r"every record of the spool is flushed")
@@ -714,13 +715,21 @@ def test_a_record_left_by_a_crash_of_the_machine_sends_nothing(
         assert "was another boot's: dropped unread" in mount.log()
     util.wait_until(lambda: pending_entries(queue) == [], timeout=10,
                     what="nothing pending")
-    assert os.listdir(queue) == []
     [job] = new_jobs(emu, share["id"], before)
     if store == "outbox":
         assert job["state"] == "canceled", job
         assert_no_open_uploads(emu)
+        assert os.listdir(queue) == []
     else:
+        # What a user sees: the job, never started, until removed (named
+        # by its document, or by its id if the create's was lost).
         assert job["state"] == "paused", job
+        util.wait_until(lambda: len(os.listdir(queue)) == 1, timeout=10,
+                        what="the job to be listed")
+        [name] = os.listdir(queue)
+        assert name in ("lost.pdf", "job-" + job["id"]), name
+        assert os.getxattr(os.path.join(queue, name),
+                           "user.upfs.id").decode() == job["id"]
     routes = emu.requests()["routes"]
     assert not [r for r in routes if r.startswith("PUT ") or
                 r.endswith("/start") or r == "POST /print/shares/{id}/jobs"], \
@@ -783,10 +792,11 @@ def test_a_record_in_both_stores_is_the_outboxs(start_emulator, upfs_mount,
 
 def test_an_unreadable_unflushed_log_is_dropped(start_emulator, upfs_mount,
                                                 workdir):
-    """A log of this boot whose lines cannot be read (a disk that lost its
-    unflushed pages) does not stop the mount: what it held was never
-    promised, so those lines are dropped with a warning, nothing of them is
-    sent, and the next document prints."""
+    """A log of this boot with lines that cannot be read (a disk that lost
+    its unflushed pages) does not stop the mount: what it held was never
+    promised, and any record's latest line may be lost, so all of it is
+    dropped with a warning, nothing of it is sent, and the next document
+    prints."""
     emu = start_emulator()
     share, before, _, cache = kill_mid_upload(emu, upfs_mount, workdir,
                                               "torn.pdf")
@@ -796,7 +806,7 @@ def test_an_unreadable_unflushed_log_is_dropped(start_emulator, upfs_mount,
     mount = upfs_mount(emu, cache_dir=cache)
     mount.expect_warning(r"\.unflushed': 2 lines could not be read")
     queue = mount.p("shares", SHARE, "queue")
-    assert "2 lines could not be read: dropped" in mount.log()
+    assert "2 lines could not be read: all of it dropped" in mount.log()
     assert pending_entries(queue) == []
     routes = emu.requests()["routes"]
     assert not [r for r in routes if r.startswith("PUT ") or
@@ -1059,7 +1069,8 @@ def unflushed_store(cache_dir):
 def unflushed_log(cache_dir):
     """The unflushed log as a mount of this boot reads it (fs/unflushed.c):
     ({id: record text}, lines it cannot read, whether its last line was
-    cut short). One line per change: "ID\tTEXT" puts, "ID" deletes."""
+    cut short). One line per change: "ID\tTEXT" puts, "ID" deletes; a log
+    with a line that cannot be read is not trusted at all."""
     path = os.path.join(unflushed_store(cache_dir), "log")
     if not os.path.exists(path):
         return {}, 0, False
@@ -1075,7 +1086,7 @@ def unflushed_log(cache_dir):
             records[key.decode()] = text.decode()
         else:
             records.pop(key.decode(), None)
-    return records, bad, tail != b""
+    return {} if bad else records, bad, tail != b""
 
 
 def outbox_records(cache_dir):

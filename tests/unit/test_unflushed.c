@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +73,7 @@ int main(void)
 {
 	struct unflushed *f = NULL;
 	struct unflushed_found found;
+	struct rlimit lim, small;
 	char got[4096], big[2048];
 	int i;
 
@@ -97,18 +100,38 @@ int main(void)
 	CHECK(unflushed_put(f, "3-c", "two\nlines") == -EINVAL);
 	CHECK(unflushed_put(f, "3-c", "") == -EINVAL);
 
-	/* A last line cut short, and lines a disk spoiled: dropped, the
-	   rest read, and the next line starts clean. */
-	append_raw("junk\xff\n\t{}\n", 10);
+	/* A last line cut short (a kill in its write): dropped, the rest
+	   read, and the next line starts clean. */
 	append_raw("4-d\t{\"state\":\"sta", 17);
 	CHECK(reopen(&f, "boot-a", got, sizeof(got), &found) == 0);
 	CHECK_MSG(strcmp(got, "1-a={\"state\":\"uploading\"};") == 0, "%s", got);
-	CHECK(found.bad_lines == 2 && found.torn_tail);
+	CHECK(found.bad_lines == 0 && found.torn_tail);
 	CHECK(unflushed_put(f, "4-d", "{\"state\":\"starting\"}") == 0);
 	CHECK(reopen(&f, "boot-a", got, sizeof(got), &found) == 0);
 	CHECK_MSG(strcmp(got, "1-a={\"state\":\"uploading\"};"
 			      "4-d={\"state\":\"starting\"};") == 0, "%s", got);
 	CHECK(found.bad_lines == 0 && !found.torn_tail);
+
+	/* A write that fails part-way (the file may grow 10 bytes more):
+	   the part line is cut off again, and the log reads as before. */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &lim);
+	small = lim;
+	small.rlim_cur = (rlim_t)log_size() + 10;
+	CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+	CHECK(unflushed_put(f, "1-a", "{\"state\":\"starting\"}") < 0);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK(unflushed_del(f, "4-d") == 0);
+	CHECK(reopen(&f, "boot-a", got, sizeof(got), &found) == 0);
+	CHECK_MSG(strcmp(got, "1-a={\"state\":\"uploading\"};") == 0, "%s", got);
+	CHECK(found.bad_lines == 0 && !found.torn_tail);
+
+	/* Lines a disk spoiled: any record's latest may be among them, so
+	   none of the log is trusted. */
+	append_raw("junk\xff\n\t{}\n", 10);
+	CHECK(reopen(&f, "boot-a", got, sizeof(got), &found) == 0);
+	CHECK_MSG(strcmp(got, "") == 0, "%s", got);
+	CHECK(found.bad_lines == 2 && log_size() == 0);
 
 	/* Another boot's log is dropped unread. */
 	CHECK(reopen(&f, "boot-b", got, sizeof(got), &found) == 0);
