@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 #define LOG_COMPACT_BYTES ((off_t)1 << 20)
 #define LOG_EMPTY_BYTES ((off_t)64 << 10)
 #define ID_MAX 64
@@ -395,24 +397,11 @@ void unflushed_close(struct unflushed *f)
 	free(f);
 }
 
-/* "ID\tTEXT\n", or "ID\n" for text NULL. */
-static char *line_make(const char *id, const char *text, size_t *len)
+/* Appends "ID\tTEXT\n", or "ID\n" for text NULL, to b. */
+static int line_add(struct buf *b, const char *id, const char *text)
 {
-	size_t id_len = strlen(id), text_len = text ? strlen(text) : 0;
-	char *line = malloc(id_len + text_len + 3);
-
-	*len = 0;
-	if (line == NULL)
-		return NULL;
-	memcpy(line, id, id_len);
-	*len = id_len;
-	if (text) {
-		line[(*len)++] = '\t';
-		memcpy(line + *len, text, text_len);
-		*len += text_len;
-	}
-	line[(*len)++] = '\n';
-	return line;
+	return text ? buf_printf(b, "%s\t%s\n", id, text)
+		    : buf_printf(b, "%s\n", id);
 }
 
 /* One write of len bytes: -errno, or -ENOSPC for a short one. */
@@ -429,9 +418,10 @@ static int write_whole(int fd, const char *data, size_t len)
 static int log_compact(struct unflushed *f)
 {
 	char path[4200], tmp[4200];
-	off_t size = 0;
+	struct buf lines;
 	int fd = -1, rc = in_dir(path, sizeof(path), f->dir, "log");
 
+	buf_init(&lines, 0);
 	if (rc == 0)
 		rc = in_dir(tmp, sizeof(tmp), f->dir, "log.new");
 	if (rc)
@@ -448,14 +438,10 @@ static int log_compact(struct unflushed *f)
 		rc = -errno;
 		goto out;
 	}
-	for (size_t i = 0; i < f->n && rc == 0; i++) {
-		size_t len;
-		char *line = line_make(f->live[i].id, f->live[i].text, &len);
-
-		rc = line ? write_whole(fd, line, len) : -ENOMEM;
-		size += (off_t)len;
-		free(line);
-	}
+	for (size_t i = 0; i < f->n && rc == 0; i++)
+		rc = line_add(&lines, f->live[i].id, f->live[i].text);
+	if (rc == 0)
+		rc = write_whole(fd, lines.data, lines.len);
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
 	if (rc == 0) {
@@ -469,9 +455,10 @@ out:
 		unlink(tmp);
 	}
 	if (rc == 0) {
-		f->size = size;
+		f->size = (off_t)lines.len;
 		f->spoiled = false;
 	}
+	buf_release(&lines);
 	return rc;
 }
 
@@ -496,8 +483,7 @@ static int log_append(struct unflushed *f, const char *line, size_t len)
 static int log_change(struct unflushed *f, const char *id, const char *text)
 {
 	struct change c;
-	size_t len = 0;
-	char *line = NULL;
+	struct buf line;
 	int rc;
 
 	if (!id_is_valid(id, strlen(id)) || (text && (text[0] == '\0' ||
@@ -506,9 +492,11 @@ static int log_change(struct unflushed *f, const char *id, const char *text)
 	rc = change_prepare(f, id, text, text ? strlen(text) : 0, &c);
 	if (rc)
 		return rc;
-	line = line_make(id, text, &len);
-	rc = line ? log_append(f, line, len) : -ENOMEM;
-	free(line);
+	buf_init(&line, 0);
+	rc = line_add(&line, id, text);
+	if (rc == 0)
+		rc = log_append(f, line.data, line.len);
+	buf_release(&line);
 	if (rc) {
 		free(c.id);
 		free(c.text);
