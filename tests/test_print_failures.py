@@ -823,6 +823,48 @@ def test_an_unreadable_unflushed_log_is_dropped(start_emulator, upfs_mount,
     assert unflushed_log(cache) == ({}, 0, False)
 
 
+def test_an_unflushed_log_that_cannot_be_opened_is_made_anew(
+        start_emulator, upfs_mount, workdir):
+    """A log of this boot that cannot be opened (here a link to nowhere)
+    does not stop the mount: its records are dropped with a warning, the
+    log is made anew, nothing of the lost document is sent, and the next
+    document's records go to the new log."""
+    emu = start_emulator()
+    share, before, _, cache = kill_mid_upload(emu, upfs_mount, workdir,
+                                              "gone.pdf")
+    log = os.path.join(unflushed_store(cache), "log")
+    os.unlink(log)
+    os.symlink(os.path.join(workdir, "no", "such", "folder"), log)
+    emu.reset_requests()
+    mount = upfs_mount(emu, cache_dir=cache)
+    mount.expect_warning(r"\.unflushed': .*: its records are dropped")
+    queue = mount.p("shares", SHARE, "queue")
+    assert "its records are dropped" in mount.log()
+    assert "every record of the spool is flushed" not in mount.log()
+    assert os.path.isfile(log) and not os.path.islink(log)
+    assert pending_entries(queue) == []
+    routes = emu.requests()["routes"]
+    assert not [r for r in routes if r.startswith("PUT ") or
+                r.endswith("/start")], routes
+    [job] = new_jobs(emu, share["id"], before)
+    assert job["state"] == "paused", job
+    emu.set_faults("slow:1:3,method=PUT,route=/uploadSessions/")
+    data = make_pdf("after.pdf", 20000)
+    cp = subprocess.Popen(["cp", write_file(os.path.join(workdir,
+                                                         "after.pdf"), data),
+                           queue + "/"], stderr=subprocess.PIPE)
+    util.wait_until(lambda: [json.loads(r)["name"] for r in
+                             unflushed_log(cache)[0].values()] ==
+                    ["after.pdf"], timeout=10,
+                    what="the next record in the new log")
+    assert cp.wait(timeout=util.scaled(30)) == 0, cp.stderr.read()
+    emu.set_faults("")
+    assert_printed_once(emu, share["id"], before | {job["id"]}, "after.pdf",
+                        data)
+    mount.unmount()
+    assert outbox_records(cache) == {}
+
+
 def test_a_document_that_waits_is_flushed_before_close_returns(
         start_emulator, upfs_mount, workdir):
     """close() says 0 for a document whose upload failed (503s past the
