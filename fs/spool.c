@@ -755,10 +755,9 @@ static uint64_t digest_locked(struct upfs *u, const char *share_id)
 	uint64_t h = FNV1A_SEED;
 
 	for (struct submission *s = u->submissions; s; s = s->next) {
-		/* Any share's job may be in this one's listing of jobs. */
-		h = hash_str(h, s->job_id);
 		if (s->state == SUB_DONE || strcmp(s->share_id, share_id) != 0)
 			continue;
+		h = hash_str(h, s->job_id);
 		h = hash_str(h, s->id);
 		h = hash_str(h, s->name);
 		h = fnv1a_update(h, &s->created_ms, sizeof(s->created_ms));
@@ -776,11 +775,17 @@ uint64_t spool_signature(struct upfs *u, const char *share_id)
 	return h;
 }
 
-/* Under spool_lock. */
-static bool owns_job_locked(struct upfs *u, const char *job_id)
+/*
+ * Under spool_lock. Job ids are short numbers the service gives out per
+ * printer: two printers may each have a job "103". A share has one
+ * printer, so the share and the id name one job.
+ */
+static bool owns_job_locked(struct upfs *u, const char *share_id,
+			    const char *job_id)
 {
 	for (struct submission *s = u->submissions; s; s = s->next)
-		if (s->job_id && job_id && strcmp(s->job_id, job_id) == 0)
+		if (s->job_id && job_id && strcmp(s->job_id, job_id) == 0 &&
+		    strcmp(s->share_id, share_id) == 0)
 			return true;
 	return false;
 }
@@ -793,7 +798,7 @@ int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
 
 	pthread_mutex_lock(&u->spool_lock);
 	for (size_t i = 0; i < *n; i++)
-		if (!owns_job_locked(u, json_string_value(
+		if (!owns_job_locked(u, share_id, json_string_value(
 					    json_object_get(jobs[i], "id"))))
 			jobs[kept++] = jobs[i];
 	*n = kept;
@@ -806,12 +811,12 @@ int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
 	return rc;
 }
 
-bool spool_owns_job(struct upfs *u, const char *job_id)
+bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id)
 {
 	bool owned;
 
 	pthread_mutex_lock(&u->spool_lock);
-	owned = owns_job_locked(u, job_id);
+	owned = owns_job_locked(u, share_id, job_id);
 	pthread_mutex_unlock(&u->spool_lock);
 	return owned;
 }

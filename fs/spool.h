@@ -169,8 +169,8 @@ int spool_promise(struct upfs *u, struct submission *s);
  */
 void spool_remove(struct upfs *u, struct submission *s);
 
-/* Whether a job id belongs to a pending submission (reconciliation). */
-bool spool_owns_job(struct upfs *u, const char *job_id);
+/* Whether share_id's job belongs to a pending submission (reconciliation). */
+bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id);
 
 /*
  * What the spool adds to share_id's queue/, read in one hold of

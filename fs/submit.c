@@ -261,7 +261,7 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
 		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
 		    !created_by_me(u, job) ||
-		    spool_owns_job(u, tree_str(job, "id")))
+		    spool_owns_job(u, s->share_id, tree_str(job, "id")))
 			continue;
 		bool same = want && same_configuration(
 			want, json_object_get(job, "configuration"));

@@ -1141,3 +1141,41 @@ def test_request_headers_are_read_as_http_says(emu, admin):
         out = raw_exchange(emu, "GET /v1.0/print/settings HTTP/1.1\r\n"
                                 "Host: x\r\n%s\r\n\r\n" % bad)
         assert out.startswith("HTTP/1.1 400 "), (bad, out[:300])
+
+
+def test_a_job_id_repeated_on_another_printer(emu, admin):
+    """The service numbers jobs per printer, the emulator tenant-wide; a
+    job added with another printer's job id is listed, read and canceled
+    under its own printer and share, and leaves the first job as it was."""
+    first = emu.job("101")
+    other = next(j for j in emu.jobs()
+                 if j["shareId"] and j["printerId"] != first["printerId"])
+    other = {"id": other["shareId"], "printerId": other["printerId"]}
+    twin = emu.add_job(shareId=other["id"], id="101", state="pending",
+                       documentName="twin.pdf")
+    key = "101@" + other["printerId"]
+    assert (twin["id"], twin["key"]) == ("101", key)
+    assert emu.job(key)["documentName"] == "twin.pdf"
+    assert emu.job("101") == first
+    for owner, oid, name in (("printers", first["printerId"],
+                              first["documentName"]),
+                             ("printers", other["printerId"], "twin.pdf"),
+                             ("shares", other["id"], "twin.pdf")):
+        r = admin("GET", "/print/%s/%s/jobs/101?$expand=documents"
+                  % (owner, oid))
+        assert r.status == 200, r.data
+        assert r.json()["documents"][0]["displayName"] == name
+        listed = admin("GET", "/print/%s/%s/jobs?$expand=documents"
+                       % (owner, oid)).json()
+        assert [j["documents"][0]["displayName"] for j in listed["value"]
+                if j["id"] == "101"] == [name]
+    r = admin("POST", "/print/shares/%s/jobs/101/cancel" % other["id"])
+    assert r.status == 204, r.data
+    assert emu.job(key)["state"] == "canceled"
+    assert emu.job("101") == first
+    for bad in ("101", "abc", emu.jobs()[-1]["id"] + "0"):
+        status, _ = emu.call("POST", "/_emulator/jobs",
+                             {"shareId": other["id"], "id": bad})
+        assert status == 400, bad
+    assert emu.call("DELETE", "/_emulator/jobs/" + key)[0] == 204
+    assert emu.job("101") == first

@@ -900,6 +900,42 @@ def test_a_document_that_waits_is_flushed_before_close_returns(
     assert_no_open_uploads(emu)
 
 
+def test_a_waiting_documents_job_id_hides_no_job_of_another_printer(
+        start_emulator, upfs_mount, workdir):
+    """The service numbers jobs per printer: another printer may have a
+    job with the id a waiting document's job has. That job still shows in
+    its own share's queue/, rm there cancels it and not the document,
+    which is printed once when the service is back."""
+    emu = start_emulator(faults="503:1,method=PUT,route=/uploadSessions/",
+                         extra_args=["--job-seconds", "60"])
+    share = emu.share_by_name(SHARE)
+    _, other = add_printer_share(emu, "Annex LaserJet", ["application/pdf"],
+                                 "Annex")
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"'held\.pdf': .*503")
+    queue = mount.p("shares", SHARE, "queue")
+    annex = mount.p("shares", "Annex", "queue")
+    before = job_ids(emu, share["id"])
+    data = make_pdf("held")
+    assert write_and_close(os.path.join(queue, "held.pdf"), data) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
+    [held] = new_jobs(emu, share["id"], before)
+    twin = emu.add_job(shareId=other["id"], id=held["id"], state="pending",
+                       documentName="twin.pdf")
+    assert os.listdir(annex) == ["twin.pdf"]
+    assert xattr(os.path.join(annex, "twin.pdf"), "id") == held["id"]
+    os.unlink(os.path.join(annex, "twin.pdf"))
+    assert emu.job(twin["key"])["state"] == "canceled"
+    assert emu.job(held["id"])["state"] == "paused"
+    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the held document to be sent")
+    assert_printed_once(emu, share["id"], before, "held.pdf", data)
+    assert_no_open_uploads(emu)
+
+
 def mount_offline_warm(emu, upfs_mount):
     """An offline mount on a cache that already lists SHARE's queue/:
     (the mount, its cache_dir)."""

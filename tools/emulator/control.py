@@ -77,7 +77,15 @@ tests change the tenant behind the client's back, and set faults.
                                       "state", "documentName", "size",
                                       "contentType", "configuration",
                                       "details", "description",
-                                      "createdDateTime", "pageCount"} -> 201
+                                      "createdDateTime", "pageCount",
+                                      "id"} -> 201
+                                      ("id": an id another printer's job
+                                      has, as the service's per-printer
+                                      numbers can repeat; the job's {jid}
+                                      here is then "<id>@<printer id>",
+                                      its "key"; such a job is listed,
+                                      read, canceled and deleted, not
+                                      uploaded to or held by pull tasks)
                                       ("pageCount": the emulator-only
                                       document page count the reports use,
                                       see reports.py)
@@ -99,7 +107,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "configuration","pageCount" (null:
                                       from the size),"acknowledgedDateTime",
                                       "completionDateTime" (null until
-                                      final)}
+                                      final),"key" (its {jid} here: the id
+                                      but for a job with a repeated id)}
   GET    /_emulator/jobs/{jid}       one job summary
   GET    /_emulator/jobs/{jid}/document
                                       {"jobId","documentId","sha256","size",
@@ -168,6 +177,7 @@ from urllib.parse import parse_qs
 
 from . import admin, auth, downloads, records, render, tenants, uploads, util
 from .router import Router
+from .state import job_key
 from .wire import GraphError, Reply
 
 CONTENT_TYPES = {".pdf": "application/pdf", ".oxps": "application/oxps",
@@ -429,6 +439,8 @@ def _job_out(rec):
     out = render.public(rec)
     out["printerId"] = rec["_printerId"]
     out["shareId"] = rec["_shareId"]
+    if rec.get("_key"):
+        out["key"] = rec["_key"]
     return out
 
 
@@ -456,6 +468,7 @@ def job_create(req, app):
             os.path.splitext(name)[1].lower(), "application/octet-stream")
         created = body.get("createdDateTime") or util.now_str()
         jid = st.allocate_job_id()
+        key = _repeated_id(st, body.get("id"), pid)
         status, _ = records.job_status(state_name)
         doc = records.document(
             util.new_id(), name, ctype, int(body.get("size", 1024)),
@@ -467,8 +480,26 @@ def job_create(req, app):
                           body.get("details"), body.get("description"))
         if pages is not None:
             rec["_pageCount"] = pages
+        if key:
+            rec["id"], rec["_key"] = body["id"], key
         st.add_job(rec)
         return Reply(201, _job_out(rec))
+
+
+def _repeated_id(st, jid, pid):
+    """For POST /_emulator/jobs with an "id": the key of a job that takes
+    the id another printer's job has (the service numbers jobs per
+    printer, the emulator tenant-wide), or None without one."""
+    if jid is None:
+        return None
+    if not isinstance(jid, str) or not jid.isdigit():
+        raise GraphError(400, "BadRequest", "id must be a decimal string")
+    other = st.jobs.get(jid)
+    key = "%s@%s" % (jid, pid)
+    if other is None or other["_printerId"] == pid or st.jobs.get(key):
+        raise GraphError(400, "BadRequest", "id must be one another "
+                         "printer's job has and this printer's has not")
+    return key
 
 
 def _page_count(value):
@@ -514,7 +545,7 @@ def job_delete(req, app):
             raise GraphError(404, "itemNotFound", "no job '%s'"
                              % req.params["jid"])
         rec = st.delete_job(req.params["jid"])
-        app.uploads.drop_job(st, rec["id"])
+        app.uploads.drop_job(st, job_key(rec))
     for doc in rec["documents"]:
         app.uploads.forget_document(doc["id"])
     return Reply(204)
@@ -539,6 +570,7 @@ def _job_summary(rec):
         "pageCount": rec.get("_pageCount"),
         "acknowledgedDateTime": rec.get("acknowledgedDateTime"),
         "completionDateTime": records.ended_time(rec),
+        "key": job_key(rec),
     }
 
 

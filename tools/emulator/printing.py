@@ -59,6 +59,7 @@ import datetime
 import time
 
 from . import graph_print, records, render, schema, util
+from .state import job_key
 from .uploads import MAX_DOCUMENT, upload_url
 from .wire import GraphError, Reply, not_found
 
@@ -458,8 +459,8 @@ def _end(req, state, new_state):
             raise _bad("Print job '%s' is already %s." % (rec["id"],
                                                           current))
         records.end_job(rec, new_state)
-        state.end_tasks(rec["id"], "aborted")
-        req.app.uploads.drop_job(state, rec["id"])
+        state.end_tasks(job_key(rec), "aborted")
+        req.app.uploads.drop_job(state, job_key(rec))
     return Reply(204)
 
 

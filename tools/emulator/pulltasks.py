@@ -124,6 +124,7 @@ import re
 import time
 
 from . import auth, graph_print, odata, printing, records, render, util
+from .state import job_key
 from .wire import GraphError, Reply, not_found
 
 LIST_OPTIONS = frozenset(("$expand", "$skiptoken"))
@@ -554,7 +555,7 @@ def redirect_job(req, state):
                                                    new["id"]))
         records.end_task(task, "completed")
         state.start_job(new, time.time() + app.job_seconds)
-        app.uploads.drop_job(state, rec["id"])
+        app.uploads.drop_job(state, job_key(rec))
         frag = "print/printers('%s')" % dest["id"]
         obj = render.job(state, req, new, owner_fragment=frag)
     return graph_print.entity(req, frag + "/jobs", obj)

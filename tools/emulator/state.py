@@ -26,16 +26,26 @@ from . import records, util
 from .wire import GraphError, not_found
 
 
-class Collection:
-    """Records by id, plus their ids in insertion order (= `_seq` order)."""
+def job_key(rec):
+    """A job's key in the emulator: its id, or for a job whose id another
+    printer's job has too (the service numbers jobs per printer; see
+    control.py's POST /_emulator/jobs) "<id>@<printer id>"."""
+    return rec.get("_key") or rec["id"]
 
-    def __init__(self):
+
+class Collection:
+    """Records by key (their id; jobs: job_key), plus their keys in
+    insertion order (= `_seq` order)."""
+
+    def __init__(self, key=None):
+        self.key = key or (lambda rec: rec["id"])
         self.by_id = {}
         self.ids = []
 
     def add(self, rec):
-        self.by_id[rec["id"]] = rec
-        self.ids.append(rec["id"])
+        key = self.key(rec)
+        self.by_id[key] = rec
+        self.ids.append(key)
 
     def remove(self, key):
         rec = self.by_id.pop(key)
@@ -73,7 +83,8 @@ class State:
     def __init__(self, tenant="empty"):
         self.lock = threading.RLock()
         self.tenant = tenant
-        self.c = {kind: Collection() for kind in KINDS}
+        self.c = {kind: Collection(job_key if kind == "jobs" else None)
+                  for kind in KINDS}
         self.settings = {"documentConversionEnabled": True}
         self.next_seq = 1
         self.next_job_id = 1
@@ -159,16 +170,15 @@ class State:
         return jid
 
     def add_job(self, rec):
+        key = job_key(rec)
         self.next_job_id = max(self.next_job_id, rec["_seq"] + 1)
         self.jobs.add(rec)
-        self.jobs_by_printer.setdefault(rec["_printerId"], []).append(
-            rec["id"])
+        self.jobs_by_printer.setdefault(rec["_printerId"], []).append(key)
         if rec.get("_shareId"):
-            self.jobs_by_share.setdefault(rec["_shareId"], []).append(
-                rec["id"])
+            self.jobs_by_share.setdefault(rec["_shareId"], []).append(key)
         uid = (rec.get("createdBy") or {}).get("id")
         if uid:
-            self.jobs_by_user.setdefault(uid, []).append(rec["id"])
+            self.jobs_by_user.setdefault(uid, []).append(key)
         if rec.get("_completeAt") is not None:
             self.schedule(rec)
         return rec
@@ -178,7 +188,9 @@ class State:
     def schedule(self, rec, kind="jobs"):
         """Queues a started job (or a running operation, kind
         "operations") for completion at its `_completeAt`."""
-        heapq.heappush(self.due, (rec["_completeAt"], kind, rec["id"]))
+        heapq.heappush(self.due, (rec["_completeAt"], kind,
+                                  job_key(rec) if kind == "jobs"
+                                  else rec["id"]))
 
     def tick(self, now=None):
         """Completes the started jobs and running operations whose time has
@@ -315,9 +327,13 @@ class State:
 
     def job_in(self, index, owner, jid):
         """The job jid if it belongs to owner in index (printer or share)."""
-        rec = self.jobs.get(jid)
         key = "_printerId" if index is self.jobs_by_printer else "_shareId"
-        if rec is None or rec[key] != owner:
+        rec = self.jobs.get(jid)
+        if rec is not None and rec[key] != owner:
+            share = self.shares.get(owner) if key == "_shareId" else None
+            printer = share["_printerId"] if share else owner
+            rec = self.jobs.get("%s@%s" % (jid, printer))
+        if rec is None or rec[key] != owner or rec["id"] != jid:
             raise not_found("printJob", jid)
         return rec
 
