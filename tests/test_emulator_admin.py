@@ -1179,3 +1179,48 @@ def test_a_job_id_repeated_on_another_printer(emu, admin):
         assert status == 400, bad
     assert emu.call("DELETE", "/_emulator/jobs/" + key)[0] == 204
     assert emu.job("101") == first
+
+
+def test_a_printers_next_job_id(emu, admin):
+    """nextJobId gives a printer's next new job that id, which may be
+    another printer's job's: the new job is then kept under its key."""
+    first = emu.job("101")
+    other = next(j for j in emu.jobs()
+                 if j["shareId"] and j["printerId"] != first["printerId"])
+    for bad in (101, "x1", None):
+        status, _ = emu.call("PATCH", "/_emulator/printers/"
+                             + other["printerId"], {"nextJobId": bad})
+        assert status == 400, bad
+    emu.patch_printer(other["printerId"], nextJobId="101")
+    r = admin("POST", "/print/shares/%s/jobs" % other["shareId"],
+              {"configuration": {}})
+    assert r.status == 201 and r.json()["id"] == "101", r.data
+    made = emu.job("101@" + other["printerId"])
+    assert (made["printerId"], made["state"]) == (other["printerId"],
+                                                  "paused")
+    assert emu.job("101") == first
+    r = admin("POST", "/print/shares/%s/jobs" % other["shareId"],
+              {"configuration": {}})
+    assert r.status == 201 and r.json()["id"] != "101", r.data
+    emu.patch_printer(first["printerId"], nextJobId="101")
+    r = admin("POST", "/print/printers/%s/jobs" % first["printerId"],
+              {"configuration": {}})
+    assert r.status == 400, r.data
+
+
+def test_fault_rules_joined_with_a_semicolon(emu, admin):
+    """Each rule of a spec has its own faults, target and counts; a
+    request gets the fault of the first rule that fires for it."""
+    emu.set_faults("503:1,method=GET,route=/print/printers$;"
+                   "404:1,route=/print/shares$,times=1;"
+                   "500:1,route=/print/printers$")
+    assert admin("GET", "/print/printers").status == 503
+    assert admin("GET", "/print/shares").status == 404
+    assert admin("GET", "/print/shares").status == 200
+    assert admin("GET", "/print/printers").status == 503
+    assert admin("GET", "/print/settings").status == 200
+    status, _ = emu.call("POST", "/_emulator/faults",
+                         {"spec": "503:1;bogus:1"})
+    assert status == 400
+    assert emu.call("GET", "/_emulator/faults")[1]["spec"].startswith(
+        "503:1,method=GET")

@@ -1503,6 +1503,53 @@ def test_dropped_job_create_is_reconciled_not_repeated(start_emulator,
     check_exactly_once(emu, mount, share["id"], before, docs)
 
 
+def test_a_lost_create_leaves_no_blank_job_whatever_id_another_share_holds(
+        start_emulator, upfs_mount):
+    """The service numbers jobs per printer: the job a lost create made
+    may have the id of a job a document waiting for another share holds.
+    It is still found and cancelled (the create was sent again): one job
+    prints the document, none is left blank."""
+    emu = start_emulator(extra_args=["--job-seconds", "60"])
+    share = emu.share_by_name(SHARE)
+    printer, annex = add_printer_share(emu, "Annex LaserJet",
+                                       ["application/pdf"], "Annex")
+    # Floor3's upload sessions and starts refused: its document waits.
+    held_fault = "503:1,method=POST,route=/shares/%s/jobs/" % share["id"]
+    emu.set_faults(held_fault)
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"'held\.pdf': .*503")
+    queue = mount.p("shares", SHARE, "queue")
+    annex_queue = mount.p("shares", "Annex", "queue")
+    before = job_ids(emu, share["id"])
+    held_data = make_pdf("held")
+    assert write_and_close(os.path.join(queue, "held.pdf"), held_data) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
+    [held] = new_jobs(emu, share["id"], before)
+
+    emu.patch_printer(printer["id"], nextJobId=held["id"])
+    emu.set_faults("%s;drop:1,method=POST,route=/shares/%s/jobs$,times=1"
+                   % (held_fault, annex["id"]))
+    data = make_pdf("annex")
+    assert write_and_close(os.path.join(annex_queue, "annex.pdf"), data) == \
+        ("ok", 0)
+    util.wait_until(lambda: pending_entries(annex_queue) == [], timeout=30,
+                    what="the annex document to be sent")
+    jobs = {j["key"]: j for j in emu.jobs(shareId=annex["id"])}
+    lost = jobs.pop(held["id"] + "@" + printer["id"])
+    assert lost["state"] == "canceled", lost
+    [job] = jobs.values()
+    assert job["state"] in STARTED and job["sha256"] == sha256(data), job
+    assert emu.job_document(job["key"])["sha256"] == sha256(data)
+    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
+
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the held document to be sent")
+    assert_printed_once(emu, share["id"], before, "held.pdf", held_data)
+    assert_no_open_uploads(emu)
+
+
 def test_two_closes_of_one_file_at_once_print_it_once(emulator, upfs_mount):
     """Two descriptors of one queue/ file (dup) closed at the same moment
     from two threads: one close hands the document over, the other finds

@@ -64,7 +64,12 @@ tests change the tenant behind the client's back, and set faults.
                                       restoreFactoryDefaults restores) and
                                       "registeredByApp" (or null)
   PATCH  /_emulator/printers/{id}    fields merged (dicts deep) -> 200
-                                      (factory defaults unchanged)
+                                      (factory defaults unchanged);
+                                      "nextJobId": the id the printer's
+                                      next new job gets (the service
+                                      numbers jobs per printer: it may be
+                                      another printer's job's id, see
+                                      POST /_emulator/jobs "id")
   DELETE /_emulator/printers/{id}    also deletes its shares and jobs
                                       (admin.unregister_printer, as DELETE
                                       /print/printers/{id})

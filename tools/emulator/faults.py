@@ -1,7 +1,9 @@
 r"""Fault injection for tests: `--faults SPEC`, POST /_emulator/faults.
 
 SPEC is comma-separated `kind:rate[:arg]` elements plus optional
-modifiers that apply to every fault in it:
+modifiers that apply to every fault in it; several such rules may be
+joined with `;` (each its own faults, modifiers and counts; a request
+gets the fault of the first rule that fires for it):
 
   route=SUBSTRING  only paths containing SUBSTRING. The path matched is the
                    request path without the query, percent-decoded (so
@@ -245,57 +247,26 @@ class Decision:
         self.stall = 0.0        # stall: seconds of silence
 
 
-class Faults:
-    def __init__(self, spec="", seed=1):
-        self.lock = threading.Lock()
-        self.rng = random.Random(seed)
-        self.spec = ""
-        self.faults, self.target = [], Target()
-        self.seen = 0           # matching requests since the spec was set
+class Rule:
+    """One `;`-separated part of a spec: its faults, its target, and its
+    counts since the spec was set."""
+
+    def __init__(self, faults, target):
+        self.faults, self.target = faults, target
+        self.seen = 0           # matching requests
         self.fired = 0          # of them, those that got a fault
         self.window_start = None    # throttle: when its window began
         self.history = []           # throttle: the requests it saw
-        self.set(spec)
 
-    @property
-    def route(self):
-        return self.target.route
-
-    @property
-    def method(self):
-        return self.target.method
-
-    def set(self, spec):
-        faults, target = parse(spec)   # raises before changing
-        with self.lock:
-            self.spec, self.faults, self.target = spec or "", faults, target
-            self.seen = self.fired = 0
-            self.window_start, self.history = None, []
-
-    def applies(self, path, graph, method=None):
-        return self.target.matches(path, graph, method)
-
-    def _armed(self):
+    def armed(self):
         """after= and times= allow a fault for the current request."""
         t = self.target
         return self.seen > t.after and (t.times is None or
                                         self.fired < t.times)
 
-    def roll(self, kind, path="", graph=True, method=None):
-        """The fault of this kind if it fires for this request, else None.
-        (decide() has already counted the request.)"""
-        with self.lock:
-            if not self.applies(path, graph, method) or not self._armed():
-                return None
-            for fault in self.faults:
-                if fault.kind == kind and self.rng.random() < fault.rate:
-                    self.fired += 1
-                    return fault
-        return None
-
-    def _throttled(self, fault, path, method):
-        """Under the lock: whether a throttle window covers this request
-        (the window opens at the first one), recorded in history."""
+    def throttled(self, fault, path, method):
+        """Whether a throttle window covers this request (the window
+        opens at the first one), recorded in history."""
         now = time.monotonic()
         if self.window_start is None:
             self.window_start = now
@@ -307,34 +278,79 @@ class Faults:
                                  "throttled": inside})
         return inside
 
+    def hit(self, rng, path, method, decision):
+        """Under the lock, for a request this rule counts: the fault that
+        decides it, or None (slow only sets decision.delay)."""
+        hit = None
+        for fault in self.faults:
+            if fault.kind == "throttle":
+                if self.throttled(fault, path, method):
+                    hit = hit or fault
+                continue
+            if fault.kind not in DECIDED:
+                continue
+            if fault.kind in ("416", "overlap", "mismatch") and not (
+                    method == "PUT" and path.startswith(UPLOAD_PREFIX)):
+                continue        # only a range PUT can overlap
+            if not rng.random() < fault.rate:
+                continue
+            if fault.kind == "slow":
+                decision.delay = fault.arg or 0.0
+            elif hit is None:
+                hit = fault
+        if hit is not None or decision.delay:
+            self.fired += 1
+        return hit
+
+
+class Faults:
+    """The spec's rules (`;` separates them: each with its own faults,
+    route, method and counts). A request is decided by the first rule
+    that applies to it and fires; every rule that applies counts it."""
+
+    def __init__(self, spec="", seed=1):
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.spec = ""
+        self.rules = []
+        self.set(spec)
+
+    @property
+    def history(self):
+        """Under the lock: what the throttle windows saw."""
+        return [h for rule in self.rules for h in rule.history]
+
+    def set(self, spec):
+        rules = [Rule(*parse(part))             # raises before changing
+                 for part in (spec or "").split(";") if part.strip()]
+        with self.lock:
+            self.spec, self.rules = spec or "", rules
+
+    def roll(self, kind, path="", graph=True, method=None):
+        """The fault of this kind if it fires for this request, else None.
+        (decide() has already counted the request.)"""
+        with self.lock:
+            for rule in self.rules:
+                if not rule.target.matches(path, graph, method) or \
+                        not rule.armed():
+                    continue
+                for fault in rule.faults:
+                    if fault.kind == kind and self.rng.random() < fault.rate:
+                        rule.fired += 1
+                        return fault
+        return None
+
     def decide(self, path, graph, method=None):
         decision = Decision()
+        hit = None
         with self.lock:
-            if not self.faults or not self.applies(path, graph, method):
-                return decision
-            self.seen += 1
-            if not self._armed():
-                return decision
-            hit = None
-            for fault in self.faults:
-                if fault.kind == "throttle":
-                    if self._throttled(fault, path, method):
-                        hit = hit or fault
+            for rule in self.rules:
+                if not rule.faults or \
+                        not rule.target.matches(path, graph, method):
                     continue
-                if fault.kind not in DECIDED:
-                    continue
-                if fault.kind in ("416", "overlap", "mismatch") and not (
-                        method == "PUT" and path.startswith(UPLOAD_PREFIX)):
-                    continue        # only a range PUT can overlap
-                fired = self.rng.random() < fault.rate
-                if not fired:
-                    continue
-                if fault.kind == "slow":
-                    decision.delay = fault.arg or 0.0
-                elif hit is None:
-                    hit = fault
-            if hit is not None or decision.delay:
-                self.fired += 1
+                rule.seen += 1
+                if hit is None and rule.armed():
+                    hit = rule.hit(self.rng, path, method, decision)
         if hit is None:
             return decision
         if hit.kind in HOSTILE:

@@ -315,6 +315,7 @@ def create_job(req, state):
                           share["id"] if share else None,
                           records.user_identity(user), "paused", doc,
                           util.now_str(), config)
+        state.name_job(rec)
         state.add_job(rec)
         reply = graph_print.entity(req, "print/printJobs", _created(req, rec))
     reply.status = 201
@@ -412,8 +413,8 @@ def create_upload_session(req, state):
                            ", ".join(status["details"])))
         name, ctype, size = _properties(body)
         ctype = _check_content_type(state, printer, ctype)
-        sess = app.uploads.create(state, rec["id"], did, name, ctype, size,
-                                  app.upload_seconds, replace)
+        sess = app.uploads.create(state, job_key(rec), did, name, ctype,
+                                  size, app.upload_seconds, replace)
     return Reply(200, {
         "@odata.context": "%s/$metadata#microsoft.graph.uploadSession"
                           % req.graph_base,

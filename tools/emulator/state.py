@@ -169,6 +169,24 @@ class State:
         self.next_job_id += 1
         return jid
 
+    def name_job(self, rec):
+        """Gives a job just made on its printer the id set for the
+        printer's next job (PATCH /_emulator/printers/{id} "nextJobId"),
+        if any: the service numbers jobs per printer, so it may be an id
+        another printer's job has; the job is then kept under
+        "<id>@<printer id>" (job_key)."""
+        printer = self.printers.get(rec["_printerId"])
+        jid = printer.pop("_nextJobId", None) if printer else None
+        if jid is None:
+            return
+        rec["id"] = jid
+        other = self.jobs.get(jid)
+        if other is not None and other["_printerId"] != rec["_printerId"]:
+            rec["_key"] = "%s@%s" % (jid, rec["_printerId"])
+        elif other is not None:
+            raise GraphError(400, "BadRequest", "the printer already has "
+                             "job '%s'" % jid)
+
     def add_job(self, rec):
         key = job_key(rec)
         self.next_job_id = max(self.next_job_id, rec["_seq"] + 1)
@@ -375,6 +393,12 @@ class State:
 
     def patch_printer(self, pid, fields):
         rec = self.printer(pid)
+        if "nextJobId" in fields:
+            jid = fields["nextJobId"]
+            if not isinstance(jid, str) or not jid.isdigit():
+                raise GraphError(400, "BadRequest",
+                                 "nextJobId must be a decimal string")
+            rec["_nextJobId"] = jid
         fields = {k: v for k, v in fields.items()
                   if k not in ("id", "isShared") and not k.startswith("_")}
         if "location" in fields:
