@@ -755,9 +755,12 @@ static uint64_t digest_locked(struct upfs *u, const char *share_id)
 	uint64_t h = FNV1A_SEED;
 
 	for (struct submission *s = u->submissions; s; s = s->next) {
-		if (s->state == SUB_DONE || strcmp(s->share_id, share_id) != 0)
+		if (strcmp(s->share_id, share_id) != 0)
 			continue;
+		/* Done ones too: owns_job_locked hides their jobs till they go. */
 		h = hash_str(h, s->job_id);
+		if (s->state == SUB_DONE)
+			continue;
 		h = hash_str(h, s->id);
 		h = hash_str(h, s->name);
 		h = fnv1a_update(h, &s->created_ms, sizeof(s->created_ms));
@@ -777,8 +780,8 @@ uint64_t spool_signature(struct upfs *u, const char *share_id)
 
 /*
  * Under spool_lock. Job ids are short numbers the service gives out per
- * printer: two printers may each have a job "103". A share has one
- * printer, so the share and the id name one job.
+ * printer: two printers may each have a job "103". A share's listing of
+ * jobs holds the jobs made through it, so within it the id names one.
  */
 static bool owns_job_locked(struct upfs *u, const char *share_id,
 			    const char *job_id)

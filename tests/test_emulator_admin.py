@@ -1169,16 +1169,32 @@ def test_a_job_id_repeated_on_another_printer(emu, admin):
                        % (owner, oid)).json()
         assert [j["documents"][0]["displayName"] for j in listed["value"]
                 if j["id"] == "101"] == [name]
+    pages, url = [], "/print/printers/%s/jobs?$top=1" % other["printerId"]
+    while url:
+        page = admin("GET", url.replace(emu.endpoint, ""))
+        assert page.status == 200, page.data
+        pages += [j["id"] for j in page.json()["value"]]
+        url = page.json().get("@odata.nextLink")
+    assert pages.count("101") == 1 and len(pages) == len(
+        emu.jobs(printerId=other["printerId"])), pages
+    r = admin("GET", "/reports/getPrinterArchivedPrintJobs(printerId='%s',"
+              "startDateTime=2000-01-01T00:00:00Z,"
+              "endDateTime=2100-01-01T00:00:00Z)" % other["printerId"])
+    assert r.status == 200, r.data
     r = admin("POST", "/print/shares/%s/jobs/101/cancel" % other["id"])
     assert r.status == 204, r.data
     assert emu.job(key)["state"] == "canceled"
     assert emu.job("101") == first
-    for bad in ("101", "abc", emu.jobs()[-1]["id"] + "0"):
+    for bad in ("101", "abc", "987654"):    # "987654": no job has it
         status, _ = emu.call("POST", "/_emulator/jobs",
                              {"shareId": other["id"], "id": bad})
         assert status == 400, bad
+    assert emu.call("DELETE", "/_emulator/jobs/101")[0] == 204
+    r = admin("GET", "/print/shares/%s/jobs/101" % other["id"])
+    assert r.status == 200 and r.json()["id"] == "101", r.data
     assert emu.call("DELETE", "/_emulator/jobs/" + key)[0] == 204
-    assert emu.job("101") == first
+    r = admin("GET", "/print/shares/%s/jobs/101" % other["id"])
+    assert r.status == 404, r.data
 
 
 def test_a_printers_next_job_id(emu, admin):

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import threading
 import time
+import types
 
 import pytest
 
@@ -900,40 +901,61 @@ def test_a_document_that_waits_is_flushed_before_close_returns(
     assert_no_open_uploads(emu)
 
 
+def held_beside_annex(start_emulator, upfs_mount):
+    """A document held.pdf waiting in Floor3's spool with its job made (its
+    upload sessions and starts are refused), and a share Annex on a second
+    printer: the job-id tests' setting."""
+    h = types.SimpleNamespace()
+    h.emu = emu = start_emulator(extra_args=["--job-seconds", "60"])
+    h.share = emu.share_by_name(SHARE)
+    h.printer, h.annex = add_printer_share(
+        emu, "Annex LaserJet", ["application/pdf"], "Annex")
+    h.held_fault = "503:1,method=POST,route=/shares/%s/jobs/" % \
+        h.share["id"]
+    emu.set_faults(h.held_fault)
+    h.mount = upfs_mount(emu)
+    h.mount.expect_warning(r"'held\.pdf': .*503")
+    h.queue = h.mount.p("shares", SHARE, "queue")
+    h.annex_queue = h.mount.p("shares", "Annex", "queue")
+    h.before = job_ids(emu, h.share["id"])
+    h.data = make_pdf("held")
+    assert write_and_close(os.path.join(h.queue, "held.pdf"), h.data) == \
+        ("ok", 0)
+    assert held_is_waiting(h)
+    [h.held] = new_jobs(emu, h.share["id"], h.before)
+    return h
+
+
+def held_is_waiting(h):
+    return local_attrs(os.path.join(h.queue, "held.pdf"))["state"] == \
+        "waiting"
+
+
+def held_prints_once(h):
+    h.emu.set_faults("")
+    util.wait_until(lambda: pending_entries(h.queue) == [], timeout=30,
+                    what="the held document to be sent")
+    assert_printed_once(h.emu, h.share["id"], h.before, "held.pdf", h.data)
+    assert_no_open_uploads(h.emu)
+
+
 def test_a_waiting_documents_job_id_hides_no_job_of_another_printer(
-        start_emulator, upfs_mount, workdir):
+        start_emulator, upfs_mount):
     """The service numbers jobs per printer: another printer may have a
     job with the id a waiting document's job has. That job still shows in
     its own share's queue/, rm there cancels it and not the document,
     which is printed once when the service is back."""
-    emu = start_emulator(faults="503:1,method=PUT,route=/uploadSessions/",
-                         extra_args=["--job-seconds", "60"])
-    share = emu.share_by_name(SHARE)
-    _, other = add_printer_share(emu, "Annex LaserJet", ["application/pdf"],
-                                 "Annex")
-    mount = upfs_mount(emu)
-    mount.expect_warning(r"'held\.pdf': .*503")
-    queue = mount.p("shares", SHARE, "queue")
-    annex = mount.p("shares", "Annex", "queue")
-    before = job_ids(emu, share["id"])
-    data = make_pdf("held")
-    assert write_and_close(os.path.join(queue, "held.pdf"), data) == \
-        ("ok", 0)
-    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
-    [held] = new_jobs(emu, share["id"], before)
-    twin = emu.add_job(shareId=other["id"], id=held["id"], state="pending",
-                       documentName="twin.pdf")
-    assert os.listdir(annex) == ["twin.pdf"]
-    assert xattr(os.path.join(annex, "twin.pdf"), "id") == held["id"]
-    os.unlink(os.path.join(annex, "twin.pdf"))
-    assert emu.job(twin["key"])["state"] == "canceled"
-    assert emu.job(held["id"])["state"] == "paused"
-    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
-    emu.set_faults("")
-    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
-                    what="the held document to be sent")
-    assert_printed_once(emu, share["id"], before, "held.pdf", data)
-    assert_no_open_uploads(emu)
+    h = held_beside_annex(start_emulator, upfs_mount)
+    twin = h.emu.add_job(shareId=h.annex["id"], id=h.held["id"],
+                         state="pending", documentName="twin.pdf")
+    assert os.listdir(h.annex_queue) == ["twin.pdf"]
+    twin_path = os.path.join(h.annex_queue, "twin.pdf")
+    assert xattr(twin_path, "id") == h.held["id"]
+    os.unlink(twin_path)
+    assert h.emu.job(twin["key"])["state"] == "canceled"
+    assert h.emu.job(h.held["id"])["state"] == "paused"
+    assert held_is_waiting(h)
+    held_prints_once(h)
 
 
 def mount_offline_warm(emu, upfs_mount):
@@ -1509,45 +1531,24 @@ def test_a_lost_create_leaves_no_blank_job_whatever_id_another_share_holds(
     may have the id of a job a document waiting for another share holds.
     It is still found and cancelled (the create was sent again): one job
     prints the document, none is left blank."""
-    emu = start_emulator(extra_args=["--job-seconds", "60"])
-    share = emu.share_by_name(SHARE)
-    printer, annex = add_printer_share(emu, "Annex LaserJet",
-                                       ["application/pdf"], "Annex")
-    # Floor3's upload sessions and starts refused: its document waits.
-    held_fault = "503:1,method=POST,route=/shares/%s/jobs/" % share["id"]
-    emu.set_faults(held_fault)
-    mount = upfs_mount(emu)
-    mount.expect_warning(r"'held\.pdf': .*503")
-    queue = mount.p("shares", SHARE, "queue")
-    annex_queue = mount.p("shares", "Annex", "queue")
-    before = job_ids(emu, share["id"])
-    held_data = make_pdf("held")
-    assert write_and_close(os.path.join(queue, "held.pdf"), held_data) == \
-        ("ok", 0)
-    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
-    [held] = new_jobs(emu, share["id"], before)
-
-    emu.patch_printer(printer["id"], nextJobId=held["id"])
+    h = held_beside_annex(start_emulator, upfs_mount)
+    emu = h.emu
+    emu.patch_printer(h.printer["id"], nextJobId=h.held["id"])
     emu.set_faults("%s;drop:1,method=POST,route=/shares/%s/jobs$,times=1"
-                   % (held_fault, annex["id"]))
+                   % (h.held_fault, h.annex["id"]))
     data = make_pdf("annex")
-    assert write_and_close(os.path.join(annex_queue, "annex.pdf"), data) == \
-        ("ok", 0)
-    util.wait_until(lambda: pending_entries(annex_queue) == [], timeout=30,
-                    what="the annex document to be sent")
-    jobs = {j["key"]: j for j in emu.jobs(shareId=annex["id"])}
-    lost = jobs.pop(held["id"] + "@" + printer["id"])
+    assert write_and_close(os.path.join(h.annex_queue, "annex.pdf"),
+                           data) == ("ok", 0)
+    util.wait_until(lambda: pending_entries(h.annex_queue) == [],
+                    timeout=30, what="the annex document to be sent")
+    jobs = {j["key"]: j for j in emu.jobs(shareId=h.annex["id"])}
+    lost = jobs.pop(h.held["id"] + "@" + h.printer["id"])
     assert lost["state"] == "canceled", lost
     [job] = jobs.values()
     assert job["state"] in STARTED and job["sha256"] == sha256(data), job
     assert emu.job_document(job["key"])["sha256"] == sha256(data)
-    assert local_attrs(os.path.join(queue, "held.pdf"))["state"] == "waiting"
-
-    emu.set_faults("")
-    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
-                    what="the held document to be sent")
-    assert_printed_once(emu, share["id"], before, "held.pdf", held_data)
-    assert_no_open_uploads(emu)
+    assert held_is_waiting(h)
+    held_prints_once(h)
 
 
 def test_two_closes_of_one_file_at_once_print_it_once(emulator, upfs_mount):

@@ -472,8 +472,8 @@ def job_create(req, app):
         ctype = body.get("contentType") or CONTENT_TYPES.get(
             os.path.splitext(name)[1].lower(), "application/octet-stream")
         created = body.get("createdDateTime") or util.now_str()
-        jid = st.allocate_job_id()
         key = _repeated_id(st, body.get("id"), pid)
+        jid = st.allocate_job_id()
         status, _ = records.job_status(state_name)
         doc = records.document(
             util.new_id(), name, ctype, int(body.get("size", 1024)),

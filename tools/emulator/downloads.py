@@ -227,7 +227,7 @@ def value(req, state):
         doc = _document(rec, req.params["did"])
         may_read(req, state, rec)
         source(app, state, rec, doc)
-        link = app.downloads.create(state, rec["id"], doc["id"],
+        link = app.downloads.create(state, records.job_key(rec), doc["id"],
                                     app.download_seconds)
     return Reply(302, None, {"Location": url(req.base, link)})
 

@@ -171,7 +171,7 @@ def list_jobs(req, state):
         if uid is not None:
             keys = [j for j in keys if _creator(state.jobs.by_id[j]) == uid]
         return list_of(
-            req, state, "printJob", frag + "/jobs", keys, int,
+            req, state, "printJob", frag + "/jobs", keys, state.jobs.seq_of,
             state.jobs.get,
             lambda r, q: render.job(state, req, r, q.select, q.expand, frag),
             filters=JOB_FILTERS)

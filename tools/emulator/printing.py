@@ -485,10 +485,10 @@ def require_task(req, state, rec, what):
     application made, or 403 accessDenied (reference §3.0: app-only
     update, abort and redirect need one)."""
     appid = req.claims.get("appid")
-    task = state.processing_task(rec["id"], appid)
+    task = state.processing_task(job_key(rec), appid)
     if task is not None:
         return task
-    other = state.processing_task(rec["id"])
+    other = state.processing_task(job_key(rec))
     why = "its task belongs to another application" if other else \
         "it has no task in processing"
     raise _denied("Application '%s' may not %s print job '%s': %s. Only "

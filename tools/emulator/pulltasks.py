@@ -279,11 +279,11 @@ def delete_definition(req, state):
                 "first." % (rec["id"], ", ".join(
                     "'%s'" % t["_printerId"] for t in users)))
         for task in state.delete_definition(rec["id"]):
-            job = state.jobs.get(task["_jobId"])
+            job = state.jobs.get(records.task_job_key(task))
             if job is not None and records.is_held(job) and \
-                    state.processing_task(job["id"]) is None:
+                    state.processing_task(job_key(job)) is None:
                 records.end_job(job, "aborted")
-                req.app.uploads.drop_job(state, job["id"])
+                req.app.uploads.drop_job(state, job_key(job))
     return Reply(204)
 
 
@@ -361,7 +361,8 @@ def update_task(req, state):
                         "its status can no longer change." % (rec["id"],
                                                               have))
         records.end_task(rec, want)
-        _release(req, state, state.jobs.get(rec["_jobId"]), want)
+        _release(req, state, state.jobs.get(records.task_job_key(rec)),
+                 want)
         obj = render.task(state, req, rec)
     return graph_print.entity(req, _tasks_fragment(definition), obj)
 
@@ -370,13 +371,13 @@ def _release(req, state, job, outcome):
     """A held job whose last processing task ended goes on (completed) or
     is aborted."""
     if job is None or not records.is_held(job) or \
-            state.processing_task(job["id"]) is not None:
+            state.processing_task(job_key(job)) is not None:
         return
     if outcome == "completed":
         state.resume_job(job, time.time() + req.app.job_seconds)
     else:
         records.end_job(job, "aborted")
-        req.app.uploads.drop_job(state, job["id"])
+        req.app.uploads.drop_job(state, job_key(job))
 
 
 # --- task triggers -----------------------------------------------------------

@@ -222,6 +222,19 @@ def document(did, name, content_type, size, uploaded=None, downloaded=None):
             "downloadedDateTime": downloaded}
 
 
+def job_key(rec):
+    """A job's key in the emulator: its id, or for a job whose id another
+    printer's job has too (the service numbers jobs per printer; see
+    control.py's POST /_emulator/jobs and "nextJobId") "<id>@<printer
+    id>"."""
+    return rec.get("_key") or rec["id"]
+
+
+def task_job_key(task):
+    """The key of a task's job (tasks saved before keys: its id)."""
+    return task.get("_jobKey") or task["_jobId"]
+
+
 def job(jid, printer_id, share_id, created_by, state, doc, created,
         config=None, details=None, description=None, acknowledged=None):
     """A job record; jid is the decimal id (also its ordering key)."""
@@ -375,6 +388,7 @@ def task(tid, trigger, job_rec):
             "_definitionId": trigger["_definitionId"],
             "_triggerId": trigger["id"], "_appId": trigger["_appId"],
             "_printerId": job_rec["_printerId"], "_jobId": job_rec["id"],
+            "_jobKey": job_key(job_rec),
             "_createdDateTime": util.now_str(), "_endedDateTime": None}
 
 

@@ -122,7 +122,7 @@ def job(state, req, rec, select=None, expand=None, owner_fragment=None):
     if "tasks" in expand:
         out["tasks@odata.context"] = odata.context(req, fragment + "/tasks")
         out["tasks"] = [task(state, req, t, expand["tasks"])
-                        for t in state.job_tasks(rec["id"])]
+                        for t in state.job_tasks(records.job_key(rec))]
     return out
 
 

@@ -532,10 +532,11 @@ def archive_call(req, state):
     ident, start, end = _archive_args(fname, id_param, params, call_form)
     q = odata.Query(req.raw_query, ARCHIVE_OPTIONS, "archivedPrintJob")
     with state.lock:
-        jids = sorted(set(_subject_jobs(state, id_param, ident)), key=int)
+        jids = sorted(set(_subject_jobs(state, id_param, ident)),
+                      key=state.jobs.seq_of)
         jids = [j for j in jids if _in_range(state.jobs.get(j), start, end)]
-        page, nxt = odata.page(jids, int, q, q.page_size(req.page_size,
-                                                         OTHER_CAP))
+        page, nxt = odata.page(jids, state.jobs.seq_of, q, q.page_size(
+            req.page_size, OTHER_CAP))
         value = [odata.select_fields(archived_job(
             state, state.jobs.get(j), req.version == "beta"), q.select)
             for j in page]

@@ -26,11 +26,7 @@ from . import records, util
 from .wire import GraphError, not_found
 
 
-def job_key(rec):
-    """A job's key in the emulator: its id, or for a job whose id another
-    printer's job has too (the service numbers jobs per printer; see
-    control.py's POST /_emulator/jobs) "<id>@<printer id>"."""
-    return rec.get("_key") or rec["id"]
+job_key = records.job_key
 
 
 class Collection:
@@ -89,13 +85,15 @@ class State:
         self.next_seq = 1
         self.next_job_id = 1
         # Indexes (kept by the methods below):
-        self.jobs_by_printer = {}    # printer id -> [job id], ascending
-        self.jobs_by_share = {}      # share id -> [job id], ascending
+        # Jobs by job_key (their id but for a repeated one's), in _seq
+        # order; tasks_by_job too (records.task_job_key).
+        self.jobs_by_printer = {}    # printer id -> [job key]
+        self.jobs_by_share = {}      # share id -> [job key]
         self.shares_by_printer = {}  # printer id -> [share id]
         self.user_by_upn = {}        # lower-case UPN -> user id
-        self.jobs_by_user = {}       # createdBy id -> [job id] (quota)
+        self.jobs_by_user = {}       # createdBy id -> [job key] (quota)
         self.trigger_by_printer = {}  # printer id -> task trigger id
-        self.tasks_by_job = {}       # job id -> [task id], ascending
+        self.tasks_by_job = {}       # job key -> [task id], ascending
         self.tasks_by_definition = {}  # definition id -> [task id]
         self.due = []                # heap of (_completeAt, kind, id):
                                      # kind "jobs" or "operations"
@@ -146,7 +144,8 @@ class State:
         elif kind == "taskTriggers":
             self.trigger_by_printer[rec["_printerId"]] = rec["id"]
         elif kind == "tasks":
-            self.tasks_by_job.setdefault(rec["_jobId"], []).append(
+            self.tasks_by_job.setdefault(records.task_job_key(rec),
+                                         []).append(
                 rec["id"])
             self.tasks_by_definition.setdefault(
                 rec["_definitionId"], []).append(rec["id"])
@@ -292,7 +291,7 @@ class State:
 
     def _drop_task(self, tid):
         rec = self.tasks.remove(tid)
-        for index, key in ((self.tasks_by_job, rec["_jobId"]),
+        for index, key in ((self.tasks_by_job, records.task_job_key(rec)),
                            (self.tasks_by_definition, rec["_definitionId"])):
             ids = index.get(key, [])
             if tid in ids:
@@ -347,10 +346,11 @@ class State:
         """The job jid if it belongs to owner in index (printer or share)."""
         key = "_printerId" if index is self.jobs_by_printer else "_shareId"
         rec = self.jobs.get(jid)
-        if rec is not None and rec[key] != owner:
-            share = self.shares.get(owner) if key == "_shareId" else None
-            printer = share["_printerId"] if share else owner
-            rec = self.jobs.get("%s@%s" % (jid, printer))
+        if rec is None or rec[key] != owner:
+            # A job whose id another printer's job has too (job_key).
+            rec = next((self.jobs.by_id[k] for k in index.get(owner, [])
+                        if "@" in k and self.jobs.by_id[k]["id"] == jid),
+                       None)
         if rec is None or rec[key] != owner or rec["id"] != jid:
             raise not_found("printJob", jid)
         return rec
