@@ -51,9 +51,11 @@ struct graph_err {
 	char request_id[64];	/* the response's request-id, or "" */
 	int retry_after;	/* seconds from Retry-After, or -1 */
 	/*
-	 * libcurl sent a POST or PATCH a second time on its own: the reused
-	 * connection died before a reply, so the first one may have been
-	 * carried out too. The result is the second one's.
+	 * A request that succeeded was sent more than once after an attempt
+	 * that may have been carried out too: libcurl re-sent it on its own
+	 * (the reused connection died before a reply), or it was retried
+	 * after a 5xx (a POST after a 503 with Retry-After). The result is
+	 * the last one's.
 	 */
 	int replayed;
 	/*

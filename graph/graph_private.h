@@ -41,9 +41,14 @@ struct graph_throttle {
 
 void graph_throttle_init(struct graph_throttle *t);
 void graph_throttle_destroy(struct graph_throttle *t);
-/* Waits until a request may go; *probe: it goes alone, first. */
+/*
+ * Waits until a request may go; *probe: it goes alone, first. -EAGAIN
+ * at once, with the seconds left in *wait_s, when the gate stays shut
+ * longer than max_wait_ms; -ECANCELED when cancel is set.
+ */
 int graph_throttle_enter(struct graph_throttle *t,
-			 const _Atomic bool *cancel, bool *probe);
+			 const _Atomic bool *cancel, int64_t max_wait_ms,
+			 int *wait_s, bool *probe);
 /* After the request: a Retry-After closes the gate; a probe's success
    opens it. */
 void graph_throttle_leave(struct graph_throttle *t, bool probe,

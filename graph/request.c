@@ -608,8 +608,9 @@ static bool graph_idempotent(const struct graph_req *req)
  * and when the connection dropped mid-request. POST and PATCH may have
  * taken effect in those cases, so they are retried only on a 429 (a
  * throttled request fails without being carried out, Graph's throttling
- * guidance says) or a 503 with Retry-After: the service refused before
- * doing any work. A quota spent (quotaLimitReached, sent with a 429 too)
+ * guidance says) or a 503 with Retry-After, which names when to come
+ * back; nothing says it did no work, so a success after it is reported
+ * replayed. A quota spent (quotaLimitReached, sent with a 429 too)
  * is no throttle: asking again cannot help. A refused
  * connection or an unknown host is never retried: the caller serves its
  * cache at once instead of waiting out the backoff. Patient requests
@@ -728,8 +729,21 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 
 	for (;;) {
 		bool probe;
+		int wait_s = 0;
 
-		rc = graph_throttle_enter(&g->throttle, req->cancel, &probe);
+		rc = graph_throttle_enter(&g->throttle, req->cancel,
+					  GRAPH_THROTTLE_BUDGET_S * 1000LL,
+					  &wait_s, &probe);
+		if (rc == -EAGAIN) {
+			/* As if this request had met the 429 itself: not
+			   sent, so settled. */
+			graph_err_clear(err);
+			err->status = 429;
+			err->retry_after = wait_s;
+			graph_err_setf(err, "throttled: the service asked for "
+				       "%d s more without requests", wait_s);
+			return rc;
+		}
 		if (rc) {
 			graph_err_clear(err);
 			graph_err_setf(err, "cancelled");
@@ -862,8 +876,11 @@ out:
 	buf_release(&shown);
 	if (rc == 0) {
 		graph_err_clear(err);
-		/* A success that libcurl sent twice must still say so. */
-		err->replayed = x.replayed;
+		/* A success sent twice must still say so: by libcurl, or by
+		   us after an attempt that may have been carried out (a POST
+		   retried after a 503 with Retry-After: nothing says that
+		   503 did no work). */
+		err->replayed = x.replayed || x.unsettled;
 	} else {
 		/* Whatever the last attempt met, an earlier one may have
 		   been carried out (the error kept is the last one's). */

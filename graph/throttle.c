@@ -54,20 +54,30 @@ static void wait_slice(struct graph_throttle *t, int64_t until)
 }
 
 int graph_throttle_enter(struct graph_throttle *t,
-			 const _Atomic bool *cancel, bool *probe)
+			 const _Atomic bool *cancel, int64_t max_wait_ms,
+			 int *wait_s, bool *probe)
 {
 	int rc = 0;
 
 	*probe = false;
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
+		int64_t now = now_ms();
+
 		if (cancel && *cancel) {
 			rc = -ECANCELED;
 			break;
 		}
 		if (t->until_ms == 0)
 			break;			/* not throttled */
-		if (now_ms() < t->until_ms) {
+		/* Past the caller's patience: it spools or serves its cache
+		   now instead of hanging a close() or an ls that long. */
+		if (t->until_ms - now > max_wait_ms) {
+			*wait_s = (int)((t->until_ms - now + 999) / 1000);
+			rc = -EAGAIN;
+			break;
+		}
+		if (now < t->until_ms) {
 			wait_slice(t, t->until_ms);
 			continue;
 		}

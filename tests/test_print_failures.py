@@ -595,6 +595,29 @@ def test_5xx_past_the_retries_spools_then_prints_once(start_emulator,
     assert_no_open_uploads(emu)
 
 
+def test_a_create_retried_after_a_503_that_did_the_work_leaves_no_blank_job(
+        start_emulator, upfs_mount):
+    """A 503 with Retry-After is waited out and the create sent again;
+    nothing says the first did no work. Here it did: its job is found
+    blank and cancelled, and the document prints once."""
+    emu = start_emulator(faults="done503:1:1,method=POST,route=/jobs$,"
+                                "times=1")
+    mount = upfs_mount(emu)
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    data = make_pdf("twice")
+    assert write_and_close(os.path.join(queue, "twice.pdf"), data) == \
+        ("ok", 0)
+    jobs = new_jobs(emu, share["id"], before)
+    assert len(jobs) == 2, jobs
+    blank = [j for j in jobs if not j["uploaded"]]
+    assert [j["state"] for j in blank] == ["canceled"], jobs
+    assert_printed_once(emu, share["id"], before | {blank[0]["id"]},
+                        "twice.pdf", data)
+    assert_no_open_uploads(emu)
+
+
 def test_kill_9_mid_upload_over_a_longer_file_resumes_its_own_bytes(
         start_emulator, upfs_mount, workdir):
     """A small document written over the kept spool file of a big one is

@@ -4,6 +4,7 @@ for the whole mount, however many readers and upload workers want to go —
 and then everything it was asked for succeeds. Without Retry-After it
 backs off (capped, jittered, exponential) and succeeds too."""
 
+import errno
 import os
 import threading
 
@@ -87,3 +88,41 @@ def test_backoff_without_retry_after(emulator, upfs_mount):
     assert sorted(names) == ["CONN-BERLIN", "CONN-BLDG1"]
     routes = emulator.requests()["routes"]
     assert routes.get("GET /print/connectors") == 4, routes
+
+
+def test_a_wait_past_the_budget_spools_and_lists_at_once(emulator,
+                                                         upfs_mount,
+                                                         workdir):
+    """A Retry-After longer than a request's 120 s budget shuts the gate
+    for that long: requests that meet it then go no further and do not
+    wait. cp returns 0 at once with its document spooled and waiting, and
+    ls answers from the cache, where waiting would hang both for ten
+    minutes."""
+    mount = upfs_mount(emulator, options=["dir_ttl=1"])
+    mount.expect_warning(r"throttled|429")
+    shares = sorted(os.listdir(mount.p("shares")))
+    queue = mount.p("shares", "Floor3", "queue")
+    os.listdir(queue)           # printed to before: its listing is cached
+    emulator.reset_requests()
+    emulator.set_faults("429:1:600,times=1,method=GET,route=/print/printers")
+
+    def listed_into_the_429():
+        try:
+            os.listdir(mount.p("printers"))
+        except OSError:
+            pass                # EAGAIN, or the cache: either will do
+        return emulator.requests()["routes"].get("GET /print/printers")
+    util.wait_until(listed_into_the_429, timeout=30, interval=0.5,
+                    what="a listing of printers/ to meet the 429")
+    src = os.path.join(workdir, "later.pdf")
+    with open(src, "wb") as fh:
+        fh.write(make_pdf("later"))
+    assert util.run(["cp", src, queue + "/"], timeout=60).returncode == 0
+    path = os.path.join(queue, "later.pdf")
+    assert util.xattr(path, "state") == "waiting"
+    assert util.xattr(path, "reason") == os.strerror(errno.EAGAIN)
+    assert "throttled" in mount.status()["last_error"], mount.status()
+    assert sorted(util.run(["ls", "-1", mount.p("shares")], timeout=60,
+                           env=dict(os.environ, LC_ALL="C"))
+                  .stdout.splitlines()) == shares
+

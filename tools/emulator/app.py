@@ -67,7 +67,7 @@ def hostile_reply(req, kind, serial):
 MALFORMED = b'{"value":[{"id":"malformed",]}'    # a trailing comma
 
 
-def spoiled_reply(req, kind, reply):
+def spoiled_reply(req, kind, reply, retry_after=None):
     """The reply of the AFTER kinds (faults.py): a 416 (or a 400 whose
     innerError says fragmentOverlap) in place of a range PUT's success, a
     malformed body, or a reply marked for the server to cut short
@@ -87,6 +87,10 @@ def spoiled_reply(req, kind, reply):
         return Reply(200, MALFORMED, {"Content-Type": JSON_TYPE})
     if kind == "done500":
         return GraphError(500, *STATUS["500"]).reply(req)
+    if kind == "done503":
+        return GraphError(503, *STATUS["503"], {} if retry_after is None
+                          else {"Retry-After": "%d" % retry_after}
+                          ).reply(req)
     if reply.body is None or reply.body == b"":
         reply = Reply(200, {})
     reply.cut = kind
@@ -251,7 +255,8 @@ class App:
             if log:
                 self.writes.record(req, reply)
             if decision.after:
-                reply = spoiled_reply(req, decision.after, reply)
+                reply = spoiled_reply(req, decision.after, reply,
+                                      decision.retry_after)
                 reply.stall = decision.stall
         reply.abort = decision.abort
         reply.delay = decision.delay

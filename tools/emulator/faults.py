@@ -69,6 +69,9 @@ Kinds:
   done500:0.1  the work is done, then the reply is 500 generalException,
               as a service that failed after it had carried the request
               out (a 500 usually means nothing was done)
+  done503:0.1:2  the work is done, then the reply is 503 with
+              Retry-After: 2 (no arg: no header): nothing in the
+              reference says a 503 that names a wait did no work
   stall:0.1:5  the work is done, then the reply's head and half its body
               are sent, then nothing for 5 s with the connection open,
               then it closes (a client's low-speed limit should fire
@@ -94,7 +97,7 @@ Targeting (the path, without the query, is matched):
   the 2nd $ref only    500:1,route=/$ref$,after=1,times=1
 
 Kinds that do the work and then spoil the reply (drop, 416, truncated,
-malformed, stall, done500) record the write in the write log (GET
+malformed, stall, done500, done503) record the write in the write log (GET
 /_emulator/writes), as it happened.
 
 Faults apply to the Graph surface (/v1.0, /beta, and the upload URLs
@@ -128,7 +131,7 @@ STATUS = {
 UPLOAD_PREFIX = "/uploadSessions/"
 HOSTILE = {"loop", "flood", "html"}     # replies made by app.hostile_reply
 AFTER = {"416", "overlap", "truncated", "malformed", "stall",  # app.py
-         "done500"}
+         "done500", "done503"}
 DECIDED = set(STATUS) | {"reset", "drop", "slow", "throttle",
                          "mismatch"} | HOSTILE | AFTER
 KINDS = DECIDED | {"expire"}       # expire: rolled by the upload handlers
@@ -245,6 +248,7 @@ class Decision:
         self.hostile = None     # one of HOSTILE: app.hostile_reply()
         self.after = None       # one of AFTER: app.spoiled_reply()
         self.stall = 0.0        # stall: seconds of silence
+        self.retry_after = None     # done503: its Retry-After, if any
 
 
 class Rule:
@@ -359,6 +363,8 @@ class Faults:
             decision.after = hit.kind
             if hit.kind == "stall":
                 decision.stall = hit.arg
+            elif hit.kind == "done503":
+                decision.retry_after = hit.arg
         elif hit.kind == "401":
             decision.error = _unauthorized(path)
         elif hit.kind in ("reset", "drop"):
