@@ -556,6 +556,7 @@ struct upfs {
 	   empty): tree.c asks again after a while. */
 	_Atomic int64_t connectors_expand_refused_ms;
 	_Atomic int64_t operations_list_refused_ms;
+	_Atomic int64_t triggers_expand_refused_ms;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

@@ -90,8 +90,7 @@ static int candidate_definitions(struct upfs *u, const char *printer,
 	*foreign = false;
 	rc = ids && named ? 0 : -ENOMEM;
 	if (rc == 0)
-		rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX,
-			      true, u->opts.dir_ttl, policy, &list, deps);
+		rc = tree_get_triggers(u, printer, policy, &list, deps);
 	json_array_foreach(list, i, v) {
 		const char *id = tree_str(json_object_get(v, "definition"),
 					  "id");
@@ -184,9 +183,8 @@ static bool job_may_have_tasks(struct upfs *u, const char *printer,
 	int rc = 0;
 
 	if (by_trigger) {
-		rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX,
-			      true, u->opts.dir_ttl, RES_STALE_OK, &list,
-			      deps);
+		rc = tree_get_triggers(u, printer, RES_STALE_OK, &list,
+				       deps);
 		may = rc != 0 || json_array_size(list) > 0;
 		json_decref(list);
 	}

@@ -55,12 +55,20 @@ static void create_trigger(fuse_req_t req, struct upfs *u,
 	struct open_file *f = NULL;
 	struct fs_node *n = NULL;
 	struct fuse_entry_param e;
-	int rc = pull_create_trigger(u, dir->id, name);
+	struct buf listed;
+	int rc;
 
+	buf_init(&listed, 0);
+	rc = pull_create_trigger(u, dir->id, name, &listed);
 	if (rc == 0)
-		rc = node_lookup(u, dir, name, &n);
+		rc = node_lookup(u, dir, listed.data, &n);
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
 		node_forget(u, n, 1);
+	/* Listed by another name (its id): the kernel must not keep this
+	   one, or a later create of it would open the old trigger. */
+	if (rc == 0 && strcmp(listed.data, name) != 0)
+		e.entry_timeout = 0;
+	buf_release(&listed);
 	if (rc == 0 && (f = open_file_new(u)) == NULL) {
 		node_forget(u, n, 1);
 		rc = -ENOMEM;

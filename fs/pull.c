@@ -92,8 +92,7 @@ static int list_triggers(struct upfs *u, const struct fs_node *dir,
 	json_t *list = NULL, *t;
 	struct buf name;
 	size_t i;
-	int rc = tree_get(u, TREE_PRINTERS, dir->id, TREE_TRIGGERS_SUFFIX, true,
-			  u->opts.dir_ttl, RES_STALE_OK, &list, deps);
+	int rc = tree_get_triggers(u, dir->id, RES_STALE_OK, &list, deps);
 
 	buf_init(&name, 0);
 	json_array_foreach(list, i, t) {
@@ -179,7 +178,6 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		int *ttl, struct fs_deps *deps)
 {
 	json_t *obj = NULL;
-	struct buf key;
 	int rc;
 
 	*ttl = u->opts.dir_ttl;
@@ -206,16 +204,17 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 			return rc;
 		}
 		break;
-	case FS_TASK_TRIGGER:
-		buf_init(&key, 4096);
-		rc = tree_key(&key, TREE_PRINTERS, n->owner,
-			      TREE_TRIGGERS_SUFFIX);
-		if (rc == 0)
-			rc = tree_get_member(u, key.data, n->id,
-					     u->opts.dir_ttl, RES_STALE_OK, &obj,
-					     deps);
-		buf_release(&key);
+	case FS_TASK_TRIGGER: {
+		json_t *list = NULL, *member;
+
+		rc = tree_get_triggers(u, n->owner, RES_STALE_OK, &list, deps);
+		member = rc == 0 ? res_find_id(list, n->id) : NULL;
+		if (rc == 0 && member == NULL)
+			rc = -ENOENT;
+		obj = json_incref(member);
+		json_decref(list);
 		break;
+	}
 	case FS_TASK_EVENTS:
 		/* Read through its own handle (pull_events_*). */
 		*ttl = 0;
@@ -366,10 +365,17 @@ static void expire_triggers(struct upfs *u, const char *printer)
 	buf_init(&key, 4096);
 	if (tree_key(&key, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX) == 0)
 		res_expire(u, key.data);
+	buf_reset(&key);
+	if (tree_key(&key, TREE_PRINTERS, printer,
+		     TREE_TRIGGERS_PLAIN_SUFFIX) == 0)
+		res_expire(u, key.data);
 	buf_release(&key);
 }
 
-/* Whether printer has a trigger for definition now (the service says). */
+/*
+ * Whether printer has a trigger for definition now (the service says). A
+ * trigger listed without its definition counts: a printer takes one.
+ */
 static bool trigger_made(struct upfs *u, const char *printer,
 			 const char *definition)
 {
@@ -378,20 +384,62 @@ static bool trigger_made(struct upfs *u, const char *printer,
 	struct buf path;
 	bool made = false;
 	size_t i;
+	bool expanded;
+	int rc;
 
 	buf_init(&path, 4096);
-	if (tree_key(&path, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX) == 0 &&
-	    graph_list(u->graph, path.data, &list, NULL, &err) == 0)
-		json_array_foreach(list, i, t)
-			made = made || strcmp(tree_str(json_object_get(
-						      t, "definition"), "id"),
-					      definition) == 0;
+	rc = tree_triggers_key(u, &path, printer);
+	/* Which form the key asks, plain while a refusal is remembered. */
+	expanded = strstr(path.data, "$expand") != NULL;
+	if (rc == 0)
+		rc = graph_list(u->graph, path.data, &list, NULL, &err);
+	if (expanded && tree_triggers_refused(u, rc)) {
+		buf_reset(&path);
+		rc = tree_key(&path, TREE_PRINTERS, printer,
+			      TREE_TRIGGERS_PLAIN_SUFFIX);
+		if (rc == 0)
+			rc = graph_list(u->graph, path.data, &list, NULL,
+					&err);
+	}
+	json_array_foreach(list, i, t) {
+		const json_t *def = json_object_get(t, "definition");
+
+		made = made || def == NULL ||
+		       strcmp(tree_str(def, "id"), definition) == 0;
+	}
 	json_decref(list);
 	buf_release(&path);
 	return made;
 }
 
-int pull_create_trigger(struct upfs *u, const char *printer, const char *name)
+/*
+ * The name the listing gives printer's trigger for definition: by the
+ * definition, or, listed without it, the printer's one trigger by id.
+ */
+static int listed_trigger_name(struct upfs *u, const char *printer,
+			       const char *definition, struct buf *out)
+{
+	json_t *list = NULL, *t, *found = NULL;
+	size_t i;
+	int rc = tree_get_triggers(u, printer, RES_STALE_OK, &list, NULL);
+
+	json_array_foreach(list, i, t) {
+		const json_t *def = json_object_get(t, "definition");
+
+		if (def == NULL ? json_array_size(list) == 1
+				: strcmp(tree_str(def, "id"), definition) == 0)
+			found = t;
+	}
+	if (rc == 0 && found == NULL)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = trigger_name(found, out);
+	json_decref(list);
+	return rc;
+}
+
+int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
+			struct buf *listed)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
@@ -426,6 +474,8 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name)
 		   (err.status == 400 && strstr(err.message, "already"))))
 		rc = -EEXIST;
 	expire_triggers(u, printer);
+	if (rc == 0)
+		rc = listed_trigger_name(u, printer, id.data, listed);
 	json_decref(body);
 	buf_release(&id);
 	buf_release(&bind);
@@ -444,8 +494,7 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 
 	buf_init(&key, 4096);
 	buf_init(&tname, 0);
-	rc = tree_get(u, TREE_PRINTERS, printer, TREE_TRIGGERS_SUFFIX, true,
-		      u->opts.dir_ttl, RES_STALE_OK, &list, NULL);
+	rc = tree_get_triggers(u, printer, RES_STALE_OK, &list, NULL);
 	json_array_foreach(list, i, t) {
 		buf_reset(&tname);
 		if (!found && trigger_name(t, &tname) == 0 &&

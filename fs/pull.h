@@ -29,9 +29,13 @@ int pull_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 
 int pull_create_definition(struct upfs *u, const char *name);
 int pull_delete_definition(struct upfs *u, const char *name);
-/* printer: the printer's id; name: the definition's name in the tree. */
+/*
+ * printer: the printer's id; name: the definition's name in the tree.
+ * *listed: the trigger's name in the listing now, which is name but
+ * where the service lists triggers without their definitions (its id).
+ */
 int pull_create_trigger(struct upfs *u, const char *printer,
-			const char *name);
+			const char *name, struct buf *listed);
 int pull_delete_trigger(struct upfs *u, const char *printer,
 			const char *name);
 /* Redirects job from one printer to another (ids). */

@@ -678,6 +678,42 @@ static bool mark_refused(struct upfs *u, _Atomic int64_t *since)
 	       now - before >= refused_wait_ms(u);
 }
 
+bool tree_triggers_refused(struct upfs *u, int rc)
+{
+	if (rc != -EINVAL)
+		return false;
+	if (mark_refused(u, &u->triggers_expand_refused_ms))
+		upfs_log(u, UPFS_LOG_INFO, "the service refused "
+			 "$expand=definition on a printer's task triggers: "
+			 "they are listed without it, named by id");
+	return true;
+}
+
+int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer)
+{
+	return tree_key(out, TREE_PRINTERS, printer,
+			refused_lately(u, &u->triggers_expand_refused_ms)
+				? TREE_TRIGGERS_PLAIN_SUFFIX
+				: TREE_TRIGGERS_SUFFIX);
+}
+
+int tree_get_triggers(struct upfs *u, const char *printer,
+		      enum res_policy policy, json_t **out,
+		      struct fs_deps *deps)
+{
+	bool plain = refused_lately(u, &u->triggers_expand_refused_ms);
+	int rc = tree_get(u, TREE_PRINTERS, printer,
+			  plain ? TREE_TRIGGERS_PLAIN_SUFFIX
+				: TREE_TRIGGERS_SUFFIX,
+			  true, u->opts.dir_ttl, policy, out, deps);
+
+	if (!plain && tree_triggers_refused(u, rc))
+		rc = tree_get(u, TREE_PRINTERS, printer,
+			      TREE_TRIGGERS_PLAIN_SUFFIX, true, u->opts.dir_ttl,
+			      policy, out, deps);
+	return rc;
+}
+
 /* Whether any element of a printer listing carries "connectors". */
 static bool list_has_connectors(const json_t *list)
 {

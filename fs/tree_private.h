@@ -19,8 +19,10 @@
 	"&$expand=connectors"
 /* A printer's or share's jobs, with their documents. */
 #define TREE_JOBS_SUFFIX "/jobs?$expand=documents"
-/* A printer's task triggers, each with its definition. */
+/* A printer's task triggers, each with its definition (tree_get_triggers),
+   or without while the service refuses the expand. */
 #define TREE_TRIGGERS_SUFFIX "/taskTriggers?$expand=definition"
+#define TREE_TRIGGERS_PLAIN_SUFFIX "/taskTriggers"
 
 /*
  * Lists omit capabilities and defaults (reference §3.1): a printer's and a
@@ -55,6 +57,19 @@ int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 
 /* A job as its printer's or share's job listing holds it (prefix
    TREE_PRINTERS or TREE_SHARES, owner that object's id). */
+/*
+ * A printer's task triggers, as tree_get: with their definitions, or, for
+ * a while after the service refused $expand on that listing (the
+ * reference names no option it takes), without them.
+ */
+int tree_get_triggers(struct upfs *u, const char *printer,
+		      enum res_policy policy, json_t **out,
+		      struct fs_deps *deps);
+/* The cache key or path of that listing in the form asked now. */
+int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer);
+/* After a refusal of the expanded form (-EINVAL): whether to ask plain. */
+bool tree_triggers_refused(struct upfs *u, int rc);
+
 int tree_get_job(struct upfs *u, const char *prefix, const char *owner,
 		 const char *job, json_t **out, struct fs_deps *deps);
 

@@ -12,6 +12,7 @@ task arrives."""
 
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -680,3 +681,40 @@ def test_a_jobs_task_status_refusals(emu, admin, alice, workdir,
                    r"status of task .* refused: none of the "
                    r"application's 0 task definitions has task") \
         == errno.ENOENT
+
+
+def test_triggers_when_the_listing_will_not_expand(emu, admin):
+    """The reference names no query option a printer's task triggers
+    take. A service that refuses $expand=definition (400) is asked
+    without it: the trigger is listed by its id, reads, and rm removes
+    it; touch makes one again."""
+    admin.expect_warning(r"400 invalidRequest")
+    emu.set_faults("400:1,method=GET,route=/taskTriggers$,times=1")
+    set_up(admin)
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    [trigger] = pull_objects(emu)[1]
+    assert os.listdir(triggers) == [trigger["id"]]
+    assert "refused $expand=definition" in admin.log()
+    with open(os.path.join(triggers, trigger["id"])) as fh:
+        assert json.load(fh)["id"] == trigger["id"]
+    os.unlink(os.path.join(triggers, trigger["id"]))
+    assert pull_objects(emu)[1] == []
+    assert os.listdir(triggers) == []
+    open(os.path.join(triggers, "Badge"), "w").close()
+    [made] = pull_objects(emu)[1]
+    assert os.listdir(triggers) == [made["id"]]
+
+
+def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
+        emu, admin):
+    """A service that takes $expand=definition on the trigger listing but
+    leaves the definition out: a create whose reply was lost is still
+    found made (a printer takes one trigger), and the trigger is listed
+    by its id."""
+    emu.call("POST", "/_emulator", {"listsIgnoreExpand": ["definition"]})
+    os.mkdir(admin.p("task_definitions", "Badge"))
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    emu.set_faults("drop:1,method=POST,route=/taskTriggers$,times=1")
+    open(os.path.join(triggers, "Badge"), "w").close()
+    [made] = pull_objects(emu)[1]
+    assert os.listdir(triggers) == [made["id"]]

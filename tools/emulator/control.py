@@ -23,9 +23,10 @@ tests change the tenant behind the client's back, and set faults.
                                       "listsOmitDetailsOf" (the same for
                                       these ids only),
                                       "listsIgnoreExpand" (navigation
-                                      names a printer list leaves out
-                                      whatever $expand says, e.g.
-                                      ["connectors"])} -> as GET;
+                                      names lists leave out whatever
+                                      $expand says: "connectors" on
+                                      printers, "definition" on task
+                                      triggers)} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all

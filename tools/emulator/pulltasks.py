@@ -412,7 +412,8 @@ def list_triggers(req, state):
         return graph_print.list_of(
             req, state, "printTaskTrigger", _triggers_fragment(printer),
             keys, c.seq_of, c.get,
-            lambda r, q: render.trigger(state, req, r, q.select, q.expand),
+            lambda r, q: render.trigger(state, req, r, q.select, q.expand,
+                                        single=False),
             options=LIST_OPTIONS)
 
 

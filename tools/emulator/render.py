@@ -163,10 +163,15 @@ def task(state, req, rec, select=None, expand=None):
     return out
 
 
-def trigger(state, req, rec, select=None, expand=None):
+def trigger(state, req, rec, select=None, expand=None, single=True):
+    """single: a GET of the trigger, else a list's element (which leaves
+    the definition out when lists_ignore_expand names it)."""
     out = odata.select_fields({"id": rec["id"], "event": rec["event"]},
                               select)
-    if "definition" in (expand or {}):
+    app = getattr(req, "app", None)     # internal renders have none
+    if "definition" in (expand or {}) and (
+            single or app is None or
+            "definition" not in app.lists_ignore_expand):
         d = state.definitions.get(rec["_definitionId"])
         out["definition"] = definition(state, req, d, expand["definition"]) \
             if d else None
