@@ -598,6 +598,8 @@ struct upfs {
 	bool online;
 	char last_error[512];
 	int64_t last_error_ms;
+	/* a throttle's warning said until then (health_error) */
+	int64_t throttle_said_until_ms;
 	uint64_t served_stale;
 	bool session_expired;		/* guarded by health_lock */
 

@@ -57,7 +57,8 @@ void health_error(struct upfs *u, const char *what, int err,
 {
 	char detail[400];
 	bool transport = gerr && gerr->status == 0;
-	bool was_online;
+	bool throttled = gerr && gerr->status == 429 && gerr->retry_after > 0;
+	bool was_online, said = false;
 
 	if (session_error(u, what, gerr))
 		return;
@@ -72,10 +73,21 @@ void health_error(struct upfs *u, const char *what, int err,
 	snprintf(u->last_error, sizeof(u->last_error), "'%s': %s", what,
 		 detail);
 	u->last_error_ms = cache_now_ms();
+	/* So is a Retry-After window: every request it turns away says so. */
+	if (throttled) {
+		int64_t until = u->last_error_ms +
+				(int64_t)gerr->retry_after * 1000;
+
+		said = u->last_error_ms < u->throttle_said_until_ms;
+		if (until > u->throttle_said_until_ms)
+			u->throttle_said_until_ms = until;
+	}
 	pthread_mutex_unlock(&u->health_lock);
 
 	/* An outage is one warning, not one per request while it lasts. */
-	if (transport && was_online)
+	if (said)
+		upfs_log(u, UPFS_LOG_DEBUG, "'%s': %s", what, detail);
+	else if (transport && was_online)
 		upfs_log(u, UPFS_LOG_WARNING,
 			 "service unreachable, serving the cache: '%s': %s",
 			 what, detail);

@@ -372,43 +372,57 @@ static void expire_triggers(struct upfs *u, const char *printer)
 	buf_release(&key);
 }
 
-/*
- * Whether printer has a trigger for definition now (the service says). A
- * trigger listed without its definition counts: a printer takes one.
- */
-static bool trigger_made(struct upfs *u, const char *printer,
-			 const char *definition)
+/* printer's triggers as the service lists them now (not the cache). */
+static int triggers_now(struct upfs *u, const char *printer, json_t **list)
 {
 	struct graph_err err = { 0 };
-	json_t *list = NULL, *t;
 	struct buf path;
-	bool made = false;
-	size_t i;
 	bool expanded;
 	int rc;
 
 	buf_init(&path, 4096);
 	rc = tree_triggers_key(u, &path, printer);
 	/* Which form the key asks, plain while a refusal is remembered. */
-	expanded = strstr(path.data, "$expand") != NULL;
+	expanded = rc == 0 && strstr(path.data, "$expand") != NULL;
 	if (rc == 0)
-		rc = graph_list(u->graph, path.data, &list, NULL, &err);
+		rc = graph_list(u->graph, path.data, list, NULL, &err);
 	if (expanded && tree_triggers_refused(u, rc)) {
 		buf_reset(&path);
 		rc = tree_key(&path, TREE_PRINTERS, printer,
 			      TREE_TRIGGERS_PLAIN_SUFFIX);
 		if (rc == 0)
-			rc = graph_list(u->graph, path.data, &list, NULL,
+			rc = graph_list(u->graph, path.data, list, NULL,
 					&err);
 	}
-	json_array_foreach(list, i, t) {
-		const json_t *def = json_object_get(t, "definition");
-
-		made = made || def == NULL ||
-		       strcmp(tree_str(def, "id"), definition) == 0;
-	}
-	json_decref(list);
 	buf_release(&path);
+	return rc;
+}
+
+/*
+ * Whether printer has a trigger for definition now (the service says).
+ * One listed without its definition counts if before (the triggers
+ * before the create, or NULL: unknown) did not have it.
+ */
+static bool trigger_made(struct upfs *u, const char *printer,
+			 const char *definition, const json_t *before)
+{
+	json_t *list = NULL, *t;
+	bool made = false;
+	size_t i;
+
+	if (triggers_now(u, printer, &list) == 0)
+		json_array_foreach(list, i, t) {
+			const json_t *def = json_object_get(t, "definition");
+
+			made = made ||
+			       (def ? strcmp(tree_str(def, "id"),
+					     definition) == 0
+				    : before != NULL &&
+					      res_find_id((json_t *)before,
+							  tree_str(t, "id")) ==
+						      NULL);
+		}
+	json_decref(list);
 	return made;
 }
 
@@ -442,7 +456,7 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 			struct buf *listed)
 {
 	struct graph_err err = { 0 };
-	json_t *body = NULL;
+	json_t *body = NULL, *before = NULL;
 	struct buf id, bind, path;
 	int rc;
 
@@ -462,11 +476,16 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = tree_key(&path, TREE_PRINTERS, printer, "/taskTriggers");
+	/* What a lost create's read-back must not take for it. */
+	if (rc == 0 && triggers_now(u, printer, &before) != 0) {
+		json_decref(before);
+		before = NULL;
+	}
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, body, NULL, &err);
 	/* Lost, it would be refused when sent again (one per printer). */
-	if (rc && graph_err_unsettled(&err) && trigger_made(u, printer,
-							   id.data))
+	if (rc && graph_err_unsettled(&err) &&
+	    trigger_made(u, printer, id.data, before))
 		rc = 0;
 	/* One trigger per printer: the service says 400 "already created"
 	   (reference §11), or 409 as Graph does elsewhere. */
@@ -476,6 +495,7 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 	expire_triggers(u, printer);
 	if (rc == 0)
 		rc = listed_trigger_name(u, printer, id.data, listed);
+	json_decref(before);
 	json_decref(body);
 	buf_release(&id);
 	buf_release(&bind);

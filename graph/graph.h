@@ -22,11 +22,16 @@
  * A refused connection is not retried: the caller learns at once that the
  * service is unreachable (err->status == 0) and can serve its cache.
  *
- * POST and PATCH are never retried unless the service refused them before
- * doing any work: a 429 or 503 that carries Retry-After, or a 401 (sent
- * once more with a fresh token). After a 5xx, a 504 or a dropped
- * connection (-ECONNRESET) a job may or may not have been created: the
- * caller must look before it repeats the request.
+ * POST and PATCH are retried only on a 429 (throttled: not carried out),
+ * a 503 that carries Retry-After (which names when to come back; a
+ * success after it reports err->replayed, as the 503 may have done the
+ * work), or a 401 (sent once more with a fresh token). After a 5xx, a
+ * 504 or a dropped connection (-ECONNRESET) a job may or may not have been
+ * created: the caller must look before it repeats the request.
+ *
+ * While the service's Retry-After holds every request of the client, a
+ * request waits for it at most 120 s from its start; past that it fails
+ * at once as a 429 ("throttled"), not sent.
  */
 #ifndef UPFS_GRAPH_H
 #define UPFS_GRAPH_H

@@ -41,13 +41,16 @@ struct graph_throttle {
 
 void graph_throttle_init(struct graph_throttle *t);
 void graph_throttle_destroy(struct graph_throttle *t);
+/* The deadline budget_s from now, for graph_throttle_enter. */
+int64_t graph_throttle_deadline(int budget_s);
 /*
- * Waits until a request may go; *probe: it goes alone, first. -EAGAIN
- * at once, with the seconds left in *wait_s, when the gate stays shut
- * longer than max_wait_ms; -ECANCELED when cancel is set.
+ * Waits until a request may go; *probe: it goes alone, first. -EAGAIN,
+ * with the seconds the gate stays shut in *wait_s (at least 1), when it
+ * opens after deadline_ms or the deadline passes while another request
+ * finds out; -ECANCELED when cancel is set.
  */
 int graph_throttle_enter(struct graph_throttle *t,
-			 const _Atomic bool *cancel, int64_t max_wait_ms,
+			 const _Atomic bool *cancel, int64_t deadline_ms,
 			 int *wait_s, bool *probe);
 /* After the request: a Retry-After closes the gate; a probe's success
    opens it. */

@@ -726,17 +726,18 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 {
 	bool reauthed = false;
 	int attempt = 0, throttled_s = 0, rc;
+	/* What the gate may hold this request for, whoever shut it. */
+	int64_t deadline = graph_throttle_deadline(GRAPH_THROTTLE_BUDGET_S);
 
 	for (;;) {
 		bool probe;
 		int wait_s = 0;
 
-		rc = graph_throttle_enter(&g->throttle, req->cancel,
-					  GRAPH_THROTTLE_BUDGET_S * 1000LL,
+		rc = graph_throttle_enter(&g->throttle, req->cancel, deadline,
 					  &wait_s, &probe);
 		if (rc == -EAGAIN) {
-			/* As if this request had met the 429 itself: not
-			   sent, so settled. */
+			/* As if this attempt had met the 429 itself: it was
+			   not sent (an earlier one may still be unsettled). */
 			graph_err_clear(err);
 			err->status = 429;
 			err->retry_after = wait_s;

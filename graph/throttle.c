@@ -53,8 +53,13 @@ static void wait_slice(struct graph_throttle *t, int64_t until)
 	pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 
+int64_t graph_throttle_deadline(int budget_s)
+{
+	return now_ms() + (int64_t)budget_s * 1000;
+}
+
 int graph_throttle_enter(struct graph_throttle *t,
-			 const _Atomic bool *cancel, int64_t max_wait_ms,
+			 const _Atomic bool *cancel, int64_t deadline_ms,
 			 int *wait_s, bool *probe)
 {
 	int rc = 0;
@@ -70,10 +75,16 @@ int graph_throttle_enter(struct graph_throttle *t,
 		}
 		if (t->until_ms == 0)
 			break;			/* not throttled */
-		/* Past the caller's patience: it spools or serves its cache
-		   now instead of hanging a close() or an ls that long. */
-		if (t->until_ms - now > max_wait_ms) {
-			*wait_s = (int)((t->until_ms - now + 999) / 1000);
+		/*
+		 * Past the caller's deadline, or there while another request
+		 * finds out: it spools or serves its cache now instead of
+		 * hanging a close() or an ls that long.
+		 */
+		if (t->until_ms > deadline_ms ||
+		    (now >= deadline_ms && now >= t->until_ms)) {
+			*wait_s = t->until_ms > now
+					  ? (int)((t->until_ms - now + 999) / 1000)
+					  : 1;
 			rc = -EAGAIN;
 			break;
 		}
@@ -86,7 +97,7 @@ int graph_throttle_enter(struct graph_throttle *t,
 			*probe = true;
 			break;
 		}
-		wait_slice(t, 0);
+		wait_slice(t, deadline_ms);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;

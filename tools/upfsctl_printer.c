@@ -324,8 +324,8 @@ static int create(const struct create_args *a)
 		goto out;
 	rc = graph_start_operation(g, "/print/printers/create", body, &url,
 				   &retry_after, &err);
-	/* A registration is not sent twice on our own: it would make a
-	   second printer. Say when the service may hold one all the same. */
+	/* Sent twice, a registration may make a second printer: say when
+	   the service may hold one all the same. */
 	if (rc) {
 		say_failure("registering the printer", rc, &err);
 		if (graph_err_unsettled(&err))
@@ -336,8 +336,9 @@ static int create(const struct create_args *a)
 		goto out;
 	}
 	if (err.replayed)
-		fprintf(stderr, "upfsctl: the request was sent twice (its "
-				"connection died before any reply): the "
+		fprintf(stderr, "upfsctl: the request was sent twice (after "
+				"a reply that may hide its work, or a "
+				"connection that died before one): the "
 				"service may register '%s' twice\n", a->name);
 	fprintf(stderr, "upfsctl: registering '%s': operation %s\n", a->name,
 		strrchr(url, '/') ? strrchr(url, '/') + 1 : url);

@@ -285,7 +285,7 @@ class Rule:
     def hit(self, rng, path, method, decision):
         """Under the lock, for a request this rule counts: the fault that
         decides it, or None (slow only sets decision.delay)."""
-        hit = None
+        hit, slowed = None, False
         for fault in self.faults:
             if fault.kind == "throttle":
                 if self.throttled(fault, path, method):
@@ -300,9 +300,10 @@ class Rule:
                 continue
             if fault.kind == "slow":
                 decision.delay = fault.arg or 0.0
+                slowed = True
             elif hit is None:
                 hit = fault
-        if hit is not None or decision.delay:
+        if hit is not None or slowed:
             self.fired += 1
         return hit
 

@@ -175,16 +175,21 @@ class State:
         another printer's job has; the job is then kept under
         "<id>@<printer id>" (job_key)."""
         printer = self.printers.get(rec["_printerId"])
+        # One job's: a create it makes fail (400) uses it up too.
         jid = printer.pop("_nextJobId", None) if printer else None
         if jid is None:
             return
-        rec["id"] = jid
         other = self.jobs.get(jid)
-        if other is not None and other["_printerId"] != rec["_printerId"]:
-            rec["_key"] = "%s@%s" % (jid, rec["_printerId"])
-        elif other is not None:
+        key = jid if other is None else "%s@%s" % (jid, rec["_printerId"])
+        if (other is not None and other["_printerId"] == rec["_printerId"]) \
+                or self.jobs.get(key) is not None:
             raise GraphError(400, "BadRequest", "the printer already has "
                              "job '%s'" % jid)
+        rec["id"] = jid
+        if key != jid:
+            rec["_key"] = key
+        # A plain id the tenant-wide numbering must not give out again.
+        self.next_job_id = max(self.next_job_id, int(jid) + 1)
 
     def add_job(self, rec):
         key = job_key(rec)
