@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "fs.h"
+#include "isodate.h"
 
 static const char *const level_names[] = { "debug", "info", "warning",
 					   "error" };
@@ -107,30 +108,24 @@ void health_refusal(struct upfs *u, const char *what, const char *why)
 	upfs_log(u, UPFS_LOG_WARNING, "%s refused: %s", what, why);
 }
 
-static void format_time(int64_t ms, char *out, size_t len)
+static void format_time(int64_t ms, char out[UPFS_ISODATE_UTC_LEN])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms == 0 || gmtime_r(&t, &tm) == NULL) {
-		snprintf(out, len, "never");
-		return;
-	}
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (ms == 0 || isodate_format_utc(ms / 1000, out) != 0)
+		snprintf(out, UPFS_ISODATE_UTC_LEN, "never");
 }
 
 int health_render(struct upfs *u, struct buf *out)
 {
 	struct graph_stats gs;
 	struct cache_stats cs;
-	char when[32], started[32];
+	char when[UPFS_ISODATE_UTC_LEN], started[UPFS_ISODATE_UTC_LEN];
 	int rc;
 
 	graph_stats_get(u->graph, &gs);
 	cache_stats_get(u->cache, &cs);
-	format_time(u->started_ms, started, sizeof(started));
+	format_time(u->started_ms, started);
 	pthread_mutex_lock(&u->health_lock);
-	format_time(u->last_error_ms, when, sizeof(when));
+	format_time(u->last_error_ms, when);
 	rc = buf_printf(out,
 		"state: %s\n"
 		"offline_option: %s\n"

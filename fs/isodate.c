@@ -137,6 +137,18 @@ static int days_in_month(int y, int m)
  * By hand, not timegm(): listings turn every job's time on each look-up
  * (tree_parse_time).
  */
+int isodate_format_utc(int64_t seconds, char out[UPFS_ISODATE_UTC_LEN])
+{
+	time_t t = (time_t)seconds;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, UPFS_ISODATE_UTC_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) ==
+		    0)
+		return -EINVAL;
+	return 0;
+}
+
 int isodate_instant(const char *s, int64_t *out)
 {
 	struct tm tm;

@@ -19,6 +19,12 @@
 #define UPFS_ISODATE_MONTH_LEN 8
 /* "YYYY-MM-DDTHH:MM:SS.fffffffZ" and its NUL. */
 #define UPFS_ISODATE_STAMP_LEN 29
+/* "YYYY-MM-DDTHH:MM:SSZ" and its NUL (room for a five-digit year). */
+#define UPFS_ISODATE_UTC_LEN 22
+
+/* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". -EINVAL if out of
+   range. */
+int isodate_format_utc(int64_t seconds, char out[UPFS_ISODATE_UTC_LEN]);
 
 /*
  * The UTC day of s, a date or a date-time (a date-time without a zone is

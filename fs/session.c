@@ -21,6 +21,7 @@
 
 #include "role.h"
 #include "fs.h"
+#include "isodate.h"
 
 /*
  * A token source that cannot hand out a token here (a session or token
@@ -78,27 +79,22 @@ static void session_check_back(struct upfs *u,
 			 info->user[0] ? " as " : "", info->user);
 }
 
-static void session_time(int64_t t, char *out, size_t len)
+static void session_time(int64_t t, char out[UPFS_ISODATE_UTC_LEN])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		snprintf(out, len, "unknown");
-	else
-		strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (t == 0 || isodate_format_utc(t, out) != 0)
+		snprintf(out, UPFS_ISODATE_UTC_LEN, "unknown");
 }
 
 int session_render(struct upfs *u, struct buf *out)
 {
 	struct graph_auth_info info;
-	char expires[32], file[4096] = "", shown[4096];
+	char expires[UPFS_ISODATE_UTC_LEN], file[4096] = "", shown[4096];
 	const char *state;
 	int rc;
 
 	graph_auth_info_get(u->graph, &info);
 	session_check_back(u, &info);
-	session_time(info.expires_at, expires, sizeof(expires));
+	session_time(info.expires_at, expires);
 	if (strcmp(info.source, "session") == 0 &&
 	    config_session_path(u->opts.profile, file, sizeof(file)) == 0) {
 		config_shown_path(file, shown, sizeof(shown));

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "editfile.h"
+#include "isodate.h"
 #include "perms.h"
 #include "queue.h"
 #include "queue_options.h"
@@ -678,9 +679,7 @@ static void job_started_with(struct upfs *u, struct submission *s,
 			     const json_t *status)
 {
 	json_t *job = NULL, *doc;
-	char now[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	char now[UPFS_ISODATE_UTC_LEN];
 
 	pthread_mutex_lock(&u->spool_lock);
 	if (s->job)
@@ -688,8 +687,7 @@ static void job_started_with(struct upfs *u, struct submission *s,
 	pthread_mutex_unlock(&u->spool_lock);
 	doc = json_array_get(json_object_get(job, "documents"), 0);
 	if (job == NULL || !json_is_object(status) || !json_is_object(doc) ||
-	    gmtime_r(&t, &tm) == NULL ||
-	    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 ||
+	    isodate_format_utc((int64_t)time(NULL), now) != 0 ||
 	    json_object_set(job, "status", (json_t *)status) != 0 ||
 	    json_object_set_new(doc, "size", json_integer((json_int_t)s->size))
 		    != 0 ||
@@ -869,15 +867,23 @@ static int refuse(struct upfs *u, struct submission *s, int rc)
 	return end_unprinted(u, s, rc);
 }
 
-/* Under spool_lock: tried again after a back-off. */
-static void retry_later(struct submission *s, int rc)
+/*
+ * Under spool_lock: tried again after a back-off, or, while the service's
+ * Retry-After holds the client's requests, when it ends: not minutes
+ * after that.
+ */
+static void retry_later(struct upfs *u, struct submission *s, int rc)
 {
+	int gate_s = graph_throttled_for_s(u->graph);
+
 	s->attempts++;
 	s->last_errno = -rc;
 	if (s->last_error[0] == '\0')
 		snprintf(s->last_error, sizeof(s->last_error), "%s",
 			 strerror(-rc));
-	s->next_try_ms = cache_now_ms() + backoff_ms(s->attempts);
+	s->next_try_ms = cache_now_ms() +
+			 (gate_s > 0 ? (int64_t)gate_s * 1000 + rand() % 1000
+				     : backoff_ms(s->attempts));
 }
 
 /*
@@ -902,7 +908,7 @@ static int drop_lost(struct upfs *u, struct submission *s)
 		pthread_mutex_lock(&u->spool_lock);
 		snprintf(s->last_error, sizeof(s->last_error), "cancelling the "
 			 "job of a document the system lost: %s", strerror(-rc));
-		retry_later(s, rc);
+		retry_later(u, s, rc);
 		pthread_mutex_unlock(&u->spool_lock);
 		return 1;
 	}
@@ -933,7 +939,7 @@ int submit_run(struct upfs *u, struct submission *s)
 	if (submit_err_is_permanent(rc) || s->bytes_unsure)
 		return refuse(u, s, rc);
 	pthread_mutex_lock(&u->spool_lock);
-	retry_later(s, rc);
+	retry_later(u, s, rc);
 	pthread_mutex_unlock(&u->spool_lock);
 	cut_to_document(s);
 	/* close() returns 0 for it now: on disk before that. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "isodate.h"
 #include "jobtasks.h"
 #include "spool.h"
 #include "tree_private.h"
@@ -166,6 +167,15 @@ static int connector_xattrs(struct upfs *u, const char *id, struct buf *out)
 	return rc;
 }
 
+/* name: ms since the epoch as "2026-11-27T06:40:00Z". */
+static int put_utc(struct buf *out, const char *name, int64_t ms)
+{
+	char when[UPFS_ISODATE_UTC_LEN];
+	int rc = isodate_format_utc(ms / 1000, when);
+
+	return rc ? rc : put(out, name, when);
+}
+
 /* A document not yet started: how far it got, and why it waits. */
 static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
 {
@@ -198,6 +208,8 @@ static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
 	snprintf(num, sizeof(num), "%d", s->attempts);
 	if (rc == 0)
 		rc = put(out, "attempts", num);
+	if (rc == 0 && s->next_try_ms > 0)
+		rc = put_utc(out, "next_attempt", s->next_try_ms);
 	pthread_mutex_unlock(&u->spool_lock);
 	spool_put(u, s);
 	return rc;

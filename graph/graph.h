@@ -145,6 +145,8 @@ int graph_escape_segment(struct buf *out, const char *seg);
 
 /* The errno for a failed call: HTTP status and Graph code, or transport. */
 int graph_err_to_errno(const struct graph_err *err);
+/* Seconds the service's Retry-After still holds g's requests, or 0. */
+int graph_throttled_for_s(struct graph *g);
 
 /*
  * The service's TLS certificate could not be verified (unknown CA, wrong

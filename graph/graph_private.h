@@ -41,6 +41,8 @@ struct graph_throttle {
 
 void graph_throttle_init(struct graph_throttle *t);
 void graph_throttle_destroy(struct graph_throttle *t);
+/* Seconds until the gate opens, 0 if it is open. */
+int graph_throttle_remaining_s(struct graph_throttle *t);
 /* The deadline budget_s from now, for graph_throttle_enter. */
 int64_t graph_throttle_deadline(int budget_s);
 /*

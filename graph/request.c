@@ -895,3 +895,8 @@ int graph_call(struct graph *g, const struct graph_req *req,
 {
 	return graph_call_on(g, NULL, req, resp, err);
 }
+
+int graph_throttled_for_s(struct graph *g)
+{
+	return graph_throttle_remaining_s(&g->throttle);
+}

@@ -53,6 +53,16 @@ static void wait_slice(struct graph_throttle *t, int64_t until)
 	pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 
+int graph_throttle_remaining_s(struct graph_throttle *t)
+{
+	int64_t left;
+
+	pthread_mutex_lock(&t->lock);
+	left = t->until_ms ? t->until_ms - now_ms() : 0;
+	pthread_mutex_unlock(&t->lock);
+	return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
 int64_t graph_throttle_deadline(int budget_s)
 {
 	return now_ms() + (int64_t)budget_s * 1000;

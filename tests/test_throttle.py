@@ -4,9 +4,11 @@ for the whole mount, however many readers and upload workers want to go —
 and then everything it was asked for succeeds. Without Retry-After it
 backs off (capped, jittered, exponential) and succeeds too."""
 
+import datetime
 import errno
 import os
 import threading
+import time
 
 from test_print import job_ids, make_pdf, sha256
 
@@ -112,6 +114,7 @@ def test_a_wait_past_the_budget_spools_and_lists_at_once(emulator,
         except OSError:
             pass                # EAGAIN, or the cache: either will do
         return emulator.requests()["routes"].get("GET /print/printers")
+    met_at = time.time()
     util.wait_until(listed_into_the_429, timeout=30, interval=0.5,
                     what="a listing of printers/ to meet the 429")
     src = os.path.join(workdir, "later.pdf")
@@ -120,6 +123,12 @@ def test_a_wait_past_the_budget_spools_and_lists_at_once(emulator,
     assert util.run(["cp", src, queue + "/"], timeout=60).returncode == 0
     path = os.path.join(queue, "later.pdf")
     assert util.xattr(path, "state") == "waiting"
+    # Tried again when the service said, not minutes after that.
+    next_at = datetime.datetime.strptime(
+        util.xattr(path, "next_attempt"), "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    assert met_at + 590 <= next_at <= time.time() + 602, \
+        (met_at, next_at, time.time())
     assert util.xattr(path, "reason") == os.strerror(errno.EAGAIN)
     # Turned away by the gate (its own words), never sent.
     assert "more without requests" in mount.status()["last_error"], \

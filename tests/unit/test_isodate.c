@@ -102,8 +102,23 @@ static void test_instants(void)
 	instant_is(NULL, 0, -EINVAL);
 }
 
+static void test_format_utc(void)
+{
+	char out[UPFS_ISODATE_UTC_LEN];
+	int64_t back = 0;
+
+	CHECK(isodate_format_utc(0, out) == 0 &&
+	      strcmp(out, "1970-01-01T00:00:00Z") == 0);
+	CHECK(isodate_format_utc(1795761317, out) == 0 &&
+	      strcmp(out, "2026-11-27T06:35:17Z") == 0);
+	CHECK(isodate_instant(out, &back) == 0 && back == 1795761317);
+	/* Past any year strftime can write in the room. */
+	CHECK(isodate_format_utc(INT64_MAX / 2, out) == -EINVAL);
+}
+
 int main(void)
 {
+	test_format_utc();
 	test_days();
 	test_instants();
 	test_add_days();

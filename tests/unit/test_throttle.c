@@ -39,7 +39,10 @@ static void test_past_the_deadline_fails_at_once(void)
 	int rc;
 
 	graph_throttle_init(&t);
+	CHECK(graph_throttle_remaining_s(&t) == 0);
 	shut_for(&t, 5);
+	CHECK_MSG(graph_throttle_remaining_s(&t) == 5, "remaining %d",
+		  graph_throttle_remaining_s(&t));
 	t0 = mono_ms();
 	rc = graph_throttle_enter(&t, NULL, graph_throttle_deadline(2),
 				  &wait_s, &probe);
