@@ -133,10 +133,6 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap ? 29 : days[m - 1];
 }
 
-/*
- * By hand, not timegm(): listings turn every job's time on each look-up
- * (tree_parse_time).
- */
 int isodate_format_utc(int64_t seconds, char out[UPFS_ISODATE_UTC_LEN])
 {
 	time_t t = (time_t)seconds;
@@ -149,6 +145,10 @@ int isodate_format_utc(int64_t seconds, char out[UPFS_ISODATE_UTC_LEN])
 	return 0;
 }
 
+/*
+ * By hand, not timegm(): listings turn every job's time on each look-up
+ * (tree_parse_time).
+ */
 int isodate_instant(const char *s, int64_t *out)
 {
 	struct tm tm;

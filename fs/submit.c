@@ -868,22 +868,23 @@ static int refuse(struct upfs *u, struct submission *s, int rc)
 }
 
 /*
- * Under spool_lock: tried again after a back-off, or, while the service's
- * Retry-After holds the client's requests, when it ends: not minutes
- * after that.
+ * Under spool_lock (the gate's lock, taken inside it, takes no other):
+ * tried again after a back-off, or, while the service's Retry-After holds
+ * the client's requests, when that ends if later: not minutes after it.
  */
 static void retry_later(struct upfs *u, struct submission *s, int rc)
 {
-	int gate_s = graph_throttled_for_s(u->graph);
+	int64_t gate_ms = (int64_t)graph_throttled_for_s(u->graph) * 1000;
+	int64_t wait_ms = backoff_ms(s->attempts + 1);
 
 	s->attempts++;
 	s->last_errno = -rc;
 	if (s->last_error[0] == '\0')
 		snprintf(s->last_error, sizeof(s->last_error), "%s",
 			 strerror(-rc));
-	s->next_try_ms = cache_now_ms() +
-			 (gate_s > 0 ? (int64_t)gate_s * 1000 + rand() % 1000
-				     : backoff_ms(s->attempts));
+	if (gate_ms > 0 && gate_ms + 1000 > wait_ms)
+		wait_ms = gate_ms + rand() % 1000;
+	s->next_try_ms = cache_now_ms() + wait_ms;
 }
 
 /*

@@ -208,7 +208,9 @@ static int local_xattrs(struct upfs *u, const char *id, struct buf *out)
 	snprintf(num, sizeof(num), "%d", s->attempts);
 	if (rc == 0)
 		rc = put(out, "attempts", num);
-	if (rc == 0 && s->next_try_ms > 0)
+	/* Only while it waits for the submitter (never offline). */
+	if (rc == 0 && !s->busy && !u->opts.offline &&
+	    s->next_try_ms > cache_now_ms())
 		rc = put_utc(out, "next_attempt", s->next_try_ms);
 	pthread_mutex_unlock(&u->spool_lock);
 	spool_put(u, s);

@@ -794,7 +794,10 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		}
 		attempt++;
 		graph_stats_count(g, GRAPH_STAT_RETRIES);
-		if (!graph_backoff(g, x, attempt, err->retry_after)) {
+		/* A Retry-After is waited out at the gate, which knows this
+		   request's deadline (a sleep here would not). */
+		if (err->retry_after < 0 &&
+		    !graph_backoff(g, x, attempt, err->retry_after)) {
 			graph_err_clear(err);
 			graph_err_setf(err, "cancelled");
 			return -ECANCELED;

@@ -91,10 +91,10 @@ int graph_throttle_enter(struct graph_throttle *t,
 		 * hanging a close() or an ls that long.
 		 */
 		if (t->until_ms > deadline_ms ||
-		    (now >= deadline_ms && now >= t->until_ms)) {
-			*wait_s = t->until_ms > now
-					  ? (int)((t->until_ms - now + 999) / 1000)
-					  : 1;
+		    (t->probing && now >= deadline_ms && now >= t->until_ms)) {
+			int64_t left = t->until_ms - now;
+
+			*wait_s = left > 0 ? (int)((left + 999) / 1000) : 1;
 			rc = -EAGAIN;
 			break;
 		}
