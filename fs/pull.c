@@ -381,9 +381,7 @@ static int triggers_now(struct upfs *u, const char *printer, json_t **list)
 	int rc;
 
 	buf_init(&path, 4096);
-	rc = tree_triggers_key(u, &path, printer);
-	/* Which form the key asks, plain while a refusal is remembered. */
-	expanded = rc == 0 && strstr(path.data, "$expand") != NULL;
+	rc = tree_triggers_key(u, &path, printer, &expanded);
 	if (rc == 0)
 		rc = graph_list(u->graph, path.data, list, NULL, &err);
 	if (expanded && tree_triggers_refused(u, rc)) {

@@ -689,25 +689,26 @@ bool tree_triggers_refused(struct upfs *u, int rc)
 	return true;
 }
 
-int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer)
+int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer,
+		      bool *expanded)
 {
+	*expanded = !refused_lately(u, &u->triggers_expand_refused_ms);
 	return tree_key(out, TREE_PRINTERS, printer,
-			refused_lately(u, &u->triggers_expand_refused_ms)
-				? TREE_TRIGGERS_PLAIN_SUFFIX
-				: TREE_TRIGGERS_SUFFIX);
+			*expanded ? TREE_TRIGGERS_SUFFIX
+				  : TREE_TRIGGERS_PLAIN_SUFFIX);
 }
 
 int tree_get_triggers(struct upfs *u, const char *printer,
 		      enum res_policy policy, json_t **out,
 		      struct fs_deps *deps)
 {
-	bool plain = refused_lately(u, &u->triggers_expand_refused_ms);
+	bool expanded = !refused_lately(u, &u->triggers_expand_refused_ms);
 	int rc = tree_get(u, TREE_PRINTERS, printer,
-			  plain ? TREE_TRIGGERS_PLAIN_SUFFIX
-				: TREE_TRIGGERS_SUFFIX,
+			  expanded ? TREE_TRIGGERS_SUFFIX
+				   : TREE_TRIGGERS_PLAIN_SUFFIX,
 			  true, u->opts.dir_ttl, policy, out, deps);
 
-	if (!plain && tree_triggers_refused(u, rc))
+	if (expanded && tree_triggers_refused(u, rc))
 		rc = tree_get(u, TREE_PRINTERS, printer,
 			      TREE_TRIGGERS_PLAIN_SUFFIX, true, u->opts.dir_ttl,
 			      policy, out, deps);

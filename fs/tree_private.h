@@ -65,8 +65,10 @@ int tree_get_member(struct upfs *u, const char *key, const char *id, int ttl,
 int tree_get_triggers(struct upfs *u, const char *printer,
 		      enum res_policy policy, json_t **out,
 		      struct fs_deps *deps);
-/* The cache key or path of that listing in the form asked now. */
-int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer);
+/* The cache key or path of that listing in the form asked now; *expanded:
+   whether that form expands the definitions. */
+int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer,
+		      bool *expanded);
 /* After a refusal of the expanded form (-EINVAL): whether to ask plain. */
 bool tree_triggers_refused(struct upfs *u, int rc);
 

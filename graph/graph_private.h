@@ -54,6 +54,8 @@ int64_t graph_throttle_deadline(int budget_s);
 int graph_throttle_enter(struct graph_throttle *t,
 			 const _Atomic bool *cancel, int64_t deadline_ms,
 			 int *wait_s, bool *probe);
+/* Whether err's Retry-After shuts the gate (a 429 or 503 that has one). */
+bool graph_throttle_shuts(const struct graph_err *err);
 /* After the request: a Retry-After closes the gate; a probe's success
    opens it. */
 void graph_throttle_leave(struct graph_throttle *t, bool probe,

@@ -794,9 +794,10 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		}
 		attempt++;
 		graph_stats_count(g, GRAPH_STAT_RETRIES);
-		/* A Retry-After is waited out at the gate, which knows this
-		   request's deadline (a sleep here would not). */
-		if (err->retry_after < 0 &&
+		/* A Retry-After that shut the gate is waited out there,
+		   which knows this request's deadline (a sleep here would
+		   not); any other (a 504's) is slept here. */
+		if (!graph_throttle_shuts(err) &&
 		    !graph_backoff(g, x, attempt, err->retry_after)) {
 			graph_err_clear(err);
 			graph_err_setf(err, "cancelled");

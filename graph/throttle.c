@@ -113,11 +113,16 @@ int graph_throttle_enter(struct graph_throttle *t,
 	return rc;
 }
 
+bool graph_throttle_shuts(const struct graph_err *err)
+{
+	return (err->status == 429 || err->status == 503) &&
+	       err->retry_after >= 0;
+}
+
 void graph_throttle_leave(struct graph_throttle *t, bool probe,
 			  const struct graph_err *err)
 {
-	bool throttled = (err->status == 429 || err->status == 503) &&
-			 err->retry_after >= 0;
+	bool throttled = graph_throttle_shuts(err);
 
 	pthread_mutex_lock(&t->lock);
 	if (throttled) {
