@@ -14,8 +14,9 @@
  *   main.c      the program
  *
  * All mutable state lives in one struct upfs, reached through the FUSE
- * request's userdata. Lock order: node_lock, then res_lock; neither is
- * ever held across a Graph request or an LMDB transaction.
+ * request's userdata. Lock order: node_lock, then res_lock or
+ * spool_lock; neither is ever held across a Graph request or an LMDB
+ * transaction.
  */
 #ifndef UPFS_FS_H
 #define UPFS_FS_H
@@ -229,11 +230,13 @@ struct fs_deps {
 		uint64_t gen;
 	} d[UPFS_MAX_DEPS];
 	int ttl[UPFS_MAX_DEPS];	/* of d[i]; apart, as it would pad d */
-	int n;
+	uint8_t n;		/* small: every node holds a fs_deps */
 	bool overflow;		/* more than UPFS_MAX_DEPS: never current */
 	bool volatile_;		/* made from live state, not resources */
-	/* Also made from the spool, which then held spool_sig (spool.h). */
+	/* Also made from the spool, which then held spool_sig and had
+	   stopped hiding a listed job spool_unhides times (spool.h). */
 	bool spool;
+	uint32_t spool_unhides;
 	uint64_t spool_sig;
 };
 
@@ -562,6 +565,9 @@ struct upfs {
 	pthread_cond_t spool_cond;	/* a submission became due */
 	unsigned spool_claimers;	/* waiting in submit_claim */
 	struct submission *submissions;
+	/* How many times a submission stopped hiding a job a queue/
+	   listing hid as it (spool_may_add_name); spool_lock. */
+	uint32_t spool_unhides;
 	/* Shared across a job create; alone across reconciling a lost
 	   create and cleaning up replayed ones, so no submission takes
 	   another's blank job for its own (lock order: create_lock, then

@@ -1228,5 +1228,6 @@ void fs_deps_release(struct fs_deps *deps)
 	deps->overflow = false;
 	deps->volatile_ = false;
 	deps->spool = false;
+	deps->spool_unhides = 0;
 	deps->spool_sig = 0;
 }

@@ -688,6 +688,18 @@ struct submission *spool_get(struct upfs *u, const char *id)
 	return s;
 }
 
+/*
+ * Under spool_lock: s no longer hides the job a listing hid as it. Other
+ * listings' snapshots may lack that job's name: a look-up of a name they
+ * lack must list again (spool_may_add_name).
+ */
+static void unhide_locked(struct upfs *u, struct submission *s)
+{
+	if (s->hid_listed)
+		u->spool_unhides++;
+	s->hid_listed = false;
+}
+
 void spool_put(struct upfs *u, struct submission *s)
 {
 	bool last;
@@ -733,8 +745,10 @@ void spool_remove(struct upfs *u, struct submission *s)
 			listed = true;
 			break;
 		}
-	if (listed)
+	if (listed) {
 		s->refs--;
+		unhide_locked(u, s);
+	}
 	s->state = SUB_DONE;
 	write_failed = s->write_error != 0 || s->wb_error != 0 ||
 		       s->bytes_unsure;
@@ -757,7 +771,7 @@ static uint64_t digest_locked(struct upfs *u, const char *share_id)
 	for (struct submission *s = u->submissions; s; s = s->next) {
 		if (strcmp(s->share_id, share_id) != 0)
 			continue;
-		/* Done ones too: owns_job_locked hides their jobs till they go. */
+		/* Done ones too: job_owner_locked hides their jobs till they go. */
 		h = hash_str(h, s->job_id);
 		if (s->state == SUB_DONE)
 			continue;
@@ -783,35 +797,78 @@ uint64_t spool_signature(struct upfs *u, const char *share_id)
  * printer: two printers may each have a job "103". A share's listing of
  * jobs holds the jobs made through it, so within it the id names one.
  */
-static bool owns_job_locked(struct upfs *u, const char *share_id,
-			    const char *job_id)
+static struct submission *job_owner_locked(struct upfs *u,
+					   const char *share_id,
+					   const char *job_id)
 {
 	for (struct submission *s = u->submissions; s; s = s->next)
 		if (s->job_id && job_id && strcmp(s->job_id, job_id) == 0 &&
 		    strcmp(s->share_id, share_id) == 0)
-			return true;
-	return false;
+			return s;
+	return NULL;
 }
 
 int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
-		     size_t *n, struct fs_entries *out, uint64_t *sig)
+		     size_t *n, struct fs_entries *out, uint64_t *sig,
+		     uint32_t *unhides)
 {
+	struct submission *owner;
 	size_t kept = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&u->spool_lock);
-	for (size_t i = 0; i < *n; i++)
-		if (!owns_job_locked(u, share_id, json_string_value(
-					    json_object_get(jobs[i], "id"))))
+	for (size_t i = 0; i < *n; i++) {
+		owner = job_owner_locked(u, share_id, json_string_value(
+						 json_object_get(jobs[i], "id")));
+		if (owner)
+			owner->hid_listed = true;
+		else
 			jobs[kept++] = jobs[i];
+	}
 	*n = kept;
 	for (struct submission *s = u->submissions; s && rc == 0; s = s->next)
 		if (s->state != SUB_DONE && strcmp(s->share_id, share_id) == 0)
 			rc = fs_entries_add(out, s->name, FS_QUEUE_LOCAL, s->id,
 					    s->share_id, s->created_ms / 1000);
 	*sig = digest_locked(u, share_id);
+	*unhides = u->spool_unhides;
 	pthread_mutex_unlock(&u->spool_lock);
 	return rc;
+}
+
+/*
+ * A listing's own names change only as its jobs' listing changes (the
+ * caller's part) or as the spool stops hiding one of them: another
+ * document coming or going takes or frees only its own name, as pending
+ * documents are not numbered among the jobs.
+ */
+bool spool_may_add_name(struct upfs *u, const char *share_id,
+			const char *name, uint32_t unhides)
+{
+	bool may;
+
+	pthread_mutex_lock(&u->spool_lock);
+	may = u->spool_unhides != unhides;
+	for (struct submission *s = u->submissions; s && !may; s = s->next)
+		may = s->state != SUB_DONE &&
+		      strcmp(s->share_id, share_id) == 0 &&
+		      strcmp(s->name, name) == 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	return may;
+}
+
+int spool_set_job_id(struct upfs *u, struct submission *s, const char *id)
+{
+	char *copy = id ? strdup(id) : NULL;
+
+	if (id && copy == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&u->spool_lock);
+	unhide_locked(u, s);
+	free(s->job_id);
+	s->job_id = copy;
+	pthread_mutex_unlock(&u->spool_lock);
+	return 0;
 }
 
 bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id)
@@ -819,7 +876,7 @@ bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id)
 	bool owned;
 
 	pthread_mutex_lock(&u->spool_lock);
-	owned = owns_job_locked(u, share_id, job_id);
+	owned = job_owner_locked(u, share_id, job_id) != NULL;
 	pthread_mutex_unlock(&u->spool_lock);
 	return owned;
 }

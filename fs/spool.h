@@ -64,6 +64,9 @@ struct submission {
 				   what is left of it */
 	bool busy;		/* a thread is working on it */
 	bool removed;		/* its record deleted (spool_remove) */
+	/* A queue/ listing hid a job of the service's listing as this
+	   (spool_queue_view); spool_lock. */
+	bool hid_listed;
 	bool on_disk;		/* a record of it was committed (spool_lock) */
 	/* Where its records are: the cache's outbox, flushed, and the
 	   spool's unflushed log (both for a moment while the record moves
@@ -176,10 +179,23 @@ bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id);
  * What the spool adds to share_id's queue/, read in one hold of
  * spool_lock so the three agree: drops from jobs[0..*n) those a pending
  * submission owns (it shows as that), adds the share's pending documents
- * to out, and sets *sig to the digest of the spool it read.
+ * to out, and sets *sig to the digest of the spool it read and *unhides
+ * to its count of jobs that may show again (spool_may_add_name).
  */
 int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
-		     size_t *n, struct fs_entries *out, uint64_t *sig);
+		     size_t *n, struct fs_entries *out, uint64_t *sig,
+		     uint32_t *unhides);
+/*
+ * Whether a name absent from a queue/ listing made when the count of
+ * jobs that may show again was `unhides`, from a listing of jobs that
+ * has not changed since, may be in share_id's queue/ now: a pending
+ * document of that name, or a job the spool hid then that it no longer
+ * hides. False means the name is still absent.
+ */
+bool spool_may_add_name(struct upfs *u, const char *share_id,
+			const char *name, uint32_t unhides);
+/* Sets s's job id; a job a listing hid as s may show again. */
+int spool_set_job_id(struct upfs *u, struct submission *s, const char *id);
 /*
  * The digest spool_queue_view would set now: equal digests, equal views
  * (but for a 64-bit collision).

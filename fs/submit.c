@@ -295,7 +295,7 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
 	const json_t *doc = json_array_get(json_object_get(job, "documents"), 0);
 	const char *upn = tree_str(json_object_get(job, "createdBy"),
 				   "userPrincipalName");
-	int rc = replace_str(u, &s->job_id, tree_str(job, "id"));
+	int rc = spool_set_job_id(u, s, tree_str(job, "id"));
 
 	if (upn[0]) {
 		pthread_mutex_lock(&u->spool_lock);

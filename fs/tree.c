@@ -499,7 +499,8 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		if (!rows[i].final)
 			jobs[n++] = (json_t *)rows[i].job;
 	deps->spool = true;
-	rc = spool_queue_view(u, dir->id, jobs, &n, out, &deps->spool_sig);
+	rc = spool_queue_view(u, dir->id, jobs, &n, out, &deps->spool_sig,
+			      &deps->spool_unhides);
 	for (i = 0; i < n && rc == 0; i++)
 		shown[i] = queue_rows_find(rows, nrows, jobs[i]);
 	if (rc)

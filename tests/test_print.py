@@ -250,6 +250,47 @@ def test_a_print_costs_four_requests(start_emulator, upfs_mount, workdir):
     assert os.stat(path).st_size == len(data)
 
 
+def test_queue_look_ups_see_what_came_since_the_listing(start_emulator,
+                                                        upfs_mount, workdir):
+    """A name queue/ lacked is answered absent without listing queue/
+    again only while nothing it was made from could have brought it (cp
+    looks a new name up two or three times): a document another handle is
+    writing, one printed meanwhile, and jobs the service lists after the
+    TTL, a second of a name among them, each show at the next look-up."""
+    emulator = start_emulator(extra_args=["--job-seconds", "60"])
+    mount = upfs_mount(emulator, options=["dir_ttl=1"])
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    listed = set(os.listdir(queue))
+    held, printed, remote, second = (
+        os.path.join(queue, n) for n in ("held.pdf", "printed.pdf",
+                                         "remote.pdf", "remote ~2.pdf"))
+    for path in (held, printed, remote, second):
+        assert not os.path.exists(path)
+    fd = os.open(held, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        os.write(fd, make_pdf("held"))
+        # The kernel keeps no entry of a queue/ name: this is a look-up.
+        assert os.path.exists(held)
+        assert "held.pdf" in os.listdir(queue)
+        util.run(["cp", write_file(os.path.join(workdir, "printed.pdf"),
+                                   make_pdf("printed")), queue + "/"])
+        assert os.path.exists(printed)
+        assert os.path.exists(held)
+    finally:
+        os.close(fd)
+    assert os.path.exists(held)
+    for _ in range(2):
+        emulator.add_job(shareId=share["id"], state="pending",
+                         documentName="remote.pdf", size=1000)
+    util.wait_until(lambda: os.path.exists(second), timeout=15,
+                    what="the service's second remote.pdf looked up")
+    assert os.path.exists(remote)
+    assert set(os.listdir(queue)) == listed | {
+        "held.pdf", "printed.pdf", "remote.pdf", "remote ~2.pdf"}
+    assert not os.path.exists(os.path.join(queue, "remote ~3.pdf"))
+
+
 # --- content types -----------------------------------------------------------
 
 def zip_bytes(entries):
