@@ -10,9 +10,9 @@
 #define HEAP_TOP_PAD ((size_t)64 << 20)
 
 /*
- * Before the daemon starts its threads: puts every thread's allocations in
- * the one brk heap, grows it by HEAP_TOP_PAD and advises that for huge
- * pages, which the mount's first listings fill. A malloc_trim(0) gives
+ * Before the daemon starts its threads: limits malloc to a few arenas,
+ * grows the brk heap by HEAP_TOP_PAD and advises that for huge pages,
+ * which the main arena's allocations fill. A malloc_trim(0) gives
  * that room back; what grows after it gets small pages. Best effort: 0,
  * or -errno when the advice was refused (no THP in this kernel); malloc
  * works the same either way.
