@@ -1240,3 +1240,22 @@ def test_fault_rules_joined_with_a_semicolon(emu, admin):
     assert status == 400
     assert emu.call("GET", "/_emulator/faults")[1]["spec"].startswith(
         "503:1,method=GET")
+
+
+def test_fault_history_and_a_retry_after_on_a_504(emu, admin):
+    """A 500, 502 or 504 takes a Retry-After as 503 does; every request a
+    rule counts is in the history, with the fault it got."""
+    emu.set_faults("504:1:7,route=/print/settings,times=1;"
+                   "502:1,route=/print/shares$,times=1")
+    first = admin("GET", "/print/settings")
+    assert first.status == 504 and first.headers["retry-after"] == "7"
+    assert admin("GET", "/print/settings").status == 200
+    shares = admin("GET", "/print/shares")
+    assert shares.status == 502 and "retry-after" not in shares.headers
+    assert admin("GET", "/print/printers").status == 200
+    history = emu.call("GET", "/_emulator/faults")[1]["history"]
+    assert [(h["path"], h["fault"], h["throttled"]) for h in history] == [
+        ("/v1.0/print/settings", "504", False),
+        ("/v1.0/print/settings", None, False),
+        ("/v1.0/print/shares", "502", False)]
+    assert history[0]["t"] <= history[1]["t"]

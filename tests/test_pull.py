@@ -718,3 +718,51 @@ def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
     open(os.path.join(triggers, "Badge"), "w").close()
     [made] = pull_objects(emu)[1]
     assert os.listdir(triggers) == [made["id"]]
+
+
+def test_a_trigger_create_when_the_listing_before_it_fails(emu, admin):
+    """A create lists the printer's triggers first, so that a lost reply's
+    read-back takes only a trigger new since. That listing failing stops
+    no create: a lost reply is then found made by its definition. Where
+    the listing leaves definitions out nothing tells the new trigger from
+    one made before, so that create fails, and the trigger the service
+    made shows by its id."""
+    admin.expect_warning(r"trigger")
+    os.mkdir(admin.p("task_definitions", "Badge"))
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    badge = os.path.join(triggers, "Badge")
+    listing_fails = "403:1,method=GET,route=/taskTriggers$,times=1"
+    lost = listing_fails + ";drop:1,method=POST,route=/taskTriggers$,times=1"
+
+    def gets_refused():
+        return [h for h in emu.call("GET", "/_emulator/faults")[1]["history"]
+                if h["method"] == "GET" and h["fault"] == "403"]
+    # Listed first: the look-up of the new name comes from that listing.
+    assert os.listdir(triggers) == []
+    emu.set_faults(listing_fails)
+    open(badge, "w").close()
+    assert len(gets_refused()) == 1
+    assert len(pull_objects(emu)[1]) == 1
+    assert os.listdir(triggers) == ["Badge"]
+
+    os.unlink(badge)
+    assert pull_objects(emu)[1] == []
+    assert os.listdir(triggers) == []
+    emu.set_faults(lost)
+    open(badge, "w").close()
+    assert len(gets_refused()) == 1
+    assert len(pull_objects(emu)[1]) == 1
+    assert os.listdir(triggers) == ["Badge"]
+
+    os.unlink(badge)
+    emu.call("POST", "/_emulator", {"listsIgnoreExpand": ["definition"]})
+    assert os.listdir(triggers) == []
+    emu.set_faults(lost)
+    with pytest.raises(OSError) as exc:
+        open(badge, "w").close()
+    # EEXIST when libcurl sent the POST again on a new connection (the
+    # reused one died unanswered) and the service refused a second trigger.
+    assert exc.value.errno in (errno.EIO, errno.EEXIST), exc.value
+    assert len(gets_refused()) == 1
+    [made] = pull_objects(emu)[1]
+    assert os.listdir(triggers) == [made["id"]]

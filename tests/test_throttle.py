@@ -139,3 +139,37 @@ def test_a_wait_past_the_budget_spools_and_lists_at_once(emulator,
                            env=dict(os.environ, LC_ALL="C"))
                   .stdout.splitlines()) == shares
 
+
+
+def test_a_retry_after_on_a_504_holds_that_request_only(emulator,
+                                                        upfs_mount):
+    """Only a 429 or a 503 with Retry-After shuts the mount's gate. A
+    gateway's 504 may carry one too: the request that met it is sent again
+    only after that wait, while the mount's other requests go on."""
+    wait_s = 5
+    mount = upfs_mount(emulator, options=["dir_ttl=1"])
+    mount.expect_warning(r"504|gatewayTimeout")
+    emulator.set_faults("504:1:%d,times=1,method=GET,route=/print/connectors$"
+                        % wait_s)
+    listed = {}
+
+    def connectors():
+        listed["names"] = sorted(os.listdir(mount.p("connectors")))
+
+    def history():
+        return emulator.call("GET", "/_emulator/faults")[1]["history"]
+    t = threading.Thread(target=connectors)
+    t.start()
+    try:
+        util.wait_until(lambda: history(), timeout=30,
+                        what="the connectors listing to meet the 504")
+        # The gate is open: printers/ lists while that request waits.
+        assert os.listdir(mount.p("printers"))
+        assert [h["fault"] for h in history()] == ["504"], history()
+    finally:
+        t.join(util.scaled(60))
+    assert not t.is_alive()
+    assert listed["names"] == ["CONN-BERLIN", "CONN-BLDG1"]
+    seen = history()
+    assert [h["fault"] for h in seen] == ["504", None], seen
+    assert seen[1]["t"] >= wait_s - SLACK_S, seen

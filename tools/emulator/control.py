@@ -50,7 +50,7 @@ tests change the tenant behind the client's back, and set faults.
                                       sessions, uploaded documents and
                                       download URLs
   GET    /_emulator/faults           {"spec": ..., "history": [...]}
-                                      (history: see faults.py, throttle)
+                                      (history: see faults.py)
   POST   /_emulator/faults           {"spec": "429:0.2:1,..."} replaces it
   POST   /_emulator/printers         printer fields (displayName required;
                                       "id", "connectorIds",

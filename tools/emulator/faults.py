@@ -30,6 +30,8 @@ Kinds:
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
+              (500, 502 and 504 take a Retry-After as 503 does: 504:0.1:2;
+              the reference promises none, and a gateway may send one)
   401:0.1     401 InvalidAuthenticationToken "Lifetime validation failed,
               the token is expired." with WWW-Authenticate, as Graph
               answers an expired bearer token (nothing done). Only this
@@ -78,10 +80,12 @@ Kinds:
               first)
   throttle:10:2  every matching request for 10 s from the first one gets
               429 with Retry-After: 2 (the second number is a duration,
-              not a rate; no arg: no Retry-After header). GET
-              /_emulator/faults lists each matching request of the
-              window in "history" ({"t": seconds since the first,
-              "method", "path", "throttled"}).
+              not a rate; no arg: no Retry-After header).
+
+GET /_emulator/faults lists in "history" every request a rule counted
+(route, method; at most 10,000 a rule): {"t": seconds since the rule's
+first, "method", "path", "fault": the kind it got or null, "throttled":
+whether a throttle window covered it}.
 
 Targeting (the path, without the query, is matched):
   create job       method=POST,route=/jobs$
@@ -260,7 +264,8 @@ class Rule:
         self.seen = 0           # matching requests
         self.fired = 0          # of them, those that got a fault
         self.window_start = None    # throttle: when its window began
-        self.history = []           # throttle: the requests it saw
+        self.first = None           # when it counted its first request
+        self.history = []           # the requests it counted (record)
 
     def armed(self):
         """after= and times= allow a fault for the current request."""
@@ -268,19 +273,26 @@ class Rule:
         return self.seen > t.after and (t.times is None or
                                         self.fired < t.times)
 
-    def throttled(self, fault, path, method):
+    def throttled(self, fault):
         """Whether a throttle window covers this request (the window
-        opens at the first one), recorded in history."""
+        opens at the first one)."""
         now = time.monotonic()
         if self.window_start is None:
             self.window_start = now
-        t = now - self.window_start
-        inside = t < fault.rate
-        if inside or len(self.history) < 10000:
-            self.history.append({"t": round(t, 3), "method": method,
-                                 "path": unquote(path.split("?")[0]),
-                                 "throttled": inside})
-        return inside
+        return now - self.window_start < fault.rate
+
+    def record(self, path, method, fault):
+        """Under the lock: a request this rule counted, and the fault it
+        got (None: none), in history."""
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        if len(self.history) < 10000:
+            self.history.append({
+                "t": round(now - self.first, 3), "method": method,
+                "path": unquote(path.split("?")[0]),
+                "fault": fault.kind if fault else None,
+                "throttled": fault is not None and fault.kind == "throttle"})
 
     def hit(self, rng, path, method, decision):
         """Under the lock, for a request this rule counts: the fault that
@@ -288,7 +300,7 @@ class Rule:
         hit, slowed = None, False
         for fault in self.faults:
             if fault.kind == "throttle":
-                if self.throttled(fault, path, method):
+                if self.throttled(fault):
                     hit = hit or fault
                 continue
             if fault.kind not in DECIDED:
@@ -322,7 +334,7 @@ class Faults:
 
     @property
     def history(self):
-        """Under the lock: what the throttle windows saw."""
+        """Under the lock: the requests the rules counted."""
         return [h for rule in self.rules for h in rule.history]
 
     def set(self, spec):
@@ -354,8 +366,10 @@ class Faults:
                         not rule.target.matches(path, graph, method):
                     continue
                 rule.seen += 1
+                fault = None
                 if hit is None and rule.armed():
-                    hit = rule.hit(self.rng, path, method, decision)
+                    fault = hit = rule.hit(self.rng, path, method, decision)
+                rule.record(path, method, fault)
         if hit is None:
             return decision
         if hit.kind in HOSTILE:
@@ -379,7 +393,8 @@ class Faults:
             status = "429" if hit.kind == "throttle" else hit.kind
             code, message = STATUS[status]
             headers = {}
-            if hit.arg is not None and status in ("429", "503"):
+            if hit.arg is not None and status in ("429", "500", "502",
+                                                  "503", "504"):
                 headers["Retry-After"] = "%d" % hit.arg
             decision.error = GraphError(int(status), code, message, headers)
         return decision
