@@ -90,15 +90,16 @@ static int queue_document_ref(struct upfs *u, const struct fs_node *n,
 	if (rc == 0)
 		rc = (doc = job_document(job, NULL)) != NULL
 		     ? fill_ref(out, job, doc) : -ENOENT;
-	/* The bytes are served under the printer (reference §3.3). */
+	/* The bytes are served under the printer (reference §3.3), which
+	   an account that may not read printers is not shown: its size and
+	   time are the job's all the same. */
 	if (rc == 0)
 		rc = tree_get(u, TREE_SHARES, n->owner, TREE_SHARE_SELECT, false,
 			      u->opts.dir_ttl, RES_STALE_OK, &share, deps);
-	if (rc == 0) {
-		pid = tree_str(json_object_get(share, "printer"), "id");
+	pid = tree_str(json_object_get(share, "printer"), "id");
+	if (rc == 0 && pid[0] != '\0')
 		rc = copy_id(out->printer, sizeof(out->printer), pid,
 			     strlen(pid));
-	}
 	json_decref(job);
 	json_decref(share);
 	return rc;
@@ -133,6 +134,13 @@ static int locate(struct upfs *u, struct document_reader *r)
 
 	free(r->url);
 	r->url = NULL;
+	if (r->ref.printer[0] == '\0') {
+		health_refusal(u, "reading a document",
+			       "its bytes are served under its printer, which "
+			       "this account is not shown (it may not read "
+			       "printers: Printer.Read.All)");
+		return -EACCES;
+	}
 	buf_init(&path, 4096);
 	rc = tree_key(&path, TREE_PRINTERS, r->ref.printer, "/jobs/");
 	if (rc == 0)

@@ -386,10 +386,15 @@ int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 	rc = tree_get(u, TREE_SHARES, share_id, TREE_SHARE_SELECT, false,
 		      u->opts.dir_ttl, RES_STALE_OK, &share, NULL);
 	pid = tree_str(json_object_get(share, "printer"), "id");
-	if (rc == 0 && pid[0] == '\0')
-		rc = -ENOENT;
+	/*
+	 * The reference documents cancel under the printer. An account that
+	 * may not read printers is not shown the share's; cancel is an
+	 * action of the job, which the share's path reaches too (start is
+	 * documented there).
+	 */
 	if (rc == 0)
-		rc = tree_key(&path, TREE_PRINTERS, pid, "/jobs/");
+		rc = pid[0] ? tree_key(&path, TREE_PRINTERS, pid, "/jobs/")
+			    : tree_key(&path, TREE_SHARES, share_id, "/jobs/");
 	if (rc == 0)
 		rc = graph_escape_segment(&path, job_id);
 	if (rc == 0)

@@ -1259,3 +1259,26 @@ def test_fault_history_and_a_retry_after_on_a_504(emu, admin):
         ("/v1.0/print/settings", None, False),
         ("/v1.0/print/shares", "502", False)]
     assert history[0]["t"] <= history[1]["t"]
+
+
+def test_a_token_that_may_not_read_printers_gets_shares_without_one(emu,
+                                                                    admin):
+    """A share's $expand=printer is left out for a token without
+    Printer.Read.All (or ReadWrite.All, FullControl.All), in a list and a
+    GET alike, and GET /print/shares/{id}/printer is refused (403)."""
+    scopes = "PrinterShare.ReadWrite.All PrintJob.ReadWrite.All"
+    status, out = emu.call("POST", "/_emulator/token",
+                           {"upn": ADMIN, "scp": scopes})
+    assert status == 200, out
+    plain = Client(emu, out["access_token"])
+    share = admin.ok("GET", "/print/shares?$expand=printer")["value"][0]
+    assert share["printer"]["id"]
+    one = "/print/shares/%s?$expand=printer" % share["id"]
+    assert admin.ok("GET", one)["printer"]["id"] == share["printer"]["id"]
+    assert "printer" not in plain.ok("GET", one)
+    assert all("printer" not in s for s in plain.ok(
+        "GET", "/print/shares?$expand=printer")["value"])
+    assert_refused(plain("GET", "/print/shares/%s/printer" % share["id"]),
+                   403, "scopes", codes=["UnknownError"])
+    assert admin.ok("GET", "/print/shares/%s/printer" % share["id"])["id"] \
+        == share["printer"]["id"]

@@ -600,6 +600,52 @@ def test_rm_whose_cancel_meets_a_fault(start_emulator, upfs_mount, workdir,
         assert "x.pdf" in os.listdir(queue)
 
 
+def test_a_share_that_names_no_printer(start_emulator, upfs_mount, workdir):
+    """An account that may not read printers (no Printer.Read.All) is not
+    shown a share's printer. Its queue/ still prints, lists, stats and
+    removes jobs (the cancel goes through the share), a half-made job of a
+    refused document is cancelled the same way, and reading a job's bytes,
+    served only under its printer, is refused with the reason."""
+    emu = start_emulator(extra_args=["--job-seconds", "60"])
+    scopes = ("PrinterShare.ReadWrite.All PrintJob.ReadWrite.All "
+              "PrintJob.Create User.Read.All Group.Read.All offline_access")
+    token = emu.call("POST", "/_emulator/token",
+                     {"upn": "admin@contoso.com", "scp": scopes})[1]
+    mount = upfs_mount(emu, token=token["access_token"])
+    mount.expect_warning(r"Printer\.Read\.All|createUploadSession|403")
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    assert not os.path.lexists(mount.p("shares", SHARE, "printer"))
+    data = make_pdf("no printer")
+    src = write_file(os.path.join(workdir, "x.pdf"), data)
+    before = job_ids(emu, share["id"])
+    util.run(["cp", src, queue + "/"])
+    job = assert_printed_once(emu, share["id"], before, "x.pdf", data)
+    path = os.path.join(queue, "x.pdf")
+    assert os.stat(path).st_size == len(data)
+    assert xattr(path, "id") == job["id"]
+    with pytest.raises(OSError) as exc:
+        with open(path, "rb") as fh:
+            fh.read()
+    assert exc.value.errno == errno.EACCES
+    assert "Printer.Read.All" in mount.status()["last_error"], \
+        mount.status()
+    emu.reset_requests()
+    os.unlink(path)
+    assert emu.job(job["id"])["state"] == "canceled"
+    assert emu.requests()["routes"].get(
+        "POST /print/shares/{id}/jobs/{jid}/cancel") == 1, \
+        emu.requests()["routes"]
+    assert "x.pdf" not in os.listdir(queue)
+
+    before = job_ids(emu, share["id"])
+    emu.set_faults("403:1,route=createUploadSession,times=1")
+    assert util.run(["cp", src, os.path.join(queue, "refused.pdf")],
+                    check=False).returncode != 0
+    [half] = new_jobs(emu, share["id"], before)
+    assert half["state"] == "canceled", half
+
+
 def test_job_status_follows_a_printed_job(emulator, upfs_mount, workdir):
     """The default emulator completes a started job after 2 s."""
     mount = upfs_mount(emulator, options=["status_ttl=1", "dir_ttl=1"])

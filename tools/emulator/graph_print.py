@@ -14,7 +14,12 @@ is not a Printer Administrator sees only the jobs they created (reference
 out, GET of one of them (or of its documents) is 403 accessDenied.
 Administrators and app-only tokens see every job. Under a share
 (/print/shares/{id}/jobs...) everyone who can see the share sees all of its
-jobs (design.md §2: "every job of the share you can see")."""
+jobs (design.md §2: "every job of the share you can see").
+
+A token that may not read printers (none of Printer.Read.All,
+Printer.ReadWrite.All, Printer.FullControl.All in its scp or roles) gets
+shares without their printer whatever $expand says, and GET
+/print/shares/{id}/printer is 403 (render.may_read_printers)."""
 
 from . import odata, records, render
 from .odata import COLLECTION_OPTIONS, ENTITY_OPTIONS
@@ -235,6 +240,10 @@ def get_share(req, state):
 
 def share_printer(req, state):
     q = odata.Query(req.raw_query, ENTITY_OPTIONS, "printer")
+    if not render.may_read_printers(req):
+        raise GraphError(403, "UnknownError",
+                         '"The token does not have one or more required '
+                         'security scopes."')
     with state.lock:
         rec = state.share(req.params["id"])
         printer = state.printer(rec["_printerId"])

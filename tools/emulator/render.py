@@ -9,6 +9,27 @@ def public(rec):
     return {k: v for k, v in rec.items() if not k.startswith("_")}
 
 
+PRINTER_READ = ("Printer.Read.All", "Printer.ReadWrite.All",
+                "Printer.FullControl.All")
+
+
+def may_read_printers(req):
+    """Whether the request's token may read printers (its scp or roles
+    name one of PRINTER_READ); internal renders carry no token and may.
+    A share's $expand=printer is left out for a token that may not: the
+    reference does not say whether the service refuses such an expand or
+    leaves it out, and a client must cope with a share that names no
+    printer either way."""
+    claims = getattr(req, "claims", None)
+    if not claims:
+        return True
+    if claims.get("kind") == "app":
+        granted = claims.get("roles") or []
+    else:
+        granted = (claims.get("scp") or "").split()
+    return any(p in granted for p in PRINTER_READ)
+
+
 def _evolve_finishings(obj):
     if obj and obj.get("finishings"):
         obj = dict(obj)
@@ -88,7 +109,7 @@ def share(state, req, rec, select=None, expand=None, single=False):
             out[key] = value
     out = _shape_base(req, out, select, single)
     expand = expand or {}
-    if "printer" in expand and p:
+    if "printer" in expand and p and may_read_printers(req):
         out["printer"] = printer(state, req, p, expand["printer"],
                                  single=True)
     if "allowedUsers" in expand:
