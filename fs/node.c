@@ -23,6 +23,9 @@
 #include "scratch.h"
 #include "spool.h"
 
+/* Seconds the kernel may keep an uploaded queue/ job's attributes. */
+#define QUEUE_JOB_ATTR_TTL 1
+
 static void node_free(struct fs_node *n);
 
 void fs_entries_release(struct fs_entries *e)
@@ -494,9 +497,13 @@ static int node_file_attr(struct upfs *u, struct fs_node *n, off_t *size,
 	    n->kind != FS_SCRATCH && n->kind != FS_JOB_DOCUMENT)
 		*size = (off_t)content.len;
 	/* Live. (Edited files keep their time-outs: a commit through this
-	   mount tells the kernel, see ops_attr_changed.) */
-	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
-	    n->kind == FS_SCRATCH)
+	   mount tells the kernel, see ops_attr_changed.) A job's document
+	   once uploaded keeps its size and time: those may be kept a while,
+	   as the name is asked for again each time (ops_entry_of), which
+	   spares the getattr after each of cp's look-ups. */
+	if (n->kind == FS_QUEUE_ENTRY)
+		*ttl = *size > 0 ? QUEUE_JOB_ATTR_TTL : 0;
+	else if (n->kind == FS_QUEUE_LOCAL || n->kind == FS_SCRATCH)
 		*ttl = 0;
 	buf_release(&content);
 	if (rc == 0 && deps.n > 0) {

@@ -50,7 +50,8 @@ int ops_entry_of(struct upfs *u, struct fs_node *n,
 	e->ino = n->ino;
 	e->generation = n->generation;
 	e->attr_timeout = ttl;
-	e->entry_timeout = ttl;
+	/* queue/ is live: every name is asked for again (node_file_attr). */
+	e->entry_timeout = n->kind == FS_QUEUE_ENTRY ? 0 : ttl;
 	return 0;
 }
 
