@@ -43,12 +43,14 @@ static void jobs_free(json_t **v, size_t n)
 static void view(struct upfs *u, const char *const *ids, size_t n,
 		 char *kept, char *pending, size_t len, uint32_t *unhides)
 {
-	json_t **jobs = jobs_of(ids, n);
+	json_t **all = jobs_of(ids, n), **jobs = calloc(n + 1, sizeof(*jobs));
 	struct fs_entries out = { 0 };
 	uint64_t sig = 0;
 	size_t left = n, used = 0;
 
-	CHECK(jobs != NULL);
+	/* The view drops jobs in place: free them from a copy. */
+	CHECK(all != NULL && jobs != NULL);
+	memcpy(jobs, all, n * sizeof(*jobs));
 	CHECK(spool_queue_view(u, SHARE, jobs, &left, &out, &sig,
 			       unhides) == 0);
 	kept[0] = pending[0] = '\0';
@@ -61,7 +63,8 @@ static void view(struct upfs *u, const char *const *ids, size_t n,
 		used += (size_t)snprintf(pending + used, len - used, "%s,",
 					 out.v[i].name);
 	fs_entries_release(&out);
-	jobs_free(jobs, n);
+	free(jobs);
+	jobs_free(all, n);
 }
 
 static struct submission *create(struct upfs *u, const char *share,
