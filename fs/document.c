@@ -137,8 +137,9 @@ static int locate(struct upfs *u, struct document_reader *r)
 	if (r->ref.printer[0] == '\0') {
 		health_refusal(u, "reading a document",
 			       "its bytes are served under its printer, which "
-			       "this account is not shown (it may not read "
-			       "printers: Printer.Read.All)");
+			       "the service does not name for this share (an "
+			       "account without Printer.Read.All is not shown "
+			       "it)");
 		return -EACCES;
 	}
 	buf_init(&path, 4096);

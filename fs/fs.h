@@ -15,8 +15,8 @@
  *
  * All mutable state lives in one struct upfs, reached through the FUSE
  * request's userdata. Lock order: node_lock, then res_lock or
- * spool_lock; neither is ever held across a Graph request or an LMDB
- * transaction.
+ * spool_lock; none of them is ever held across a Graph request or an
+ * LMDB transaction.
  */
 #ifndef UPFS_FS_H
 #define UPFS_FS_H

@@ -345,7 +345,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
-	/* Before libcurl's resolver threads get arenas of their own. */
+	/* Before any other thread starts: the arena limit and the main
+	   heap's advice apply to every thread from then on. */
 	heap_rc = heap_ask_huge_pages();
 	if (check_mountpoint(u.opts.mountpoint) != 0 || upfs_init(&u) != 0 ||
 	    make_graph(&u) != 0 || open_cache(&u) != 0)

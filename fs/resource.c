@@ -1041,7 +1041,9 @@ static void res_trim_heap(struct upfs *u)
 	pthread_mutex_lock(&u->res_lock);
 	last = u->res->heap_used_at_trim;
 	churn = mi.uordblks > last ? mi.uordblks - last : last - mi.uordblks;
-	/* Free heap past the top pad glibc keeps mapped anyway (heap.h). */
+	/* Free heap past the top pad glibc keeps mapped anyway (heap.h).
+	   The other arenas' free space counts too: malloc_trim gives back
+	   their free pages but not their tops, so a trim may find less. */
 	spare = mi.fordblks - mi.keepcost +
 		(mi.keepcost > HEAP_TOP_PAD ? mi.keepcost - HEAP_TOP_PAD : 0);
 	if (churn < RES_HEAP_SLACK || spare < RES_HEAP_SLACK)

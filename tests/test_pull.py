@@ -720,13 +720,21 @@ def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
     assert os.listdir(triggers) == [made["id"]]
 
 
-def test_a_trigger_create_when_the_listing_before_it_fails(emu, admin):
+def test_a_trigger_create_when_the_listing_before_it_fails(emu, upfs_mount):
     """A create lists the printer's triggers first, so that a lost reply's
     read-back takes only a trigger new since. That listing failing stops
     no create: a lost reply is then found made by its definition. Where
     the listing leaves definitions out nothing tells the new trigger from
     one made before, so that create fails, and the trigger the service
     made shows by its id."""
+    # Long time-outs: no refresh in the background takes the one 403
+    # meant for the create's own listing.
+    admin = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                        client_id=APP),
+                       options=["authority=" + emu.authority,
+                                "client_id=" + APP,
+                                "client_secret=" + SECRET,
+                                "dir_ttl=600", "status_ttl=600"])
     admin.expect_warning(r"trigger")
     os.mkdir(admin.p("task_definitions", "Badge"))
     triggers = admin.p("printers", VIRTUAL, "task_triggers")

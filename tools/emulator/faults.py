@@ -83,9 +83,10 @@ Kinds:
               not a rate; no arg: no Retry-After header).
 
 GET /_emulator/faults lists in "history" every request a rule counted
-(route, method; at most 10,000 a rule): {"t": seconds since the rule's
-first, "method", "path", "fault": the kind it got or null, "throttled":
-whether a throttle window covered it}.
+(route, method; at most 10,000 a rule), rule by rule: {"t": seconds
+since the rule's first, "method", "path", "fault": the kind that decided
+it, or null (none, or only slow), "throttled": whether that was a
+throttle window's 429}.
 
 Targeting (the path, without the query, is matched):
   create job       method=POST,route=/jobs$

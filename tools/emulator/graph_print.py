@@ -240,12 +240,12 @@ def get_share(req, state):
 
 def share_printer(req, state):
     q = odata.Query(req.raw_query, ENTITY_OPTIONS, "printer")
-    if not render.may_read_printers(req):
-        raise GraphError(403, "UnknownError",
-                         '"The token does not have one or more required '
-                         'security scopes."')
     with state.lock:
         rec = state.share(req.params["id"])
+        if not render.may_read_printers(req):
+            raise GraphError(403, "UnknownError",
+                             '"The token does not have one or more '
+                             'required security scopes."')
         printer = state.printer(rec["_printerId"])
         obj = render.printer(state, req, printer, q.select, q.expand,
                              single=True)
