@@ -479,7 +479,7 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	json_t *list = NULL, **jobs = NULL;
 	struct queue_name *names = NULL;
 	struct buf numbered;
-	size_t i, n = 0, nrows = 0;
+	size_t i, n = 0, nrows = 0, kept;
 	int rc;
 
 	buf_init(&numbered, 0);
@@ -501,8 +501,13 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	deps->spool = true;
 	rc = spool_queue_view(u, dir->id, jobs, &n, out, &deps->spool_sig,
 			      &deps->spool_unhides);
-	for (i = 0; i < n && rc == 0; i++)
-		shown[i] = queue_rows_find(rows, nrows, jobs[i]);
+	/* The view keeps the jobs it leaves in their order: one walk pairs
+	   them with their rows. */
+	for (i = 0, kept = 0; i < nrows && kept < n && rc == 0; i++)
+		if (!rows[i].final && rows[i].job == jobs[kept])
+			shown[kept++] = &rows[i];
+	if (rc == 0 && kept != n)
+		rc = -EIO;
 	if (rc)
 		goto out;
 	if (!rows_by_id(shown, n))
