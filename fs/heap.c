@@ -25,7 +25,10 @@
  * wait on each other: four arenas printed 10% more documents a second with
  * 10% less of the daemon's CPU, in alternating runs, and exec -> printers/
  * listed, RSS after mount, a cp's peak RSS and a warm ls -lR stayed as they
- * were (bench --only mount, cp, lsR).
+ * were (bench --only mount, cp, lsR). The cost: HEAP_TOP_PAD is every
+ * arena's trim pad, so the others keep their free tops; after a cold walk
+ * of 190,000 entries RSS was 232 MiB against 190 with one arena, and the
+ * same once idle.
  */
 #include <errno.h>
 #include <malloc.h>

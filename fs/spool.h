@@ -180,9 +180,8 @@ bool spool_owns_job(struct upfs *u, const char *share_id, const char *job_id);
  * spool_lock so the three agree: drops from jobs[0..*n) those a pending
  * submission owns (it shows as that), keeping the others' order (the
  * caller pairs them with its rows in one walk), adds the share's pending
- * documents
- * to out, and sets *sig to the digest of the spool it read and *unhides
- * to its count of jobs that may show again (spool_may_add_name).
+ * documents to out, and sets *sig to the digest of the spool it read and
+ * *unhides to its count of jobs that may show again (spool_may_add_name).
  */
 int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
 		     size_t *n, struct fs_entries *out, uint64_t *sig,
