@@ -733,7 +733,7 @@ def download_url(emu, client, path):
     assert r.status == 302, r.data
     assert r.data == b""
     loc = r.headers["location"]
-    assert re.fullmatch(re.escape(emu.base + "/downloads/") + GUID
+    assert re.fullmatch(re.escape(emu.transfer_base + "/downloads/") + GUID
                         + r"\?tempauthtoken=[A-Za-z0-9_-]+", loc), loc
     return loc
 
@@ -862,6 +862,59 @@ def open_upload(emu, name, data):
                               "size": len(data)}})
     assert r.status == 200, r.data
     return alice, job, did, r.json()["uploadUrl"]
+
+
+@pytest.mark.parametrize("option, via, host", [
+    ((), "127.0.0.1", "localhost"),
+    ((), "localhost", "127.0.0.1"),
+    (("--transfer-host", "same"), "127.0.0.1", "127.0.0.1"),
+    (("--transfer-host", "print.example.com"), "127.0.0.1",
+     "print.example.com"),
+])
+def test_transfer_urls_are_on_another_host(start_emulator, option, via,
+                                           host):
+    """As the service's upload URLs are on print.print.microsoft.com, not
+    on Graph's host, the emulator's upload and download URLs name the
+    other loopback name than the client used (a client that sends its
+    token by host name then sends none there), or --transfer-host's; the
+    port stays. By the other name the upload and the download work."""
+    emu = start_emulator(extra_args=option)
+    port = urllib.parse.urlsplit(emu.base).port
+    data = b"%PDF-1.4 transfer host\n"
+    alice = delegated(emu, ALICE)
+    share = emu.share_by_name("Floor3")
+    graph = "http://%s:%d/v1.0" % (via, port)
+    r = request(emu, "POST", graph + "/print/shares/%s/jobs" % share["id"],
+                {"configuration": {}}, alice.token)
+    assert r.status == 201, r.data
+    job, jobs = r.json(), graph + "/print/shares/%s/jobs/" % share["id"]
+    did = job["documents"][0]["id"]
+    r = request(emu, "POST", jobs + "%s/documents/%s/createUploadSession"
+                % (job["id"], did), {"properties": {
+                    "documentName": "t.pdf", "contentType": "application/pdf",
+                    "size": len(data)}}, alice.token)
+    assert r.status == 200, r.data
+    upload_url = r.json()["uploadUrl"]
+    upload = urllib.parse.urlsplit(upload_url)
+    assert (upload.hostname, upload.port) == (host, port)
+    r = request(emu, "GET", jobs + "%s/documents/%s/$value"
+                % (job["id"], did), token=alice.token)
+    assert r.status == 404          # nothing uploaded yet
+    if host == "print.example.com":
+        return                      # a name that reaches nothing here
+    r = request(emu, "PUT", upload_url, data, headers={
+        "Content-Range": "bytes 0-%d/%d" % (len(data) - 1, len(data)),
+        "Content-Type": "application/octet-stream"})
+    assert r.status == 201, r.data
+    r = request(emu, "GET", jobs + "%s/documents/%s/$value"
+                % (job["id"], did), token=alice.token)
+    assert r.status == 302, r.data
+    download = urllib.parse.urlsplit(r.headers["location"])
+    assert (download.hostname, download.port) == (host, port)
+    r = request(emu, "GET", r.headers["location"])
+    assert (r.status, r.data) == (200, data)
+    info = emu.call("GET", "/_emulator")[1]
+    assert info["transferHost"] == (option[1] if option else None)
 
 
 def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
@@ -1121,6 +1174,20 @@ def raw_exchange(emu, head):
             if not data:
                 return out.decode("iso-8859-1")
             out += data
+
+
+def test_a_url_inside_a_path_is_part_of_the_path(emu, admin):
+    """A request line in absolute form ("GET http://host/v1.0/... ") is
+    served as its path; a path that only holds a URL further in (a client
+    that took a link for a path: base + "/v1.0/http://...") names a
+    segment Graph does not have, a 400 as Graph answers."""
+    out = raw_exchange(emu, "GET %s/v1.0/print/printers HTTP/1.1\r\n"
+                       "Host: x\r\nAuthorization: Bearer %s\r\n"
+                       "Connection: close\r\n\r\n" % (emu.base, admin.token))
+    assert out.startswith("HTTP/1.1 200 "), out[:300]
+    r = request(emu, "GET", "%s/v1.0/%s/v1.0/print/printers"
+                % (emu.base, emu.base), token=admin.token)
+    assert_refused(r, 400, "http:")
 
 
 def test_request_headers_are_read_as_http_says(emu, admin):

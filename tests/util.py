@@ -174,6 +174,10 @@ class Emulator:
             self.ssl = ssl.create_default_context(cafile=self.ca_file)
         self.endpoint = self.base + "/v1.0"
         self.authority = self.base + "/organizations"
+        # Where upload and download URLs point by default: the other
+        # name of this host, as the service's are on another host.
+        self.transfer_base = self.base.replace("//127.0.0.1:",
+                                               "//localhost:", 1)
 
     def _read_url(self, timeout):
         sel = selectors.DefaultSelector()

@@ -108,7 +108,7 @@ class App:
     def __init__(self, state, faults=None, page_size=100, job_quota=10000,
                  job_seconds=2.0, upload_seconds=3600.0, uploads_root=None,
                  operation_seconds=1.0, download_seconds=3600.0,
-                 lists_omit_details=False):
+                 lists_omit_details=False, transfer_host=None):
         self.state = state                # replaced by /_emulator/reset
         self.faults = faults or Faults()
         self.page_size = page_size
@@ -123,6 +123,9 @@ class App:
         self.lists_omit_details = lists_omit_details
         # ... or only the elements of these printers and shares.
         self.lists_omit_details_of = []
+        # The host name of upload and download URLs; None: the other
+        # loopback name (wire.Request.transfer_base).
+        self.transfer_host = transfer_host
         self.lists_ignore_expand = []   # navigations lists never expand
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()

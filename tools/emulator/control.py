@@ -9,7 +9,9 @@ tests change the tenant behind the client's back, and set faults.
                                       "downloadUrlSeconds",
                                       "listsOmitDetails",
                                       "listsOmitDetailsOf",
-                                      "listsIgnoreExpand","spoolDir"}
+                                      "listsIgnoreExpand","spoolDir",
+                                      "transferHost" (--transfer-host;
+                                      null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
                                       (>= 0), "jobSeconds" (>= 0),
                                       "uploadSessionSeconds" (> 0),
@@ -207,7 +209,8 @@ def info(req, app):
                        "listsOmitDetails": app.lists_omit_details,
                        "listsOmitDetailsOf": app.lists_omit_details_of,
                        "listsIgnoreExpand": app.lists_ignore_expand,
-                       "spoolDir": app.uploads.root})
+                       "spoolDir": app.uploads.root,
+                       "transferHost": app.transfer_host})
 
 
 # JSON name -> (App attribute, integer only, minimum, minimum allowed);

@@ -5,9 +5,10 @@ URL, served here outside Graph auth like the upload URLs (uploads.py).
   GET /print/{printers|shares|printerShares}/{id}/jobs/{jid}/documents/
       {did}/$value
       -> 302 Found, no body, Location: {base}/downloads/{guid}?
-         tempauthtoken={token} (a new URL each time; it works for
-         "downloadUrlSeconds" of POST /_emulator, default 3600: the
-         service's lifetime is not documented).
+         tempauthtoken={token} ({base}: as the upload URLs'; a new
+         URL each time; it works for "downloadUrlSeconds" of POST
+         /_emulator, default 3600: the service's lifetime is not
+         documented).
   GET {base}/downloads/{guid}?tempauthtoken={token}      (no bearer token)
       -> 200 the document's bytes, Content-Type the document's contentType,
          exact Content-Length, Accept-Ranges: bytes
@@ -229,7 +230,7 @@ def value(req, state):
         source(app, state, rec, doc)
         link = app.downloads.create(state, records.job_key(rec), doc["id"],
                                     app.download_seconds)
-    return Reply(302, None, {"Location": url(req.base, link)})
+    return Reply(302, None, {"Location": url(req.transfer_base, link)})
 
 
 # --- the download URL (handlers take (req, app)) -----------------------------

@@ -66,6 +66,13 @@ def parse_args(argv):
     p.add_argument("--lists-omit-details", action="store_true",
                    help="printer and share lists leave out defaults and "
                    "capabilities even when $select names them")
+    p.add_argument("--transfer-host", metavar="HOST",
+                   help="the host name of upload and download URLs, on "
+                   "the port the client used. The service serves them "
+                   "from another host than Graph's, so by default a "
+                   "client of 127.0.0.1 gets localhost and one of "
+                   "localhost 127.0.0.1 (both in the --tls certificate); "
+                   "'same': the host the client used")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
     sign_in_options(p)
@@ -157,7 +164,8 @@ def main(argv=None):
               job_seconds=args.job_seconds,
               upload_seconds=args.upload_session_seconds,
               operation_seconds=args.operation_seconds,
-              lists_omit_details=args.lists_omit_details)
+              lists_omit_details=args.lists_omit_details,
+              transfer_host=args.transfer_host)
     try:
         return serve(args, app)
     finally:

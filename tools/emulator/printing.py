@@ -418,7 +418,7 @@ def create_upload_session(req, state):
     return Reply(200, {
         "@odata.context": "%s/$metadata#microsoft.graph.uploadSession"
                           % req.graph_base,
-        "uploadUrl": upload_url(req.base, sess),
+        "uploadUrl": upload_url(req.transfer_base, sess),
         "expirationDateTime": sess.expiration,
         "nextExpectedRanges": ["0-%d" % (size - 1)],
     })

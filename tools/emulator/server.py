@@ -11,6 +11,7 @@ A reply whose body is a StreamBody (document downloads) is written as its
 head, then piece by piece."""
 
 import http
+import re
 import socket
 import ssl
 import struct
@@ -23,6 +24,10 @@ from .wire import BodyStream, ClientGone, Request, StreamBody
 DRAIN_LIMIT = 64 << 20      # unread body bytes worth reading to keep alive
 MAX_HEADERS = 100           # as http.client's parser allows
 MAX_LINE = 65536
+# A request target in absolute form starts with its scheme (RFC 9112
+# 3.2.2); "/v1.0/http://..." is a path (a client that took a link for
+# one), answered as such.
+ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Headers:
@@ -152,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         path, _, query = self.path.partition("?")
-        if "://" in path:                      # absolute-form request line
+        if ABSOLUTE_FORM.match(path):          # "GET http://host/p HTTP/1.1"
             path = "/" + path.split("://", 1)[1].partition("/")[2]
         path = path.rstrip("/") or "/"
         stream = None

@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import select
+import urllib.parse
 
 from . import util
 
@@ -16,6 +17,11 @@ SPLICE_MIN = 64 << 10
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
              "IEEE754Compatible=false;charset=utf-8")
+
+
+# The name a transfer URL gets when the client used the other (see
+# Request.transfer_base). Both are in the --tls certificate.
+OTHER_LOOPBACK_NAME = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 
 
 class Request:
@@ -39,6 +45,25 @@ class Request:
         self.stream = None            # BodyStream of an unread body (upload
                                       # PUTs), else None and body holds it
         self.app = None               # the App serving it (set by dispatch)
+
+    @property
+    def transfer_base(self):
+        """The base of the pre-authenticated upload and download URLs.
+        The service serves them from another host than Graph's
+        (print.print.microsoft.com), where a client that adds its token
+        by host name (Microsoft's SDKs) sends none. So by default a
+        client of 127.0.0.1 gets them on localhost and one of localhost
+        on 127.0.0.1; App.transfer_host (--transfer-host) names another
+        host, or "same" for the request's own. The port is the
+        request's."""
+        parts = urllib.parse.urlsplit(self.base)
+        host = self.app.transfer_host if self.app else "same"
+        if host is None:
+            host = OTHER_LOOPBACK_NAME.get(parts.hostname, "same")
+        if host == "same":
+            return self.base
+        port = ":%d" % parts.port if parts.port else ""
+        return "%s://%s%s" % (parts.scheme, host, port)
 
     @property
     def graph_base(self):
