@@ -72,12 +72,14 @@ class Result:
 
 
 def run_backend(args=(), uri=None, data=None, file=None,
-                content_type="application/pdf", timeout=60, as_user=None):
+                content_type="application/pdf", timeout=60, as_user=None,
+                wrap=None):
     """Runs the backend as cupsd does: argv[0] is the device URI (or the
     program for discovery), the environment is cupsd's kind (DEVICE_URI,
     CONTENT_TYPE, FINAL_CONTENT_TYPE), the document is argv[6] or
     stdin. as_user: as that user, as cupsd runs a backend others may
-    run."""
+    run. wrap: the command line that runs the backend instead (its
+    argv[0] is the program), for discover()."""
     env = {k: v for k, v in os.environ.items()
            if k.startswith(("ASAN_", "UBSAN_", "LSAN_"))}
     env.update(PATH="/usr/bin:/bin", CUPS_SERVERBIN="/usr/lib/cups",
@@ -92,12 +94,45 @@ def run_backend(args=(), uri=None, data=None, file=None,
         argv = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d"
                 % pw.pw_gid, "--clear-groups", "--", exe] + argv[1:]
         exe = shutil.which("setpriv")
+    if wrap:
+        argv, exe = wrap, shutil.which(wrap[0])
     proc = subprocess.run(argv, executable=exe, input=data or b"",
                           capture_output=True, env=env,
                           timeout=util.scaled(timeout))
     res = Result(proc)
     assert not SANITIZER_RE.search(res.err), res
     return res
+
+
+def discover(*mounts):
+    """The device listing (the backend run without arguments), as root
+    among these upfs mounts alone (alone_with)."""
+    if os.geteuid() != 0:
+        return run_backend()
+    return run_backend(wrap=alone_with(mounts, [backend()]))
+
+
+def alone_with(mounts, argv):
+    """argv, to run in a mount namespace of its own where every upfs
+    mount of the machine but these is detached (as root). Tests running
+    beside this one count the requests their own mounts make; a device
+    discovery walking those mounts' shares would add to them."""
+    keep = {m.path for m in mounts}
+    with open("/proc/self/mounts") as fh:
+        others = [unescape_mount_path(ln.split()[1]) for ln in fh
+                  if ln.split()[2] == "fuse.upfs"]
+    script = ('while [ "$1" != -- ]; do umount -l "$1" || exit 125; '
+              'shift; done; shift; exec "$@"')
+    return (["unshare", "--mount", "--propagation", "private", "--",
+             "sh", "-c", script, "sh"]
+            + [path for path in others if path not in keep] + ["--"]
+            + list(argv))
+
+
+def unescape_mount_path(field):
+    """A mount point as /proc/self/mounts writes it (\\040 for a space)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                  field)
 
 
 def wait_started(emu, share_id, before, what, timeout=20):
@@ -162,7 +197,7 @@ def test_device_listing_has_one_line_per_share(emulator, upfs_mount):
     with open("/proc/self/mounts") as fh:
         types = [ln.split()[2] for ln in fh if ln.split()[1] == mount.path]
     assert types == ["fuse.upfs"], types
-    res = run_backend()
+    res = discover(mount)
     assert res.code == OK, res
     lines = res.out.splitlines()
     assert lines[0] == SCHEME_LINE, res
@@ -546,7 +581,7 @@ def test_a_job_goes_through_its_users_mount_only(emulator, upfs_mount,
     assert len(new_jobs(emulator, share["id"], before)) == 1
     # Discovery (as root, like cupsd) enters each owner's mounts as that
     # owner: both are listed.
-    listing = run_backend().out
+    listing = discover(mine, theirs).out
     for m in (mine, theirs):
         assert "network %s " % uri_of(m.path, SHARE) in listing, listing
 
@@ -567,7 +602,7 @@ def test_a_tilde_uri_is_in_the_users_home(emulator, workdir):
         m.start()
         rel = os.path.relpath(m.path, home)
         tilde = "upfs:/~/%s/%s" % (rel, SHARE)
-        assert "network %s " % tilde in run_backend().out
+        assert "network %s " % tilde in discover(m).out
         share = emulator.share_by_name(SHARE)
         before = job_ids(emulator, share["id"])
         data = make_pdf("tilde")
@@ -647,7 +682,8 @@ class Cupsd:
     def p(self, *parts):
         return os.path.join(self.root, *parts)
 
-    def start(self):
+    def start(self, *mounts):
+        """cupsd, seeing of the machine's upfs mounts only these."""
         for sub in ("etc", "spool/tmp", "cache", "state", "log"):
             os.makedirs(self.p(sub))
         shutil.copytree("/usr/lib/cups", self.p("serverbin"), symlinks=True)
@@ -663,9 +699,9 @@ class Cupsd:
             fh.write(CUPS_FILES_CONF.format(root=self.root))
         log = open(self.p("log", "cupsd.out"), "wb")
         try:
-            self.proc = subprocess.Popen(
-                ["cupsd", "-f", "-c", self.p("etc", "cupsd.conf"), "-s",
-                 self.p("etc", "cups-files.conf")],
+            self.proc = subprocess.Popen(alone_with(mounts, [
+                "cupsd", "-f", "-c", self.p("etc", "cupsd.conf"), "-s",
+                self.p("etc", "cups-files.conf")]),
                 stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
         finally:
@@ -692,8 +728,7 @@ class Cupsd:
 
     def run(self, *cmd, check=True):
         # cups-sync waits on device discovery, which visits every upfs
-        # mount on the machine (other tests' too): up to 5 s for each
-        # slow one.
+        # mount cupsd sees: up to 5 s for each slow one.
         return util.run(list(cmd), env=self.env, check=check,
                         stdin=subprocess.DEVNULL, timeout=150)
 
@@ -727,9 +762,8 @@ def cupsd(workdir):
                         % tool)
     if os.geteuid() != 0:
         pytest.skip("cupsd runs a 0700 backend as root: the test needs root")
-    c = Cupsd(workdir)
+    c = Cupsd(workdir)      # the test starts it once its mounts are up
     try:
-        c.start()
         yield c
     finally:
         c.stop()
@@ -750,6 +784,7 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
     mount.expect_warning(r"share 'Reception'|'Reception'")
     other = upfs_mount(emulator, options=["dir_ttl=1"])
     other.expect_warning(r"share 'Reception'|'Reception'")
+    cupsd.start(mount, other)
     names = util.expected_names(emulator.state(only=["shares"])["shares"])
     mine = {uri_of(mount.path, n): n for n in names.values()}
     sync = [upfsctl(), "cups-sync", "--ppd", PPD, "--mount", mount.path]
