@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 
@@ -95,6 +96,7 @@ def run_backend(args=(), uri=None, data=None, file=None,
                 % pw.pw_gid, "--clear-groups", "--", exe] + argv[1:]
         exe = shutil.which("setpriv")
     if wrap:
+        assert not as_user
         argv, exe = wrap, shutil.which(wrap[0])
     proc = subprocess.run(argv, executable=exe, input=data or b"",
                           capture_output=True, env=env,
@@ -112,27 +114,56 @@ def discover(*mounts):
     return run_backend(wrap=alone_with(mounts, [backend()]))
 
 
+# Run by alone_with inside the new namespace, so that a mount made or
+# removed meanwhile by a test beside it is seen as it is there.
+DETACH_OTHERS = r"""
+import os, re, subprocess, sys
+args = sys.argv[1:]
+keep, argv = set(args[:args.index("--")]), args[args.index("--") + 1:]
+with open("/proc/self/mounts") as fh:
+    for line in fh:
+        field = line.split()
+        path = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                      field[1])
+        if field[2] == "fuse.upfs" and path not in keep:
+            # One gone since the table was read needs nothing.
+            subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
+os.execvp(argv[0], argv)
+"""
+
+
 def alone_with(mounts, argv):
     """argv, to run in a mount namespace of its own where every upfs
     mount of the machine but these is detached (as root). Tests running
     beside this one count the requests their own mounts make; a device
-    discovery walking those mounts' shares would add to them."""
-    keep = {m.path for m in mounts}
-    with open("/proc/self/mounts") as fh:
-        others = [unescape_mount_path(ln.split()[1]) for ln in fh
-                  if ln.split()[2] == "fuse.upfs"]
-    script = ('while [ "$1" != -- ]; do umount -l "$1" || exit 125; '
-              'shift; done; shift; exec "$@"')
+    discovery walking those mounts' shares would add to them. The kept
+    mounts' daemons end only once every process of the namespace has
+    (end_namespace)."""
     return (["unshare", "--mount", "--propagation", "private", "--",
-             "sh", "-c", script, "sh"]
-            + [path for path in others if path not in keep] + ["--"]
-            + list(argv))
+             sys.executable, "-c", DETACH_OTHERS]
+            + [m.path for m in mounts] + ["--"] + list(argv))
 
 
-def unescape_mount_path(field):
-    """A mount point as /proc/self/mounts writes it (\\040 for a space)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
-                  field)
+def end_namespace(ns):
+    """Kills what is left in mount namespace ns (cups-deviced, a backend
+    or a filter cupsd left behind) and waits for it to be gone."""
+    def members():
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink("/proc/%s/ns/mnt" % pid) == ns:
+                    pids.append(int(pid))
+            except OSError:
+                pass            # gone meanwhile
+        return pids
+
+    for pid in members():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    util.wait_until(lambda: not members(), timeout=util.scaled(15),
+                    what="the processes of cupsd's mount namespace to end")
 
 
 def wait_started(emu, share_id, before, what, timeout=20):
@@ -677,6 +708,7 @@ class Cupsd:
         self.port = free_port()
         self.socket = os.path.join(self.root, "cups.sock")
         self.proc = None
+        self.ns = None          # its mount namespace, once started
         self.env = dict(os.environ, CUPS_SERVER=self.socket, LC_ALL="C")
 
     def p(self, *parts):
@@ -707,6 +739,9 @@ class Cupsd:
         finally:
             log.close()
         util.wait_until(self.running, timeout=30, what="cupsd to answer")
+        # Answering, it runs in its own namespace (alone_with).
+        self.ns = os.readlink("/proc/%d/ns/mnt" % self.proc.pid)
+        assert self.ns != os.readlink("/proc/self/ns/mnt")
 
     def running(self):
         if self.proc.poll() is not None:
@@ -745,10 +780,13 @@ class Cupsd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.ns:
+            end_namespace(self.ns)
 
 
 @pytest.fixture
-def cupsd(workdir):
+def cupsd(workdir, upfs_mount):
+    # upfs_mount: set up before, so torn down after it (end_namespace).
     if not shutil.which("cupsd") or not os.path.isdir("/usr/lib/cups"):
         pytest.skip("cupsd is not installed (apt-get install cups "
                     "cups-client)")

@@ -174,8 +174,9 @@ class Emulator:
             self.ssl = ssl.create_default_context(cafile=self.ca_file)
         self.endpoint = self.base + "/v1.0"
         self.authority = self.base + "/organizations"
-        # Where upload and download URLs point by default: the other
-        # name of this host, as the service's are on another host.
+        # Where upload and download URLs point without --transfer-host:
+        # the other name of this host, as the service's are on another
+        # host (an emulator started with --transfer-host: that host).
         self.transfer_base = self.base.replace("//127.0.0.1:",
                                                "//localhost:", 1)
 

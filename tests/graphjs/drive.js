@@ -13,8 +13,14 @@
  * stdout; the exit status is 2 only when the driver itself broke.
  */
 const crypto = require("crypto");
+const dns = require("dns");
 const fs = require("fs");
 const graph = require("@microsoft/microsoft-graph-client");
+
+/* The emulator listens on 127.0.0.1 and names its upload URLs localhost,
+   which Debian's hosts file also gives ::1, tried first; Node 18 does not
+   fall back to the next address as curl does. */
+dns.setDefaultResultOrder("ipv4first");
 
 function clientOf(a) {
   return graph.Client.initWithMiddleware({

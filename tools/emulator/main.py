@@ -71,12 +71,22 @@ def parse_args(argv):
                    "the port the client used. The service serves them "
                    "from another host than Graph's, so by default a "
                    "client of 127.0.0.1 gets localhost and one of "
-                   "localhost 127.0.0.1 (both in the --tls certificate); "
-                   "'same': the host the client used")
+                   "localhost 127.0.0.1 (both in the --tls certificate; "
+                   "only with --host 127.0.0.1 or 0.0.0.0); 'same': the "
+                   "host the client used")
     p.add_argument("--verbose", action="store_true",
                    help="log each request to stderr")
     sign_in_options(p)
     return p.parse_args(argv)
+
+
+def transfer_host(args):
+    """--transfer-host, or None (the other loopback name) where both
+    names reach this emulator: it listens on 127.0.0.1 (or every IPv4
+    address), which localhost resolves to as well."""
+    if args.transfer_host:
+        return args.transfer_host
+    return None if args.host in ("127.0.0.1", "0.0.0.0") else "same"
 
 
 def sign_in_options(p):
@@ -165,7 +175,7 @@ def main(argv=None):
               upload_seconds=args.upload_session_seconds,
               operation_seconds=args.operation_seconds,
               lists_omit_details=args.lists_omit_details,
-              transfer_host=args.transfer_host)
+              transfer_host=transfer_host(args))
     try:
         return serve(args, app)
     finally:

@@ -1,9 +1,10 @@
 """Upload sessions (reference §4) and the documents they produce.
 
 createUploadSession (printing.py) opens a session; its uploadUrl is
-{base}/uploadSessions/{sid}?tempauthtoken={token} ({base} on another host
-name than the client used, as the service's: wire.Request.transfer_base),
-served here without a bearer token:
+{base}/uploadSessions/{sid}?tempauthtoken={token} ({base} by default on
+the other loopback name than the client used, as the service's are on
+another host than Graph's: wire.Request.transfer_base), served here
+without a bearer token:
 
   PUT    Content-Range: bytes a-b/total (or bytes=a-b/total),
          Content-Length: b-a+1, raw bytes

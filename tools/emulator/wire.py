@@ -53,17 +53,23 @@ class Request:
         (print.print.microsoft.com), where a client that adds its token
         by host name (Microsoft's SDKs) sends none. So by default a
         client of 127.0.0.1 gets them on localhost and one of localhost
-        on 127.0.0.1; App.transfer_host (--transfer-host) names another
-        host, or "same" for the request's own. The port is the
-        request's."""
+        on 127.0.0.1 (any other: its own host); App.transfer_host
+        (--transfer-host) names another host, or "same" for the
+        request's own. The port is the request's."""
         parts = urllib.parse.urlsplit(self.base)
         host = self.app.transfer_host if self.app else "same"
         if host is None:
             host = OTHER_LOOPBACK_NAME.get(parts.hostname, "same")
+        try:
+            port = parts.port
+        except ValueError:          # a Host header that names no port
+            host = "same"
         if host == "same":
             return self.base
-        port = ":%d" % parts.port if parts.port else ""
-        return "%s://%s%s" % (parts.scheme, host, port)
+        if ":" in host:
+            host = "[%s]" % host    # an IPv6 address
+        return "%s://%s%s" % (parts.scheme, host,
+                              ":%d" % port if port else "")
 
     @property
     def graph_base(self):
