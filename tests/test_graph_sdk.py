@@ -206,3 +206,63 @@ def test_the_client_cancels_an_upload_session(emu):
     assert (after["error"]["statusCode"], after["error"]["code"]) == \
         (404, "itemNotFound"), after
     assert emu.uploads() == []
+
+
+def test_the_client_changes_who_may_print(emu):
+    """An administrator adds a user to a share's allowedUsers with a $ref
+    POST and removes them with a $ref DELETE through the client; both
+    are 204s it takes, and the share's list says each time."""
+    floor3 = emu.share_by_name("Floor3")
+    users = emu.state()["users"]
+    dave = next(u for u in users
+                if u["userPrincipalName"] not in
+                {a["userPrincipalName"] for a in floor3["allowedUsers"]})
+    base = "/print/shares/%s/allowedUsers" % floor3["id"]
+
+    def allowed():
+        got = drive(emu, "pages", path=base)
+        assert got["ok"], got
+        return set(got["ids"])
+
+    assert dave["id"] not in allowed()
+    got = drive(emu, "call", method="post", path=base + "/$ref", body={
+        "@odata.id": "https://graph.microsoft.com/v1.0/users/" + dave["id"]})
+    assert got == {"ok": True, "ms": got["ms"], "body": None}, got
+    assert dave["id"] in allowed()
+    got = drive(emu, "call", method="delete",
+                path="%s/%s/$ref" % (base, dave["id"]))
+    assert got["ok"] and got["body"] is None, got
+    assert dave["id"] not in allowed()
+
+
+def test_the_client_registers_a_printer(emu):
+    """POST /print/printers/create is a 202 without a body whose
+    Operation-Location the client follows as a link (https) until the
+    printerCreateOperation has succeeded; the printer is then listed."""
+    emu._ok("POST", "/_emulator", {"operationSeconds": 0.3})
+    body = {"displayName": "SDK Printer", "manufacturer": "Maker",
+            "model": "Model", "physicalDeviceId": None,
+            "hasPhysicalDevice": False, "connectorId": None,
+            "certificateSigningRequest": {
+                "content": "TUlJQ1dqQ0NBVUlDQVFBd0ZURVRNQkVHQTFVRUF3d0tkR1Z6"
+                           "ZEE=",
+                "transportKey": "TUlJQklqQU5CZ2txaGtpRzl3MEJBUUVGQUFPQw=="}}
+    got = drive(emu, "raw", method="post", path="/print/printers/create",
+                body=body, headers=["operation-location", "retry-after"])
+    assert got["ok"], got
+    assert (got["status"], got["text"]) == (202, ""), got
+    loc = got["headers"]["operation-location"]
+    assert re.fullmatch(re.escape(emu.base + "/v1.0/print/operations/")
+                        + GUID, loc), got
+    assert int(got["headers"]["retry-after"]) >= 1
+
+    def done():
+        op = drive(emu, "call", method="get", path=loc)
+        assert op["ok"], op
+        return op["body"] if op["body"]["status"]["state"] == "succeeded" \
+            else None
+    op = util.wait_until(done, timeout=util.scaled(20),
+                         what="the operation to succeed")
+    assert op["printer"]["displayName"] == "SDK Printer"
+    listed = drive(emu, "pages", path="/print/printers")
+    assert op["printer"]["id"] in listed["ids"]

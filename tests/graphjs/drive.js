@@ -72,6 +72,17 @@ const scenarios = {
     return { body: body === undefined ? null : body };
   },
 
+  /* The reply itself: its status and the headers asked for. */
+  async raw(client, a) {
+    const req = client.api(a.path).responseType(graph.ResponseType.RAW);
+    const reply = a.method === "get" || a.method === "delete"
+      ? await req[a.method]() : await req[a.method](a.body);
+    const headers = {};
+    for (const name of a.headers || [])
+      headers[name] = reply.headers.get(name);
+    return { status: reply.status, headers, text: await reply.text() };
+  },
+
   /*
    * createUploadSession, then the byte ranges. With "firstSlices": N the
    * first N ranges go by one task, and a second task made from the session
