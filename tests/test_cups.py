@@ -144,9 +144,19 @@ def alone_with(mounts, argv):
             + [m.path for m in mounts] + ["--"] + list(argv))
 
 
+def namespace_of(pid):
+    """The mount namespace of cupsd (pid), which alone_with gave its own:
+    the same pid from unshare to cupsd, as neither forks."""
+    ns = os.readlink("/proc/%d/ns/mnt" % pid)
+    assert ns != os.readlink("/proc/self/ns/mnt"), "cupsd is in ours"
+    return ns
+
+
 def end_namespace(ns):
     """Kills what is left in mount namespace ns (cups-deviced, a backend
     or a filter cupsd left behind) and waits for it to be gone."""
+    assert ns != os.readlink("/proc/self/ns/mnt")
+
     def members():
         pids = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -162,7 +172,7 @@ def end_namespace(ns):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    util.wait_until(lambda: not members(), timeout=util.scaled(15),
+    util.wait_until(lambda: not members(), timeout=15,
                     what="the processes of cupsd's mount namespace to end")
 
 
@@ -739,9 +749,7 @@ class Cupsd:
         finally:
             log.close()
         util.wait_until(self.running, timeout=30, what="cupsd to answer")
-        # Answering, it runs in its own namespace (alone_with).
-        self.ns = os.readlink("/proc/%d/ns/mnt" % self.proc.pid)
-        assert self.ns != os.readlink("/proc/self/ns/mnt")
+        self.ns = namespace_of(self.proc.pid)
 
     def running(self):
         if self.proc.poll() is not None:
@@ -774,6 +782,8 @@ class Cupsd:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
+            if self.ns is None:             # it never answered
+                self.ns = namespace_of(self.proc.pid)
             self.proc.terminate()
             try:
                 self.proc.wait(util.scaled(15))

@@ -24,6 +24,16 @@ Graph: {base}/v1.0 and {base}/beta; OAuth2 authority: {base}/{tenant};
 test routes: {base}/_emulator/... (see tools/emulator/control.py)."""
 
 
+def host_name(value):
+    """--transfer-host: a name or an IP address, without a port (the
+    request's port is kept)."""
+    bare = value.strip("[]")
+    if not bare or "/" in bare or bare.count(":") == 1:
+        raise argparse.ArgumentTypeError(
+            "%r: a host name or address without a port" % value)
+    return bare
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="up-emulator",
@@ -66,7 +76,7 @@ def parse_args(argv):
     p.add_argument("--lists-omit-details", action="store_true",
                    help="printer and share lists leave out defaults and "
                    "capabilities even when $select names them")
-    p.add_argument("--transfer-host", metavar="HOST",
+    p.add_argument("--transfer-host", metavar="HOST", type=host_name,
                    help="the host name of upload and download URLs, on "
                    "the port the client used. The service serves them "
                    "from another host than Graph's, so by default a "

@@ -62,12 +62,12 @@ class Request:
             host = OTHER_LOOPBACK_NAME.get(parts.hostname, "same")
         try:
             port = parts.port
-        except ValueError:          # a Host header that names no port
+        except ValueError:          # a Host header whose port is no port
             host = "same"
         if host == "same":
             return self.base
-        if ":" in host:
-            host = "[%s]" % host    # an IPv6 address
+        if ":" in host.strip("[]"):
+            host = "[%s]" % host.strip("[]")    # an IPv6 address
         return "%s://%s%s" % (parts.scheme, host,
                               ":%d" % port if port else "")
 
