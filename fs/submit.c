@@ -608,6 +608,20 @@ static int step_upload(struct upfs *u, struct submission *s, int *sessions)
 		rc = graph_upload_document(u->graph, s->upload_url, s->fd,
 					   s->size, upload_progress, s, NULL,
 					   &err);
+	if (rc && err.body_errno) {
+		/*
+		 * The spool file no longer gives back what close() was given
+		 * (cut short, or unreadable): what it holds is not the
+		 * document. Never started; the refusal cancels its job.
+		 */
+		pthread_mutex_lock(&u->spool_lock);
+		s->bytes_unsure = true;
+		s->last_errno = EIO;
+		snprintf(s->last_error, sizeof(s->last_error), "its spool file "
+			 "no longer holds the document (%.200s)", err.message);
+		pthread_mutex_unlock(&u->spool_lock);
+		return -EIO;
+	}
 	rc = submit_errno(rc, &err);
 	if (rc == -ENOENT) {
 		rc = document_arrived(u, s, &arrived);

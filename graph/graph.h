@@ -55,6 +55,9 @@ struct graph_err {
 	char message[256];	/* what the service or curl said, or "" */
 	char request_id[64];	/* the response's request-id, or "" */
 	int retry_after;	/* seconds from Retry-After, or -1 */
+	/* Reading the request's body here (a document's bytes) failed: its
+	   negative errno, else 0. It says nothing of the service. */
+	int body_errno;
 	/*
 	 * A request that succeeded was sent more than once after an attempt
 	 * that may have been carried out too: libcurl re-sent it on its own

@@ -512,6 +512,7 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 	graph_err_copy(err->request_id, sizeof(err->request_id),
 		       resp->request_id);
 	if (x->src_err) {
+		err->body_errno = x->src_err;
 		graph_err_setf(err, "cannot read the document at byte %llu: %s",
 			       (unsigned long long)(x->req->src->off +
 						    x->src_pos),

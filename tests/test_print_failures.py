@@ -565,6 +565,52 @@ def test_service_down_spools_and_prints_once_when_back(start_emulator,
     assert_no_open_uploads(emu2)
 
 
+@pytest.mark.parametrize("size", [10 * 1024, 500 * 1024])
+def test_a_spool_file_that_lost_bytes_is_never_sent(start_emulator,
+                                                    upfs_mount, workdir,
+                                                    size):
+    """A document waits in the spool (the service down) and its spool file
+    is then cut short on disk: when the service is back, nothing of it is
+    sent as the document: the job made for it is cancelled, never
+    started, and the document leaves the queue with its reason in the
+    log and .upfs/status (a service that is up is not called
+    unreachable)."""
+    args = ["--job-seconds", "60"]
+    emu = start_emulator(extra_args=args)
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"service unreachable, serving the cache: "
+                         r"'/print/shares/")
+    mount.expect_warning(r"'doc\.pdf' refused: its spool file no longer "
+                         r"holds the document \(cannot read the document "
+                         r"at byte %d: " % (size // 2))
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    assert os.listdir(queue) == []
+    data = make_pdf("cut short", size)
+    src = write_file(os.path.join(workdir, "doc.pdf"), data)
+    port = emu.port
+    emu.stop()
+    util.run(["cp", src, queue + "/"])
+    assert local_attrs(os.path.join(queue, "doc.pdf"))["state"] == "waiting"
+    spool = os.path.join(mount.cache_dir, "spool")
+    kept = [os.path.join(spool, f) for f in os.listdir(spool)
+            if os.path.isfile(os.path.join(spool, f)) and
+            os.path.getsize(os.path.join(spool, f)) == len(data)]
+    assert len(kept) == 1, os.listdir(spool)
+    os.truncate(kept[0], size // 2)
+
+    emu2 = start_emulator(port=port, extra_args=args)
+    before = job_ids(emu2, share["id"])
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=20,
+                    what="the document to leave the queue")
+    jobs = new_jobs(emu2, share["id"], before)
+    assert [j["state"] for j in jobs] == ["canceled"], jobs
+    assert_no_open_uploads(emu2)
+    status = mount.status()
+    assert "no longer holds the document" in status["last_error"], status
+    assert "doc.pdf" not in os.listdir(queue)
+
+
 def test_5xx_past_the_retries_spools_then_prints_once(start_emulator,
                                                       upfs_mount, workdir):
     """Every job create answered 503 (no Retry-After: a POST is not
