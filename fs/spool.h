@@ -90,7 +90,8 @@ struct submission {
 	   this boot's page cache (its bytes flushed, or not needed any
 	   more): what close() may promise on. Runner. */
 	bool record_kept;
-	/* A write-back of its spool file failed before its start: what was
+	/* A write-back of its spool file failed before its start, or the
+	   file could not be read back whole for the upload: what was
 	   uploaded may be what the disk held, not the document. Never
 	   started; its job is cancelled. Runner. */
 	bool bytes_unsure;
