@@ -920,6 +920,32 @@ def test_transfer_urls_are_on_another_host(start_emulator, option, via,
     assert (r.status, r.data) == (200, data)
 
 
+def test_a_transfer_host_is_a_host_only(emu):
+    """--transfer-host with a port is refused at start; a request whose
+    Host names no usable port gets its upload URL on its own base rather
+    than a 500."""
+    bad = util.run([util.PYTHON, util.EMULATOR, "--transfer-host",
+                    "host:9000"], check=False)
+    assert bad.returncode == 2, bad
+    assert "a host name or address without a port" in bad.stderr, bad
+    alice = delegated(emu, ALICE)
+    share = emu.share_by_name("Floor3")
+    r = alice("POST", "/print/shares/%s/jobs" % share["id"],
+              {"configuration": {}})
+    assert r.status == 201, r.data
+    job = r.json()
+    r = alice("POST", "/print/shares/%s/jobs/%s/documents/%s/"
+              "createUploadSession" % (share["id"], job["id"],
+                                       job["documents"][0]["id"]),
+              {"properties": {"documentName": "h.pdf",
+                              "contentType": "application/pdf",
+                              "size": 10}},
+              headers={"Host": "127.0.0.1:abc"})
+    assert r.status == 200, r.data
+    assert r.json()["uploadUrl"].startswith(
+        "http://127.0.0.1:abc/uploadSessions/"), r.json()
+
+
 def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
     """A document sent in three PUTs (the first smaller than what one read
     of the socket brings, the next of one byte) is stored whole, and
