@@ -173,10 +173,34 @@ static int post_action(struct graph *g, const char *path, json_t *body,
 	return rc;
 }
 
+/* The printer's defaults at the service now, or NULL if it cannot say. */
+static json_t *defaults_now(struct graph *g, const char *printer_path)
+{
+	struct graph_err err = { 0 };
+	json_t *obj = NULL, *defaults = NULL;
+	struct buf get;
+
+	buf_init(&get, 4096);
+	if (buf_printf(&get, "%s?$select=id,defaults", printer_path) == 0 &&
+	    graph_get(g, get.data, &obj, &err) == 0)
+		defaults = json_incref(json_object_get(obj, "defaults"));
+	json_decref(obj);
+	buf_release(&get);
+	return defaults;
+}
+
+/*
+ * restoreFactoryDefaults answers 204 with nothing to read back, and the
+ * factory defaults are the service's secret: when its reply is lost,
+ * only defaults that changed since just before say it was done.
+ */
 static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 		       char *why, size_t why_len)
 {
-	struct buf path;
+	struct graph_err err = { 0 };
+	json_t *before = NULL, *after = NULL;
+	struct buf path, post;
+	char detail[300];
 	int rc;
 
 	if (strcmp(cmd, "restore-defaults") != 0) {
@@ -185,13 +209,33 @@ static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 		return -EINVAL;
 	}
 	buf_init(&path, 4096);
-	rc = tree_key(&path, TREE_PRINTERS, printer,
-		      "/restoreFactoryDefaults");
+	buf_init(&post, 4096);
+	rc = tree_key(&path, TREE_PRINTERS, printer, NULL);
 	if (rc == 0)
-		rc = post_action(u->graph, path.data, NULL, NULL, NULL, why,
-				 why_len, "restoring factory defaults");
+		rc = buf_printf(&post, "%s/restoreFactoryDefaults", path.data);
+	if (rc)
+		goto out;
+	before = defaults_now(u->graph, path.data);
+	rc = graph_request(u->graph, "POST", post.data, NULL, NULL, &err);
+	if (rc && graph_err_unsettled(&err) && before &&
+	    (after = defaults_now(u->graph, path.data)) != NULL &&
+	    !json_equal(before, after)) {
+		upfs_log(u, UPFS_LOG_INFO, "the POST of %s failed (%s) but the "
+			 "printer's defaults changed: restored", post.data,
+			 strerror(-rc));
+		rc = 0;
+	}
+	if (rc) {
+		graph_err_format(&err, detail, sizeof(detail));
+		snprintf(why, why_len, "restoring factory defaults: %s",
+			 detail);
+	}
 	expire_printer(u, printer);
+out:
+	json_decref(before);
+	json_decref(after);
 	buf_release(&path);
+	buf_release(&post);
 	return rc;
 }
 

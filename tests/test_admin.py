@@ -902,6 +902,36 @@ def admin_op(op, emu, admin):
                 lambda: SPARE not in [p["displayName"] for p in emu.state(
                     only=["printers"])["printers"]],
                 lambda done: (SPARE in os.listdir(printers)) != done)
+    if op == "restore-ctl":
+        pid = printer_of(emu, FLOOR3)["id"]
+        factory = emu.call("GET", "/_emulator/printers/" + pid)[1][
+            "factoryDefaults"]
+        emu.call("PATCH", "/_emulator/printers/" + pid,
+                 {"defaults": {"copiesPerJob": 7}})
+        defaults = admin.p("printers", FLOOR3, "defaults.json")
+        return ("method=POST,route=/restoreFactoryDefaults$",
+                lambda: util.close_errno(admin.p("printers", FLOOR3, "ctl"),
+                                         "restore-defaults\n"),
+                lambda: printer_of(emu, FLOOR3)["defaults"] == factory,
+                lambda done: (util.read_json(defaults) == factory) == done)
+    if op == "location":
+        path = admin.p("printers", FLOOR3, "location.json")
+        loc = dict(util.read_json(path), roomName="409")
+        return ("method=PATCH,route=/print/printers/",
+                lambda: util.close_errno(path, json.dumps(loc, indent=2)),
+                lambda: printer_of(emu, FLOOR3)["location"]["roomName"] ==
+                "409",
+                lambda done: (util.read_json(path)["roomName"] == "409") ==
+                done)
+    if op == "settings":
+        path = admin.p("settings.json")
+        want = dict(util.read_json(path), documentConversionEnabled=False)
+        return ("method=PATCH,route=/print/settings",
+                lambda: util.close_errno(path, json.dumps(want, indent=2)),
+                lambda: emu.state()["settings"][
+                    "documentConversionEnabled"] is False,
+                lambda done: (util.read_json(path)[
+                    "documentConversionEnabled"] is False) == done)
     assert op == "cancel-ctl"
     job = [j for j in emu.jobs() if j["state"] == "pending" and
            j["createdBy"] == BOB][0]
@@ -916,7 +946,8 @@ def admin_op(op, emu, admin):
 
 
 @pytest.mark.parametrize("op", ["rename-printer", "rename-connector",
-                                "unregister", "cancel-ctl"])
+                                "unregister", "cancel-ctl", "restore-ctl",
+                                "location", "settings"])
 @util.with_one_request_faults
 def test_an_admin_request_meets_a_fault(emu, admin, op, fault):
     admin.expect_warning(r".")
