@@ -328,23 +328,23 @@ static int queue_discard(struct upfs *u, struct submission *s)
 	return 0;
 }
 
-static bool job_is_canceled(struct upfs *u, const char *share_id,
-			    const char *job_id)
+/* The job's state at the service ("" when it cannot say), into state. */
+static void job_state_now(struct upfs *u, const char *share_id,
+			  const char *job_id, char *state, size_t len)
 {
 	struct graph_err err = { 0 };
 	json_t *job = NULL;
 	struct buf path;
-	bool canceled = false;
 
+	state[0] = '\0';
 	buf_init(&path, 4096);
 	if (tree_key(&path, TREE_SHARES, share_id, "/jobs/") == 0 &&
 	    graph_escape_segment(&path, job_id) == 0 &&
 	    graph_get(u->graph, path.data, &job, &err) == 0)
-		canceled = strcmp(tree_str(json_object_get(job, "status"),
-					   "state"), "canceled") == 0;
+		snprintf(state, len, "%s", tree_str(json_object_get(job,
+						     "status"), "state"));
 	json_decref(job);
 	buf_release(&path);
-	return canceled;
 }
 
 /*
@@ -352,12 +352,14 @@ static bool job_is_canceled(struct upfs *u, const char *share_id,
  * cancel is for, so a failure that may pass (a reset connection, a 5xx
  * past the client's own retries) is tried again. A cancel sent twice (a
  * lost reply, libcurl's own re-send) is refused the second time: the
- * job's state says it worked.
+ * job's state says it worked. A job that completed or was aborted before
+ * the cancel came has left the queue: -ENOENT, as for one deleted (404).
  */
 static int send_cancel(struct upfs *u, const char *share_id,
 		       const char *job_id, const char *path,
 		       struct graph_err *err)
 {
+	char state[32];
 	int rc = 0;
 
 	for (int attempt = 0; attempt < QUEUE_CANCEL_TRIES; attempt++) {
@@ -365,8 +367,15 @@ static int send_cancel(struct upfs *u, const char *share_id,
 			usleep(QUEUE_CANCEL_PAUSE_US * attempt);
 		*err = (struct graph_err){ 0 };
 		rc = graph_request(u->graph, "POST", path, NULL, NULL, err);
-		if (rc == -EINVAL && job_is_canceled(u, share_id, job_id))
-			rc = 0;
+		if (rc == -EINVAL) {
+			job_state_now(u, share_id, job_id, state,
+				      sizeof(state));
+			if (strcmp(state, "canceled") == 0)
+				rc = 0;
+			else if (strcmp(state, "completed") == 0 ||
+				 strcmp(state, "aborted") == 0)
+				rc = -ENOENT;
+		}
 		if (rc == 0 || submit_err_is_permanent(rc))
 			break;
 	}
@@ -401,7 +410,11 @@ int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 		rc = buf_append_str(&path, "/cancel");
 	if (rc == 0)
 		rc = send_cancel(u, share_id, job_id, path.data, &err);
-	if (rc)
+	if (rc == -ENOENT)
+		upfs_log(u, UPFS_LOG_INFO, "job %s had left the queue (done or "
+			 "deleted) before its cancel: nothing to cancel",
+			 job_id);
+	else if (rc)
 		health_error(u, "cancel job", rc, &err);
 	if (tree_key(&key, TREE_SHARES, share_id,
 		     TREE_JOBS_SUFFIX) == 0)

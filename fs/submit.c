@@ -788,7 +788,7 @@ static void cancel_job(struct upfs *u, struct submission *s)
 	if (s->job_id == NULL)
 		return;
 	rc = queue_cancel_job(u, s->share_id, s->job_id);
-	if (rc)
+	if (rc && rc != -ENOENT)	/* -ENOENT: gone already */
 		upfs_log(u, UPFS_LOG_WARNING, "'%s': could not cancel the "
 			 "half-made job %s: %s", s->name, s->job_id,
 			 strerror(-rc));

@@ -600,6 +600,29 @@ def test_rm_whose_cancel_meets_a_fault(start_emulator, upfs_mount, workdir,
         assert "x.pdf" in os.listdir(queue)
 
 
+@pytest.mark.parametrize("left", ["completed", "aborted", "canceled",
+                                  "deleted"])
+def test_rm_of_a_job_that_left_the_queue(start_emulator, upfs_mount,
+                                         workdir, left):
+    """The job finished (or was cancelled, or deleted) at the service while
+    queue/ still lists it: rm says it is gone (ENOENT), or 0 where it was
+    cancelled as asked, not EINVAL for the cancel the service refused, and
+    the name goes."""
+    emu, mount, queue, job = printing_job(start_emulator, upfs_mount,
+                                          workdir)
+    assert "x.pdf" in os.listdir(queue)
+    if left == "deleted":
+        emu.delete_job(job["id"])
+    else:
+        emu.patch_job(job["id"], state=left)
+    rc = util.call_errno(lambda: os.unlink(os.path.join(queue, "x.pdf")))
+    assert rc == (0 if left == "canceled" else errno.ENOENT), \
+        errno.errorcode.get(rc, rc)
+    assert "x.pdf" not in os.listdir(queue)
+    if left != "deleted":
+        assert emu.job(job["id"])["state"] == left
+
+
 def test_a_share_that_names_no_printer(start_emulator, upfs_mount, workdir):
     """An account that may not read printers (no Printer.Read.All) is not
     shown a share's printer. Its queue/ still prints, lists, stats and
