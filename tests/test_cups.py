@@ -357,6 +357,39 @@ def test_the_options_xattr_is_checked_and_applied(emulator, upfs_mount):
             printed["configuration"]["duplexMode"]) == (4, "oneSided")
 
 
+def test_options_the_printer_could_not_check_are_checked_by_the_service(
+        emulator, upfs_mount):
+    """Options set while the share's printer cannot be read (a 500) are
+    kept unchecked, so a document still spools; the service then refuses
+    the job they would make, and the hand-over fails with EINVAL with no
+    job left behind."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    queue = queue_dir(mount)
+    before = job_ids(emulator, share["id"])
+    mount.expect_warning(r"HTTP 500")
+    mount.expect_warning(r"'memo\.pdf' refused: creating the job: HTTP 400 "
+                         r".*colorMode")
+    emulator.set_faults("500:1,method=GET,route=/print/shares/%s$,times=50"
+                        % share["id"])
+    fd = os.open(os.path.join(queue, ".memo.pdf"),
+                 os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        # Floor3 prints in black and white only.
+        os.setxattr(fd, "user.upfs.options", b"color=color\n")
+        assert emulator.requests()["routes"].get(
+            "GET /print/shares/{id}", 0) > 0, "the share was not asked"
+        os.write(fd, make_pdf("unchecked options"))
+        emulator.set_faults("")
+        util.expect_errno(lambda: os.rename(
+            os.path.join(queue, ".memo.pdf"),
+            os.path.join(queue, "memo.pdf")), errno.EINVAL)
+    finally:
+        os.close(fd)
+    assert job_ids(emulator, share["id"]) == before
+    assert "'memo.pdf' refused" in mount.status()["last_error"]
+
+
 # --- each errno as its exit code ---------------------------------------------
 
 def test_unknown_share_is_auth_required(emulator, upfs_mount):
