@@ -447,6 +447,18 @@ static void res_expire_share_list(struct upfs *u, const char *share_id,
 	buf_release(&key);
 }
 
+/* The next reads of shares/ and of the share ask the service. */
+static void res_expire_share(struct upfs *u, const char *share_id)
+{
+	struct buf key;
+
+	res_expire(u, TREE_SHARES);
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_SHARES, share_id, TREE_SHARE_SELECT) == 0)
+		res_expire(u, key.data);
+	buf_release(&key);
+}
+
 /* Rounds of reading the list and restoring the old one after a failure. */
 #define PERMS_SETTLE_ROUNDS 2
 
@@ -733,8 +745,11 @@ static int commit_list(struct upfs *u, const char *share_id, const char *nav,
 	if (rc == 0)
 		rc = apply_diff(u, share_id, nav, kind, &want, &have, why,
 				why_len);
-	/* Whatever happened, the next read asks the service. */
+	/* Whatever happened, the next read asks the service; a share the
+	   service no longer has (404) leaves shares/ at once. */
 	res_expire_share_list(u, share_id, nav);
+	if (rc == -ENOENT)
+		res_expire_share(u, share_id);
 	list_release(&lines);
 	list_release(&seen);
 	list_release(&added);
@@ -806,10 +821,7 @@ static int commit_allow_all(struct upfs *u, const char *share_id,
 		if (rc)
 			why_graph(why, why_len, "changing allowAllUsers", &err);
 	}
-	res_expire(u, TREE_SHARES);
-	buf_reset(&path);
-	if (tree_key(&path, TREE_SHARES, share_id, TREE_SHARE_SELECT) == 0)
-		res_expire(u, path.data);
+	res_expire_share(u, share_id);
 out:
 	json_decref(body);
 	list_release(&lines);

@@ -1124,6 +1124,39 @@ def share_op(op, emu, admin):
             lambda done: read(path) == ("true\n" if done else "false\n"))
 
 
+@pytest.mark.parametrize("change", ["allowed_users", "allowed_groups",
+                                    "allow_all_users", "mv", "swap"])
+def test_a_change_to_a_share_deleted_at_the_service_is_enoent(emu, admin,
+                                                              change):
+    """The share is deleted at the service while the mount still lists it:
+    a change to it fails with ENOENT (the service's 404), nothing is
+    written, and the share then leaves shares/."""
+    share = share_of(emu, "Floor3")
+    folder = admin.p("shares", "Floor3")
+    assert "allowed_users" in os.listdir(folder)
+    admin.expect_warning(r"404|No such file")
+    emu.call("DELETE", "/_emulator/shares/" + share["id"])
+    emu.reset_writes()
+    if change == "mv":
+        rc = util.call_errno(lambda: os.rename(
+            folder, admin.p("shares", "Floor3b")))
+    elif change == "swap":
+        ln = subprocess.run(["ln", "-sfn", "../../printers/" + SPARE,
+                             os.path.join(folder, "printer")],
+                            capture_output=True, text=True)
+        rc = errno.ENOENT if ln.returncode and \
+            "No such file or directory" in ln.stderr else ln.returncode
+    else:
+        text = {"allowed_users": "bob@contoso.com\n",
+                "allowed_groups": "Lab Staff\n",
+                "allow_all_users": "true\n"}[change]
+        rc = util.close_errno(os.path.join(folder, change), text, "w")
+    assert rc == errno.ENOENT, errno.errorcode.get(rc, rc)
+    assert_no_writes(emu, "a change to a deleted share")
+    util.wait_until(lambda: "Floor3" not in os.listdir(admin.p("shares")),
+                    timeout=10, what="the deleted share to leave shares/")
+
+
 SHARE_OPS = ["create", "rename", "swap", "delete", "allow_all_users"]
 
 
