@@ -566,6 +566,43 @@ def test_cancel_through_ctl(emu, admin):
     assert emu.job(job["id"])["state"] == "canceled"
 
 
+def test_job_ctl_refusals(emu, admin):
+    """A job's ctl takes one command: anything else is EINVAL with nothing
+    sent; an empty write sends nothing and fails nothing."""
+    job = [j for j in emu.jobs() if j["state"] == "pending"][0]
+    ctl = admin.p("printers", printer_of_id(emu, job["printerId"]), "jobs",
+                  job["id"], "ctl")
+    admin.expect_warning(r"ctl of job '%s' refused" % job["id"])
+    for text in ("reboot\n", "cancel now\n", "cancel\ncancel\n",
+                 "abort\nabort\n"):
+        assert close_errno(ctl, text) == errno.EINVAL, text
+    assert close_errno(ctl, "") == 0
+    assert writes(emu) == []
+    assert emu.job(job["id"])["state"] == "pending"
+
+
+@pytest.mark.parametrize("left", ["deleted", "completed"])
+def test_job_ctl_cancel_of_a_job_that_left(emu, admin, left):
+    """The job was deleted (404) or completed (400) at the service while
+    jobs/ still lists it: cancel fails with ENOENT or EINVAL, and a
+    deleted job leaves jobs/ at once."""
+    job = [j for j in emu.jobs() if j["state"] == "pending"][0]
+    jobs = admin.p("printers", printer_of_id(emu, job["printerId"]), "jobs")
+    assert job["id"] in os.listdir(jobs)
+    admin.expect_warning(r"ctl of job '%s' refused" % job["id"])
+    if left == "deleted":
+        emu.delete_job(job["id"])
+    else:
+        emu.patch_job(job["id"], state="completed")
+    rc = close_errno(os.path.join(jobs, job["id"], "ctl"), "cancel\n")
+    assert rc == (errno.ENOENT if left == "deleted" else errno.EINVAL), \
+        errno.errorcode.get(rc, rc)
+    if left == "deleted":
+        assert job["id"] not in os.listdir(jobs)
+    else:
+        assert emu.job(job["id"])["state"] == "completed"
+
+
 def printer_of_id(emu, pid):
     for p in emu.state(only=["printers"])["printers"]:
         if p["id"] == pid:
