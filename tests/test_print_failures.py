@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import struct
+import sys
 import subprocess
 import threading
 import time
@@ -1517,6 +1518,88 @@ def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
         assert name in docs
     check_exactly_once(emu, mount, share["id"], before, docs,
                        required=ok | spooled)
+
+
+RENAME_AND_REPORT = """
+import os, sys
+try:
+    os.rename(sys.argv[1], sys.argv[2])
+except OSError as exc:
+    print(exc.errno)
+    sys.exit(1)
+"""
+
+
+def test_kill_9_mid_rename_prints_once_with_its_options(start_emulator,
+                                                        upfs_mount, workdir):
+    """rsync's way: each document written under a dot name with its own
+    options (copies=2 to 4) set on it, then renamed into place, all at
+    once, while half the job creates and upload PUTs take 3 s. Killed
+    once three renames
+    returned: a rename that returned 0, and any document whose record was
+    spooled, prints exactly once after the next mount, with its own
+    options. (The document in flight has made its job by then; options
+    read back from a waiting record: test_cups.py's kill -9 test.)"""
+    emu = start_emulator(faults="slow:0.5:3,method=POST,route=/jobs$;"
+                         "slow:0.5:3,method=PUT,route=/uploadSessions/")
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    docs, copies = {}, {}
+    for i in range(16):
+        name = "r-%02d.pdf" % i
+        docs[name] = make_pdf(name, 400 * 1024 + i)
+        fd = os.open(os.path.join(queue, "." + name),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            copies[name] = 2 + i % 3
+            os.setxattr(fd, "user.upfs.options",
+                        b"copies=%d\n" % copies[name])
+            os.write(fd, docs[name])
+        finally:
+            os.close(fd)
+    procs = {name: subprocess.Popen(
+        [sys.executable, "-c", RENAME_AND_REPORT,
+         os.path.join(queue, "." + name), os.path.join(queue, name)],
+        stdout=subprocess.PIPE, text=True) for name in sorted(docs)}
+    # The kernel renames in one folder one at a time, and each rename
+    # hands its document over: kill once a few have returned.
+    util.wait_until(lambda: sum(p.poll() is not None
+                                for p in procs.values()) >= 3,
+                    timeout=60, what="three renames to return")
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    results = {}
+    for name, p in procs.items():
+        out, _ = p.communicate(timeout=util.scaled(30))
+        results[name] = (p.returncode, out.strip())
+    assert util.unmount_path(mount.path)
+    spooled = {r["name"] for r in outbox_records(cache).values()}
+    ok = {n for n, (rc, _) in results.items() if rc == 0}
+    print("at kill -9: %d renames had returned 0, records of %s"
+          % (len(ok), sorted(spooled)))
+    for name, (rc, err) in results.items():
+        if rc != 0:
+            assert err in (str(errno.ENOTCONN), str(errno.ECONNABORTED)), \
+                (name, err)
+    emu.set_faults("")
+
+    mount = upfs_mount(emu, cache_dir=cache)
+    queue = mount.p("shares", SHARE, "queue")
+    util.wait_until(lambda: [n for n in pending_entries(queue)
+                             if not n.startswith(".")] == [],
+                    timeout=30, what="the spooled submissions to finish")
+    check_exactly_once(emu, mount, share["id"], before, docs,
+                       required=ok | spooled)
+    want = {sha256(d): n for n, d in docs.items()}
+    for job in new_jobs(emu, share["id"], before):
+        name = want.get(job["sha256"])
+        if name is None or job["state"] == "canceled":
+            continue
+        got = emu.job(job["id"])["configuration"].get("copies")
+        assert got == copies[name], (name, got)
 
 
 def mount_dropping_creates(start_emulator, upfs_mount, rate, warning,
