@@ -301,6 +301,45 @@ def test_emptying_the_list_removes_everyone(emu, admin):
     assert read(path) == ""
 
 
+def test_truncate_empties_the_list_at_once(emu, admin):
+    """truncate -s 0 (a truncate by path) commits before it returns."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+    util.run(["truncate", "-s", "0", path])
+    assert sorted(changes(emu, sid)) == ["-user " + ALICE, "-user " + BOB]
+    assert read(path) == ""
+
+
+def test_colon_redirect_empties_the_list_after_close(emu, admin):
+    """': > allowed_users' writes nothing: its commit waits for the last
+    close of the file (a shell's 'cat > f' closes a copy of the descriptor
+    before anything is written, which must not clear the list for a
+    moment), so it lands just after the shell's close returns, and a
+    refusal goes to the log and .upfs/status."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+    util.run(["sh", "-c", ": > allowed_users"],
+             cwd=admin.p("shares", SHARE))
+    util.wait_until(lambda: users_of(emu, SHARE) == [], timeout=10,
+                    what="the emptied list to be committed")
+    assert sorted(changes(emu, sid)) == ["-user " + ALICE, "-user " + BOB]
+    assert read(path) == ""
+    # Refused: the list stays, and the mount says why.
+    util.run(["sh", "-c", "echo %s > allowed_users" % BOB],
+             cwd=admin.p("shares", SHARE))
+    emu.reset_writes()
+    admin.expect_warning(r"allowed_users of share .* refused")
+    emu.set_faults("403:1,method=DELETE,route=/allowedUsers/")
+    util.run(["sh", "-c", ": > allowed_users"],
+             cwd=admin.p("shares", SHARE))
+    util.wait_until(lambda: "allowed_users" in
+                    admin.status()["last_error"], timeout=10,
+                    what="the refusal in .upfs/status")
+    emu.set_faults("")
+    assert users_of(emu, SHARE) == [BOB]
+    assert read(path) == BOB + "\n"
+
+
 def test_an_edit_from_a_stale_view_keeps_what_others_changed(emu, admin,
                                                              upfs_mount):
     """Another admin's change since this mount read the list (its cached
