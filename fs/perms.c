@@ -27,6 +27,14 @@
 
 #include "perms.h"
 #include "tree_private.h"
+#include "utf8.h"
+
+/*
+ * Bytes a line may hold: a group's name is up to 256 characters, of up
+ * to four bytes each; a UPN is shorter. A longer line is refused before
+ * the directory is asked.
+ */
+#define PERMS_LINE_MAX 1024
 
 struct perms_list {
 	char **v;
@@ -106,10 +114,15 @@ static int parse_lines(const struct buf *text, struct perms_list *out,
 		       char *why, size_t why_len)
 {
 	const char *p = text->data ? text->data : "", *end = p + text->len;
+	size_t line = 0;
 	int rc = 0;
 
 	if (memchr(p, '\0', text->len)) {
 		snprintf(why, why_len, "the file holds a NUL byte");
+		return -EINVAL;
+	}
+	if (!utf8_valid(p, text->len)) {
+		snprintf(why, why_len, "the file is not UTF-8");
 		return -EINVAL;
 	}
 	while (p < end && rc == 0) {
@@ -117,9 +130,16 @@ static int parse_lines(const struct buf *text, struct perms_list *out,
 		const char *a = p, *b = nl ? nl : end;
 
 		p = nl ? nl + 1 : end;
+		line++;
 		trim_line(&a, &b);
-		if (a < b && *a != '#')
+		if (a < b && *a != '#' && (size_t)(b - a) > PERMS_LINE_MAX) {
+			snprintf(why, why_len, "line %zu is %zu bytes long: no "
+				 "user or group name is longer than %d", line,
+				 (size_t)(b - a), PERMS_LINE_MAX);
+			rc = -EINVAL;
+		} else if (a < b && *a != '#') {
 			rc = list_add(out, a, (size_t)(b - a));
+		}
 	}
 	return rc;
 }
@@ -131,6 +151,18 @@ static void why_graph(char *why, size_t len, const char *what,
 
 	graph_err_format(err, detail, sizeof(detail));
 	snprintf(why, len, "%s: %s", what, detail);
+}
+
+/* why_graph for looking up a line: the line shown clipped, so the
+   service's answer still fits. */
+static void why_lookup(char *why, size_t len, const char *line,
+		       const struct graph_err *err)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "looking up '%.80s%s'", line,
+		 strlen(line) > 80 ? "..." : "");
+	why_graph(why, len, what, err);
 }
 
 /* A user line (UPN or object id) to the user's id. */
@@ -154,7 +186,7 @@ static int resolve_user(struct upfs *u, const char *line, struct perms_list *ids
 		snprintf(why, why_len, "unknown user '%s'", line);
 		rc = -EINVAL;
 	} else if (rc) {
-		why_graph(why, why_len, line, &err);
+		why_lookup(why, why_len, line, &err);
 	} else {
 		const char *id = tree_str(user, "id");
 
@@ -248,7 +280,7 @@ out:
 	if (rc == -ENOENT)
 		rc = -EINVAL;
 	else if (rc && why[0] == '\0')
-		why_graph(why, why_len, line, &err);
+		why_lookup(why, why_len, line, &err);
 	json_decref(found);
 	buf_release(&path);
 	return rc;

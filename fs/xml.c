@@ -4,51 +4,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "xml.h"
 
 #define REPLACEMENT "\xef\xbf\xbd"	/* U+FFFD in UTF-8 */
 #define ELLIPSIS "\xe2\x80\xa6"		/* U+2026 */
-
-/*
- * The code point of the UTF-8 sequence at s and its length in bytes;
- * 0xFFFD and length 1 for a byte that does not start a well-formed
- * sequence (overlong forms, surrogates and values past U+10FFFF included).
- */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len;
-	uint32_t v;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		v = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		v = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		v = s[0] & 0x07;
-	} else {
-		goto bad;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
-			goto bad;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		goto bad;
-	*cp = v;
-	return len;
-bad:
-	*cp = 0xfffd;
-	return 1;
-}
 
 /* True for the characters XML 1.0 allows in a document. */
 static int xml_allowed(uint32_t cp)

@@ -301,6 +301,41 @@ def test_emptying_the_list_removes_everyone(emu, admin):
     assert read(path) == ""
 
 
+@pytest.mark.parametrize("bad,reason", [
+    (b"%s\x00\n", "holds a NUL byte"),
+    (b"%s\n" + b"x" * 5000 + b"@contoso.com\n",
+     "line 2 is 5012 bytes long: no user or group name is longer"),
+    (b"%s extra words\n", "unknown user"),
+    (b"%s\n\xff\xfe\n", "the file is not UTF-8"),
+], ids=["nul", "long-line", "two-words", "not-utf8"])
+def test_a_malformed_line_changes_nothing(emu, admin, bad, reason):
+    """A line no user can have fails the close with EINVAL, with the
+    reason, before anything is sent; the file still reads the list."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    before = read(path)
+    status = refused(admin, emu, SHARE, "allowed_users", re.escape(reason))
+    text = bad % CAROL.encode() if b"%s" in bad else bad
+    assert close_errno(path, text, "wb") == errno.EINVAL
+    assert_no_writes(emu, "a malformed line")
+    assert reason in status()
+    assert read(path) == before
+
+
+def test_a_lookup_the_service_fails_is_not_an_unknown_user(emu, admin):
+    """The directory fails (500) while the line is looked up: a clean EIO
+    naming the line, not EINVAL for an unknown user, and nothing sent."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    before = read(path)
+    status = refused(admin, emu, SHARE, "allowed_users",
+                     re.escape("looking up '%s': HTTP 500" % CAROL))
+    emu.set_faults("500:1,method=GET,route=/users/,times=5")
+    assert close_errno(path, CAROL + "\n") == errno.EIO
+    emu.set_faults("")
+    assert_no_writes(emu, "a failed look-up")
+    assert "looking up" in status()
+    assert read(path) == before
+
+
 def test_truncate_empties_the_list_at_once(emu, admin):
     """truncate -s 0 (a truncate by path) commits before it returns."""
     path = admin.p("shares", SHARE, "allowed_users")

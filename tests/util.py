@@ -771,8 +771,9 @@ def check_change_under_fault(emu, mount, spec, what, call, held, shown):
 
 def close_errno(path, text, mode="w"):
     """Python open(mode)/write/close: the errno of the call that failed,
-    which must be close() (a commit happens there), or 0."""
-    fh = open(path, mode, encoding="utf-8")
+    which must be close() (a commit happens there), or 0. Bytes are
+    written as they are ("wb")."""
+    fh = open(path, mode, encoding=None if "b" in mode else "utf-8")
     fh.write(text)
     try:
         fh.close()
