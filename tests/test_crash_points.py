@@ -173,3 +173,48 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     path = again.p("shares", share, file)
     assert util.read_text(path).splitlines() == old
     assert stale_readers(cache) == []
+
+
+def test_kill_9_after_the_service_took_the_whole_list(start_emulator,
+                                                      upfs_mount):
+    """All five $ref calls took effect, but the last one's reply was a
+    500 (the emulator's done500), so upfs reads the list back to see what
+    the service holds, and is killed while that read hangs: the journal
+    is left. The next mount finds the new list whole at the service and
+    keeps it (restoring the old one would undo a change that was made);
+    the file reads it, and the journal is gone."""
+    share, old, new, list_of = PERM_EDITS["allowed_users"]
+    emu = start_emulator()
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    path = mount.p("shares", share, "allowed_users")
+    assert util.read_text(path).splitlines() == old
+    emu.reset_writes()
+    # The first GET of the list is the commit's own, before any $ref.
+    emu.set_faults("done500:1,route=/$ref$,after=4,times=1;"
+                   "slow:1:60,method=GET,route=/allowedUsers$,after=1,"
+                   "times=1")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import sys\n"
+         "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
+         path, "".join(u + "\n" for u in new)],
+        stderr=subprocess.PIPE, text=True)
+    util.wait_until(lambda: len(emu.writes()) >= 5 and
+                    list_of(emu, share) == new, timeout=30, interval=0.01,
+                    what="the five $ref calls")
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/shares/{id}/allowedUsers", 0) >= 2, timeout=30,
+        interval=0.01, what="the read-back of the list")
+    assert journal_keys(cache) != [], "no journal while the commit settles"
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert writer.wait(util.scaled(30)) != 0
+    assert util.unmount_path(mount.path)
+    emu.set_faults("")
+
+    again = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: journal_keys(cache) == [], timeout=30,
+                    what="the journal settled")
+    assert list_of(emu, share) == new
+    assert util.read_text(again.p("shares", share,
+                                  "allowed_users")).splitlines() == new
