@@ -345,6 +345,34 @@ def fill(path):
             assert exc.errno == errno.ENOSPC, exc
 
 
+def test_a_permission_edit_on_a_full_disk_sends_nothing(small_tmpfs,
+                                                        emulator,
+                                                        upfs_mount):
+    """allowed_users is journaled in the cache before its first $ref (so a
+    kill -9 part-way can be settled): with the cache's disk full, the edit
+    fails with ENOSPC before anything is sent, and the list stays."""
+    mount = upfs_mount(emulator, cache_dir=small_tmpfs)
+    # Full before the cache grows: what it then keeps fits in the pages
+    # it has (or is not kept), and the journal needs new ones.
+    fill(os.path.join(small_tmpfs, "filler"))
+    mount.expect_warning(r"No space left|cache")
+    share = "Reception"
+    path = mount.p("shares", share, "allowed_users")
+    before = util.read_text(path)
+    assert before.splitlines() == ["alice@contoso.com", "bob@contoso.com"]
+    emulator.reset_writes()
+    mount.expect_warning(r"allowed_users of share .* refused: cannot "
+                         r"journal the change")
+    rc = util.close_errno(path, before + "carol@contoso.com\n")
+    assert rc == errno.ENOSPC, errno.errorcode.get(rc, rc)
+    assert emulator.writes() == []
+    assert "cannot journal" in mount.status()["last_error"]
+    os.unlink(os.path.join(small_tmpfs, "filler"))
+    assert util.close_errno(path, before + "carol@contoso.com\n") == 0
+    assert util.read_text(path).splitlines() == [
+        "alice@contoso.com", "bob@contoso.com", "carol@contoso.com"]
+
+
 def test_a_spool_short_of_room_keeps_no_file(small_tmpfs, emulator,
                                              upfs_mount, workdir):
     """A printed document's spool file is kept for the next one only while
