@@ -480,6 +480,21 @@ def test_mv_renames_a_printer(emu, admin):
     assert SPARE not in os.listdir(admin.p("printers"))
 
 
+def test_mv_onto_a_listed_printer_is_eexist(emu, admin):
+    """rename(2) onto another printer's folder would replace it: EEXIST,
+    nothing sent, both printers as they were. (A name the service lets
+    printers share is taken: both show with their ids.)"""
+    admin.expect_warning(r"renaming the printer refused: File exists")
+    before = sorted(os.listdir(admin.p("printers")))
+    assert FLOOR3 in before
+    util.expect_errno(lambda: os.rename(admin.p("printers", SPARE),
+                                        admin.p("printers", FLOOR3)),
+                      errno.EEXIST)
+    assert writes(emu) == []
+    assert sorted(os.listdir(admin.p("printers"))) == before
+    assert printer_of(emu, SPARE)["displayName"] == SPARE
+
+
 # --- status ------------------------------------------------------------------
 
 def test_status_follows_the_service(emu, admin):
