@@ -581,6 +581,18 @@ def test_cancel_through_ctl(emu, admin):
     assert emu.job(job["id"])["state"] == "canceled"
 
 
+@pytest.mark.parametrize("op", ["rename-printer", "rename-connector",
+                                "unregister", "cancel-ctl", "restore-ctl",
+                                "location", "settings"])
+def test_an_admin_request_the_service_refuses_is_eacces(emu, admin, op):
+    """A 403 (the role lost meanwhile): EACCES, nothing changed, and the
+    reason in .upfs/status."""
+    admin.expect_warning(r".")
+    route, call, held, shown = admin_op(op, emu, admin)
+    util.check_refusal(emu, admin, "403:1,%s" % route, op, call, held,
+                       shown, errno.EACCES)
+
+
 def test_job_ctl_refusals(emu, admin):
     """A job's ctl takes one command: anything else is EINVAL with nothing
     sent; an empty write sends nothing and fails nothing."""

@@ -248,6 +248,17 @@ def test_a_pull_request_meets_a_fault(emu, admin, op, fault):
                     if d["displayName"] == "Kiosk"]) <= 1
 
 
+@pytest.mark.parametrize("op", ["definition-create", "definition-delete",
+                                "trigger-create", "trigger-delete"])
+def test_a_pull_request_the_service_refuses_is_eacces(emu, admin, op):
+    """A 403 (the signed-in user lost the role meanwhile, say): EACCES,
+    nothing changed, and the reason in .upfs/status."""
+    admin.expect_warning(r".")
+    route, call, held, shown = pull_op(op, emu, admin)
+    util.check_refusal(emu, admin, "403:1,%s" % route, op, call, held,
+                       shown, errno.EACCES)
+
+
 @pytest.mark.parametrize("where", ["definition", "job"])
 @util.with_one_request_faults
 def test_a_task_status_write_meets_a_fault(emu, admin, alice, workdir,

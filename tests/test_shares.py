@@ -1235,6 +1235,16 @@ SHARE_OPS = ["create", "rename", "swap", "delete", "allow_all_users"]
 
 
 @pytest.mark.parametrize("op", SHARE_OPS)
+def test_a_share_request_the_service_refuses_is_eacces(emu, admin, op):
+    """A 403 (the role lost meanwhile): EACCES, nothing changed, and the
+    reason in .upfs/status."""
+    admin.expect_warning(r".")
+    route, call, held, shown = share_op(op, emu, admin)
+    util.check_refusal(emu, admin, "403:1,%s" % route, op, call, held,
+                       shown, errno.EACCES)
+
+
+@pytest.mark.parametrize("op", SHARE_OPS)
 @util.with_one_request_faults
 def test_a_share_request_meets_a_fault(emu, admin, op, fault):
     admin.expect_warning(r".")

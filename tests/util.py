@@ -769,6 +769,22 @@ def check_change_under_fault(emu, mount, spec, what, call, held, shown):
     return rc
 
 
+def check_refusal(emu, mount, spec, what, call, held, shown, want):
+    """A change of one request that the service refuses (spec, a 403 or a
+    404): call() fails with errno `want`, the service holds nothing of
+    it, .upfs/status says why, and shown(False) becomes true."""
+    assert not held(), "%s: the service holds the change already" % what
+    emu.set_faults(spec)
+    rc = call()
+    emu.set_faults("")
+    assert rc == want, "%s: %s, not %s" % (
+        what, errno.errorcode.get(rc, rc), errno.errorcode[want])
+    assert not held(), "%s was refused but the service holds it" % what
+    assert mount.status()["last_error"] not in ("", "none")
+    wait_until(lambda: shown(False), timeout=10,
+               what="the mount to show what the service holds")
+
+
 def close_errno(path, text, mode="w"):
     """Python open(mode)/write/close: the errno of the call that failed,
     which must be close() (a commit happens there), or 0. Bytes are
