@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "names.h"
+#include "utf8.h"
 
 /* U+FF0F FULLWIDTH SOLIDUS and U+FF0E FULLWIDTH FULL STOP, in UTF-8. */
 static const char fullwidth_solidus[] = "\xef\xbc\x8f";
@@ -29,16 +30,6 @@ static int encode_byte(struct buf *out, unsigned char c)
 		return buf_append(out, pic, sizeof(pic));
 	}
 	return buf_append(out, &c, 1);
-}
-
-/* The largest length <= max that does not split a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
 }
 
 /*

@@ -29,13 +29,6 @@
 #include "tree_private.h"
 #include "utf8.h"
 
-/*
- * Bytes a line may hold: a group's name is up to 256 characters, of up
- * to four bytes each; a UPN is shorter. A longer line is refused before
- * the directory is asked.
- */
-#define PERMS_LINE_MAX 1024
-
 struct perms_list {
 	char **v;
 	size_t n, alloc;
@@ -125,6 +118,9 @@ static int parse_lines(const struct buf *text, struct perms_list *out,
 		snprintf(why, why_len, "the file is not UTF-8");
 		return -EINVAL;
 	}
+	/* Notepad's byte order mark is no part of the first name. */
+	if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
 	while (p < end && rc == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *a = p, *b = nl ? nl : end;
@@ -153,15 +149,36 @@ static void why_graph(char *why, size_t len, const char *what,
 	snprintf(why, len, "%s: %s", what, detail);
 }
 
-/* why_graph for looking up a line: the line shown clipped, so the
-   service's answer still fits. */
+/* Bytes of a line a message quotes: what follows the quote must fit. */
+#define PERMS_SHOWN 80
+
+/* How much of line a message quotes ("%.*s"), ending between characters;
+   *more is "..." where that is not all of it. */
+static int shown(const char *line, const char **more)
+{
+	size_t len = strlen(line), cut = utf8_cut(line, len, PERMS_SHOWN);
+
+	*more = cut < len ? "..." : "";
+	return (int)cut;
+}
+
+static void why_unknown_group(char *why, size_t len, const char *line)
+{
+	const char *more;
+	int n = shown(line, &more);
+
+	snprintf(why, len, "unknown group '%.*s%s'", n, line, more);
+}
+
+/* why_graph for looking up a line, quoted as shown() does. */
 static void why_lookup(char *why, size_t len, const char *line,
 		       const struct graph_err *err)
 {
+	const char *more;
+	int n = shown(line, &more);
 	char what[128];
 
-	snprintf(what, sizeof(what), "looking up '%.80s%s'", line,
-		 strlen(line) > 80 ? "..." : "");
+	snprintf(what, sizeof(what), "looking up '%.*s%s'", n, line, more);
 	why_graph(why, len, what, err);
 }
 
@@ -183,7 +200,10 @@ static int resolve_user(struct upfs *u, const char *line, struct perms_list *ids
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &user, &err);
 	if (rc == -ENOENT || rc == -EINVAL) {
-		snprintf(why, why_len, "unknown user '%s'", line);
+		const char *more;
+		int n = shown(line, &more);
+
+		snprintf(why, why_len, "unknown user '%.*s%s'", n, line, more);
 		rc = -EINVAL;
 	} else if (rc) {
 		why_lookup(why, why_len, line, &err);
@@ -251,7 +271,7 @@ static int resolve_group(struct upfs *u, const char *line,
 			rc = list_add(ids, tree_str(found, "id"),
 				      strlen(tree_str(found, "id")));
 		else if (rc == -ENOENT)
-			snprintf(why, why_len, "unknown group '%s'", line);
+			why_unknown_group(why, why_len, line);
 		goto out;
 	}
 	rc = group_filter_path(&path, line);
@@ -262,11 +282,14 @@ static int resolve_group(struct upfs *u, const char *line,
 
 		rc = list_add(ids, id, strlen(id));
 	} else if (rc == 0 && json_array_size(found) == 0) {
-		snprintf(why, why_len, "unknown group '%s'", line);
+		why_unknown_group(why, why_len, line);
 		rc = -ENOENT;
 	} else if (rc == 0) {
-		int n = snprintf(why, why_len, "ambiguous group name '%s': "
-				 "write one of the ids", line);
+		const char *more;
+		int w = shown(line, &more);
+		int n = snprintf(why, why_len, "ambiguous group name "
+				 "'%.*s%s': write one of the ids", w, line,
+				 more);
 		size_t i;
 		json_t *g;
 
@@ -719,8 +742,11 @@ static int mark_dropped(struct upfs *u, const char *kind, const char *line,
 	for (size_t i = 0; by_id == 0 && i < have->n; i++)
 		by_name += line_names(line, names->v[i]);
 	if (by_name > 1) {
-		snprintf(why, why_len, "'%s' names %zu entries: remove the "
-			 "one you mean by its id", line, by_name);
+		const char *more;
+		int n = shown(line, &more);
+
+		snprintf(why, why_len, "'%.*s%s' names %zu entries: remove "
+			 "the one you mean by its id", n, line, more, by_name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; by_name == 1 && i < have->n; i++)

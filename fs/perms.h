@@ -38,11 +38,20 @@ void perms_recover(struct upfs *u);
 bool perms_line_safe(const char *s);
 
 /*
+ * Bytes a line may hold: a group's name is up to 256 characters, of up
+ * to four bytes each; a UPN is shorter. A longer line is refused before
+ * the directory is asked.
+ */
+#define PERMS_LINE_MAX 1024
+
+/*
  * The lines perms_commit() would resolve, without resolving them: fn is
  * called with each non-blank, non-comment line of text, trimmed, each
- * distinct line once, in order, until it returns non-zero. 0, fn's
- * answer, -EINVAL (a NUL byte in text: fn is not called) or -ENOMEM. For
- * the tests and the fuzzer (tests/fuzz).
+ * distinct line once, in order, until it returns non-zero. A UTF-8 byte
+ * order mark at the start is skipped. 0, fn's answer, -EINVAL (a NUL
+ * byte, bytes that are not UTF-8, or a line over PERMS_LINE_MAX bytes
+ * in text: fn is not called) or -ENOMEM. For the tests and the fuzzer
+ * (tests/fuzz).
  */
 int perms_lines(const struct buf *text,
 		int (*fn)(void *arg, const char *line), void *arg);

@@ -20,4 +20,7 @@ size_t utf8_next(const unsigned char *s, uint32_t *cp);
 /* Whether s[0..len) is well-formed UTF-8 (NUL bytes included). */
 bool utf8_valid(const char *s, size_t len);
 
+/* The largest length <= max of s[0..len) that ends between characters. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+
 #endif

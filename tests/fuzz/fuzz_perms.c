@@ -5,12 +5,15 @@
  * and is left to the mounted tests.
  *
  * Properties (perms.h): each line handed on is non-empty, trimmed of
- * blanks and '\r', not a '#' comment, one line, and given once; a text
- * holding a NUL byte is refused whole (-EINVAL, no line handed on).
+ * blanks and '\r', not a '#' comment, one line of at most PERMS_LINE_MAX
+ * bytes, and given once; a text holding a NUL byte or bytes that are not
+ * UTF-8 is refused whole (-EINVAL, no line handed on), and so is one only
+ * when it holds one of those or a line over PERMS_LINE_MAX bytes.
  */
 #include <errno.h>
 
 #include "perms.h"
+#include "utf8.h"
 #include "fuzz.h"
 
 #define MAX_SEEN 4096
@@ -31,6 +34,7 @@ static int take_line(void *arg, const char *line)
 	FUZZ_CHECK(line[len - 1] != ' ' && line[len - 1] != '\t' &&
 		   line[len - 1] != '\r');
 	FUZZ_CHECK(strchr(line, '\n') == NULL);
+	FUZZ_CHECK(len <= PERMS_LINE_MAX);
 	for (size_t i = 0; i < s->n; i++)
 		FUZZ_CHECK(strcmp(s->lines[i], line) != 0);
 	if (s->n < MAX_SEEN) {
@@ -40,6 +44,20 @@ static int take_line(void *arg, const char *line)
 	}
 	/* Stopping early is passed back, as a resolving failure would be. */
 	return ++s->calls == 1000 ? -EINVAL : 0;
+}
+
+/* The longest line of data, in bytes, untrimmed. */
+static size_t longest_line(const uint8_t *data, size_t size)
+{
+	size_t longest = 0, start = 0;
+
+	for (size_t i = 0; i <= size; i++)
+		if (i == size || data[i] == '\n') {
+			if (i - start > longest)
+				longest = i - start;
+			start = i + 1;
+		}
+	return longest;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,8 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&text, 0);
 	FUZZ_CHECK(buf_append(&text, data, size) == 0);
 	rc = perms_lines(&text, take_line, s);
-	if (size > 0 && memchr(data, '\0', size))
+	if ((size > 0 && memchr(data, '\0', size)) ||
+	    !utf8_valid((const char *)data, size))
 		FUZZ_CHECK(rc == -EINVAL && s->calls == 0);
+	else if (rc == -EINVAL && s->calls == 0)
+		FUZZ_CHECK(longest_line(data, size) > PERMS_LINE_MAX);
 	else
 		FUZZ_CHECK(rc == 0 || (rc == -EINVAL && s->calls == 1000));
 	for (size_t i = 0; i < s->n; i++)
