@@ -321,6 +321,38 @@ def test_a_malformed_line_changes_nothing(emu, admin, bad, reason):
     assert read(path) == before
 
 
+def test_line_length_limit_and_quoting(emu, admin):
+    """A line of 1,024 bytes is looked up (no user has it); one of 1,025
+    is refused unread. A long unknown name is quoted clipped between
+    characters, so .upfs/status stays UTF-8."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    before = read(path)
+    admin.expect_warning(r"allowed_users of share .* refused")
+    name = "\u00e9" * 506 + "@contoso.com"          # 1,024 bytes
+    assert len(name.encode()) == 1024
+    emu.reset_requests()
+    assert close_errno(path, before + name + "\n", "w") == errno.EINVAL
+    last = admin.status()["last_error"]
+    assert "unknown user '" + "\u00e9" * 40 + "...'" in last, last
+    assert emu.requests()["routes"].get("GET /users/{id}", 0) == 1
+    emu.reset_requests()
+    assert close_errno(path, before + name + "x\n", "w") == errno.EINVAL
+    assert "is 1025 bytes long" in admin.status()["last_error"]
+    assert emu.requests()["routes"].get("GET /users/{id}", 0) == 0
+    assert_no_writes(emu, "refused lines")
+    assert read(path) == before
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_name(emu, admin):
+    """Notepad saves UTF-8 with a byte order mark first."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    sid = share_of(emu, SHARE)["id"]
+    text = "\ufeff" + read(path) + CAROL + "\n"
+    assert close_errno(path, text, "w") == 0
+    assert changes(emu, sid) == ["+user " + CAROL]
+    assert read(path) == "%s\n%s\n%s\n" % (ALICE, BOB, CAROL)
+
+
 def test_a_lookup_the_service_fails_is_not_an_unknown_user(emu, admin):
     """The directory fails (500) while the line is looked up: a clean EIO
     naming the line, not EINVAL for an unknown user, and nothing sent."""
@@ -336,12 +368,30 @@ def test_a_lookup_the_service_fails_is_not_an_unknown_user(emu, admin):
     assert read(path) == before
 
 
-def test_truncate_empties_the_list_at_once(emu, admin):
-    """truncate -s 0 (a truncate by path) commits before it returns."""
+def test_truncate_empties_the_list_before_it_returns(emu, admin):
+    """truncate -s 0 (an ftruncate of an open file) is committed at its
+    close, so a refusal fails the command; os.truncate (by path) commits
+    at once."""
     path = admin.p("shares", SHARE, "allowed_users")
     sid = share_of(emu, SHARE)["id"]
+    admin.expect_warning(r"allowed_users of share .* refused")
+    emu.set_faults("403:1,method=DELETE,route=/allowedUsers/")
+    refused = subprocess.run(["truncate", "-s", "0", path],
+                             capture_output=True, text=True)
+    emu.set_faults("")
+    assert refused.returncode != 0
+    assert "Permission denied" in refused.stderr, refused.stderr
+    assert users_of(emu, SHARE) == [ALICE, BOB]
+    assert read(path) == "%s\n%s\n" % (ALICE, BOB)
+    emu.reset_writes()
     util.run(["truncate", "-s", "0", path])
     assert sorted(changes(emu, sid)) == ["-user " + ALICE, "-user " + BOB]
+    assert read(path) == ""
+    util.run(["sh", "-c", "echo %s > allowed_users" % CAROL],
+             cwd=admin.p("shares", SHARE))
+    emu.reset_writes()
+    os.truncate(path, 0)
+    assert changes(emu, sid) == ["-user " + CAROL]
     assert read(path) == ""
 
 
