@@ -250,7 +250,10 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 	buf_init(&base, 0);
 	if ((to_set & FUSE_SET_ATTR_SIZE) && f && f->editing) {
 		rc = editfile_truncate(&f->content, attr->st_size);
-		f->edited = true;
+		/* Asked for, as O_TRUNC alone is not (a shell's 'cat > f'
+		   closes a copy of it before writing): close() commits it
+		   ('truncate -s 0 allowed_users'). */
+		f->edited = f->written = true;
 		/* Emptied to be written anew (vim's save), as with O_TRUNC;
 		   without memory for it, the base stays the text at open. */
 		if (rc == 0 && attr->st_size == 0 && f->has_base)
