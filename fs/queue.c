@@ -328,32 +328,42 @@ static int queue_discard(struct upfs *u, struct submission *s)
 	return 0;
 }
 
-/* The job's state at the service ("" when it cannot say), into state. */
-static void job_state_now(struct upfs *u, const char *share_id,
-			  const char *job_id, char *state, size_t len)
+/*
+ * The job's state at the service into state ("" when it cannot say):
+ * 0, or -ENOENT when the service has no such job (any longer).
+ */
+static int job_state_now(struct upfs *u, const char *share_id,
+			 const char *job_id, char *state, size_t len)
 {
 	struct graph_err err = { 0 };
 	json_t *job = NULL;
 	struct buf path;
+	int rc;
 
 	state[0] = '\0';
 	buf_init(&path, 4096);
-	if (tree_key(&path, TREE_SHARES, share_id, "/jobs/") == 0 &&
-	    graph_escape_segment(&path, job_id) == 0 &&
-	    graph_get(u->graph, path.data, &job, &err) == 0)
+	rc = tree_key(&path, TREE_SHARES, share_id, "/jobs/");
+	if (rc == 0)
+		rc = graph_escape_segment(&path, job_id);
+	if (rc == 0)
+		rc = graph_get(u->graph, path.data, &job, &err);
+	if (rc == 0)
 		snprintf(state, len, "%s", tree_str(json_object_get(job,
 						     "status"), "state"));
 	json_decref(job);
 	buf_release(&path);
+	return rc == -ENOENT ? -ENOENT : 0;
 }
 
 /*
  * POSTs path, a job's /cancel. A job left paused and half made is what a
  * cancel is for, so a failure that may pass (a reset connection, a 5xx
- * past the client's own retries) is tried again. A cancel sent twice (a
- * lost reply, libcurl's own re-send) is refused the second time: the
- * job's state says it worked. A job that completed or was aborted before
- * the cancel came has left the queue: -ENOENT, as for one deleted (404).
+ * past the client's own retries) is tried again. A refused cancel (the
+ * reference does not say with what: 400 or 409) is explained by the
+ * job's state: one sent twice (a lost reply, libcurl's own re-send) is
+ * refused the second time and the job is canceled: 0; a job that
+ * completed or was aborted before the cancel came, or is gone, has left
+ * the queue: -ENOENT, as for one deleted (404).
  */
 static int send_cancel(struct upfs *u, const char *share_id,
 		       const char *job_id, const char *path,
@@ -367,9 +377,11 @@ static int send_cancel(struct upfs *u, const char *share_id,
 			usleep(QUEUE_CANCEL_PAUSE_US * attempt);
 		*err = (struct graph_err){ 0 };
 		rc = graph_request(u->graph, "POST", path, NULL, NULL, err);
-		if (rc == -EINVAL) {
-			job_state_now(u, share_id, job_id, state,
-				      sizeof(state));
+		if ((rc == -EINVAL || rc == -EBUSY) &&
+		    job_state_now(u, share_id, job_id, state,
+				  sizeof(state)) == -ENOENT)
+			rc = -ENOENT;
+		else if (rc == -EINVAL || rc == -EBUSY) {
 			if (strcmp(state, "canceled") == 0)
 				rc = 0;
 			else if (strcmp(state, "completed") == 0 ||
@@ -408,9 +420,8 @@ int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id)
 		rc = graph_escape_segment(&path, job_id);
 	if (rc == 0)
 		rc = buf_append_str(&path, "/cancel");
-	if (rc == 0)
-		rc = send_cancel(u, share_id, job_id, path.data, &err);
-	if (rc == -ENOENT)
+	if (rc == 0 &&
+	    (rc = send_cancel(u, share_id, job_id, path.data, &err)) == -ENOENT)
 		upfs_log(u, UPFS_LOG_INFO, "job %s had left the queue (done or "
 			 "deleted) before its cancel: nothing to cancel",
 			 job_id);

@@ -623,6 +623,33 @@ def test_rm_of_a_job_that_left_the_queue(start_emulator, upfs_mount,
         assert emu.job(job["id"])["state"] == left
 
 
+@pytest.mark.parametrize("left", [True, False], ids=["completed", "live"])
+def test_rm_whose_cancel_is_refused_with_409(start_emulator, upfs_mount,
+                                            workdir, left):
+    """The reference does not say how a cancel the job's state refuses is
+    answered: a 409 is read as a 400 is. A job that completed meanwhile
+    has left the queue (ENOENT); one still printing keeps its name, and
+    rm fails cleanly (EBUSY, the reason in .upfs/status)."""
+    emu, mount, queue, job = printing_job(start_emulator, upfs_mount,
+                                          workdir)
+    if left:
+        emu.patch_job(job["id"], state="completed")
+    else:
+        mount.expect_warning(r"cancel job.*HTTP 409")
+    emu.set_faults("409:1,method=POST,route=/cancel$")
+    rc = util.call_errno(lambda: os.unlink(os.path.join(queue, "x.pdf")))
+    emu.set_faults("")
+    assert rc == (errno.ENOENT if left else errno.EBUSY), \
+        errno.errorcode.get(rc, rc)
+    assert emu.job(job["id"])["state"] == ("completed" if left
+                                           else "processing")
+    if left:
+        assert "x.pdf" not in os.listdir(queue)
+    else:
+        assert "x.pdf" in os.listdir(queue)
+        assert "HTTP 409" in mount.status()["last_error"]
+
+
 def test_a_share_that_names_no_printer(start_emulator, upfs_mount, workdir):
     """An account that may not read printers (no Printer.Read.All) is not
     shown a share's printer. Its queue/ still prints, lists, stats and

@@ -27,6 +27,8 @@ Kinds:
               this form (nothing done)
   404:0.1     404 itemNotFound: as a service without the resource answers
               (nothing done)
+  409:0.1     409 conflict: a request the resource's state does not allow
+              (nothing done)
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
@@ -122,6 +124,8 @@ STATUS = {
     "400": ("invalidRequest", "The request is not supported (emulated)."),
     "403": ("accessDenied", "Access denied (emulated)."),
     "404": ("itemNotFound", "The resource was not found (emulated)."),
+    "409": ("conflict", "The request conflicts with the state of the "
+            "resource (emulated)."),
     "429": ("activityLimitReached", "The request has been throttled. "
             "Retry after the number of seconds in the Retry-After header."),
     "500": ("generalException", "An unexpected error occurred (emulated)."),
