@@ -191,8 +191,10 @@ static json_t *defaults_now(struct graph *g, const char *printer_path)
 
 /*
  * restoreFactoryDefaults answers 204 with nothing to read back, and the
- * factory defaults are the service's secret: when its reply is lost,
- * only defaults that changed since just before say it was done.
+ * factory defaults are the service's secret. Restoring twice restores
+ * once, so a lost reply is answered by sending it again; lost again,
+ * only defaults that changed since just before say it was done (a
+ * printer at its factory defaults already cannot tell).
  */
 static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 		       char *why, size_t why_len)
@@ -217,6 +219,11 @@ static int printer_ctl(struct upfs *u, const char *printer, const char *cmd,
 		goto out;
 	before = defaults_now(u->graph, path.data);
 	rc = graph_request(u->graph, "POST", post.data, NULL, NULL, &err);
+	if (rc && graph_err_unsettled(&err)) {
+		err = (struct graph_err){ 0 };
+		rc = graph_request(u->graph, "POST", post.data, NULL, NULL,
+				   &err);
+	}
 	if (rc && graph_err_unsettled(&err) && before &&
 	    (after = defaults_now(u->graph, path.data)) != NULL &&
 	    !json_equal(before, after)) {

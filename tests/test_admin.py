@@ -445,6 +445,27 @@ def test_restore_defaults(emu, admin):
                                   "defaults.json")) == factory
 
 
+def test_restore_defaults_at_factory_defaults_with_a_lost_reply(emu,
+                                                                admin):
+    """The printer has its factory defaults already, and the reply of the
+    restore is lost after the work: nothing shows it was done, so it is
+    sent again (restoring twice restores once), and that answers."""
+    pid = printer_of(emu, FLOOR3)["id"]
+    factory = emu.call("GET", "/_emulator/printers/" + pid)[1][
+        "factoryDefaults"]
+    assert printer_of(emu, FLOOR3)["defaults"] == factory
+    admin.expect_warning(r".")
+    emu.set_faults("drop:1,method=POST,route=/restoreFactoryDefaults$,"
+                   "times=1")
+    assert close_errno(admin.p("printers", FLOOR3, "ctl"),
+                       "restore-defaults\n") == 0
+    emu.set_faults("")
+    assert [w for w in writes(emu) if w[0] == "POST"] == [
+        ("POST", "/print/printers/%s/restoreFactoryDefaults" % pid,
+         None)] * 2
+    assert printer_of(emu, FLOOR3)["defaults"] == factory
+
+
 def test_ctl_refuses_unknown_command(emu, admin):
     path = admin.p("printers", FLOOR3, "ctl")
     refusal(admin, "ctl of printer", "ctl", "takes restore-defaults")
