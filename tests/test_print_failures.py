@@ -373,6 +373,45 @@ def test_a_permission_edit_on_a_full_disk_sends_nothing(small_tmpfs,
         "alice@contoso.com", "bob@contoso.com", "carol@contoso.com"]
 
 
+def test_share_options_on_a_full_disk_keep_the_old(small_tmpfs, emulator,
+                                                   upfs_mount):
+    """shares/<s>/options live in the cache: with its disk full, a new
+    text (one the cache's pages cannot hold) fails with ENOSPC, and the
+    options in force stay."""
+    mount = upfs_mount(emulator, cache_dir=small_tmpfs)
+    path = mount.p("shares", SHARE, "options")
+    assert util.close_errno(path, "copies=2\n") == 0
+    fill(os.path.join(small_tmpfs, "filler"))
+    mount.expect_warning(r"options of share .* refused|No space left")
+    rc = util.close_errno(path, "copies=3\n" + "# room\n" * 400)
+    assert rc == errno.ENOSPC, errno.errorcode.get(rc, rc)
+    assert util.read_text(path) == "copies=2\n"
+    assert "options" in mount.status()["last_error"]
+    os.unlink(os.path.join(small_tmpfs, "filler"))
+    assert util.close_errno(path, "copies=4\n") == 0
+    assert util.read_text(path) == "copies=4\n"
+
+
+def test_share_options_checked_while_the_share_cannot_be_read(
+        start_emulator, upfs_mount):
+    """The options are checked against the share's printer: on a cold
+    cache with the share's GET failing (500), close() fails cleanly (EIO)
+    and the options stay as they were (none)."""
+    emu = start_emulator()
+    mount = upfs_mount(emu)
+    share = emu.share_by_name(SHARE)
+    path = mount.p("shares", SHARE, "options")
+    assert util.read_text(path) == ""
+    mount.expect_warning(r"HTTP 500|options of share .* refused")
+    emu.set_faults("500:1,method=GET,route=/print/shares/%s$,times=50"
+                   % share["id"])
+    rc = util.close_errno(path, "copies=2\n")
+    emu.set_faults("")
+    assert rc == errno.EIO, errno.errorcode.get(rc, rc)
+    assert util.read_text(path) == ""
+    assert "options" in mount.status()["last_error"]
+
+
 def test_a_spool_short_of_room_keeps_no_file(small_tmpfs, emulator,
                                              upfs_mount, workdir):
     """A printed document's spool file is kept for the next one only while
