@@ -259,6 +259,23 @@ def test_a_pull_request_the_service_refuses_is_eacces(emu, admin, op):
                        shown, errno.EACCES)
 
 
+@util.with_one_request_faults
+def test_an_abort_meets_a_fault(emu, admin, alice, workdir, fault):
+    """A held job aborted through its ctl (the app identity's call): sent
+    again after it was carried out, it would be refused (the job is
+    final), so close() returns 0 exactly when the job is aborted."""
+    admin.expect_warning(r".")
+    t = held_task(emu, admin, alice, workdir, "abort.pdf")
+    folder = admin.p("printers", VIRTUAL, "jobs", t["jobId"])
+    util.check_change_under_fault(
+        emu, admin, "%s,method=POST,route=/abort$,times=2" % fault, "abort",
+        lambda: util.close_errno(os.path.join(folder, "ctl"),
+                                 "abort no badge\n"),
+        lambda: emu.job(t["jobId"])["state"] == "aborted",
+        lambda done: util.read_text(os.path.join(folder, "status"))
+        .startswith("aborted") == done)
+
+
 @pytest.mark.parametrize("where", ["definition", "job"])
 @util.with_one_request_faults
 def test_a_task_status_write_meets_a_fault(emu, admin, alice, workdir,
