@@ -1378,3 +1378,98 @@ def test_a_token_that_may_not_read_printers_gets_shares_without_one(emu,
                    403, "scopes", codes=["UnknownError"])
     assert admin.ok("GET", "/print/shares/%s/printer" % share["id"])["id"] \
         == share["printer"]["id"]
+
+
+# --- scopes (reference §3.0) -------------------------------------------------
+
+def scoped(emu, scp):
+    status, out = emu.call("POST", "/_emulator/token",
+                           {"upn": ADMIN, "scp": scp})
+    assert status == 200, out
+    return Client(emu, out["access_token"])
+
+
+@pytest.mark.parametrize("call,lacking,enough", [
+    (("GET", "/print/printers"), "PrinterShare.ReadWrite.All",
+     "Printer.Read.All"),
+    (("DELETE", "/print/printers/{printer}"), "Printer.ReadWrite.All",
+     "Printer.FullControl.All"),
+    (("PATCH", "/print/connectors/{connector}", {"displayName": "C2"}),
+     "PrintConnector.Read.All", "PrintConnector.ReadWrite.All"),
+    (("GET", "/print/connectors"), "Printer.ReadWrite.All",
+     "PrintConnector.Read.All"),
+    (("GET", "/print/shares"), "PrintJob.ReadWrite.All",
+     "PrinterShare.ReadBasic.All"),
+    (("POST", "/print/shares/{share}/allowedUsers/$ref",
+      {"@odata.id": "https://graph.microsoft.com/v1.0/users/{carol}"}),
+     "PrinterShare.Read.All", "PrinterShare.ReadWrite.All"),
+    (("GET", "/print/shares/{share}/jobs"), "PrinterShare.ReadWrite.All",
+     "PrintJob.ReadBasic"),
+    (("POST", "/print/shares/{share}/jobs",
+      {"configuration": {}, "documents": [{"displayName": "s.pdf"}]}),
+     "PrintJob.Read.All", "PrintJob.Create"),
+    (("GET", "/print/settings"), "Printer.FullControl.All",
+     "PrintSettings.Read.All"),
+    (("PATCH", "/print/settings", {"documentConversionEnabled": False}),
+     "PrintSettings.Read.All", "PrintSettings.ReadWrite.All"),
+], ids=["list-printers", "unregister", "rename-connector", "connectors",
+        "shares", "add-user", "share-jobs", "create-job", "settings",
+        "patch-settings"])
+def test_a_call_takes_one_of_its_scopes(emu, admin, call, lacking, enough):
+    """A delegated token without any scope the reference lists for a call
+    gets the service's missing-scope 403 (§5.2); one of them is enough."""
+    share = admin.ok("GET", "/print/shares")["value"][0]["id"]
+    names = {
+        "share": share,
+        "printer": emu.add_printer(displayName="Scoped")["id"],
+        "connector": emu.state()["connectors"][0]["id"],
+        "carol": [u["id"] for u in emu.state()["users"]
+                  if u["userPrincipalName"].startswith("carol@")][0],
+    }
+    method, path = call[0], call[1].format(**names)
+    body = json.loads(json.dumps(call[2]).replace(
+        "{carol}", names["carol"])) if len(call) > 2 else None
+    assert_refused(scoped(emu, lacking)(method, path, body), 403,
+                   "required security scopes", codes=["UnknownError"])
+    r = scoped(emu, enough)(method, path, body)
+    assert r.status < 300, (r.status, r.data)
+
+
+def test_a_sign_in_grants_the_scopes_it_asks_for(emu):
+    """The token endpoint grants the Graph scopes asked for (all of them
+    for .default), and a refresh that names none keeps the first ones."""
+    base = emu.authority + "/oauth2/v2.0/token"
+
+    def grant(form):
+        r = request(emu, "POST", base,
+                    urllib.parse.urlencode(form).encode(), headers={
+                        "Content-Type": "application/x-www-form-urlencoded"})
+        return r.status, r.json()
+
+    refresh = emu.call("POST", "/_emulator/token",
+                       {"upn": ADMIN, "scp": "Printer.Read.All"})[1][
+                           "refresh_token"]
+    status, out = grant({"grant_type": "refresh_token",
+                         "client_id": "upfs-emulator",
+                         "refresh_token": refresh,
+                         "scope": "offline_access https://graph.microsoft."
+                                  "com/PrintJob.Create openid"})
+    assert status == 200, out
+    assert out["scope"] == "PrintJob.Create"
+    plain = Client(emu, out["access_token"])
+    assert_refused(plain("GET", "/print/printers"), 403,
+                   "required security scopes", codes=["UnknownError"])
+    status, out = grant({"grant_type": "refresh_token",
+                         "client_id": "upfs-emulator",
+                         "refresh_token": out["refresh_token"]})
+    assert status == 200, out
+    assert out["scope"] == "PrintJob.Create"
+    status, out = grant({"grant_type": "refresh_token",
+                         "client_id": "upfs-emulator",
+                         "refresh_token": out["refresh_token"],
+                         "scope": "https://graph.microsoft.com/.default "
+                                  "offline_access"})
+    assert status == 200, out
+    assert "Printer.FullControl.All" in out["scope"].split()
+    assert Client(emu, out["access_token"]).ok("GET", "/print/printers")
+

@@ -6,6 +6,7 @@ before they expire and after a 401, rotated refresh tokens saved, an
 expired session reported once while the cache is still served, SIGHUP,
 `upfsctl status`. No token ever appears in a log or on a terminal."""
 
+import errno
 import os
 import re
 import signal
@@ -206,6 +207,65 @@ def test_mount_renews_the_token_before_it_expires(start_emulator, workdir,
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
                     status["token_expires"])
     assert_no_token_text(m.log(), home)
+
+
+def test_the_default_sign_in_asks_for_every_scope_upfs_uses(
+        start_emulator, workdir, session_mounts):
+    """The emulator grants what a sign-in asks for, and refuses a call
+    whose scopes the token lacks as the service does (reference §3.0).
+    Signed in with upfsctl's default scope, an administrator reads every
+    part of the tree and makes the changes that take the most: a
+    printer's unregistration (Printer.FullControl.All), a connector's
+    rename (PrintConnector.ReadWrite.All), the settings, a share's
+    access list and a print."""
+    emu = start(start_emulator, "--device-approve-after", "0")
+    emu.add_printer(displayName="Spare Printer")
+    home = Home(workdir, emu, PROFILE)
+    signed_in(home, emu)
+    granted = device(emu)["scope"].split()
+    assert "https://graph.microsoft.com/Printer.FullControl.All" in granted
+    m = session_mounts(home, options=FRESH)
+    for top in ("printers", "shares", "connectors", "settings.json"):
+        assert os.path.exists(m.p(top)), top
+    assert "Floor3 LaserJet" in os.listdir(m.p("printers"))
+    os.rmdir(m.p("printers", "Spare Printer"))
+    assert "Spare Printer" not in [
+        p["displayName"] for p in emu.state(only=["printers"])["printers"]]
+    os.rename(m.p("connectors", "CONN-BERLIN"), m.p("connectors", "CONN-B"))
+    assert "CONN-B" in [c["displayName"] for c in emu.state()["connectors"]]
+    with open(m.p("settings.json"), "w") as fh:
+        fh.write('{"documentConversionEnabled": false}\n')
+    with open(m.p("shares", "Reception", "allowed_users"), "a") as fh:
+        fh.write("carol@contoso.com\n")
+    data = b"%PDF-1.4\n" + os.urandom(4096) + b"\n%%EOF\n"
+    with open(m.p("shares", "Floor3", "queue", "scoped.pdf"), "wb") as fh:
+        fh.write(data)
+    assert "scoped.pdf" in [j.get("documentName") for j in emu.jobs()]
+    assert m.status()["last_error"] in ("", "none"), m.status()
+
+
+def test_a_token_without_the_scope_is_refused_as_the_service_does(
+        start_emulator, workdir, upfs_mount):
+    """A token that lacks a call's scope gets the service's missing-scope
+    403 (UnknownError), and upfs says EACCES with the reason: here a
+    printer's unregistration without Printer.FullControl.All."""
+    emu = start_emulator()
+    emu.add_printer(displayName="Spare Printer")
+    scp = ("Printer.ReadWrite.All PrinterShare.ReadWrite.All "
+           "PrintJob.ReadWrite.All PrintConnector.Read.All "
+           "User.ReadBasic.All Group.Read.All")
+    token = emu.call("POST", "/_emulator/token",
+                     {"upn": "admin@contoso.com", "scp": scp})[1]
+    m = upfs_mount(emu, token=token["access_token"])
+    m.expect_warning(r"required security scopes")
+    util.expect_errno(lambda: os.rmdir(m.p("printers", "Spare Printer")),
+                      errno.EACCES)
+    assert "Spare Printer" in [
+        p["displayName"] for p in emu.state(only=["printers"])["printers"]]
+    assert "required security scopes" in m.status()["last_error"]
+    util.expect_errno(lambda: os.rename(m.p("connectors", "CONN-BERLIN"),
+                                        m.p("connectors", "CONN-B")),
+                      errno.EACCES)
 
 
 def test_mount_refreshes_after_a_401(start_emulator, workdir,

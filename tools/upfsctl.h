@@ -25,13 +25,16 @@
  * managing printers and shares, reports, users and groups for the
  * allow-lists, and offline_access for a refresh token; openid and profile
  * for the id_token that names the user. A profile's scope= replaces it.
+ * Unregistering a printer takes Printer.FullControl.All and renaming a
+ * connector PrintConnector.ReadWrite.All (reference §3.0, #4 and #38).
  */
 #define CTL_DEFAULT_SCOPE                                                     \
 	"offline_access openid profile "                                      \
 	"https://graph.microsoft.com/PrinterShare.ReadWrite.All "             \
 	"https://graph.microsoft.com/PrintJob.ReadWrite.All "                 \
 	"https://graph.microsoft.com/Printer.ReadWrite.All "                  \
-	"https://graph.microsoft.com/PrintConnector.Read.All "                \
+	"https://graph.microsoft.com/Printer.FullControl.All "                \
+	"https://graph.microsoft.com/PrintConnector.ReadWrite.All "           \
 	"https://graph.microsoft.com/PrintSettings.ReadWrite.All "            \
 	"https://graph.microsoft.com/Reports.Read.All "                       \
 	"https://graph.microsoft.com/User.ReadBasic.All "                     \

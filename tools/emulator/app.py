@@ -11,7 +11,8 @@ import sys
 import traceback
 
 from . import (admin, auth, control, downloads, graph_directory,
-               graph_print, printing, pulltasks, reports, sharing, uploads)
+               graph_print, printing, pulltasks, reports, scopes, sharing,
+               uploads)
 from .faults import STATUS, Faults
 from .metrics import Counter, WriteLog
 from .router import Router
@@ -230,6 +231,7 @@ class App:
     def _graph_call(self, req, route):
         auth.check_bearer(req)
         auth.check_app_allowed(req)
+        scopes.check(req)
         if route.planned:
             raise GraphError(501, "notImplemented",
                              "%s %s is not implemented by the emulator yet."

@@ -30,7 +30,7 @@ import threading
 import time
 from urllib.parse import parse_qsl
 
-from . import util
+from . import scopes, util
 from .wire import GraphError, Reply
 
 KEY = b"upfs-emulator-signing-key-v1"
@@ -177,10 +177,13 @@ def mint_access(state, upn=None, kind="delegated", expires_in=ACCESS_LIFETIME,
     return sign(payload)
 
 
-def mint_refresh(state, upn, appid=None):
+def mint_refresh(state, upn, appid=None, scp=None):
+    """A refresh token; scp: the scopes its access tokens carry when a
+    refresh asks for none (None: DELEGATED_SCOPES)."""
     return sign({"kind": "refresh", "upn": upn, "oid": _user_oid(state, upn),
                  "appid": appid, "jti": secrets.token_hex(12),
                  "gen": SESSIONS.gen["refresh"],
+                 "scp": scp or DELEGATED_SCOPES,
                  "exp": int(time.time()) + SETTINGS.refresh_seconds})
 
 
@@ -343,17 +346,23 @@ def _client_credentials(form, state):
                          "access_token": token})
 
 
-def _tokens(state, upn, client_id, scope, bound=None):
+def _tokens(state, upn, client_id, scope, bound=None, held=None):
     """The reply of a delegated grant: access token, a new refresh token
-    when offline_access was asked for, an id_token for openid."""
+    when offline_access was asked for, an id_token for openid. The access
+    token carries the Graph scopes asked for (scopes.granted); asked for
+    none, those of the refresh token used (held), else User.Read, Graph's
+    own default. The refresh token keeps them."""
     asked = (scope or "").split()
-    body = {"token_type": "Bearer", "scope": DELEGATED_SCOPES,
+    scp = scopes.granted(scope, DELEGATED_SCOPES) or held or "User.Read"
+    body = {"token_type": "Bearer", "scope": scp,
             "expires_in": SETTINGS.access_seconds,
             "ext_expires_in": SETTINGS.access_seconds,
             "access_token": mint_access(state, upn, appid=client_id,
-                                        expires_in=SETTINGS.access_seconds)}
+                                        expires_in=SETTINGS.access_seconds,
+                                        scp=scp)}
     if "offline_access" in asked or not asked:
-        body["refresh_token"] = mint_refresh(state, upn, bound or client_id)
+        body["refresh_token"] = mint_refresh(state, upn, bound or client_id,
+                                             scp)
     if "openid" in asked:
         body["id_token"] = mint_id_token(state, upn, client_id, state.tenant)
     return _token_reply(body)
@@ -407,7 +416,8 @@ def _refresh_token(form, state):
                             "The user account %s does not exist in the "
                             "tenant directory." % upn)
     return _tokens(state, upn, client_id,
-                   form.get("scope") or "offline_access", bound)
+                   form.get("scope") or "offline_access", bound,
+                   claims.get("scp") or DELEGATED_SCOPES)
 
 
 # --- the device-code flow (RFC 8628) -------------------------------------------

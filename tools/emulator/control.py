@@ -276,7 +276,8 @@ def token(req, app):
             app.state, upn, expires_in=expires_in,
             appid=body.get("client_id", "upfs-emulator"), scp=body.get("scp"))
         out["refresh_token"] = auth.mint_refresh(app.state, upn,
-                                                 body.get("client_id"))
+                                                 body.get("client_id"),
+                                                 body.get("scp"))
     return Reply(200, out)
 
 
