@@ -479,8 +479,13 @@ def test_service_down_is_ok_and_printed_once_when_back(start_emulator,
     assert printed["configuration"]["duplexMode"] == "oneSided"
 
 
+@pytest.mark.parametrize("stop", ["unmount", "kill-9"])
 def test_options_of_a_spooled_job_survive_a_remount(start_emulator,
-                                                    upfs_mount, workdir):
+                                                    upfs_mount, workdir,
+                                                    stop):
+    """A job waiting offline with its options (copies, sides), then the
+    mount unmounted or its daemon killed: the options come back from the
+    spool's record and the job prints with them."""
     emu = start_emulator()
     mount = upfs_mount(emu)
     cache = mount.cache_dir
@@ -489,47 +494,23 @@ def test_options_of_a_spooled_job_survive_a_remount(start_emulator,
     mount = upfs_mount(emu, cache_dir=cache, options=["offline"])
     share = emu.share_by_name(SHARE)
     before = job_ids(emu, share["id"])
-    data = make_pdf("offline cups job")
+    data = make_pdf("offline cups job, then " + stop)
     res = run_backend(job(57, "later.pdf", "sides=two-sided-short-edge",
                           copies="5"), uri_of(mount.path, SHARE), data=data)
     assert res.code == OK, res
     assert new_jobs(emu, share["id"], before) == []
-    mount.unmount()
+    if stop == "unmount":
+        mount.unmount()
+    else:
+        mount.proc.send_signal(signal.SIGKILL)
+        mount.wait_exit()
+        assert util.unmount_path(mount.path)
     upfs_mount(emu, cache_dir=cache)
     wait_started(emu, share["id"], before,
-                 "the job spooled before the remount")
+                 "the job spooled before the " + stop)
     printed = assert_printed_once(emu, share["id"], before, "later.pdf", data)
     assert (printed["configuration"]["copies"],
             printed["configuration"]["duplexMode"]) == (5, "flipOnShortEdge")
-
-
-def test_options_of_a_spooled_job_survive_kill_9(start_emulator, upfs_mount,
-                                                 workdir):
-    """As above, but the daemon holding the waiting job is killed: its
-    options come back from the spool's record."""
-    emu = start_emulator()
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    assert os.listdir(queue_dir(mount)) == []       # warm: the share known
-    mount.unmount()
-    mount = upfs_mount(emu, cache_dir=cache, options=["offline"])
-    share = emu.share_by_name(SHARE)
-    before = job_ids(emu, share["id"])
-    data = make_pdf("offline cups job, killed")
-    res = run_backend(job(59, "killed.pdf", "sides=two-sided-long-edge",
-                          copies="3"), uri_of(mount.path, SHARE), data=data)
-    assert res.code == OK, res
-    mount.proc.send_signal(signal.SIGKILL)
-    mount.wait_exit()
-    assert util.unmount_path(mount.path)
-    assert new_jobs(emu, share["id"], before) == []
-    upfs_mount(emu, cache_dir=cache)
-    wait_started(emu, share["id"], before,
-                 "the job spooled before the kill")
-    printed = assert_printed_once(emu, share["id"], before, "killed.pdf",
-                                  data)
-    assert (printed["configuration"]["copies"],
-            printed["configuration"]["duplexMode"]) == (3, "flipOnLongEdge")
 
 
 def test_daemon_gone_is_retry(emulator, upfs_mount):

@@ -1535,6 +1535,20 @@ def test_second_mount_on_one_cache_dir_is_refused(start_emulator, upfs_mount,
     assert SHARE in os.listdir(first.p("shares"))
 
 
+def kill_mid_hand_over(mount, procs):
+    """kill -9 of the daemon while procs ({name: Popen}, one piped output
+    each) hand documents over: {name: (exit code, that output)}, once the
+    dead mount is gone."""
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    results = {}
+    for name, p in procs.items():
+        out, err = p.communicate(timeout=util.scaled(30))
+        results[name] = (p.returncode, (out or err or "").strip())
+    assert util.unmount_path(mount.path)
+    return results
+
+
 def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
                                                 workdir):
     """Half the upload PUTs take 3 s, so at the kill (2 s in) some cp's have
@@ -1558,13 +1572,7 @@ def test_kill_9_mid_upload_resumes_exactly_once(start_emulator, upfs_mount,
                                     stderr=subprocess.PIPE, text=True)
              for name in sorted(docs)}
     time.sleep(2)
-    mount.proc.send_signal(signal.SIGKILL)
-    mount.wait_exit()
-    results = {}
-    for name, p in procs.items():
-        _, err = p.communicate(timeout=util.scaled(30))
-        results[name] = (p.returncode, err.strip())
-    assert util.unmount_path(mount.path)
+    results = kill_mid_hand_over(mount, procs)
     records = outbox_records(cache)
     spooled = {r["name"] for r in records.values()}
     ok = {n for n, (rc, _) in results.items() if rc == 0}
@@ -1636,13 +1644,7 @@ def test_kill_9_mid_rename_prints_once_with_its_options(start_emulator,
     util.wait_until(lambda: sum(p.poll() is not None
                                 for p in procs.values()) >= 3,
                     timeout=60, what="three renames to return")
-    mount.proc.send_signal(signal.SIGKILL)
-    mount.wait_exit()
-    results = {}
-    for name, p in procs.items():
-        out, _ = p.communicate(timeout=util.scaled(30))
-        results[name] = (p.returncode, out.strip())
-    assert util.unmount_path(mount.path)
+    results = kill_mid_hand_over(mount, procs)
     spooled = {r["name"] for r in outbox_records(cache).values()}
     ok = {n for n, (rc, _) in results.items() if rc == 0}
     print("at kill -9: %d renames had returned 0, records of %s"
