@@ -206,11 +206,19 @@ void graph_err_format(const struct graph_err *err, char *out, size_t len)
 		return;
 	msg = err->message;
 	if (err->status > 0) {
-		snprintf(out, len, "HTTP %ld%s%s%s%s%s%s%s", err->status,
+		/* The print service's missing-scope reply (reference §5.2)
+		   does not say which: the fix is the sign-in's, not the
+		   call's. */
+		bool scope = err->status == 403 &&
+			     strstr(msg, "required security scopes") != NULL;
+
+		snprintf(out, len, "HTTP %ld%s%s%s%s%s%s%s%s", err->status,
 			 err->code[0] ? " " : "", err->code,
 			 msg[0] ? ": " : "", msg,
 			 err->request_id[0] ? " (request-id " : "",
-			 err->request_id, err->request_id[0] ? ")" : "");
+			 err->request_id, err->request_id[0] ? ")" : "",
+			 scope ? "; the token lacks a permission this call "
+				 "needs: see scope in upfsctl(1)" : "");
 	} else if (err->curl_code) {
 		snprintf(out, len, "%s%s%s", graph_curl_what(err->curl_code),
 			 msg[0] ? ": " : "", msg);

@@ -262,7 +262,9 @@ def test_a_token_without_the_scope_is_refused_as_the_service_does(
                       errno.EACCES)
     assert "Spare Printer" in [
         p["displayName"] for p in emu.state(only=["printers"])["printers"]]
-    assert "required security scopes" in m.status()["last_error"]
+    last = m.status()["last_error"]
+    assert "required security scopes" in last and \
+        "see scope in upfsctl(1)" in last, last
     util.expect_errno(lambda: os.rename(m.p("connectors", "CONN-BERLIN"),
                                         m.p("connectors", "CONN-B")),
                       errno.EACCES)

@@ -310,6 +310,17 @@ static void test_format(void)
 	CHECK(strcmp(out, "HTTP 403 accessDenied: no scope (request-id abc)")
 	      == 0);
 
+	/* The service's missing-scope reply points at the sign-in. */
+	graph_err_clear(&e);
+	e.status = 403;
+	snprintf(e.code, sizeof(e.code), "UnknownError");
+	snprintf(e.message, sizeof(e.message), "\"The token does not have "
+		 "one or more required security scopes.\"");
+	graph_err_format(&e, out, sizeof(out));
+	CHECK_MSG(strstr(out, "security scopes.\"; the token lacks a "
+		  "permission this call needs: see scope in upfsctl(1)") !=
+		  NULL, "%s", out);
+
 	graph_err_clear(&e);
 	e.status = 502;
 	graph_err_format(&e, out, sizeof(out));
