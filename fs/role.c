@@ -2,7 +2,8 @@
  * role.c — whether the signed-in user administers printing (role.h).
  *
  * The directory roles of the user come from GET /me/transitiveMemberOf/
- * microsoft.graph.directoryRole (User.Read is enough), asked for the first
+ * microsoft.graph.directoryRole (User.Read lists them, and
+ * RoleManagement.Read.Directory shows which they are), asked for the first
  * time a mode depends on it, remembered in LMDB so a remount and an
  * offline mount know it without a request, and asked again once a day.
  */
@@ -26,16 +27,26 @@ static const char *const admin_templates[] = {
 	NULL,
 };
 
+/*
+ * A token that may not read directory roles (no
+ * RoleManagement.Read.Directory) is given each of the user's roles with
+ * its id alone, every other property null: then a role that is not
+ * Printer or Global Administrator cannot be told from one that is.
+ */
 static enum upfs_role role_of_list(const json_t *roles)
 {
+	enum upfs_role role = UPFS_ROLE_USER;
 	const json_t *r;
 	size_t i;
 
-	json_array_foreach(roles, i, r)
+	json_array_foreach(roles, i, r) {
+		if (tree_str(r, "roleTemplateId")[0] == '\0')
+			role = UPFS_ROLE_UNKNOWN;
 		for (const char *const *t = admin_templates; *t; t++)
 			if (strcmp(tree_str(r, "roleTemplateId"), *t) == 0)
 				return UPFS_ROLE_ADMIN;
-	return UPFS_ROLE_USER;
+	}
+	return role;
 }
 
 /* The roles as LMDB holds them, if fetched within the day. */

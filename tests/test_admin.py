@@ -30,6 +30,7 @@ FLOOR3 = "Floor3 LaserJet"       # mono_laser: grayscale/bw, 1-999 copies
 RECEPTION = "Reception Color"
 SPARE = "Spare Printer"
 BOB = "bob@contoso.com"
+ADMIN_UPN = "admin@contoso.com"
 VIM = "/usr/bin/vim"
 
 
@@ -426,6 +427,32 @@ def test_modes_follow_the_directory_role(emu, admin, bob, upfs_mount):
     again = upfs_mount(emu, token=emu.mint_token(BOB))
     assert os.stat(again.p("printers", FLOOR3, "defaults.json")).st_mode \
         & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("user", [ADMIN_UPN, BOB])
+def test_a_role_named_by_id_alone_is_not_taken_for_no_role(emu, upfs_mount,
+                                                           user):
+    """A token that may not read directory roles (no
+    RoleManagement.Read.Directory) is given each of the user's roles by
+    id alone: an administrator is then not told from another role, so
+    the files keep 0644 (the service decides), while a user with no role
+    at all still sees 0444."""
+    scp = ("Printer.FullControl.All PrinterShare.ReadWrite.All "
+           "PrintJob.ReadWrite.All PrintSettings.ReadWrite.All "
+           "User.ReadBasic.All Group.Read.All")
+    token = emu.call("POST", "/_emulator/token", {"upn": user, "scp": scp})
+    assert token[0] == 200, token
+    roles = emu.call("GET", "/v1.0/me/transitiveMemberOf/microsoft.graph."
+                     "directoryRole", headers={
+                         "Authorization": "Bearer " +
+                         token[1]["access_token"]})[1]["value"]
+    if user == BOB:
+        assert roles == []
+    else:
+        assert roles and roles[0]["roleTemplateId"] is None, roles
+    m = upfs_mount(emu, token=token[1]["access_token"])
+    mode = os.stat(m.p("printers", FLOOR3, "defaults.json")).st_mode
+    assert mode & 0o777 == (0o444 if user == BOB else 0o644)
 
 
 # --- ctl, rmdir, mv ----------------------------------------------------------

@@ -26,7 +26,10 @@
  * allow-lists, and offline_access for a refresh token; openid and profile
  * for the id_token that names the user. A profile's scope= replaces it.
  * Unregistering a printer takes Printer.FullControl.All and renaming a
- * connector PrintConnector.ReadWrite.All (reference §3.0, #4 and #38).
+ * connector PrintConnector.ReadWrite.All (reference §3.0, #4 and #38);
+ * telling a Printer Administrator from another role takes
+ * RoleManagement.Read.Directory (without it Graph names the user's roles
+ * by id alone).
  */
 #define CTL_DEFAULT_SCOPE                                                     \
 	"offline_access openid profile "                                      \
@@ -38,7 +41,8 @@
 	"https://graph.microsoft.com/PrintSettings.ReadWrite.All "            \
 	"https://graph.microsoft.com/Reports.Read.All "                       \
 	"https://graph.microsoft.com/User.ReadBasic.All "                     \
-	"https://graph.microsoft.com/Group.Read.All"
+	"https://graph.microsoft.com/Group.Read.All "                         \
+	"https://graph.microsoft.com/RoleManagement.Read.Directory"
 
 /* A profile as upfsctl needs it: built-in defaults < config < -o. */
 struct ctl_profile {

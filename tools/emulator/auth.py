@@ -47,7 +47,7 @@ DELEGATED_SCOPES = (
     "Printer.Create PrinterShare.ReadWrite.All PrintJob.ReadWrite.All "
     "PrintJob.Create PrintConnector.ReadWrite.All "
     "PrintSettings.ReadWrite.All User.Read.All Group.Read.All "
-    "Reports.Read.All offline_access")
+    "RoleManagement.Read.Directory Reports.Read.All offline_access")
 APP_ROLES = ["Printer.ReadWrite.All", "PrintJob.ReadWrite.All",
              "PrintJob.Manage.All", "PrintTaskDefinition.ReadWrite.All",
              "User.Read.All", "Group.Read.All", "Reports.Read.All"]

@@ -58,6 +58,10 @@ PRINTER_ADMIN_ROLE = {
 }
 GROUP_TYPE = "#microsoft.graph.group"
 ROLE_TYPE = "#microsoft.graph.directoryRole"
+# Delegated scopes that may read directory roles (list directoryRoles).
+ROLE_READERS = {"RoleManagement.Read.Directory",
+                "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
+                "Directory.ReadWrite.All"}
 # cast segment -> (type name, context fragment)
 CASTS = {None: ("directoryObject", "directoryObjects"),
          "group": ("group", "groups"),
@@ -96,16 +100,25 @@ def get_group(req, state):
 def _member_of(cast):
     type_name, fragment = CASTS[cast]
 
-    def render_one(item, q):
+    def render_one(item, q, reads):
         kind, rec = item
         out = render.group(rec) if kind == "group" else dict(rec)
-        if cast is None:
+        if kind == "role" and not reads:
+            # Graph's answer for an object the token may not read:
+            # its type and id, every other property null.
+            out = {k: (v if k == "id" else None) for k, v in out.items()}
+        if cast is None or (kind == "role" and not reads):
             out = dict({"@odata.type": GROUP_TYPE if kind == "group"
                         else ROLE_TYPE}, **out)
         return odata.select_fields(out, q.select)
 
     def handler(req, state):
         _delegated(req)
+        # Read through this list, a directory role is shown whole only to
+        # a token that may read roles (Graph: "limited information" for
+        # objects of a type the app may not read).
+        reads = bool(set((req.claims.get("scp") or "").split()) &
+                     ROLE_READERS)
         with state.lock:
             user = state.user(req.claims.get("upn") or "")
             items, seqs = {}, {}
@@ -120,7 +133,9 @@ def _member_of(cast):
                         seqs[group["id"]] = group["_seq"]
             keys = sorted(items, key=seqs.get)
             return list_of(req, state, type_name, fragment, keys, seqs.get,
-                           items.get, render_one, options=OPTIONS)
+                           items.get,
+                           lambda item, q: render_one(item, q, reads),
+                           options=OPTIONS)
     return handler
 
 

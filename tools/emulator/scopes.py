@@ -55,7 +55,8 @@ ANY_PRINT = tuple(sorted(set(
 GRANTABLE = frozenset(ANY_PRINT + (
     "PrintJob.Manage.All", "Reports.Read.All", "User.Read",
     "User.ReadBasic.All", "User.Read.All", "Group.Read.All",
-    "GroupMember.Read.All", "Directory.Read.All"))
+    "GroupMember.Read.All", "Directory.Read.All",
+    "RoleManagement.Read.Directory"))
 
 # A share is reached as /print/shares/{}, /print/printerShares/{} (an old
 # spelling) or /print/printers/{}/shares/{}.
