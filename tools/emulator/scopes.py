@@ -11,6 +11,7 @@ Tokens from the token endpoint carry the scopes asked for (GRANTABLE
 only; `.default` or nothing asked: auth.DELEGATED_SCOPES); tokens minted
 for tests carry DELEGATED_SCOPES unless told otherwise."""
 
+import functools
 import re
 
 from .wire import GraphError
@@ -108,9 +109,11 @@ TABLE = [(m, re.compile(t + "$"), s) for m, t, s in [
 _NAME = re.compile(r"\{[^}]*\}")
 
 
+@functools.lru_cache(maxsize=None)
 def needed(method, template):
     """The scopes one of which a delegated token needs for the call, or
-    None when the table does not name it."""
+    None when the table does not name it. Remembered per route: the
+    table is read once for each, not at every request."""
     shape = _NAME.sub("{}", template)
     for m, pattern, scopes in TABLE:
         if m == method and pattern.match(shape):
