@@ -845,9 +845,10 @@ def test_nothing_to_download(emu, admin):
                    404)
 
 
-def open_upload(emu, name, data):
+def open_upload(emu, name, data, headers=None):
     """Alice's job on Floor3 with an upload session for data: (her client,
-    the job, its document id, the upload URL)."""
+    the job, its document id, the upload URL). headers: the session
+    request's own."""
     alice = delegated(emu, ALICE)
     share = emu.share_by_name("Floor3")
     r = alice("POST", "/print/shares/%s/jobs" % share["id"],
@@ -859,7 +860,7 @@ def open_upload(emu, name, data):
               "createUploadSession" % (share["id"], job["id"], did),
               {"properties": {"documentName": name,
                               "contentType": "application/pdf",
-                              "size": len(data)}})
+                              "size": len(data)}}, headers=headers)
     assert r.status == 200, r.data
     return alice, job, did, r.json()["uploadUrl"]
 
@@ -928,22 +929,10 @@ def test_a_transfer_host_is_a_host_only(emu):
                     "host:9000"], check=False)
     assert bad.returncode == 2, bad
     assert "a host name or address without a port" in bad.stderr, bad
-    alice = delegated(emu, ALICE)
-    share = emu.share_by_name("Floor3")
-    r = alice("POST", "/print/shares/%s/jobs" % share["id"],
-              {"configuration": {}})
-    assert r.status == 201, r.data
-    job = r.json()
-    r = alice("POST", "/print/shares/%s/jobs/%s/documents/%s/"
-              "createUploadSession" % (share["id"], job["id"],
-                                       job["documents"][0]["id"]),
-              {"properties": {"documentName": "h.pdf",
-                              "contentType": "application/pdf",
-                              "size": 10}},
-              headers={"Host": "127.0.0.1:abc"})
-    assert r.status == 200, r.data
-    assert r.json()["uploadUrl"].startswith(
-        "http://127.0.0.1:abc/uploadSessions/"), r.json()
+    upload = open_upload(emu, "h.pdf", b"0123456789",
+                         headers={"Host": "127.0.0.1:abc"})[3]
+    assert upload.startswith("http://127.0.0.1:abc/uploadSessions/"), \
+        upload
 
 
 def test_a_saved_state_keeps_the_hash_of_an_upload(start_emulator, workdir):
