@@ -356,20 +356,36 @@ static int job_state_now(struct upfs *u, const char *share_id,
 }
 
 /*
+ * A cancel the service refused with rc (the reference does not say with
+ * what: 400 or 409), explained by the job's state: canceled (a cancel
+ * sent twice, its first reply lost) is 0; completed, aborted or gone
+ * (404) has left the queue, -ENOENT; anything else stays rc.
+ */
+static int refused_cancel(struct upfs *u, const char *share_id,
+			  const char *job_id, int rc)
+{
+	char state[32];
+
+	if (job_state_now(u, share_id, job_id, state, sizeof(state)) ==
+	    -ENOENT)
+		return -ENOENT;
+	if (strcmp(state, "canceled") == 0)
+		return 0;
+	if (strcmp(state, "completed") == 0 || strcmp(state, "aborted") == 0)
+		return -ENOENT;
+	return rc;
+}
+
+/*
  * POSTs path, a job's /cancel. A job left paused and half made is what a
  * cancel is for, so a failure that may pass (a reset connection, a 5xx
- * past the client's own retries) is tried again. A refused cancel (the
- * reference does not say with what: 400 or 409) is explained by the
- * job's state: one sent twice (a lost reply, libcurl's own re-send) is
- * refused the second time and the job is canceled: 0; a job that
- * completed or was aborted before the cancel came, or is gone, has left
- * the queue: -ENOENT, as for one deleted (404).
+ * past the client's own retries) is tried again; a refusal is explained
+ * by the job's state (refused_cancel).
  */
 static int send_cancel(struct upfs *u, const char *share_id,
 		       const char *job_id, const char *path,
 		       struct graph_err *err)
 {
-	char state[32];
 	int rc = 0;
 
 	for (int attempt = 0; attempt < QUEUE_CANCEL_TRIES; attempt++) {
@@ -377,17 +393,8 @@ static int send_cancel(struct upfs *u, const char *share_id,
 			usleep(QUEUE_CANCEL_PAUSE_US * attempt);
 		*err = (struct graph_err){ 0 };
 		rc = graph_request(u->graph, "POST", path, NULL, NULL, err);
-		if ((rc == -EINVAL || rc == -EBUSY) &&
-		    job_state_now(u, share_id, job_id, state,
-				  sizeof(state)) == -ENOENT)
-			rc = -ENOENT;
-		else if (rc == -EINVAL || rc == -EBUSY) {
-			if (strcmp(state, "canceled") == 0)
-				rc = 0;
-			else if (strcmp(state, "completed") == 0 ||
-				 strcmp(state, "aborted") == 0)
-				rc = -ENOENT;
-		}
+		if (rc == -EINVAL || rc == -EBUSY)
+			rc = refused_cancel(u, share_id, job_id, rc);
 		if (rc == 0 || submit_err_is_permanent(rc))
 			break;
 	}
