@@ -162,12 +162,14 @@ static int shown(const char *line, const char **more)
 	return (int)cut;
 }
 
-static void why_unknown_group(char *why, size_t len, const char *line)
+/* "unknown user 'line'" (what: user or group), quoted as shown() does. */
+static void why_unknown(char *why, size_t len, const char *what,
+			const char *line)
 {
 	const char *more;
 	int n = shown(line, &more);
 
-	snprintf(why, len, "unknown group '%.*s%s'", n, line, more);
+	snprintf(why, len, "unknown %s '%.*s%s'", what, n, line, more);
 }
 
 /* why_graph for looking up a line, quoted as shown() does. */
@@ -200,10 +202,7 @@ static int resolve_user(struct upfs *u, const char *line, struct perms_list *ids
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &user, &err);
 	if (rc == -ENOENT || rc == -EINVAL) {
-		const char *more;
-		int n = shown(line, &more);
-
-		snprintf(why, why_len, "unknown user '%.*s%s'", n, line, more);
+		why_unknown(why, why_len, "user", line);
 		rc = -EINVAL;
 	} else if (rc) {
 		why_lookup(why, why_len, line, &err);
@@ -271,7 +270,7 @@ static int resolve_group(struct upfs *u, const char *line,
 			rc = list_add(ids, tree_str(found, "id"),
 				      strlen(tree_str(found, "id")));
 		else if (rc == -ENOENT)
-			why_unknown_group(why, why_len, line);
+			why_unknown(why, why_len, "group", line);
 		goto out;
 	}
 	rc = group_filter_path(&path, line);
@@ -282,7 +281,7 @@ static int resolve_group(struct upfs *u, const char *line,
 
 		rc = list_add(ids, id, strlen(id));
 	} else if (rc == 0 && json_array_size(found) == 0) {
-		why_unknown_group(why, why_len, line);
+		why_unknown(why, why_len, "group", line);
 		rc = -ENOENT;
 	} else if (rc == 0) {
 		const char *more;
