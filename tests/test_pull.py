@@ -259,6 +259,42 @@ def test_a_pull_request_the_service_refuses_is_eacces(emu, admin, op):
                        shown, errno.EACCES)
 
 
+@pytest.mark.parametrize("what", ["definition", "trigger"])
+def test_removing_what_the_service_already_removed(emu, admin, what):
+    """A definition or trigger deleted at the service (by another admin)
+    while the mount still lists it: rmdir or rm says it is gone (ENOENT,
+    the service's 404), and the name leaves the folder."""
+    defs = admin.p("task_definitions")
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    os.mkdir(os.path.join(defs, "Old"))
+    if what == "trigger":
+        open(os.path.join(triggers, "Old"), "w").close()
+    definition = [d for d in pull_objects(emu)[0]
+                  if d["displayName"] == "Old"][0]
+    app = emu.call("POST", "/_emulator/token",
+                   {"kind": "app", "client_id": APP})[1]["access_token"]
+    if what == "trigger":
+        trigger = pull_objects(emu)[1][0]
+        path = "/v1.0/print/printers/%s/taskTriggers/%s" % (
+            trigger["printerId"], trigger["id"])
+        token = emu.call("POST", "/_emulator/token",
+                         {"upn": "admin@contoso.com",
+                          "client_id": APP})[1]["access_token"]
+    else:
+        path = "/v1.0/print/taskDefinitions/" + definition["id"]
+        token = app
+    status, out = emu.call("DELETE", path,
+                           headers={"Authorization": "Bearer " + token})
+    assert status == 204, (status, out)
+    admin.expect_warning(r"404|No such file")
+    folder, name = (triggers, "Old") if what == "trigger" else (defs, "Old")
+    remove = os.unlink if what == "trigger" else os.rmdir
+    util.expect_errno(lambda: remove(os.path.join(folder, name)),
+                      errno.ENOENT)
+    util.wait_until(lambda: name not in os.listdir(folder), timeout=10,
+                    what="the removed name to leave the folder")
+
+
 @util.with_one_request_faults
 def test_an_abort_meets_a_fault(emu, admin, alice, workdir, fault):
     """A held job aborted through its ctl (the app identity's call): sent
