@@ -390,6 +390,31 @@ def test_options_the_printer_could_not_check_are_checked_by_the_service(
     assert "'memo.pdf' refused" in mount.status()["last_error"]
 
 
+def test_options_the_service_refuses_to_check_are_eacces(emulator,
+                                                         upfs_mount):
+    """The share's printer cannot be read because the service refuses
+    (403), not because it is down: the options are refused with EACCES,
+    as the print would be, and none are kept."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    queue = queue_dir(mount)
+    mount.expect_warning(r"HTTP 403")
+    emulator.set_faults("403:1,method=GET,route=/print/shares/%s$,times=50"
+                        % share["id"])
+    fd = os.open(os.path.join(queue, ".memo.pdf"),
+                 os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        util.expect_errno(lambda: os.setxattr(fd, "user.upfs.options",
+                                              b"copies=2\n"), errno.EACCES)
+        emulator.set_faults("")
+        util.expect_errno(lambda: os.getxattr(fd, "user.upfs.options"),
+                          errno.ENODATA)
+    finally:
+        emulator.set_faults("")
+        os.close(fd)
+        os.unlink(os.path.join(queue, ".memo.pdf"))
+
+
 # --- each errno as its exit code ---------------------------------------------
 
 def test_unknown_share_is_auth_required(emulator, upfs_mount):
