@@ -128,6 +128,25 @@ def journal_keys(cache_dir):
             if k.startswith("perms/")]
 
 
+def write_list(path, lines):
+    """A process writing lines to path, one per line, as a new text.
+    Python, not a shell: a shell ignores the close() that fails."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys\n"
+         "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
+         path, "".join(u + "\n" for u in lines)],
+        stderr=subprocess.PIPE, text=True)
+
+
+def kill_mid_commit(mount, writer):
+    """kill -9 of the daemon while writer's close() commits: the close
+    fails, and the dead mount is gone."""
+    mount.proc.send_signal(signal.SIGKILL)
+    mount.wait_exit()
+    assert writer.wait(util.scaled(30)) != 0
+    assert util.unmount_path(mount.path)
+
+
 @pytest.mark.parametrize("file,applied", [
     ("allowed_users", 1), ("allowed_users", 2), ("allowed_users", 4),
     ("allowed_groups", 1), ("allowed_groups", 2)])
@@ -148,19 +167,11 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     emu.reset_writes()
     emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=%d,times=1"
                    % applied)
-    # Python, not a shell: a shell ignores the close() that fails.
-    writer = subprocess.Popen(
-        [sys.executable, "-c", "import sys\n"
-         "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
-         path, "".join(u + "\n" for u in new)],
-        stderr=subprocess.PIPE, text=True)
+    writer = write_list(path, new)
     util.wait_until(lambda: len(emu.writes()) >= applied, timeout=30,
                     interval=0.01, what="%d $ref calls" % applied)
     assert journal_keys(cache) != [], "no journal while the commit runs"
-    mount.proc.send_signal(signal.SIGKILL)
-    mount.wait_exit()
-    assert writer.wait(util.scaled(30)) != 0
-    assert util.unmount_path(mount.path)
+    kill_mid_commit(mount, writer)
     emu.set_faults("")
     half = list_of(emu, share)
     assert half not in (old, new), half   # cut part-way
@@ -194,11 +205,7 @@ def test_kill_9_after_the_service_took_the_whole_list(start_emulator,
     emu.set_faults("done500:1,route=/$ref$,after=4,times=1;"
                    "slow:1:60,method=GET,route=/allowedUsers$,after=1,"
                    "times=1")
-    writer = subprocess.Popen(
-        [sys.executable, "-c", "import sys\n"
-         "with open(sys.argv[1], 'w') as fh: fh.write(sys.argv[2])",
-         path, "".join(u + "\n" for u in new)],
-        stderr=subprocess.PIPE, text=True)
+    writer = write_list(path, new)
     util.wait_until(lambda: len(emu.writes()) >= 5 and
                     list_of(emu, share) == new, timeout=30, interval=0.01,
                     what="the five $ref calls")
@@ -206,10 +213,7 @@ def test_kill_9_after_the_service_took_the_whole_list(start_emulator,
         "GET /print/shares/{id}/allowedUsers", 0) >= 2, timeout=30,
         interval=0.01, what="the read-back of the list")
     assert journal_keys(cache) != [], "no journal while the commit settles"
-    mount.proc.send_signal(signal.SIGKILL)
-    mount.wait_exit()
-    assert writer.wait(util.scaled(30)) != 0
-    assert util.unmount_path(mount.path)
+    kill_mid_commit(mount, writer)
     emu.set_faults("")
 
     again = upfs_mount(emu, cache_dir=cache)

@@ -254,9 +254,7 @@ def test_a_pull_request_the_service_refuses_is_eacces(emu, admin, op):
     """A 403 (the signed-in user lost the role meanwhile, say): EACCES,
     nothing changed, and the reason in .upfs/status."""
     admin.expect_warning(r".")
-    route, call, held, shown = pull_op(op, emu, admin)
-    util.check_refusal(emu, admin, "403:1,%s" % route, op, call, held,
-                       shown, errno.EACCES)
+    util.check_refusal(emu, admin, op, pull_op(op, emu, admin))
 
 
 @pytest.mark.parametrize("what", ["definition", "trigger"])

@@ -769,12 +769,16 @@ def check_change_under_fault(emu, mount, spec, what, call, held, shown):
     return rc
 
 
-def check_refusal(emu, mount, spec, what, call, held, shown, want):
-    """A change of one request that the service refuses (spec, a 403 or a
-    404): call() fails with errno `want`, the service holds nothing of
-    it, .upfs/status says why, and shown(False) becomes true."""
+def check_refusal(emu, mount, what, change, want=errno.EACCES,
+                  fault="403:1"):
+    """A change of one request, change = (its route's fault spec, the
+    call, whether the service holds it, what the mount shows), that the
+    service refuses with fault (a 403 by default): call() fails with
+    errno `want`, the service holds nothing of it, .upfs/status says
+    why, and shown(False) becomes true."""
+    route, call, held, shown = change
     assert not held(), "%s: the service holds the change already" % what
-    emu.set_faults(spec)
+    emu.set_faults("%s,%s" % (fault, route))
     rc = call()
     emu.set_faults("")
     assert rc == want, "%s: %s, not %s" % (
