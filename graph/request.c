@@ -133,7 +133,12 @@ void graph_resp_release(struct graph_resp *resp)
 	buf_release(&resp->body);
 }
 
-/* Seconds, or an HTTP date; -1 if neither. */
+/*
+ * Seconds, or an HTTP date; -1 if neither. At least 1: a "0", or a date
+ * already past (a clock ahead of the service's, a date's whole second
+ * just gone), would send again at once, and retries count against the
+ * limit that throttled the request (reference §5.3).
+ */
 static int graph_retry_after_parse(const char *v, size_t len)
 {
 	char tmp[64];
@@ -155,6 +160,8 @@ static int graph_retry_after_parse(const char *v, size_t len)
 			return -1;
 		secs = when > time(NULL) ? (long)(when - time(NULL)) : 0;
 	}
+	if (secs < 1)
+		return 1;
 	return (int)(secs < GRAPH_RETRY_AFTER_SANE_S ? secs
 						     : GRAPH_RETRY_AFTER_SANE_S);
 }
@@ -785,9 +792,7 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		 * failures get a count of attempts.
 		 */
 		if (err->retry_after >= 0) {
-			/* "Retry-After: 0" counts as a second: never endless. */
-			throttled_s += err->retry_after > 0 ? err->retry_after
-							    : 1;
+			throttled_s += err->retry_after;
 			if (throttled_s > GRAPH_THROTTLE_BUDGET_S)
 				return rc;
 		} else if (attempt >= g->max_retries) {

@@ -92,6 +92,23 @@ def test_backoff_without_retry_after(emulator, upfs_mount):
     assert routes.get("GET /print/connectors") == 4, routes
 
 
+def test_a_retry_after_of_zero_still_waits(emulator, upfs_mount):
+    """"Retry-After: 0" is not leave to resend at once: retries count
+    against the limit that throttled the request (reference §5.3). upfs
+    waits a second, as for a date already past."""
+    mount = upfs_mount(emulator, options=["dir_ttl=1"])
+    emulator.set_faults("429:1:0,times=3,route=/print/connectors")
+    emulator.reset_requests()
+    names = os.listdir(mount.p("connectors"))
+    assert sorted(names) == ["CONN-BERLIN", "CONN-BLDG1"]
+    assert emulator.requests()["routes"].get("GET /print/connectors") == 4
+    history = emulator.call("GET", "/_emulator/faults")[1]["history"]
+    times = [h["t"] for h in history if h["fault"] == "429"]
+    assert len(times) == 3, history
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(g >= 1 - SLACK_S for g in gaps), history
+
+
 def test_a_wait_past_the_budget_spools_and_lists_at_once(emulator,
                                                          upfs_mount,
                                                          workdir):
