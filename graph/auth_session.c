@@ -49,7 +49,7 @@ struct session_id {
 struct auth_session {
 	struct graph_auth base;
 	char *path;
-	char *token_url;
+	char *token_url;		/* from the config's authority */
 	char *client_id;		/* from the config, may be NULL */
 	char *client_secret;		/* a secret; may be NULL */
 	char *scope;			/* from the config, may be NULL */
@@ -240,6 +240,22 @@ static void session_settle(struct auth_session *s, int rc, char *fresh,
 	session_rotate(s, reply);
 }
 
+/*
+ * Where the refresh goes (malloc'd); lock held. A refresh token is
+ * redeemed where it was issued, as it is sent with the client id it was
+ * issued to: a sign-in at a tenant's own authority (a guest's, say)
+ * refreshed at the config's /organizations would get a token of the
+ * user's home tenant.
+ */
+static int session_token_url(struct auth_session *s, char **url,
+			     struct graph_err *err)
+{
+	if (s->sess.authority && *s->sess.authority)
+		return graph_auth_url(s->sess.authority, "token", url, err);
+	*url = strdup(s->token_url);
+	return *url ? 0 : -ENOMEM;
+}
+
 /* Sends one refresh; called with fetch_lock held and lock held. */
 static int session_refresh(struct auth_session *s, struct graph *g,
 			   char **token, struct graph_err *err)
@@ -248,6 +264,7 @@ static int session_refresh(struct auth_session *s, struct graph *g,
 	struct graph_err tmp;
 	json_t *reply = NULL;
 	char *fresh = NULL;
+	char *url = NULL;
 	long expires_in = 0;
 	struct buf form;
 	int rc;
@@ -256,10 +273,12 @@ static int session_refresh(struct auth_session *s, struct graph *g,
 		err = &tmp;
 	buf_init(&form, 0);
 	rc = session_form(s, &form);
+	if (!rc)
+		rc = session_token_url(s, &url, err);
 	if (rc)
 		goto out;
 	pthread_mutex_unlock(&s->lock);
-	rc = graph_auth_token_post(g, s->token_url, form.data, &fresh,
+	rc = graph_auth_token_post(g, url, form.data, &fresh,
 				   &expires_in, &reply, err);
 	pthread_mutex_lock(&s->lock);
 	if (generation != s->generation) {
@@ -273,6 +292,7 @@ static int session_refresh(struct auth_session *s, struct graph *g,
 	if (!rc)
 		rc = graph_auth_token_dup(s->token, token);
 out:
+	free(url);
 	graph_secret_json_free(reply);
 	graph_secret_buf_release(&form);
 	return rc;

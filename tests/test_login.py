@@ -270,6 +270,32 @@ def test_a_token_without_the_scope_is_refused_as_the_service_does(
                       errno.EACCES)
 
 
+def test_a_session_is_refreshed_where_it_signed_in(start_emulator, workdir,
+                                                  session_mounts):
+    """A sign-in at a tenant's own authority (a guest's) is refreshed
+    there, not at the profile's /organizations, which would give a token
+    of the user's home tenant."""
+    emu = start(start_emulator, "--device-approve-after", "0",
+                "--access-token-seconds", "2")
+    home = Home(workdir, emu, PROFILE)
+    assert emu.authority.endswith("/organizations")
+    guest = emu.base + "/contoso-guest"
+    proc = home.upfsctl("login", PROFILE, "-o", "authority=" + guest)
+    assert proc.returncode == 0, proc.stderr
+    assert home.session()["authority"] == guest
+    m = session_mounts(home, options=FRESH)
+    assert "Floor3 LaserJet" in os.listdir(m.p("printers"))
+    assert set(emulator_auth(emu)["refreshAt"]) == {"contoso-guest"}
+    # And again once the first access token has expired.
+    first = emulator_auth(emu)["refreshAt"]["contoso-guest"]
+    util.wait_until(lambda: (os.listdir(m.p("printers")) and
+                             emulator_auth(emu)["refreshAt"].get(
+                                 "contoso-guest", 0) > first),
+                    timeout=10, what="a second refresh")
+    assert set(emulator_auth(emu)["refreshAt"]) == {"contoso-guest"}
+    assert m.status()["session"] == "ok"
+
+
 def test_mount_refreshes_after_a_401(start_emulator, workdir,
                                      session_mounts):
     emu = start(start_emulator, "--device-approve-after", "0")

@@ -110,10 +110,15 @@ class _Sessions:
         self.counts = {"deviceCodes": 0, "devicePolls": 0, "slowDowns": 0,
                        "refreshGrants": 0, "refusedRefresh": 0,
                        "refusedBearer": 0}
+        self.refresh_at = {}        # tenant segment -> refresh grants there
 
     def count(self, key):
         with self.lock:
             self.counts[key] += 1
+
+    def count_refresh_at(self, tenant):
+        with self.lock:
+            self.refresh_at[tenant] = self.refresh_at.get(tenant, 0) + 1
 
 
 SETTINGS = Settings()
@@ -320,6 +325,8 @@ def token_endpoint(req, state):
                             "The request body must contain the following "
                             "parameter: 'grant_type'.")
     handler = GRANTS.get(grant)
+    if grant == "refresh_token":
+        SESSIONS.count_refresh_at(req.params.get("tenant"))
     if handler is None:
         return _oauth_error(400, "unsupported_grant_type", 70003,
                             "The app requested an unsupported grant type "
@@ -546,6 +553,7 @@ def control_get(req, app):
                     if k not in ("device_code", "expires", "lastPoll")}
                    for rec in SESSIONS.devices.values()]
         out = {"settings": SETTINGS.view(), "counts": dict(SESSIONS.counts),
+               "refreshAt": dict(SESSIONS.refresh_at),
                "generations": dict(SESSIONS.gen), "deviceCodes": devices}
     return Reply(200, out)
 

@@ -35,7 +35,9 @@ tests change the tenant behind the client's back, and set faults.
                                       optional) -> {"access_token",
                                       "refresh_token" (delegated),
                                       "expires_in","token_type"}
-  GET    /_emulator/auth             sign-in settings, counts, device codes
+  GET    /_emulator/auth             sign-in settings, counts, device codes,
+                                      refresh grants per tenant segment
+                                      ("refreshAt")
   POST   /_emulator/auth             {"deviceMode","deviceApproveAfter",
                                       "accessTokenSeconds",...} (auth.py)
   POST   /_emulator/auth/revoke      {"access":bool,"refresh":bool}: every
