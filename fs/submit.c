@@ -572,8 +572,27 @@ static void upload_progress(void *arg, uint64_t uploaded, uint64_t total)
 }
 
 /*
+ * Whether a job no longer waits for its document: the document's upload
+ * time is set, or the job has left paused/uploadPending, a new job's
+ * status (reference §9). Its size alone does not say: a service may fill
+ * it in from createUploadSession's properties before any byte is in.
+ */
+static bool upload_done(const json_t *job, const json_t *doc)
+{
+	const json_t *status = json_object_get(job, "status");
+	const char *at = json_string_value(json_object_get(doc,
+							   "uploadedDateTime"));
+
+	if (at && *at)
+		return true;
+	return strcmp(tree_str(status, "state"), "paused") != 0 ||
+	       !tree_has_string(json_object_get(status, "details"),
+				"uploadPending");
+}
+
+/*
  * A session that is gone either expired or was completed by a PUT whose
- * 201 was lost: the job's document says which.
+ * 201 was lost: the job and its document say which.
  */
 static int document_arrived(struct upfs *u, struct submission *s,
 			    bool *arrived)
@@ -592,7 +611,8 @@ static int document_arrived(struct upfs *u, struct submission *s,
 		note_error(u, s, rc, &err, "checking the uploaded document");
 	doc = json_array_get(json_object_get(job, "documents"), 0);
 	*arrived = rc == 0 && (uint64_t)json_integer_value(
-				      json_object_get(doc, "size")) == s->size;
+				      json_object_get(doc, "size")) == s->size &&
+		   upload_done(job, doc);
 	json_decref(job);
 	buf_release(&path);
 	return rc;

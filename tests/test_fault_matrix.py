@@ -103,11 +103,14 @@ def test_fault_at_each_step(start_emulator, upfs_mount, workdir, fault,
 
 
 def print_with_put_faults(start_emulator, upfs_mount, name, size, spec,
-                          warning=None):
+                          warning=None, settings=None):
     """Prints name (size bytes) while the upload PUTs meet spec, the log
-    may say warning: (emu, mount, share id, jobs before, the bytes, upload
-    sessions opened)."""
+    may say warning, the emulator has settings (POST /_emulator): (emu,
+    mount, share id, jobs before, the bytes, upload sessions opened)."""
     emu = start_emulator(extra_args=["--job-seconds", "0.5"])
+    if settings:
+        status, out = emu.call("POST", "/_emulator", settings)
+        assert status == 200, out
     mount = upfs_mount(emu, options=FAST)
     if warning:
         mount.expect_warning(warning)
@@ -138,6 +141,26 @@ def test_an_upload_url_refused_gets_a_new_session(start_emulator,
     emu, mount, share_id, before, data, sessions = print_with_put_faults(
         start_emulator, upfs_mount, name, 64 * 1024, fault + ",times=1",
         warning=r".")
+    assert sessions == 2, sessions
+    assert pending_entries(mount.p("shares", SHARE, "queue")) == []
+    check_exactly_once(emu, mount, share_id, before, {name: data})
+
+
+def test_an_expired_session_is_not_taken_for_a_finished_upload(
+        start_emulator, upfs_mount):
+    """An upload session that expired (404) may also be one whose last
+    PUT's reply was lost: upfs asks the job. A service that fills in the
+    document's size when the session is made (the reference shows a new
+    job's document with size 0 and no more) must not make a size that
+    matches read as every byte in: the job still waits for its upload
+    (uploadPending, no uploadedDateTime). upfs opens a new session, and
+    the document prints once, whole. It was started half uploaded, and
+    the start refused."""
+    name = "expired-early-size.pdf"
+    emu, mount, share_id, before, data, sessions = print_with_put_faults(
+        start_emulator, upfs_mount, name, 9 * 1024 * 1024 + 123,
+        "expire:1,times=1", warning=r".",
+        settings={"documentSetAtSession": True})
     assert sessions == 2, sessions
     assert pending_entries(mount.p("shares", SHARE, "queue")) == []
     check_exactly_once(emu, mount, share_id, before, {name: data})

@@ -128,6 +128,10 @@ class App:
         # loopback name (wire.Request.transfer_base).
         self.transfer_host = transfer_host
         self.lists_ignore_expand = []   # navigations lists never expand
+        # createUploadSession fills in the document's name, content type
+        # and size at once, not when its bytes are in: the reference
+        # shows a new job's document with size 0 and says no more.
+        self.document_set_at_session = False
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

@@ -9,7 +9,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "downloadUrlSeconds",
                                       "listsOmitDetails",
                                       "listsOmitDetailsOf",
-                                      "listsIgnoreExpand","spoolDir",
+                                      "listsIgnoreExpand",
+                                      "documentSetAtSession","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -28,7 +29,10 @@ tests change the tenant behind the client's back, and set faults.
                                       names lists leave out whatever
                                       $expand says: "connectors" on
                                       printers, "definition" on task
-                                      triggers)} -> as GET;
+                                      triggers), "documentSetAtSession"
+                                      (bool: createUploadSession sets the
+                                      document's name, type and size
+                                      before its bytes are in)} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -211,6 +215,7 @@ def info(req, app):
                        "listsOmitDetails": app.lists_omit_details,
                        "listsOmitDetailsOf": app.lists_omit_details_of,
                        "listsIgnoreExpand": app.lists_ignore_expand,
+                       "documentSetAtSession": app.document_set_at_session,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -221,6 +226,7 @@ SETTINGS = {
     "listsOmitDetails": ("lists_omit_details", "bool", None, None),
     "listsOmitDetailsOf": ("lists_omit_details_of", "ids", None, None),
     "listsIgnoreExpand": ("lists_ignore_expand", "ids", None, None),
+    "documentSetAtSession": ("document_set_at_session", "bool", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

@@ -415,6 +415,10 @@ def create_upload_session(req, state):
         ctype = _check_content_type(state, printer, ctype)
         sess = app.uploads.create(state, job_key(rec), did, name, ctype,
                                   size, app.upload_seconds, replace)
+        if app.document_set_at_session and not replace:
+            doc = next(d for d in rec["documents"] if d["id"] == did)
+            doc.update({"displayName": name, "contentType": ctype,
+                        "size": size})
     return Reply(200, {
         "@odata.context": "%s/$metadata#microsoft.graph.uploadSession"
                           % req.graph_base,
