@@ -236,12 +236,13 @@ int queue_flush(struct upfs *u, struct submission *s)
 	if (v.write_error)
 		return drop_failed_write(u, s);
 	/*
-	 * Every close() flushes, also a shell's close of the descriptor it
-	 * just dup2()ed onto stdout, before a byte is written: an empty file
-	 * waits for the close that follows its data.
+	 * An empty file is no document (EINVAL), but only its last close
+	 * (release) drops it: every close() flushes, also a shell's close of
+	 * the descriptor it just dup2()ed onto stdout, before a byte is
+	 * written, and the shell ignores that close's error.
 	 */
 	if (v.size == 0)
-		return 0;
+		return -EINVAL;
 	return queue_submit(u, s);
 }
 

@@ -554,21 +554,40 @@ def test_rename_of_a_dot_file_whose_write_failed_sends_nothing(
     assert new_jobs(emulator, share["id"], before) == []
 
 
-def test_empty_file_is_not_printed(emulator, upfs_mount):
+def test_empty_file_is_not_printed(emulator, upfs_mount, workdir):
+    """An empty file is no document: its close() fails with EINVAL
+    (design §3.2), and its name goes. A shell's redirection still prints:
+    the close of the descriptor it dup2()s onto stdout comes before the
+    data, and the shell ignores its error."""
     mount = upfs_mount(emulator)
     share = emulator.share_by_name(SHARE)
     mount.share_dir = SHARE
     before = job_ids(emulator, share["id"])
     queue = mount.p("shares", SHARE, "queue")
-    assert write_and_close(os.path.join(queue, "empty.pdf"), b"") == ("ok", 0)
-    util.run(["touch", os.path.join(queue, "touched.pdf")])
-    util.run(["sh", "-c", ': > "$1"', "sh", os.path.join(queue, "sh.pdf")])
-    util.run(["cp", "/dev/null", os.path.join(queue, "null.pdf")])
+    assert write_and_close(os.path.join(queue, "empty.pdf"), b"") == \
+        ("close", errno.EINVAL)
+    proc = util.run(["touch", os.path.join(queue, "touched.pdf")],
+                    check=False)
+    assert proc.returncode != 0 and "Invalid argument" in proc.stderr, proc
+    proc = util.run(["sh", "-c", ': > "$1"', "sh",
+                     os.path.join(queue, "sh.pdf")])
+    assert proc.returncode == 0, proc.stderr
+    proc = util.run(["cp", "/dev/null", os.path.join(queue, "null.pdf")],
+                    check=False)
+    assert proc.returncode != 0 and "Invalid argument" in proc.stderr, proc
     for name in ("empty.pdf", "touched.pdf", "sh.pdf", "null.pdf"):
         assert_left_nothing(emulator, mount, share["id"], before, name)
     assert new_jobs(emulator, share["id"], before) == []
     util.wait_until(lambda: mount.log().count("is empty: not printed") >= 4,
                     timeout=5, what="the 'is empty: not printed' log lines")
+    data = make_pdf("redirected", 64 * 1024)
+    src = os.path.join(workdir, "redirected.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    proc = util.run(["sh", "-c", 'cat "$1" > "$2"', "sh", src,
+                     os.path.join(queue, "redirected.pdf")])
+    assert proc.returncode == 0, proc.stderr
+    assert_printed_once(emulator, share["id"], before, "redirected.pdf", data)
 
 
 # --- transient failures: the service is down ---------------------------------
