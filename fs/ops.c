@@ -3,7 +3,7 @@
  *
  * Each operation decodes its request, does the work through node.c and
  * tree.c, and replies exactly once. Errors are negative errnos until the
- * reply, where they become fuse_reply_err(req, -rc).
+ * reply, where they become ops_reply_err(req, -rc).
  *
  * Generated files are opened with direct_io: their bytes are rendered at
  * open, and a status line may grow between a cached getattr and a read, so
@@ -76,7 +76,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			node_forget(u, n, 1);
 	}
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -109,7 +109,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, ttl);
 }
@@ -128,7 +128,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	     : n->kind == FS_SCRATCH	 ? scratch_target(u, n->id, &target)
 					 : -EINVAL;
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_readlink(req, target.data);
 	buf_release(&target);
@@ -157,14 +157,14 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	if (d == NULL) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	d->handle.free = dir_handle_free;
 	rc = node_list(u, dir, &d->snap);
 	if (rc) {
 		free(d);
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	handle_add(u, &d->handle);
@@ -189,7 +189,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	node_dir_closed(u, node_get(u, ino));
 	handle_remove(u, &d->handle);
 	dir_handle_free(&d->handle);
-	fuse_reply_err(req, 0);
+	ops_reply_err(req, 0);
 }
 
 /* Adds "." or ".." (offsets 1 and 2); the kernel takes no lookup for them. */
@@ -247,7 +247,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t rem = size, used;
 
 	if (buf == NULL) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	for (off_t i = off; i < (off_t)snap->n + 2; i++) {
@@ -434,7 +434,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int ttl, rc;
 
 	if (f == NULL) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
@@ -459,7 +459,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			      &f->content, false);
 	if (rc) {
 		open_file_put(f);
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -490,7 +490,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf_init(&now, 0);
 		got = scratch_read(f->u, f->id, &now);
 		if (got < 0) {
-			fuse_reply_err(req, -got);
+			ops_reply_err(req, -got);
 		} else if (off < 0 || (size_t)off >= now.len) {
 			fuse_reply_buf(req, NULL, 0);
 		} else {
@@ -514,7 +514,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				: document_read(f->u, f->doc, (uint64_t)off,
 						size, &bytes);
 		if (got < 0)
-			fuse_reply_err(req, -got);
+			ops_reply_err(req, -got);
 		else
 			fuse_reply_buf(req, bytes.data, bytes.len);
 		buf_release(&bytes);
@@ -526,7 +526,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		got = spooled ? queue_read(f->u, f->sub, spooled, size, off)
 			      : -ENOMEM;
 		if (got < 0)
-			fuse_reply_err(req, -got);
+			ops_reply_err(req, -got);
 		else
 			fuse_reply_buf(req, spooled, (size_t)got);
 		free(spooled);
@@ -556,7 +556,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		ops_attr_changed(f->u, ino);
 	}
 	open_file_put(f);
-	fuse_reply_err(req, 0);
+	ops_reply_err(req, 0);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -593,7 +593,7 @@ static void reply_sized(fuse_req_t req, const char *data, size_t len,
 	if (size == 0)
 		fuse_reply_xattr(req, len);
 	else if (len > size)
-		fuse_reply_err(req, ERANGE);
+		ops_reply_err(req, ERANGE);
 	else
 		fuse_reply_buf(req, data, len);
 }
@@ -609,15 +609,15 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	/* ls -l asks every entry for security.* and ACLs: answer at once. */
 	if (strncmp(name, "user.upfs.", 10) != 0) {
-		fuse_reply_err(req, ENODATA);
+		ops_reply_err(req, ENODATA);
 		return;
 	}
 	buf_init(&pairs, 0);
 	rc = xattr_collect(u, node_get(u, ino), &pairs);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else if ((value = xattr_find(&pairs, name, &len)) == NULL)
-		fuse_reply_err(req, ENODATA);
+		ops_reply_err(req, ENODATA);
 	else
 		reply_sized(req, value, len, size);
 	buf_release(&pairs);
@@ -640,7 +640,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		p = value + strlen(value) + 1;
 	}
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		reply_sized(req, names.data, names.len, size);
 	buf_release(&pairs);

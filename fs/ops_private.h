@@ -4,6 +4,7 @@
 #ifndef UPFS_OPS_PRIVATE_H
 #define UPFS_OPS_PRIVATE_H
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
 
@@ -11,6 +12,17 @@
 #include "fs.h"
 #include "pull.h"
 #include "spool.h"
+
+/*
+ * Every error reply. The kernel takes ENOSYS from most requests (flush,
+ * fsync, create, the xattr calls, ...) for "not implemented, never ask
+ * again", for the whole mount: a close() would then return 0 without a
+ * commit. No failure of ours may say it.
+ */
+static inline void ops_reply_err(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, err == ENOSYS ? EIO : err);
+}
 
 /*
  * An open file: the bytes of a generated file, rendered at open, or a

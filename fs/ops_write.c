@@ -74,7 +74,7 @@ static void create_trigger(fuse_req_t req, struct upfs *u,
 		rc = -ENOMEM;
 	}
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -102,7 +102,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (dir->kind != FS_SHARE_QUEUE && !tree_keeps_scratch(dir->kind)) {
-		fuse_reply_err(req, EROFS);
+		ops_reply_err(req, EROFS);
 		return;
 	}
 	f = open_file_new(u);
@@ -130,7 +130,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc) {
 		if (f)
 			open_file_put(f);
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	/*
@@ -164,7 +164,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		rc = f->sub ? queue_write(f->u, f->sub, buf, size, off) : -EBADF;
 	}
 	if (rc < 0)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_write(req, (size_t)rc);
 }
@@ -199,7 +199,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				      f->id, &f->content, true);
 		}
 	}
-	fuse_reply_err(req, -rc);
+	ops_reply_err(req, -rc);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -211,7 +211,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)ino;
 	if (f->sub)
 		rc = queue_fsync(f->u, f->sub, datasync != 0);
-	fuse_reply_err(req, -rc);
+	ops_reply_err(req, -rc);
 }
 
 /*
@@ -275,7 +275,7 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 	buf_release(&text);
 	buf_release(&base);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, 0);
 }
@@ -304,13 +304,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (rc == 0)
 			rc = node_stat(u, n, &st, &ttl);
 		if (rc)
-			fuse_reply_err(req, -rc);
+			ops_reply_err(req, -rc);
 		else
 			fuse_reply_attr(req, &st, 0);
 		return;
 	}
 	if (n->kind != FS_QUEUE_LOCAL) {
-		fuse_reply_err(req, EROFS);
+		ops_reply_err(req, EROFS);
 		return;
 	}
 	s = spool_get(u, n->id);
@@ -327,7 +327,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = node_stat(u, n, &st, &ttl);
 	spool_put(u, s);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, 0);
 }
@@ -422,7 +422,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		else
 			rc = dir->kind == FS_SHARE_QUEUE ||
 			     tree_keeps_scratch(dir->kind) ? -EXDEV : -EROFS;
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	if (flags)
@@ -438,7 +438,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = adminops_rename(u, dir->kind, name, newname);
 	else
 		rc = -EROFS;
-	fuse_reply_err(req, -rc);
+	ops_reply_err(req, -rc);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -454,15 +454,15 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = tree_fixed_child(dir->kind, name, &fixed)
 		     ? -EPERM
 		     : scratch_unlink(u, tree_scratch_owner(dir), name);
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	if (dir->kind == FS_TASK_TRIGGERS) {
-		fuse_reply_err(req, -pull_delete_trigger(u, dir->id, name));
+		ops_reply_err(req, -pull_delete_trigger(u, dir->id, name));
 		return;
 	}
 	if (dir->kind != FS_SHARE_QUEUE) {
-		fuse_reply_err(req, EROFS);
+		ops_reply_err(req, EROFS);
 		return;
 	}
 	rc = node_lookup(u, dir, name, &n);
@@ -470,7 +470,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = queue_unlink(u, n);
 		node_forget(u, n, 1);
 	}
-	fuse_reply_err(req, -rc);
+	ops_reply_err(req, -rc);
 }
 
 /*
@@ -486,11 +486,11 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	(void)flags;
 	if (n->kind == FS_QUEUE_LOCAL &&
 	    strcmp(name, UPFS_XATTR_JOB_OPTIONS) == 0) {
-		fuse_reply_err(req, -queue_options_set(req_upfs(req), n->id,
+		ops_reply_err(req, -queue_options_set(req_upfs(req), n->id,
 						       value, size));
 		return;
 	}
-	fuse_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
+	ops_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
 			    n->kind == FS_QUEUE_ENTRY || n->kind == FS_SCRATCH ||
 			    editfile_kind(n->kind) ? ENOTSUP : EROFS);
 }
@@ -505,7 +505,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	(void)mode;
 	if (dir->kind != FS_SHARES && dir->kind != FS_TASK_DEFS) {
-		fuse_reply_err(req, EROFS);
+		ops_reply_err(req, EROFS);
 		return;
 	}
 	rc = dir->kind == FS_SHARES ? shareops_mkdir(u, name)
@@ -515,7 +515,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
 		node_forget(u, n, 1);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	e.entry_timeout = e.attr_timeout = 0;
@@ -527,7 +527,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct upfs *u = req_upfs(req);
 	struct fs_node *dir = node_get(u, parent);
 
-	fuse_reply_err(req, dir->kind == FS_SHARES     ? -shareops_rmdir(u, name)
+	ops_reply_err(req, dir->kind == FS_SHARES     ? -shareops_rmdir(u, name)
 			    : dir->kind == FS_PRINTERS
 				? -adminops_unregister_printer(u, name)
 			    : dir->kind == FS_TASK_DEFS
@@ -573,7 +573,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)
 		node_forget(u, n, 1);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		ops_reply_err(req, -rc);
 		return;
 	}
 	e.entry_timeout = e.attr_timeout = 0;

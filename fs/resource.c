@@ -562,7 +562,7 @@ static void seeds_install(struct upfs *u, const struct res_batch *b,
 static bool batch_refused(int rc)
 {
 	return rc == -EINVAL || rc == -ENOENT || rc == -EACCES ||
-	       rc == -EPROTO || rc == -EOPNOTSUPP || rc == -ENOSYS ||
+	       rc == -EPROTO || rc == -EOPNOTSUPP ||
 	       rc == -EFBIG;
 }
 

@@ -46,7 +46,6 @@ bool submit_err_is_permanent(int rc)
 	case ENOSPC:
 	case ENOENT:
 	case EOPNOTSUPP:
-	case ENOSYS:
 		return true;
 	default:
 		return false;
@@ -123,8 +122,15 @@ static int replace_str(struct upfs *u, char **slot, const char *value)
  */
 static int submit_errno(int rc, const struct graph_err *gerr)
 {
-	return rc == -EACCES && gerr && gerr->status == 401 ? -EKEYEXPIRED
-							    : rc;
+	if (rc == -EACCES && gerr && gerr->status == 401)
+		return -EKEYEXPIRED;
+	/* A 5xx (a 501, a 507) is the service's own trouble, never a
+	   refusal of the document: it waits in the spool like a 500's
+	   (design §3.3), unless its code names a spent quota. */
+	if (gerr && gerr->status >= 500 && rc != -EDQUOT &&
+	    submit_err_is_permanent(rc))
+		return -EIO;
+	return rc;
 }
 
 static void note_error(struct upfs *u, struct submission *s, int rc,

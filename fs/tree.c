@@ -830,8 +830,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 		     RES_REFRESH_STALE, &list, deps);
 	/* Only GET /print/operations/{id} is documented (reference §3.5): a
 	   service without the collection has nothing to list here. */
-	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP ||
-	    rc == -ENOSYS) {
+	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP) {
 		if (mark_refused(u, &u->operations_list_refused_ms))
 			upfs_log(u, UPFS_LOG_INFO, "the service keeps no list "
 				 "of operations (GET %s: %s): operations/ "

@@ -97,8 +97,9 @@ static int graph_status_to_errno(long status)
 		return EFBIG;
 	case 416: /* upload range already received: resync the session */
 		return ERANGE;
-	case 501:
-		return ENOSYS;
+	case 501: /* not ENOSYS: the kernel takes that from a FUSE reply for
+		     "never ask again" (ops_reply_err) */
+		return EOPNOTSUPP;
 	case 507:
 		return ENOSPC;
 	default: /* 500 and everything unforeseen */

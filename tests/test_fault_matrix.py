@@ -40,8 +40,8 @@ PHASES = {
 STALL = "stall:1:4"             # silent for 4 s: past low_speed_time=2
 FAST = ["low_speed_time=2"]
 # Every kind that spoils one request, in the spec's words.
-KINDS = ["429:1", "500:1", "502:1", "503:1", "504:1", "401:1", "reset:1",
-         "drop:1", "html:1", "truncated:1", "malformed:1", STALL]
+KINDS = ["429:1", "500:1", "501:1", "502:1", "503:1", "504:1", "401:1",
+         "reset:1", "drop:1", "html:1", "truncated:1", "malformed:1", STALL]
 # Only upload URLs can expire or refuse an overlap (416); an upload PUT's
 # reply is tiny JSON, which a proxy's HTML page stands for no better than
 # the malformed body does.
@@ -52,7 +52,7 @@ CASES = [(f, p) for p in PHASES for f in KINDS
 # What a failed commit may say: the service refused, was unreachable, or
 # answered nonsense; never ENOENT or EINVAL for a list that is fine.
 CLEAN = {errno.EIO, errno.EAGAIN, errno.ECONNRESET, errno.ETIMEDOUT,
-         errno.EPROTO, errno.EACCES}
+         errno.EPROTO, errno.EACCES, errno.EOPNOTSUPP}
 
 
 def kind_of(fault):

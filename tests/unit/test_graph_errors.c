@@ -46,7 +46,7 @@ static void test_http(void)
 		{ 409, EBUSY }, { 410, ENOENT }, { 412, EAGAIN },
 		{ 413, EFBIG }, { 415, EINVAL }, { 416, ERANGE },
 		{ 422, EINVAL }, { 423, EBUSY }, { 429, EAGAIN },
-		{ 500, EIO }, { 501, ENOSYS }, { 502, EAGAIN },
+		{ 500, EIO }, { 501, EOPNOTSUPP }, { 502, EAGAIN },
 		{ 503, EAGAIN }, { 504, EAGAIN }, { 507, ENOSPC },
 		{ 509, EAGAIN },
 		/* the default */

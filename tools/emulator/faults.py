@@ -32,6 +32,7 @@ Kinds:
   429:0.2:1   429 with Retry-After: 1 (no arg: no header)
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
+  501:0.1     501 notSupported (a feature the service does not have)
               (500, 502 and 504 take a Retry-After as 503 does: 504:0.1:2;
               the reference promises none, and a gateway may send one)
   401:0.1     401 InvalidAuthenticationToken "Lifetime validation failed,
@@ -129,6 +130,8 @@ STATUS = {
     "429": ("activityLimitReached", "The request has been throttled. "
             "Retry after the number of seconds in the Retry-After header."),
     "500": ("generalException", "An unexpected error occurred (emulated)."),
+    "501": ("notSupported", "The requested feature isn't implemented "
+            "(emulated)."),
     "503": ("serviceNotAvailable", "The service is temporarily unavailable "
             "(emulated). Retry later."),
     "502": ("badGateway", "The gateway received an invalid response "
