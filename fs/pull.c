@@ -900,9 +900,15 @@ int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
 			usleep(EVENTS_POLL_MS * 1000);
 	}
 	if (rc == 0 && (size_t)off < e->lines.len) {
+		const char *from = e->lines.data + off;
 		size_t n = e->lines.len - (size_t)off;
+		const char *nl = memchr(from, '\n', n);
 
-		rc = buf_append(out, e->lines.data + off, n < size ? n : size);
+		/* One line a read (design §2), also when a poll found more:
+		   a program that takes a read for a task misses none. */
+		if (nl)
+			n = (size_t)(nl - from) + 1;
+		rc = buf_append(out, from, n < size ? n : size);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return rc;

@@ -152,6 +152,31 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
+def test_events_gives_one_line_a_read(emu, admin, alice, workdir):
+    """Two tasks that one poll finds come back one read each, as the
+    design says: a badge reader that takes a read(2) for a task (not a
+    line-buffered `read`) misses none."""
+    set_up(admin)
+    fd = os.open(admin.p("task_definitions", "Badge", "events"), os.O_RDONLY)
+    try:
+        print_as(alice, workdir, "one.pdf")
+        lines = [os.read(fd, 65536)]
+        print_as(alice, workdir, "two.pdf")
+        print_as(alice, workdir, "three.pdf")
+        util.wait_until(lambda: len(tasks(emu)) == 3, timeout=10,
+                        what="three tasks")
+        # Checked before the third read, which would wait for a fourth
+        # task if the second had given both.
+        for _ in range(2):
+            lines.append(os.read(fd, 65536))
+            assert lines[-1].count(b"\n") == 1 and \
+                lines[-1].endswith(b"\n"), lines
+    finally:
+        os.close(fd)
+    ids = [x.decode().split("\t")[0] for x in lines]
+    assert sorted(ids) == sorted(t["id"] for t in tasks(emu))
+
+
 @util.with_one_request_faults
 def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
     """mv of a held job is one POST (redirect). Its reply lost or a 5xx:
