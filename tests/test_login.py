@@ -180,6 +180,10 @@ def test_upfsctl_usage_errors(workdir):
         assert proc.returncode == 2, (args, proc.stderr)
         assert proc.stderr.startswith("upfsctl: ") or "usage" in proc.stderr
     assert home.upfsctl("--help").returncode == 0
+    # A typo in -o is not passed over (it signed in with the default).
+    proc = home.upfsctl("login", PROFILE, "-o", "clientid=0000")
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown option 'clientid'" in proc.stderr
 
 
 # --- a mount on the session -----------------------------------------------------

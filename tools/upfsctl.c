@@ -65,33 +65,43 @@ static int ctl_set(char **slot, const char *value)
 	return 0;
 }
 
-/* The settings upfsctl uses; the others are upfs's to check. */
+/* The settings upfsctl uses; a profile's others are upfs's to check. */
+static const struct {
+	const char *key;
+	size_t offset;
+} ctl_keys[] = {
+	{ "endpoint", offsetof(struct ctl_profile, endpoint) },
+	{ "authority", offsetof(struct ctl_profile, authority) },
+	{ "client_id", offsetof(struct ctl_profile, client_id) },
+	{ "ca_file", offsetof(struct ctl_profile, ca_file) },
+	{ "scope", offsetof(struct ctl_profile, scope) },
+	{ "mountpoint", offsetof(struct ctl_profile, mountpoint) },
+	{ "token_file", offsetof(struct ctl_profile, token_file) },
+};
+#define CTL_NKEYS (sizeof(ctl_keys) / sizeof(*ctl_keys))
+
+static bool ctl_key_known(const char *key)
+{
+	for (size_t i = 0; i < CTL_NKEYS; i++)
+		if (strcmp(key, ctl_keys[i].key) == 0)
+			return true;
+	return false;
+}
+
 static int ctl_setting(void *arg, const char *key, const char *value,
 		       char *why, size_t why_len)
 {
 	struct ctl_profile *p = arg;
-	static const struct {
-		const char *key;
-		size_t offset;
-	} keys[] = {
-		{ "endpoint", offsetof(struct ctl_profile, endpoint) },
-		{ "authority", offsetof(struct ctl_profile, authority) },
-		{ "client_id", offsetof(struct ctl_profile, client_id) },
-		{ "ca_file", offsetof(struct ctl_profile, ca_file) },
-		{ "scope", offsetof(struct ctl_profile, scope) },
-		{ "mountpoint", offsetof(struct ctl_profile, mountpoint) },
-		{ "token_file", offsetof(struct ctl_profile, token_file) },
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
-		if (strcmp(key, keys[i].key) != 0)
+	for (size_t i = 0; i < CTL_NKEYS; i++) {
+		if (strcmp(key, ctl_keys[i].key) != 0)
 			continue;
 		if (!value || !*value) {
 			snprintf(why, why_len, "option '%s' needs a value",
 				 key);
 			return -EINVAL;
 		}
-		return ctl_set((char **)((char *)p + keys[i].offset), value);
+		return ctl_set((char **)((char *)p + ctl_keys[i].offset),
+			       value);
 	}
 	return 0;
 }
@@ -110,6 +120,15 @@ static int ctl_apply_opts(struct ctl_profile *p, const char *opts)
 		eq = strchr(word, '=');
 		if (eq)
 			*eq++ = '\0';
+		/* A typo on the command line must not pass unseen. */
+		if (!ctl_key_known(word)) {
+			snprintf(why, sizeof(why), "unknown option '%s' "
+				 "(-o takes endpoint, authority, client_id, "
+				 "ca_file, scope, mountpoint, token_file)",
+				 word);
+			rc = -EINVAL;
+			break;
+		}
 		rc = ctl_setting(p, word, eq, why, sizeof(why));
 		word = next;
 	}
