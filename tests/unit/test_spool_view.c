@@ -81,7 +81,7 @@ static struct submission *create(struct upfs *u, const char *share,
 int main(void)
 {
 	static const char *const listed[] = { "101", "102", "103" };
-	struct submission *a, *b, *c;
+	struct submission *a, *b, *c, *d;
 	struct upfs u;
 	char kept[256], pending[256];
 	uint32_t unhides = 0, later = 0;
@@ -144,7 +144,41 @@ int main(void)
 	spool_remove(&u, c);
 	CHECK(!spool_may_add_name(&u, SHARE, "d.pdf", unhides));
 
+	/* A listing made between a submission finishing (done: its job
+	   still hidden, as the document it was) and its leaving the spool
+	   must be made again once it leaves, or the printed job stays
+	   hidden till its status changes: the digest differs. */
+	{
+		static const char *const with_d[] = { "101", "106" };
+		json_t **all = jobs_of(with_d, 2);
+		json_t *jobs[2];
+		struct fs_entries out = { 0 };
+		uint64_t sig = 0;
+		size_t left = 2;
+
+		d = create(&u, SHARE, "d.pdf", "106");
+		pthread_mutex_lock(&u.spool_lock);
+		d->state = SUB_DONE;
+		pthread_mutex_unlock(&u.spool_lock);
+		CHECK(all != NULL);
+		memcpy(jobs, all, sizeof(jobs));
+		CHECK(spool_queue_view(&u, SHARE, jobs, &left, &out, &sig,
+				       &unhides) == 0);
+		CHECK_MSG(left == 1 && strcmp(json_string_value(json_object_get(
+				 jobs[0], "id")), "101") == 0, "kept %zu", left);
+		for (size_t i = 0; i < out.n; i++)
+			CHECK_MSG(strcmp(out.v[i].name, "d.pdf") != 0,
+				  "a done document is still pending");
+		CHECK(spool_signature(&u, SHARE) == sig);
+		spool_remove(&u, d);
+		CHECK_MSG(spool_signature(&u, SHARE) != sig,
+			  "its leaving left the digest as it was");
+		fs_entries_release(&out);
+		jobs_free(all, 2);
+	}
+
 	spool_remove(&u, b);
+	spool_put(&u, d);
 	spool_put(&u, a);
 	spool_put(&u, b);
 	spool_put(&u, c);
