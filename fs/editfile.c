@@ -102,6 +102,8 @@ int editfile_write(struct buf *text, const char *data, size_t size, off_t off)
 {
 	size_t end;
 
+	if (off == FS_OFF_END)
+		off = (off_t)text->len;
 	if (off < 0 || (size_t)off > UPFS_EDIT_MAX ||
 	    size > UPFS_EDIT_MAX - (size_t)off)
 		return -EFBIG;

@@ -40,6 +40,7 @@ int editfile_load_base(struct upfs *u, const struct fs_node *n,
 int editfile_load_save_base(struct upfs *u, const struct fs_node *n,
 			    pid_t pid, struct buf *out, bool *has);
 
+/* off may be FS_OFF_END. */
 int editfile_write(struct buf *text, const char *data, size_t size, off_t off);
 int editfile_truncate(struct buf *text, off_t size);
 

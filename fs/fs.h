@@ -44,6 +44,13 @@
    the largest body is a 4 MB upload range, so 600 s is 7 kB/s. */
 #define UPFS_DEFAULT_REQUEST_TIMEOUT 600
 
+/*
+ * The offset of an O_APPEND write: the file's end, as upfs knows it. The
+ * kernel's own is the size it cached, which a commit or a refresh may
+ * have changed since: for a direct_io file it does not ask again.
+ */
+#define FS_OFF_END ((off_t)-1)
+
 struct upfs_options {
 	char *profile;		/* "default" unless given */
 	char *mountpoint;

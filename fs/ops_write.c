@@ -154,6 +154,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int rc;
 
 	(void)ino;
+	if (fi->flags & O_APPEND)
+		off = FS_OFF_END;
 	if (f->editing) {
 		rc = editfile_write(&f->content, buf, size, off);
 		f->edited = rc >= 0 || f->edited;

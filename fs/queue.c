@@ -110,16 +110,21 @@ static void set_size(struct upfs *u, struct submission *s, uint64_t size)
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off)
 {
-	uint64_t end = (uint64_t)off + size, file_size;
+	uint64_t end, file_size;
 	ssize_t done = 0;
 	int rc = 0;
 
-	if (off < 0 || end > UPFS_MAX_DOCUMENT)
-		return queue_poison(u, s, -EFBIG);
 	pthread_mutex_lock(&s->io_lock);
 	if (!spool_is_writable(s)) {
 		pthread_mutex_unlock(&s->io_lock);
 		return -EBADF;	/* already handed over */
+	}
+	if (off == FS_OFF_END)
+		off = (off_t)s->size;
+	end = (uint64_t)off + size;
+	if (off < 0 || end > UPFS_MAX_DOCUMENT) {
+		pthread_mutex_unlock(&s->io_lock);
+		return queue_poison(u, s, -EFBIG);
 	}
 	if ((uint64_t)off > s->size)
 		rc = zero_gap(s->fd, s->size, (uint64_t)off, &file_size);

@@ -16,7 +16,8 @@ bool queue_name_is_local(const char *name);
 int queue_create(struct upfs *u, const char *share_id, const char *name,
 		 struct submission **out);
 
-/* Bytes written, or -EFBIG past the job size limit, -ENOSPC, ... */
+/* Bytes written (off may be FS_OFF_END), or -EFBIG past the job size
+   limit, -ENOSPC, ... */
 int queue_write(struct upfs *u, struct submission *s, const char *data,
 		size_t size, off_t off);
 int queue_truncate(struct upfs *u, struct submission *s, off_t size);

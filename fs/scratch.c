@@ -130,12 +130,14 @@ int scratch_write(struct upfs *u, const char *id, const char *data,
 	struct scratch *s;
 	int rc = -ENOENT;
 
-	if (off < 0 || (size_t)off > UPFS_SCRATCH_MAX ||
-	    size > UPFS_SCRATCH_MAX - (size_t)off)
-		return -EFBIG;
 	pthread_mutex_lock(&u->scratch_lock);
 	s = by_id(u, id);
-	if (s)
+	if (s && off == FS_OFF_END)
+		off = (off_t)s->content.len;
+	if (s && (off < 0 || (size_t)off > UPFS_SCRATCH_MAX ||
+		  size > UPFS_SCRATCH_MAX - (size_t)off))
+		rc = -EFBIG;
+	else if (s)
 		rc = grow(s, (size_t)off + size > s->content.len
 				     ? (size_t)off + size : s->content.len);
 	if (s && rc == 0) {

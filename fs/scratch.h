@@ -28,6 +28,7 @@ int scratch_lookup(struct upfs *u, const char *share_id, const char *name,
 		   char id[40]);
 
 int scratch_read(struct upfs *u, const char *id, struct buf *out);
+/* off may be FS_OFF_END. */
 int scratch_write(struct upfs *u, const char *id, const char *data,
 		  size_t size, off_t off);
 int scratch_truncate(struct upfs *u, const char *id, off_t size);

@@ -282,6 +282,23 @@ def test_object_id_line_reads_back_as_upn(emu, admin):
         ALICE, BOB, DAVE)
 
 
+def test_an_append_after_a_line_read_back_longer_or_shorter(emu, admin):
+    """The kernel puts an O_APPEND write at the size it cached, and does
+    not ask again: after a commit whose text reads back otherwise (an
+    object id read back as a UPN), the next `>>` must still go at the end
+    of the list, not past it (NULs, the line refused) or into it."""
+    d = admin.p("shares", SHARE)
+    sid = share_of(emu, SHARE)["id"]
+    dave = [u for u in emu.state(only=["users"])["users"]
+            if u["userPrincipalName"] == DAVE][0]
+    assert len(dave["id"]) > len(DAVE)
+    util.run(["sh", "-c", "echo %s >> allowed_users && "
+              "echo %s >> allowed_users" % (dave["id"], ERIN)], cwd=d)
+    assert changes(emu, sid) == ["+user " + DAVE, "+user " + ERIN]
+    assert read(os.path.join(d, "allowed_users")) == "%s\n%s\n%s\n%s\n" % (
+        ALICE, BOB, DAVE, ERIN)
+
+
 def test_rewriting_the_same_list_sends_nothing(emu, admin):
     """Order, blank lines, comments and a repeated line do not matter."""
     path = admin.p("shares", SHARE, "allowed_users")
