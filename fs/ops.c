@@ -559,13 +559,23 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	ops_reply_err(req, 0);
 }
 
+/*
+ * The spool's disk: what queue/ can take in before a document is handed
+ * over. A file manager checks the free space before a copy, and 0 free
+ * would refuse every document.
+ */
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct upfs *u = req_upfs(req);
 	struct statvfs st = { 0 };
 
 	(void)ino;
-	st.f_bsize = st.f_frsize = 4096;
+	if (statvfs(u->spool_dir, &st) != 0) {
+		memset(&st, 0, sizeof(st));
+		st.f_bsize = st.f_frsize = 4096;
+	}
 	st.f_namemax = 255;
+	st.f_flag = 0;
 	fuse_reply_statfs(req, &st);
 }
 

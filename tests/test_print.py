@@ -715,3 +715,15 @@ def test_job_status_follows_a_printed_job(emulator, upfs_mount, workdir):
     util.wait_until(lambda: "s.pdf" not in os.listdir(
         mount.p("shares", SHARE, "queue")), timeout=10,
         what="s.pdf to leave queue/")
+
+
+def test_statfs_is_the_spool_disk(emulator, upfs_mount):
+    """df and a file manager's free-space check before a copy see the disk
+    that queue/ spools documents on (cache_dir), not 0 bytes free, which
+    would refuse every copy."""
+    mount = upfs_mount(emulator)
+    got, disk = os.statvfs(mount.path), os.statvfs(mount.cache_dir)
+    assert (got.f_frsize, got.f_blocks) == (disk.f_frsize, disk.f_blocks)
+    assert got.f_bavail > 0 and got.f_namemax == 255
+    df = util.run(["df", "-P", mount.path]).stdout.splitlines()[-1].split()
+    assert int(df[1]) == disk.f_blocks * disk.f_frsize // 1024
