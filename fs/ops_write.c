@@ -477,9 +477,17 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /*
  * Copying into queue/ (mv, cp -a) tries to carry ACLs and other xattrs
- * over; "not supported" makes those programs skip them quietly. A
- * document not handed over yet takes its own job options.
+ * over; "not supported" makes those programs skip them quietly.
  */
+static int xattr_refusal(const struct fs_node *n)
+{
+	return n->kind == FS_QUEUE_LOCAL || n->kind == FS_QUEUE_ENTRY ||
+			       n->kind == FS_SCRATCH || editfile_kind(n->kind)
+		       ? ENOTSUP
+		       : EROFS;
+}
+
+/* A document not handed over yet takes its own job options. */
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -492,9 +500,20 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 						       value, size));
 		return;
 	}
-	ops_reply_err(req, n->kind == FS_QUEUE_LOCAL ||
-			    n->kind == FS_QUEUE_ENTRY || n->kind == FS_SCRATCH ||
-			    editfile_kind(n->kind) ? ENOTSUP : EROFS);
+	ops_reply_err(req, xattr_refusal(n));
+}
+
+/* A document not handed over yet drops its own job options. */
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs_node *n = node_get(req_upfs(req), ino);
+
+	if (n->kind == FS_QUEUE_LOCAL &&
+	    strcmp(name, UPFS_XATTR_JOB_OPTIONS) == 0) {
+		ops_reply_err(req, -queue_options_clear(req_upfs(req), n->id));
+		return;
+	}
+	ops_reply_err(req, xattr_refusal(n));
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -588,6 +607,7 @@ void ops_fill_write(struct fuse_lowlevel_ops *ops)
 	ops->rmdir = op_rmdir;
 	ops->symlink = op_symlink;
 	ops->setxattr = op_setxattr;
+	ops->removexattr = op_removexattr;
 	ops->create = op_create;
 	ops->write = op_write;
 	ops->flush = op_flush;

@@ -80,6 +80,27 @@ int queue_options_set(struct upfs *u, const char *sub_id, const char *value,
 	return rc;
 }
 
+int queue_options_clear(struct upfs *u, const char *sub_id)
+{
+	struct submission *s = spool_get(u, sub_id);
+	int rc = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&u->spool_lock);
+	if (!spool_is_writable(s)) {
+		rc = -EBUSY;
+	} else if (s->options == NULL) {
+		rc = -ENODATA;
+	} else {
+		free(s->options);
+		s->options = NULL;
+	}
+	pthread_mutex_unlock(&u->spool_lock);
+	spool_put(u, s);
+	return rc;
+}
+
 void queue_options_apply(struct upfs *u, const struct submission *s,
 			 json_t *config)
 {

@@ -30,6 +30,12 @@
 int queue_options_set(struct upfs *u, const char *sub_id, const char *value,
 		      size_t size);
 
+/*
+ * Drops them (setfattr -x): -ENODATA if it has none, -EBUSY once handed
+ * over, -ENOENT if it is gone.
+ */
+int queue_options_clear(struct upfs *u, const char *sub_id);
+
 /* Lays the options of s, if any, over config (the share's; borrowed). */
 void queue_options_apply(struct upfs *u, const struct submission *s,
 			 json_t *config);

@@ -343,6 +343,12 @@ def test_the_options_xattr_is_checked_and_applied(emulator, upfs_mount):
                                                   bad), errno.EINVAL)
         assert "options of '.memo.pdf' refused" in \
             mount.status()["last_error"]
+        # setfattr -x drops them, and only once.
+        os.setxattr(fd, "user.upfs.options", b"copies=9\n")
+        os.removexattr(fd, "user.upfs.options")
+        for call in (os.getxattr, os.removexattr):
+            util.expect_errno(lambda: call(fd, "user.upfs.options"),
+                              errno.ENODATA)
         os.setxattr(fd, "user.upfs.options", b"copies=4\nduplex=oneSided\n")
         assert os.getxattr(fd, "user.upfs.options") == \
             b"copies=4\nduplex=oneSided\n"
