@@ -961,6 +961,13 @@ def test_registration_refusals(emu, registrar, workdir, bob):
     proc = registrar.upfsctl(*_create_args(workdir, "--connector", "NOPE"))
     assert proc.returncode == 1
     assert proc.stderr == "upfsctl: no connector 'NOPE'\n"
+    # A name that is not UTF-8 cannot go in the request: a reason.
+    args = _create_args(workdir)
+    args[args.index("Lobby Kiosk")] = "Lobby \udcff"
+    proc = registrar.upfsctl(*args)
+    assert proc.returncode == 1
+    assert proc.stderr == "upfsctl: cannot make the request: the name, " \
+        "manufacturer and model must be UTF-8 text\n", proc.stderr
     assert_no_writes(emu, "a refused registration")
     # A user who is not a Printer Administrator: the service's 403.
     with open(os.path.join(workdir, "bob.token"), "w") as fh:

@@ -967,13 +967,25 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
 
     # A share that is gone loses its queue; the others stay, and so does
     # the other mount's queue of that share: not this sync's to remove.
+    # A queue that still holds a job is kept (lpadmin -x would cancel
+    # it) until the job is gone.
     theirs = uri_of(other.path, "Reception")
     cupsd.run("lpadmin", "-p", "theirs", "-E", "-v", theirs, "-P", PPD)
+    gone = uri_of(mount.path, "Reception")
+    held = cupsd.run("lp", "-d", queues[gone], "-H", "hold", src).stdout
+    assert "request id" in held, held
     os.rmdir(mount.p("shares", "Reception"))
     util.wait_until(lambda: "Reception" not in os.listdir(
         other.p("shares")), what="the other mount to lose Reception")
     out = cupsd.run(*sync).stdout
-    gone = uri_of(mount.path, "Reception")
+    assert "kept '%s': its share is gone (%s), but it holds jobs" % (
+        queues[gone], gone) in out, out
+    assert gone in set(cupsd.queues().values())
+    cupsd.run("cancel", "-a", queues[gone])
+    util.wait_until(lambda: not cupsd.run("lpstat", "-o", queues[gone],
+                                          check=False).stdout,
+                    timeout=10, what="the held job to be cancelled")
+    out = cupsd.run(*sync).stdout
     assert "removed '%s'" % queues[gone] in out, out
     left = set(cupsd.queues().values())
     assert gone not in left and uri_of(mount.path, SHARE) in left

@@ -6,7 +6,8 @@
  * cupsd runs the backend as root, so it sees every user's mounts); the
  * queues are what `lpstat -v` lists; lpadmin adds and removes. A queue is
  * removed only when the mount it points into is running and no longer
- * has its share: a mount that is down says nothing about its shares.
+ * has its share, and it holds no job: a mount that is down says nothing
+ * about its shares, and lpadmin -x cancels a queue's jobs.
  * With --mount, only that mount's devices and queues are touched.
  *
  * The programs run without a shell (share names are anybody's text) and
@@ -387,6 +388,19 @@ out:
 	return rc;
 }
 
+/* Whether `lpstat -o NAME` lists jobs; true when it cannot tell. */
+static bool queue_holds_jobs(const char *name)
+{
+	char *argv[] = { "lpstat", "-o", (char *)name, NULL };
+	struct buf out;
+	bool holds;
+
+	buf_init(&out, 0);
+	holds = run(argv, &out) != 0 || out.len > 0;
+	buf_release(&out);
+	return holds;
+}
+
 static int sync_apply(struct sync *s)
 {
 	size_t before = s->nq;
@@ -406,6 +420,13 @@ static int sync_apply(struct sync *s)
 		if (!has_device(s, q->uri, true)) {
 			printf("upfsctl: kept '%s': its mount is not running "
 			       "(%s)\n", q->name, q->uri);
+			continue;
+		}
+		/* lpadmin -x would cancel them: no document is lost here. */
+		if (queue_holds_jobs(q->name)) {
+			printf("upfsctl: kept '%s': its share is gone (%s), but "
+			       "it holds jobs (lpstat -o %s)\n", q->name,
+			       q->uri, q->name);
 			continue;
 		}
 		printf("upfsctl: %s '%s': its share is gone (%s)\n",

@@ -320,8 +320,11 @@ static int create(const struct create_args *a)
 					 sizeof(conn)) != 0)
 		goto out;
 	body = create_body(a, csr, key, conn);
-	if (body == NULL)
+	if (body == NULL) {
+		fprintf(stderr, "upfsctl: cannot make the request: the name, "
+				"manufacturer and model must be UTF-8 text\n");
 		goto out;
+	}
 	rc = graph_start_operation(g, "/print/printers/create", body, &url,
 				   &retry_after, &err);
 	/* Sent twice, a registration may make a second printer: say when
@@ -350,6 +353,14 @@ static int create(const struct create_args *a)
 
 		fprintf(stderr, "upfsctl: the registration failed: %s\n",
 			why && why[0] ? why : "no reason given");
+		goto out;
+	}
+	if (!json_is_string(json_object_get(json_object_get(op, "printer"),
+					    "id"))) {
+		fprintf(stderr, "upfsctl: the registration succeeded, but its "
+				"operation names no printer: look for '%s' "
+				"under printers/\n", a->name);
+		status = 0;
 		goto out;
 	}
 	print_path(&p, json_object_get(op, "printer"));

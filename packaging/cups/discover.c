@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -64,14 +65,20 @@ static int share_line(const char *mnt, const char *home, const char *share,
 	char path[PATH_MAX], uri[3 * PATH_MAX], mm[2 * ATTR_MAX + 2];
 	char make[ATTR_MAX], model[ATTR_MAX], loc[ATTR_MAX];
 	char info[ATTR_MAX + 300];
+	struct stat st;
 	int rc;
 
 	if (snprintf(path, sizeof(path), "%s/shares/%s/printer", mnt, share) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	/* A share without its printer link is not made yet: nothing to use. */
-	if (access(path, F_OK) != 0)
-		return -errno;
+	/*
+	 * A share without its printer link is not made yet: nothing to use.
+	 * One whose printer cannot be read now (EIO, or a user who may not
+	 * read printers) prints all the same, and a share left out here is
+	 * one whose queue cups-sync removes.
+	 */
+	if (lstat(path, &st) != 0 && errno == ENOENT)
+		return -ENOENT;
 	rc = cups_uri_format(mnt, home, share, uri, sizeof(uri));
 	if (rc)
 		return rc;

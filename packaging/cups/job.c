@@ -186,7 +186,8 @@ static int find_mount(const struct cups_job *job, struct target *t)
 		/* It may come: a login, or systemd restarting upfs. */
 		fprintf(stderr, "ERROR: upfs: '%s' has no upfs mount at '%s': "
 			"mount it ('upfsctl mount PROFILE'); the job is "
-			"retried\n", t->user.name, t->mount);
+			"retried (cupsd's JobRetryLimit, JobRetryInterval)\n",
+			t->user.name, t->mount);
 		rc = UPFS_CUPS_RETRY;
 	} else {
 		t->gid = m->uid == t->user.uid ? m->gid : t->user.gid;
