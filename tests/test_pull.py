@@ -375,6 +375,41 @@ def test_upfsctl_release(emu, admin, alice, workdir):
             for w in emu.writes()] == [("POST", "redirect")]
 
 
+def test_upfsctl_release_names_the_redirected_job(emu, admin, alice,
+                                                  workdir):
+    """Another job that reaches the printer after release listed its
+    jobs/ is new there too: the path printed is the job the redirect made
+    (its redirectedFrom), not the first new name."""
+    job_id = held_task(emu, admin, alice, workdir, "deed.pdf")["jobId"]
+    floor3 = [p["id"] for p in emu.state(only=["printers"])["printers"]
+              if p["displayName"] == FLOOR3][0]
+    home = signin.Home(workdir, emu, profile="release")
+    # The listing release starts from is made, then held back 2 s: the
+    # other job comes in between, before the redirect's.
+    emu.set_faults("slow:1:2,method=GET,route=/print/printers/%s/jobs$,"
+                   "times=1" % floor3)
+    emu.reset_requests()
+    proc = subprocess.Popen(
+        [signin.upfsctl_binary(), "release", job_id, "--to", FLOOR3,
+         "--mount", admin.p()], env=home.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        util.wait_until(lambda: emu.requests()["routes"].get(
+            "GET /print/printers/{id}/jobs"), timeout=10,
+            what="release listing the printer's jobs")
+        emu.add_job(printerId=floor3, upn="bob@contoso.com",
+                    state="processing", documentName="other.pdf")
+        out, err = proc.communicate(timeout=util.scaled(60))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    emu.set_faults("")
+    assert proc.returncode == 0, err
+    made = util.read_json(os.path.join(out.strip(), "job.json"))
+    assert made["redirectedFrom"].endswith("/jobs/" + job_id), made
+
+
 def test_upfsctl_release_from_a_named_holder(emu, admin, alice, workdir):
     job_id = held_task(emu, admin, alice, workdir, "lease.pdf")["jobId"]
     home = signin.Home(workdir, emu, profile="release")

@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,8 +177,43 @@ static int names_in(const char *path, struct buf *out)
 }
 
 /* A job that was not in before, once the listing shows it. */
-static int new_job(const char *jobs, const struct buf *before, char *out,
-		   size_t len)
+/*
+ * Whether the job in jobs/name came from the redirect of job: its
+ * redirectedFrom (the source job's URL) ends in /jobs/<job>. A job
+ * without the property (a service that leaves it out) may be it; one
+ * whose redirectedFrom is null came from no redirect.
+ */
+static bool redirected_from(const char *jobs, const char *name,
+			    const char *job)
+{
+	char path[PATH_MAX], tail[300];
+	json_t *doc, *from;
+	bool yes;
+
+	if (!path_fmt(path, sizeof(path), "%s/%s/job.json", jobs, name))
+		return false;
+	doc = json_load_file(path, 0, NULL);
+	if (doc == NULL)
+		return false;
+	from = json_object_get(doc, "redirectedFrom");
+	snprintf(tail, sizeof(tail), "/jobs/%s", job);
+	yes = from == NULL ||
+	      (json_is_string(from) &&
+	       strlen(json_string_value(from)) >= strlen(tail) &&
+	       strcmp(json_string_value(from) +
+			      strlen(json_string_value(from)) - strlen(tail),
+		      tail) == 0);
+	json_decref(doc);
+	return yes;
+}
+
+/*
+ * The new job of the redirect of job: a name jobs/ did not list before
+ * (a listing up to dir_ttl old, so others' new jobs may be new to it
+ * too) whose job came from job.
+ */
+static int new_job(const char *jobs, const struct buf *before,
+		   const char *job, char *out, size_t len)
 {
 	time_t deadline = time(NULL) + CTL_RELEASE_WAIT_S;
 
@@ -190,7 +227,8 @@ static int new_job(const char *jobs, const struct buf *before, char *out,
 		while ((e = readdir(d)) != NULL) {
 			snprintf(key, sizeof(key), "/%s/", e->d_name);
 			if (e->d_name[0] != '.' &&
-			    !strstr(before->data ? before->data : "", key)) {
+			    !strstr(before->data ? before->data : "", key) &&
+			    redirected_from(jobs, e->d_name, job)) {
 				snprintf(out, len, "%s", e->d_name);
 				closedir(d);
 				return 0;
@@ -370,11 +408,13 @@ int ctl_release(int argc, char **argv)
 	}
 	complete_tasks(mnt, &held);
 	buf_release(&held);
-	rc = new_job(jobs, &before, got, sizeof(got));
+	rc = new_job(jobs, &before, job, got, sizeof(got));
 	buf_release(&before);
 	if (rc == 0)
 		printf("%s/%s\n", jobs, got);
 	else
-		printf("%s\n", jobs);
+		fprintf(stderr, "upfsctl: released job %s at '%s', but its new "
+				"job did not show in %s within %d s\n", job, to,
+			jobs, CTL_RELEASE_WAIT_S);
 	return 0;
 }
