@@ -176,7 +176,6 @@ static int names_in(const char *path, struct buf *out)
 	return rc;
 }
 
-/* A job that was not in before, once the listing shows it. */
 /*
  * Whether the job in jobs/name came from the redirect of job: its
  * redirectedFrom (the source job's URL) ends in /jobs/<job>. A job
