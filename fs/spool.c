@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "spool.h"
 #include "unflushed.h"
+#include "utf8.h"
 
 static const char *const state_names[] = {
 	[SUB_WRITING] = "writing",	[SUB_LOCAL] = "local",
@@ -156,12 +157,50 @@ static char *dup_or_null(const char *s)
 	return s && s[0] ? strdup(s) : NULL;
 }
 
-/* The outbox record: everything needed to carry on after a restart. */
-static json_t *record_encode(const struct upfs *u, const struct submission *s)
+/*
+ * Hex of a name that is not UTF-8, which JSON text cannot hold (NULL for
+ * one that is, or without memory: record_encode then fails).
+ */
+static char *name_hex(const char *name, bool *fail)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:i, "
-			 "s:I, s:i, s:s, s:s?, s:s*, s:O*}",
-			 "share", s->share_id, "name", s->name,
+	size_t n = strlen(name);
+	char *out;
+
+	*fail = false;
+	if (utf8_valid(name, n))
+		return NULL;
+	out = malloc(2 * n + 1);
+	*fail = out == NULL;
+	for (size_t i = 0; out && i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", (unsigned char)name[i]);
+	return out;
+}
+
+static char *name_unhex(const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+	char *out = malloc(n + 1);
+	unsigned int byte;
+
+	for (size_t i = 0; out && i < n; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1 || byte == 0) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)byte;
+	}
+	if (out)
+		out[n] = '\0';
+	return out;
+}
+
+static json_t *record_pack(const struct upfs *u, const struct submission *s,
+			   const char *name, const char *hex,
+			   const char *last_error)
+{
+	return json_pack("{s:s, s:s, s:s*, s:s, s:I, s:s?, s:s?, s:s?, s:s?, "
+			 "s:i, s:I, s:i, s:s, s:s?, s:s*, s:O*}",
+			 "share", s->share_id, "name", name, "nameHex", hex,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
 			 "contentType", s->content_type, "job", s->job_id,
@@ -169,9 +208,30 @@ static json_t *record_encode(const struct upfs *u, const struct submission *s)
 			 "attempts", s->attempts,
 			 "created", (json_int_t)s->created_ms,
 			 "lastErrno", s->last_errno,
-			 "lastError", s->last_error, "options", s->options,
+			 "lastError", last_error, "options", s->options,
 			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id,
 			 "bytesLost", s->bytes_lost ? json_true() : NULL);
+}
+
+/*
+ * The outbox record: everything needed to carry on after a restart. A
+ * name that is not UTF-8 is kept exact in nameHex, shown in name; the
+ * last error, which may be cut inside a character, is only shown.
+ */
+static json_t *record_encode(const struct upfs *u, const struct submission *s)
+{
+	bool fail;
+	char *hex = name_hex(s->name, &fail);
+	char *shown = hex ? utf8_lossy(s->name) : NULL;
+	char *error = utf8_lossy(s->last_error);
+	json_t *r = NULL;
+
+	if (!fail && (hex == NULL || shown) && error)
+		r = record_pack(u, s, shown ? shown : s->name, hex, error);
+	free(hex);
+	free(shown);
+	free(error);
+	return r;
 }
 
 static struct submission *record_decode(const struct upfs *u, const char *id,
@@ -180,6 +240,7 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 	const char *boot = json_string_value(json_object_get(r,
 							     "unflushedBoot"));
 	struct submission *s = submission_new();
+	const char *hex;
 
 	if (s == NULL)
 		return NULL;
@@ -187,7 +248,10 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 	s->on_disk = true;	/* read from its record */
 	s->bytes_flushed = boot == NULL;
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
-	s->name = dup_or_null(json_string_value(json_object_get(r, "name")));
+	hex = json_string_value(json_object_get(r, "nameHex"));
+	s->name = hex ? name_unhex(hex)
+		      : dup_or_null(json_string_value(json_object_get(r,
+								   "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
 	/* From UPLOADED on, the service has every byte. Once lost, always:
 	   its record names this boot from now on. */

@@ -29,6 +29,7 @@
 #include "spool.h"
 #include "submit.h"
 #include "tree_private.h"
+#include "utf8.h"
 
 /* Upload sessions replaced in one attempt before giving up for now. */
 #define SUBMIT_MAX_SESSIONS 3
@@ -536,6 +537,7 @@ static int step_session(struct upfs *u, struct submission *s)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL, *session = NULL;
+	char *name;
 	struct buf path;
 	int rc;
 
@@ -545,9 +547,13 @@ static int step_session(struct upfs *u, struct submission *s)
 		rc = graph_escape_segment(&path, s->doc_id);
 	if (rc == 0)
 		rc = buf_append_str(&path, "/createUploadSession");
-	body = json_pack("{s:{s:s, s:s, s:I}}", "properties", "documentName",
-			 s->name, "contentType", s->content_type, "size",
-			 (json_int_t)s->size);
+	/* A file name is bytes, a document's name text. */
+	name = utf8_lossy(s->name);
+	if (name)
+		body = json_pack("{s:{s:s, s:s, s:I}}", "properties",
+				 "documentName", name, "contentType",
+				 s->content_type, "size", (json_int_t)s->size);
+	free(name);
 	if (rc == 0 && body == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -720,6 +726,7 @@ static void job_started_with(struct upfs *u, struct submission *s,
 {
 	json_t *job = NULL, *doc;
 	char now[UPFS_ISODATE_UTC_LEN];
+	char *name = utf8_lossy(s->name);	/* as step_session sent it */
 
 	pthread_mutex_lock(&u->spool_lock);
 	if (s->job)
@@ -731,7 +738,8 @@ static void job_started_with(struct upfs *u, struct submission *s,
 	    json_object_set(job, "status", (json_t *)status) != 0 ||
 	    json_object_set_new(doc, "size", json_integer((json_int_t)s->size))
 		    != 0 ||
-	    json_object_set_new(doc, "displayName", json_string(s->name)) != 0 ||
+	    name == NULL ||
+	    json_object_set_new(doc, "displayName", json_string(name)) != 0 ||
 	    (s->content_type &&
 	     json_object_set_new(doc, "contentType",
 				 json_string(s->content_type)) != 0) ||
@@ -740,6 +748,7 @@ static void job_started_with(struct upfs *u, struct submission *s,
 		json_decref(job);
 		job = NULL;	/* not known well enough: fetched again */
 	}
+	free(name);
 	replace_job(u, s, job);
 }
 

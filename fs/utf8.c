@@ -1,6 +1,7 @@
 /*
  * utf8.c — reading UTF-8 (see utf8.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -72,4 +73,27 @@ size_t utf8_cut(const char *s, size_t len, size_t max)
 	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
 	return max;
+}
+
+char *utf8_lossy(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+	uint32_t cp;
+
+	while (out && *p) {
+		size_t n = utf8_next(p, &cp);
+
+		if (n == 1 && *p >= 0x80) {
+			memcpy(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			o += 3;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	if (out)
+		*o = '\0';
+	return out;
 }

@@ -23,4 +23,11 @@ bool utf8_valid(const char *s, size_t len);
 /* The largest length <= max of s[0..len) that ends between characters. */
 size_t utf8_cut(const char *s, size_t len, size_t max);
 
+/*
+ * A copy of the string s (malloc'd; NULL without memory) that is UTF-8:
+ * each byte that starts no well-formed sequence becomes U+FFFD, as a
+ * file name of bytes must to be sent as JSON text.
+ */
+char *utf8_lossy(const char *s);
+
 #endif

@@ -727,3 +727,50 @@ def test_statfs_is_the_spool_disk(emulator, upfs_mount):
     assert got.f_bavail > 0 and got.f_namemax == 255
     df = util.run(["df", "-P", mount.path]).stdout.splitlines()[-1].split()
     assert int(df[1]) == disk.f_blocks * disk.f_frsize // 1024
+
+
+def test_a_name_that_is_not_utf8_prints(emulator, upfs_mount):
+    """File names are bytes; a document's name at the service is text.
+    A name that is not UTF-8 is sent with U+FFFD for each byte that is
+    not: the document prints, and close() says so. It waited in the
+    spool for good (its upload session could not be asked for)."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("latin-1 name")
+    queue = os.fsencode(mount.p("shares", SHARE, "queue"))
+    with open(os.path.join(queue, b"caf\xe9.pdf"), "wb") as fh:
+        fh.write(data)
+    assert pending_entries(mount.p("shares", SHARE, "queue")) == []
+    assert_printed_once(emulator, share["id"], before, "caf\ufffd.pdf",
+                        data)
+
+
+def test_a_name_that_is_not_utf8_waits_across_a_remount(emulator,
+                                                         upfs_mount):
+    """Spooled offline, its record keeps the name's exact bytes: queue/
+    lists it as written, before and after a remount, and it prints."""
+    mount = upfs_mount(emulator)
+    cache = mount.cache_dir
+    assert os.listdir(mount.p("shares", SHARE, "queue")) == []
+    mount.unmount()
+    mount = upfs_mount(emulator, cache_dir=cache, options=["offline"])
+    share = emulator.share_by_name(SHARE)
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("latin-1 name, offline")
+    queue = os.fsencode(mount.p("shares", SHARE, "queue"))
+    with open(os.path.join(queue, b"caf\xe9.pdf"), "wb") as fh:
+        fh.write(data)
+    assert os.listdir(queue) == [b"caf\xe9.pdf"]
+    mount.unmount()
+    mount = upfs_mount(emulator, cache_dir=cache, options=["offline"])
+    assert os.listdir(os.fsencode(mount.p("shares", SHARE, "queue"))) == \
+        [b"caf\xe9.pdf"]
+    mount.unmount()
+    upfs_mount(emulator, cache_dir=cache)
+    util.wait_until(lambda: [j for j in new_jobs(emulator, share["id"],
+                                                 before)
+                             if j["state"] in STARTED],
+                    timeout=20, what="the spooled document printed")
+    assert_printed_once(emulator, share["id"], before, "caf\ufffd.pdf",
+                        data)

@@ -2,6 +2,7 @@
  * test_utf8.c — well-formed UTF-8 told from bytes that are not, also at
  * the end of a text cut mid-character.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -11,6 +12,16 @@ static void valid_is(const char *s, size_t len, bool want)
 {
 	CHECK_MSG(utf8_valid(s, len) == want, "%zu bytes: want %s", len,
 		  want ? "valid" : "invalid");
+}
+
+static void lossy_is(const char *s, const char *want)
+{
+	char *got = utf8_lossy(s);
+
+	CHECK_MSG(got && strcmp(got, want) == 0, "'%s': got '%s'", s,
+		  got ? got : "(null)");
+	CHECK(got && utf8_valid(got, strlen(got)));
+	free(got);
 }
 
 int main(void)
@@ -36,5 +47,10 @@ int main(void)
 	      cp == 0xe9);
 	CHECK(utf8_next((const unsigned char *)"\xc3", &cp) == 1 &&
 	      cp == 0xfffd);
+	lossy_is("caf\xc3\xa9.pdf", "caf\xc3\xa9.pdf");	/* as it was */
+	lossy_is("caf\xe9.pdf", "caf\xef\xbf\xbd.pdf");	/* Latin-1 */
+	lossy_is("\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd");
+	lossy_is("cut \xe6\x9d", "cut \xef\xbf\xbd\xef\xbf\xbd");
+	lossy_is("", "");
 	return failures != 0;
 }
