@@ -19,6 +19,7 @@
 #include "readbase.h"
 #include "scratch.h"
 #include "shareops.h"
+#include "utf8.h"
 #include <stdlib.h>
 
 /* An editor's file beside editable files (vim's 4913 and .swp, sed -i's
@@ -406,6 +407,20 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
 	return rc;
 }
 
+/*
+ * A name the service is to take (a share's, a printer's, a definition's)
+ * is JSON text: a file name that is not UTF-8 is refused with its reason,
+ * not sent (it used to fail as ENOMEM).
+ */
+static int service_name(struct upfs *u, const char *name)
+{
+	if (utf8_valid(name, strlen(name)))
+		return 0;
+	health_refusal(u, "a new name", "it is not UTF-8 text, which the "
+				      "service's names are");
+	return -EINVAL;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -434,10 +449,12 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (tree_keeps_scratch(dir->kind))
 		rc = rename_in_edit_dir(u, dir, name, newname,
 					fuse_req_ctx(req)->pid);
-	else if (dir->kind == FS_SHARES)
-		rc = shareops_rename(u, name, newname);
-	else if (dir->kind == FS_PRINTERS || dir->kind == FS_CONNECTORS)
-		rc = adminops_rename(u, dir->kind, name, newname);
+	else if (dir->kind == FS_SHARES || dir->kind == FS_PRINTERS ||
+		 dir->kind == FS_CONNECTORS)
+		rc = service_name(u, newname) != 0 ? -EINVAL
+		     : dir->kind == FS_SHARES
+			 ? shareops_rename(u, name, newname)
+			 : adminops_rename(u, dir->kind, name, newname);
 	else
 		rc = -EROFS;
 	ops_reply_err(req, -rc);
@@ -529,8 +546,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ops_reply_err(req, EROFS);
 		return;
 	}
-	rc = dir->kind == FS_SHARES ? shareops_mkdir(u, name)
-				    : pull_create_definition(u, name);
+	rc = service_name(u, name);
+	if (rc == 0)
+		rc = dir->kind == FS_SHARES ? shareops_mkdir(u, name)
+					    : pull_create_definition(u, name);
 	if (rc == 0)
 		rc = node_lookup(u, dir, name, &n);
 	if (rc == 0 && (rc = ops_entry_of(u, n, &e)) != 0)

@@ -1066,6 +1066,26 @@ def test_rename_onto_a_taken_name(emu, admin):
     assert {SHARE, "Floor3"} <= set(os.listdir(shares))
 
 
+def test_a_name_that_is_not_utf8_is_refused(emu, admin):
+    """Names at the service are text: mkdir or mv to a name that is not
+    UTF-8 is EINVAL with the reason, and nothing is sent (it was ENOMEM,
+    "Cannot allocate memory")."""
+    admin.expect_warning(r"not UTF-8")
+    shares = os.fsencode(admin.p("shares"))
+    bad = b"Caf\xe9"
+    util.expect_errno(lambda: os.mkdir(os.path.join(shares, bad)),
+                      errno.EINVAL)
+    util.expect_errno(lambda: os.rename(
+        os.path.join(shares, os.fsencode(SHARE)), os.path.join(shares, bad)),
+        errno.EINVAL)
+    printers = os.fsencode(admin.p("printers"))
+    util.expect_errno(lambda: os.rename(
+        os.path.join(printers, os.fsencode(SPARE)),
+        os.path.join(printers, bad)), errno.EINVAL)
+    assert "not UTF-8" in admin.status()["last_error"]
+    assert_no_writes(emu, "names that are not UTF-8")
+
+
 def test_swap_the_printer(emu, admin):
     d = admin.p("shares", SHARE)
     sid = share_of(emu, SHARE)["id"]
