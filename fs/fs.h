@@ -626,6 +626,15 @@ struct upfs {
 
 	pthread_t reloader;		/* SIGHUP (session.c) */
 	bool reloader_started;
+
+	/* Reads of events files waiting for a task (events_wait.c). */
+	pthread_mutex_t events_lock;	/* the fields below */
+	pthread_cond_t events_cond;	/* a waiter, an interrupt, the stop */
+	struct events_waiter *events_waiters;
+	int64_t events_due_ms;		/* the next poll (monotonic) */
+	pthread_t events_thread;
+	bool events_started;
+	bool events_stopping;
 };
 
 #endif

@@ -24,6 +24,7 @@
 #include "scratch.h"
 #include "shareops.h"
 #include "spool.h"
+#include "events_wait.h"
 #include "submit.h"
 
 #define EXIT_USAGE 2
@@ -221,6 +222,8 @@ static int upfs_init(struct upfs *u)
 	pthread_mutex_init(&u->readbase_lock, NULL);
 	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
+	pthread_mutex_init(&u->events_lock, NULL);
+	pthread_cond_init(&u->events_cond, NULL);
 	u->started_ms = cache_now_ms();
 	u->online = true;
 	u->spool_lock_fd = -1;
@@ -237,6 +240,7 @@ static void upfs_release(struct upfs *u)
 	if (u->started_ms) {
 		submit_stop(u);
 		res_stop(u);
+		events_stop(u);
 		/* After the loop: no request runs, so no handle is in use. */
 		handles_release(u);
 		pthread_mutex_destroy(&u->handle_lock);
@@ -258,6 +262,8 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->res_lock);
 		pthread_cond_destroy(&u->res_cond);
 		pthread_mutex_destroy(&u->health_lock);
+		pthread_mutex_destroy(&u->events_lock);
+		pthread_cond_destroy(&u->events_cond);
 	}
 	if (u->cache)
 		cache_close(u->cache);
@@ -316,6 +322,7 @@ out_unmount:
 	submit_stop(u);
 	res_stop(u);
 	reload_stop(u);
+	events_stop(u);		/* its replies need the session */
 	fuse_session_unmount(u->session);
 out_signals:
 	fuse_remove_signal_handlers(u->session);

@@ -19,6 +19,7 @@
 #include "ops.h"
 #include "ops_private.h"
 #include "editfile.h"
+#include "events_wait.h"
 #include "queue.h"
 #include "readbase.h"
 #include "scratch.h"
@@ -468,12 +469,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_file_put(f);
 }
 
-/* For a read that waits: has the reader gone (Ctrl-C, kill)? */
-static bool req_interrupted(void *arg)
-{
-	return fuse_req_interrupted(arg) != 0;
-}
-
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -502,17 +497,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		open_file_put(f);
 		return;
 	}
-	if (f->events || f->doc) {
-		/* Bytes that come from elsewhere: a task's events (waiting
-		   for the next), a document (downloaded in windows). */
+	if (f->events) {
+		events_read(req, f, off, size);	/* now or once a task comes */
+		return;
+	}
+	if (f->doc) {
+		/* A document's bytes, downloaded in windows. */
 		struct buf bytes;
 
 		buf_init(&bytes, 0);
-		got = f->events ? pull_events_read(f->u, f->events, off, size,
-						   req_interrupted, req, &bytes)
-		      : off < 0 ? -EINVAL
-				: document_read(f->u, f->doc, (uint64_t)off,
-						size, &bytes);
+		got = off < 0 ? -EINVAL
+			      : document_read(f->u, f->doc, (uint64_t)off, size,
+					      &bytes);
 		if (got < 0)
 			ops_reply_err(req, -got);
 		else

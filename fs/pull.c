@@ -21,7 +21,6 @@
 #include "urlcode.h"
 
 /* How often a blocked read of events asks for new tasks. */
-#define EVENTS_POLL_MS 500
 
 bool pull_kind_is_dir(enum fs_kind kind)
 {
@@ -877,9 +876,8 @@ static int poll_new(struct upfs *u, struct pull_events *e, bool *added)
 	return rc;
 }
 
-int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
-		     size_t size, bool (*interrupted)(void *), void *arg,
-		     struct buf *out)
+int pull_events_take(struct upfs *u, struct pull_events *e, off_t off,
+		     size_t size, struct buf *out)
 {
 	bool added = false;
 	int rc = 0;
@@ -887,18 +885,9 @@ int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&e->lock);
-	/* At the end: wait for the next task. */
-	while ((size_t)off >= e->lines.len && rc == 0) {
+	/* At the end: has a task come? */
+	if ((size_t)off >= e->lines.len)
 		rc = poll_new(u, e, &added);
-		if (rc || added)
-			break;
-		if (atomic_load(&u->stopping))
-			rc = -ENOTCONN;
-		else if (interrupted && interrupted(arg))
-			rc = -EINTR;
-		else
-			usleep(EVENTS_POLL_MS * 1000);
-	}
 	if (rc == 0 && (size_t)off < e->lines.len) {
 		const char *from = e->lines.data + off;
 		size_t n = e->lines.len - (size_t)off;

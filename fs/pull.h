@@ -66,11 +66,13 @@ int pull_task_parent(const json_t *task, char *printer, size_t plen,
 struct pull_events;
 int pull_events_open(struct upfs *u, const char *definition,
 		     struct pull_events **out);
-/* Bytes from off; blocks for the next task at the end (-EINTR when
-   interrupted is true, -ENOTCONN at unmount). */
-int pull_events_read(struct upfs *u, struct pull_events *e, off_t off,
-		     size_t size, bool (*interrupted)(void *), void *arg,
-		     struct buf *out);
+/*
+ * Appends to out the line from off, asking the service once for new
+ * tasks when off is at the end; nothing appended: no task yet (the read
+ * waits, events_wait.h).
+ */
+int pull_events_take(struct upfs *u, struct pull_events *e, off_t off,
+		     size_t size, struct buf *out);
 void pull_events_close(struct pull_events *e);
 
 #endif

@@ -177,6 +177,43 @@ def test_events_gives_one_line_a_read(emu, admin, alice, workdir):
     assert sorted(ids) == sorted(t["id"] for t in tasks(emu))
 
 
+def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
+                                                     workdir):
+    """More readers wait on events than the mount has worker threads (16):
+    the mount still answers, a reader killed while it waits goes at once,
+    and the next task reaches every other. Each waiting read held a
+    worker, so 16 stopped the mount until a task came."""
+    set_up(admin)
+    path = admin.p("task_definitions", "Badge", "events")
+    emu.reset_requests()
+    readers = [EventReader(path) for _ in range(20)]
+    for r in readers:
+        r.start()
+    # Each read asks the service once when it starts waiting.
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/taskDefinitions/{id}/tasks", 0) >= 20, timeout=20,
+        what="20 waiting reads")
+    listed = []
+    lister = threading.Thread(target=lambda: listed.append(
+        os.listdir(admin.p("printers"))), daemon=True)
+    lister.start()
+    lister.join(util.scaled(10))
+    assert listed and FLOOR3 in listed[0], "the mount did not answer"
+    cat = subprocess.Popen(["cat", path], stdout=subprocess.DEVNULL)
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/taskDefinitions/{id}/tasks", 0) >= 21, timeout=20,
+        what="cat waiting")
+    cat.kill()
+    assert cat.wait(timeout=util.scaled(5)) == -9
+    print_as(alice, workdir, "memo.pdf")
+    for r in readers:
+        r.join(util.scaled(30))
+    assert not any(r.is_alive() for r in readers)
+    assert all(r.error is None for r in readers)
+    lines = {r.line for r in readers}
+    assert len(lines) == 1 and lines.pop().count("\t") == 3
+
+
 @util.with_one_request_faults
 def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
     """mv of a held job is one POST (redirect). Its reply lost or a 5xx:
