@@ -303,8 +303,12 @@ int cups_discover(const char *table)
 	FILE *collect;
 	int rc = cups_mounts_read(table, &m);
 
-	/* The scheme: a URI may also be typed in by hand. */
+	/* The scheme: a URI may also be typed in by hand. Out before the
+	   children are forked, which must not inherit it unwritten (an
+	   _exit that flushes, as ThreadSanitizer's does, wrote it twice). */
 	puts("network upfs \"Unknown\" \"Universal Print share (upfs)\"");
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = -errno;
 	if (rc)
 		return rc;
 	collect = open_memstream(&text, &len);
