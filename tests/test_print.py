@@ -729,18 +729,28 @@ def test_statfs_is_the_spool_disk(emulator, upfs_mount):
     assert int(df[1]) == disk.f_blocks * disk.f_frsize // 1024
 
 
+LATIN1_NAME = b"caf\xe9.pdf"      # café.pdf in Latin-1: not UTF-8
+
+
+def write_latin1_named(emulator, mount, what):
+    """Writes a document called LATIN1_NAME into the share's queue/:
+    (the share, its jobs before, the bytes)."""
+    share = emulator.share_by_name(SHARE)
+    before = job_ids(emulator, share["id"])
+    data = make_pdf(what)
+    queue = os.fsencode(mount.p("shares", SHARE, "queue"))
+    with open(os.path.join(queue, LATIN1_NAME), "wb") as fh:
+        fh.write(data)
+    return share, before, data
+
+
 def test_a_name_that_is_not_utf8_prints(emulator, upfs_mount):
     """File names are bytes; a document's name at the service is text.
     A name that is not UTF-8 is sent with U+FFFD for each byte that is
-    not: the document prints, and close() says so. It waited in the
-    spool for good (its upload session could not be asked for)."""
+    not, and the document prints. Its close() failed with ENOMEM (the
+    upload session's JSON could not hold the name)."""
     mount = upfs_mount(emulator)
-    share = emulator.share_by_name(SHARE)
-    before = job_ids(emulator, share["id"])
-    data = make_pdf("latin-1 name")
-    queue = os.fsencode(mount.p("shares", SHARE, "queue"))
-    with open(os.path.join(queue, b"caf\xe9.pdf"), "wb") as fh:
-        fh.write(data)
+    share, before, data = write_latin1_named(emulator, mount, "latin-1")
     assert pending_entries(mount.p("shares", SHARE, "queue")) == []
     assert_printed_once(emulator, share["id"], before, "caf\ufffd.pdf",
                         data)
@@ -754,19 +764,14 @@ def test_a_name_that_is_not_utf8_waits_across_a_remount(emulator,
     cache = mount.cache_dir
     assert os.listdir(mount.p("shares", SHARE, "queue")) == []
     mount.unmount()
-    mount = upfs_mount(emulator, cache_dir=cache, options=["offline"])
-    share = emulator.share_by_name(SHARE)
-    before = job_ids(emulator, share["id"])
-    data = make_pdf("latin-1 name, offline")
-    queue = os.fsencode(mount.p("shares", SHARE, "queue"))
-    with open(os.path.join(queue, b"caf\xe9.pdf"), "wb") as fh:
-        fh.write(data)
-    assert os.listdir(queue) == [b"caf\xe9.pdf"]
-    mount.unmount()
-    mount = upfs_mount(emulator, cache_dir=cache, options=["offline"])
-    assert os.listdir(os.fsencode(mount.p("shares", SHARE, "queue"))) == \
-        [b"caf\xe9.pdf"]
-    mount.unmount()
+    for remounted in (False, True):
+        mount = upfs_mount(emulator, cache_dir=cache, options=["offline"])
+        if not remounted:
+            share, before, data = write_latin1_named(emulator, mount,
+                                                     "latin-1, offline")
+        assert os.listdir(os.fsencode(mount.p(
+            "shares", SHARE, "queue"))) == [LATIN1_NAME]
+        mount.unmount()
     upfs_mount(emulator, cache_dir=cache)
     util.wait_until(lambda: [j for j in new_jobs(emulator, share["id"],
                                                  before)
