@@ -82,34 +82,67 @@ static bool any_interrupted(const struct upfs *u)
 	return false;
 }
 
-/* One pass over every waiting read; called and returns with the lock. */
+/* Under events_lock: puts list's waiters back on the waiting list. */
+static void relink(struct upfs *u, struct events_waiter *list)
+{
+	struct events_waiter *w, *next;
+
+	for (w = list; w; w = next) {
+		next = w->next;
+		w->next = u->events_waiters;
+		u->events_waiters = w;
+	}
+}
+
+/*
+ * Answers with EINTR the waiters of list (off the waiting list) whose
+ * readers have gone, and returns the others; events_lock not held.
+ */
+static struct events_waiter *answer_interrupted(struct upfs *u,
+						struct events_waiter *list)
+{
+	struct events_waiter *rest = NULL, *gone = NULL, *w, *next;
+
+	pthread_mutex_lock(&u->events_lock);
+	for (w = list; w; w = next) {
+		next = w->next;
+		if (w->interrupted) {
+			w->next = gone;
+			gone = w;
+		} else {
+			w->next = rest;
+			rest = w;
+		}
+	}
+	pthread_mutex_unlock(&u->events_lock);
+	for (w = gone; w; w = next) {
+		next = w->next;
+		finish(w, EINTR, NULL);
+	}
+	return rest;
+}
+
+/*
+ * Asks the service once for each waiting read; called and returns with
+ * events_lock. A reader that goes meanwhile is answered before the next
+ * request, not after every other reader's.
+ */
 static void poll_waiters(struct upfs *u)
 {
-	struct events_waiter *all = u->events_waiters, *w, *next;
-	struct events_waiter *kept = NULL;
+	struct events_waiter *todo = u->events_waiters, *kept = NULL, *w;
 
 	u->events_waiters = NULL;
 	pthread_mutex_unlock(&u->events_lock);
-	for (w = all; w; w = next) {
-		bool gone;
-
-		next = w->next;
-		pthread_mutex_lock(&u->events_lock);
-		gone = w->interrupted;
-		pthread_mutex_unlock(&u->events_lock);
-		if (gone)
-			finish(w, EINTR, NULL);
-		else if (!try_answer(u, w)) {
+	while ((todo = answer_interrupted(u, todo)) != NULL) {
+		w = todo;
+		todo = w->next;
+		if (!try_answer(u, w)) {
 			w->next = kept;
 			kept = w;
 		}
 	}
 	pthread_mutex_lock(&u->events_lock);
-	for (w = kept; w; w = next) {
-		next = w->next;
-		w->next = u->events_waiters;
-		u->events_waiters = w;
-	}
+	relink(u, kept);
 }
 
 static void *events_main(void *arg)
@@ -119,26 +152,27 @@ static void *events_main(void *arg)
 
 	pthread_mutex_lock(&u->events_lock);
 	while (!u->events_stopping) {
-		int64_t now = now_ms();
-
 		if (u->events_waiters == NULL) {
 			pthread_cond_wait(&u->events_cond, &u->events_lock);
-		} else if (!any_interrupted(u) && now < u->events_due_ms) {
-			struct timespec until;
-			int64_t ms = u->events_due_ms - now;
+		} else if (any_interrupted(u)) {
+			w = u->events_waiters;
+			u->events_waiters = NULL;
+			pthread_mutex_unlock(&u->events_lock);
+			w = answer_interrupted(u, w);
+			pthread_mutex_lock(&u->events_lock);
+			relink(u, w);
+		} else if (now_ms() < u->events_due_ms) {
+			/* events_cond runs on CLOCK_MONOTONIC (upfs_init). */
+			struct timespec due = {
+				.tv_sec = u->events_due_ms / 1000,
+				.tv_nsec = (u->events_due_ms % 1000) * 1000000,
+			};
 
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += ms / 1000;
-			until.tv_nsec += (ms % 1000) * 1000000;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
 			pthread_cond_timedwait(&u->events_cond, &u->events_lock,
-					       &until);
+					       &due);
 		} else {
-			u->events_due_ms = now + EVENTS_POLL_MS;
 			poll_waiters(u);
+			u->events_due_ms = now_ms() + EVENTS_POLL_MS;
 		}
 	}
 	w = u->events_waiters;

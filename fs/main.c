@@ -203,6 +203,7 @@ static int open_cache(struct upfs *u)
 
 static int upfs_init(struct upfs *u)
 {
+	pthread_condattr_t mono;
 	pthread_rwlockattr_t rw;
 	int rc;
 
@@ -223,7 +224,10 @@ static int upfs_init(struct upfs *u)
 	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	pthread_mutex_init(&u->events_lock, NULL);
-	pthread_cond_init(&u->events_cond, NULL);
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&u->events_cond, &mono);
+	pthread_condattr_destroy(&mono);
 	u->started_ms = cache_now_ms();
 	u->online = true;
 	u->spool_lock_fd = -1;
@@ -319,10 +323,12 @@ static int serve(struct upfs *u, struct fuse_args *args)
 	/* libfuse reports the signal that ended the loop: that is a clean stop. */
 	rc = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 out_unmount:
+	/* First: its waiting reads are answered at once, and its polls use
+	   what the others tear down. Its replies need the session. */
+	events_stop(u);
 	submit_stop(u);
 	res_stop(u);
 	reload_stop(u);
-	events_stop(u);		/* its replies need the session */
 	fuse_session_unmount(u->session);
 out_signals:
 	fuse_remove_signal_handlers(u->session);

@@ -20,8 +20,6 @@
 #include "tree_private.h"
 #include "urlcode.h"
 
-/* How often a blocked read of events asks for new tasks. */
-
 bool pull_kind_is_dir(enum fs_kind kind)
 {
 	return kind == FS_TASK_DEFS || kind == FS_TASK_DEF ||

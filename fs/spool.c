@@ -176,18 +176,30 @@ static char *name_hex(const char *name, bool *fail)
 	return out;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+/* name_hex's text back, or NULL when it is not such (then the record's
+   name, shown, is used) or without memory. */
 static char *name_unhex(const char *hex)
 {
 	size_t n = strlen(hex) / 2;
-	char *out = malloc(n + 1);
-	unsigned int byte;
+	char *out = strlen(hex) % 2 ? NULL : malloc(n + 1);
 
 	for (size_t i = 0; out && i < n; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &byte) != 1 || byte == 0) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi | lo) == 0 ||
+		    hi * 16 + lo == '/') {
 			free(out);
-			return NULL;
+			out = NULL;
+		} else {
+			out[i] = (char)(hi * 16 + lo);
 		}
-		out[i] = (char)byte;
 	}
 	if (out)
 		out[n] = '\0';
@@ -249,9 +261,10 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 	s->bytes_flushed = boot == NULL;
 	s->share_id = dup_or_null(json_string_value(json_object_get(r, "share")));
 	hex = json_string_value(json_object_get(r, "nameHex"));
-	s->name = hex ? name_unhex(hex)
-		      : dup_or_null(json_string_value(json_object_get(r,
-								   "name")));
+	s->name = hex ? name_unhex(hex) : NULL;
+	if (s->name == NULL)
+		s->name = dup_or_null(json_string_value(json_object_get(r,
+									 "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
 	/* From UPLOADED on, the service has every byte. Once lost, always:
 	   its record names this boot from now on. */

@@ -597,6 +597,8 @@ static bool upload_done(const json_t *job, const json_t *doc)
 
 	if (at && *at)
 		return true;
+	if (!json_is_object(status))
+		return false;	/* says nothing: open a new session */
 	return strcmp(tree_str(status, "state"), "paused") != 0 ||
 	       !tree_has_string(json_object_get(status, "details"),
 				"uploadPending");

@@ -792,7 +792,9 @@ static int graph_call_loop(struct graph *g, CURL *h, const struct graph_req *req
 		 * failures get a count of attempts.
 		 */
 		if (err->retry_after >= 0) {
-			throttled_s += err->retry_after;
+			/* Never 0 (the parse says at least 1): never endless. */
+			throttled_s += err->retry_after > 0 ? err->retry_after
+							    : 1;
 			if (throttled_s > GRAPH_THROTTLE_BUDGET_S)
 				return rc;
 		} else if (attempt >= g->max_retries) {

@@ -779,3 +779,26 @@ def test_a_name_that_is_not_utf8_waits_across_a_remount(emulator,
                     timeout=20, what="the spooled document printed")
     assert_printed_once(emulator, share["id"], before, "caf\ufffd.pdf",
                         data)
+
+
+def test_appends_to_a_waiting_document_and_a_scratch_file(emulator,
+                                                          upfs_mount,
+                                                          workdir):
+    """O_APPEND writes go at the end upfs holds, in queue/ (a dot name,
+    local until its rename) as in a share's editor files."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("in two parts", 300 * 1024)
+    parts = [os.path.join(workdir, p) for p in ("a", "b")]
+    for path, part in zip(parts, (data[:100000], data[100000:])):
+        with open(path, "wb") as fh:
+            fh.write(part)
+    queue = mount.p("shares", SHARE, "queue")
+    util.run(["sh", "-c", 'cat "$1" > .two.pdf && cat "$2" >> .two.pdf && '
+              'mv .two.pdf two.pdf', "sh"] + parts, cwd=queue)
+    assert_printed_once(emulator, share["id"], before, "two.pdf", data)
+    d = mount.p("shares", SHARE)
+    util.run(["sh", "-c", "echo one > notes.tmp && echo two >> notes.tmp"],
+             cwd=d)
+    assert util.read_text(os.path.join(d, "notes.tmp")) == "one\ntwo\n"

@@ -186,23 +186,25 @@ def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
     set_up(admin)
     path = admin.p("task_definitions", "Badge", "events")
     emu.reset_requests()
+
+    def waiting(n):
+        # Each read asks the service once when it starts waiting.
+        util.wait_until(lambda: emu.requests()["routes"].get(
+            "GET /print/taskDefinitions/{id}/tasks", 0) >= n, timeout=20,
+            what="%d waiting reads" % n)
+    # The first to wait, answered last in a round of polls.
+    cat = subprocess.Popen(["cat", path], stdout=subprocess.DEVNULL)
+    waiting(1)
     readers = [EventReader(path) for _ in range(20)]
     for r in readers:
         r.start()
-    # Each read asks the service once when it starts waiting.
-    util.wait_until(lambda: emu.requests()["routes"].get(
-        "GET /print/taskDefinitions/{id}/tasks", 0) >= 20, timeout=20,
-        what="20 waiting reads")
+    waiting(21)
     listed = []
     lister = threading.Thread(target=lambda: listed.append(
         os.listdir(admin.p("printers"))), daemon=True)
     lister.start()
     lister.join(util.scaled(10))
     assert listed and FLOOR3 in listed[0], "the mount did not answer"
-    cat = subprocess.Popen(["cat", path], stdout=subprocess.DEVNULL)
-    util.wait_until(lambda: emu.requests()["routes"].get(
-        "GET /print/taskDefinitions/{id}/tasks", 0) >= 21, timeout=20,
-        what="cat waiting")
     cat.kill()
     assert cat.wait(timeout=util.scaled(5)) == -9
     print_as(alice, workdir, "memo.pdf")

@@ -80,30 +80,28 @@ static const struct {
 };
 #define CTL_NKEYS (sizeof(ctl_keys) / sizeof(*ctl_keys))
 
-static bool ctl_key_known(const char *key)
+/* ctl_keys' index of key, or -1. */
+static int ctl_key_index(const char *key)
 {
 	for (size_t i = 0; i < CTL_NKEYS; i++)
 		if (strcmp(key, ctl_keys[i].key) == 0)
-			return true;
-	return false;
+			return (int)i;
+	return -1;
 }
 
 static int ctl_setting(void *arg, const char *key, const char *value,
 		       char *why, size_t why_len)
 {
 	struct ctl_profile *p = arg;
-	for (size_t i = 0; i < CTL_NKEYS; i++) {
-		if (strcmp(key, ctl_keys[i].key) != 0)
-			continue;
-		if (!value || !*value) {
-			snprintf(why, why_len, "option '%s' needs a value",
-				 key);
-			return -EINVAL;
-		}
-		return ctl_set((char **)((char *)p + ctl_keys[i].offset),
-			       value);
+	int i = ctl_key_index(key);
+
+	if (i < 0)
+		return 0;
+	if (!value || !*value) {
+		snprintf(why, why_len, "option '%s' needs a value", key);
+		return -EINVAL;
 	}
-	return 0;
+	return ctl_set((char **)((char *)p + ctl_keys[i].offset), value);
 }
 
 /* -o words: name=value[,name=value...], as upfs takes them. */
@@ -121,11 +119,17 @@ static int ctl_apply_opts(struct ctl_profile *p, const char *opts)
 		if (eq)
 			*eq++ = '\0';
 		/* A typo on the command line must not pass unseen. */
-		if (!ctl_key_known(word)) {
-			snprintf(why, sizeof(why), "unknown option '%s' "
-				 "(-o takes endpoint, authority, client_id, "
-				 "ca_file, scope, mountpoint, token_file)",
-				 word);
+		if (ctl_key_index(word) < 0) {
+			int n = snprintf(why, sizeof(why), "unknown option "
+					 "'%s' (-o takes", word);
+
+			for (size_t i = 0; i < CTL_NKEYS && n > 0 &&
+					   (size_t)n < sizeof(why); i++)
+				n += snprintf(why + n, sizeof(why) - (size_t)n,
+					      "%s %s", i ? "," : "",
+					      ctl_keys[i].key);
+			if (n > 0 && (size_t)n < sizeof(why))
+				snprintf(why + n, sizeof(why) - (size_t)n, ")");
 			rc = -EINVAL;
 			break;
 		}
