@@ -14,6 +14,7 @@
 #include "events_wait.h"
 #include "ops_private.h"
 #include "pull.h"
+#include "submit.h"
 
 struct events_waiter {
 	struct events_waiter *next;
@@ -56,7 +57,12 @@ static void on_interrupt(fuse_req_t req, void *data)
 	pthread_mutex_unlock(&u->events_lock);
 }
 
-/* Asks for w's line once: true when w was answered (and freed). */
+/*
+ * Asks for w's line once: true when w was answered (and freed). A
+ * failure that may pass (a 5xx, the network) is waited out like no task:
+ * it must not end a reader's loop; one that will not (the definition
+ * deleted, access refused) is the read's answer.
+ */
 static bool try_answer(struct upfs *u, struct events_waiter *w)
 {
 	struct buf bytes;
@@ -64,7 +70,8 @@ static bool try_answer(struct upfs *u, struct events_waiter *w)
 
 	buf_init(&bytes, 0);
 	rc = pull_events_take(u, w->f->events, w->off, w->size, &bytes);
-	if (rc == 0 && bytes.len == 0) {
+	if ((rc == 0 && bytes.len == 0) ||
+	    (rc < 0 && !submit_err_is_permanent(rc))) {
 		buf_release(&bytes);
 		return false;
 	}

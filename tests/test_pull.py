@@ -216,6 +216,31 @@ def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
     assert len(lines) == 1 and lines.pop().count("\t") == 3
 
 
+def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
+                                                       workdir):
+    """500s while a read waits do not end it (a badge reader's loop would
+    stop): it waits on, and gets the next task."""
+    admin.expect_warning(r".")
+    set_up(admin)
+    emu.reset_requests()
+    reader = EventReader(admin.p("task_definitions", "Badge", "events"))
+    reader.start()
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/taskDefinitions/{id}/tasks", 0) >= 1, timeout=20,
+        what="the read waiting")
+    emu.set_faults("500:1,method=GET,route=/tasks$,times=6")
+    util.wait_until(lambda: not reader.is_alive() or len([
+        h for h in emu.call("GET", "/_emulator/faults")[1]["history"]
+        if h["fault"] == "500"]) >= 6, timeout=60, what="the six 500s")
+    emu.set_faults("")
+    assert reader.is_alive(), "the read ended: %r %r" % (reader.line,
+                                                        reader.error)
+    print_as(alice, workdir, "after.pdf")
+    reader.join(util.scaled(30))
+    assert not reader.is_alive() and reader.error is None
+    assert reader.line.count("\t") == 3, reader.line
+
+
 @util.with_one_request_faults
 def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
     """mv of a held job is one POST (redirect). Its reply lost or a 5xx:
