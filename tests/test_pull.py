@@ -106,7 +106,10 @@ class EventReader(threading.Thread):
         except OSError as exc:
             self.error = exc
         finally:
-            self.fh.close()
+            try:
+                self.fh.close()
+            except OSError:     # the mount is gone (a test that stops it)
+                pass
 
 
 def test_the_whole_flow(emu, admin, alice, workdir):
@@ -239,6 +242,25 @@ def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
     reader.join(util.scaled(30))
     assert not reader.is_alive() and reader.error is None
     assert reader.line.count("\t") == 3, reader.line
+
+
+def test_a_waiting_events_read_ends_with_the_mount(emu, admin):
+    """A stop of the daemon (SIGTERM: systemctl stop, shutdown) answers a
+    read still waiting for a task with ENOTCONN, and the daemon exits
+    cleanly, not held by the read."""
+    set_up(admin)
+    emu.reset_requests()
+    reader = EventReader(admin.p("task_definitions", "Badge", "events"))
+    reader.start()
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/taskDefinitions/{id}/tasks", 0) >= 1, timeout=20,
+        what="the read waiting")
+    admin.proc.terminate()
+    assert admin.wait_exit() == 0, admin.log()
+    reader.join(util.scaled(10))
+    assert not reader.is_alive()
+    assert isinstance(reader.error, OSError) and \
+        reader.error.errno == errno.ENOTCONN, reader.error
 
 
 @util.with_one_request_faults
