@@ -175,7 +175,7 @@ def test_logout_removes_the_session(start_emulator, workdir):
 def test_upfsctl_usage_errors(workdir):
     home = Home(workdir, None, PROFILE)
     for args in (["frobnicate"], ["login", "a", "b"], ["status"],
-                 ["login", "../evil"]):
+                 ["login", "../evil"], ["mount", PROFILE, "-f"]):
         proc = home.upfsctl(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert proc.stderr.startswith("upfsctl: ") or "usage" in proc.stderr

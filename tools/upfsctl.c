@@ -329,8 +329,14 @@ static int ctl_mount(int argc, char **argv)
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	if (argc > 2 && strcmp(argv[2], "--") != 0)
+	/* upfs's options follow "--": "-f" is not a mount point. */
+	if (argc > 2 && strcmp(argv[2], "--") != 0) {
+		if (argv[2][0] == '-') {
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
 		given = argv[i++];
+	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
 	else if (i < argc) {
