@@ -281,8 +281,6 @@ static int add_queue(struct sync *s, const struct device *d)
 	for (int n = 2; name_taken(s, name); n++)
 		snprintf(name, sizeof(name), "%s_%d", base, n);
 	snprintf(policy, sizeof(policy), "printer-op-policy=%s", s->policy);
-	printf("upfsctl: %s '%s' for %s\n", s->dry_run ? "would add" : "added",
-	       name, d->uri);
 	if (!s->dry_run) {
 		char *argv[] = { "lpadmin", "-p", name, "-E", "-v", d->uri,
 				 "-P", (char *)s->ppd, "-D",
@@ -294,6 +292,10 @@ static int add_queue(struct sync *s, const struct device *d)
 
 		rc = run(argv, NULL);
 	}
+	/* Said once lpadmin has: its own messages tell why it failed. */
+	if (rc == 0)
+		printf("upfsctl: %s '%s' for %s\n",
+		       s->dry_run ? "would add" : "added", name, d->uri);
 	more = realloc(s->q, (s->nq + 1) * sizeof(*more));
 	if (more) {
 		s->q = more;
