@@ -219,11 +219,9 @@ def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
     assert len(lines) == 1 and lines.pop().count("\t") == 3
 
 
-def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
-                                                       workdir):
-    """500s while a read waits do not end it (a badge reader's loop would
-    stop): it waits on, and gets the next task."""
-    admin.expect_warning(r".")
+def waiting_reader(emu, admin):
+    """Sets up pull printing; an EventReader of Badge's events, once its
+    read waits (it has asked the service for tasks)."""
     set_up(admin)
     emu.reset_requests()
     reader = EventReader(admin.p("task_definitions", "Badge", "events"))
@@ -231,6 +229,15 @@ def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
     util.wait_until(lambda: emu.requests()["routes"].get(
         "GET /print/taskDefinitions/{id}/tasks", 0) >= 1, timeout=20,
         what="the read waiting")
+    return reader
+
+
+def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
+                                                       workdir):
+    """500s while a read waits do not end it (a badge reader's loop would
+    stop): it waits on, and gets the next task."""
+    admin.expect_warning(r".")
+    reader = waiting_reader(emu, admin)
     emu.set_faults("500:1,method=GET,route=/tasks$,times=6")
     util.wait_until(lambda: not reader.is_alive() or len([
         h for h in emu.call("GET", "/_emulator/faults")[1]["history"]
@@ -248,13 +255,7 @@ def test_a_waiting_events_read_ends_with_the_mount(emu, admin):
     """A stop of the daemon (SIGTERM: systemctl stop, shutdown) answers a
     read still waiting for a task with ENOTCONN, and the daemon exits
     cleanly, not held by the read."""
-    set_up(admin)
-    emu.reset_requests()
-    reader = EventReader(admin.p("task_definitions", "Badge", "events"))
-    reader.start()
-    util.wait_until(lambda: emu.requests()["routes"].get(
-        "GET /print/taskDefinitions/{id}/tasks", 0) >= 1, timeout=20,
-        what="the read waiting")
+    reader = waiting_reader(emu, admin)
     admin.proc.terminate()
     assert admin.wait_exit() == 0, admin.log()
     reader.join(util.scaled(10))
