@@ -5,6 +5,7 @@ line and `mount -t fuse3` mount through mount.fuse3; the example config
 documents every option. Building the Debian package takes a minute: it
 runs only with UPFS_TEST_DEB=1."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -213,16 +214,14 @@ def test_mount_t_fuse3_with_options(emulator, workdir, system_mount):
     util.run(["umount", system_mount])
 
 
-def test_upfsctl_mount_and_umount_a_profile(emulator, workdir):
-    """What upfs@PROFILE.service runs: the profile's mountpoint."""
-    home, env = signed_in_profile(workdir, emulator)
-    with open(home.config_path, "a") as fh:
-        fh.write("mountpoint = ~/print/here\n")
-    mnt = os.path.join(home.path, "print", "here")
+@contextlib.contextmanager
+def profile_mount(workdir, env, mnt, where):
+    """upfsctl mount work [where] -- -f: the mount at mnt while the block
+    runs, which must unmount it; the daemon's exit and log are checked."""
     log = open(os.path.join(workdir, "upfsctl-mount.log"), "wb")
-    proc = subprocess.Popen([signin.upfsctl_binary(), "mount", "work", "--",
-                             "-f", "-o", "cache_dir=" +
-                             os.path.join(workdir, "cache")],
+    proc = subprocess.Popen([signin.upfsctl_binary(), "mount", "work"] +
+                            where + ["--", "-f", "-o", "cache_dir=" +
+                                     os.path.join(workdir, "cache")],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     try:
@@ -231,7 +230,7 @@ def test_upfsctl_mount_and_umount_a_profile(emulator, workdir):
         assert proc.poll() is None, util.read_text(log.name)
         assert "Floor3 LaserJet" in os.listdir(os.path.join(mnt,
                                                             "printers"))
-        util.run([signin.upfsctl_binary(), "umount", "work"], env=env)
+        yield
         assert proc.wait(util.scaled(20)) == 0
         assert not util.in_mount_table(mnt)
     finally:
@@ -241,6 +240,28 @@ def test_upfsctl_mount_and_umount_a_profile(emulator, workdir):
     log_text = util.read_text(log.name)
     assert not re.search(r"^upfs: (warning|error)", log_text, re.MULTILINE), \
         log_text
+
+
+def test_upfsctl_mount_and_umount_a_profile(emulator, workdir):
+    """What upfs@PROFILE.service runs: the profile's mountpoint."""
+    home, env = signed_in_profile(workdir, emulator)
+    with open(home.config_path, "a") as fh:
+        fh.write("mountpoint = ~/print/here\n")
+    mnt = os.path.join(home.path, "print", "here")
+    with profile_mount(workdir, env, mnt, []):
+        util.run([signin.upfsctl_binary(), "umount", "work"], env=env)
+
+
+def test_upfsctl_umount_a_mounted_folder_named_without_a_slash(emulator,
+                                                                workdir):
+    """upfsctl umount here, in the folder that holds the mount here: the
+    profile here has no mount (its ~/print/here), so the folder is meant;
+    it used to run fusermount3 -u on ~/print/here and fail."""
+    home, env = signed_in_profile(workdir, emulator)
+    mnt = os.path.join(workdir, "here")
+    with profile_mount(workdir, env, mnt, [mnt]):
+        util.run([signin.upfsctl_binary(), "umount", "here"], env=env,
+                 cwd=workdir)
 
 
 @pytest.mark.skipif(os.environ.get("UPFS_TEST_DEB") != "1",

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fs.h"
 #include "upfsctl.h"
 
@@ -379,6 +380,61 @@ static int ctl_mount(int argc, char **argv)
 	return CTL_EXIT_FAIL;
 }
 
+/*
+ * arg as /proc/self/mounts names a mountpoint: absolute, the folder it is
+ * in resolved, its own name as given. Resolving the mountpoint itself
+ * would ask the mount, which answers its owner only; a trailing "/" or
+ * "/." is dropped instead, and only "." or ".." alone are resolved.
+ */
+int ctl_mount_path_of(const char *arg, char *path, size_t len)
+{
+	char given[PATH_MAX], dir[PATH_MAX];
+	char *slash, *name;
+	size_t n;
+
+	if (snprintf(given, sizeof(given), "%s", arg) >= (int)sizeof(given))
+		return -ENAMETOOLONG;
+	for (;;) {
+		n = strlen(given);
+		if (n > 1 && given[n - 1] == '/')
+			given[n - 1] = '\0';
+		else if (n > 2 && strcmp(given + n - 2, "/.") == 0)
+			given[n - 2] = '\0';
+		else
+			break;
+	}
+	slash = strrchr(given, '/');
+	name = slash ? slash + 1 : given;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		if (realpath(given, dir) == NULL)
+			return -errno;
+		return snprintf(path, len, "%s", dir) < (int)len ? 0
+								  : -ENAMETOOLONG;
+	}
+	if (slash)
+		*slash = '\0';
+	if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
+		     dir) == NULL)
+		return -errno;
+	return snprintf(path, len, "%s/%s", strcmp(dir, "/") ? dir : "",
+			name) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+/* Whether arg names a upfs mount of this process's mount table. */
+static bool ctl_is_upfs_mount(const char *arg)
+{
+	struct cups_mounts mounts = { 0 };
+	char path[PATH_MAX];
+	bool found;
+
+	if (ctl_mount_path_of(arg, path, sizeof(path)) != 0 ||
+	    cups_mounts_read("/proc/self/mounts", &mounts) != 0)
+		return false;
+	found = cups_mounts_at(&mounts, path) != NULL;
+	cups_mounts_release(&mounts);
+	return found;
+}
+
 static int ctl_umount(int argc, char **argv)
 {
 	char mnt[PATH_MAX];
@@ -402,6 +458,10 @@ static int ctl_umount(int argc, char **argv)
 				argv[1], strerror(-rc));
 			return CTL_EXIT_FAIL;
 		}
+		/* "upfsctl umount mnt" in the folder that holds the mount
+		   means that mount when the profile mnt has none. */
+		if (!ctl_is_upfs_mount(mnt) && ctl_is_upfs_mount(argv[1]))
+			snprintf(mnt, sizeof(mnt), "%s", argv[1]);
 	}
 	fflush(NULL);
 	execlp("fusermount3", "fusermount3", "-u", mnt, (char *)NULL);

@@ -73,6 +73,13 @@ int ctl_config_dir_make(void);
 /* The profile's mountpoint (its mountpoint= or ~/print/PROFILE). */
 int ctl_mountpoint(const struct ctl_profile *p, char *out, size_t len);
 
+/*
+ * arg as /proc/self/mounts names a mountpoint, into path: absolute, the
+ * folder it is in resolved, its own name as given (the mount itself is
+ * not asked). 0 or a negative errno.
+ */
+int ctl_mount_path_of(const char *arg, char *path, size_t len);
+
 int ctl_login(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_printer(int argc, char **argv);

@@ -316,46 +316,6 @@ static bool in_scope(const struct sync *s, const char *uri)
 }
 
 /*
- * arg as /proc/self/mounts names a mountpoint: absolute, the folder it is
- * in resolved, its own name as given. Resolving the mountpoint itself
- * would ask the mount, which answers its owner only; a trailing "/" or
- * "/." is dropped instead, and only "." or ".." alone are resolved.
- */
-static int mount_path_of(const char *arg, char *path, size_t len)
-{
-	char given[PATH_MAX], dir[PATH_MAX];
-	char *slash, *name;
-	size_t n;
-
-	if (snprintf(given, sizeof(given), "%s", arg) >= (int)sizeof(given))
-		return -ENAMETOOLONG;
-	for (;;) {
-		n = strlen(given);
-		if (n > 1 && given[n - 1] == '/')
-			given[n - 1] = '\0';
-		else if (n > 2 && strcmp(given + n - 2, "/.") == 0)
-			given[n - 2] = '\0';
-		else
-			break;
-	}
-	slash = strrchr(given, '/');
-	name = slash ? slash + 1 : given;
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		if (realpath(given, dir) == NULL)
-			return -errno;
-		return snprintf(path, len, "%s", dir) < (int)len ? 0
-								  : -ENAMETOOLONG;
-	}
-	if (slash)
-		*slash = '\0';
-	if (realpath(slash == NULL ? "." : slash == given ? "/" : given,
-		     dir) == NULL)
-		return -errno;
-	return snprintf(path, len, "%s/%s", strcmp(dir, "/") ? dir : "",
-			name) < (int)len ? 0 : -ENAMETOOLONG;
-}
-
-/*
  * --mount PATH as its devices' URI prefix, "upfs:/MNT/" as the backend
  * writes it: "~/" for a mountpoint in its owner's home. A symbolic link
  * to a mountpoint names it too.
@@ -367,7 +327,7 @@ static int scope_to_mount(struct sync *s)
 	const struct cups_mount *m;
 	char path[PATH_MAX], target[PATH_MAX];
 	struct stat st;
-	int rc = mount_path_of(s->mount, path, sizeof(path));
+	int rc = ctl_mount_path_of(s->mount, path, sizeof(path));
 
 	if (rc)
 		return rc;
