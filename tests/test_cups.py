@@ -911,6 +911,23 @@ def test_cupsd_prints_through_the_backend(emulator, upfs_mount, cupsd,
     mine = {uri_of(mount.path, n): n for n in names.values()}
     sync = [upfsctl(), "cups-sync", "--ppd", PPD, "--mount", mount.path]
 
+    # An lpstat -v that fails after listing some queues leaves the
+    # queues unknown: cups-sync changes nothing (it added every share's).
+    shim = os.path.join(workdir, "failing-lpstat")
+    os.mkdir(shim)
+    write_file(os.path.join(shim, "lpstat"), (
+        "#!/bin/sh\n[ \"$1\" = -v ] || exec /usr/bin/lpstat \"$@\"\n"
+        "echo 'device for old: upfs:/nowhere/old'\n"
+        "echo 'lpstat: Connection reset by peer' >&2\nexit 1\n").encode())
+    os.chmod(os.path.join(shim, "lpstat"), 0o755)
+    failed = util.run(sync, env=dict(cupsd.env, PATH=shim + ":" +
+                                     os.environ["PATH"]), check=False,
+                      stdin=subprocess.DEVNULL, timeout=150)
+    assert failed.returncode != 0 and "'lpstat -v' failed (see above): " \
+        "the CUPS queues are unknown, nothing changed" in failed.stderr, \
+        failed
+    assert cupsd.queues() == {}, failed
+
     # cups-sync --mount: a queue per share of that mount, each on its
     # upfs: device; none for the other mount's shares.
     out = cupsd.run(*sync).stdout

@@ -479,8 +479,18 @@ int ctl_cups_sync(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 		goto out;
 	}
-	/* With no queues at all lpstat -v fails: that is an empty list. */
-	run(lpstat, &queues);
+	/* With no queues at all lpstat -v fails, printing nothing: that is
+	   an empty list. Any other failure leaves the queues unknown, and a
+	   sync against a wrong list would add or remove the wrong ones. */
+	rc = run(lpstat, &queues);
+	if (rc < 0 || (rc > 0 && queues.len > 0)) {
+		fprintf(stderr, "upfsctl: 'lpstat -v' failed%s%s: the CUPS "
+			"queues are unknown, nothing changed\n",
+			rc < 0 ? ": " : " (see above)",
+			rc < 0 ? strerror(-rc) : "");
+		rc = CTL_EXIT_FAIL;
+		goto out;
+	}
 	rc = parse_devices(&s, devices.data ? devices.data : "");
 	if (rc == 0)
 		rc = parse_queues(&s, queues.data ? queues.data : "");
