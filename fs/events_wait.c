@@ -63,13 +63,15 @@ static void on_interrupt(fuse_req_t req, void *data)
  * it must not end a reader's loop; one that will not (the definition
  * deleted, access refused) is the read's answer.
  */
-static bool try_answer(struct upfs *u, struct events_waiter *w)
+static bool try_answer(struct upfs *u, struct events_waiter *w,
+		       struct pull_round *round)
 {
 	struct buf bytes;
 	int rc;
 
 	buf_init(&bytes, 0);
-	rc = pull_events_take(u, w->f->events, w->off, w->size, &bytes);
+	rc = pull_events_take(u, w->f->events, round, w->off, w->size,
+			      &bytes);
 	if ((rc == 0 && bytes.len == 0) ||
 	    (rc < 0 && !submit_err_is_permanent(rc))) {
 		buf_release(&bytes);
@@ -130,24 +132,27 @@ static struct events_waiter *answer_interrupted(struct upfs *u,
 }
 
 /*
- * Asks the service once for each waiting read; called and returns with
- * events_lock. A reader that goes meanwhile is answered before the next
- * request, not after every other reader's.
+ * Asks the service once for the waiting reads of each definition; called
+ * and returns with events_lock. A reader that goes meanwhile is answered
+ * before the next request, not after every other reader's.
  */
 static void poll_waiters(struct upfs *u)
 {
 	struct events_waiter *todo = u->events_waiters, *kept = NULL, *w;
+	/* NULL (out of memory): each read asks alone, as its first did. */
+	struct pull_round *round = pull_round_new();
 
 	u->events_waiters = NULL;
 	pthread_mutex_unlock(&u->events_lock);
 	while ((todo = answer_interrupted(u, todo)) != NULL) {
 		w = todo;
 		todo = w->next;
-		if (!try_answer(u, w)) {
+		if (!try_answer(u, w, round)) {
 			w->next = kept;
 			kept = w;
 		}
 	}
+	pull_round_free(round);
 	pthread_mutex_lock(&u->events_lock);
 	relink(u, kept);
 }
@@ -205,7 +210,7 @@ void events_read(fuse_req_t req, struct open_file *f, off_t off, size_t size)
 	}
 	*w = (struct events_waiter){ .req = req, .f = f, .off = off,
 				     .size = size };
-	if (try_answer(u, w))
+	if (try_answer(u, w, NULL))
 		return;
 	/* Set first: one already interrupted calls it at once, and it
 	   takes events_lock. */

@@ -3,7 +3,8 @@
  * next task without holding a FUSE worker thread.
  *
  * A read at the end of the file is answered when a new task comes (one
- * thread asks the service every EVENTS_POLL_MS for every waiting read),
+ * thread asks the service every EVENTS_POLL_MS, once for all the waiting
+ * reads of a definition),
  * with EINTR when its reader is interrupted, or ENOTCONN at unmount. A
  * worker that slept in such a read could not serve anything else: 16
  * waiting readers (the loop's threads) stopped the whole mount, and with

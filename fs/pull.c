@@ -853,12 +853,85 @@ static int event_line(struct upfs *u, const json_t *task, struct buf *out)
 	return rc;
 }
 
+struct pull_round {
+	json_t *tasks;	/* definition id -> its tasks, or the errno */
+	json_t *lines;	/* task id -> its line */
+};
+
+struct pull_round *pull_round_new(void)
+{
+	struct pull_round *r = calloc(1, sizeof(*r));
+
+	if (r && ((r->tasks = json_object()) == NULL ||
+		  (r->lines = json_object()) == NULL)) {
+		pull_round_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+void pull_round_free(struct pull_round *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->tasks);
+	json_decref(r->lines);
+	free(r);
+}
+
+/* The definition's tasks: asked for once a round (r may be NULL). */
+static int round_tasks(struct upfs *u, struct pull_round *r,
+		       const char *definition, json_t **out)
+{
+	json_t *had = r ? json_object_get(r->tasks, definition) : NULL;
+	int rc;
+
+	if (json_is_integer(had))
+		return (int)json_integer_value(had);
+	if (had) {
+		*out = json_incref(had);
+		return 0;
+	}
+	rc = fetch_tasks(u, definition, out);
+	if (r)
+		json_object_set_new(r->tasks, definition,
+				    rc ? json_integer(rc) : json_incref(*out));
+	return rc;
+}
+
+/* A new task's line, made once a round: it may cost a job's GET. */
+static int round_line(struct upfs *u, struct pull_round *r,
+		      const json_t *task, struct buf *out)
+{
+	const char *id = tree_str(task, "id");
+	json_t *had = r ? json_object_get(r->lines, id) : NULL;
+	struct buf made;
+	int rc;
+
+	if (had)
+		return buf_append(out, json_string_value(had),
+				  json_string_length(had));
+	if (r == NULL)
+		return event_line(u, task, out);
+	buf_init(&made, 0);
+	rc = event_line(u, task, &made);
+	if (rc == 0) {
+		/* Names from the service, kept as they came. */
+		json_object_set_new(r->lines, id,
+				    json_stringn_nocheck(made.data, made.len));
+		rc = buf_append(out, made.data, made.len);
+	}
+	buf_release(&made);
+	return rc;
+}
+
 /* Appends the lines of tasks not seen yet; *added tells whether any. */
-static int poll_new(struct upfs *u, struct pull_events *e, bool *added)
+static int poll_new(struct upfs *u, struct pull_events *e,
+		    struct pull_round *r, bool *added)
 {
 	json_t *tasks = NULL, *t;
 	size_t i;
-	int rc = fetch_tasks(u, e->definition, &tasks);
+	int rc = round_tasks(u, r, e->definition, &tasks);
 
 	*added = false;
 	json_array_foreach(tasks, i, t) {
@@ -867,15 +940,16 @@ static int poll_new(struct upfs *u, struct pull_events *e, bool *added)
 		if (rc || json_object_get(e->seen, id))
 			continue;
 		json_object_set(e->seen, id, json_true());
-		rc = event_line(u, t, &e->lines);
+		rc = round_line(u, r, t, &e->lines);
 		*added = rc == 0;
 	}
 	json_decref(tasks);
 	return rc;
 }
 
-int pull_events_take(struct upfs *u, struct pull_events *e, off_t off,
-		     size_t size, struct buf *out)
+int pull_events_take(struct upfs *u, struct pull_events *e,
+		     struct pull_round *round, off_t off, size_t size,
+		     struct buf *out)
 {
 	bool added = false;
 	int rc = 0;
@@ -885,7 +959,7 @@ int pull_events_take(struct upfs *u, struct pull_events *e, off_t off,
 	pthread_mutex_lock(&e->lock);
 	/* At the end: has a task come? */
 	if ((size_t)off >= e->lines.len)
-		rc = poll_new(u, e, &added);
+		rc = poll_new(u, e, round, &added);
 	if (rc == 0 && (size_t)off < e->lines.len) {
 		const char *from = e->lines.data + off;
 		size_t n = e->lines.len - (size_t)off;

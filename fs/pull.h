@@ -67,12 +67,23 @@ struct pull_events;
 int pull_events_open(struct upfs *u, const char *definition,
 		     struct pull_events **out);
 /*
- * Appends to out the line from off, asking the service once for new
- * tasks when off is at the end; nothing appended: no task yet (the read
- * waits, events_wait.h).
+ * One poll of every waiting events read (events_wait.c): each definition's
+ * tasks are asked for once and each new task's line made once, however
+ * many reads wait on them. NULL from new when out of memory.
  */
-int pull_events_take(struct upfs *u, struct pull_events *e, off_t off,
-		     size_t size, struct buf *out);
+struct pull_round;
+struct pull_round *pull_round_new(void);
+void pull_round_free(struct pull_round *r);
+
+/*
+ * Appends to out the line from off, asking the service once for new
+ * tasks when off is at the end (once in round, which may be NULL: this
+ * read alone); nothing appended: no task yet (the read waits,
+ * events_wait.h).
+ */
+int pull_events_take(struct upfs *u, struct pull_events *e,
+		     struct pull_round *round, off_t off, size_t size,
+		     struct buf *out);
 void pull_events_close(struct pull_events *e);
 
 #endif

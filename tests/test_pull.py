@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -202,6 +203,15 @@ def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
     for r in readers:
         r.start()
     waiting(21)
+    # Each poll asks once for the 21 reads of one definition (every
+    # 0.5 s), not once for each: 42 requests a second.
+    emu.reset_requests()
+    start = time.monotonic()
+    polls = lambda: emu.requests()["routes"].get(  # noqa: E731
+        "GET /print/taskDefinitions/{id}/tasks", 0)
+    util.wait_until(lambda: polls() >= 3, timeout=20, what="three polls")
+    asked, took = polls(), time.monotonic() - start
+    assert asked <= took / 0.5 + 2, (asked, took)
     listed = []
     lister = threading.Thread(target=lambda: listed.append(
         os.listdir(admin.p("printers"))), daemon=True)
