@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +180,27 @@ static int share_object(struct upfs *u, const char *share_id, json_t **out)
 }
 
 /*
+ * Whether types lists the media type type. Media types are
+ * case-insensitive (RFC 2045), and the reference itself writes
+ * "application/PCLm"; parameters after ';' do not change the type.
+ */
+static bool lists_type(const json_t *types, const char *type)
+{
+	size_t len = strlen(type);
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(types, i, v) {
+		const char *t = json_string_value(v);
+
+		if (t && strncasecmp(t, type, len) == 0 &&
+		    (t[len] == '\0' || t[len] == ';' || t[len] == ' '))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Whether the share's printer takes this type, directly or (XPS family to
  * a PDF printer) through the tenant's document conversion.
  */
@@ -193,14 +215,14 @@ static int check_content_type(struct upfs *u, struct submission *s)
 	types = json_object_get(json_object_get(share, "capabilities"),
 				"contentTypes");
 	if (!json_is_array(types) || json_array_size(types) == 0 ||
-	    tree_has_string(types, s->content_type))
+	    lists_type(types, s->content_type))
 		goto out;
 	rc = -EINVAL;
 	/* The service converts OpenXPS to PDF (reference §3.3), not MS XPS,
 	   when the tenant's settings allow it. Reading them takes a
 	   permission a printing user may lack: then the service decides. */
 	if (strcmp(s->content_type, "application/oxps") == 0 &&
-	    tree_has_string(types, "application/pdf") &&
+	    lists_type(types, "application/pdf") &&
 	    (res_get(u, TREE_SETTINGS, false, u->opts.dir_ttl, RES_STALE_OK,
 		     &settings, NULL) != 0 ||
 	     json_is_true(json_object_get(settings,
@@ -1056,6 +1078,16 @@ int submit_prepare(struct upfs *u, struct submission *s)
 	if (got < 0)
 		return -errno;
 	type = sniff_content_type(head, (size_t)got);
+	/* A ZIP package: XPS or OpenXPS as its parts declare, not as its
+	   part names in the head suggest. */
+	if (got >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) {
+		const char *declared = sniff_zip_package(s->fd, size, &rc);
+
+		if (rc)
+			return rc;
+		if (declared)
+			type = declared;
+	}
 	if (type == NULL) {
 		snprintf(s->last_error, sizeof(s->last_error),
 			 "not a document format Universal Print prints "

@@ -66,8 +66,8 @@ def assert_printed_once(emu, share_id, before, name, data, ctype=None):
     assert job["documentName"] == name, job
     assert job["size"] == len(data), job
     assert job["sha256"] == sha256(data), job
-    if ctype:
-        assert job["contentType"] == ctype, job
+    if ctype:   # the emulator keeps the type as the printer spells it
+        assert job["contentType"].lower() == ctype.lower(), job
     doc = emu.job_document(job["id"])
     assert doc["sha256"] == sha256(data) and doc["size"] == len(data), doc
     return job
@@ -303,21 +303,39 @@ def zip_bytes(entries):
     return out.getvalue()
 
 
+def package_rels(namespace, target):
+    return ('<Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/relationships"><Relationship Id="R1" Type="%s/'
+            'fixedrepresentation" Target="/%s"/></Relationships>'
+            % (namespace, target))
+
+
+OXPS_NS = "http://schemas.openxps.org/oxps/v1.0"
+XPS_NS = "http://schemas.microsoft.com/xps/2005/06"
+
+
 def oxps_doc(tag):
+    """OpenXPS whose sequence has the name MS XPS writers often give it:
+    the namespaces (in deflated parts) tell the two apart, not names."""
     return zip_bytes([
-        ("FixedDocumentSequence.fdseq",
-         '<FixedDocumentSequence xmlns="http://schemas.openxps.org/oxps/v1.0">'
-         '<!-- %s --></FixedDocumentSequence>' % tag),
         ("[Content_Types].xml", "<Types/>"),
+        ("_rels/.rels", package_rels(OXPS_NS, "FixedDocSeq.fdseq")),
+        ("FixedDocSeq.fdseq",
+         '<FixedDocumentSequence xmlns="%s"><!-- %s -->'
+         '</FixedDocumentSequence>' % (OXPS_NS, tag)),
         ("Documents/1/FixedDocument.fdoc", "x" * 5000)])
 
 
 def xps_doc(tag):
+    """MS XPS as WPF writes it ("FixedDocumentSequence.fdseq"), after a
+    thumbnail that puts every other part name past the first 4 KiB."""
     return zip_bytes([
-        ("FixedDocSeq.fdseq",
-         '<FixedDocumentSequence xmlns="http://schemas.microsoft.com/xps/2005'
-         '/06"><!-- %s --></FixedDocumentSequence>' % tag),
-        ("_rels/.rels", "<Relationships/>"),
+        ("Metadata/thumbnail.png", os.urandom(6000)),
+        ("[Content_Types].xml", "<Types/>"),
+        ("_rels/.rels", package_rels(XPS_NS, "FixedDocumentSequence.fdseq")),
+        ("FixedDocumentSequence.fdseq",
+         '<FixedDocumentSequence xmlns="%s"><!-- %s -->'
+         '</FixedDocumentSequence>' % (XPS_NS, tag)),
         ("Documents/1/FixedDoc.fdoc", "x" * 5000)])
 
 
@@ -339,9 +357,11 @@ SAMPLES = {
                  "application/PCLm"),
 }
 
+# Media types are case-insensitive: a printer may list "application/pclm"
+# for what upfs names "application/PCLm" as the reference writes it.
 ANY_FORMAT = ["image/pwg-raster", "image/urf", "image/jpeg", "image/png",
               "application/oxps", "application/vnd.ms-xpsdocument",
-              "application/PCLm"]
+              "application/pclm"]
 
 
 def add_printer_share(emu, display, content_types, share_name):
