@@ -345,13 +345,46 @@ static int parse_text(const char *text, size_t len, json_t **out, char *why,
 	return 0;
 }
 
+/*
+ * What clears a field: null, or [] for a list, which OData refuses to
+ * take as null (a collection may hold nulls, never be one: 400).
+ */
+static json_t *cleared_value(const struct field *f)
+{
+	return f && f->type == T_STRINGS ? json_array() : json_null();
+}
+
+static bool is_cleared(const struct field *f, const json_t *v)
+{
+	return json_is_null(v) || (f && f->type == T_STRINGS &&
+				   json_is_array(v) && json_array_size(v) == 0);
+}
+
+/*
+ * The spelling the service shows of name (subunit or subUnit, reference
+ * §2.9): an edit that types the other one changes that member, rather
+ * than sending both (the one shown cleared).
+ */
+static const char *shown_name(const json_t *current, const char *name)
+{
+	static const char *const pairs[][2] = { { "subUnit", "subunit" },
+						{ "subunit", "subUnit" } };
+
+	for (size_t i = 0; i < 2; i++)
+		if (strcmp(name, pairs[i][0]) == 0 &&
+		    !json_object_get(current, name) &&
+		    json_object_get(current, pairs[i][1]))
+			return pairs[i][1];
+	return name;
+}
+
 int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
 		  const json_t *current, const json_t *caps, json_t **changes,
 		  char *why, size_t why_len)
 {
 	const struct field *fields = fields_of(doc);
 	json_t *edited = NULL, *out = json_object(), *v;
-	const char *name;
+	const char *typed, *name;
 	int rc = 0;
 
 	*changes = NULL;
@@ -360,21 +393,31 @@ int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
 	rc = parse_text(text, len, &edited, why, why_len);
 	if (rc)
 		goto out;
-	json_object_foreach(edited, name, v) {
-		const struct field *f = field_find(fields, name);
-		const json_t *was = json_object_get(current, name);
+	json_object_foreach(edited, typed, v) {
+		/* The macro walks on from typed; sent is the name sent. */
+		const char *sent = shown_name(current, typed);
+		const struct field *f = field_find(fields, sent);
+		const json_t *was = json_object_get(current, sent);
 
-		if (strstr(name, "@odata.") != NULL)
-			continue;	/* annotations are the service's */
-		if (f == NULL && was == NULL) {
-			snprintf(why, why_len, "%s: unknown field", name);
+		if (sent != typed && json_object_get(edited, sent)) {
+			snprintf(why, why_len, "%s and %s name one field: "
+				 "keep one", typed, sent);
 			rc = -EINVAL;
 			goto out;
 		}
-		if (jsonedit_same_value(v, was))
+		if (strstr(sent, "@odata.") != NULL)
+			continue;	/* annotations are the service's */
+		if (f == NULL && was == NULL) {
+			snprintf(why, why_len, "%s: unknown field", sent);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (jsonedit_same_value(v, was) ||
+		    (json_is_null(v) && f && is_cleared(f, was)))
 			continue;
-		rc = check_changed(f, name, v, caps, why, why_len);
-		if (rc == 0 && json_object_set(out, name, v) != 0)
+		rc = check_changed(f, sent, v, caps, why, why_len);
+		if (rc == 0 && json_object_set_new(out, sent, json_is_null(v)
+				   ? cleared_value(f) : json_incref(v)) != 0)
 			rc = -ENOMEM;
 		if (rc)
 			goto out;
@@ -388,10 +431,11 @@ int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
 	json_object_foreach((json_t *)current, name, v) {
 		const struct field *f = field_find(fields, name);
 
-		if (json_object_get(edited, name) || json_is_null(v) ||
-		    f == NULL || f->read_only || f->required)
+		if (json_object_get(out, name) || json_object_get(edited, name) ||
+		    is_cleared(f, v) || f == NULL || f->read_only ||
+		    f->required)
 			continue;
-		if (json_object_set(out, name, json_null()) != 0) {
+		if (json_object_set_new(out, name, cleared_value(f)) != 0) {
 			rc = -ENOMEM;
 			goto out;
 		}

@@ -267,6 +267,35 @@ def test_location_edit(emu, admin):
     assert util.read_json(path)["roomName"] == "302"
 
 
+def test_lists_left_out_are_cleared_with_empty_lists(emu, admin):
+    """Deleting organization (and subunit, in the docs' spelling subUnit
+    the service does not show) from location.json, or finishings from
+    defaults.json, clears them with []: Graph refuses null for a
+    collection, as the emulator does now."""
+    pid = printer_of(emu, FLOOR3)["id"]
+    path = admin.p("printers", FLOOR3, "location.json")
+    loc = util.read_json(path)
+    assert loc["organization"] and loc["subunit"], loc
+    del loc["organization"]
+    loc["subUnit"] = []
+    del loc["subunit"]
+    assert close_errno(path, json.dumps(loc, indent=2)) == 0
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"location": {"organization": [],
+                                          "subunit": []}})]
+    after = printer_of(emu, FLOOR3)["location"]
+    assert after["organization"] == [] and after["subunit"] == [], after
+    emu.reset_writes()
+    path = admin.p("printers", FLOOR3, "defaults.json")
+    defaults = util.read_json(path)
+    assert defaults.get("finishings"), defaults
+    del defaults["finishings"]
+    assert close_errno(path, json.dumps(defaults, indent=2)) == 0
+    assert writes(emu) == [("PATCH", "/print/printers/" + pid,
+                            {"defaults": {"finishings": []}})]
+    assert printer_of(emu, FLOOR3)["defaults"]["finishings"] == []
+
+
 def test_settings_edit(emu, admin):
     path = admin.p("settings.json")
     assert util.read_json(path)["documentConversionEnabled"] is True

@@ -164,11 +164,11 @@ def test_admin_updates_name_location_and_defaults(emu, admin):
     assert write["upn"] == ADMIN and write["params"] == {"id": pid}
 
 
-def test_null_clears_a_member(emu, admin):
+def test_null_clears_a_member_and_an_empty_list_a_collection(emu, admin):
     pid = printer_id(emu, "Floor3 LaserJet")
     r = admin("PATCH", "/print/printers/" + pid, {
-        "defaults": {"scaling": None, "finishings": None},
-        "location": {"roomDescription": None, "organization": None}})
+        "defaults": {"scaling": None, "finishings": []},
+        "location": {"roomDescription": None, "organization": []}})
     assert r.status == 200, r.data
     after = printer_state(emu, pid)
     assert after["defaults"]["scaling"] is None
@@ -177,6 +177,19 @@ def test_null_clears_a_member(emu, admin):
     assert after["location"]["roomDescription"] is None
     assert after["location"]["organization"] == []
     assert after["location"]["city"] == "Redmond"
+
+
+@pytest.mark.parametrize("body", [{"defaults": {"finishings": None}},
+                                  {"location": {"organization": None}},
+                                  {"location": {"subUnit": None}}])
+def test_null_for_a_collection_is_refused(emu, admin, body):
+    """OData: a collection may hold nulls but is never null itself."""
+    pid = printer_id(emu, "Floor3 LaserJet")
+    before = printer_state(emu, pid)
+    r = admin("PATCH", "/print/printers/" + pid, body)
+    assert r.status == 400 and "A null value was found for the property " \
+        "named" in r.data.decode(), r.data
+    assert printer_state(emu, pid) == before
 
 
 def test_patch_honours_select(emu, admin):

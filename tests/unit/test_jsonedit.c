@@ -160,9 +160,17 @@ static void test_location(void)
 		     "\"roomName\":\"1234\"}", loc,
 		     "{\"building\":\"Studio F\",\"floor\":\"2\","
 		     "\"roomName\":\"1234\"}");
+	/* A list is cleared with [] (OData refuses null for a collection),
+	   whether it is left out or written as null; one already empty is
+	   left alone. */
 	want_changes(JSONEDIT_LOCATION, "{\"building\":\"Studio E\"}", loc,
 		     "{\"floor\":null,\"latitude\":null,"
-		     "\"organization\":null}");
+		     "\"organization\":[]}");
+	want_changes(JSONEDIT_LOCATION, "{\"building\":\"Studio E\","
+		     "\"floor\":\"1\",\"latitude\":1.5,\"organization\":null}",
+		     loc, "{\"organization\":[]}");
+	want_changes(JSONEDIT_LOCATION, "{\"subdivision\":null}",
+		     "{\"subdivision\":[]}", "{}");
 	want_refusal(JSONEDIT_LOCATION, "{\"floor\":\"first\"}", loc,
 		     "floor: the service takes digits only");
 	want_refusal(JSONEDIT_LOCATION, "{\"latitude\":\"north\"}", loc,
@@ -176,6 +184,15 @@ static void test_location(void)
 		     "{\"subUnit\":[\"West\"]}", "{\"subUnit\":[\"East\"]}");
 	want_changes(JSONEDIT_LOCATION, "{\"subunit\":[\"East\"]}",
 		     "{\"subunit\":[\"West\"]}", "{\"subunit\":[\"East\"]}");
+	/* The other spelling than the service shows changes that member:
+	   not both sent, the shown one cleared. */
+	want_changes(JSONEDIT_LOCATION, "{\"subUnit\":[\"East\"]}",
+		     "{\"subunit\":[\"West\"]}", "{\"subunit\":[\"East\"]}");
+	want_changes(JSONEDIT_LOCATION, "{\"subunit\":[\"East\"]}",
+		     "{\"subUnit\":[\"West\"]}", "{\"subUnit\":[\"East\"]}");
+	want_refusal(JSONEDIT_LOCATION, "{\"subunit\":[\"A\"],"
+		     "\"subUnit\":[\"B\"]}", "{\"subunit\":[\"West\"]}",
+		     "subUnit and subunit name one field: keep one");
 }
 
 static void test_settings(void)

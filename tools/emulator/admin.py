@@ -49,7 +49,8 @@ known well enough to emulate: every operation succeeds.
 
 PATCH semantics. `defaults`, `location`, `capabilities` and `status` merge
 member by member (a member not sent keeps its value); a member sent as
-null is cleared (null, or [] for a collection). Everything is checked
+null is cleared, and a collection is cleared with [] (OData refuses null
+for a collection-valued property: 400, as Graph's reader answers). Everything is checked
 before anything changes. Writable properties: delegated `defaults`,
 `location`, `displayName`; application `defaults`, `capabilities`,
 `displayName`, `manufacturer`, `model`, `status`, `isAcceptingJobs`.
@@ -116,6 +117,15 @@ RETRY_AFTER = "1"               # seconds, on the 202 of printer create
 
 def _bad(message):
     return GraphError(400, "invalidRequest", message)
+
+
+def _null_collection(key, of):
+    """Graph's OData reader refuses null for a collection: it may hold
+    nulls, but cannot itself be null."""
+    return _bad("A null value was found for the property named '%s', which "
+                "has the expected type 'Collection(%s)[Nullable=False]'. "
+                "The expected type 'Collection(%s)[Nullable=False]' cannot "
+                "be null but it can have null values." % (key, of, of))
 
 
 def _admin(req, state, what):
@@ -291,7 +301,9 @@ def _defaults(old, patch, caps):
     def cleared(key):
         if key not in schema.DEFAULTS:
             raise _unknown(key, "printerDefaults")
-        return [] if key == "finishings" else None
+        if key == "finishings":
+            raise _null_collection(key, "microsoft.graph.printFinishing")
+        return None
     return _merged("defaults", old, patch, "printerDefaults", check, cleared)
 
 
@@ -305,7 +317,9 @@ def _capabilities(old, patch):
         if key not in schema.CAPABILITIES:
             raise _unknown(key, "printerCapabilities")
         kind = schema.CAPABILITIES[key]
-        return None if kind in ("bool", "range") else []
+        if kind not in ("bool", "range"):
+            raise _null_collection(key, "Edm.String")
+        return None
     return _merged("capabilities", old, patch, "printerCapabilities", check,
                    cleared)
 
@@ -321,7 +335,9 @@ def location(old, patch, field="location"):
     def cleared(key):
         if key not in schema.LOCATION:
             raise _unknown(key, "printerLocation")
-        return [] if schema.LOCATION[key] == "strs" else None
+        if schema.LOCATION[key] == "strs":
+            raise _null_collection(key, "Edm.String")
+        return None
     if isinstance(patch, dict) and "subUnit" in patch:
         if "subunit" in patch:
             raise _bad("%s has both subunit and subUnit; send one." % field)
