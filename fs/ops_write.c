@@ -432,7 +432,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (newparent != parent) {
 		struct fs_node *to = node_get(u, newparent);
 
-		if (dir->kind == FS_PRINTER_JOBS && to->kind == FS_PRINTER_JOBS)
+		bool redirect = dir->kind == FS_PRINTER_JOBS &&
+				to->kind == FS_PRINTER_JOBS;
+
+		if (redirect)
 			/* mv printers/V/jobs/J printers/P/jobs/: a redirect. */
 			rc = strcmp(name, newname) != 0 || flags ? -EINVAL
 			     : pull_redirect(u, dir->id, name, to->id);
@@ -440,6 +443,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = dir->kind == FS_SHARE_QUEUE ||
 			     tree_keeps_scratch(dir->kind) ? -EXDEV : -EROFS;
 		ops_reply_err(req, -rc);
+		/*
+		 * The kernel moved V's job J to P/jobs/J, but the new job has
+		 * its own id and folder: drop that name, which would show the
+		 * source job. After the reply, so the kernel's rename (which
+		 * holds both folders) needs nothing more of us.
+		 */
+		if (redirect && rc == 0 && u->session)
+			(void)fuse_lowlevel_notify_inval_entry(
+				u->session, newparent, newname, strlen(newname));
 		return;
 	}
 	if (flags)

@@ -585,6 +585,44 @@ static bool job_redirected(struct graph *app, const char *job_path,
 	return done;
 }
 
+/*
+ * The destination's listing gets the new job the redirect answered with
+ * (reference §3.2: "a printJob object queued for the destination
+ * printer"), so it shows at once however late the service's listing is.
+ * The listing's jobs carry their documents ($expand), the reply may not:
+ * then the job is read with them. Without either (a lost reply), the
+ * listing is fetched again.
+ */
+static void list_new_job(struct upfs *u, struct graph *app,
+			 const char *to_printer, json_t *reply)
+{
+	const char *id = json_string_value(json_object_get(reply, "id"));
+	json_t *job = json_incref(reply);
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_PRINTERS, to_printer, TREE_JOBS_SUFFIX) != 0)
+		goto out;
+	if (id && !json_is_array(json_object_get(job, "documents"))) {
+		struct buf path;
+
+		json_decref(job);
+		job = NULL;
+		buf_init(&path, 4096);
+		if (tree_key(&path, TREE_PRINTERS, to_printer, "/jobs/") == 0 &&
+		    graph_escape_segment(&path, id) == 0 &&
+		    buf_append_str(&path, "?$expand=documents") == 0)
+			graph_get(app, path.data, &job, NULL);
+		buf_release(&path);
+	}
+	if (!json_is_string(json_object_get(job, "id")) ||
+	    res_list_upsert(u, key.data, job) != 0)
+		res_expire(u, key.data);
+out:
+	json_decref(job);
+	buf_release(&key);
+}
+
 int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 		  const char *to_printer)
 {
@@ -592,6 +630,7 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 	char why[300] = "";
 	struct graph *app = identity_app(u, why, sizeof(why));
 	json_t *body = json_pack("{s:s}", "destinationPrinterId", to_printer);
+	json_t *new_job = NULL;
 	struct buf path, post;
 	int rc = body ? 0 : -ENOMEM;
 
@@ -606,7 +645,8 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 	if (rc == 0)
 		rc = buf_printf(&post, "%s/redirect", path.data);
 	if (rc == 0)
-		rc = graph_request(app, "POST", post.data, body, NULL, &err);
+		rc = graph_request(app, "POST", post.data, body, &new_job,
+				   &err);
 	/* Sent again, a lost redirect would be refused (no task left). */
 	if (rc && graph_err_unsettled(&err) &&
 	    job_redirected(app, path.data, to_printer)) {
@@ -616,12 +656,17 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 		rc = 0;
 	}
 	expire_jobs_of(u, from_printer);
-	expire_jobs_of(u, to_printer);
+	list_new_job(u, app, to_printer, rc == 0 ? new_job : NULL);
+	if (rc == 0 && json_is_string(json_object_get(new_job, "id")))
+		upfs_log(u, UPFS_LOG_INFO, "job %s redirected: the new job is "
+			 "%s", job, json_string_value(json_object_get(
+					    new_job, "id")));
 	jobtasks_expire(u, from_printer, job);
 	/* The redirect completed a task: whose, the service knows. */
 	if (app)
 		expire_all_tasks(u);
 	json_decref(body);
+	json_decref(new_job);
 	buf_release(&path);
 	buf_release(&post);
 	return report(u, "redirecting the job", rc, &err, why);
