@@ -447,11 +447,43 @@ static int listed_trigger_name(struct upfs *u, const char *printer,
 	return rc;
 }
 
+/*
+ * The trigger the create answered with, named by its definition, put in
+ * printer's trigger listings: the service has been seen to list none
+ * while one existed (reference §11), and the mount shows what it made
+ * until a listing has it.
+ */
+static int list_made_trigger(struct upfs *u, const char *printer,
+			     const json_t *made, const char *definition,
+			     const char *name, struct buf *listed)
+{
+	static const char *const suffixes[] = { TREE_TRIGGERS_SUFFIX,
+						TREE_TRIGGERS_PLAIN_SUFFIX };
+	json_t *t = json_deep_copy(made);
+	struct buf key;
+	int rc = t && json_object_set_new(t, "definition", json_pack(
+			"{s:s, s:s}", "id", definition, "displayName",
+			name)) == 0 ? 0 : -ENOMEM;
+
+	buf_init(&key, 4096);
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		buf_reset(&key);
+		rc = tree_key(&key, TREE_PRINTERS, printer, suffixes[i]);
+		if (rc == 0)
+			(void)res_list_upsert(u, key.data, t);
+	}
+	if (rc == 0)
+		rc = trigger_name(t, listed);
+	json_decref(t);
+	buf_release(&key);
+	return rc;
+}
+
 int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 			struct buf *listed)
 {
 	struct graph_err err = { 0 };
-	json_t *body = NULL, *before = NULL;
+	json_t *body = NULL, *before = NULL, *made = NULL;
 	struct buf id, bind, path;
 	int rc;
 
@@ -477,7 +509,8 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 		before = NULL;
 	}
 	if (rc == 0)
-		rc = graph_request(u->graph, "POST", path.data, body, NULL, &err);
+		rc = graph_request(u->graph, "POST", path.data, body, &made,
+				   &err);
 	/* Lost, it would be refused when sent again (one per printer). */
 	if (rc && graph_err_unsettled(&err) &&
 	    trigger_made(u, printer, id.data, before))
@@ -490,6 +523,14 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 	expire_triggers(u, printer);
 	if (rc == 0)
 		rc = listed_trigger_name(u, printer, id.data, listed);
+	if (rc == -ENOENT && json_is_string(json_object_get(made, "id"))) {
+		upfs_log(u, UPFS_LOG_INFO, "the trigger %s made on printer %s "
+			 "is not in its trigger listing: shown as made",
+			 tree_str(made, "id"), printer);
+		rc = list_made_trigger(u, printer, made, id.data, name,
+				       listed);
+	}
+	json_decref(made);
 	json_decref(before);
 	json_decref(body);
 	buf_release(&id);

@@ -933,6 +933,26 @@ def test_triggers_when_the_listing_will_not_expand(emu, admin):
     assert os.listdir(triggers) == [made["id"]]
 
 
+def test_a_trigger_the_listing_leaves_out_is_made_not_refused(emu, admin,
+                                                              alice, workdir):
+    """The service has been seen to list no trigger while one existed
+    (reference §11): a create it answered 201 is made, so touch returns 0
+    and task_triggers/ shows it (from the create's reply) until the
+    listing is fetched again; rm removes it meanwhile. It failed with
+    ENOENT, the trigger made and out of the mount's reach."""
+    emu.call("POST", "/_emulator", {"triggersListEmpty": True})
+    set_up(admin)
+    [made] = pull_objects(emu)[1]
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    assert os.listdir(triggers) == ["Badge"]
+    assert "is not in its trigger listing: shown as made" in admin.log()
+    # It holds jobs: the task comes.
+    print_as(alice, workdir, "held.pdf")
+    util.wait_until(lambda: tasks(emu), timeout=10, what="the task")
+    os.unlink(os.path.join(triggers, "Badge"))
+    assert pull_objects(emu)[1] == [], made
+
+
 def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
         emu, admin):
     """A service that takes $expand=definition on the trigger listing but

@@ -132,6 +132,7 @@ class App:
         # and size at once, not when its bytes are in: the reference
         # shows a new job's document with size 0 and says no more.
         self.document_set_at_session = False
+        self.triggers_list_empty = False    # §11 #4: a trigger unlisted
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

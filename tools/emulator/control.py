@@ -10,7 +10,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "listsOmitDetails",
                                       "listsOmitDetailsOf",
                                       "listsIgnoreExpand",
-                                      "documentSetAtSession","spoolDir",
+                                      "documentSetAtSession",
+                                      "triggersListEmpty","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -32,7 +33,11 @@ tests change the tenant behind the client's back, and set faults.
                                       triggers), "documentSetAtSession"
                                       (bool: createUploadSession sets the
                                       document's name, type and size
-                                      before its bytes are in)} -> as GET;
+                                      before its bytes are in),
+                                      "triggersListEmpty" (bool: a
+                                      printer's taskTriggers list is
+                                      empty though it has one, as seen in
+                                      reference §11 #4)} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -216,6 +221,7 @@ def info(req, app):
                        "listsOmitDetailsOf": app.lists_omit_details_of,
                        "listsIgnoreExpand": app.lists_ignore_expand,
                        "documentSetAtSession": app.document_set_at_session,
+                       "triggersListEmpty": app.triggers_list_empty,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -227,6 +233,7 @@ SETTINGS = {
     "listsOmitDetailsOf": ("lists_omit_details_of", "ids", None, None),
     "listsIgnoreExpand": ("lists_ignore_expand", "ids", None, None),
     "documentSetAtSession": ("document_set_at_session", "bool", None, None),
+    "triggersListEmpty": ("triggers_list_empty", "bool", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

@@ -62,7 +62,8 @@ Routes (reply; refusals in the table below):
          description sent is ignored, §3.6).
   GET    /print/printers/{id}/taskTriggers      200 the printer's trigger
          (0 or 1; §11 #4 saw the real list come back empty: the emulator
-         lists it), $expand=definition.
+         lists it, unless its triggersListEmpty setting is on),
+         $expand=definition.
   GET    /print/printers/{id}/taskTriggers/{tid}   200 {"id","event"}.
   POST   /print/printers/{id}/taskTriggers      201 {"id","event":
          "jobStarted"}; body {"event":"jobStarted","definition@odata.bind":
@@ -407,7 +408,9 @@ def list_triggers(req, state):
     with state.lock:
         printer = state.printer(req.params["id"])
         tid = state.trigger_by_printer.get(printer["id"])
-        keys = [tid] if tid in state.triggers.by_id else []
+        app = getattr(req, "app", None)
+        keys = [tid] if tid in state.triggers.by_id and not (
+            app and app.triggers_list_empty) else []
         c = state.triggers
         return graph_print.list_of(
             req, state, "printTaskTrigger", _triggers_fragment(printer),
