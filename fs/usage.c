@@ -279,13 +279,46 @@ static int archive_call(struct buf *out, const char *whose, const char *id,
 	}
 	if (rc == 0)
 		rc = buf_append_str(out, "'");
-	if (rc == 0 && month) {
+	/* Without a month, every one: null, as the docs say to pass a value
+	   not wanted (the schema marks neither parameter optional). */
+	if (rc == 0 && month)
 		rc = isodate_month_range(month, start, end);
-		if (rc == 0)
-			rc = buf_printf(out, ",startDateTime=%s,endDateTime=%s",
-					start, end);
-	}
+	if (rc == 0)
+		rc = buf_printf(out, ",startDateTime=%s,endDateTime=%s",
+				month ? start : "null", month ? end : "null");
 	return rc ? rc : buf_append_str(out, ")");
+}
+
+/*
+ * A user's object id, for getUserArchivedPrintJobs, whose userId is "the
+ * ID of the user" (reference §3.7): usage reports name users by UPN. A
+ * resource like the rest: one GET per user and TTL.
+ */
+static int user_object_id(struct upfs *u, const char *user, struct buf *out,
+			  struct fs_deps *deps)
+{
+	json_t *obj = NULL;
+	struct buf key;
+	int rc;
+
+	if (strchr(user, '@') == NULL)
+		return buf_append_str(out, user);
+	buf_init(&key, 4096);
+	rc = buf_append_str(&key, "/users/");
+	if (rc == 0)
+		rc = graph_escape_segment(&key, user);
+	if (rc == 0)
+		rc = buf_append_str(&key, "?$select=id");
+	if (rc == 0)
+		rc = res_get(u, key.data, false, usage_ttl(u), RES_STALE_OK,
+			     &obj, deps);
+	if (rc == 0 && !json_is_string(json_object_get(obj, "id")))
+		rc = -EPROTO;
+	if (rc == 0)
+		rc = buf_append_str(out, tree_str(obj, "id"));
+	json_decref(obj);
+	buf_release(&key);
+	return rc;
 }
 
 /* archive/<whose>/<x>/: one <YYYY-MM>.csv per month with data. */
@@ -399,7 +432,7 @@ static int render_archive_csv(struct upfs *u, const struct fs_node *n,
 	const char *slash = strchr(n->owner, '/');
 	char whose[16];
 	json_t *jobs = NULL;
-	struct buf key;
+	struct buf key, id;
 	int rc;
 
 	if (slash == NULL || (size_t)(slash - n->owner) >= sizeof(whose))
@@ -407,7 +440,12 @@ static int render_archive_csv(struct upfs *u, const struct fs_node *n,
 	memcpy(whose, n->owner, (size_t)(slash - n->owner));
 	whose[slash - n->owner] = '\0';
 	buf_init(&key, 4096);
-	rc = archive_call(&key, whose, slash + 1, n->id);
+	buf_init(&id, 0);
+	rc = strcmp(whose, "users") == 0
+		     ? user_object_id(u, slash + 1, &id, deps)
+		     : buf_append_str(&id, slash + 1);
+	if (rc == 0)
+		rc = archive_call(&key, whose, id.data, n->id);
 	if (rc == 0)
 		rc = res_get(u, key.data, true, usage_ttl(u), RES_STALE_OK,
 			     &jobs, deps);
@@ -415,6 +453,7 @@ static int render_archive_csv(struct upfs *u, const struct fs_node *n,
 		rc = report_archive_csv(jobs, out);
 	json_decref(jobs);
 	buf_release(&key);
+	buf_release(&id);
 	return rc;
 }
 

@@ -215,9 +215,11 @@ def test_counts_move_when_a_job_completes(demo, admin):
     args = ("dailyPrintUsageByPrinter", "2024-02-10", "printerId",
             floor3["printerId"])
     assert find_row(demo, admin, *args) is None     # not final: not counted
-    archive = ("/v1.0/reports/getUserArchivedPrintJobs(userId='bob@contoso"
-               ".com',startDateTime=2024-02-10T00:00:00Z,endDateTime="
-               "2024-02-10T23:59:59Z)")
+    bob = [u["id"] for u in demo.state(only=["users"])["users"]
+           if u["userPrincipalName"] == "bob@contoso.com"][0]
+    archive = ("/v1.0/reports/getUserArchivedPrintJobs(userId='%s',"
+               "startDateTime=2024-02-10T00:00:00Z,endDateTime="
+               "2024-02-10T23:59:59Z)" % bob)
     assert graph(demo, admin, archive)["value"] == []
 
     demo.patch_job(job["id"], state="completed")
@@ -440,13 +442,21 @@ def test_archived_user_and_group_jobs(demo, admin):
              for u in demo.state(only=["users"])["users"]}
     carol = users["carol@contoso.com"]
     start, end = "2024-03-01T00:00:00Z", "2024-04-30T23:59:59Z"
-    for ident in (carol["id"], "carol@contoso.com"):
+    # The dates as given, or null (the docs: "pass the parameter with
+    # null value" when it is not wanted) for an open end.
+    for dates in ("startDateTime=%s,endDateTime=%s" % (start, end),
+                  "startDateTime=%s,endDateTime=null" % start):
         got = check_archive(
             demo, admin, "/v1.0/reports/getUserArchivedPrintJobs(userId="
-            "'%s',startDateTime=%s,endDateTime=%s)" % (ident, start, end),
+            "'%s',%s)" % (carol["id"], dates),
             expected_archive(demo, lambda j: j["createdBy"] ==
-                             "carol@contoso.com", start, end))
-        assert len(got) == 2
+                             "carol@contoso.com", start,
+                             end if "null" not in dates else None))
+        # Carol's two jobs in the range; more with its end open.
+        assert len(got) == 2 if "null" not in dates else len(got) > 2
+    # userId is "the ID of the user", not a UPN.
+    assert graph(demo, admin, "/v1.0/reports/getUserArchivedPrintJobs("
+                 "userId='carol@contoso.com')", 400)
     groups = demo.state(only=["groups"])["groups"]
     sales = next(g for g in groups if g["displayName"] == "Sales")
     members = {u["userPrincipalName"] for u in users.values()
@@ -473,7 +483,9 @@ def test_archived_user_and_group_jobs(demo, admin):
     ("getPrinterArchivedPrintJobs(printerId='{p}',printerId='{p}')", 400),
     ("getPrinterArchivedPrintJobs", 400),                      # no id
     ("getPrinterArchivedPrintJobs(printerId='no-such-printer')", 404),
-    ("getUserArchivedPrintJobs(userId='nobody@contoso.com')", 404),
+    ("getUserArchivedPrintJobs(userId='00000000-0000-0000-0000-"
+     "000000000000')", 404),
+    ("getUserArchivedPrintJobs(userId='nobody@contoso.com')", 400),
     ("getGroupArchivedPrintJobs(groupId='no-such-group')", 404),
     ("getNothing(x='1')", 400),
 ])
@@ -492,16 +504,19 @@ def test_reports_need_reports_read_all(demo):
              "/v1.0/reports/getPrinterArchivedPrintJobs(printerId='%s')"
              % pid]
     without = token(demo, scp="Printer.Read.All PrintJob.ReadWrite.All")
-    app_without = token(demo, kind="app", roles=["Printer.ReadWrite.All"])
     for path in paths:
-        for tok in (without, app_without):
-            body = graph(demo, tok, path, 403)
-            assert body["error"]["code"] == "UnknownError"
-            assert "required security scopes" in body["error"]["message"]
+        body = graph(demo, without, path, 403)
+        assert body["error"]["code"] == "UnknownError"
+        assert "required security scopes" in body["error"]["message"]
         assert graph(demo, token(demo), path)["value"]     # default: has it
-        assert graph(demo, token(demo, kind="app"), path)["value"]
         assert graph(demo, token(demo, scp="Reports.Read.All"),
                      path)["value"]
+        # Delegated only (reference §3.0, §5.4): an app, even with the
+        # role, is refused.
+        for roles in (["Printer.ReadWrite.All"], ["Reports.Read.All"]):
+            body = graph(demo, token(demo, kind="app", roles=roles), path,
+                         403)
+            assert body["error"]["code"] == "accessDenied", body
     status, _ = demo.call("GET", paths[0])
     assert status == 401
 
@@ -512,8 +527,10 @@ def test_empty_tenant_has_no_rows(start_emulator):
     for name in COLLECTIONS:
         body = graph(emu, tok, "/v1.0/reports/" + name)
         assert body["value"] == [] and "@odata.nextLink" not in body
+    alice = [u["id"] for u in emu.state(only=["users"])["users"]
+             if u["userPrincipalName"] == "alice@contoso.com"][0]
     assert graph(emu, tok, "/v1.0/reports/getUserArchivedPrintJobs("
-                 "userId='alice@contoso.com')")["value"] == []
+                 "userId='%s')" % alice)["value"] == []
 
 
 def test_large_tenant_spans_two_months(start_emulator):

@@ -162,6 +162,25 @@ def test_archive_months_and_jobs(emulator, mount):
     assert checked >= 3
 
 
+def test_archive_of_a_user(emulator, mount):
+    """archive/users/<UPN>/: the reports name users by UPN, and
+    getUserArchivedPrintJobs takes the user's object id ("the ID of the
+    user"), which upfs looks up; it sent the UPN."""
+    ids = {u["userPrincipalName"]: u["id"]
+           for u in emulator.state(only=["users"])["users"]}
+    monthly = graph(emulator, "/reports/monthlyPrintUsageByUser")
+    upn = "carol@contoso.com"
+    d = mount.p("archive", "users", upn)
+    months = _months([r for r in monthly if r["userPrincipalName"] == upn])
+    assert months and sorted(os.listdir(d)) == [m + ".csv" for m in months]
+    got = []
+    for m in months:
+        got += [r[0] for r in read_csv(os.path.join(d, m + ".csv"))[1:]]
+    jobs = graph(emulator, "/reports/getUserArchivedPrintJobs(userId='%s',"
+                 "startDateTime=null,endDateTime=null)" % ids[upn])
+    assert sorted(got) == sorted(j["id"] for j in jobs) and got
+
+
 def test_archive_of_a_group(emulator, mount):
     group = [g for g in emulator.state()["groups"]
              if g["displayName"] == "Lab Staff"][0]

@@ -3,8 +3,10 @@ usage collections and the three archived-job functions, all computed on
 each request from the jobs the emulator holds, so printing a job and
 completing it moves the numbers.
 
-Routes (v1.0 and beta; every one needs Reports.Read.All in the token's
-`scp` (delegated) or `roles` (app-only), else 403 UnknownError):
+Routes (v1.0 and beta; every one needs Reports.Read.All in a delegated
+token's `scp`, else 403 UnknownError; app-only tokens get 403
+accessDenied, as the reference gives reports no application permission,
+§3.0 and §5.4):
 
   GET /reports/dailyPrintUsageByPrinter     printUsageByPrinter per day
   GET /reports/dailyPrintUsageByUser        printUsageByUser per day
@@ -22,7 +24,8 @@ Routes (v1.0 and beta; every one needs Reports.Read.All in the token's
       date, `or`, parentheses or another property are a 400.
   GET /reports/getPrinterArchivedPrintJobs(printerId='{id}',
           startDateTime=2024-05-01T00:00:00Z,endDateTime=...)
-  GET /reports/getUserArchivedPrintJobs(userId='{id or UPN}',...)
+  GET /reports/getUserArchivedPrintJobs(userId='{id}',...)   (the user's
+          object id, "the ID of the user": a UPN is a 400)
   GET /reports/getGroupArchivedPrintJobs(groupId='{id}',...)
       also the form without parentheses, parameters in the query string
       (`?printerId='{id}'&startDateTime=...`, quotes optional on the id).
@@ -30,7 +33,8 @@ Routes (v1.0 and beta; every one needs Reports.Read.All in the token's
       the printer / created by the user / created by a current member of
       the group that are in a final state (completed, canceled, aborted)
       and whose createdDateTime lies in [startDateTime, endDateTime]
-      (both optional, inclusive). Id order. Beta elements also carry the
+      (both optional, inclusive; `null`, as the docs say to pass a value
+      not required, leaves that end open). Id order. Beta elements also carry the
       page counters. 400 BadRequest: a missing or unquoted id, a quoted
       or malformed DateTimeOffset, an unknown parameter, one given twice;
       404: no such printer, user or group. A range that ends before it
@@ -447,6 +451,9 @@ def _archive_args(fname, id_param, params, call_form):
                    "e.g. %s='{id}'." % (id_param, id_param))
     if not ident:
         raise _bad("The parameter '%s' is empty." % id_param)
+    if id_param == "userId" and "@" in ident:
+        raise _bad("The parameter 'userId' takes the user's object id, "
+                   "not a user principal name ('%s')." % ident)
     bounds = []
     for key, name in (("startdatetime", "startDateTime"),
                       ("enddatetime", "endDateTime")):
@@ -454,6 +461,9 @@ def _archive_args(fname, id_param, params, call_form):
             bounds.append(None)
             continue
         _, quoted, literal = params[key]
+        if not quoted and literal == "null":
+            bounds.append(None)
+            continue
         when = None if quoted else parse_time(literal)
         if when is None:
             raise _bad("The parameter '%s' takes an unquoted DateTimeOffset "
@@ -546,6 +556,6 @@ def archive_call(req, state):
 
 def register(router):
     for name in USAGE_COLLECTIONS:
-        router.add("GET", "/reports/" + name, _usage(name))
+        router.add("GET", "/reports/" + name, _usage(name), app_ok=False)
     # After the collections: the router takes the first route that matches.
-    router.add("GET", "/reports/{call}", archive_call)
+    router.add("GET", "/reports/{call}", archive_call, app_ok=False)
