@@ -10,6 +10,7 @@ the counts."""
 
 import csv
 import datetime
+import errno
 import io
 import json
 import os
@@ -179,6 +180,24 @@ def test_archive_of_a_user(emulator, mount):
     jobs = graph(emulator, "/reports/getUserArchivedPrintJobs(userId='%s',"
                  "startDateTime=null,endDateTime=null)" % ids[upn])
     assert sorted(got) == sorted(j["id"] for j in jobs) and got
+
+
+def test_reports_are_refused_to_an_application_alone(emulator, upfs_mount):
+    """Reports take delegated permissions only (reference §3.0, §5.4): a
+    mount signed in as an application alone gets EACCES for them, and
+    its other folders still read."""
+    app = emulator.call("POST", "/_emulator/token", {
+        "kind": "app", "roles": ["Printer.Read.All",
+                                 "Reports.Read.All"]})[1]["access_token"]
+    m = upfs_mount(emulator, token=app)
+    m.expect_warning(r"403|accessDenied|delegated")
+    assert os.listdir(m.p("printers"))
+    try:
+        os.listdir(m.p("usage", "by-printer"))
+        got = 0
+    except OSError as exc:
+        got = exc.errno
+    assert got == errno.EACCES
 
 
 def test_archive_of_a_group(emulator, mount):
