@@ -726,6 +726,28 @@ def test_a_held_job_whose_start_reply_was_lost_stays_held(emu, admin, alice,
     assert not any(r.endswith("/cancel") for r in routes), routes
 
 
+def test_a_held_job_whose_details_say_nothing_is_not_cancelled(
+        emu, admin, alice, workdir):
+    """The held state is not documented (reference §13): a service may
+    show a job held for release as paused with no details, as a job not
+    yet started looks. Its start's reply lost, a start sent again is
+    refused: the first was taken. upfs cancelled the user's job."""
+    emu.call("POST", "/_emulator", {"heldDetails": []})
+    alice.expect_warning(r".")
+    set_up(admin)
+    emu.set_faults("drop:1,method=POST,route=/start$,times=1")
+    print_as(alice, workdir, "held.pdf")
+    queue = alice.p("shares", SECURE, "queue")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the lost start to be looked into")
+    [task] = [t for t in tasks(emu) if t["state"] == "processing"]
+    job = emu.job(task["jobId"])
+    assert job["state"] == "paused" and job["details"] == [], job
+    routes = emu.requests()["routes"]
+    assert not any(r.endswith("/cancel") for r in routes), routes
+    assert "refused a second start" in alice.log()
+
+
 def job_task_gets(emu):
     urls = emu.call("GET", "/_emulator/requests?urls=1")[1]["urls"]
     return sum(v["count"] for u, v in urls.items()

@@ -133,6 +133,7 @@ class App:
         # shows a new job's document with size 0 and says no more.
         self.document_set_at_session = False
         self.triggers_list_empty = False    # §11 #4: a trigger unlisted
+        self.held_details = ["releaseWait"]  # a held job's (§13 Q2)
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

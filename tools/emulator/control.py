@@ -11,7 +11,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "listsOmitDetailsOf",
                                       "listsIgnoreExpand",
                                       "documentSetAtSession",
-                                      "triggersListEmpty","spoolDir",
+                                      "triggersListEmpty","heldDetails",
+                                      "spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -37,7 +38,11 @@ tests change the tenant behind the client's back, and set faults.
                                       "triggersListEmpty" (bool: a
                                       printer's taskTriggers list is
                                       empty though it has one, as seen in
-                                      reference §11 #4)} -> as GET;
+                                      reference §11 #4), "heldDetails"
+                                      (the details a job held for
+                                      release shows, default
+                                      ["releaseWait"]: undocumented,
+                                      reference §13)} -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -222,6 +227,7 @@ def info(req, app):
                        "listsIgnoreExpand": app.lists_ignore_expand,
                        "documentSetAtSession": app.document_set_at_session,
                        "triggersListEmpty": app.triggers_list_empty,
+                       "heldDetails": app.held_details,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -234,6 +240,7 @@ SETTINGS = {
     "listsIgnoreExpand": ("lists_ignore_expand", "ids", None, None),
     "documentSetAtSession": ("document_set_at_session", "bool", None, None),
     "triggersListEmpty": ("triggers_list_empty", "bool", None, None),
+    "heldDetails": ("held_details", "ids", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

@@ -446,7 +446,8 @@ def start_job(req, state):
         if status["state"] != "paused" or not uploaded:
             raise _bad("Print job '%s' cannot start: it is already %s."
                        % (rec["id"], status["state"]))
-        state.start_job(rec, time.time() + app.job_seconds)
+        state.start_job(rec, time.time() + app.job_seconds,
+                        app.held_details)
         return Reply(200, dict(records.STARTED_STATUS))
 
 

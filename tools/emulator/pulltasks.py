@@ -559,7 +559,8 @@ def redirect_job(req, state):
         records.redirected_job(rec, render.job_url(req, dest["id"],
                                                    new["id"]))
         records.end_task(task, "completed")
-        state.start_job(new, time.time() + app.job_seconds)
+        state.start_job(new, time.time() + app.job_seconds,
+                        app.held_details)
         app.uploads.drop_job(state, job_key(rec))
         frag = "print/printers('%s')" % dest["id"]
         obj = render.job(state, req, new, owner_fragment=frag)

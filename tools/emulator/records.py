@@ -162,7 +162,7 @@ def complete_job(rec, when):
     rec["_endedDateTime"] = when
 
 
-def hold_job(rec):
+def hold_job(rec, details=("releaseWait",)):
     """A started job a task trigger holds (pulltasks.py): paused with
     releaseWait until its task completes, aborts, or the job is
     redirected. "paused" is the Universal Print name of IPP's
@@ -170,7 +170,8 @@ def hold_job(rec):
     its description) and releaseWait the printJobStateDetail the service
     has for a job waiting to be released; the portal calls this state
     pendingHeld. No longer fetchable, not due to complete."""
-    rec["status"] = dict(HELD_STATUS, details=list(HELD_STATUS["details"]))
+    rec["status"] = dict(HELD_STATUS, details=list(details))
+    rec["_held"] = True     # its details need not say (heldDetails)
     rec["isFetchable"] = False
     rec.pop("_completeAt", None)
 
@@ -191,8 +192,8 @@ def redirected_job(rec, to_url):
 
 
 def is_held(rec):
-    return rec["status"]["state"] == "paused" and \
-        "releaseWait" in rec["status"]["details"]
+    """Held for release: every way out of it leaves "paused"."""
+    return rec["status"]["state"] == "paused" and bool(rec.get("_held"))
 
 
 def end_job(rec, state):

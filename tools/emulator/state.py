@@ -240,13 +240,14 @@ class State:
 
     # --- pull printing (pulltasks.py) ---------------------------------------
 
-    def start_job(self, rec, complete_at):
+    def start_job(self, rec, complete_at, held_details=("releaseWait",)):
         """Starts a job: due to complete at complete_at (epoch seconds),
         unless its printer has a task trigger. Then the trigger's event
         (jobStarted) fires: a task in processing is created under the
         trigger's definition and the job is held (records.hold_job) until
-        the task completes or aborts or the job is redirected. Returns the
-        new task or None."""
+        the task completes or aborts or the job is redirected, its
+        details held_details (the held state is not documented, reference
+        §13). Returns the new task or None."""
         records.start_job(rec, complete_at)
         tid = self.trigger_by_printer.get(rec["_printerId"])
         trigger = self.triggers.get(tid) if tid else None
@@ -254,7 +255,7 @@ class State:
             self.schedule(rec)
             return None
         task = self.add("tasks", records.task(util.new_id(), trigger, rec))
-        records.hold_job(rec)
+        records.hold_job(rec, held_details)
         return task
 
     def resume_job(self, rec, complete_at):
