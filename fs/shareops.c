@@ -320,6 +320,10 @@ int shareops_rename(struct upfs *u, const char *from, const char *to)
 	if (rc == 0 && (node_id_of(u, FS_SHARES, to, &other) == 0 ||
 			shareops_is_pending(u, to)))
 		rc = -EEXIST;
+	/* The create's limit holds for a new name too: said here, not
+	   left to the service's 400. */
+	if (rc == 0 && utf8_chars(to) > 50)
+		rc = -ENAMETOOLONG;
 	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)

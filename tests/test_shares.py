@@ -997,6 +997,13 @@ def test_share_names_count_characters_not_bytes(emu, admin):
     util.expect_errno(lambda: os.mkdir(os.path.join(shares, "x" * 51)),
                       errno.ENAMETOOLONG)
     assert_no_writes(emu, "mkdir of pending shares")
+    # A rename to such a name: the same answer, nothing sent (the
+    # service's 400 came back as EINVAL).
+    admin.expect_warning(r"renaming the share")
+    util.expect_errno(lambda: os.rename(os.path.join(shares, SHARE),
+                                        os.path.join(shares, "y" * 51)),
+                      errno.ENAMETOOLONG)
+    assert_no_writes(emu, "a rename to a long name")
 
 
 def test_mkdir_of_a_taken_name(emu, admin):
