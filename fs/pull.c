@@ -923,12 +923,17 @@ static int event_line(struct upfs *u, const json_t *task, struct buf *out)
 		buf_reset(&name);
 		buf_append_str(&name, printer);
 	}
-	/* Who printed it: the job says (the app may read held jobs). */
+	/* Who printed it: the job says. The app reads held jobs with a
+	   PrintJob read role (reference §3.0); an app without one may still
+	   redirect them, and then the signed-in administrator is asked. */
 	rc = tree_key(&path, TREE_PRINTERS, printer, "/jobs/");
 	if (rc == 0)
 		rc = graph_escape_segment(&path, job);
-	if (rc == 0 && app && printer[0])
-		graph_get(app, path.data, &obj, NULL);
+	if (rc == 0 && app && printer[0] &&
+	    graph_get(app, path.data, &obj, NULL) != 0 &&
+	    (u->graph == app || graph_get(u->graph, path.data, &obj, NULL)))
+		upfs_log(u, UPFS_LOG_INFO, "events: who printed job %s is not "
+			 "known: neither identity may read it", job);
 	rc = buf_printf(out, "%s\t%s\t%s\t%s\n", tree_str(task, "id"), job,
 			name.data ? name.data : "",
 			tree_str(json_object_get(obj, "createdBy"),

@@ -270,6 +270,24 @@ def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
     assert reader.line.count("\t") == 3, reader.line
 
 
+def test_an_event_names_the_user_when_the_app_may_not_read_the_job(
+        emu, admin, alice, workdir):
+    """The app may redirect jobs without a PrintJob read role (reference
+    §3.0): when its GET of the job is refused, the signed-in
+    administrator's is asked, and the line still names who printed."""
+    reader = waiting_reader(emu, admin)
+    virtual = [p["id"] for p in emu.state(only=["printers"])["printers"]
+               if p["displayName"] == VIRTUAL][0]
+    emu.set_faults("403:1,method=GET,route=/printers/%s/jobs/,times=1"
+                   % virtual)
+    print_as(alice, workdir, "named.pdf")
+    reader.join(util.scaled(30))
+    assert not reader.is_alive() and reader.error is None
+    assert [h["fault"] for h in emu.call("GET", "/_emulator/faults")[1][
+        "history"] if h["fault"]] == ["403"]
+    assert reader.line.rstrip("\n").split("\t")[3] == ALICE, reader.line
+
+
 def test_a_waiting_events_read_ends_with_the_mount(emu, admin):
     """A stop of the daemon (SIGTERM: systemctl stop, shutdown) answers a
     read still waiting for a task with ENOTCONN, and the daemon exits
