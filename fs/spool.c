@@ -266,6 +266,7 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 		s->name = dup_or_null(json_string_value(json_object_get(r,
 									 "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
+	s->start_maybe_sent = s->state == SUB_STARTING;
 	/* From UPLOADED on, the service has every byte. Once lost, always:
 	   its record names this boot from now on. */
 	s->bytes_lost = json_is_true(json_object_get(r, "bytesLost")) ||

@@ -95,6 +95,11 @@ struct submission {
 	   uploaded may be what the disk held, not the document. Never
 	   started; its job is cancelled. Runner. */
 	bool bytes_unsure;
+	/* A start may have reached the service without its reply coming
+	   back: an attempt left unsettled, or a record read back in
+	   STARTING (a crash after the send). A start refused after that
+	   was the second. Runner. */
+	bool start_maybe_sent;
 	/* An fsync of its file through the mount failed: that reported the
 	   write-back's error, which the file will not report again (0 or
 	   -errno; spool_lock). */

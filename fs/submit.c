@@ -781,10 +781,10 @@ static int step_start(struct upfs *u, struct submission *s)
 	struct graph_err err = { 0 };
 	json_t *status = NULL;
 	struct buf path;
-	bool started = false, again = s->state == SUB_STARTING;
-	int rc = 0;
+	bool started = false;
+	int rc = 0, check;
 
-	if (again) {
+	if (s->state == SUB_STARTING) {
 		/* Whatever it is now, it is not the job this run was told
 		   of: the listing is fetched again. */
 		replace_job(u, s, NULL);
@@ -823,24 +823,37 @@ static int step_start(struct upfs *u, struct submission *s)
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, NULL, &status,
 				   &err);
+	if (rc && graph_err_unsettled(&err))
+		s->start_maybe_sent = true;
 	rc = submit_errno(rc, &err);
 	if (rc == 0)
 		job_started_with(u, s, status);
-	if (rc == -EINVAL && job_started(u, s, &started) == 0 && started) {
-		rc = 0;	/* started by an earlier attempt after all */
-		replace_job(u, s, NULL);
-	} else if (rc == -EINVAL && (again || graph_err_unsettled(&err))) {
-		/* A start refused after one whose reply was lost (sent before
-		   this step, or re-sent by the request layer): the service
-		   took that one. A job held for release may still read
-		   paused without a detail that says so (its held state is
-		   not documented, reference §13): cancelling it would lose
-		   the document. */
-		upfs_log(u, UPFS_LOG_INFO, "'%s': job %s refused a second "
-			 "start (%s): the first was taken", s->name,
-			 s->job_id, err.message);
-		rc = 0;
-		replace_job(u, s, NULL);
+	if (rc == -EINVAL) {
+		check = job_started(u, s, &started);
+		if (check == 0 && started) {
+			rc = 0;	/* started by an earlier attempt after all */
+			replace_job(u, s, NULL);
+		} else if (check == 0 && (s->start_maybe_sent ||
+					  graph_err_unsettled(&err))) {
+			/*
+			 * A start refused after one that may have reached the
+			 * service (its reply lost, before this step or inside
+			 * this request): the service took that one. A job held
+			 * for release may still read paused without a detail
+			 * that says so (the held state is not documented,
+			 * reference §13): cancelling it would lose the
+			 * document.
+			 */
+			upfs_log(u, UPFS_LOG_INFO, "'%s': job %s refused a "
+				 "second start (%s): the first was taken",
+				 s->name, s->job_id, err.message);
+			rc = 0;
+			replace_job(u, s, NULL);
+		} else if (check) {
+			/* Not known whether it started: asked again later,
+			   never refused (and its job cancelled) unknowing. */
+			rc = check;
+		}
 	}
 	if (rc)
 		note_error(u, s, rc, &err, "starting the job");

@@ -751,7 +751,6 @@ def test_a_held_job_whose_details_say_nothing_is_not_cancelled(
     yet started looks. Its start's reply lost, a start sent again is
     refused: the first was taken. upfs cancelled the user's job."""
     emu.call("POST", "/_emulator", {"heldDetails": []})
-    alice.expect_warning(r".")
     set_up(admin)
     emu.set_faults("drop:1,method=POST,route=/start$,times=1")
     print_as(alice, workdir, "held.pdf")
