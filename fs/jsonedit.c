@@ -365,17 +365,21 @@ static bool is_cleared(const struct field *f, const json_t *v)
  * §2.9): an edit that types the other one changes that member, rather
  * than sending both (the one shown cleared).
  */
+static const char *other_spelling(const char *name)
+{
+	return strcmp(name, "subUnit") == 0   ? "subunit"
+	       : strcmp(name, "subunit") == 0 ? "subUnit"
+					      : NULL;
+}
+
 static const char *shown_name(const json_t *current, const char *name)
 {
-	static const char *const pairs[][2] = { { "subUnit", "subunit" },
-						{ "subunit", "subUnit" } };
+	const char *other = other_spelling(name);
 
-	for (size_t i = 0; i < 2; i++)
-		if (strcmp(name, pairs[i][0]) == 0 &&
-		    !json_object_get(current, name) &&
-		    json_object_get(current, pairs[i][1]))
-			return pairs[i][1];
-	return name;
+	return other && !json_object_get(current, name) &&
+			       json_object_get(current, other)
+		       ? other
+		       : name;
 }
 
 int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
@@ -431,7 +435,11 @@ int jsonedit_diff(enum jsonedit_doc doc, const char *text, size_t len,
 	json_object_foreach((json_t *)current, name, v) {
 		const struct field *f = field_find(fields, name);
 
+		/* Typed in the other spelling, the member is kept even when
+		   its value did not change (nothing of it in out). */
 		if (json_object_get(out, name) || json_object_get(edited, name) ||
+		    (other_spelling(name) &&
+		     json_object_get(edited, other_spelling(name))) ||
 		    is_cleared(f, v) || f == NULL || f->read_only ||
 		    f->required)
 			continue;

@@ -190,6 +190,10 @@ static void test_location(void)
 		     "{\"subunit\":[\"West\"]}", "{\"subunit\":[\"East\"]}");
 	want_changes(JSONEDIT_LOCATION, "{\"subunit\":[\"East\"]}",
 		     "{\"subUnit\":[\"West\"]}", "{\"subUnit\":[\"East\"]}");
+	/* Retyped unchanged in the other spelling: kept, not cleared. */
+	want_changes(JSONEDIT_LOCATION, "{\"subUnit\":[\"West\"],"
+		     "\"floor\":\"2\"}", "{\"subunit\":[\"West\"]}",
+		     "{\"floor\":\"2\"}");
 	want_refusal(JSONEDIT_LOCATION, "{\"subunit\":[\"A\"],"
 		     "\"subUnit\":[\"B\"]}", "{\"subunit\":[\"West\"]}",
 		     "subUnit and subunit name one field: keep one");
