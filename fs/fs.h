@@ -366,6 +366,15 @@ void res_expire(struct upfs *u, const char *key);
  */
 int res_list_upsert(struct upfs *u, const char *key, json_t *member);
 
+/*
+ * Has a refresher tell the kernel to forget name in folder parent (an
+ * inode number). A thread serving FUSE requests must not do it itself:
+ * the kernel takes the folder's lock for it, and a request already
+ * waiting on that lock could need the thread (a single-threaded mount
+ * would hang).
+ */
+void res_forget_name_later(struct upfs *u, uint64_t parent, const char *name);
+
 /* True when none of the resources in deps changed since they were read;
  * schedules refreshes of those that went stale. */
 bool res_deps_current(struct upfs *u, const struct fs_deps *deps);
@@ -467,6 +476,9 @@ int64_t node_mtime(struct upfs *u, const struct fs_node *n);
  */
 void node_invalidate_dependents(struct upfs *u, const struct res *r);
 /* The same for each of rs (n of them; reordered), in one pass. */
+/* Tells the kernel to forget name in folder parent; never from a thread
+   that serves FUSE requests (res_forget_name_later). */
+void node_invalidate_entry(struct upfs *u, uint64_t parent, const char *name);
 void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
 				   size_t n);
 

@@ -674,6 +674,14 @@ static bool deps_have_any(const struct fs_deps *deps,
 	return false;
 }
 
+void node_invalidate_entry(struct upfs *u, uint64_t parent, const char *name)
+{
+	/* -ENOENT: the kernel holds no such name; nothing to forget. */
+	if (u->session)
+		(void)fuse_lowlevel_notify_inval_entry(u->session, parent, name,
+						       strlen(name));
+}
+
 void node_invalidate_dependents(struct upfs *u, const struct res *r)
 {
 	node_invalidate_dependents_of(u, &r, 1);

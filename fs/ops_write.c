@@ -443,15 +443,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = dir->kind == FS_SHARE_QUEUE ||
 			     tree_keeps_scratch(dir->kind) ? -EXDEV : -EROFS;
 		ops_reply_err(req, -rc);
-		/*
-		 * The kernel moved V's job J to P/jobs/J, but the new job has
-		 * its own id and folder: drop that name, which would show the
-		 * source job. After the reply, so the kernel's rename (which
-		 * holds both folders) needs nothing more of us.
-		 */
-		if (redirect && rc == 0 && u->session)
-			(void)fuse_lowlevel_notify_inval_entry(
-				u->session, newparent, newname, strlen(newname));
+		/* The kernel moved V's job J to P/jobs/J, but the new job
+		   has its own id and folder: that name would show the
+		   source job. */
+		if (redirect && rc == 0)
+			res_forget_name_later(u, newparent, newname);
 		return;
 	}
 	if (flags)

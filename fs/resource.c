@@ -106,6 +106,14 @@ struct res_table {
 	   tell the kernel itself: a refresher does (node.c). */
 	const struct res **inval;
 	size_t n_inval, alloc_inval;
+	/* Names the kernel must forget, told by a refresher: a thread that
+	   serves FUSE requests may not wait for the kernel's folder lock
+	   (res_forget_name_later). */
+	struct forget_name {
+		uint64_t parent;
+		char *name;
+	} *forget;
+	size_t n_forget, alloc_forget;
 	size_t mem_bytes;
 	struct res *qhead, *qtail;
 	size_t qlen, qheld;	/* in the queue; of them held back */
@@ -937,6 +945,32 @@ fail:
 	return NULL;
 }
 
+void res_forget_name_later(struct upfs *u, uint64_t parent, const char *name)
+{
+	struct res_table *t = u->res;
+	char *copy = strdup(name);
+
+	pthread_mutex_lock(&u->res_lock);
+	if (copy && t->n_forget == t->alloc_forget) {
+		size_t alloc = t->alloc_forget ? 2 * t->alloc_forget : 4;
+		struct forget_name *v = realloc(t->forget,
+						alloc * sizeof(*v));
+
+		if (v) {
+			t->forget = v;
+			t->alloc_forget = alloc;
+		}
+	}
+	/* Without memory, the name's entry time-out still ends it. */
+	if (copy && t->n_forget < t->alloc_forget) {
+		t->forget[t->n_forget++] = (struct forget_name){ parent, copy };
+		copy = NULL;
+		pthread_cond_broadcast(&u->res_cond);
+	}
+	pthread_mutex_unlock(&u->res_lock);
+	free(copy);
+}
+
 int res_list_upsert(struct upfs *u, const char *key, json_t *member)
 {
 	const char *id = json_string_value(json_object_get(member, "id"));
@@ -1105,6 +1139,22 @@ static void *refresher_main(void *arg)
 	while (!atomic_load(&u->stopping)) {
 		struct res *r = u->res->qhead;
 
+		if (u->res->n_forget > 0) {
+			struct forget_name *f = u->res->forget;
+			size_t n = u->res->n_forget;
+
+			u->res->forget = NULL;
+			u->res->n_forget = u->res->alloc_forget = 0;
+			pthread_mutex_unlock(&u->res_lock);
+			for (size_t i = 0; i < n; i++) {
+				node_invalidate_entry(u, f[i].parent,
+						      f[i].name);
+				free(f[i].name);
+			}
+			free(f);
+			pthread_mutex_lock(&u->res_lock);
+			continue;
+		}
 		if (u->res->n_inval > 0) {
 			const struct res **rs = u->res->inval;
 			size_t n = u->res->n_inval;
@@ -1200,6 +1250,9 @@ void res_release(struct upfs *u)
 		}
 	}
 	free(u->res->inval);
+	for (size_t i = 0; i < u->res->n_forget; i++)
+		free(u->res->forget[i].name);
+	free(u->res->forget);
 	for (size_t i = 0; i < RES_EXPIRED_KEYS; i++)
 		free(u->res->expired[i].key);
 	free(u->res);
