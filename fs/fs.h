@@ -647,6 +647,12 @@ struct upfs {
 	pthread_t events_thread;
 	bool events_started;
 	bool events_stopping;
+
+	/* Triggers this mount made that the service's listing left out
+	   (pull.c): printer id -> the trigger, shown until it lists it or
+	   the trigger is deleted. */
+	pthread_mutex_t made_triggers_lock;
+	json_t *made_triggers;
 };
 
 #endif

@@ -224,6 +224,7 @@ static int upfs_init(struct upfs *u)
 	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
 	pthread_mutex_init(&u->events_lock, NULL);
+	pthread_mutex_init(&u->made_triggers_lock, NULL);
 	pthread_condattr_init(&mono);
 	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
 	pthread_cond_init(&u->events_cond, &mono);
@@ -268,7 +269,9 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->health_lock);
 		pthread_mutex_destroy(&u->events_lock);
 		pthread_cond_destroy(&u->events_cond);
+		pthread_mutex_destroy(&u->made_triggers_lock);
 	}
+	json_decref(u->made_triggers);
 	if (u->cache)
 		cache_close(u->cache);
 	if (u->graph)

@@ -448,34 +448,66 @@ static int listed_trigger_name(struct upfs *u, const char *printer,
 }
 
 /*
- * The trigger the create answered with, named by its definition, put in
- * printer's trigger listings: the service has been seen to list none
- * while one existed (reference §11), and the mount shows what it made
- * until a listing has it.
+ * The trigger the create answered with, named by its definition, kept
+ * for printer: the service has been seen to list none while one existed
+ * (reference §11), and the mount shows what it made in the printer's
+ * listings (pull_merge_made_trigger) until a listing has it or it is
+ * deleted.
  */
-static int list_made_trigger(struct upfs *u, const char *printer,
-			     const json_t *made, const char *definition,
-			     const char *name, struct buf *listed)
+static int remember_made_trigger(struct upfs *u, const char *printer,
+				 const json_t *made, const char *definition,
+				 const char *name, struct buf *listed)
 {
-	static const char *const suffixes[] = { TREE_TRIGGERS_SUFFIX,
-						TREE_TRIGGERS_PLAIN_SUFFIX };
 	json_t *t = json_deep_copy(made);
-	struct buf key;
 	int rc = t && json_object_set_new(t, "definition", json_pack(
 			"{s:s, s:s}", "id", definition, "displayName",
 			name)) == 0 ? 0 : -ENOMEM;
 
-	buf_init(&key, 4096);
-	for (size_t i = 0; rc == 0 && i < 2; i++) {
-		buf_reset(&key);
-		rc = tree_key(&key, TREE_PRINTERS, printer, suffixes[i]);
-		if (rc == 0)
-			(void)res_list_upsert(u, key.data, t);
-	}
+	pthread_mutex_lock(&u->made_triggers_lock);
+	if (rc == 0 && u->made_triggers == NULL &&
+	    (u->made_triggers = json_object()) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0 && json_object_set(u->made_triggers, printer, t) != 0)
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&u->made_triggers_lock);
 	if (rc == 0)
 		rc = trigger_name(t, listed);
 	json_decref(t);
-	buf_release(&key);
+	return rc;
+}
+
+static void forget_made_trigger(struct upfs *u, const char *printer)
+{
+	pthread_mutex_lock(&u->made_triggers_lock);
+	json_object_del(u->made_triggers, printer);
+	pthread_mutex_unlock(&u->made_triggers_lock);
+}
+
+int pull_merge_made_trigger(struct upfs *u, const char *printer,
+			    json_t **list)
+{
+	json_t *made, *more;
+	int rc = 0;
+
+	pthread_mutex_lock(&u->made_triggers_lock);
+	made = json_incref(json_object_get(u->made_triggers, printer));
+	pthread_mutex_unlock(&u->made_triggers_lock);
+	if (made == NULL)
+		return 0;
+	if (res_find_id(*list, tree_str(made, "id")) != NULL) {
+		forget_made_trigger(u, printer);	/* listed now */
+	} else {
+		/* Listings are shared, never changed: a copy gets it. */
+		more = json_copy(*list);
+		if (more == NULL || json_array_append(more, made) != 0) {
+			json_decref(more);
+			rc = -ENOMEM;
+		} else {
+			json_decref(*list);
+			*list = more;
+		}
+	}
+	json_decref(made);
 	return rc;
 }
 
@@ -527,8 +559,8 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 		upfs_log(u, UPFS_LOG_INFO, "the trigger %s made on printer %s "
 			 "is not in its trigger listing: shown as made",
 			 tree_str(made, "id"), printer);
-		rc = list_made_trigger(u, printer, made, id.data, name,
-				       listed);
+		rc = remember_made_trigger(u, printer, made, id.data, name,
+					   listed);
 	}
 	json_decref(made);
 	json_decref(before);
@@ -569,6 +601,8 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 	if (rc && graph_err_unsettled(&err) && tree_gone_now(u->graph,
 							     key.data))
 		rc = 0;
+	if (rc == 0 || rc == -ENOENT)
+		forget_made_trigger(u, printer);
 	expire_triggers(u, printer);
 	json_decref(list);
 	buf_release(&key);

@@ -62,6 +62,14 @@ int pull_check_status_text(const struct buf *text, char *why,
 int pull_task_parent(const json_t *task, char *printer, size_t plen,
 		     char *job, size_t jlen);
 
+/*
+ * Adds to printer's trigger listing *list (replaced by a copy) a trigger
+ * this mount made that the listing leaves out; forgets it once listed.
+ * 0 or -ENOMEM.
+ */
+int pull_merge_made_trigger(struct upfs *u, const char *printer,
+			    json_t **list);
+
 /* An open events file. */
 struct pull_events;
 int pull_events_open(struct upfs *u, const char *definition,

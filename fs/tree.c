@@ -718,6 +718,8 @@ int tree_get_triggers(struct upfs *u, const char *printer,
 		rc = tree_get(u, TREE_PRINTERS, printer,
 			      TREE_TRIGGERS_PLAIN_SUFFIX, true, u->opts.dir_ttl,
 			      policy, out, deps);
+	if (rc == 0)
+		rc = pull_merge_made_trigger(u, printer, out);
 	return rc;
 }
 

@@ -994,15 +994,22 @@ def test_a_trigger_the_listing_leaves_out_is_made_not_refused(emu, admin,
                                                               alice, workdir):
     """The service has been seen to list no trigger while one existed
     (reference §11): a create it answered 201 is made, so touch returns 0
-    and task_triggers/ shows it (from the create's reply) until the
-    listing is fetched again; rm removes it meanwhile. It failed with
-    ENOENT, the trigger made and out of the mount's reach."""
+    and task_triggers/ shows it (from the create's reply), also when the
+    listing is fetched again, until it lists it or rm removes it. It
+    failed with ENOENT, the trigger made and out of the mount's reach."""
     emu.call("POST", "/_emulator", {"triggersListEmpty": True})
     set_up(admin)
     [made] = pull_objects(emu)[1]
     triggers = admin.p("printers", VIRTUAL, "task_triggers")
     assert os.listdir(triggers) == ["Badge"]
     assert "is not in its trigger listing: shown as made" in admin.log()
+    # Still there once the (empty) listing is fetched again (dir_ttl=1).
+    route = "GET /print/printers/{id}/taskTriggers"
+    asked = emu.requests()["routes"].get(route, 0)
+    util.wait_until(lambda: os.listdir(triggers) == ["Badge"] and
+                    emu.requests()["routes"].get(route, 0) > asked + 1,
+                    timeout=20, what="the trigger listing fetched again")
+    assert os.listdir(triggers) == ["Badge"]
     # It holds jobs: the task comes.
     print_as(alice, workdir, "held.pdf")
     util.wait_until(lambda: tasks(emu), timeout=10, what="the task")
