@@ -59,7 +59,7 @@ static int run(char *const argv[], struct buf *out)
 {
 	int fds[2] = { -1, -1 }, status = 0, rc = 0;
 	char chunk[4096];
-	ssize_t got;
+	ssize_t got = 0;
 	pid_t pid;
 
 	if (out && pipe2(fds, O_CLOEXEC) != 0)
@@ -87,6 +87,8 @@ static int run(char *const argv[], struct buf *out)
 		       (got < 0 && errno == EINTR)))
 		if (got > 0 && rc == 0)
 			rc = buf_append(out, chunk, (size_t)got);
+	if (out && got < 0 && rc == 0)
+		rc = -errno;	/* what it printed is not all there */
 	if (out)
 		close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -483,7 +485,8 @@ int ctl_cups_sync(int argc, char **argv)
 	   an empty list. Any other failure leaves the queues unknown, and a
 	   sync against a wrong list would add or remove the wrong ones. */
 	rc = run(lpstat, &queues);
-	if (rc < 0 || (rc > 0 && queues.len > 0)) {
+	/* 126 and up: it could not run, or was killed. */
+	if (rc < 0 || rc >= 126 || (rc > 0 && queues.len > 0)) {
 		fprintf(stderr, "upfsctl: 'lpstat -v' failed%s%s: the CUPS "
 			"queues are unknown, nothing changed\n",
 			rc < 0 ? ": " : " (see above)",
