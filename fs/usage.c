@@ -258,9 +258,13 @@ static int list_groups(struct upfs *u, struct fs_entries *out,
 	return rc;
 }
 
-/* "getPrinterArchivedPrintJobs(printerId='ID'" and the rest of a call. */
+/*
+ * "getPrinterArchivedPrintJobs(printerId='ID'" and the rest of a call:
+ * the month's range, or without one (every month) both dates "null" when
+ * open_null, else left out.
+ */
 static int archive_call(struct buf *out, const char *whose, const char *id,
-			const char *month)
+			const char *month, bool open_null)
 {
 	const char *fn = strcmp(whose, "printers") == 0
 			 ? "getPrinterArchivedPrintJobs(printerId="
@@ -279,11 +283,9 @@ static int archive_call(struct buf *out, const char *whose, const char *id,
 	}
 	if (rc == 0)
 		rc = buf_append_str(out, "'");
-	/* Without a month, every one: null, as the docs say to pass a value
-	   not wanted (the schema marks neither parameter optional). */
 	if (rc == 0 && month)
 		rc = isodate_month_range(month, start, end);
-	if (rc == 0)
+	if (rc == 0 && (month || open_null))
 		rc = buf_printf(out, ",startDateTime=%s,endDateTime=%s",
 				month ? start : "null", month ? end : "null");
 	return rc ? rc : buf_append_str(out, ")");
@@ -333,11 +335,22 @@ static int list_months(struct upfs *u, const struct fs_node *dir,
 
 	buf_init(&key, 4096);
 	if (strcmp(dir->owner, "groups") == 0) {
-		/* No usage report per group: its jobs say when it printed. */
-		rc = archive_call(&key, "groups", dir->id, NULL);
-		if (rc == 0)
-			rc = res_get(u, key.data, true, usage_ttl(u),
-				     RES_STALE_OK, &jobs, deps);
+		/*
+		 * No usage report per group: its jobs of every month say when
+		 * it printed. The dates null, as the docs say to pass a value
+		 * not wanted (the schema marks neither optional); left out
+		 * where that is refused (the reference calls them optional).
+		 */
+		for (int open_null = 1; open_null >= 0; open_null--) {
+			buf_reset(&key);
+			rc = archive_call(&key, "groups", dir->id, NULL,
+					  open_null);
+			if (rc == 0)
+				rc = res_get(u, key.data, true, usage_ttl(u),
+					     RES_STALE_OK, &jobs, deps);
+			if (rc != -EINVAL)
+				break;
+		}
 		if (rc == 0)
 			rc = report_months_of(jobs, "createdDateTime",
 					      &months);
@@ -445,7 +458,7 @@ static int render_archive_csv(struct upfs *u, const struct fs_node *n,
 		     ? user_object_id(u, slash + 1, &id, deps)
 		     : buf_append_str(&id, slash + 1);
 	if (rc == 0)
-		rc = archive_call(&key, whose, id.data, n->id);
+		rc = archive_call(&key, whose, id.data, n->id, false);
 	if (rc == 0)
 		rc = res_get(u, key.data, true, usage_ttl(u), RES_STALE_OK,
 			     &jobs, deps);

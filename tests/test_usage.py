@@ -200,6 +200,20 @@ def test_reports_are_refused_to_an_application_alone(emulator, upfs_mount):
     assert got == errno.EACCES
 
 
+def test_archive_of_a_group_where_null_dates_are_refused(emulator,
+                                                          upfs_mount):
+    """A group's every-month call passes both dates null, as the docs say
+    for a value not wanted; a service that refuses that (400: the
+    reference calls them optional) is asked without them."""
+    m = upfs_mount(emulator)
+    m.expect_warning(r"400")
+    emulator.set_faults("400:1,route=endDateTime=null,times=1")
+    d = m.p("archive", "groups", "Lab Staff")
+    assert os.listdir(d)
+    assert [h["fault"] for h in emulator.call("GET", "/_emulator/faults")[
+        1]["history"] if h["fault"]] == ["400"]
+
+
 def test_archive_of_a_group(emulator, mount):
     group = [g for g in emulator.state()["groups"]
              if g["displayName"] == "Lab Staff"][0]
