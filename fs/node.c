@@ -580,10 +580,16 @@ int node_stat(struct upfs *u, struct fs_node *n, struct stat *st, int *ttl)
 	else if (role_kind_needs_admin(n->kind) &&
 		 role_get(u) == UPFS_ROLE_USER)
 		st->st_mode = S_IFREG | 0444;	/* the service would refuse */
-	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL ||
-		 n->kind == FS_SCRATCH || n->kind == FS_TASK_TRIGGER ||
+	/* A document's bytes are the owner's alone: a mount shared with
+	   allow_other and default_permissions lets others list jobs, not
+	   read what was printed. */
+	else if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
+		st->st_mode = S_IFREG | 0600;	/* rm cancels */
+	else if (n->kind == FS_JOB_DOCUMENT)
+		st->st_mode = S_IFREG | 0400;
+	else if (n->kind == FS_SCRATCH || n->kind == FS_TASK_TRIGGER ||
 		 editfile_kind(n->kind))
-		st->st_mode = S_IFREG | 0644;	/* rm cancels; edits commit */
+		st->st_mode = S_IFREG | 0644;	/* edits commit */
 	else
 		st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;

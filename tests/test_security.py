@@ -4,6 +4,7 @@ its CA and accepted with ca_file); a token file others can read is
 refused; no token or Authorization header reaches the log even at debug
 level; without allow_other another uid cannot enter the mount."""
 
+import errno
 import os
 
 import pytest
@@ -99,4 +100,56 @@ def test_other_users_are_kept_out(emulator, upfs_mount):
     assert os.WEXITSTATUS(status) == 13, "nobody could list the mount"
     # As the owner, of course, it works.
     assert os.listdir(mount.p("shares"))
+
+
+def as_nobody(fn):
+    """fn() in a child as uid/gid 65534: 0, or the errno it raised."""
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                fn()
+                code = 0
+            except OSError as exc:
+                code = exc.errno
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status)
+
+
+def test_a_shared_mount_keeps_documents_to_its_owner(emulator, upfs_mount,
+                                                     workdir):
+    """allow_other with default_permissions (upfs(1)'s fstab line): other
+    users may list jobs and read their job.json, not the bytes printed,
+    nor a document in queue/ (they were 0444 and 0644)."""
+    os.chmod(workdir, 0o755)        # the mount's folder is in it
+    mount = upfs_mount(emulator, options=["allow_other",
+                                          "default_permissions"])
+    jobs = mount.p("shares", "Floor3", "jobs")
+    with_docs = [j for j in os.listdir(jobs)
+                 if os.listdir(os.path.join(jobs, j, "documents"))]
+    assert with_docs, "the demo tenant's Floor3 has jobs with documents"
+    docs = os.path.join(jobs, with_docs[0], "documents")
+    doc = os.path.join(docs, os.listdir(docs)[0])
+    src = os.path.join(workdir, "mine.pdf")
+    with open(src, "wb") as fh:
+        fh.write(b"%PDF-1.4\n" + os.urandom(4096))
+    queued = mount.p("shares", "Floor3", "queue", "mine.pdf")
+    with open(src, "rb") as fh, open(queued, "wb") as out:
+        out.write(fh.read())
+    assert as_nobody(lambda: os.listdir(jobs)) == 0
+    assert as_nobody(lambda: open(os.path.join(
+        jobs, with_docs[0], "job.json")).close()) == 0
+    for path in (doc, queued):
+        assert as_nobody(lambda: open(path, "rb").close()) == \
+            errno.EACCES, path
+    # The owner reads both.
+    with open(doc, "rb") as fh:
+        assert fh.read(1)
+    with open(queued, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
 
