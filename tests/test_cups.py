@@ -685,6 +685,16 @@ def test_a_job_goes_through_its_users_mount_only(emulator, upfs_mount,
     res = run_backend(job(72, "y.pdf", user="root"),
                       uri_of(theirs.path, SHARE), file=src)
     assert res.code == FAILED, res
+    # Nor an ordinary user's mount shared with allow_other: it would
+    # collect the others' documents under that user's sign-in (only
+    # root's shared mounts serve other users).
+    shared = user_mount(emulator, "nobody", options=["allow_other"],
+                        token=emulator.mint_token("bob@contoso.com"))
+    res = run_backend(job(75, "w.pdf", user="root"),
+                      uri_of(shared.path, SHARE), file=src)
+    assert res.code == FAILED, res
+    assert any("or one root shares with allow_other" in ln
+               for ln in res.lines("ERROR:")), res
     # Installed so that CUPS runs it as lp, it could act for no one: every
     # job would fail the same way, so the queue stops.
     res = run_backend(job(73, "z.pdf", user="nobody"),

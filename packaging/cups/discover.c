@@ -205,7 +205,9 @@ static void owner_lines(const struct cups_mounts *m, uid_t uid, gid_t gid,
 		const struct cups_mount *mt = &m->v[i];
 		int rc;
 
-		if (!(mt->uid == uid && mt->gid == gid) && !mt->allow_other)
+		/* Another owner's only when root shares it (job.c). */
+		if (!(mt->uid == uid && mt->gid == gid) &&
+		    !(mt->allow_other && mt->uid == 0))
 			continue;
 		rc = mount_lines_bounded(mt, out);
 		if (rc)

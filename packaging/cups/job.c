@@ -177,10 +177,15 @@ static int find_mount(const struct cups_job *job, struct target *t)
 		return UPFS_CUPS_RETRY;
 	}
 	m = cups_mounts_at(&mounts, t->mount);
-	if (m && m->uid != t->user.uid && !m->allow_other) {
+	/* Another user's mount only when root shared it: an ordinary
+	   user's allow_other mount would collect the others' documents
+	   under that user's sign-in. */
+	if (m && m->uid != t->user.uid && !(m->allow_other && m->uid == 0)) {
 		fprintf(stderr, "ERROR: upfs: '%s' is the upfs mount of uid %u, "
 			"not of '%s': a job goes only through its own user's "
-			"mount\n", t->mount, (unsigned)m->uid, t->user.name);
+			"mount%s\n", t->mount, (unsigned)m->uid, t->user.name,
+			m->allow_other ? " (or one root shares with "
+					 "allow_other)" : "");
 		rc = UPFS_CUPS_FAILED;
 	} else if (m == NULL) {
 		/* It may come: a login, or systemd restarting upfs. */
