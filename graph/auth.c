@@ -631,6 +631,13 @@ int graph_auth_url(const char *authority, const char *what, char **out,
 			       authority);
 		return -EINVAL;
 	}
+	if (!graph_url_private(authority)) {
+		graph_err_setf(err, "authority '%s' is plain http to another "
+			       "machine: refresh tokens and secrets would "
+			       "cross the network readable (use https)",
+			       authority);
+		return -EINVAL;
+	}
 	buf_init(&url, 0);
 	n = strlen(authority);
 	while (n > 0 && authority[n - 1] == '/')

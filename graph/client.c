@@ -121,6 +121,26 @@ bool graph_is_absolute(const char *path)
 	       strncasecmp(path, "http://", 7) == 0;
 }
 
+bool graph_url_private(const char *url)
+{
+	char *scheme = NULL, *host = NULL;
+	bool ok = false;
+	CURLU *u = curl_url();
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == 0 &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == 0 &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == 0)
+		ok = strcasecmp(scheme, "https") == 0 ||
+		     (strcasecmp(scheme, "http") == 0 &&
+		      (strcasecmp(host, "localhost") == 0 ||
+		       strncmp(host, "127.", 4) == 0 ||
+		       strcmp(host, "[::1]") == 0));
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /*
  * "scheme://host:port", lower case, parsed by curl so that tricks such as
  * "https://graph.microsoft.com@evil.example/" name the real host.
@@ -437,6 +457,12 @@ static int graph_config_copy(struct graph *g, const struct graph_config *cfg,
 	    graph_url_origin(cfg->endpoint, &g->origin) < 0) {
 		graph_err_setf(err, "endpoint '%s' is not an http(s) URL",
 			       cfg->endpoint ? cfg->endpoint : "");
+		return -EINVAL;
+	}
+	if (!graph_url_private(cfg->endpoint)) {
+		graph_err_setf(err, "endpoint '%s' is plain http to another "
+			       "machine: its tokens would cross the network "
+			       "readable (use https)", cfg->endpoint);
 		return -EINVAL;
 	}
 	g->endpoint = graph_strdup_opt(cfg->endpoint, &oom);

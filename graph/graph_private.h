@@ -120,6 +120,13 @@ void graph_handle_put(struct graph *g, CURL *h);
 /* Whether path is an absolute http(s) URL. */
 bool graph_is_absolute(const char *path);
 
+/*
+ * Whether a token or secret sent to url stays private: https, or plain
+ * http to this machine (localhost, 127.0.0.0/8, [::1]: a local emulator
+ * or proxy).
+ */
+bool graph_url_private(const char *url);
+
 /* Whether url has the endpoint's scheme, host and port (parsed by curl). */
 bool graph_same_origin(const struct graph *g, const char *url);
 

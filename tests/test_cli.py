@@ -103,6 +103,22 @@ def test_bad_option_exits_2(opts, env, mnt, emulator, workdir):
     assert emulator.request_total() == 0
 
 
+def test_plain_http_to_another_machine_is_refused(env, mnt, workdir):
+    """A token sent over plain http to another machine crosses the network
+    readable: only https, or http to this machine (an emulator), is
+    taken. Nothing is asked of the service."""
+    token = os.path.join(workdir, "token")
+    with open(token, "w") as fh:
+        fh.write("x")
+    os.chmod(token, 0o600)
+    rc, _, err, _ = run_upfs(
+        ["test", mnt, "-f", "-o", "endpoint=http://192.0.2.1/v1.0,"
+         "token_file=" + token], env)
+    assert rc != 0, (rc, err)
+    line = one_upfs_line(err)
+    assert "plain http to another machine" in line, line
+
+
 def test_unknown_flag_exits_2(env, mnt):
     rc, _, err, _ = run_upfs(["test", mnt, "--frobnicate"], env)
     assert rc == 2, (rc, err)

@@ -161,6 +161,17 @@ def test_login_unreachable_authority_fails_in_one_line(workdir):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_login_at_a_plain_http_authority_elsewhere_is_refused(workdir):
+    """Refresh tokens over plain http to another machine would cross the
+    network readable: refused before anything is sent."""
+    home = Home(workdir, None, PROFILE)
+    home.write_config("[work]\nauthority = http://192.0.2.1/organizations\n")
+    proc = home.upfsctl("login", PROFILE)
+    assert proc.returncode == 1, proc.stderr
+    assert "plain http to another machine" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
 def test_logout_removes_the_session(start_emulator, workdir):
     emu = start(start_emulator, "--device-approve-after", "0")
     home = Home(workdir, emu, PROFILE)
