@@ -16,9 +16,10 @@
  * file only reads the INI shape and says where an error is. Sections of
  * other profiles are checked for shape only, as ssh does with Host blocks.
  *
- * The file is read with the user's rights and is not secret (a
- * client_secret belongs in it only if the file is private); the session
- * files next to it are, and graph/session.c guards them.
+ * The file is read with the user's rights and is not secret: a
+ * client_secret in it is refused unless the file is private (no group or
+ * other bits). The session files next to it are secret, and
+ * graph/session.c guards them.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs.h"
 
@@ -153,6 +155,7 @@ struct config_reader {
 	bool in_section;	/* some section has begun */
 	bool in_profile;	/* it is ours */
 	bool found;		/* ours appeared */
+	mode_t mode;		/* the file's */
 };
 
 static int config_section(struct config_reader *r, char *line, char *why,
@@ -213,6 +216,14 @@ static int config_setting(struct config_reader *r, char *line, char *why,
 	}
 	if (!r->in_profile)
 		return 0;
+	/* A secret others can read is a secret others can use. */
+	if (strcmp(key, "client_secret") == 0 &&
+	    (r->mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(why, len, "client_secret in a file group or others "
+			 "can read (mode %04o): chmod 600 it",
+			 (unsigned)(r->mode & 07777));
+		return -EACCES;
+	}
 	return r->fn(r->arg, key, value, why, len);
 }
 
@@ -233,6 +244,7 @@ int config_read(const char *path, const char *profile, config_fn fn,
 {
 	struct config_reader r = { .profile = profile, .fn = fn, .arg = arg };
 	char shown[4096], why[512];
+	struct stat st;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
@@ -249,6 +261,8 @@ int config_read(const char *path, const char *profile, config_fn fn,
 			snprintf(err, errlen, "%s: %s", shown, strerror(-rc));
 		return rc;
 	}
+	if (fstat(fileno(f), &st) == 0)
+		r.mode = st.st_mode;
 	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		lineno++;
 		why[0] = '\0';

@@ -168,6 +168,28 @@ def test_bad_profile_name_on_the_command_line(workdir, mnt):
     assert proc.stderr.startswith("upfs: bad profile name '../etc'")
 
 
+def test_a_client_secret_in_a_config_others_can_read_is_refused(workdir,
+                                                                 mnt):
+    """A secret others can read is a secret others can use: the profile
+    file that holds client_secret must be private (the mount and upfsctl
+    read it the same way)."""
+    home = Home(workdir, None, PROFILE)
+    home.write_config("[test]\nclient_id = app\nclient_secret = s3cret\n")
+    os.chmod(home.config_path, 0o644)
+    proc = run_upfs(home, PROFILE, mnt, "-f")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ("upfs: ~/.config/upfs/config:3: client_secret "
+                           "in a file group or others can read (mode "
+                           "0644): chmod 600 it\n"), proc.stderr
+    assert "s3cret" not in proc.stderr
+    ctl = home.upfsctl("umount", PROFILE)
+    assert ctl.returncode == 2 and "chmod 600 it" in ctl.stderr, ctl.stderr
+    # Private, it is read (umount then finds nothing mounted).
+    os.chmod(home.config_path, 0o600)
+    ctl = home.upfsctl("umount", PROFILE)
+    assert "client_secret" not in ctl.stderr, ctl.stderr
+
+
 def test_help_works_with_a_broken_config(workdir):
     home = Home(workdir, None, PROFILE)
     home.write_config("garbage\n")
