@@ -191,10 +191,44 @@ static int probe_service(struct upfs *u)
 	return 0;
 }
 
+/*
+ * The cache holds what the service said and the spool what gets
+ * printed, under this mount's sign-in: a folder another user owns or
+ * may write to could feed it documents or records.
+ */
+static int check_cache_dir(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "upfs: cache_dir '%s' is not a folder (a "
+			"symbolic link is not taken)\n", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_uid != getuid() && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		fprintf(stderr, "upfs: cache_dir '%s' is owned by uid %u, mode "
+			"%04o: it must be this user's and no one else's to "
+			"write\n", dir, (unsigned)st.st_uid,
+			(unsigned)(st.st_mode & 07777));
+		return -EACCES;
+	}
+	return 0;
+}
+
 static int open_cache(struct upfs *u)
 {
-	int rc = cache_open(&u->cache, u->opts.cache_dir, 0);
+	struct stat st;
+	/* Checked before anything in it is opened; one made now is ours. */
+	int rc = lstat(u->opts.cache_dir, &st) == 0
+			 ? check_cache_dir(u->opts.cache_dir)
+			 : 0;
 
+	if (rc)
+		return rc;
+	rc = cache_open(&u->cache, u->opts.cache_dir, 0);
 	if (rc)
 		fprintf(stderr, "upfs: cache_dir '%s': %s\n", u->opts.cache_dir,
 			strerror(-rc));

@@ -247,9 +247,11 @@ static int default_cache_dir(struct upfs_options *opts)
 	if (xdg && xdg[0] == '/')
 		n = snprintf(path, sizeof(path), "%s/upfs/%s", xdg,
 			     opts->profile);
+	else if (home && home[0] == '/')
+		n = snprintf(path, sizeof(path), "%s/.cache/upfs/%s", home,
+			     opts->profile);
 	else
-		n = snprintf(path, sizeof(path), "%s/.cache/upfs/%s",
-			     home ? home : "/tmp", opts->profile);
+		return -ENOENT;	/* never a shared folder such as /tmp */
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	opts->cache_dir = strdup(path);
@@ -419,6 +421,9 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 		s.args[0] = NULL;
 	}
 	rc = apply_defaults(opts);
+	if (rc == -ENOENT)
+		fprintf(stderr, "upfs: no folder for the cache: set HOME or "
+				"XDG_CACHE_HOME, or give cache_dir=\n");
 	for (int i = 0; rc == 0 && i < profile_fuse.argc; i++)
 		if (fuse_opt_add_arg(fuse_args, profile_fuse.argv[i]))
 			rc = -ENOMEM;

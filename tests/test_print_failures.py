@@ -205,8 +205,8 @@ def small_tmpfs(workdir):
     """An 8 MiB tmpfs for a cache_dir, unmounted after the test's mounts."""
     path = os.path.join(workdir, "small-cache")
     os.mkdir(path)
-    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs",
-                         path], capture_output=True, text=True)
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700",
+                         "tmpfs", path], capture_output=True, text=True)
     if rc.returncode != 0:
         pytest.skip("cannot mount a tmpfs (needs root): %s" % rc.stderr)
     yield path

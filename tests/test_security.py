@@ -153,3 +153,22 @@ def test_a_shared_mount_keeps_documents_to_its_owner(emulator, upfs_mount,
     with open(queued, "rb") as fh:
         assert fh.read(5) == b"%PDF-"
 
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o775])
+def test_a_cache_dir_others_may_write_to_is_refused(emulator, upfs_mount,
+                                                    workdir, mode):
+    """The cache and spool feed what the mount shows and prints under its
+    sign-in: a cache_dir another user may write to (a shared folder) is
+    refused before anything in it is opened."""
+    cache = os.path.join(workdir, "shared-cache")
+    os.mkdir(cache)
+    os.chmod(cache, mode)
+    m = util.Mount(emulator, workdir, cache_dir=cache)
+    try:
+        with pytest.raises(BaseException) as failed:
+            m.start()
+        assert "no one else's to write" in str(failed.value), failed.value
+        assert os.listdir(cache) == []
+    finally:
+        m.kill_quietly()
+
