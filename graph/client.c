@@ -226,9 +226,13 @@ int graph_escape_segment(struct buf *out, const char *seg)
 	char esc[3];
 	int rc = 0;
 
+	/* "." and ".." would be dot-segments: /users/.. is the root. */
+	bool dots = strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0;
+
 	for (p = (const unsigned char *)seg; !rc && *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+		if (!dots &&
+		    ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		     (*p >= '0' && *p <= '9') || strchr("-._~", *p))) {
 			rc = buf_append(out, p, 1);
 			continue;
 		}
