@@ -210,8 +210,14 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 			   const char *name, const char *hex,
 			   const char *last_error)
 {
+	/* In STARTING, whether the start may have reached the service: a
+	   record read back without it (an older one) says it may. */
+	json_t *maybe = s->state == SUB_STARTING
+				? json_boolean(s->start_maybe_sent)
+				: NULL;
+
 	return json_pack("{s:s, s:s, s:s*, s:s, s:I, s:s?, s:s?, s:s?, s:s?, "
-			 "s:i, s:I, s:i, s:s, s:s?, s:s*, s:O*}",
+			 "s:i, s:I, s:i, s:s, s:s?, s:s*, s:O*, s:o*}",
 			 "share", s->share_id, "name", name, "nameHex", hex,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -222,7 +228,8 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 			 "lastErrno", s->last_errno,
 			 "lastError", last_error, "options", s->options,
 			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id,
-			 "bytesLost", s->bytes_lost ? json_true() : NULL);
+			 "bytesLost", s->bytes_lost ? json_true() : NULL,
+			 "startMaybeSent", maybe);
 }
 
 /*
@@ -266,7 +273,10 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 		s->name = dup_or_null(json_string_value(json_object_get(r,
 									 "name")));
 	s->state = state_parse(json_string_value(json_object_get(r, "state")));
-	s->start_maybe_sent = s->state == SUB_STARTING;
+	s->start_maybe_sent =
+		json_is_boolean(json_object_get(r, "startMaybeSent"))
+			? json_is_true(json_object_get(r, "startMaybeSent"))
+			: s->state == SUB_STARTING;
 	/* From UPLOADED on, the service has every byte. Once lost, always:
 	   its record names this boot from now on. */
 	s->bytes_lost = json_is_true(json_object_get(r, "bytesLost")) ||

@@ -96,9 +96,11 @@ struct submission {
 	   started; its job is cancelled. Runner. */
 	bool bytes_unsure;
 	/* A start may have reached the service without its reply coming
-	   back: an attempt left unsettled, or a record read back in
-	   STARTING (a crash after the send). A start refused after that
-	   was the second. Runner. */
+	   back: set before each start goes (a crash after the send), kept
+	   when the attempt is left unsettled, cleared again when it
+	   provably reached nothing and none before it might have. In the
+	   STARTING record. A start refused after one that may have
+	   reached the service was the second. Runner. */
 	bool start_maybe_sent;
 	/* An fsync of its file through the mount failed: that reported the
 	   write-back's error, which the file will not report again (0 or

@@ -781,7 +781,7 @@ static int step_start(struct upfs *u, struct submission *s)
 	struct graph_err err = { 0 };
 	json_t *status = NULL;
 	struct buf path;
-	bool started = false;
+	bool started = false, earlier;
 	int rc = 0, check;
 
 	if (s->state == SUB_STARTING) {
@@ -817,14 +817,20 @@ static int step_start(struct upfs *u, struct submission *s)
 		}
 	}
 	buf_init(&path, 4096);
+	earlier = s->start_maybe_sent;
+	s->start_maybe_sent = true;	/* recorded before the start goes */
 	rc = set_state(u, s, SUB_STARTING);
 	if (rc == 0)
 		rc = job_path(&path, s, "/start");
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, NULL, &status,
 				   &err);
-	if (rc && graph_err_unsettled(&err))
-		s->start_maybe_sent = true;
+	/* This one did not start it (no connection, a 429, a refusal),
+	   nor may one before it have: the record says so. */
+	if (rc && !graph_err_unsettled(&err) && !earlier) {
+		s->start_maybe_sent = false;
+		(void)spool_persist(u, s, false);
+	}
 	rc = submit_errno(rc, &err);
 	if (rc == 0)
 		job_started_with(u, s, status);
@@ -833,7 +839,7 @@ static int step_start(struct upfs *u, struct submission *s)
 		if (check == 0 && started) {
 			rc = 0;	/* started by an earlier attempt after all */
 			replace_job(u, s, NULL);
-		} else if (check == 0 && (s->start_maybe_sent ||
+		} else if (check == 0 && (earlier ||
 					  graph_err_unsettled(&err))) {
 			/*
 			 * A start refused after one that may have reached the
@@ -849,10 +855,13 @@ static int step_start(struct upfs *u, struct submission *s)
 				 s->name, s->job_id, err.message);
 			rc = 0;
 			replace_job(u, s, NULL);
+		} else if (check == -ENOENT && (earlier ||
+						graph_err_unsettled(&err))) {
+			rc = 0;	/* taken, printed and purged since */
 		} else if (check) {
 			/* Not known whether it started: asked again later,
 			   never refused (and its job cancelled) unknowing. */
-			rc = check;
+			rc = -EAGAIN;
 		}
 	}
 	if (rc)
