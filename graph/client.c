@@ -15,9 +15,11 @@
  * Locks: pool_lock, stats_lock and the share locks are leaves: nothing
  * else is taken while one is held. auth.c's locks are taken before them.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -121,6 +123,27 @@ bool graph_is_absolute(const char *path)
 	       strncasecmp(path, "http://", 7) == 0;
 }
 
+/* localhost, an address in 127.0.0.0/8, or [::1]: never a name that
+   merely starts like one (127.0.0.1.example.net). */
+static bool host_is_loopback(const char *host)
+{
+	unsigned char a4[4], a6[16];
+	char bare[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a4) == 1)
+		return a4[0] == 127;
+	if (n < 3 || n - 2 >= sizeof(bare) || host[0] != '[' ||
+	    host[n - 1] != ']')
+		return false;
+	memcpy(bare, host + 1, n - 2);
+	bare[n - 2] = '\0';
+	return inet_pton(AF_INET6, bare, a6) == 1 &&
+	       IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a6);
+}
+
 bool graph_url_private(const char *url)
 {
 	char *scheme = NULL, *host = NULL;
@@ -131,10 +154,7 @@ bool graph_url_private(const char *url)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == 0 &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == 0)
 		ok = strcasecmp(scheme, "https") == 0 ||
-		     (strcasecmp(scheme, "http") == 0 &&
-		      (strcasecmp(host, "localhost") == 0 ||
-		       strncmp(host, "127.", 4) == 0 ||
-		       strcmp(host, "[::1]") == 0));
+		     (strcasecmp(scheme, "http") == 0 && host_is_loopback(host));
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
@@ -226,13 +246,13 @@ int graph_escape_segment(struct buf *out, const char *seg)
 	char esc[3];
 	int rc = 0;
 
-	/* "." and ".." would be dot-segments: /users/.. is the root. */
-	bool dots = strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0;
-
+	/* "." and ".." are dot-segments, encoded or not (RFC 3986
+	   §6.2.2.2): /users/.. is the root. No id or name is one. */
+	if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0)
+		return -EINVAL;
 	for (p = (const unsigned char *)seg; !rc && *p; p++) {
-		if (!dots &&
-		    ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		     (*p >= '0' && *p <= '9') || strchr("-._~", *p))) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
 			rc = buf_append(out, p, 1);
 			continue;
 		}

@@ -111,12 +111,13 @@ def test_plain_http_to_another_machine_is_refused(env, mnt, workdir):
     with open(token, "w") as fh:
         fh.write("x")
     os.chmod(token, 0o600)
-    rc, _, err, _ = run_upfs(
-        ["test", mnt, "-f", "-o", "endpoint=http://192.0.2.1/v1.0,"
-         "token_file=" + token], env)
-    assert rc != 0, (rc, err)
-    line = one_upfs_line(err)
-    assert "plain http to another machine" in line, line
+    for host in ("192.0.2.1", "127.0.0.1.example.net"):
+        rc, _, err, _ = run_upfs(
+            ["test", mnt, "-f", "-o", "endpoint=http://%s/v1.0,"
+             "token_file=%s" % (host, token)], env)
+        assert rc != 0, (rc, err)
+        line = one_upfs_line(err)
+        assert "plain http to another machine" in line, line
 
 
 def test_unknown_flag_exits_2(env, mnt):
