@@ -232,6 +232,11 @@ static int open_cache(struct upfs *u)
 	if (rc)
 		fprintf(stderr, "upfs: cache_dir '%s': %s\n", u->opts.cache_dir,
 			strerror(-rc));
+	/* Made just now, or there already (a race): checked again. */
+	else if ((rc = check_cache_dir(u->opts.cache_dir)) != 0) {
+		cache_close(u->cache);
+		u->cache = NULL;
+	}
 	return rc;
 }
 
