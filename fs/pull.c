@@ -476,10 +476,14 @@ static int remember_made_trigger(struct upfs *u, const char *printer,
 	return rc;
 }
 
-static void forget_made_trigger(struct upfs *u, const char *printer)
+/* Forgets printer's remembered trigger if it is trigger (its id). */
+static void forget_made_trigger(struct upfs *u, const char *printer,
+				const char *trigger)
 {
 	pthread_mutex_lock(&u->made_triggers_lock);
-	json_object_del(u->made_triggers, printer);
+	if (strcmp(tree_str(json_object_get(u->made_triggers, printer), "id"),
+		   trigger) == 0)
+		json_object_del(u->made_triggers, printer);
 	pthread_mutex_unlock(&u->made_triggers_lock);
 }
 
@@ -495,7 +499,8 @@ int pull_merge_made_trigger(struct upfs *u, const char *printer,
 	if (made == NULL)
 		return 0;
 	if (res_find_id(*list, tree_str(made, "id")) != NULL) {
-		forget_made_trigger(u, printer);	/* listed now */
+		/* Listed now. */
+		forget_made_trigger(u, printer, tree_str(made, "id"));
 	} else {
 		/* Listings are shared, never changed: a copy gets it. */
 		more = json_copy(*list);
@@ -561,6 +566,8 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 			 tree_str(made, "id"), printer);
 		rc = remember_made_trigger(u, printer, made, id.data, name,
 					   listed);
+		/* A listing read since the create lacks it: read again. */
+		expire_triggers(u, printer);
 	}
 	json_decref(made);
 	json_decref(before);
@@ -601,8 +608,8 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 	if (rc && graph_err_unsettled(&err) && tree_gone_now(u->graph,
 							     key.data))
 		rc = 0;
-	if (rc == 0 || rc == -ENOENT)
-		forget_made_trigger(u, printer);
+	if (rc == 0 && found)
+		forget_made_trigger(u, printer, found);
 	expire_triggers(u, printer);
 	json_decref(list);
 	buf_release(&key);
