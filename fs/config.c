@@ -261,8 +261,8 @@ int config_read(const char *path, const char *profile, config_fn fn,
 			snprintf(err, errlen, "%s: %s", shown, strerror(-rc));
 		return rc;
 	}
-	if (fstat(fileno(f), &st) == 0)
-		r.mode = st.st_mode;
+	/* Not known: taken as readable by all (a secret is refused). */
+	r.mode = fstat(fileno(f), &st) == 0 ? st.st_mode : 0777;
 	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		lineno++;
 		why[0] = '\0';

@@ -476,11 +476,12 @@ int64_t node_mtime(struct upfs *u, const struct fs_node *n);
  */
 void node_invalidate_dependents(struct upfs *u, const struct res *r);
 /* The same for each of rs (n of them; reordered), in one pass. */
+void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
+				   size_t n);
+
 /* Tells the kernel to forget name in folder parent; never from a thread
    that serves FUSE requests (res_forget_name_later). */
 void node_invalidate_entry(struct upfs *u, uint64_t parent, const char *name);
-void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
-				   size_t n);
 
 /* Appends the name that printers/ (top FS_PRINTERS) or shares/ gives id. */
 int node_name_of(struct upfs *u, enum fs_kind top, const char *id,

@@ -187,15 +187,18 @@ int ctl_profile_load(struct ctl_profile *p, const char *name,
 				 sizeof(err));
 	if (rc && err[0]) {
 		fprintf(stderr, "upfsctl: %s\n", err);
-		return CTL_EXIT_USAGE;
-	}
-	if (opts && ctl_apply_opts(p, opts) != 0)
-		return CTL_EXIT_USAGE;
-	if (ctl_defaults(p) != 0) {
+		rc = CTL_EXIT_USAGE;
+	} else if (opts && ctl_apply_opts(p, opts) != 0) {
+		rc = CTL_EXIT_USAGE;
+	} else if (ctl_defaults(p) != 0) {
 		fprintf(stderr, "upfsctl: out of memory\n");
-		return CTL_EXIT_FAIL;
+		rc = CTL_EXIT_FAIL;
+	} else {
+		return 0;
 	}
-	return 0;
+	/* The settings read before the error go with it. */
+	ctl_profile_release(p);
+	return rc;
 }
 
 void ctl_profile_release(struct ctl_profile *p)
