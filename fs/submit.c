@@ -237,15 +237,21 @@ out:
 	return rc;
 }
 
-/* Whether job was created by the signed-in user, as far as we know. */
-static bool created_by_me(struct upfs *u, const json_t *job)
+/*
+ * Whether job was created by the signed-in user, as far as we know. A
+ * job that does not say who made it is mine only when unsaid_ok: job
+ * listings may leave createdBy empty (the reference's list example
+ * does), so a listed job is only a candidate until its own GET says.
+ */
+static bool created_by_me(struct upfs *u, const json_t *job, bool unsaid_ok)
 {
 	const char *upn = tree_str(json_object_get(job, "createdBy"),
 				   "userPrincipalName");
 	bool mine;
 
 	pthread_mutex_lock(&u->spool_lock);
-	mine = u->me_upn[0] == '\0' || strcmp(upn, u->me_upn) == 0;
+	mine = u->me_upn[0] == '\0' || strcmp(upn, u->me_upn) == 0 ||
+	       (unsaid_ok && upn[0] == '\0');
 	pthread_mutex_unlock(&u->spool_lock);
 	return mine;
 }
@@ -290,7 +296,7 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 		    !tree_has_string(details, "uploadPending") ||
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
 		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
-		    !created_by_me(u, job) ||
+		    !created_by_me(u, job, true) ||
 		    spool_owns_job(u, s->share_id, tree_str(job, "id")))
 			continue;
 		bool same = want && same_configuration(
@@ -349,8 +355,9 @@ static int take_job(struct upfs *u, struct submission *s, const json_t *job)
  * submission of this mount has a create in flight: cancel them all.
  */
 /*
- * Whether job id of s's share is, right now, waiting for its document: 1
- * yes, 0 no, or a negative errno when the service could not say (err).
+ * Whether job id of s's share is, right now, waiting for its document
+ * and its own GET says the signed-in user made it: 1 yes, 0 no, or a
+ * negative errno when the service could not say (err).
  */
 static int job_still_blank(struct upfs *u, const struct submission *s,
 			   const char *id, struct graph_err *err)
@@ -376,7 +383,8 @@ static int job_still_blank(struct upfs *u, const struct submission *s,
 		blank = strcmp(tree_str(json_object_get(job, "status"), "state"),
 			       "paused") == 0 &&
 			tree_has_string(details, "uploadPending") &&
-			json_integer_value(json_object_get(doc, "size")) == 0;
+			json_integer_value(json_object_get(doc, "size")) == 0 &&
+			created_by_me(u, job, false);
 	}
 	json_decref(job);
 	buf_release(&path);

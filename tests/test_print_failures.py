@@ -1767,6 +1767,27 @@ def test_dropped_job_create_is_reconciled_not_repeated(start_emulator,
     check_exactly_once(emu, mount, share["id"], before, docs)
 
 
+def test_a_lost_create_is_adopted_when_job_lists_leave_out_who_made_them(
+        start_emulator, upfs_mount, workdir):
+    """The reference's job-list example has createdBy {}: a listed blank
+    job says nothing of who made it, so the job's own GET must. The lost
+    create's job is adopted, or cancelled once a create sent again made
+    another; it was neither: the blank job stayed paused."""
+    emu, mount, share, queue, before = mount_dropping_creates(
+        start_emulator, upfs_mount, 1, r"'unsaid\.pdf': ")
+    emu.call("POST", "/_emulator", {"listsOmitCreatedBy": True})
+    emu.set_faults("drop:1,method=POST,route=/jobs$,times=1")
+    data = make_pdf("unsaid", 6000)
+    util.run(["cp", write_file(os.path.join(workdir, "unsaid.pdf"), data),
+              queue + "/"])
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=60,
+                    what="the document to be sent")
+    log = mount.log()
+    assert "adopting job" in log or "cancelling job" in log, log
+    check_exactly_once(emu, mount, share["id"], before,
+                       {"unsaid.pdf": data})
+
+
 def test_a_lost_create_leaves_no_blank_job_whatever_id_another_share_holds(
         start_emulator, upfs_mount):
     """The service numbers jobs per printer: the job a lost create made

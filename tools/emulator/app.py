@@ -134,6 +134,7 @@ class App:
         self.document_set_at_session = False
         self.triggers_list_empty = False    # §11 #4: a trigger unlisted
         self.held_details = ["releaseWait"]  # a held job's (§13 Q2)
+        self.lists_omit_created_by = False  # §3.2's list example
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

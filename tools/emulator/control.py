@@ -12,7 +12,7 @@ tests change the tenant behind the client's back, and set faults.
                                       "listsIgnoreExpand",
                                       "documentSetAtSession",
                                       "triggersListEmpty","heldDetails",
-                                      "spoolDir",
+                                      "listsOmitCreatedBy","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -42,7 +42,10 @@ tests change the tenant behind the client's back, and set faults.
                                       (the details a job held for
                                       release shows, default
                                       ["releaseWait"]: undocumented,
-                                      reference §13)} -> as GET;
+                                      reference §13), "listsOmitCreatedBy"
+                                      (bool: job lists give createdBy {},
+                                      as reference §3.2's example)}
+                                      -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
                                       "client_id","scp","roles"} (all
@@ -228,6 +231,7 @@ def info(req, app):
                        "documentSetAtSession": app.document_set_at_session,
                        "triggersListEmpty": app.triggers_list_empty,
                        "heldDetails": app.held_details,
+                       "listsOmitCreatedBy": app.lists_omit_created_by,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -241,6 +245,7 @@ SETTINGS = {
     "documentSetAtSession": ("document_set_at_session", "bool", None, None),
     "triggersListEmpty": ("triggers_list_empty", "bool", None, None),
     "heldDetails": ("held_details", "ids", None, None),
+    "listsOmitCreatedBy": ("lists_omit_created_by", "bool", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

@@ -168,6 +168,16 @@ def _readable_job(req, state, index, owner):
     return rec
 
 
+def _listed_job(req, obj):
+    """A job as a list gives it: with the app's listsOmitCreatedBy, its
+    createdBy empty, as the reference's list example shows it (a job's
+    own GET still says who made it)."""
+    app = getattr(req, "app", None)
+    if app is not None and app.lists_omit_created_by and "createdBy" in obj:
+        obj["createdBy"] = {}
+    return obj
+
+
 def list_jobs(req, state):
     with state.lock:
         index, owner, frag = _owner(req, state)
@@ -178,7 +188,8 @@ def list_jobs(req, state):
         return list_of(
             req, state, "printJob", frag + "/jobs", keys, state.jobs.seq_of,
             state.jobs.get,
-            lambda r, q: render.job(state, req, r, q.select, q.expand, frag),
+            lambda r, q: _listed_job(req, render.job(state, req, r, q.select,
+                                                     q.expand, frag)),
             filters=JOB_FILTERS)
 
 
