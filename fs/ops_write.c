@@ -421,6 +421,17 @@ static int service_name(struct upfs *u, const char *name)
 	return -EINVAL;
 }
 
+/* Whether dir holds name now (a lookup, so the listing is current). */
+static bool name_taken(struct upfs *u, struct fs_node *dir, const char *name)
+{
+	struct fs_node *n = NULL;
+
+	if (node_lookup(u, dir, name, &n) != 0)
+		return false;
+	node_forget(u, n, 1);
+	return true;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -429,6 +440,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_node *dir = node_get(u, parent);
 	int rc;
 
+	/* mv tries RENAME_NOREPLACE first: the new name must be free, then
+	   it is a rename like any. RENAME_EXCHANGE means nothing here. */
+	if (flags & ~(unsigned int)RENAME_NOREPLACE) {
+		ops_reply_err(req, EINVAL);
+		return;
+	}
+	if (flags && name_taken(u, node_get(u, newparent), newname)) {
+		ops_reply_err(req, EEXIST);
+		return;
+	}
 	if (newparent != parent) {
 		struct fs_node *to = node_get(u, newparent);
 
@@ -437,8 +458,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 		if (redirect)
 			/* mv printers/V/jobs/J printers/P/jobs/: a redirect. */
-			rc = strcmp(name, newname) != 0 || flags ? -EINVAL
-			     : pull_redirect(u, dir->id, name, to->id);
+			rc = strcmp(name, newname) != 0
+				     ? -EINVAL
+				     : pull_redirect(u, dir->id, name, to->id);
 		else
 			rc = dir->kind == FS_SHARE_QUEUE ||
 			     tree_keeps_scratch(dir->kind) ? -EXDEV : -EROFS;
@@ -450,9 +472,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			res_forget_name_later(u, newparent, newname);
 		return;
 	}
-	if (flags)
-		rc = -EINVAL;
-	else if (dir->kind == FS_SHARE_QUEUE)
+	if (dir->kind == FS_SHARE_QUEUE)
 		rc = queue_rename(u, dir->id, name, newname);
 	else if (tree_keeps_scratch(dir->kind))
 		rc = rename_in_edit_dir(u, dir, name, newname,

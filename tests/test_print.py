@@ -822,3 +822,48 @@ def test_appends_to_a_waiting_document_and_a_scratch_file(emulator,
     util.run(["sh", "-c", "echo one > notes.tmp && echo two >> notes.tmp"],
              cwd=d)
     assert util.read_text(os.path.join(d, "notes.tmp")) == "one\ntwo\n"
+
+
+def renameat2(old, new, flags):
+    """renameat2(2) through libc: 0, or the errno."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd = -100
+    rc = libc.renameat2(at_fdcwd, old.encode(), at_fdcwd, new.encode(),
+                        ctypes.c_uint(flags))
+    return 0 if rc == 0 else ctypes.get_errno()
+
+
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+
+
+def test_rename_noreplace_in_queue(emulator, upfs_mount, workdir):
+    """mv tries RENAME_NOREPLACE first: a name that is taken is EEXIST, a
+    free one is the rename at hand-over (the document prints); EXCHANGE
+    means nothing here (EINVAL). It was EINVAL for both, and mv fell
+    back to a rename that could replace."""
+    share = emulator.share_by_name(SHARE)
+    mount = upfs_mount(emulator)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emulator, share["id"])
+    first = make_pdf("first")
+    util.run(["cp", write_file(os.path.join(workdir, "taken.pdf"), first),
+              queue + "/"])
+    data = make_pdf("second")
+    write_file(os.path.join(queue, ".second.pdf"), data)
+    assert renameat2(os.path.join(queue, ".second.pdf"),
+                     os.path.join(queue, "taken.pdf"),
+                     RENAME_NOREPLACE) == errno.EEXIST
+    assert renameat2(os.path.join(queue, ".second.pdf"),
+                     os.path.join(queue, "taken.pdf"),
+                     RENAME_EXCHANGE) == errno.EINVAL
+    assert renameat2(os.path.join(queue, ".second.pdf"),
+                     os.path.join(queue, "second.pdf"),
+                     RENAME_NOREPLACE) == 0
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the renamed document to be sent")
+    assert len(new_jobs(emulator, share["id"], before)) == 2
+    assert_printed_once(emulator, share["id"], before | {
+        j["id"] for j in new_jobs(emulator, share["id"], before)
+        if j.get("documentName") == "taken.pdf"}, "second.pdf", data)
+
