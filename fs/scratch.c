@@ -49,6 +49,16 @@ static struct scratch **by_name(struct upfs *u, const char *share_id,
 	return NULL;
 }
 
+/* Under scratch_lock. */
+static size_t count(const struct upfs *u)
+{
+	size_t n = 0;
+
+	for (const struct scratch *s = u->scratches; s; s = s->next)
+		n++;
+	return n;
+}
+
 int scratch_create(struct upfs *u, const char *share_id, const char *name,
 		   const char *target, char id[40])
 {
@@ -66,9 +76,14 @@ int scratch_create(struct upfs *u, const char *share_id, const char *name,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&u->scratch_lock);
+	old = by_name(u, share_id, name);
+	if (old == NULL && count(u) >= UPFS_SCRATCH_FILES_MAX) {
+		pthread_mutex_unlock(&u->scratch_lock);
+		scratch_free(s);
+		return -ENOSPC;
+	}
 	snprintf(s->id, sizeof(s->id), "scratch-%llu",
 		 (unsigned long long)++u->scratch_serial);
-	old = by_name(u, share_id, name);
 	if (old) {
 		struct scratch *gone = *old;
 

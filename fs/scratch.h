@@ -18,6 +18,9 @@
 
 /* Editors' files are small; past this a write fails with EFBIG. */
 #define UPFS_SCRATCH_MAX ((size_t)1 << 20)
+/* Scratch files kept at once, all folders together: they live in
+   memory, and a mount shared with allow_other lets others make them. */
+#define UPFS_SCRATCH_FILES_MAX 64
 
 /* A new file (or symlink to target) called name; *id gets its local id. */
 int scratch_create(struct upfs *u, const char *share_id, const char *name,

@@ -943,6 +943,26 @@ def test_editor_files_stay_local(emu, admin):
     assert share_listing(admin, SHARE) == FIXED
 
 
+def test_editor_files_are_bounded(emu, admin):
+    """Editors' files live in memory: at most 64 at once (all folders),
+    then ENOSPC; one removed makes room. A mount shared with allow_other
+    let any user fill its memory."""
+    d = admin.p("shares", SHARE)
+    names = ["scratch-%02d" % i for i in range(64)]
+    for name in names:
+        open(os.path.join(d, name), "w").close()
+    util.expect_errno(lambda: open(os.path.join(d, "one-more"), "w"),
+                      errno.ENOSPC)
+    # The same name again replaces it, no room needed.
+    open(os.path.join(d, names[0]), "w").close()
+    os.unlink(os.path.join(d, names[1]))
+    open(os.path.join(d, "one-more"), "w").close()
+    for name in names[:1] + names[2:] + ["one-more"]:
+        os.unlink(os.path.join(d, name))
+    assert share_listing(admin, SHARE) == FIXED
+    assert_no_writes(emu, "editors' files")
+
+
 def test_share_files_cannot_be_removed(emu, admin):
     d = admin.p("shares", SHARE)
     for name in ("allowed_users", "allowed_groups", "allow_all_users",
