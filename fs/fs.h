@@ -58,6 +58,7 @@ struct upfs_options {
 	char *authority;
 	char *client_id;
 	char *client_secret;
+	char *client_secret_file;	/* read into client_secret */
 	char *token_file;
 	char *cache_dir;
 	char *ca_file;

@@ -6,6 +6,7 @@
  * sshfs does). Anything else is an error: one line, exit status 2.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
 #include <limits.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs.h"
 
@@ -43,6 +46,8 @@ static const struct {
 	{ "authority", offsetof(struct upfs_options, authority) },
 	{ "client_id", offsetof(struct upfs_options, client_id) },
 	{ "client_secret", offsetof(struct upfs_options, client_secret) },
+	{ "client_secret_file",
+	  offsetof(struct upfs_options, client_secret_file) },
 	{ "token_file", offsetof(struct upfs_options, token_file) },
 	{ "cache_dir", offsetof(struct upfs_options, cache_dir) },
 	{ "ca_file", offsetof(struct upfs_options, ca_file) },
@@ -61,6 +66,7 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("authority=", KEY_STRING),
 	FUSE_OPT_KEY("client_id=", KEY_STRING),
 	FUSE_OPT_KEY("client_secret=", KEY_STRING),
+	FUSE_OPT_KEY("client_secret_file=", KEY_STRING),
 	FUSE_OPT_KEY("token_file=", KEY_STRING),
 	FUSE_OPT_KEY("cache_dir=", KEY_STRING),
 	FUSE_OPT_KEY("ca_file=", KEY_STRING),
@@ -258,6 +264,62 @@ static int default_cache_dir(struct upfs_options *opts)
 	return opts->cache_dir ? 0 : -ENOMEM;
 }
 
+/*
+ * client_secret_file=PATH: the secret from a file of this user's that no
+ * one else may read, so that it is neither in the process's argv (ps) nor
+ * in a readable /etc/fstab.
+ */
+static int load_client_secret(struct upfs_options *opts)
+{
+	const char *path = opts->client_secret_file;
+	char text[1024];
+	struct stat st;
+	ssize_t n = 0;
+	int fd, rc = 0;
+
+	if (path == NULL)
+		return 0;
+	if (opts->client_secret) {
+		fprintf(stderr, "upfs: give client_secret= or "
+				"client_secret_file=, not both\n");
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode) ||
+		 (st.st_uid != getuid() && st.st_uid != geteuid()) ||
+		 (st.st_mode & (S_IRWXG | S_IRWXO)))
+		rc = -EACCES;
+	else if ((n = read(fd, text, sizeof(text) - 1)) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	/* Its first line, without the spaces around a pasted secret. */
+	if (rc == 0) {
+		text[n] = '\0';
+		n = (ssize_t)strcspn(text, "\r\n");
+	}
+	while (rc == 0 && n > 0 && strchr(" \t", text[n - 1]))
+		n--;
+	if (rc == 0 && n == 0)
+		rc = -ENODATA;
+	if (rc == 0) {
+		text[n] = '\0';
+		opts->client_secret = strdup(text);
+		rc = opts->client_secret ? 0 : -ENOMEM;
+	}
+	explicit_bzero(text, sizeof(text));
+	if (rc == -EACCES)
+		fprintf(stderr, "upfs: client_secret_file '%s' must be a file "
+			"of this user's that no one else may read or write: "
+			"chmod 600 it\n", path);
+	else if (rc)
+		fprintf(stderr, "upfs: client_secret_file '%s': %s\n", path,
+			rc == -ENODATA ? "empty" : strerror(-rc));
+	return rc;
+}
+
 static int apply_defaults(struct upfs_options *opts)
 {
 	int rc = set_default(&opts->profile, "default");
@@ -424,6 +486,8 @@ int options_parse(struct upfs_options *opts, struct fuse_args *fuse_args,
 	if (rc == -ENOENT)
 		fprintf(stderr, "upfs: no folder for the cache: set HOME or "
 				"XDG_CACHE_HOME, or give cache_dir=\n");
+	if (rc == 0)
+		rc = load_client_secret(opts);
 	for (int i = 0; rc == 0 && i < profile_fuse.argc; i++)
 		if (fuse_opt_add_arg(fuse_args, profile_fuse.argv[i]))
 			rc = -ENOMEM;
@@ -443,8 +507,8 @@ void options_release(struct upfs_options *opts)
 	char **strings[] = { &opts->profile, &opts->mountpoint,
 			     &opts->endpoint, &opts->authority,
 			     &opts->client_id, &opts->client_secret,
-			     &opts->token_file, &opts->cache_dir,
-			     &opts->ca_file };
+			     &opts->client_secret_file, &opts->token_file,
+			     &opts->cache_dir, &opts->ca_file };
 
 	for (size_t i = 0; i < sizeof(strings) / sizeof(*strings); i++) {
 		free(*strings[i]);
@@ -471,6 +535,8 @@ void options_print_help(const char *prog)
 	       "                        (" DEFAULT_AUTHORITY ")\n"
 	       "  client_id=ID          app registration (a public client)\n"
 	       "  client_secret=S       app-only token by client credentials\n"
+	       "  client_secret_file=PATH  the same, read from a file only this\n"
+	       "                        user may read (not in argv or fstab)\n"
 	       "  token_file=PATH       a bearer token in a file, re-read when it\n"
 	       "                        changes (env UPFS_ACCESS_TOKEN likewise)\n"
 	       "  cache_dir=PATH        LMDB cache and spool\n"

@@ -721,6 +721,36 @@ def test_refusals(emu, admin, alice, workdir, upfs_mount):
         ["Badge", "Other"]
 
 
+def test_the_app_secret_from_a_file(emu, upfs_mount, workdir):
+    """client_secret_file=: the app's secret from a private file, so it is
+    in neither the daemon's argv nor /etc/fstab. A file others may read,
+    or both forms at once, are refused."""
+    secret = os.path.join(workdir, "app.secret")
+    with open(secret, "w") as fh:
+        fh.write(SECRET + "\n")
+    os.chmod(secret, 0o600)
+    opts = ["authority=" + emu.authority, "client_id=" + APP]
+    admin = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                        client_id=APP),
+                       options=opts + ["client_secret_file=" + secret])
+    os.mkdir(admin.p("task_definitions", "FromFile"))
+    assert [d["displayName"] for d in pull_objects(emu)[0]] == ["FromFile"]
+    with open("/proc/%d/cmdline" % admin.proc.pid, "rb") as fh:
+        assert SECRET.encode() not in fh.read()
+    os.chmod(secret, 0o644)
+    for extra in (["client_secret_file=" + secret],
+                  ["client_secret_file=" + secret,
+                   "client_secret=" + SECRET]):
+        proc = util.run([util.upfs_binary(), "test",
+                         os.path.join(workdir, "no-mount"), "-f", "-o",
+                         ",".join(["endpoint=" + emu.endpoint] + opts +
+                                  extra)], check=False, timeout=20)
+        assert proc.returncode != 0, proc.stderr
+        assert ("chmod 600 it" in proc.stderr or
+                "not both" in proc.stderr), proc.stderr
+        assert SECRET not in proc.stderr
+
+
 def test_rm_trigger_and_rmdir_definition(emu, admin):
     set_up(admin)
     os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
