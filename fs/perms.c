@@ -194,11 +194,7 @@ static int resolve_user(struct upfs *u, const char *line, struct perms_list *ids
 	int rc;
 
 	buf_init(&path, 4096);
-	rc = buf_append_str(&path, "/users/");
-	if (rc == 0)
-		rc = graph_escape_segment(&path, line);
-	if (rc == 0)
-		rc = buf_append_str(&path, "?$select=id,userPrincipalName");
+	rc = tree_key(&path, TREE_USERS, line, "?$select=id,userPrincipalName");
 	if (rc == 0)
 		rc = graph_get(u->graph, path.data, &user, &err);
 	if (rc == -ENOENT || rc == -EINVAL) {
@@ -261,9 +257,7 @@ static int resolve_group(struct upfs *u, const char *line,
 
 	buf_init(&path, 8192);
 	if (looks_like_id(line)) {
-		rc = buf_append_str(&path, "/groups/");
-		if (rc == 0)
-			rc = graph_escape_segment(&path, line);
+		rc = tree_key(&path, TREE_GROUPS, line, NULL);
 		if (rc == 0)
 			rc = graph_get(u->graph, path.data, &found, &err);
 		if (rc == 0)

@@ -13,6 +13,8 @@
 #define TREE_SETTINGS "/print/settings"
 #define TREE_OPERATIONS "/print/operations"
 #define TREE_TASK_DEFS "/print/taskDefinitions"
+#define TREE_USERS "/users"
+#define TREE_GROUPS "/groups"
 /* Every printer with the connectors that serve it, in one listing. */
 #define TREE_PRINTERS_WITH_CONNECTORS                                        \
 	"/print/printers?$select=id,displayName,registeredDateTime"         \

@@ -306,11 +306,7 @@ static int user_object_id(struct upfs *u, const char *user, struct buf *out,
 	if (strchr(user, '@') == NULL)
 		return buf_append_str(out, user);
 	buf_init(&key, 4096);
-	rc = buf_append_str(&key, "/users/");
-	if (rc == 0)
-		rc = graph_escape_segment(&key, user);
-	if (rc == 0)
-		rc = buf_append_str(&key, "?$select=id");
+	rc = tree_key(&key, TREE_USERS, user, "?$select=id");
 	if (rc == 0)
 		rc = res_get(u, key.data, false, usage_ttl(u), RES_STALE_OK,
 			     &obj, deps);
