@@ -163,6 +163,41 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
+def long_ttl_admin(emu, upfs_mount):
+    """The admin fixture's mount, keeping listings and names 600 s: what
+    shows must come from what upfs did, not from time-outs."""
+    return upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                       client_id=APP),
+                      options=["authority=" + emu.authority,
+                               "client_id=" + APP, "client_secret=" + SECRET,
+                               "dir_ttl=600"])
+
+
+def test_a_release_whose_new_job_cannot_be_read_lists_it_after_all(
+        emu, alice, workdir, upfs_mount):
+    """The redirect's reply lacks the new job's documents, and its read
+    with them is refused (403): the destination's listing is fetched
+    again instead, and shows the new job with its document."""
+    admin = long_ttl_admin(emu, upfs_mount)
+    admin.expect_warning(r".")
+    job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
+    jobs = admin.p("printers", FLOOR3, "jobs")
+    before = set(os.listdir(jobs))
+    floor3 = [p["id"] for p in emu.state(only=["printers"])["printers"]
+              if p["displayName"] == FLOOR3][0]
+    emu.set_faults("403:1,method=GET,route=/printers/%s/jobs/,times=1"
+                   % floor3)
+    os.rename(admin.p("printers", VIRTUAL, "jobs", job_id),
+              os.path.join(jobs, job_id))
+    assert [h["fault"] for h in emu.call("GET", "/_emulator/faults")[1][
+        "history"] if h["fault"]] == ["403"]
+    emu.set_faults("")
+    util.wait_until(lambda: set(os.listdir(jobs)) - before, timeout=10,
+                    what="the new job under the physical printer")
+    [new] = set(os.listdir(jobs)) - before
+    assert os.listdir(os.path.join(jobs, new, "documents"))
+
+
 def test_the_name_mv_gave_a_released_job_is_forgotten(emu, alice, workdir,
                                                       upfs_mount):
     """mv V/jobs/J P/jobs/J: the kernel moved the held job's folder to
@@ -170,11 +205,7 @@ def test_the_name_mv_gave_a_released_job_is_forgotten(emu, alice, workdir,
     has the kernel forget that name (not from the thread that answered
     the rename: a request waiting on the folder's lock could need it).
     It showed the held job there for dir_ttl."""
-    admin = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
-                                        client_id=APP),
-                       options=["authority=" + emu.authority,
-                                "client_id=" + APP, "client_secret=" + SECRET,
-                                "dir_ttl=600"])
+    admin = long_ttl_admin(emu, upfs_mount)
     job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
     moved = admin.p("printers", FLOOR3, "jobs", job_id)
     assert not os.path.exists(moved)
