@@ -558,6 +558,11 @@ struct upfs {
 	bool graph_is_app;		/* graph is client credentials only */
 	struct cache *cache;
 	struct fuse_session *session;
+	/* Set once the session loop has returned: no request is read after
+	   it, and a kernel notification that waits for a lock held by an
+	   unread request (a look-up in the folder of an entry being
+	   forgotten) would never return. */
+	_Atomic bool loop_ended;
 	uid_t uid;
 	gid_t gid;
 	int64_t started_ms;

@@ -362,6 +362,7 @@ static int serve(struct upfs *u, struct fuse_args *args)
 		rc = fuse_session_loop_mt(u->session, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+	atomic_store(&u->loop_ended, true);
 	/* libfuse reports the signal that ended the loop: that is a clean stop. */
 	rc = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 out_unmount:

@@ -683,7 +683,7 @@ static bool deps_have_any(const struct fs_deps *deps,
 void node_invalidate_entry(struct upfs *u, uint64_t parent, const char *name)
 {
 	/* -ENOENT: the kernel holds no such name; nothing to forget. */
-	if (u->session)
+	if (u->session && !atomic_load(&u->loop_ended))
 		(void)fuse_lowlevel_notify_inval_entry(u->session, parent, name,
 						       strlen(name));
 }
@@ -720,7 +720,8 @@ void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
 	}
 	pthread_mutex_unlock(&u->node_lock);
 	/* Outside node_lock: the kernel may ask us things meanwhile. */
-	for (size_t i = 0; i < n && u->session; i++)
+	for (size_t i = 0; i < n && u->session && !atomic_load(&u->loop_ended);
+	     i++)
 		fuse_lowlevel_notify_inval_inode(u->session, inos[i], 0, 0);
 	free(inos);
 }
