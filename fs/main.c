@@ -191,6 +191,54 @@ static int probe_service(struct upfs *u)
 	return 0;
 }
 
+/* Whether a folder's owner is this user or root. */
+static bool ours_or_roots(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == getuid() ||
+	       st->st_uid == geteuid();
+}
+
+/*
+ * A folder above cache_dir that another user owns, or may write to
+ * without the sticky bit (which keeps others from renaming what is not
+ * theirs, as in /tmp), lets that user put a folder of theirs in its
+ * place.
+ */
+static int check_cache_parents(const char *dir)
+{
+	char *path = realpath(dir, NULL);
+	struct stat st;
+	int rc = 0;
+
+	if (path == NULL)
+		return -errno;
+	while (rc == 0) {
+		char *slash = strrchr(path, '/');
+
+		/* Up one: "/a/b" -> "/a" -> "/", where it ends. */
+		if (slash == NULL || strcmp(path, "/") == 0)
+			break;
+		slash[slash == path] = '\0';
+		if (lstat(path, &st) != 0) {
+			rc = -errno;
+			break;
+		}
+		if (!ours_or_roots(&st) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		     !(st.st_mode & S_ISVTX))) {
+			fprintf(stderr, "upfs: cache_dir '%s' is inside '%s', "
+				"owned by uid %u, mode %04o: every folder above "
+				"it must be this user's or root's, and no one "
+				"else's to write (unless sticky, as /tmp)\n",
+				dir, path, (unsigned)st.st_uid,
+				(unsigned)(st.st_mode & 07777));
+			rc = -EACCES;
+		}
+	}
+	free(path);
+	return rc;
+}
+
 /*
  * The cache holds what the service said and the spool what gets
  * printed, under this mount's sign-in: a folder another user owns or
@@ -215,7 +263,7 @@ static int check_cache_dir(const char *dir)
 			(unsigned)(st.st_mode & 07777));
 		return -EACCES;
 	}
-	return 0;
+	return check_cache_parents(dir);
 }
 
 static int open_cache(struct upfs *u)

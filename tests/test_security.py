@@ -160,3 +160,40 @@ def test_a_cache_dir_others_may_write_to_is_refused(emulator, upfs_mount,
     finally:
         m.kill_quietly()
 
+
+
+@pytest.mark.parametrize("parent_mode,owner,taken", [
+    (0o777, None, False),       # others may rename the cache away
+    (0o775, None, False),
+    (0o755, 65534, False),      # another user's folder
+    (0o1777, None, True),       # sticky, as /tmp: others cannot rename it
+    (0o700, None, True),
+])
+def test_a_cache_dir_inside_a_folder_others_control_is_refused(
+        emulator, workdir, parent_mode, owner, taken):
+    """A folder above cache_dir that another user owns, or may write to
+    without the sticky bit, lets that user swap the cache for a folder of
+    theirs: refused before the cache is opened, whatever cache_dir's own
+    mode. The sticky case and a private one mount."""
+    parent = os.path.join(workdir, "above")
+    cache = os.path.join(parent, "mid", "cache")
+    os.makedirs(cache, mode=0o700)
+    os.chmod(os.path.join(parent, "mid"), 0o700)
+    os.chmod(parent, parent_mode)
+    if owner is not None:
+        os.chown(parent, owner, owner)
+    m = util.Mount(emulator, workdir, cache_dir=cache)
+    try:
+        if taken:
+            m.start()
+            assert "Floor3" in os.listdir(m.p("shares"))
+        else:
+            with pytest.raises(BaseException) as failed:
+                m.start()
+            assert "cache_dir '%s' is inside '%s'" % (cache, parent) in \
+                str(failed.value), failed.value
+            assert os.listdir(cache) == []
+    finally:
+        if taken:
+            m.unmount()
+        m.kill_quietly()
