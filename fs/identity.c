@@ -20,7 +20,7 @@ struct graph *identity_app(struct upfs *u, char *why, size_t why_len)
 		return u->graph;
 	snprintf(why, why_len, "this needs the application identity, which "
 		 "the mount does not have: mount with -o client_id=ID,"
-		 "client_secret=SECRET (besides the user's sign-in)");
+		 "client_secret_file=PATH (besides the user's sign-in)");
 	return NULL;
 }
 

@@ -146,6 +146,14 @@ static int set_string(struct parse_state *s, const char *arg)
 		slot = (char **)((char *)s->opts + string_options[i].offset);
 		free(*slot);
 		*slot = strdup(eq + 1);
+		/* Taken, as fstab lines in use have it; but said. */
+		if (s->why == NULL &&
+		    slot == &s->opts->client_secret)
+			fprintf(stderr, "upfs: warning: client_secret= on the "
+					"command line can be read by every "
+					"local user (ps, /proc, /etc/fstab): "
+					"give client_secret_file=PATH, or put "
+					"it in the profile's private config\n");
 		return *slot ? 0 : -1;
 	}
 	return bad_option(s, "unknown option", arg);

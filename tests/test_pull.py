@@ -37,6 +37,17 @@ def token(emu, **body):
     return emu.call("POST", "/_emulator/token", body)[1]["access_token"]
 
 
+def app_options(emu, workdir, *extra):
+    """The app's registration for an admin mount, its secret in a private
+    file (client_secret= on the command line is taken with a warning)."""
+    secret = os.path.join(workdir, "app.secret")
+    with open(secret, "w") as fh:
+        fh.write(SECRET + "\n")
+    os.chmod(secret, 0o600)
+    return ["authority=" + emu.authority, "client_id=" + APP,
+            "client_secret_file=" + secret] + list(extra)
+
+
 @pytest.fixture
 def emu(emulator):
     emulator.call("POST", "/_emulator", {"jobSeconds": 1})
@@ -44,15 +55,14 @@ def emu(emulator):
 
 
 @pytest.fixture
-def admin(emu, upfs_mount):
+def admin(emu, upfs_mount, workdir):
     """The administrator signed in through the app's own registration
     (a trigger must name a definition of the same app, §8.3), and the app
     itself by client credentials."""
     return upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
                                        client_id=APP),
-                      options=["authority=" + emu.authority,
-                               "client_id=" + APP, "client_secret=" + SECRET,
-                               "dir_ttl=1", "status_ttl=1"])
+                      options=app_options(emu, workdir, "dir_ttl=1",
+                                          "status_ttl=1"))
 
 
 @pytest.fixture
@@ -163,14 +173,12 @@ def test_the_whole_flow(emu, admin, alice, workdir):
                     timeout=10, what="the task completed by the redirect")
 
 
-def long_ttl_admin(emu, upfs_mount):
+def long_ttl_admin(emu, upfs_mount, workdir):
     """The admin fixture's mount, keeping listings and names 600 s: what
     shows must come from what upfs did, not from time-outs."""
     return upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
                                        client_id=APP),
-                      options=["authority=" + emu.authority,
-                               "client_id=" + APP, "client_secret=" + SECRET,
-                               "dir_ttl=600"])
+                      options=app_options(emu, workdir, "dir_ttl=600"))
 
 
 def test_a_release_whose_new_job_cannot_be_read_lists_it_after_all(
@@ -178,7 +186,7 @@ def test_a_release_whose_new_job_cannot_be_read_lists_it_after_all(
     """The redirect's reply lacks the new job's documents, and its read
     with them is refused (403): the destination's listing is fetched
     again instead, and shows the new job with its document."""
-    admin = long_ttl_admin(emu, upfs_mount)
+    admin = long_ttl_admin(emu, upfs_mount, workdir)
     admin.expect_warning(r".")
     job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
     jobs = admin.p("printers", FLOOR3, "jobs")
@@ -205,7 +213,7 @@ def test_the_name_mv_gave_a_released_job_is_forgotten(emu, alice, workdir,
     has the kernel forget that name (not from the thread that answered
     the rename: a request waiting on the folder's lock could need it).
     It showed the held job there for dir_ttl."""
-    admin = long_ttl_admin(emu, upfs_mount)
+    admin = long_ttl_admin(emu, upfs_mount, workdir)
     job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
     moved = admin.p("printers", FLOOR3, "jobs", job_id)
     assert not os.path.exists(moved)
@@ -755,7 +763,8 @@ def test_refusals(emu, admin, alice, workdir, upfs_mount):
 def test_the_app_secret_from_a_file(emu, upfs_mount, workdir):
     """client_secret_file=: the app's secret from a private file, so it is
     in neither the daemon's argv nor /etc/fstab. A file others may read,
-    or both forms at once, are refused."""
+    or both forms at once, are refused; client_secret= is taken with a
+    warning."""
     secret = os.path.join(workdir, "app.secret")
     with open(secret, "w") as fh:
         fh.write(SECRET + "\n")
@@ -780,6 +789,16 @@ def test_the_app_secret_from_a_file(emu, upfs_mount, workdir):
         assert ("chmod 600 it" in proc.stderr or
                 "not both" in proc.stderr), proc.stderr
         assert SECRET not in proc.stderr
+    # On the command line it is still taken, with a warning.
+    on_argv = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                          client_id=APP),
+                         options=opts + ["client_secret=" + SECRET])
+    on_argv.expect_warning(r"^upfs: warning: client_secret= on the command "
+                           r"line can be read by every local user")
+    os.mkdir(on_argv.p("task_definitions", "FromArgv"))
+    assert "give client_secret_file=PATH" in on_argv.log()
+    assert sorted(d["displayName"] for d in pull_objects(emu)[0]) == \
+        ["FromArgv", "FromFile"]
 
 
 def test_rm_trigger_and_rmdir_definition(emu, admin):
@@ -1080,7 +1099,8 @@ def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
     assert os.listdir(triggers) == [made["id"]]
 
 
-def test_a_trigger_create_when_the_listing_before_it_fails(emu, upfs_mount):
+def test_a_trigger_create_when_the_listing_before_it_fails(emu, upfs_mount,
+                                                          workdir):
     """A create lists the printer's triggers first, so that a lost reply's
     read-back takes only a trigger new since. That listing failing stops
     no create: a lost reply is then found made by its definition. Where
@@ -1091,10 +1111,8 @@ def test_a_trigger_create_when_the_listing_before_it_fails(emu, upfs_mount):
     # meant for the create's own listing.
     admin = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
                                         client_id=APP),
-                       options=["authority=" + emu.authority,
-                                "client_id=" + APP,
-                                "client_secret=" + SECRET,
-                                "dir_ttl=600", "status_ttl=600"])
+                       options=app_options(emu, workdir, "dir_ttl=600",
+                                           "status_ttl=600"))
     admin.expect_warning(r"trigger")
     os.mkdir(admin.p("task_definitions", "Badge"))
     triggers = admin.p("printers", VIRTUAL, "task_triggers")
