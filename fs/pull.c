@@ -608,7 +608,8 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 	if (rc && graph_err_unsettled(&err) && tree_gone_now(u->graph,
 							     key.data))
 		rc = 0;
-	if (rc == 0 && found)
+	/* Deleted, or gone already (a 404): shown no longer. */
+	if ((rc == 0 || rc == -ENOENT) && found)
 		forget_made_trigger(u, printer, found);
 	expire_triggers(u, printer);
 	json_decref(list);

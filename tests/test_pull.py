@@ -1084,6 +1084,28 @@ def test_a_trigger_the_listing_leaves_out_is_made_not_refused(emu, admin,
     assert pull_objects(emu)[1] == [], made
 
 
+def test_a_shown_trigger_the_service_no_longer_has_goes_at_rm(emu, admin):
+    """A trigger shown from its create's reply (the listing lacks it) and
+    deleted elsewhere since: rm's DELETE gets a 404, so rm says ENOENT
+    and the trigger is no longer shown. It stayed for the mount's life,
+    as no listing would ever drop it."""
+    emu.call("POST", "/_emulator", {"triggersListEmpty": True})
+    set_up(admin)
+    [made] = pull_objects(emu)[1]
+    triggers = admin.p("printers", VIRTUAL, "task_triggers")
+    assert os.listdir(triggers) == ["Badge"]
+    status, _ = emu.call(
+        "DELETE", "/v1.0/print/printers/%s/taskTriggers/%s"
+        % (made["printerId"], made["id"]),
+        headers={"Authorization": "Bearer " +
+                 token(emu, upn="admin@contoso.com", client_id=APP)})
+    assert status == 204
+    admin.expect_warning(r"deleting the task trigger refused: HTTP 404")
+    util.expect_errno(lambda: os.unlink(os.path.join(triggers, "Badge")),
+                      errno.ENOENT)
+    assert os.listdir(triggers) == []
+
+
 def test_a_lost_trigger_create_when_the_listing_ignores_the_expand(
         emu, admin):
     """A service that takes $expand=definition on the trigger listing but
