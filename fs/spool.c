@@ -81,36 +81,48 @@ static void spool_path(const struct upfs *u, const struct submission *s,
 }
 
 /*
- * A big spool file is kept as .reuse when its document is done, and the
- * next document is written over it instead of into a new file: page
+ * A printed document's spool file is kept and the next document is
+ * written over it instead of into a new file. A big one (.reuse): page
  * cache that is already the spool's costs a copy, fresh page cache costs
  * that and more — on a VM that gives freed memory back to its host (free
  * page reporting), first touching a page cost five times the copy into
- * it. A document is the first s->size bytes of its file, so a small one
- * hands the big file back whole. Small files are not worth keeping; past
+ * it. Small ones (.reuse.0 to .reuse.7): making a file on ext4 scans the
+ * inode bitmap past every inode freed in the last few seconds, which a
+ * file made and removed per document fills (perf: an eighth of the
+ * daemon's CPU for 10 KB documents). A document is the first s->size
+ * bytes of its file, so a small one hands a big file back whole; past
  * REUSE_MAX the file is cut, to bound the disk kept.
  */
 #define REUSE_MIN ((uint64_t)1 << 20)
 #define REUSE_MAX ((uint64_t)256 << 20)
+#define REUSE_SMALL 8
 
-static void reuse_path(const struct upfs *u, char *out, size_t len)
+/* Slot -1 is the big file's, 0 to REUSE_SMALL - 1 the small ones'. */
+static void reuse_path(const struct upfs *u, int slot, char *out, size_t len)
 {
-	snprintf(out, len, "%s/.reuse", u->spool_dir);
+	if (slot < 0)
+		snprintf(out, len, "%s/.reuse", u->spool_dir);
+	else
+		snprintf(out, len, "%s/.reuse.%d", u->spool_dir, slot);
 }
 
-/* The kept file under path, opened, or -1 when there is none. */
+/* A kept file (the big one first) under path, opened, or -1. */
 static int reuse_take(const struct upfs *u, const char *path)
 {
 	char from[4200];
 	int fd;
 
-	reuse_path(u, from, sizeof(from));
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
-		return -1;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		unlink(path);
-	return fd;
+	for (int slot = -1; slot < REUSE_SMALL; slot++) {
+		reuse_path(u, slot, from, sizeof(from));
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, path,
+			      RENAME_NOREPLACE) != 0)
+			continue;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			unlink(path);
+		return fd;
+	}
+	return -1;
 }
 
 /*
@@ -127,20 +139,43 @@ static bool reuse_has_room(const struct upfs *u, bool write_failed,
 	       (uint64_t)vfs.f_bavail * vfs.f_frsize / 4 >= size;
 }
 
-/* Keeps s's spool file (at path) for reuse if worth it; else removes it. */
+/* A free small slot's name for path's file, in to; false when none is. */
+static bool reuse_give_small(const struct upfs *u, const char *path,
+			     char *to, size_t len)
+{
+	for (int slot = 0; slot < REUSE_SMALL; slot++) {
+		reuse_path(u, slot, to, len);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, to,
+			      RENAME_NOREPLACE) == 0)
+			return true;
+		if (errno != EEXIST)
+			break;
+	}
+	return false;
+}
+
+/* Keeps s's spool file (at path) for reuse if there is room; else removes
+   it. A big one replaces the big one kept. */
 static void reuse_give(const struct upfs *u, const struct submission *s,
 		       const char *path, bool write_failed)
 {
 	struct stat st;
 	char to[4200];
 
-	reuse_path(u, to, sizeof(to));
 	if ((s->fd >= 0 ? fstat(s->fd, &st) : stat(path, &st)) != 0 ||
-	    (uint64_t)st.st_size < REUSE_MIN ||
 	    ((uint64_t)st.st_size > REUSE_MAX &&
 	     truncate(path, (off_t)REUSE_MAX) != 0) ||
-	    !reuse_has_room(u, write_failed, (uint64_t)st.st_size) ||
-	    rename(path, to) != 0)
+	    !reuse_has_room(u, write_failed, (uint64_t)st.st_size)) {
+		unlink(path);
+		return;
+	}
+	if ((uint64_t)st.st_size < REUSE_MIN) {
+		if (!reuse_give_small(u, path, to, sizeof(to)))
+			unlink(path);
+		return;
+	}
+	reuse_path(u, -1, to, sizeof(to));
+	if (rename(path, to) != 0)
 		unlink(path);
 }
 
@@ -666,8 +701,9 @@ void spool_release(struct upfs *u)
 	char path[4200];
 
 	/* An unmounted spool keeps no disk for speed. */
-	if (u->spool_lock_fd >= 0) {
-		reuse_path(u, path, sizeof(path));
+	for (int slot = -1; u->spool_lock_fd >= 0 && slot < REUSE_SMALL;
+	     slot++) {
+		reuse_path(u, slot, path, sizeof(path));
 		unlink(path);
 	}
 
