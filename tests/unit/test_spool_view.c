@@ -184,6 +184,13 @@ int main(void)
 	spool_put(&u, c);
 	CHECK(u.submissions == NULL);
 	pthread_mutex_destroy(&u.spool_lock);
+	/* The removed documents' files are kept for the next ones. */
+	for (int slot = 0; slot < 8; slot++) {
+		char reused[4200];
+
+		snprintf(reused, sizeof(reused), "%s/.reuse.%d", dir, slot);
+		unlink(reused);
+	}
 	if (rmdir(dir) != 0) {
 		fprintf(stderr, "%s: not empty: %s\n", dir, strerror(errno));
 		failures++;
