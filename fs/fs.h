@@ -558,10 +558,8 @@ struct upfs {
 	bool graph_is_app;		/* graph is client credentials only */
 	struct cache *cache;
 	struct fuse_session *session;
-	/* Set once the session loop has returned: no request is read after
-	   it, and a kernel notification that waits for a lock held by an
-	   unread request (a look-up in the folder of an entry being
-	   forgotten) would never return. */
+	/* Set once the session loop has returned (node.c,
+	   kernel_listening). */
 	_Atomic bool loop_ended;
 	uid_t uid;
 	gid_t gid;

@@ -9,6 +9,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,80 +202,129 @@ static bool ours_or_roots(const struct stat *st)
 }
 
 /*
- * A folder above cache_dir that another user owns, or may write to
- * without the sticky bit (which keeps others from renaming what is not
- * theirs, as in /tmp), lets that user put a folder of theirs in its
- * place.
+ * Whether gid is the user's private group (named as the user, the
+ * user's primary group, no other member listed): where each user has
+ * one, umask 002 is the custom, and ~/.cache is then 0775.
+ */
+static bool private_group(gid_t gid)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char pwbuf[4096], grbuf[8192];
+
+	if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
+	    pwp == NULL || pw.pw_gid != gid ||
+	    getgrgid_r(gid, &gr, grbuf, sizeof(grbuf), &grp) != 0 ||
+	    grp == NULL || strcmp(gr.gr_name, pw.pw_name) != 0)
+		return false;
+	for (char **m = gr.gr_mem; *m; m++)
+		if (strcmp(*m, pw.pw_name) != 0)
+			return false;
+	return true;
+}
+
+/* Whether others than the user may write to a folder (sticky: only to
+   what is theirs, which leaves ours in place). */
+static bool others_may_write(const struct stat *st)
+{
+	if (st->st_mode & S_ISVTX)
+		return false;
+	return (st->st_mode & S_IWOTH) ||
+	       ((st->st_mode & S_IWGRP) && !private_group(st->st_gid));
+}
+
+/*
+ * A folder above cache_dir (a path without symbolic links) that another
+ * user owns or may write to lets that user put a folder of theirs in
+ * its place.
  */
 static int check_cache_parents(const char *dir)
 {
-	char *path = realpath(dir, NULL);
+	char path[PATH_MAX];
 	struct stat st;
-	int rc = 0;
 
-	if (path == NULL)
-		return -errno;
-	while (rc == 0) {
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (;;) {
 		char *slash = strrchr(path, '/');
 
 		/* Up one: "/a/b" -> "/a" -> "/", where it ends. */
 		if (slash == NULL || strcmp(path, "/") == 0)
-			break;
+			return 0;
 		slash[slash == path] = '\0';
 		if (lstat(path, &st) != 0) {
-			rc = -errno;
-			break;
+			int rc = -errno;
+
+			fprintf(stderr, "upfs: cache_dir '%s': '%s': %s\n",
+				dir, path, strerror(-rc));
+			return rc;
 		}
-		if (!ours_or_roots(&st) ||
-		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		     !(st.st_mode & S_ISVTX))) {
+		if (!ours_or_roots(&st) || others_may_write(&st)) {
 			fprintf(stderr, "upfs: cache_dir '%s' is inside '%s', "
-				"owned by uid %u, mode %04o: every folder above "
-				"it must be this user's or root's, and no one "
-				"else's to write (unless sticky, as /tmp)\n",
-				dir, path, (unsigned)st.st_uid,
+				"owned by uid %u, group %u, mode %04o: every "
+				"folder above it must be this user's or root's, "
+				"and no one else's to write (unless sticky, as "
+				"/tmp)\n", dir, path, (unsigned)st.st_uid,
+				(unsigned)st.st_gid,
 				(unsigned)(st.st_mode & 07777));
-			rc = -EACCES;
+			return -EACCES;
 		}
 	}
-	free(path);
-	return rc;
 }
 
 /*
  * The cache holds what the service said and the spool what gets
  * printed, under this mount's sign-in: a folder another user owns or
- * may write to could feed it documents or records.
+ * may write to could feed it documents or records. cache_dir becomes
+ * the path without symbolic links that was checked, which every later
+ * open goes through: a link in a folder another user may change would
+ * otherwise lead elsewhere after the check.
  */
-static int check_cache_dir(const char *dir)
+static int settle_cache_dir(struct upfs *u)
 {
+	char *real;
 	struct stat st;
 
-	if (lstat(dir, &st) != 0)
-		return -errno;
+	if (lstat(u->opts.cache_dir, &st) != 0) {
+		int rc = -errno;
+
+		fprintf(stderr, "upfs: cache_dir '%s': %s\n",
+			u->opts.cache_dir, strerror(-rc));
+		return rc;
+	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "upfs: cache_dir '%s' is not a folder (a "
-			"symbolic link is not taken)\n", dir);
+			"symbolic link is not taken)\n", u->opts.cache_dir);
 		return -ENOTDIR;
 	}
+	real = realpath(u->opts.cache_dir, NULL);
+	if (real == NULL) {
+		int rc = -errno;
+
+		fprintf(stderr, "upfs: cache_dir '%s': %s\n",
+			u->opts.cache_dir, strerror(-rc));
+		return rc;
+	}
+	free(u->opts.cache_dir);
+	u->opts.cache_dir = real;
+	if (lstat(real, &st) != 0)
+		return -errno;
 	if ((st.st_uid != getuid() && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		fprintf(stderr, "upfs: cache_dir '%s' is owned by uid %u, mode "
 			"%04o: it must be this user's and no one else's to "
-			"write\n", dir, (unsigned)st.st_uid,
+			"write\n", real, (unsigned)st.st_uid,
 			(unsigned)(st.st_mode & 07777));
 		return -EACCES;
 	}
-	return check_cache_parents(dir);
+	return check_cache_parents(real);
 }
 
 static int open_cache(struct upfs *u)
 {
 	struct stat st;
 	/* Checked before anything in it is opened; one made now is ours. */
-	int rc = lstat(u->opts.cache_dir, &st) == 0
-			 ? check_cache_dir(u->opts.cache_dir)
-			 : 0;
+	int rc = lstat(u->opts.cache_dir, &st) == 0 ? settle_cache_dir(u) : 0;
 
 	if (rc)
 		return rc;
@@ -281,7 +333,7 @@ static int open_cache(struct upfs *u)
 		fprintf(stderr, "upfs: cache_dir '%s': %s\n", u->opts.cache_dir,
 			strerror(-rc));
 	/* Made just now, or there already (a race): checked again. */
-	else if ((rc = check_cache_dir(u->opts.cache_dir)) != 0) {
+	else if ((rc = settle_cache_dir(u)) != 0) {
 		cache_close(u->cache);
 		u->cache = NULL;
 	}

@@ -680,10 +680,24 @@ static bool deps_have_any(const struct fs_deps *deps,
 	return false;
 }
 
+/*
+ * Whether the kernel may still be told of changes: not once the loop is
+ * ending. From the signal on, no request is read (libfuse cancels idle
+ * workers and waits for busy ones), and a notification can wait forever
+ * for a lock an unread request holds (a look-up in the folder of an
+ * entry being forgotten). What is left is the moment between this check
+ * and the notification.
+ */
+static bool kernel_listening(struct upfs *u)
+{
+	return u->session && !atomic_load(&u->loop_ended) &&
+	       !fuse_session_exited(u->session);
+}
+
 void node_invalidate_entry(struct upfs *u, uint64_t parent, const char *name)
 {
 	/* -ENOENT: the kernel holds no such name; nothing to forget. */
-	if (u->session && !atomic_load(&u->loop_ended))
+	if (kernel_listening(u))
 		(void)fuse_lowlevel_notify_inval_entry(u->session, parent, name,
 						       strlen(name));
 }
@@ -720,8 +734,7 @@ void node_invalidate_dependents_of(struct upfs *u, const struct res **rs,
 	}
 	pthread_mutex_unlock(&u->node_lock);
 	/* Outside node_lock: the kernel may ask us things meanwhile. */
-	for (size_t i = 0; i < n && u->session && !atomic_load(&u->loop_ended);
-	     i++)
+	for (size_t i = 0; i < n && kernel_listening(u); i++)
 		fuse_lowlevel_notify_inval_inode(u->session, inos[i], 0, 0);
 	free(inos);
 }

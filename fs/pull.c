@@ -608,8 +608,10 @@ int pull_delete_trigger(struct upfs *u, const char *printer, const char *name)
 	if (rc && graph_err_unsettled(&err) && tree_gone_now(u->graph,
 							     key.data))
 		rc = 0;
-	/* Deleted, or gone already (a 404): shown no longer. */
-	if ((rc == 0 || rc == -ENOENT) && found)
+	/* Deleted, or gone already: a 404 its own read confirms (a
+	   service that did not list it may lag in more than its listing). */
+	if (found && (rc == 0 || (rc == -ENOENT &&
+				  tree_gone_now(u->graph, key.data))))
 		forget_made_trigger(u, printer, found);
 	expire_triggers(u, printer);
 	json_decref(list);

@@ -162,26 +162,30 @@ def test_a_cache_dir_others_may_write_to_is_refused(emulator, upfs_mount,
 
 
 
-@pytest.mark.parametrize("parent_mode,owner,taken", [
-    (0o777, None, False),       # others may rename the cache away
-    (0o775, None, False),
-    (0o755, 65534, False),      # another user's folder
-    (0o1777, None, True),       # sticky, as /tmp: others cannot rename it
-    (0o700, None, True),
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes owners")
+@pytest.mark.parametrize("parent_mode,owner,group,taken", [
+    (0o777, None, None, False),     # others may rename the cache away
+    (0o775, None, 65534, False),    # a group shared with others
+    (0o775, None, None, True),      # the user's private group (root's)
+    (0o755, 65534, None, False),    # another user's folder
+    (0o1777, None, None, True),     # sticky, as /tmp: others cannot
+    (0o700, None, None, True),
 ])
 def test_a_cache_dir_inside_a_folder_others_control_is_refused(
-        emulator, workdir, parent_mode, owner, taken):
-    """A folder above cache_dir that another user owns, or may write to
-    without the sticky bit, lets that user swap the cache for a folder of
-    theirs: refused before the cache is opened, whatever cache_dir's own
-    mode. The sticky case and a private one mount."""
+        emulator, workdir, parent_mode, owner, group, taken):
+    """A folder above cache_dir that another user owns, or others may
+    write to without the sticky bit, lets them swap the cache for a
+    folder of theirs: refused before the cache is opened, whatever
+    cache_dir's own mode. Group write is the user's own where the group
+    is the user's private one (umask 002 makes ~/.cache 0775 there)."""
+    workdir = os.path.realpath(workdir)
     parent = os.path.join(workdir, "above")
     cache = os.path.join(parent, "mid", "cache")
     os.makedirs(cache, mode=0o700)
     os.chmod(os.path.join(parent, "mid"), 0o700)
     os.chmod(parent, parent_mode)
-    if owner is not None:
-        os.chown(parent, owner, owner)
+    os.chown(parent, owner if owner is not None else 0,
+             group if group is not None else 0)
     m = util.Mount(emulator, workdir, cache_dir=cache)
     try:
         if taken:
@@ -196,4 +200,43 @@ def test_a_cache_dir_inside_a_folder_others_control_is_refused(
     finally:
         if taken:
             m.unmount()
+        m.kill_quietly()
+
+
+def test_a_cache_dir_reached_through_a_link_is_used_by_its_own_path(
+        emulator, workdir):
+    """cache_dir given through a symbolic link in a folder anyone may
+    write to: the folder it names is checked and used from then on, so
+    changing the link later leads nothing elsewhere. A document printed
+    after the link was turned to another folder goes through the
+    checked spool; the other folder gets nothing."""
+    workdir = os.path.realpath(workdir)
+    real = os.path.join(workdir, "private", "cache")
+    os.makedirs(real, mode=0o700)
+    os.chmod(os.path.dirname(real), 0o700)
+    open_dir = os.path.join(workdir, "open")
+    os.mkdir(open_dir)
+    os.chmod(open_dir, 0o777)
+    link = os.path.join(open_dir, "me")
+    os.symlink(os.path.dirname(real), link)
+    other = os.path.join(workdir, "theirs")
+    os.makedirs(os.path.join(other, "cache", "spool"), mode=0o700)
+    m = util.Mount(emulator, workdir, cache_dir=os.path.join(link, "cache"))
+    try:
+        m.start()
+        assert os.path.isdir(os.path.join(real, "spool"))
+        os.unlink(link)
+        os.symlink(other, link)
+        share = emulator.share_by_name("Floor3")
+        before = {j["id"] for j in emulator.jobs(shareId=share["id"])}
+        with open(m.p("shares", "Floor3", "queue", "linked.pdf"),
+                  "wb") as fh:
+            fh.write(b"%PDF-1.4\n%linked\n%%EOF\n")
+        util.wait_until(lambda: [j for j in emulator.jobs(
+            shareId=share["id"]) if j["id"] not in before], timeout=10,
+            what="the job")
+        assert os.listdir(os.path.join(other, "cache", "spool")) == []
+        assert os.listdir(os.path.join(other, "cache")) == ["spool"]
+        m.unmount()
+    finally:
         m.kill_quietly()
