@@ -44,6 +44,7 @@ struct graph_xfer {
 	const char *shown;	/* what is traced: no query off-origin */
 	char rid[37];		/* client-request-id, the same for retries */
 	char errbuf[CURL_ERROR_SIZE];
+	char *src_copy;		/* a small req->src, read whole (owned) */
 	uint64_t src_pos;	/* bytes of req->src handed to curl */
 	int src_err;		/* negative errno of a failed read, or 0 */
 	bool replayed;		/* curl re-sent it on a fresh connection */
@@ -401,13 +402,56 @@ static int graph_headers(const struct graph_req *req, const char *token,
  */
 #define GRAPH_UPLOAD_BUFFER ((uint64_t)1 << 20)
 
-/* A PUT whose body curl pulls from req->src; curl sets Content-Length. */
+/*
+ * A body up to this size goes out from memory, in the send that carries
+ * the request's head (curl joins them below 64 KiB): streamed, it is a
+ * second send, which a small document's range PUT waits on.
+ */
+#define GRAPH_SRC_COPY_MAX ((uint64_t)60 << 10)
+
+/* x->src_copy holds req->src whole; false (nothing kept) when it could
+   not be read, which the streamed form then meets and reports. */
+static bool graph_copy_src(struct graph_xfer *x)
+{
+	const struct graph_src *src = x->req->src;
+	size_t got = 0;
+	ssize_t r;
+
+	if (x->src_copy)
+		return true;
+	x->src_copy = malloc(src->len ? (size_t)src->len : 1);
+	if (x->src_copy == NULL)
+		return false;
+	while (got < src->len) {
+		r = pread(src->fd, x->src_copy + got, (size_t)src->len - got,
+			  (off_t)(src->off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(x->src_copy);
+			x->src_copy = NULL;
+			return false;
+		}
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* A PUT whose body comes from req->src; curl sets Content-Length. */
 static int graph_setup_src(CURL *h, struct graph_xfer *x)
 {
 	int bad = 0;
 
 	if (!graph_method_is(x->req, "PUT") || x->req->body)
 		return -EINVAL;
+	if (x->req->src->len <= GRAPH_SRC_COPY_MAX && graph_copy_src(x)) {
+		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+					(curl_off_t)x->req->src->len) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+					x->src_copy) != 0;
+		bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT") != 0;
+		return bad ? -EINVAL : 0;
+	}
 	bad |= curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				(curl_off_t)x->req->src->len) != 0;
@@ -885,6 +929,7 @@ out:
 		/* The handle must not point at this call's stack. */
 		curl_easy_reset(h);
 	graph_auth_token_free(token);
+	free(x.src_copy);
 	buf_release(&url);
 	buf_release(&shown);
 	if (rc == 0) {
