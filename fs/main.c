@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -223,14 +224,23 @@ static bool private_group(gid_t gid)
 	return true;
 }
 
-/* Whether others than the user may write to a folder (sticky: only to
-   what is theirs, which leaves ours in place). */
-static bool others_may_write(const struct stat *st)
+/*
+ * Whether others than the user may write to the folder at path (sticky:
+ * only to what is theirs, which leaves ours in place). With an access
+ * ACL the group bits are its mask, which other users' entries may share:
+ * group write then counts as others'.
+ */
+static bool others_may_write(const char *path, const struct stat *st)
 {
 	if (st->st_mode & S_ISVTX)
 		return false;
-	return (st->st_mode & S_IWOTH) ||
-	       ((st->st_mode & S_IWGRP) && !private_group(st->st_gid));
+	if (st->st_mode & S_IWOTH)
+		return true;
+	if (!(st->st_mode & S_IWGRP))
+		return false;
+	return lgetxattr(path, "system.posix_acl_access", NULL, 0) >= 0 ||
+	       (errno != ENODATA && errno != ENOTSUP) ||
+	       !private_group(st->st_gid);
 }
 
 /*
@@ -259,7 +269,7 @@ static int check_cache_parents(const char *dir)
 				dir, path, strerror(-rc));
 			return rc;
 		}
-		if (!ours_or_roots(&st) || others_may_write(&st)) {
+		if (!ours_or_roots(&st) || others_may_write(path, &st)) {
 			fprintf(stderr, "upfs: cache_dir '%s' is inside '%s', "
 				"owned by uid %u, group %u, mode %04o: every "
 				"folder above it must be this user's or root's, "
@@ -307,8 +317,13 @@ static int settle_cache_dir(struct upfs *u)
 	}
 	free(u->opts.cache_dir);
 	u->opts.cache_dir = real;
-	if (lstat(real, &st) != 0)
-		return -errno;
+	if (lstat(real, &st) != 0) {
+		int rc = -errno;
+
+		fprintf(stderr, "upfs: cache_dir '%s': %s\n", real,
+			strerror(-rc));
+		return rc;
+	}
 	if ((st.st_uid != getuid() && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		fprintf(stderr, "upfs: cache_dir '%s' is owned by uid %u, mode "

@@ -101,7 +101,7 @@ scope = offline_access
         m.start()
         status = m.status()
         assert status["endpoint"] == emulator.endpoint
-        assert status["cache_dir"] == cache
+        assert status["cache_dir"] == os.path.realpath(cache)
         assert os.path.isdir(os.path.join(cache, "spool"))
         assert status["dir_ttl"] == "11" and status["status_ttl"] == "12"
         assert status["offline_option"] == "no"

@@ -6,6 +6,7 @@ level; without allow_other another uid cannot enter the mount."""
 
 import errno
 import os
+import struct
 
 import pytest
 
@@ -162,22 +163,34 @@ def test_a_cache_dir_others_may_write_to_is_refused(emulator, upfs_mount,
 
 
 
+def acl_letting_nobody_write():
+    """A system.posix_acl_access value: the owner and uid 65534 rwx, the
+    group and others r-x (its mask rwx, so the mode shows 0775)."""
+    undefined = 0xFFFFFFFF
+    entries = [(0x01, 7, undefined), (0x02, 7, 65534), (0x04, 5, undefined),
+               (0x10, 7, undefined), (0x20, 5, undefined)]
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, uid) for tag, perm, uid in entries)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="changes owners")
-@pytest.mark.parametrize("parent_mode,owner,group,taken", [
-    (0o777, None, None, False),     # others may rename the cache away
-    (0o775, None, 65534, False),    # a group shared with others
-    (0o775, None, None, True),      # the user's private group (root's)
-    (0o755, 65534, None, False),    # another user's folder
-    (0o1777, None, None, True),     # sticky, as /tmp: others cannot
-    (0o700, None, None, True),
+@pytest.mark.parametrize("parent_mode,owner,group,acl,taken", [
+    (0o777, None, None, False, False),  # others may rename the cache away
+    (0o775, None, 65534, False, False),  # a group shared with others
+    (0o775, None, None, False, True),   # the user's private group (root's)
+    (0o775, None, None, True, False),   # ... but an ACL lets another write
+    (0o755, 65534, None, False, False),  # another user's folder
+    (0o1777, None, None, False, True),  # sticky, as /tmp: others cannot
+    (0o700, None, None, False, True),
 ])
 def test_a_cache_dir_inside_a_folder_others_control_is_refused(
-        emulator, workdir, parent_mode, owner, group, taken):
+        emulator, workdir, parent_mode, owner, group, acl, taken):
     """A folder above cache_dir that another user owns, or others may
     write to without the sticky bit, lets them swap the cache for a
     folder of theirs: refused before the cache is opened, whatever
     cache_dir's own mode. Group write is the user's own where the group
-    is the user's private one (umask 002 makes ~/.cache 0775 there)."""
+    is the user's private one (umask 002 makes ~/.cache 0775 there) and
+    no ACL gives it to another user (the group bits are then its mask)."""
     workdir = os.path.realpath(workdir)
     parent = os.path.join(workdir, "above")
     cache = os.path.join(parent, "mid", "cache")
@@ -186,6 +199,13 @@ def test_a_cache_dir_inside_a_folder_others_control_is_refused(
     os.chmod(parent, parent_mode)
     os.chown(parent, owner if owner is not None else 0,
              group if group is not None else 0)
+    if acl:
+        try:
+            os.setxattr(parent, "system.posix_acl_access",
+                        acl_letting_nobody_write())
+        except OSError as exc:
+            pytest.skip("no POSIX ACLs here: %s" % exc)
+        assert os.stat(parent).st_mode & 0o7777 == parent_mode
     m = util.Mount(emulator, workdir, cache_dir=cache)
     try:
         if taken:
