@@ -223,6 +223,27 @@ def test_a_cache_dir_inside_a_folder_others_control_is_refused(
         m.kill_quietly()
 
 
+def test_a_cache_dir_made_by_the_mount_is_checked_once_made(emulator,
+                                                            workdir):
+    """A cache_dir that does not exist yet is made by the mount, then
+    checked like one that did: inside a folder anyone may write to, it
+    is refused once made, and nothing is cached or spooled in it."""
+    workdir = os.path.realpath(workdir)
+    parent = os.path.join(workdir, "open-above")
+    os.mkdir(parent)
+    os.chmod(parent, 0o777)
+    cache = os.path.join(parent, "cache")
+    m = util.Mount(emulator, workdir, cache_dir=cache)
+    try:
+        with pytest.raises(BaseException) as failed:
+            m.start()
+        assert "cache_dir '%s' is inside '%s'" % (cache, parent) in \
+            str(failed.value), failed.value
+        assert not os.path.exists(os.path.join(cache, "spool"))
+    finally:
+        m.kill_quietly()
+
+
 def test_a_cache_dir_reached_through_a_link_is_used_by_its_own_path(
         emulator, workdir):
     """cache_dir given through a symbolic link in a folder anyone may
