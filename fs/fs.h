@@ -584,6 +584,9 @@ struct upfs {
 	_Atomic int64_t connectors_expand_refused_ms;
 	_Atomic int64_t operations_list_refused_ms;
 	_Atomic int64_t triggers_expand_refused_ms;
+	/* When GET /users?$filter=userPrincipalName in (...) was refused
+	   (usage.c: archive/users/ then asks each user's id alone). */
+	_Atomic int64_t users_in_filter_refused_ms;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

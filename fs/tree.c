@@ -667,7 +667,7 @@ static int64_t refused_wait_ms(const struct upfs *u)
 	return (int64_t)ttl * TREE_REFUSED_RECHECK_TTLS * 1000;
 }
 
-static bool refused_lately(struct upfs *u, _Atomic int64_t *since)
+bool tree_refused_lately(struct upfs *u, _Atomic int64_t *since)
 {
 	int64_t t = atomic_load(since), now = cache_now_ms();
 
@@ -675,8 +675,7 @@ static bool refused_lately(struct upfs *u, _Atomic int64_t *since)
 	return t && now >= t && now - t < refused_wait_ms(u);
 }
 
-/* Marks the refusal; true for the first one in a while (to be said). */
-static bool mark_refused(struct upfs *u, _Atomic int64_t *since)
+bool tree_mark_refused(struct upfs *u, _Atomic int64_t *since)
 {
 	int64_t now = cache_now_ms(), before = atomic_exchange(since, now);
 
@@ -688,7 +687,7 @@ bool tree_triggers_refused(struct upfs *u, int rc)
 {
 	if (rc != -EINVAL)
 		return false;
-	if (mark_refused(u, &u->triggers_expand_refused_ms))
+	if (tree_mark_refused(u, &u->triggers_expand_refused_ms))
 		upfs_log(u, UPFS_LOG_INFO, "the service refused "
 			 "$expand=definition on a printer's task triggers: "
 			 "they are listed without it, named by id");
@@ -698,7 +697,7 @@ bool tree_triggers_refused(struct upfs *u, int rc)
 int tree_triggers_key(struct upfs *u, struct buf *out, const char *printer,
 		      bool *expanded)
 {
-	*expanded = !refused_lately(u, &u->triggers_expand_refused_ms);
+	*expanded = !tree_refused_lately(u, &u->triggers_expand_refused_ms);
 	return tree_key(out, TREE_PRINTERS, printer,
 			*expanded ? TREE_TRIGGERS_SUFFIX
 				  : TREE_TRIGGERS_PLAIN_SUFFIX);
@@ -708,7 +707,7 @@ int tree_get_triggers(struct upfs *u, const char *printer,
 		      enum res_policy policy, json_t **out,
 		      struct fs_deps *deps)
 {
-	bool expanded = !refused_lately(u, &u->triggers_expand_refused_ms);
+	bool expanded = !tree_refused_lately(u, &u->triggers_expand_refused_ms);
 	int rc = tree_get(u, TREE_PRINTERS, printer,
 			  expanded ? TREE_TRIGGERS_SUFFIX
 				   : TREE_TRIGGERS_PLAIN_SUFFIX,
@@ -764,7 +763,7 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 				   struct fs_entries *out,
 				   struct fs_deps *deps)
 {
-	bool asked = !refused_lately(u, &u->connectors_expand_refused_ms);
+	bool asked = !tree_refused_lately(u, &u->connectors_expand_refused_ms);
 	json_t *list = NULL, *p;
 	struct buf name;
 	bool each = false;
@@ -777,7 +776,7 @@ static int list_connector_printers(struct upfs *u, const struct fs_node *dir,
 		   : -EINVAL;
 	/* Only a refusal the service gave (re)starts the wait. */
 	if (asked && rc == -EINVAL &&
-	    mark_refused(u, &u->connectors_expand_refused_ms))
+	    tree_mark_refused(u, &u->connectors_expand_refused_ms))
 		upfs_log(u, UPFS_LOG_INFO, "the service refused "
 			 "$expand=connectors on the printer listing: each "
 			 "printer's connectors are asked");
@@ -823,7 +822,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	size_t i;
 	int rc;
 
-	if (refused_lately(u, &u->operations_list_refused_ms)) {
+	if (tree_refused_lately(u, &u->operations_list_refused_ms)) {
 		deps->volatile_ = true;
 		return 0;
 	}
@@ -833,7 +832,7 @@ static int list_operations(struct upfs *u, struct fs_entries *out,
 	/* Only GET /print/operations/{id} is documented (reference §3.5): a
 	   service without the collection has nothing to list here. */
 	if (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP) {
-		if (mark_refused(u, &u->operations_list_refused_ms))
+		if (tree_mark_refused(u, &u->operations_list_refused_ms))
 			upfs_log(u, UPFS_LOG_INFO, "the service keeps no list "
 				 "of operations (GET %s: %s): operations/ "
 				 "stays empty", TREE_OPERATIONS,

@@ -88,6 +88,15 @@ bool tree_has_string(const json_t *array, const char *value);
 /* Whether the service answers 404 for path now (as g): a DELETE whose
    reply was lost (graph_err_unsettled) was carried out. */
 bool tree_gone_now(struct graph *g, const char *path);
+
+/*
+ * A form of request the service refused (a collection, an $expand or a
+ * $filter the reference does not vouch for) is not sent again for ten
+ * listing lifetimes. since: when it was refused (ms), 0 for never.
+ * tree_mark_refused is true for the first refusal in a while (to be said).
+ */
+bool tree_refused_lately(struct upfs *u, _Atomic int64_t *since);
+bool tree_mark_refused(struct upfs *u, _Atomic int64_t *since);
 /* Whether the object at path, as g reads it now from the service, holds
    want at member (of its object outer, when not NULL): a write whose
    reply was lost (graph_err_unsettled) was carried out. */

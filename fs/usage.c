@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "isodate.h"
@@ -292,9 +293,134 @@ static int archive_call(struct buf *out, const char *whose, const char *id,
 }
 
 /*
+ * Users a listing asks for: at most the 15 values Graph takes in one
+ * `in` of a $filter by default, and no more than keep the listing's key
+ * (its URL) within what the cache stores as a key (LMDB's 511 bytes).
+ */
+#define USERS_PER_FILTER 15
+#define USERS_FILTER_KEY_MAX 500
+
+/* Appends one user's "'upn'" (",'upn'" after the first), escaped. */
+static int filter_value(struct buf *key, const char *upn, bool first)
+{
+	struct buf v;
+	int rc;
+
+	buf_init(&v, 4096);
+	rc = buf_append_str(&v, first ? "'" : ",'");
+	for (const char *p = upn; rc == 0 && *p; p++)
+		rc = *p == '\'' ? buf_append_str(&v, "''")
+				: buf_append(&v, p, 1);
+	if (rc == 0)
+		rc = buf_append_str(&v, "'");
+	if (rc == 0)
+		rc = graph_escape_segment(key, v.data);
+	buf_release(&v);
+	return rc;
+}
+
+/*
+ * Into key, "/users?$select=...&$filter=userPrincipalName in ('a',...)"
+ * (escaped) for the users from objects[first] on that fit (see above);
+ * *count receives how many, at least one.
+ */
+static int users_filter_key(struct buf *key, const struct report_point *pts,
+			    const size_t *objects, size_t n, size_t first,
+			    size_t *count)
+{
+	size_t fit = 0, before;
+	int rc;
+
+	buf_reset(key);
+	rc = buf_append_str(key, TREE_USERS
+			    "?$select=id,userPrincipalName&$filter=");
+	if (rc == 0)
+		rc = graph_escape_segment(key, "userPrincipalName in (");
+	while (rc == 0 && first + fit < n && fit < USERS_PER_FILTER) {
+		before = key->len;
+		rc = filter_value(key, pts[objects[first + fit]].id, fit == 0);
+		/* Three bytes for the closing ")", escaped. */
+		if (rc == 0 && fit > 0 && key->len + 3 > USERS_FILTER_KEY_MAX) {
+			buf_truncate(key, before);
+			break;
+		}
+		fit++;
+	}
+	if (rc == 0)
+		rc = graph_escape_segment(key, ")");
+	*count = fit;
+	return rc;
+}
+
+/*
+ * user's object id from a listing of the users of the by-user report it
+ * is among (up to fifteen, in the report's order): a walk of
+ * archive/users/ asks one request per listing, not one per user. -ENOENT when the
+ * report does not name user, the service refuses the filter, or its
+ * answer lacks user: the caller asks for the user alone.
+ */
+static int user_id_by_filter(struct upfs *u, const char *user,
+			     struct buf *out, struct fs_deps *deps)
+{
+	struct usage_index *report = NULL;
+	const struct report_point *pts;
+	const size_t *objects;
+	size_t n = 0, n_points, at, first, count = 0;
+	json_t *list = NULL, *v;
+	struct buf key;
+	int rc;
+
+	if (tree_refused_lately(u, &u->users_in_filter_refused_ms))
+		return -ENOENT;
+	buf_init(&key, 8192);
+	rc = get_report(u, MONTHLY_BY_USER, &report, deps);
+	if (rc == 0) {
+		pts = usage_index_points(report, &n_points);
+		objects = usage_index_objects(report, &n);
+		for (at = 0; at < n; at++)
+			if (strcmp(pts[objects[at]].id, user) == 0)
+				break;
+		rc = at < n ? 0 : -ENOENT;
+	}
+	/* The listings' users, packed from the report's first user on:
+	   every user of one listing asks it by the same key. */
+	for (first = 0; rc == 0; first += count) {
+		rc = users_filter_key(&key, pts, objects, n, first, &count);
+		if (rc == 0 && at < first + count)
+			break;
+	}
+	if (rc == 0)
+		rc = res_get(u, key.data, true, usage_ttl(u), RES_STALE_OK,
+			     &list, deps);
+	if (rc == -EINVAL || rc == -EOPNOTSUPP || rc == -EACCES) {
+		if (tree_mark_refused(u, &u->users_in_filter_refused_ms))
+			upfs_log(u, UPFS_LOG_INFO, "the service refused a "
+				 "$filter on userPrincipalName with in (%s): "
+				 "archive/users/ looks each user up alone",
+				 strerror(-rc));
+		rc = -ENOENT;
+	}
+	if (rc == 0) {
+		rc = -ENOENT;
+		json_array_foreach(list, at, v)
+			if (strcasecmp(tree_str(v, "userPrincipalName"),
+				       user) == 0 &&
+			    json_is_string(json_object_get(v, "id"))) {
+				rc = buf_append_str(out, tree_str(v, "id"));
+				break;
+			}
+	}
+	json_decref(list);
+	usage_index_drop(report);
+	buf_release(&key);
+	return rc;
+}
+
+/*
  * A user's object id, for getUserArchivedPrintJobs, whose userId is "the
- * ID of the user" (reference §3.7): usage reports name users by UPN. A
- * resource like the rest: one GET per user and TTL.
+ * ID of the user" (reference §3.7): usage reports name users by UPN.
+ * Resources like the rest (TTL, cache): up to fifteen users a listing,
+ * or one GET for a user the listing does not give.
  */
 static int user_object_id(struct upfs *u, const char *user, struct buf *out,
 			  struct fs_deps *deps)
@@ -305,6 +431,9 @@ static int user_object_id(struct upfs *u, const char *user, struct buf *out,
 
 	if (strchr(user, '@') == NULL)
 		return buf_append_str(out, user);
+	rc = user_id_by_filter(u, user, out, deps);
+	if (rc != -ENOENT)
+		return rc;
 	buf_init(&key, 4096);
 	rc = tree_key(&key, TREE_USERS, user, "?$select=id");
 	if (rc == 0)

@@ -312,3 +312,44 @@ def test_reports_from_the_cache_and_a_damaged_one_fetched_again(
     third = upfs_mount(emulator, cache_dir=cache, options=long_ttl)
     assert usage_files(third) == files
     assert report_requests(emulator) == {"GET " + key: 1}
+
+
+def test_archive_user_ids_come_fifteen_to_a_request(start_emulator,
+                                                     upfs_mount):
+    """getUserArchivedPrintJobs takes the user's object id, and the
+    reports name users by UPN: a walk of archive/users/ gets the ids up
+    to fifteen users a request (GET /users?$filter=userPrincipalName in
+    (...), the most `in` takes by default), not a GET per user. A service
+    that refuses that filter gets a GET per user, and the same files."""
+    emu = start_emulator(tenant="large")
+
+    def walk(m):
+        users = sorted(os.listdir(m.p("archive", "users")))
+        files = {}
+        for upn in users:
+            months = sorted(os.listdir(m.p("archive", "users", upn)))
+            files[upn] = util.read_bytes(
+                m.p("archive", "users", upn, months[-1]))
+        return users, files
+
+    batched = upfs_mount(emu)
+    emu.reset_requests()
+    users, files = walk(batched)
+    routes = emu.requests()["routes"]
+    assert len(users) > 2 * 15
+    # Up to 15 a listing, as many as keep its URL a cache key.
+    listings = routes.get("GET /users", 0)
+    assert -(-len(users) // 15) <= listings <= -(-len(users) // 10), routes
+    assert routes.get("GET /users/{id}", 0) == 0, routes
+    assert sum(len(f) > len(files[users[0]].splitlines()[0]) + 1
+               for f in files.values()) > 0, "no user has archived jobs"
+
+    emu.set_faults("400:1,method=GET,route=/users$")
+    alone = upfs_mount(emu)
+    alone.expect_warning(r"400|filter")
+    emu.reset_requests()
+    assert walk(alone) == (users, files)
+    routes = emu.requests()["routes"]
+    assert routes.get("GET /users/{id}", 0) == len(users), routes
+    assert routes.get("GET /users", 0) == 1, routes
+    assert "refused a $filter on userPrincipalName" in alone.log()

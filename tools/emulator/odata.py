@@ -165,21 +165,43 @@ NAV_TYPES = {
     ("printOperation", "printer"): "printer",
 }
 
-# --- $filter: `path eq literal` clauses joined by `and` ----------------------
+# --- $filter: `path eq literal` and `path in (literal, ...)` clauses joined
+# by `and`. Graph limits `in` to 15 values by default ("requests are limited
+# to 15 expressions in the filter clause"); more is a 400.
 
+_LITERAL = r"'(?:[^']|'')*'|true|false|null|-?\d+"
 _CLAUSE = re.compile(
-    r"\s*([A-Za-z][A-Za-z0-9/]*)\s+eq\s+"
-    r"('(?:[^']|'')*'|true|false|null|-?\d+)\s*", re.I)
+    r"\s*([A-Za-z][A-Za-z0-9/]*)\s+eq\s+(%s)\s*" % _LITERAL, re.I)
+_IN_CLAUSE = re.compile(
+    r"\s*([A-Za-z][A-Za-z0-9/]*)\s+in\s*\(\s*((?:%s)(?:\s*,\s*(?:%s))*)"
+    r"\s*\)\s*" % (_LITERAL, _LITERAL), re.I)
+IN_MAX = 15
+
+
+class AnyOf(tuple):
+    """The values of an `in` clause: a record matches any one."""
 
 
 def parse_filter(text):
     clauses, pos = [], 0
     while True:
         m = _CLAUSE.match(text, pos)
-        if not m:
-            raise GraphError(400, "BadRequest",
-                             "Invalid filter clause: '%s'." % text)
-        clauses.append((m.group(1), _literal(m.group(2))))
+        if m:
+            clauses.append((m.group(1), _literal(m.group(2))))
+        else:
+            m = _IN_CLAUSE.match(text, pos)
+            if not m:
+                raise GraphError(400, "BadRequest",
+                                 "Invalid filter clause: '%s'." % text)
+            values = AnyOf(_literal(v) for v in re.findall(_LITERAL,
+                                                           m.group(2)))
+            if len(values) > IN_MAX:
+                raise GraphError(
+                    400, "Request_UnsupportedQuery",
+                    "Too many child clauses specified in search filter "
+                    "expression containing 'OR' operators: %d. Max allowed:"
+                    " %d." % (len(values), IN_MAX))
+            clauses.append((m.group(1), values))
         pos = m.end()
         if pos == len(text):
             return clauses
@@ -213,16 +235,19 @@ def filter_predicate(query, allowed_paths, get_record):
                 "Invalid filter clause: filtering on '%s' is not supported."
                 % path)
 
+    def equal(have, want):
+        if isinstance(have, str) and isinstance(want, str):
+            return have.lower() == want.lower()
+        return have == want
+
     def predicate(key):
         rec = get_record(key)
         for path, want in query.filter:
             have = rec
             for part in path.split("/"):
                 have = have.get(part) if isinstance(have, dict) else None
-            if isinstance(have, str) and isinstance(want, str):
-                if have.lower() != want.lower():
-                    return False
-            elif have != want:
+            wants = want if isinstance(want, AnyOf) else (want,)
+            if not any(equal(have, w) for w in wants):
                 return False
         return True
     return predicate
