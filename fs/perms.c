@@ -232,12 +232,9 @@ static int group_filter_path(struct buf *path, const char *name)
 	int rc;
 
 	buf_init(&filter, 4096);
-	rc = buf_append_str(&filter, "displayName eq '");
-	for (const char *p = name; rc == 0 && *p; p++)
-		rc = *p == '\'' ? buf_append_str(&filter, "''")
-				: buf_append(&filter, p, 1);
+	rc = buf_append_str(&filter, "displayName eq ");
 	if (rc == 0)
-		rc = buf_append_str(&filter, "'");
+		rc = tree_odata_string(&filter, name);
 	if (rc == 0)
 		rc = buf_append_str(path, "/groups?$select=id,displayName&$filter=");
 	if (rc == 0)

@@ -276,6 +276,16 @@ bool tree_has_string(const json_t *array, const char *value)
 	return false;
 }
 
+int tree_odata_string(struct buf *out, const char *s)
+{
+	int rc = buf_append_str(out, "'");
+
+	for (const char *p = s; rc == 0 && *p; p++)
+		rc = *p == '\'' ? buf_append_str(out, "''")
+				: buf_append(out, p, 1);
+	return rc ? rc : buf_append_str(out, "'");
+}
+
 bool tree_gone_now(struct graph *g, const char *path)
 {
 	struct graph_err err = { 0 };

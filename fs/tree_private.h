@@ -89,6 +89,10 @@ bool tree_has_string(const json_t *array, const char *value);
    reply was lost (graph_err_unsettled) was carried out. */
 bool tree_gone_now(struct graph *g, const char *path);
 
+/* Appends s as an OData string literal: in quotes, its quotes doubled
+   (not escaped for a URL). */
+int tree_odata_string(struct buf *out, const char *s);
+
 /*
  * A form of request the service refused (a collection, an $expand or a
  * $filter the reference does not vouch for) is not sent again for ten

@@ -307,12 +307,9 @@ static int filter_value(struct buf *key, const char *upn, bool first)
 	int rc;
 
 	buf_init(&v, 4096);
-	rc = buf_append_str(&v, first ? "'" : ",'");
-	for (const char *p = upn; rc == 0 && *p; p++)
-		rc = *p == '\'' ? buf_append_str(&v, "''")
-				: buf_append(&v, p, 1);
+	rc = first ? 0 : buf_append_str(&v, ",");
 	if (rc == 0)
-		rc = buf_append_str(&v, "'");
+		rc = tree_odata_string(&v, upn);
 	if (rc == 0)
 		rc = graph_escape_segment(key, v.data);
 	buf_release(&v);
