@@ -587,6 +587,12 @@ struct upfs {
 	/* When GET /users?$filter=userPrincipalName in (...) was refused
 	   (usage.c: archive/users/ then asks each user's id alone). */
 	_Atomic int64_t users_in_filter_refused_ms;
+	/* Where each listing of users' ids starts, for the by-user report
+	   held (usage.c): worked out once per report, not per file. */
+	pthread_mutex_t user_chunks_lock;
+	struct usage_index *user_chunks_report;
+	size_t *user_chunk_starts;	/* n_user_chunks + 1, the last n */
+	size_t n_user_chunks;
 
 	pthread_mutex_t spool_lock;	/* submissions (spool.h) */
 	pthread_cond_t spool_cond;	/* a submission became due */

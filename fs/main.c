@@ -30,6 +30,7 @@
 #include "spool.h"
 #include "events_wait.h"
 #include "submit.h"
+#include "usage.h"
 
 #define EXIT_USAGE 2
 
@@ -379,6 +380,7 @@ static int upfs_init(struct upfs *u)
 	pthread_cond_init(&u->spool_cond, NULL);
 	pthread_mutex_init(&u->events_lock, NULL);
 	pthread_mutex_init(&u->made_triggers_lock, NULL);
+	pthread_mutex_init(&u->user_chunks_lock, NULL);
 	pthread_condattr_init(&mono);
 	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
 	pthread_cond_init(&u->events_cond, &mono);
@@ -424,6 +426,8 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->events_lock);
 		pthread_cond_destroy(&u->events_cond);
 		pthread_mutex_destroy(&u->made_triggers_lock);
+		usage_release(u);
+		pthread_mutex_destroy(&u->user_chunks_lock);
 	}
 	json_decref(u->made_triggers);
 	if (u->cache)

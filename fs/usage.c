@@ -350,11 +350,82 @@ static int users_filter_key(struct buf *key, const struct report_point *pts,
 }
 
 /*
+ * Under user_chunks_lock: where each listing of report's users starts,
+ * packed from its first user on, kept until the report changes (every
+ * archive file of a walk asks).
+ */
+static int user_chunks_locked(struct upfs *u, struct usage_index *report,
+			      const struct report_point *pts,
+			      const size_t *objects, size_t n)
+{
+	size_t *starts, k = 0, count = 0;
+	struct buf key;
+	int rc = 0;
+
+	if (u->user_chunks_report == report)
+		return 0;
+	starts = malloc((n + 1) * sizeof(*starts));
+	if (starts == NULL)
+		return -ENOMEM;
+	buf_init(&key, 8192);
+	for (size_t first = 0; rc == 0 && first < n; first += count) {
+		rc = users_filter_key(&key, pts, objects, n, first, &count);
+		starts[k++] = first;
+	}
+	buf_release(&key);
+	if (rc) {
+		free(starts);
+		return rc;
+	}
+	starts[k] = n;
+	usage_release(u);
+	u->user_chunks_report = usage_index_hold(report);
+	u->user_chunk_starts = starts;
+	u->n_user_chunks = k;
+	return 0;
+}
+
+/* The first user of the listing that holds the user at, or -ENOMEM. */
+static int user_chunk_first(struct upfs *u, struct usage_index *report,
+			    const struct report_point *pts,
+			    const size_t *objects, size_t n, size_t at,
+			    size_t *first)
+{
+	size_t lo = 0, hi;
+	int rc;
+
+	pthread_mutex_lock(&u->user_chunks_lock);
+	rc = user_chunks_locked(u, report, pts, objects, n);
+	/* The last start at or before at. */
+	for (hi = rc == 0 ? u->n_user_chunks : 0; lo + 1 < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->user_chunk_starts[mid] <= at)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (rc == 0)
+		*first = u->user_chunk_starts[lo];
+	pthread_mutex_unlock(&u->user_chunks_lock);
+	return rc;
+}
+
+void usage_release(struct upfs *u)
+{
+	usage_index_drop(u->user_chunks_report);
+	free(u->user_chunk_starts);
+	u->user_chunks_report = NULL;
+	u->user_chunk_starts = NULL;
+	u->n_user_chunks = 0;
+}
+
+/*
  * user's object id from a listing of the users of the by-user report it
  * is among (up to fifteen, in the report's order): a walk of
- * archive/users/ asks one request per listing, not one per user. -ENOENT when the
- * report does not name user, the service refuses the filter, or its
- * answer lacks user: the caller asks for the user alone.
+ * archive/users/ asks one request per listing, not one per user.
+ * -ENOENT when the report does not name user, the service refuses the
+ * filter, or its answer lacks user: the caller asks for the user alone.
  */
 static int user_id_by_filter(struct upfs *u, const char *user,
 			     struct buf *out, struct fs_deps *deps)
@@ -381,11 +452,10 @@ static int user_id_by_filter(struct upfs *u, const char *user,
 	}
 	/* The listings' users, packed from the report's first user on:
 	   every user of one listing asks it by the same key. */
-	for (first = 0; rc == 0; first += count) {
+	if (rc == 0)
+		rc = user_chunk_first(u, report, pts, objects, n, at, &first);
+	if (rc == 0)
 		rc = users_filter_key(&key, pts, objects, n, first, &count);
-		if (rc == 0 && at < first + count)
-			break;
-	}
 	if (rc == 0)
 		rc = res_get(u, key.data, true, usage_ttl(u), RES_STALE_OK,
 			     &list, deps);

@@ -22,4 +22,7 @@ int usage_list(struct upfs *u, const struct fs_node *dir,
 int usage_render(struct upfs *u, const struct fs_node *n, struct buf *out,
 		 int *ttl, struct fs_deps *deps);
 
+/* At unmount: what usage.c kept (the users' listings). */
+void usage_release(struct upfs *u);
+
 #endif
