@@ -196,6 +196,13 @@ static int probe_service(struct upfs *u)
 	return 0;
 }
 
+/* Says why cache_dir (path) cannot be used; returns rc. */
+static int cache_dir_failed(const char *path, int rc)
+{
+	fprintf(stderr, "upfs: cache_dir '%s': %s\n", path, strerror(-rc));
+	return rc;
+}
+
 /* Whether a folder's owner is this user or root. */
 static bool ours_or_roots(const struct stat *st)
 {
@@ -296,35 +303,20 @@ static int settle_cache_dir(struct upfs *u)
 	char *real;
 	struct stat st;
 
-	if (lstat(u->opts.cache_dir, &st) != 0) {
-		int rc = -errno;
-
-		fprintf(stderr, "upfs: cache_dir '%s': %s\n",
-			u->opts.cache_dir, strerror(-rc));
-		return rc;
-	}
+	if (lstat(u->opts.cache_dir, &st) != 0)
+		return cache_dir_failed(u->opts.cache_dir, -errno);
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "upfs: cache_dir '%s' is not a folder (a "
 			"symbolic link is not taken)\n", u->opts.cache_dir);
 		return -ENOTDIR;
 	}
 	real = realpath(u->opts.cache_dir, NULL);
-	if (real == NULL) {
-		int rc = -errno;
-
-		fprintf(stderr, "upfs: cache_dir '%s': %s\n",
-			u->opts.cache_dir, strerror(-rc));
-		return rc;
-	}
+	if (real == NULL)
+		return cache_dir_failed(u->opts.cache_dir, -errno);
 	free(u->opts.cache_dir);
 	u->opts.cache_dir = real;
-	if (lstat(real, &st) != 0) {
-		int rc = -errno;
-
-		fprintf(stderr, "upfs: cache_dir '%s': %s\n", real,
-			strerror(-rc));
-		return rc;
-	}
+	if (lstat(real, &st) != 0)
+		return cache_dir_failed(real, -errno);
 	if ((st.st_uid != getuid() && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		fprintf(stderr, "upfs: cache_dir '%s' is owned by uid %u, mode "
@@ -346,8 +338,7 @@ static int open_cache(struct upfs *u)
 		return rc;
 	rc = cache_open(&u->cache, u->opts.cache_dir, 0);
 	if (rc)
-		fprintf(stderr, "upfs: cache_dir '%s': %s\n", u->opts.cache_dir,
-			strerror(-rc));
+		cache_dir_failed(u->opts.cache_dir, rc);
 	/* Made just now, or there already (a race): checked again. */
 	else if ((rc = settle_cache_dir(u)) != 0) {
 		cache_close(u->cache);
