@@ -1067,7 +1067,7 @@ def test_memberships_refusals(emu, admin):
 
 # --- who sees which jobs -----------------------------------------------------
 
-def test_printer_jobs_of_a_non_admin_are_their_own(emu, admin, bob):
+def test_others_jobs_need_the_admin_role_and_an_all_scope(emu, admin, bob):
     pid = printer_id(emu, "Floor3 LaserJet")
     everyone = {j["id"]: j["createdBy"] for j in emu.jobs(printerId=pid)}
     assert set(everyone.values()) > {BOB}           # others' jobs exist
@@ -1088,13 +1088,48 @@ def test_printer_jobs_of_a_non_admin_are_their_own(emu, admin, bob):
                        % (pid, other)), 403)
     assert bob("GET", "/print/printers/%s/jobs/%s" % (pid, mine[0])) \
         .status == 200
-    # Under the share everyone who sees it sees all its jobs (unchanged).
+    # The share's path is the same (its list page: "To read print jobs
+    # from another user, the signed in user needs to be a print
+    # administrator and have the PrintJob...All permission").
     share = emu.share_by_name("Floor3")
+    on_share = {j["id"]: j["createdBy"] for j in emu.jobs(shareId=share["id"])}
+    assert set(on_share.values()) > {BOB}
     listed = bob("GET", "/print/shares/%s/jobs" % share["id"]).json()["value"]
     assert sorted(j["id"] for j in listed) == sorted(
-        j["id"] for j in emu.jobs(shareId=share["id"]))
-    assert bob("GET", "/print/shares/%s/jobs/%s" % (share["id"], other)) \
+        j for j, upn in on_share.items() if upn == BOB)
+    other = next(j for j, upn in on_share.items() if upn != BOB)
+    assert_refused(bob("GET", "/print/shares/%s/jobs/%s"
+                       % (share["id"], other)), 403, codes=("accessDenied",))
+    listed = admin("GET", "/print/shares/%s/jobs" % share["id"]).json()["value"]
+    assert sorted(j["id"] for j in listed) == sorted(on_share)
+    # The role alone is not enough: an administrator's token without a
+    # .All job scope reads their own jobs only, on either path.
+    status, out = emu.call("POST", "/_emulator/token",
+                           {"upn": ADMIN, "scp": "PrintJob.ReadWrite "
+                            "Printer.Read.All PrinterShare.ReadWrite.All"})
+    assert status == 200, out
+    narrow = Client(emu, out["access_token"])
+    for path in ("/print/shares/%s/jobs" % share["id"],
+                 "/print/printers/%s/jobs" % pid):
+        listed = narrow("GET", path).json()["value"]
+        assert listed and all(j["createdBy"]["userPrincipalName"] == ADMIN
+                              for j in listed), path
+        assert len(listed) < len(admin("GET", path).json()["value"]), path
+        assert_refused(narrow("GET", "%s/%s" % (path, other)), 403,
+                       codes=("accessDenied",))
+    # A document's bytes: PrintJob.Read.All or .ReadWrite.All, not Basic.
+    did = admin.ok("GET", "/print/printers/%s/jobs/%s/documents"
+                   % (pid, other))["value"][0]["id"]
+    value = "/print/printers/%s/jobs/%s/documents/%s/$value" % (pid, other, did)
+    assert_refused(narrow("GET", value), 403, codes=("accessDenied",))
+    status, out = emu.call("POST", "/_emulator/token",
+                           {"upn": ADMIN, "scp": "PrintJob.ReadBasic.All"})
+    assert status == 200, out
+    basic = Client(emu, out["access_token"])
+    assert basic("GET", "/print/printers/%s/jobs/%s" % (pid, other)) \
         .status == 200
+    assert_refused(basic("GET", value), 403)     # the scope itself (§3.0)
+    assert admin("GET", value).status in (200, 302)
 
 
 def test_requests_count_each_get_by_url(emu, admin):

@@ -1368,3 +1368,20 @@ def test_a_share_request_meets_a_fault(emu, admin, op, fault):
         # The name is still the pending share's: ln again makes one share.
         assert call() == 0
         assert len(shares_named(emu, "Annex")) == 1
+
+
+def test_a_share_shows_a_non_admin_only_their_own_jobs(emu, admin, bob):
+    """The service lists a share's jobs of other users only to a Printer
+    Administrator (the share's jobs list page): bob's jobs/ and queue/
+    hold his own, an administrator's every one."""
+    sid = share_of(emu, "Floor3")["id"]
+    jobs = emu.jobs(shareId=sid)
+    mine = sorted(j["id"] for j in jobs if j["createdBy"] == BOB)
+    assert mine and len(mine) < len(jobs)
+    assert sorted(os.listdir(bob.p("shares", "Floor3", "jobs"))) == mine
+    assert sorted(os.listdir(admin.p("shares", "Floor3", "jobs"))) == \
+        sorted(j["id"] for j in jobs)
+    theirs = {j["documentName"] for j in jobs if j["createdBy"] != BOB} - \
+        {j["documentName"] for j in jobs if j["createdBy"] == BOB}
+    queue = os.listdir(bob.p("shares", "Floor3", "queue"))
+    assert theirs and not theirs.intersection(queue)

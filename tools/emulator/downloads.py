@@ -17,9 +17,9 @@ URL, served here outside Graph auth like the upload URLs (uploads.py).
          ignored and the whole document sent, as RFC 9110 allows)
   HEAD of either: the same headers, no body.
 
-Who may read ($value): the job's creator; a Printer Administrator
-(records.is_printer_admin) for anyone's job; app-only tokens (their
-PrintJob.Read.All). Anyone else: 403 accessDenied. The check is the same on
+Who may read ($value): the job's creator; a Printer Administrator whose
+token carries PrintJob.Read.All or PrintJob.ReadWrite.All for anyone's job
+(records.reads_others_jobs); app-only tokens (their PrintJob.Read.All). Anyone else: 403 accessDenied. The check is the same on
 the printer and the share paths.
 
 Refusals: $value: 404 itemNotFound for an unknown printer, share, job or
@@ -206,18 +206,22 @@ def _document(rec, did):
 
 def may_read(req, state, rec):
     """403 unless the caller may read job rec: an app, its creator, or a
-    Printer Administrator."""
+    Printer Administrator with a scope that reads others' documents."""
     if req.claims.get("kind") == "app":
         return
     upn = (req.claims.get("upn") or "").lower()
     uid = state.user_by_upn.get(upn)
     user = state.users.get(uid) if uid else None
-    if user is not None and (records.is_printer_admin(user) or
-                             (rec.get("createdBy") or {}).get("id") == uid):
+    if user is not None and (rec.get("createdBy") or {}).get("id") == uid:
+        return
+    if records.reads_others_jobs(user, req.claims,
+                                 records.OTHERS_DOCUMENTS_SCOPES):
         return
     raise GraphError(403, "accessDenied",
                      "Print job '%s' belongs to another user; reading it "
-                     "needs the Printer Administrator role." % rec["id"])
+                     "needs the Printer Administrator role and "
+                     "PrintJob.Read.All or PrintJob.ReadWrite.All."
+                     % rec["id"])
 
 
 def value(req, state):

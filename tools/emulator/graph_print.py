@@ -8,13 +8,15 @@ triggers, job update and redirect) in pulltasks.py. Other write routes
 are listed in PLANNED and answer 501 until their issue lands; to add one,
 write a handler and register it instead of planning it.
 
-Jobs under a printer (/print/printers/{id}/jobs...): a delegated caller who
-is not a Printer Administrator sees only the jobs they created (reference
-§3.0: reading other users' jobs needs that role): the list leaves the others
-out, GET of one of them (or of its documents) is 403 accessDenied.
-Administrators and app-only tokens see every job. Under a share
-(/print/shares/{id}/jobs...) everyone who can see the share sees all of its
-jobs (design.md §2: "every job of the share you can see").
+Jobs under a printer or a share (/print/printers/{id}/jobs...,
+/print/shares/{id}/jobs...): a delegated caller sees only the jobs they
+created unless they are a Printer Administrator and their token carries one
+of the .All job scopes (reference §3.0; the list pages of both paths: "To
+read print jobs from another user, the signed in user needs to be a print
+administrator and have the PrintJob.ReadBasic.All, PrintJob.Read.All,
+PrintJob.ReadWriteBasic.All, or PrintJob.ReadWrite.All permission"): the list
+leaves the others out, GET of one of them (or of its documents) is 403
+accessDenied. App-only tokens see every job.
 
 A token that may not read printers (none of Printer.Read.All,
 Printer.ReadWrite.All, Printer.FullControl.All in its scp or roles) gets
@@ -138,15 +140,15 @@ def _owner(req, state):
 
 
 def _own_jobs_only(req, state):
-    """The caller's user id when they may see only their own jobs on this
-    path (a printer path, a delegated caller who is not a Printer
-    Administrator), else None. An unknown user gets "" (no job)."""
-    if req.route.segments[1] != "printers" or \
-            req.claims.get("kind") != "delegated":
+    """The caller's user id when they may see only their own jobs (a
+    delegated caller who is not a Printer Administrator, or whose token
+    has no .All job scope), else None. An unknown user gets "" (no
+    job)."""
+    if req.claims.get("kind") != "delegated":
         return None
     uid = state.user_by_upn.get((req.claims.get("upn") or "").lower())
     user = state.users.get(uid) if uid else None
-    if user is not None and records.is_printer_admin(user):
+    if records.reads_others_jobs(user, req.claims):
         return None
     return uid or ""
 
@@ -164,7 +166,7 @@ def _readable_job(req, state, index, owner):
         raise GraphError(403, "accessDenied",
                          "Print job '%s' belongs to another user; reading "
                          "other users' jobs needs the Printer Administrator "
-                         "role." % rec["id"])
+                         "role and a .All job scope." % rec["id"])
     return rec
 
 

@@ -122,6 +122,23 @@ def is_printer_admin(user):
     return user["userPrincipalName"].lower() in ADMIN_UPNS
 
 
+# Delegated scopes that, with the Printer Administrator role, read other
+# users' jobs (the jobs list pages); their documents' bytes need one of
+# the last two (reference §3.0, row 22).
+OTHERS_JOBS_SCOPES = ("PrintJob.ReadBasic.All", "PrintJob.ReadWriteBasic.All",
+                      "PrintJob.Read.All", "PrintJob.ReadWrite.All")
+OTHERS_DOCUMENTS_SCOPES = OTHERS_JOBS_SCOPES[2:]
+
+
+def reads_others_jobs(user, claims, scopes=OTHERS_JOBS_SCOPES):
+    """Whether a delegated caller (user record, or None when unknown) may
+    read jobs other users made: a Printer Administrator whose token
+    carries one of scopes."""
+    granted = set((claims.get("scp") or "").split())
+    return user is not None and is_printer_admin(user) and \
+        bool(granted.intersection(scopes))
+
+
 def user_identity(user):
     """The userIdentity of a user record (createdBy of a job)."""
     return {"id": user["id"], "displayName": user["displayName"],
