@@ -1892,3 +1892,48 @@ def test_a_bad_options_file_is_einval_and_keeps_the_old(emulator,
         fh.write(data)
     job = assert_printed_once(emulator, share["id"], before, "o.pdf", data)
     assert job["configuration"].get("copies") == 2, job["configuration"]
+
+
+def test_a_start_that_reached_nothing_is_refused_after_a_remount(
+        start_emulator, upfs_mount):
+    """A start the service throttled (a 429: it did nothing) leaves the
+    document waiting in STARTING, its record saying that no start may
+    have reached the service. When the next mount's start is refused,
+    that is a refusal: the document is reported not printed and its job
+    cancelled, not taken for a second start whose first was printed,
+    which would drop it unprinted and say nothing."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    before = job_ids(emu, share["id"])
+    data = make_pdf("throttled.pdf", 50000)
+    emu.set_faults("429:1:3600,method=POST,route=/start$")
+    mount = upfs_mount(emu)
+    mount.expect_warning(r".")
+    queue = mount.p("shares", SHARE, "queue")
+    assert write_and_close(os.path.join(queue, "throttled.pdf"), data) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "throttled.pdf"))["state"] == \
+        "waiting"
+    cache = mount.cache_dir
+    mount.unmount()
+    [record] = outbox_records(cache).values()
+    assert record["state"] == "starting", record
+    assert record["startMaybeSent"] is False, record
+
+    emu.set_faults("400:1,method=POST,route=/start$")
+    emu.reset_requests()
+    mount = upfs_mount(emu, cache_dir=cache)
+    mount.expect_warning(r"'throttled\.pdf' refused: starting the job: "
+                         r"HTTP 400")
+    queue = mount.p("shares", SHARE, "queue")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=30,
+                    what="the document to be refused")
+    assert emu.requests()["routes"].get(
+        "POST /print/shares/{id}/jobs/{jid}/start") == 1, emu.requests()
+    assert "second start" not in mount.log()
+    [job] = new_jobs(emu, share["id"], before)
+    assert job["state"] == "canceled", job
+    assert mount.status()["last_error"] not in ("", "none")
+    emu.set_faults("")
+    mount.unmount()
+    assert outbox_records(cache) == {}
