@@ -43,17 +43,6 @@ int graph_download_url(struct graph *g, const char *value_path, char **url,
 	return rc;
 }
 
-/* The slice [off, off+len) of a whole body a server sent instead. */
-static int take_slice(const struct buf *body, uint64_t off, size_t len,
-		      struct buf *out)
-{
-	if (off >= body->len)
-		return 0;
-	if (len > body->len - off)
-		len = (size_t)(body->len - off);
-	return buf_append(out, body->data + off, len);
-}
-
 int graph_download_range(struct graph *g, const char *url, uint64_t off,
 			 size_t len, struct buf *out, struct graph_err *err)
 {
@@ -65,6 +54,8 @@ int graph_download_range(struct graph *g, const char *url, uint64_t off,
 		.headers = headers,
 		.no_auth = true,
 		.patient = true,
+		.slice_off = off,
+		.slice_len = len,
 	};
 	struct graph_resp resp;
 	struct graph_err tmp;
@@ -93,8 +84,9 @@ int graph_download_range(struct graph *g, const char *url, uint64_t off,
 			rc = buf_append(out, resp.body.data, resp.body.len);
 		}
 	} else if (rc == 0 && resp.status == 200) {
-		/* A server that ignores Range sends it all. */
-		rc = take_slice(&resp.body, off, len, out);
+		/* A host that ignores Range sent it all from byte 0: the
+		   body holds the window alone (graph_req's slice). */
+		rc = buf_append(out, resp.body.data, resp.body.len);
 	} else if (rc == 0) {
 		graph_err_setf(err, "HTTP %ld to a document range",
 			       resp.status);

@@ -157,6 +157,11 @@ struct graph_req {
 				     which are safe to repeat) */
 	const _Atomic bool *cancel; /* may be NULL; once true, the transfer
 				       and any backoff stop: -ECANCELED */
+	/* A ranged GET's window [slice_off, slice_off + slice_len): a 200,
+	   the whole body from a host that ignores Range, keeps only those
+	   bytes and stops reading there. 0: no window. */
+	uint64_t slice_off;
+	size_t slice_len;
 };
 
 struct graph_resp {
@@ -167,6 +172,14 @@ struct graph_resp {
 	char request_id[64];	/* request-id header or "" */
 	int retry_after;	/* seconds, or -1 */
 	int overflow;		/* internal: body cap or ENOMEM hit */
+	/* internal, for graph_req's slice: the status line's code, the
+	   body's bytes seen, and whether the window is in (reading
+	   stopped there) */
+	long line_status;
+	uint64_t body_seen;
+	uint64_t slice_off;
+	size_t slice_len;
+	bool slice_full;
 };
 
 void graph_resp_init(struct graph_resp *resp, const struct graph *g);

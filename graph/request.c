@@ -195,6 +195,23 @@ static int graph_keep_header(char **slot, const char *v, size_t vlen)
 	return *slot ? 0 : -ENOMEM;
 }
 
+/* The code of a status line ("HTTP/1.1 200 OK", "HTTP/2 206"), or 0. */
+static long graph_status_of_line(const char *line, size_t len)
+{
+	size_t i = 5;
+	long code = 0;
+	int digits = 0;
+
+	while (i < len && line[i] != ' ')
+		i++;
+	while (i < len && line[i] == ' ')
+		i++;
+	for (; i < len && digits < 3 && line[i] >= '0' && line[i] <= '9';
+	     i++, digits++)
+		code = code * 10 + (line[i] - '0');
+	return digits == 3 ? code : 0;
+}
+
 static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct graph_resp *resp = arg;
@@ -205,6 +222,7 @@ static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 	/* A new status line (after 100 Continue) starts a new header set. */
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		graph_resp_reset_headers(resp);
+		resp->line_status = graph_status_of_line(line, len);
 	} else if (graph_header_is(line, len, "request-id", &v, &vlen)) {
 		if (vlen >= sizeof(id))
 			vlen = sizeof(id) - 1;
@@ -283,11 +301,45 @@ static int graph_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return graph_cancelled(x->req) ? 1 : 0;
 }
 
+/*
+ * The part of a whole body's chunk inside the request's window: a host
+ * that ignores Range sends the document from its first byte, and only
+ * the window is kept. Returning short once the window is in ends the
+ * transfer there (graph_outcome: not an error).
+ */
+static size_t graph_on_body_slice(struct graph_resp *resp, const char *data,
+				  size_t len)
+{
+	uint64_t end = resp->slice_off + resp->slice_len;
+	uint64_t from = resp->body_seen, to = from + len;
+	int rc = 0;
+
+	if (from < resp->slice_off)
+		from = resp->slice_off;
+	if (to > end)
+		to = end;
+	if (from < to)
+		rc = buf_append(&resp->body, data + (from - resp->body_seen),
+				(size_t)(to - from));
+	if (rc) {
+		resp->overflow = rc;
+		return 0;
+	}
+	resp->body_seen += len;
+	if (resp->body_seen >= end) {
+		resp->slice_full = true;
+		return 0;
+	}
+	return len;
+}
+
 static size_t graph_on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct graph_resp *resp = arg;
 	int rc;
 
+	if (resp->slice_len && resp->line_status == 200)
+		return graph_on_body_slice(resp, data, size * n);
 	rc = buf_append(&resp->body, data, size * n);
 	if (rc) {
 		/* Returning short makes curl stop with CURLE_WRITE_ERROR. */
@@ -519,8 +571,10 @@ static int graph_setup(struct graph *g, CURL *h, struct graph_xfer *x,
 	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "upfs/" UPFS_VERSION) != 0;
-	bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-				(curl_off_t)g->max_body) != 0;
+	/* A window's whole body may be any size: only the window is kept. */
+	if (x->req->slice_len == 0)
+		bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+					(curl_off_t)g->max_body) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, graph_on_body) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, x->resp) != 0;
@@ -574,6 +628,8 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 		graph_err_setf(err, "cancelled");
 		return -ECANCELED;
 	}
+	if (cc == CURLE_WRITE_ERROR && resp->slice_full && !resp->overflow)
+		cc = CURLE_OK;	/* the window was in: reading stopped */
 	if (resp->overflow == -EFBIG || cc == CURLE_FILESIZE_EXCEEDED) {
 		cc = CURLE_FILESIZE_EXCEEDED;
 		snprintf(x->errbuf, sizeof(x->errbuf), "response body is larger "
@@ -613,6 +669,11 @@ static int graph_attempt(struct graph *g, CURL *h, const struct graph_req *req,
 	graph_resp_reset_headers(x->resp);
 	x->resp->overflow = 0;
 	x->resp->status = 0;
+	x->resp->line_status = 0;
+	x->resp->body_seen = 0;
+	x->resp->slice_off = req->slice_off;
+	x->resp->slice_len = req->slice_len;
+	x->resp->slice_full = false;
 	x->errbuf[0] = '\0';
 	x->src_pos = 0;
 	x->src_err = 0;

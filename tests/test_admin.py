@@ -1100,3 +1100,34 @@ def test_an_admin_request_meets_a_fault(emu, admin, op, fault):
     route, call, held, shown = admin_op(op, emu, admin)
     util.check_change_under_fault(emu, admin, "%s,%s,times=2" % (fault, route),
                                   op, call, held, shown)
+
+
+def test_a_download_host_that_ignores_range_serves_each_window(emu, admin,
+                                                               workdir):
+    """A download URL's host may answer a ranged GET with the whole
+    document (200; RFC 9110 lets a server ignore Range). Each read window
+    keeps only its own bytes and stops the transfer there: a document
+    reads back byte for byte, also one larger than the largest body upfs
+    holds in memory (64 MiB), which a whole body in memory refused."""
+    status, out = emu.call("POST", "/_emulator", {"downloadsIgnoreRange":
+                                                  True})
+    assert status == 200 and out["downloadsIgnoreRange"] is True, out
+    data = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17)
+    src = os.path.join(workdir, "whole.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    util.run(["cp", src, admin.p("shares", "Floor3", "queue", "whole.pdf")])
+    assert util.read_bytes(admin.p("shares", "Floor3", "queue",
+                                   "whole.pdf")) == data
+    pid = printer_of(emu, FLOOR3)["id"]
+    big = emu.add_job(printerId=pid, upn=BOB, state="pending",
+                      documentName="big.pdf", size=(65 << 20) + 123,
+                      contentType="application/pdf")
+    info = emu.job_document(big["id"])
+    path = _document_path(admin, FLOOR3, big["id"])
+    assert os.stat(path).st_size == info["size"]
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(piece)
+    assert digest.hexdigest() == info["sha256"]

@@ -135,6 +135,9 @@ class App:
         self.triggers_list_empty = False    # §11 #4: a trigger unlisted
         self.held_details = ["releaseWait"]  # a held job's (§13 Q2)
         self.lists_omit_created_by = False  # §3.2's list example
+        # Download URLs answer every GET with the whole document (200),
+        # as a host that does not do ranges may (RFC 9110 allows it).
+        self.downloads_ignore_range = False
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()

@@ -12,7 +12,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "listsIgnoreExpand",
                                       "documentSetAtSession",
                                       "triggersListEmpty","heldDetails",
-                                      "listsOmitCreatedBy","spoolDir",
+                                      "listsOmitCreatedBy",
+                                      "downloadsIgnoreRange","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -44,7 +45,11 @@ tests change the tenant behind the client's back, and set faults.
                                       ["releaseWait"]: undocumented,
                                       reference §13), "listsOmitCreatedBy"
                                       (bool: job lists give createdBy {},
-                                      as reference §3.2's example)}
+                                      as reference §3.2's example),
+                                      "downloadsIgnoreRange" (bool:
+                                      download URLs send the whole
+                                      document, 200, whatever Range
+                                      says)}
                                       -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
@@ -232,6 +237,7 @@ def info(req, app):
                        "triggersListEmpty": app.triggers_list_empty,
                        "heldDetails": app.held_details,
                        "listsOmitCreatedBy": app.lists_omit_created_by,
+                       "downloadsIgnoreRange": app.downloads_ignore_range,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -246,6 +252,7 @@ SETTINGS = {
     "triggersListEmpty": ("triggers_list_empty", "bool", None, None),
     "heldDetails": ("held_details", "ids", None, None),
     "listsOmitCreatedBy": ("lists_omit_created_by", "bool", None, None),
+    "downloadsIgnoreRange": ("downloads_ignore_range", "bool", None, None),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

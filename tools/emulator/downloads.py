@@ -14,7 +14,8 @@ URL, served here outside Graph auth like the upload URLs (uploads.py).
          exact Content-Length, Accept-Ranges: bytes
       -> 206 with Content-Range for `Range: bytes=a-b`, `bytes=a-` or
          `bytes=-n` (one range; a malformed or multi-range header is
-         ignored and the whole document sent, as RFC 9110 allows)
+         ignored and the whole document sent, as RFC 9110 allows; with
+         the downloadsIgnoreRange setting every Range is)
   HEAD of either: the same headers, no body.
 
 Who may read ($value): the job's creator; a Printer Administrator whose
@@ -308,7 +309,8 @@ def download(req, app):
         src = source(app, state, rec, doc)
         ctype = doc.get("contentType") or "application/octet-stream"
     size = src["size"]
-    rng = _range(req.headers.get("Range"), size)
+    rng = None if app.downloads_ignore_range else \
+        _range(req.headers.get("Range"), size)
     start, end = rng if rng else (0, size - 1)
     if src.get("path"):
         body = _file_body(src["path"], start, end)
@@ -316,7 +318,8 @@ def download(req, app):
         synthetic = src["synthetic"]
         body = StreamBody(end - start + 1,
                           lambda: synthetic.chunks(start, end + 1))
-    headers = {"Content-Type": ctype, "Accept-Ranges": "bytes"}
+    headers = {"Content-Type": ctype, "Accept-Ranges":
+               "none" if app.downloads_ignore_range else "bytes"}
     if rng:
         headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, size)
     return Reply(206 if rng else 200, body, headers)
