@@ -120,11 +120,15 @@ static int replace_str(struct upfs *u, char **slot, const char *value)
  * A refused token (401 after graph/ tried a fresh one) is not a refusal of
  * the document: it waits in the spool until the user signs in again. Only
  * as the refusal it would be (EACCES): an upload URL's 401 is its own
- * credential's, a session gone (graph_upload_document's ENOENT).
+ * credential's, a session gone (graph_upload_document's ENOENT). Nor is
+ * a token that could not be had (a sign-in expired or revoked, the token
+ * file gone): the service was not even asked.
  */
 static int submit_errno(int rc, const struct graph_err *gerr)
 {
 	if (rc == -EACCES && gerr && gerr->status == 401)
+		return -EKEYEXPIRED;
+	if (gerr && gerr->token_failed && submit_err_is_permanent(rc))
 		return -EKEYEXPIRED;
 	/* A 5xx (a 501, a 507) is the service's own trouble, never a
 	   refusal of the document: it waits in the spool like a 500's

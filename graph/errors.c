@@ -40,6 +40,8 @@ static const struct {
 	{ "invalid_client", EACCES },		/* OAuth2: bad secret or id */
 	{ "unauthorized_client", EACCES },
 	{ "invalid_grant", EACCES },		/* expired refresh token */
+	{ "interaction_required", EACCES },	/* a new sign-in needed (MFA) */
+	{ "consent_required", EACCES },
 };
 
 /*

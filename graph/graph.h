@@ -72,6 +72,13 @@ struct graph_err {
 	 * used. Set by the request layer; see graph_err_unsettled.
 	 */
 	int unsettled;
+	/*
+	 * No token could be had for the request (the token endpoint refused
+	 * or could not be reached, the token or session file is missing):
+	 * the service itself was not asked, so nothing the request carried
+	 * was refused by it.
+	 */
+	int token_failed;
 };
 
 /* Called for each request and response line when tracing (-d). */

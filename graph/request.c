@@ -822,6 +822,7 @@ static bool graph_reauth(struct graph *g, char **token, int *rc,
 	if (r) {
 		*rc = r;
 		*err = aerr;
+		err->token_failed = 1;
 		return false;
 	}
 	if (strcmp(fresh, *token) == 0) {
@@ -971,8 +972,10 @@ int graph_call_on(struct graph *g, CURL *held, const struct graph_req *req,
 		goto out;
 	if (auth) {
 		rc = graph_auth_get(g->auth, g, &token, err);
-		if (rc)
+		if (rc) {
+			err->token_failed = 1;
 			goto out;
+		}
 	}
 	h = held ? held : graph_handle_get(g);
 	if (!h) {

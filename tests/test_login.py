@@ -7,6 +7,7 @@ expired session reported once while the cache is still served, SIGHUP,
 `upfsctl status`. No token ever appears in a log or on a terminal."""
 
 import errno
+import hashlib
 import os
 import re
 import signal
@@ -17,6 +18,8 @@ import pytest
 import signin
 import util
 from signin import Home, emulator_auth, mode_of, revoke
+from test_print import job_ids, make_pdf, new_jobs, pending_entries
+from test_print_failures import local_attrs, write_and_close
 
 PROFILE = "work"
 # Every listing and status file goes back to the service at once.
@@ -488,3 +491,46 @@ def test_upfsctl_status(start_emulator, workdir, session_mounts):
     assert proc.returncode == 1
     assert proc.stderr.startswith("upfsctl: '%s' is not a upfs mount"
                                   % workdir)
+
+
+def test_a_waiting_document_outlives_an_expired_session(start_emulator,
+                                                        workdir,
+                                                        session_mounts):
+    """A document waiting in the spool (the service was down when it was
+    written) meets an expired session at its next try: the refresh is
+    refused (invalid_grant), which is no refusal of the document, as the
+    service was never asked. It waits until the user signs in again, then
+    prints once."""
+    emu = start(start_emulator, "--device-approve-after", "0")
+    home = Home(workdir, emu, PROFILE)
+    signed_in(home, emu)
+    m = session_mounts(home)
+    m.expect_error(re.escape(EXPIRED_LINE))
+    m.expect_warning(r".")
+    share = emu.share_by_name("Floor3")
+    queue = m.p("shares", "Floor3", "queue")
+    before = job_ids(emu, share["id"])
+    assert "waits.pdf" not in os.listdir(queue)          # the share is known
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    data = make_pdf("waits.pdf", 40000)
+    assert write_and_close(os.path.join(queue, "waits.pdf"), data) == \
+        ("ok", 0)
+    assert local_attrs(os.path.join(queue, "waits.pdf"))["state"] == \
+        "waiting"
+    revoke(emu)                                  # access and refresh tokens
+    emu.set_faults("")
+    util.wait_until(lambda: m.status()["session"].startswith("expired"),
+                    timeout=60, what="the next try to meet the expired "
+                    "session")
+    assert local_attrs(os.path.join(queue, "waits.pdf"))["state"] == \
+        "waiting"
+    assert "refused" not in m.log()
+    assert new_jobs(emu, share["id"], before) == []
+
+    signed_in(home, emu)
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=60,
+                    what="the document to print after the new sign-in")
+    [job] = new_jobs(emu, share["id"], before)
+    assert job["documentName"] == "waits.pdf"
+    assert emu.job_document(job["id"])["sha256"] == \
+        hashlib.sha256(data).hexdigest()

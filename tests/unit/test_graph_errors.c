@@ -71,6 +71,8 @@ static void test_http(void)
 	check_http(400, "invalid_client", EACCES);
 	check_http(401, "unauthorized_client", EACCES);
 	check_http(400, "invalid_grant", EACCES);
+	check_http(400, "interaction_required", EACCES);
+	check_http(400, "consent_required", EACCES);
 	check_http(400, "invalid_request", EINVAL);
 	check_http(400, "400", EINVAL);
 	check_http(403, "UnknownError", EACCES);
