@@ -316,6 +316,8 @@ static void open_file_free(struct open_file *f)
 {
 	buf_release(&f->content);
 	buf_release(&f->base);
+	if (f->sub)
+		queue_writer_gone(f->u, f->sub, &f->writing);
 	spool_put(f->u, f->sub);
 	free(f->id);
 	free(f->owner);
@@ -354,7 +356,8 @@ void open_file_put(struct open_file *f)
 
 /* Opens a document in a queue/: to read it back, or to write a new one. */
 static int open_queue_file(struct upfs *u, struct fs_node *n,
-			   struct fuse_file_info *fi, struct open_file *f)
+			   struct fuse_file_info *fi, struct open_file *f,
+			   pid_t pid)
 {
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	int rc = 0;
@@ -364,15 +367,17 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 	f->writable = writing;
 	if (n->kind == FS_QUEUE_ENTRY)
 		/* Writing over a job's name prints the new bytes as a new job. */
-		return queue_create(u, n->owner, n->name, &f->sub);
-	f->writable = writing;
-	f->sub = spool_get(u, n->id);
-	if (f->sub == NULL)
-		return -ENOENT;
-	if (writing && (fi->flags & O_TRUNC))
+		rc = queue_create(u, n->owner, n->name, &f->sub);
+	else if ((f->sub = spool_get(u, n->id)) == NULL)
+		rc = -ENOENT;
+	else if (writing && (fi->flags & O_TRUNC))
 		rc = queue_truncate(u, f->sub, 0);
-	if (rc == 0)
+	if (rc == 0 && n->kind != FS_QUEUE_ENTRY)
 		rc = spool_open_file(u, f->sub);
+	if (rc == 0 && writing) {
+		f->opener = pid;
+		queue_writer_opened(u, f->sub, &f->writing);
+	}
 	return rc;
 }
 
@@ -402,6 +407,7 @@ static int open_edit_file(struct upfs *u, struct fs_node *n,
 	int rc;
 
 	f->editing = true;
+	f->opener = pid;
 	f->kind = n->kind;
 	f->id = strdup(n->id ? n->id : "");
 	f->owner = n->owner ? strdup(n->owner) : NULL;
@@ -439,7 +445,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (n->kind == FS_QUEUE_ENTRY || n->kind == FS_QUEUE_LOCAL)
-		rc = open_queue_file(u, n, fi, f);
+		rc = open_queue_file(u, n, fi, f, fuse_req_ctx(req)->pid);
 	else if (editfile_kind(n->kind) && (fi->flags & O_ACCMODE) != O_RDONLY)
 		rc = open_edit_file(u, n, fi, f, fuse_req_ctx(req)->pid);
 	else if (n->kind == FS_SCRATCH)
@@ -543,7 +549,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 
 	if (f->sub && f->writable)
-		queue_release(f->u, f->sub);
+		queue_release(f->u, f->sub, &f->writing);
 	/* ': > allowed_users' wrote nothing: its empty text is the edit. A
 	   refusal here reaches only the log and .upfs/status. */
 	if (f->editing && f->edited) {

@@ -39,6 +39,11 @@ struct open_file {
 	struct document_reader *doc;	/* a job's document being read */
 	struct pull_events *events;	/* task_definitions/<d>/events */
 	bool writable;		/* flush hands sub over */
+	/* Counts as one of sub's writers (queue_writer_opened; spool_lock),
+	   until opener, the thread that opened it, or its process closes it
+	   once bytes are in. */
+	bool writing;
+	pid_t opener;		/* of a queue/ writer or an edited file */
 	/* An edited file (editfile.h): content is the new text, base (if
 	   has_base) the text it started from: at open, then at each commit. */
 	bool editing;

@@ -11,6 +11,7 @@
 
 #include "adminops.h"
 #include "ops.h"
+#include "procinfo.h"
 #include "pull.h"
 #include "ops_private.h"
 #include "editfile.h"
@@ -114,6 +115,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else
 		rc = queue_create(u, dir->id, name, &f->sub);
 	if (rc == 0 && dir->kind == FS_SHARE_QUEUE) {
+		f->opener = fuse_req_ctx(req)->pid;
+		queue_writer_opened(u, f->sub, &f->writing);
 		entry.kind = FS_QUEUE_LOCAL;
 		entry.id = f->sub->id;
 		entry.mtime = f->sub->created_ms / 1000;
@@ -172,6 +175,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, (size_t)rc);
 }
 
+/*
+ * Whether a close() is by the process that opened the file: the opener's
+ * thread, or another of its process's (procinfo). A child that inherited
+ * the descriptor closes its copy at its exit, the opener writing on. Not
+ * knowing (a thread gone, a caller outside the mount's pid namespace)
+ * counts as the opener's, as every close did before.
+ */
+static bool closed_by_opener(const struct open_file *f, pid_t pid)
+{
+	return procinfo_same_process(f->opener, pid) != 0;
+}
+
 /* close() waits for this: the submission's result is close()'s. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -179,12 +194,18 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = 0;
 
 	if (f->sub && f->writable) {
-		rc = queue_flush(f->u, f->sub);
-	} else if (f->editing && f->edited && f->written) {
+		rc = queue_flush(f->u, f->sub,
+				 closed_by_opener(f, fuse_req_ctx(req)->pid),
+				 &f->writing);
+	} else if (f->editing && f->edited && f->written &&
+		   closed_by_opener(f, fuse_req_ctx(req)->pid)) {
 		/*
 		 * Only once bytes arrived: a shell's 'cat > f' closes the
 		 * descriptor it dup2()ed before writing, and committing the
 		 * empty truncated text then would clear the list for a moment.
+		 * Only the opener's close: '{ cat a; cat b; } > f' has the
+		 * first cat close its copy with half the text (release commits
+		 * what no close of the opener did).
 		 */
 		rc = editfile_commit(f->u, f->kind, f->id, f->owner,
 				     f->has_base ? &f->base : NULL,

@@ -216,21 +216,57 @@ struct close_view {
 	enum sub_state state;
 	int write_error;
 	uint64_t size;
+	unsigned writers;
 };
 
-static struct close_view close_view(struct upfs *u, struct submission *s)
+/* Under spool_lock: the handle stops counting as a writer. */
+static void writer_done(struct submission *s, bool *writing)
+{
+	if (*writing && s->writers > 0)
+		s->writers--;
+	*writing = false;
+}
+
+/* Under spool_lock. */
+static struct close_view close_view(const struct submission *s)
+{
+	return (struct close_view){ s->state, s->write_error, s->size,
+				    s->writers };
+}
+
+void queue_writer_opened(struct upfs *u, struct submission *s, bool *writing)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	s->writers++;
+	*writing = true;
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+void queue_writer_gone(struct upfs *u, struct submission *s, bool *writing)
+{
+	pthread_mutex_lock(&u->spool_lock);
+	writer_done(s, writing);
+	pthread_mutex_unlock(&u->spool_lock);
+}
+
+/*
+ * Every close() of a descriptor flushes: also a child's copy closed at its
+ * exit ('{ head; tail; } > queue/f': head's close comes while the shell,
+ * which opened the file, still has tail to run), and a shell's close of
+ * the descriptor it just dup2()ed onto stdout, before a byte is written.
+ * Only the opener's close once bytes are in ends a handle's writing; the
+ * document is handed over once no handle writes it.
+ */
+int queue_flush(struct upfs *u, struct submission *s, bool by_opener,
+		bool *writing)
 {
 	struct close_view v;
 
 	pthread_mutex_lock(&u->spool_lock);
-	v = (struct close_view){ s->state, s->write_error, s->size };
+	if (by_opener && s->size > 0)
+		writer_done(s, writing);
+	v = close_view(s);
 	pthread_mutex_unlock(&u->spool_lock);
-	return v;
-}
-
-int queue_flush(struct upfs *u, struct submission *s)
-{
-	struct close_view v = close_view(u, s);
 
 	/* A dot file is no document until its rename, and no record keeps it
 	   across a restart (spool_sweep): nothing to flush. */
@@ -248,6 +284,8 @@ int queue_flush(struct upfs *u, struct submission *s)
 	 */
 	if (v.size == 0)
 		return -EINVAL;
+	if (v.writers > 0)
+		return 0;	/* written on through another descriptor */
 	return queue_submit(u, s);
 }
 
@@ -267,19 +305,35 @@ int queue_fsync(struct upfs *u, struct submission *s, bool datasync)
 	return queue_poison(u, s, rc);
 }
 
-void queue_release(struct upfs *u, struct submission *s)
+void queue_release(struct upfs *u, struct submission *s, bool *writing)
 {
-	struct close_view v = close_view(u, s);
+	struct close_view v;
 
+	pthread_mutex_lock(&u->spool_lock);
+	writer_done(s, writing);
+	v = close_view(s);
+	pthread_mutex_unlock(&u->spool_lock);
+	if (v.writers > 0)
+		return;		/* another handle writes it */
 	if (v.state == SUB_WRITING && v.write_error) {
 		spool_remove(u, s);
 		return;
 	}
-	if (v.state != SUB_WRITING || v.size != 0)
+	if (v.state != SUB_WRITING)
 		return;
-	/* The last close of a file never written: nothing to print. */
-	upfs_log(u, UPFS_LOG_INFO, "'%s' is empty: not printed", s->name);
-	spool_remove(u, s);
+	if (v.size == 0) {
+		/* The last close of a file never written: nothing to print. */
+		upfs_log(u, UPFS_LOG_INFO, "'%s' is empty: not printed",
+			 s->name);
+		spool_remove(u, s);
+		return;
+	}
+	/*
+	 * Written, and no close handed it over: its opener closed it before
+	 * the bytes came through a child's copy of the descriptor. What
+	 * happens reaches the log and .upfs/status only.
+	 */
+	(void)queue_submit(u, s);
 }
 
 int queue_rename(struct upfs *u, const char *share_id, const char *from,
@@ -306,7 +360,9 @@ int queue_rename(struct upfs *u, const char *share_id, const char *from,
 	if (!queue_name_is_local(to) && s->state == SUB_LOCAL)
 		s->state = SUB_WRITING;
 	pthread_mutex_unlock(&u->spool_lock);
-	/* rsync's rename is its submission; it gets the result close would. */
+	/* rsync's rename is its submission; it gets the result close would
+	   (design §3: also while the file is open, as the CUPS backend
+	   renames it before its close; a write after it fails). */
 	if (!queue_name_is_local(to) && s->fd >= 0 && s->state == SUB_WRITING)
 		rc = s->write_error ? drop_failed_write(u, s)
 				    : queue_submit(u, s);

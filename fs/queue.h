@@ -24,8 +24,24 @@ int queue_truncate(struct upfs *u, struct submission *s, off_t size);
 int queue_read(struct upfs *u, struct submission *s, char *out, size_t size,
 	       off_t off);
 
-/* close(): hands the document over; 0 when started or spooled. */
-int queue_flush(struct upfs *u, struct submission *s);
+/*
+ * A handle opened to write s; *writing (the handle's, guarded by
+ * spool_lock from here on) is set: it counts as one of s's writers until
+ * its opener closes it or it is released.
+ */
+void queue_writer_opened(struct upfs *u, struct submission *s, bool *writing);
+
+/* The handle goes without a release (an open whose reply failed). */
+void queue_writer_gone(struct upfs *u, struct submission *s, bool *writing);
+
+/*
+ * close() of a descriptor of a writing handle (writing: the handle's
+ * flag), by_opener whether by the process that opened it: hands the
+ * document over once no writer is left; 0 when started or spooled, or
+ * when other writers go on.
+ */
+int queue_flush(struct upfs *u, struct submission *s, bool by_opener,
+		bool *writing);
 
 /*
  * fsync(2) or fdatasync of s's spool file for a program's fsync. A
@@ -34,8 +50,11 @@ int queue_flush(struct upfs *u, struct submission *s);
  */
 int queue_fsync(struct upfs *u, struct submission *s, bool datasync);
 
-/* The last close of a writer: an empty new file is forgotten. */
-void queue_release(struct upfs *u, struct submission *s);
+/*
+ * The last close of a writing handle: an empty new file is forgotten, and
+ * a written one no close handed over is handed over now.
+ */
+void queue_release(struct upfs *u, struct submission *s, bool *writing);
 
 /* Renames a local document; to a visible name, that is its submission. */
 int queue_rename(struct upfs *u, const char *share_id, const char *from,

@@ -1,17 +1,15 @@
 /*
  * readbase.c — what each process last read of an editable file
  * (readbase.h). A process is its thread group id and that leader's start
- * time (field 22 of /proc/PID/stat), so a pid reused by a later process
- * finds nothing; entries of processes that have gone are dropped when
- * room is needed.
+ * time (procinfo.h), so a pid reused by a later process finds nothing;
+ * entries of processes that have gone are dropped when room is needed.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "procinfo.h"
 #include "readbase.h"
 
 struct readbase {
@@ -24,64 +22,24 @@ struct readbase {
 	uint64_t used;			/* u->readbase_clock when last set */
 };
 
-/* Reads /proc/<pid>/<what> into line (NUL-terminated); 0 or -errno. */
-static int proc_read(pid_t pid, const char *what, char *line, size_t size)
+static bool process_alive(const struct readbase *e)
 {
-	char path[64];
-	FILE *f;
-	size_t got;
+	struct procinfo_process p = { e->tgid, e->start };
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -errno;
-	got = fread(line, 1, size - 1, f);
-	line[got] = '\0';
-	fclose(f);
-	return got > 0 ? 0 : -EIO;
-}
-
-/* The start time of process pid: field 22, the 19th after its state
-   (the name before it, in parentheses, may hold spaces and parentheses). */
-static int process_start(pid_t pid, unsigned long long *start)
-{
-	char line[1024], *p;
-	int rc = proc_read(pid, "stat", line, sizeof(line));
-
-	if (rc)
-		return rc;
-	p = strrchr(line, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p + 1, "%llu", start) != 1)
-		return -EIO;
-	return 0;
+	return procinfo_alive(&p);
 }
 
 /* The process (thread group) of thread tid. */
 static int process_of(pid_t tid, pid_t *tgid, unsigned long long *start)
 {
-	char status[4096], *p;
-	int leader;
-	int rc;
+	struct procinfo_process p;
+	int rc = procinfo_process_of(tid, &p);
 
-	if (tid <= 0)
-		return -ESRCH;
-	rc = proc_read(tid, "status", status, sizeof(status));
-	if (rc)
-		return rc;
-	p = strstr(status, "\nTgid:");
-	if (p == NULL || sscanf(p + 6, "%d", &leader) != 1 || leader <= 0)
-		return -EIO;
-	*tgid = leader;
-	return process_start(leader, start);
-}
-
-static bool process_alive(const struct readbase *e)
-{
-	unsigned long long start;
-
-	return process_start(e->tgid, &start) == 0 && start == e->start;
+	if (rc == 0) {
+		*tgid = p.tgid;
+		*start = p.start;
+	}
+	return rc;
 }
 
 static void entry_free(struct readbase *e)

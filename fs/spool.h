@@ -63,6 +63,9 @@ struct submission {
 	int write_error;	/* a write failed (EFBIG, ENOSPC): never send
 				   what is left of it */
 	bool busy;		/* a thread is working on it */
+	/* Open handles writing it whose opener has not closed them
+	   (queue_writer_opened); spool_lock. */
+	unsigned writers;
 	bool removed;		/* its record deleted (spool_remove) */
 	/* A queue/ listing hid a job of the service's listing as this
 	   (spool_queue_view); spool_lock. */

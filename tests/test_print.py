@@ -141,8 +141,33 @@ def w_mv(src, queue, name):
     assert not os.path.exists(src), "mv left its source behind"
 
 
+def w_group(src, queue, name):
+    # The shell opens the file; head's exit closes head's copy of it while
+    # tail has still to write: that close is not the document's end.
+    half = os.path.getsize(src) // 2
+    util.run(["sh", "-c", '{ head -c %d "$1"; tail -c +%d "$1"; } > "$2"'
+              % (half, half + 1), "sh", src, os.path.join(queue, name)])
+
+
+def w_fork(src, queue, name):
+    # A forked child exits (closing its inherited copy) mid-document.
+    data = util.read_bytes(src)
+    fd = os.open(os.path.join(queue, name), os.O_WRONLY | os.O_CREAT
+                 | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data[:len(data) // 2])
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        os.write(fd, data[len(data) // 2:])
+    finally:
+        os.close(fd)
+
+
 WRITERS = {"cp": w_cp, "cat": w_cat, "dd-4k": w_dd4k, "dd-1M": w_dd1m,
-           "rsync": w_rsync, "python": w_python, "mv": w_mv}
+           "rsync": w_rsync, "python": w_python, "mv": w_mv,
+           "group": w_group, "fork": w_fork}
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
@@ -171,6 +196,42 @@ def test_every_writer_prints_once(writer, emulator, upfs_mount, workdir):
     assert pending_entries(queue) == []
     assert name in names, names
     assert xattr(os.path.join(queue, name), "id") == job["id"]
+
+
+def test_a_document_a_child_writes_after_its_opener_closed(emulator,
+                                                           upfs_mount):
+    """The opener hands its descriptor to a child and closes its own copy
+    before a byte is in (a program's stdout=file for a subprocess): the
+    child's close at its exit is not the opener's, so the last release
+    of the file hands the document over, whole, once."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("child", 700 * 1024)
+    fd = os.open(os.path.join(queue, "child.pdf"),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(go_w)
+            os.read(go_r, 1)            # the parent closed its copy
+            for off in range(0, len(data), 100000):
+                os.write(fd, data[off:off + 100000])
+            os.close(fd)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.close(go_r)
+    # Nothing written yet: an empty document's close says EINVAL.
+    assert util.call_errno(lambda: os.close(fd)) == errno.EINVAL
+    os.close(go_w)
+    assert os.waitpid(pid, 0)[1] == 0
+    util.wait_until(lambda: new_jobs(emulator, share["id"], before) and
+                    pending_entries(queue) == [], timeout=30,
+                    what="the document handed over at its release")
+    assert_printed_once(emulator, share["id"], before, "child.pdf", data)
 
 
 # --- the same file twice -----------------------------------------------------

@@ -271,6 +271,26 @@ def test_shell_redirect_commits_once(emu, admin):
                                                                    BOB)
 
 
+def test_a_group_of_commands_writing_the_list_commits_once(emu, admin,
+                                                          workdir):
+    """`{ cat a; cat b; } > allowed_users`: the shell opens the file, and
+    each cat closes its copy of the descriptor at its exit. The first
+    cat's close is not the end of the text (committing then would drop
+    every user b holds for a moment); the shell's close commits it."""
+    d = admin.p("shares", SHARE)
+    sid = share_of(emu, SHARE)["id"]
+    first = os.path.join(workdir, "first")
+    second = os.path.join(workdir, "second")
+    with open(first, "w") as fh:
+        fh.write(ALICE + "\n")
+    with open(second, "w") as fh:
+        fh.write("%s\n%s\n" % (BOB, CAROL))
+    util.run(["sh", "-c", '{ cat "$1"; cat "$2"; } > allowed_users', "sh",
+              first, second], cwd=d)
+    assert changes(emu, sid) == ["+user " + CAROL]
+    assert users_of(emu, SHARE) == [ALICE, BOB, CAROL]
+
+
 def test_object_id_line_reads_back_as_upn(emu, admin):
     d = admin.p("shares", SHARE)
     sid = share_of(emu, SHARE)["id"]
