@@ -354,6 +354,26 @@ void open_file_put(struct open_file *f)
 	}
 }
 
+/* f's submission is handed over: a new one of its name takes its place. */
+static int open_queue_again(struct upfs *u, struct open_file *f)
+{
+	struct submission *old = f->sub;
+	char *share = strdup(old->share_id), *name = NULL;
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&u->spool_lock);	/* a rename may change it */
+	if (old->name)
+		name = strdup(old->name);
+	pthread_mutex_unlock(&u->spool_lock);
+	f->sub = NULL;
+	spool_put(u, old);
+	if (share && name)
+		rc = queue_create(u, share, name, &f->sub);
+	free(share);
+	free(name);
+	return rc;
+}
+
 /* Opens a document in a queue/: to read it back, or to write a new one. */
 static int open_queue_file(struct upfs *u, struct fs_node *n,
 			   struct fuse_file_info *fi, struct open_file *f,
@@ -370,6 +390,10 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 		rc = queue_create(u, n->owner, n->name, &f->sub);
 	else if ((f->sub = spool_get(u, n->id)) == NULL)
 		rc = -ENOENT;
+	else if (writing && !spool_is_writable(f->sub))
+		/* So does writing over a document handed over (waiting in the
+		   spool), whose bytes are no longer to change. */
+		rc = open_queue_again(u, f);
 	else if (writing && (fi->flags & O_TRUNC))
 		rc = queue_truncate(u, f->sub, 0);
 	if (rc == 0 && n->kind != FS_QUEUE_ENTRY)

@@ -1163,6 +1163,38 @@ def test_rm_of_a_waiting_document_sends_nothing(start_emulator, upfs_mount,
     assert_printed_once(emu, share["id"], before, "next.pdf", nxt)
 
 
+def test_writing_a_waiting_documents_name_prints_both(start_emulator,
+                                                      upfs_mount):
+    """A document waits in the spool (an offline mount); writing its name
+    again, as a second print of report.pdf while the network is down,
+    waits too, as a document of its own: the first's bytes are no longer
+    to change. After a remount both print, once each."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount, cache = mount_offline_warm(emu, upfs_mount)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    first = make_pdf("first copy", 200 * 1024)
+    second = make_pdf("second copy", 150 * 1024)
+    path = os.path.join(queue, "report.pdf")
+    assert write_and_close(path, first) == ("ok", 0)
+    assert write_and_close(path, second) == ("ok", 0)
+    assert len(pending_entries(queue)) == 2
+    mount.unmount()
+    assert sorted(r["name"] for r in outbox_records(cache).values()) == \
+        ["report.pdf", "report.pdf"]
+
+    mount = upfs_mount(emu, cache_dir=cache)
+    util.wait_until(lambda: pending_entries(
+        mount.p("shares", SHARE, "queue")) == [], timeout=30,
+        what="both waiting documents to be sent")
+    jobs = new_jobs(emu, share["id"], before)
+    assert sorted(j["sha256"] for j in jobs) == sorted(
+        sha256(d) for d in (first, second)), jobs
+    assert {j["documentName"] for j in jobs} == {"report.pdf"}
+    assert all(j["state"] in STARTED for j in jobs), jobs
+
+
 def test_offline_mount_spools_and_sends_after_remount(start_emulator,
                                                       upfs_mount, workdir):
     emu = start_emulator(extra_args=["--job-seconds", "60"])
