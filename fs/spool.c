@@ -342,12 +342,33 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 	return s;
 }
 
+/*
+ * The spool folder, so that the file's name is on disk too: a file made,
+ * or renamed in from a kept one (.reuse), is found after a crash of the
+ * machine only once its folder's entry is (fsync(2): "an explicit fsync()
+ * on a file descriptor for the directory is also needed").
+ */
+static int flush_spool_dir(struct upfs *u)
+{
+	int fd = open(u->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static int flush_bytes(struct upfs *u, struct submission *s)
 {
 	int rc = spool_open_file(u, s);
 
 	if (rc == 0 && fsync(s->fd) != 0)
 		rc = -errno;
+	if (rc == 0)
+		rc = flush_spool_dir(u);
 	if (rc == 0)
 		s->bytes_flushed = true;
 	return rc;
