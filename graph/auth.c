@@ -28,6 +28,10 @@
 /* Renew this long before expiry, or 10% of the lifetime if shorter. */
 #define AUTH_RENEW_MARGIN_S 300
 #define AUTH_RENEW_MARGIN_MIN_S 1
+#define AUTH_VALID_MARGIN_S 60
+/* After a failed renewal, the pause before the next while the token
+   still serves. */
+#define AUTH_RETRY_RENEW_S 10
 #define AUTH_DEFAULT_AUTHORITY "https://login.microsoftonline.com/organizations"
 #define AUTH_GRAPH_SCOPE "https://graph.microsoft.com/.default"
 
@@ -437,6 +441,7 @@ struct auth_secret {
 	pthread_mutex_t lock;	  /* guards everything below */
 	char *token;		  /* NULL: none yet, or refused */
 	struct timespec renew_at; /* CLOCK_MONOTONIC */
+	struct timespec valid_until; /* CLOCK_MONOTONIC */
 	int64_t expires_at;	  /* wall clock, for graph_auth_info */
 	unsigned long fetches;	  /* finished token requests */
 	int last_rc;		  /* their outcome, for those who waited */
@@ -497,10 +502,39 @@ void graph_auth_renew_time(long expires_in, struct timespec *renew_at)
 	renew_at->tv_sec += expires_in - margin;
 }
 
+void graph_auth_valid_time(long expires_in, struct timespec *valid_until)
+{
+	long margin;
+
+	if (expires_in < 0)
+		expires_in = 0;
+	margin = expires_in / 30;
+	if (margin > AUTH_VALID_MARGIN_S)
+		margin = AUTH_VALID_MARGIN_S;
+	clock_gettime(CLOCK_MONOTONIC, valid_until);
+	valid_until->tv_sec += expires_in - margin;
+}
+
+bool graph_auth_keep_current(int rc, const char *token,
+			     struct timespec *renew_at,
+			     const struct timespec *valid_until)
+{
+	if (rc == 0 || rc == -EACCES || token == NULL ||
+	    !graph_auth_before(valid_until))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, renew_at);
+	renew_at->tv_sec += AUTH_RETRY_RENEW_S;
+	if (!graph_auth_before(renew_at) ||
+	    renew_at->tv_sec > valid_until->tv_sec)
+		*renew_at = *valid_until;
+	return true;
+}
+
 static void auth_secret_store(struct auth_secret *s, char *fresh,
 			      long expires_in)
 {
 	graph_auth_renew_time(expires_in, &s->renew_at);
+	graph_auth_valid_time(expires_in, &s->valid_until);
 	s->expires_at = (int64_t)time(NULL) + expires_in;
 	graph_auth_token_free(s->token);
 	s->token = fresh;
@@ -542,6 +576,9 @@ static int auth_secret_get(struct graph_auth *a, struct graph *g, char **token,
 		s->last_err = *err;
 	if (rc == 0) {
 		auth_secret_store(s, fresh, expires_in);
+		rc = graph_auth_token_dup(s->token, token);
+	} else if (graph_auth_keep_current(rc, s->token, &s->renew_at,
+					   &s->valid_until)) {
 		rc = graph_auth_token_dup(s->token, token);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -123,6 +123,22 @@ void graph_auth_renew_time(long expires_in, struct timespec *renew_at);
 /* Whether CLOCK_MONOTONIC is still before deadline. */
 bool graph_auth_before(const struct timespec *deadline);
 
+/* Until when a token that lives expires_in seconds may still be sent: a
+   margin of a thirtieth, at most 60 s, for clocks and requests in flight
+   (CLOCK_MONOTONIC). */
+void graph_auth_valid_time(long expires_in, struct timespec *valid_until);
+
+/*
+ * After a renewal failed with rc: whether the current token (NULL: none)
+ * still serves, being good until valid_until. A token endpoint that is
+ * down or slow is no reason to stop before the token expires; a refusal
+ * (-EACCES) is. When it serves, the next renewal is put off a little
+ * (renew_at), so the endpoint is asked once a pause, not at each request.
+ */
+bool graph_auth_keep_current(int rc, const char *token,
+			     struct timespec *renew_at,
+			     const struct timespec *valid_until);
+
 /* The signed-in user named by the id_token of a token reply (login.c):
    *user is NULL when there is none. 0 or -ENOMEM. */
 int graph_auth_user_of(const json_t *reply, char **user);

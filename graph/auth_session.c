@@ -59,6 +59,7 @@ struct auth_session {
 	struct session_id id;
 	char *token;			/* the access token, or NULL */
 	struct timespec renew_at;	/* CLOCK_MONOTONIC */
+	struct timespec valid_until;	/* CLOCK_MONOTONIC */
 	int64_t expires_at;		/* wall clock, for graph_auth_info */
 	bool expired;			/* the refresh token was refused */
 	struct graph_err expired_err;
@@ -234,6 +235,7 @@ static void session_settle(struct auth_session *s, int rc, char *fresh,
 		return;
 	}
 	graph_auth_renew_time(expires_in, &s->renew_at);
+	graph_auth_valid_time(expires_in, &s->valid_until);
 	s->expires_at = (int64_t)time(NULL) + expires_in;
 	graph_auth_token_free(s->token);
 	s->token = fresh;
@@ -289,7 +291,9 @@ static int session_refresh(struct auth_session *s, struct graph *g,
 		goto out;
 	}
 	session_settle(s, rc, fresh, expires_in, reply, err);
-	if (!rc)
+	if (!rc || (!s->expired &&
+		    graph_auth_keep_current(rc, s->token, &s->renew_at,
+					    &s->valid_until)))
 		rc = graph_auth_token_dup(s->token, token);
 out:
 	free(url);

@@ -534,3 +534,39 @@ def test_a_waiting_document_outlives_an_expired_session(start_emulator,
     assert job["documentName"] == "waits.pdf"
     assert emu.job_document(job["id"])["sha256"] == \
         hashlib.sha256(data).hexdigest()
+
+
+def test_a_token_still_good_serves_while_its_renewal_fails(start_emulator,
+                                                           workdir,
+                                                           session_mounts):
+    """A token is renewed before it expires (a tenth of its life early,
+    at most 5 minutes); when that renewal fails for a reason that may
+    pass (the token endpoint answers 503), the token in hand still serves
+    until it expires instead of failing every request meanwhile."""
+    emu = start(start_emulator, "--device-approve-after", "0",
+                "--access-token-seconds", "30")
+    home = Home(workdir, emu, PROFILE)
+    signed_in(home, emu)
+    m = session_mounts(home, options=FRESH)
+    os.listdir(m.p("printers"))
+    emu.set_faults("503:1,route=/oauth2/v2.0/token")
+
+    def renewals():
+        return sum(n for route, n in emu.requests()["routes"].items()
+                   if "token" in route)
+
+    before = renewals()
+    deadline = time.monotonic() + util.scaled(60)
+    while renewals() == before:
+        assert time.monotonic() < deadline, "no renewal was tried"
+        os.listdir(m.p("printers"))
+        time.sleep(0.5)
+    # Its renewal failed two seconds or so before the token expires:
+    # listings still come fresh from the service meanwhile.
+    emu.add_printer(displayName="After")
+    util.wait_until(lambda: "After" in os.listdir(m.p("printers")),
+                    timeout=1.5, what="a fresh listing with the token in "
+                    "hand")
+    assert renewals() == before + 1, "asked at every request"
+    emu.set_faults("")
+    assert m.status()["session"] == "ok"
