@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "graph.h"
@@ -171,6 +172,8 @@ struct graph_resp {
 	char *operation_location; /* owned; Operation-Location or NULL */
 	char request_id[64];	/* request-id header or "" */
 	int retry_after;	/* seconds, or -1 */
+	time_t retry_at;	/* Retry-After as a date, or -1 */
+	time_t date;		/* the Date header, or -1 */
 	int overflow;		/* internal: body cap or ENOMEM hit */
 	/* internal, for graph_req's slice: the status line's code, the
 	   body's bytes seen, and whether the window is in (reading

@@ -116,6 +116,8 @@ void graph_resp_init(struct graph_resp *resp, const struct graph *g)
 	memset(resp, 0, sizeof(*resp));
 	buf_init(&resp->body, g->max_body);
 	resp->retry_after = -1;
+	resp->retry_at = -1;
+	resp->date = -1;
 }
 
 static void graph_resp_reset_headers(struct graph_resp *resp)
@@ -126,6 +128,8 @@ static void graph_resp_reset_headers(struct graph_resp *resp)
 	resp->operation_location = NULL;
 	resp->request_id[0] = '\0';
 	resp->retry_after = -1;
+	resp->retry_at = -1;
+	resp->date = -1;
 }
 
 void graph_resp_release(struct graph_resp *resp)
@@ -140,31 +144,65 @@ void graph_resp_release(struct graph_resp *resp)
  * just gone), would send again at once, and retries count against the
  * limit that throttled the request (reference §5.3).
  */
-static int graph_retry_after_parse(const char *v, size_t len)
+/* Seconds to wait, at least 1 (never "at once") and at most a day. */
+static int graph_retry_after_clamp(long secs)
+{
+	if (secs < 1)
+		return 1;
+	return (int)(secs < GRAPH_RETRY_AFTER_SANE_S ? secs
+						     : GRAPH_RETRY_AFTER_SANE_S);
+}
+
+/* An HTTP date (Retry-After's other form, the Date header), or -1. */
+static time_t graph_http_date(const char *v, size_t len)
 {
 	char tmp[64];
-	long secs = 0;
-	time_t when;
-	size_t i;
 
 	if (len == 0 || len >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, v, len);
 	tmp[len] = '\0';
-	for (i = 0; i < len && tmp[i] >= '0' && tmp[i] <= '9'; i++) {
+	return curl_getdate(tmp, NULL);
+}
+
+/*
+ * Retry-After: seconds, or an HTTP date (*at set, and the seconds until
+ * then by this machine's clock, until the reply's Date corrects them:
+ * graph_retry_after_settle). -1 when unreadable.
+ */
+static int graph_retry_after_parse(const char *v, size_t len, time_t *at)
+{
+	long secs = 0;
+	time_t when;
+	size_t i;
+
+	*at = -1;
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
 		if (secs < GRAPH_RETRY_AFTER_SANE_S)
-			secs = secs * 10 + (tmp[i] - '0');
+			secs = secs * 10 + (v[i] - '0');
 	}
 	if (i < len) {
-		when = curl_getdate(tmp, NULL);
+		when = graph_http_date(v, len);
 		if (when < 0)
 			return -1;
+		*at = when;
 		secs = when > time(NULL) ? (long)(when - time(NULL)) : 0;
 	}
-	if (secs < 1)
-		return 1;
-	return (int)(secs < GRAPH_RETRY_AFTER_SANE_S ? secs
-						     : GRAPH_RETRY_AFTER_SANE_S);
+	return graph_retry_after_clamp(secs);
+}
+
+/*
+ * A Retry-After given as a date is measured from the reply's own Date,
+ * as both are the server's clock: one of this machine's that is off by
+ * minutes would otherwise add them to the wait, or drop it.
+ */
+static void graph_retry_after_settle(struct graph_resp *resp)
+{
+	if (resp->retry_at >= 0 && resp->date >= 0)
+		resp->retry_after = graph_retry_after_clamp(
+			(long)(resp->retry_at - resp->date));
 }
 
 /* If line is "name: value", points *val at the trimmed value. */
@@ -230,7 +268,10 @@ static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 		id[vlen] = '\0';
 		graph_err_copy(resp->request_id, sizeof(resp->request_id), id);
 	} else if (graph_header_is(line, len, "retry-after", &v, &vlen)) {
-		resp->retry_after = graph_retry_after_parse(v, vlen);
+		resp->retry_after = graph_retry_after_parse(v, vlen,
+							    &resp->retry_at);
+	} else if (graph_header_is(line, len, "date", &v, &vlen)) {
+		resp->date = graph_http_date(v, vlen);
 	} else if (graph_header_is(line, len, "location", &v, &vlen)) {
 		if (graph_keep_header(&resp->location, v, vlen)) {
 			resp->overflow = -ENOMEM;
@@ -647,6 +688,7 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 	if (status >= 200 && status < 400)
 		return 0;
 	err->status = status;
+	graph_retry_after_settle(resp);
 	err->retry_after = resp->retry_after;
 	graph_err_parse_body(err, resp->body.data, resp->body.len);
 	return -graph_err_to_errno(err);

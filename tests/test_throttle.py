@@ -193,3 +193,27 @@ def test_a_retry_after_on_a_504_holds_that_request_only(emulator,
     seen = history()
     assert [h["fault"] for h in seen] == ["504", None], seen
     assert seen[1]["t"] >= wait_s - SLACK_S, seen
+
+
+def test_a_retry_after_date_is_read_by_the_services_clock(emulator,
+                                                          upfs_mount):
+    """Retry-After may be an HTTP date. It is the service's clock, as the
+    reply's Date header is: with the service's clock ten minutes ahead
+    of this machine's, "2 s after now" is not read as ten minutes more."""
+    status, out = emulator.call("POST", "/_emulator",
+                                {"clockSkewSeconds": 600})
+    assert status == 200 and out["clockSkewSeconds"] == 600, out
+    mount = upfs_mount(emulator, options=["dir_ttl=0"])
+    mount.expect_warning(r"throttled|429")
+    os.listdir(mount.p("printers"))
+    emulator.add_printer(displayName="After The Wait")
+    emulator.set_faults("429:1:@2,times=1,method=GET,route=/print/printers$")
+
+    def listed():
+        try:
+            return "After The Wait" in os.listdir(mount.p("printers"))
+        except OSError:
+            return False
+    util.wait_until(listed, timeout=20, interval=0.5,
+                    what="the listing once the service's 2 s are over")
+    assert emulator.requests()["routes"]["GET /print/printers"] >= 2

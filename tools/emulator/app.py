@@ -8,6 +8,7 @@ running operations finish (State.tick)."""
 
 import itertools
 import sys
+import time
 import traceback
 
 from . import (admin, auth, control, downloads, graph_directory,
@@ -138,6 +139,9 @@ class App:
         # Download URLs answer every GET with the whole document (200),
         # as a host that does not do ranges may (RFC 9110 allows it).
         self.downloads_ignore_range = False
+        # Seconds the service's clock is ahead of this machine's (its
+        # Date headers and Retry-After dates).
+        self.clock_skew = 0
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
         self.counter = Counter()
@@ -252,7 +256,8 @@ class App:
         """Runs work() under the fault spec: maybe delayed, replaced by an
         error or a reset, or dropped or spoiled after the work is done. With log, a
         successful write whose work ran goes into the write log."""
-        decision = self.faults.decide(req.raw_path, graph, req.method)
+        decision = self.faults.decide(req.raw_path, graph, req.method,
+                                      time.time() + self.clock_skew)
         if decision.hostile:
             reply = hostile_reply(req, decision.hostile,
                                   next(self.hostile_serial))

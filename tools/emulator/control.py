@@ -13,7 +13,8 @@ tests change the tenant behind the client's back, and set faults.
                                       "documentSetAtSession",
                                       "triggersListEmpty","heldDetails",
                                       "listsOmitCreatedBy",
-                                      "downloadsIgnoreRange","spoolDir",
+                                      "downloadsIgnoreRange",
+                                      "clockSkewSeconds","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
   POST   /_emulator                  any of {"pageSize" (>= 1), "jobQuota"
@@ -49,7 +50,9 @@ tests change the tenant behind the client's back, and set faults.
                                       "downloadsIgnoreRange" (bool:
                                       download URLs send the whole
                                       document, 200, whatever Range
-                                      says)}
+                                      says), "clockSkewSeconds" (integer:
+                                      how far the service's clock, in
+                                      its Date headers, is ahead)}
                                       -> as GET;
                                       400 for an unknown key or bad value
   POST   /_emulator/token            {"upn","expires_in","kind":"app",
@@ -238,6 +241,7 @@ def info(req, app):
                        "heldDetails": app.held_details,
                        "listsOmitCreatedBy": app.lists_omit_created_by,
                        "downloadsIgnoreRange": app.downloads_ignore_range,
+                       "clockSkewSeconds": app.clock_skew,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
 
@@ -253,6 +257,7 @@ SETTINGS = {
     "heldDetails": ("held_details", "ids", None, None),
     "listsOmitCreatedBy": ("lists_omit_created_by", "bool", None, None),
     "downloadsIgnoreRange": ("downloads_ignore_range", "bool", None, None),
+    "clockSkewSeconds": ("clock_skew", True, -86400, True),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),
     "jobSeconds": ("job_seconds", False, 0, True),

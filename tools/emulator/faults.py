@@ -29,7 +29,10 @@ Kinds:
               (nothing done)
   409:0.1     409 conflict: a request the resource's state does not allow
               (nothing done)
-  429:0.2:1   429 with Retry-After: 1 (no arg: no header)
+  429:0.2:1   429 with Retry-After: 1 (no arg: no header); 429:0.2:@1
+              the same as an HTTP date, 1 s after the reply's Date (the
+              server's clock: clockSkewSeconds of POST /_emulator); so
+              for 500, 502, 503 and 504
   500:0.1     500 generalException        503:0.1:2  503 (+ Retry-After)
   502:0.1     502 badGateway              504:0.1    504 gatewayTimeout
   501:0.1     501 notSupported (a feature the service does not have)
@@ -117,6 +120,7 @@ handlers) are in KINDS but not DECIDED and read `Faults.roll(kind)`."""
 import random
 import threading
 import time
+from email.utils import formatdate
 from urllib.parse import unquote
 
 from .wire import GraphError
@@ -151,12 +155,14 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
 class Fault:
-    def __init__(self, kind, rate, arg):
+    def __init__(self, kind, rate, arg, date_form=False):
         self.kind, self.rate, self.arg = kind, rate, arg
+        self.date_form = date_form      # Retry-After as an HTTP date
 
     def __repr__(self):
         return "%s:%g%s" % (self.kind, self.rate,
-                            "" if self.arg is None else ":%g" % self.arg)
+                            "" if self.arg is None else ":%s%g" % (
+                                "@" if self.date_form else "", self.arg))
 
 
 class Target:
@@ -228,9 +234,12 @@ def parse(spec):
             raise ValueError("bad fault element '%s' (want kind:rate[:arg], "
                              "kind one of %s)" % (element,
                                                   ", ".join(sorted(KINDS))))
+        date_form = len(parts) == 3 and parts[2].startswith("@") and \
+            parts[0] in ("429", "500", "502", "503", "504")
         try:
             rate = float(parts[1])
-            arg = float(parts[2]) if len(parts) == 3 else None
+            arg = float(parts[2].lstrip("@") if date_form else parts[2]) \
+                if len(parts) == 3 else None
         except ValueError:
             raise ValueError("bad number in fault element '%s'" % element)
         if parts[0] == "throttle":
@@ -245,7 +254,7 @@ def parse(spec):
         if not 0.0 <= rate <= 1.0 or (arg is not None and arg < 0):
             raise ValueError("rate must be in [0,1] and arg >= 0 in '%s'"
                              % element)
-        faults.append(Fault(parts[0], rate, arg))
+        faults.append(Fault(parts[0], rate, arg, date_form))
     return faults, target
 
 
@@ -365,7 +374,8 @@ class Faults:
                         return fault
         return None
 
-    def decide(self, path, graph, method=None):
+    def decide(self, path, graph, method=None, server_now=None):
+        """server_now: the server's clock (for a Retry-After date)."""
         decision = Decision()
         hit = None
         with self.lock:
@@ -403,7 +413,9 @@ class Faults:
             headers = {}
             if hit.arg is not None and status in ("429", "500", "502",
                                                   "503", "504"):
-                headers["Retry-After"] = "%d" % hit.arg
+                headers["Retry-After"] = formatdate(
+                    (server_now or time.time()) + hit.arg, usegmt=True) \
+                    if hit.date_form else "%d" % hit.arg
             decision.error = GraphError(int(status), code, message, headers)
         return decision
 

@@ -227,7 +227,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             phrase = "Status"
         head = ["HTTP/1.1 %d %s" % (reply.status, phrase),
-                "Date: " + self.date_time_string(),
+                "Date: " + self.date_time_string(
+                    time.time() + self.server.app.clock_skew),
                 "Server: " + self.server_version,
                 "request-id: " + req.request_id,
                 "client-request-id: " + (req.client_request_id or
