@@ -66,6 +66,9 @@ struct submission {
 	/* Open handles writing it whose opener has not closed them
 	   (queue_writer_opened); spool_lock. */
 	unsigned writers;
+	/* Its last record could not be written: the state is recorded
+	   again before another step (submit.c set_state). spool_lock. */
+	bool record_behind;
 	bool removed;		/* its record deleted (spool_remove) */
 	/* A queue/ listing hid a job of the service's listing as this
 	   (spool_queue_view); spool_lock. */

@@ -80,11 +80,22 @@ bool submit_err_is_permanent(int rc)
  * is written: a record left at CREATING adopts a blank job of the share,
  * maybe another document's with other options, so the window between a
  * create's reply and its record is kept short.
+ *
+ * A record that cannot be written (a full disk) is written again before
+ * any further step (run_steps): no step goes beyond what the record
+ * knows, as a job uploaded under a record still saying CREATING is not
+ * blank, and a restart would make another. For a document close()
+ * returned 0 for, that is no refusal: its older record stands, and it
+ * waits for room.
  */
+static void note_error(struct upfs *u, struct submission *s, int rc,
+		       const struct graph_err *gerr, const char *step);
+
 static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
 {
-	bool durable = state == SUB_STARTING;
+	bool durable = state == SUB_STARTING, promised;
+	int rc;
 
 	pthread_mutex_lock(&u->spool_lock);
 	if (s->removed) {
@@ -100,7 +111,17 @@ static int set_state(struct upfs *u, struct submission *s,
 	pthread_mutex_unlock(&u->spool_lock);
 	if (state == SUB_SPOOLED || state == SUB_UPLOADED || state == SUB_DONE)
 		return 0;
-	return spool_persist(u, s, durable);
+	rc = spool_persist(u, s, durable);
+	pthread_mutex_lock(&u->spool_lock);
+	s->record_behind = rc != 0;
+	promised = s->promised;
+	pthread_mutex_unlock(&u->spool_lock);
+	if (rc) {
+		note_error(u, s, rc, NULL, "recording its state");
+		if (promised && submit_err_is_permanent(rc))
+			rc = -EAGAIN;
+	}
+	return rc;
 }
 
 static int replace_str(struct upfs *u, char **slot, const char *value)
@@ -924,6 +945,9 @@ static int run_steps(struct upfs *u, struct submission *s)
 	int sessions = 0;
 	int rc = 0;
 
+	/* The state its record failed to keep is recorded first (set_state). */
+	if (s->record_behind)
+		rc = set_state(u, s, s->state);
 	while (rc == 0 && s->state != SUB_DONE) {
 		switch (s->state) {
 		case SUB_SPOOLED:

@@ -1969,3 +1969,49 @@ def test_a_start_that_reached_nothing_is_refused_after_a_remount(
     emu.set_faults("")
     mount.unmount()
     assert outbox_records(cache) == {}
+
+
+def test_a_record_the_full_disk_refused_is_written_before_the_next_step(
+        start_emulator, upfs_mount, small_tmpfs):
+    """A document waits (the create met a 503); its next try creates the
+    job, but the cache's disk is full and the record that says so cannot
+    be written. That is no refusal (close() returned 0), and no further
+    step is taken until the record is written: a job uploaded under a
+    record still saying CREATING is not blank, so after a remount the
+    lost create's job would not be found and another would be made, the
+    first left paused with its document. With room again, one job
+    prints, and no other is left."""
+    emu = start_emulator()
+    share = emu.share_by_name(SHARE)
+    mount = upfs_mount(emu, cache_dir=small_tmpfs)
+    mount.expect_warning(r".")
+    queue = mount.p("shares", SHARE, "queue")
+    assert os.listdir(queue) == []                       # warm
+    before = job_ids(emu, share["id"])
+    data = make_pdf("record behind", 300 * 1024)
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    assert write_and_close(os.path.join(queue, "behind.pdf"), data) == \
+        ("ok", 0)
+    filler = os.path.join(small_tmpfs, "filler")
+    fill(filler)
+    emu.reset_requests()
+    emu.set_faults("")
+
+    util.wait_until(lambda: "waits in the spool: recording its state" in
+                    mount.log(), timeout=30, what="a try that meets the "
+                    "record it cannot write")
+    assert len(new_jobs(emu, share["id"], before)) == 1
+    time.sleep(3)       # another try, which must write the record first
+    routes = emu.requests()["routes"]
+    assert not [r for r in routes if "createUploadSession" in r or
+                r.startswith("PUT ")], routes
+    mount.unmount()
+    os.unlink(filler)
+
+    mount = upfs_mount(emu, cache_dir=small_tmpfs)
+    mount.expect_warning(r".")
+    util.wait_until(lambda: pending_entries(
+        mount.p("shares", SHARE, "queue")) == [], timeout=60,
+        what="the document to be sent")
+    check_exactly_once(emu, mount, share["id"], before,
+                       {"behind.pdf": data})
