@@ -346,6 +346,13 @@ struct open_file *open_file_new(struct upfs *u)
 	return f;
 }
 
+void open_file_unopened(struct open_file *f)
+{
+	if (f->sub && f->writable)
+		queue_release(f->u, f->sub, &f->writing);
+	open_file_put(f);
+}
+
 void open_file_put(struct open_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) == 1) {
@@ -390,9 +397,10 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 		rc = queue_create(u, n->owner, n->name, &f->sub);
 	else if ((f->sub = spool_get(u, n->id)) == NULL)
 		rc = -ENOENT;
-	else if (writing && !spool_is_writable(f->sub))
-		/* So does writing over a document handed over (waiting in the
-		   spool), whose bytes are no longer to change. */
+	else if (writing && (fi->flags & O_TRUNC) &&
+		 !spool_is_writable(f->sub))
+		/* So does writing anew over a document handed over (waiting
+		   in the spool), whose bytes are no longer to change. */
 		rc = open_queue_again(u, f);
 	else if (writing && (fi->flags & O_TRUNC))
 		rc = queue_truncate(u, f->sub, 0);
@@ -496,7 +504,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		open_file_put(f);
+		open_file_unopened(f);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

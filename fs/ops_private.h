@@ -59,6 +59,13 @@ struct open_file {
 
 struct open_file *open_file_new(struct upfs *u);
 void open_file_put(struct open_file *f);
+/*
+ * An open whose reply did not reach the kernel (interrupted): no release
+ * will come, so a writer's handle goes as at one (queue_release: the
+ * document handed over if no other handle writes it, or dropped if
+ * empty), then the reference.
+ */
+void open_file_unopened(struct open_file *f);
 
 static inline struct upfs *req_upfs(fuse_req_t req)
 {

@@ -148,7 +148,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		open_file_put(f);
+		open_file_unopened(f);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -310,6 +310,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct upfs *u = req_upfs(req);
 	struct fs_node *n = node_get(u, ino);
 	struct submission *s = NULL;
+	struct open_file *f;
 	struct stat st;
 	int ttl, rc = 0;
 
@@ -337,7 +338,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		ops_reply_err(req, EROFS);
 		return;
 	}
-	s = spool_get(u, n->id);
+	/* Through a handle, its own document: a new one may have taken the
+	   name over (open_queue_file). */
+	f = fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
+	s = spool_get(u, f && f->sub ? f->sub->id : n->id);
 	if (s == NULL)
 		rc = -ENOENT;
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {

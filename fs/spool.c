@@ -361,7 +361,7 @@ static int flush_spool_dir(struct upfs *u)
 	return rc;
 }
 
-static int flush_bytes(struct upfs *u, struct submission *s)
+int spool_flush(struct upfs *u, struct submission *s)
 {
 	int rc = spool_open_file(u, s);
 
@@ -414,7 +414,7 @@ static int record_write(struct upfs *u, struct submission *s, bool durable,
 	/* A durable record whose recovery reads the spool file. */
 	if (to_outbox && durable && !s->bytes_flushed &&
 	    s->state < SUB_UPLOADED) {
-		rc = flush_bytes(u, s);
+		rc = spool_flush(u, s);
 		if (rc)
 			return rc;
 	}

@@ -180,6 +180,10 @@ int spool_persist(struct upfs *u, struct submission *s, bool durable);
  */
 int spool_promise(struct upfs *u, struct submission *s);
 
+/* Its spool file's bytes, and the file's name in the spool folder, on
+   disk (fsync); bytes_flushed then. 0 or -errno. */
+int spool_flush(struct upfs *u, struct submission *s);
+
 /*
  * Forgets s: its outbox record, its spool file, its place in the table.
  * A big spool file is kept for the next document to write over (below).

@@ -84,9 +84,10 @@ bool submit_err_is_permanent(int rc)
  * A record that cannot be written (a full disk) is written again before
  * any further step (run_steps): no step goes beyond what the record
  * knows, as a job uploaded under a record still saying CREATING is not
- * blank, and a restart would make another. For a document close()
- * returned 0 for, that is no refusal: its older record stands, and it
- * waits for room.
+ * blank, and a restart would make another. CREATING and STARTING, whose
+ * requests then do not go, leave the state before them, which their
+ * record still holds. For a document close() returned 0 for, none of
+ * this is a refusal: its older record stands, and it waits for room.
  */
 static void note_error(struct upfs *u, struct submission *s, int rc,
 		       const struct graph_err *gerr, const char *step);
@@ -95,6 +96,7 @@ static int set_state(struct upfs *u, struct submission *s,
 		     enum sub_state state)
 {
 	bool durable = state == SUB_STARTING, promised;
+	enum sub_state before;
 	int rc;
 
 	pthread_mutex_lock(&u->spool_lock);
@@ -103,6 +105,7 @@ static int set_state(struct upfs *u, struct submission *s,
 		pthread_mutex_unlock(&u->spool_lock);
 		return -ECANCELED;
 	}
+	before = s->state;
 	s->state = state;
 	/* The first record of all, in close(): the state before it is no
 	   record, nothing to repeat, and nothing was promised yet. */
@@ -113,7 +116,12 @@ static int set_state(struct upfs *u, struct submission *s,
 		return 0;
 	rc = spool_persist(u, s, durable);
 	pthread_mutex_lock(&u->spool_lock);
-	s->record_behind = rc != 0;
+	if (rc && (state == SUB_CREATING || state == SUB_STARTING)) {
+		if (s->state == state)
+			s->state = before;
+	} else {
+		s->record_behind = rc != 0;
+	}
 	promised = s->promised;
 	pthread_mutex_unlock(&u->spool_lock);
 	if (rc) {
@@ -565,10 +573,11 @@ static int step_create_locked(struct upfs *u, struct submission *s,
 		if (rc)
 			return rc;
 	}
-	buf_init(&path, 4096);
 	rc = set_state(u, s, SUB_CREATING);
-	if (rc == 0)
-		rc = share_path(&path, s, "/jobs");
+	if (rc)
+		return rc;	/* nothing sent; set_state said why */
+	buf_init(&path, 4096);
+	rc = share_path(&path, s, "/jobs");
 	body = json_pack("{s:o}", "configuration", submit_configuration(u, s));
 	if (rc == 0 && body == NULL)
 		rc = -ENOMEM;
@@ -849,12 +858,15 @@ static int step_start(struct upfs *u, struct submission *s)
 			return rc;
 		}
 	}
-	buf_init(&path, 4096);
 	earlier = s->start_maybe_sent;
 	s->start_maybe_sent = true;	/* recorded before the start goes */
 	rc = set_state(u, s, SUB_STARTING);
-	if (rc == 0)
-		rc = job_path(&path, s, "/start");
+	if (rc) {
+		s->start_maybe_sent = earlier;	/* it did not go */
+		return rc;	/* set_state said why */
+	}
+	buf_init(&path, 4096);
+	rc = job_path(&path, s, "/start");
 	if (rc == 0)
 		rc = graph_request(u->graph, "POST", path.data, NULL, &status,
 				   &err);
@@ -1138,9 +1150,9 @@ int submit_prepare(struct upfs *u, struct submission *s)
 	   job started in close() never does, and kill -9 leaves the bytes
 	   in the page cache. Without a boot id, flushed now. */
 	if (u->boot_id[0] == '\0') {
-		if (fsync(s->fd) != 0)
-			return -errno;
-		s->bytes_flushed = true;
+		rc = spool_flush(u, s);
+		if (rc)
+			return rc;
 	}
 	/* The document is the file's first size bytes (spool.c reuses files). */
 	got = pread(s->fd, head, size < sizeof(head) ? (size_t)size

@@ -685,10 +685,10 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 		return -graph_curl_to_errno((int)cc);
 	}
 	resp->status = status;
+	graph_retry_after_settle(resp);	/* a 202's too (operations) */
 	if (status >= 200 && status < 400)
 		return 0;
 	err->status = status;
-	graph_retry_after_settle(resp);
 	err->retry_after = resp->retry_after;
 	graph_err_parse_body(err, resp->body.data, resp->body.len);
 	return -graph_err_to_errno(err);

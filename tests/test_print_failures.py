@@ -1166,9 +1166,10 @@ def test_rm_of_a_waiting_document_sends_nothing(start_emulator, upfs_mount,
 def test_writing_a_waiting_documents_name_prints_both(start_emulator,
                                                       upfs_mount):
     """A document waits in the spool (an offline mount); writing its name
-    again, as a second print of report.pdf while the network is down,
+    anew, as a second print of report.pdf while the network is down,
     waits too, as a document of its own: the first's bytes are no longer
-    to change. After a remount both print, once each."""
+    to change (touch, which does not truncate, changes neither). After a
+    remount both print, once each."""
     emu = start_emulator()
     share = emu.share_by_name(SHARE)
     mount, cache = mount_offline_warm(emu, upfs_mount)
@@ -1178,7 +1179,16 @@ def test_writing_a_waiting_documents_name_prints_both(start_emulator,
     second = make_pdf("second copy", 150 * 1024)
     path = os.path.join(queue, "report.pdf")
     assert write_and_close(path, first) == ("ok", 0)
-    assert write_and_close(path, second) == ("ok", 0)
+    util.run(["touch", path])           # no O_TRUNC: the same document
+    assert len(pending_entries(queue)) == 1
+    # Written anew, and cut through its descriptor (rsync --inplace):
+    # the cut is the new document's.
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, second + b"tail to be cut")
+        os.ftruncate(fd, len(second))
+    finally:
+        os.close(fd)
     assert len(pending_entries(queue)) == 2
     mount.unmount()
     assert sorted(r["name"] for r in outbox_records(cache).values()) == \
