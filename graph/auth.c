@@ -487,32 +487,34 @@ static bool auth_secret_shared(struct auth_secret *s, unsigned long seen,
 	return true;
 }
 
-void graph_auth_renew_time(long expires_in, struct timespec *renew_at)
+/* CLOCK_MONOTONIC now plus expires_in less a margin of 1/part of it,
+   between low and high seconds. */
+static void auth_time_before_expiry(long expires_in, long part, long low,
+				    long high, struct timespec *at)
 {
 	long margin;
 
 	if (expires_in < 0)
 		expires_in = 0;
-	margin = expires_in / 10;
-	if (margin > AUTH_RENEW_MARGIN_S)
-		margin = AUTH_RENEW_MARGIN_S;
-	if (margin < AUTH_RENEW_MARGIN_MIN_S)
-		margin = AUTH_RENEW_MARGIN_MIN_S;
-	clock_gettime(CLOCK_MONOTONIC, renew_at);
-	renew_at->tv_sec += expires_in - margin;
+	margin = expires_in / part;
+	if (margin > high)
+		margin = high;
+	if (margin < low)
+		margin = low;
+	clock_gettime(CLOCK_MONOTONIC, at);
+	at->tv_sec += expires_in - margin;
+}
+
+void graph_auth_renew_time(long expires_in, struct timespec *renew_at)
+{
+	auth_time_before_expiry(expires_in, 10, AUTH_RENEW_MARGIN_MIN_S,
+				AUTH_RENEW_MARGIN_S, renew_at);
 }
 
 void graph_auth_valid_time(long expires_in, struct timespec *valid_until)
 {
-	long margin;
-
-	if (expires_in < 0)
-		expires_in = 0;
-	margin = expires_in / 30;
-	if (margin > AUTH_VALID_MARGIN_S)
-		margin = AUTH_VALID_MARGIN_S;
-	clock_gettime(CLOCK_MONOTONIC, valid_until);
-	valid_until->tv_sec += expires_in - margin;
+	auth_time_before_expiry(expires_in, 30, 0, AUTH_VALID_MARGIN_S,
+				valid_until);
 }
 
 bool graph_auth_keep_current(int rc, const char *token,
