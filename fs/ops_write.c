@@ -132,8 +132,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			node_forget(u, n, 1);
 	}
 	if (rc) {
-		if (f)
-			open_file_put(f);
+		if (f)	/* a new document no one will write: not left over */
+			open_file_unopened(f);
 		ops_reply_err(req, -rc);
 		return;
 	}
