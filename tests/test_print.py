@@ -198,19 +198,11 @@ def test_every_writer_prints_once(writer, emulator, upfs_mount, workdir):
     assert xattr(os.path.join(queue, name), "id") == job["id"]
 
 
-def test_a_document_a_child_writes_after_its_opener_closed(emulator,
-                                                           upfs_mount):
-    """The opener hands its descriptor to a child and closes its own copy
-    before a byte is in (a program's stdout=file for a subprocess): the
-    child's close at its exit is not the opener's, so the last release
-    of the file hands the document over, whole, once."""
-    mount = upfs_mount(emulator)
-    share = emulator.share_by_name(SHARE)
-    queue = mount.p("shares", SHARE, "queue")
-    before = job_ids(emulator, share["id"])
-    data = make_pdf("child", 700 * 1024)
-    fd = os.open(os.path.join(queue, "child.pdf"),
-                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def write_through_a_child(path, data):
+    """Opens path, hands the descriptor to a child and closes its own copy
+    before a byte is in (a program's stdout=file for a subprocess); the
+    child writes data and exits. Returns the parent's close's errno."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -224,14 +216,50 @@ def test_a_document_a_child_writes_after_its_opener_closed(emulator,
         except BaseException:
             os._exit(1)
     os.close(go_r)
-    # Nothing written yet: an empty document's close says EINVAL.
-    assert util.call_errno(lambda: os.close(fd)) == errno.EINVAL
+    rc = util.call_errno(lambda: os.close(fd))
     os.close(go_w)
     assert os.waitpid(pid, 0)[1] == 0
+    return rc
+
+
+def test_a_document_a_child_writes_after_its_opener_closed(emulator,
+                                                           upfs_mount):
+    """The opener hands its descriptor to a child and closes its own copy
+    before a byte is in: the child's close at its exit is not the
+    opener's, so the last release of the file hands the document over,
+    whole, once."""
+    mount = upfs_mount(emulator)
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emulator, share["id"])
+    data = make_pdf("child", 700 * 1024)
+    # Nothing written yet: an empty document's close says EINVAL.
+    assert write_through_a_child(os.path.join(queue, "child.pdf"), data) \
+        == errno.EINVAL
     util.wait_until(lambda: new_jobs(emulator, share["id"], before) and
                     pending_entries(queue) == [], timeout=30,
                     what="the document handed over at its release")
     assert_printed_once(emulator, share["id"], before, "child.pdf", data)
+
+
+def test_a_refusal_at_the_last_release_is_logged_and_leaves_nothing(
+        emulator, upfs_mount):
+    """The same, with bytes the service does not print: no close is there
+    to return the refusal, so the log and .upfs/status say it, and no job
+    or waiting document is left."""
+    mount = upfs_mount(emulator)
+    mount.expect_warning(r"'notes\.txt' refused: .*not a document format")
+    share = emulator.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emulator, share["id"])
+    assert write_through_a_child(os.path.join(queue, "notes.txt"),
+                                 b"plain words\n" * 500) == errno.EINVAL
+    util.wait_until(lambda: "not a document format" in
+                    mount.status()["last_error"], timeout=30,
+                    what="the refusal in .upfs/status")
+    assert pending_entries(queue) == [] and "notes.txt" not in \
+        os.listdir(queue)
+    assert new_jobs(emulator, share["id"], before) == []
 
 
 # --- the same file twice -----------------------------------------------------
