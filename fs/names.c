@@ -2,6 +2,7 @@
  * names.c — display names to safe, stable file names (see names.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,18 +210,43 @@ out:
 	return rc;
 }
 
-int names_copy_number(struct buf *out, const char *name, unsigned n)
+/* Where a copy's number goes in name: before its extension, if any. */
+static size_t copy_number_at(const char *name)
 {
 	const char *dot = strrchr(name, '.');
-	size_t stem;
+
+	/* "doc.pdf" -> "doc ~2.pdf"; a leading dot is not an extension. */
+	if (dot == NULL || dot == name)
+		return strlen(name);
+	return (size_t)(dot - name);
+}
+
+int names_copy_number(struct buf *out, const char *name, unsigned n)
+{
+	size_t stem = copy_number_at(name);
+	const char *dot = name + stem;
 
 	if (n <= 1)
 		return buf_append_str(out, name);
-	/* "doc.pdf" -> "doc ~2.pdf"; a leading dot is not an extension. */
-	if (dot == NULL || dot == name)
-		dot = name + strlen(name);
-	stem = (size_t)(dot - name);
 	if (buf_append(out, name, stem) != 0)
 		return -ENOMEM;
 	return buf_printf(out, " ~%u%s", n, dot);
+}
+
+bool names_is_copy_of(const char *name, const char *base)
+{
+	size_t stem = copy_number_at(base);
+	const char *p = name + stem;
+	unsigned long n;
+	char *end;
+
+	if (strcmp(name, base) == 0)
+		return true;
+	if (strncmp(name, base, stem) != 0 || strncmp(p, " ~", 2) != 0 ||
+	    p[2] < '1' || p[2] > '9')
+		return false;
+	errno = 0;
+	n = strtoul(p + 2, &end, 10);
+	return errno == 0 && n >= 2 && n <= UINT_MAX &&
+	       strcmp(end, base + stem) == 0;
 }

@@ -14,6 +14,7 @@
 #ifndef UPFS_NAMES_H
 #define UPFS_NAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -51,5 +52,8 @@ int names_disambiguate(struct names_entry *entries, size_t n);
  * gives name itself, n == 2 "doc ~2.pdf" for "doc.pdf".
  */
 int names_copy_number(struct buf *out, const char *name, unsigned n);
+
+/* Whether name is what names_copy_number makes of base for some n. */
+bool names_is_copy_of(const char *name, const char *base);
 
 #endif

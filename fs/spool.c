@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "names.h"
 #include "spool.h"
 #include "unflushed.h"
 #include "utf8.h"
@@ -983,9 +984,11 @@ int spool_queue_view(struct upfs *u, const char *share_id, json_t **jobs,
 
 /*
  * A listing's own names change only as its jobs' listing changes (the
- * caller's part) or as the spool stops hiding one of them: another
- * document coming or going takes or frees only its own name, as pending
- * documents are not numbered among the jobs.
+ * caller's part) or as the spool stops hiding one of them: a document
+ * coming takes a name of its own, a copy of its name numbered after the
+ * jobs and the documents before it of that name (list_queue); one going
+ * frees its name, and those after it of that name move down into names
+ * the listing had.
  */
 bool spool_may_add_name(struct upfs *u, const char *share_id,
 			const char *name, uint32_t unhides)
@@ -997,7 +1000,7 @@ bool spool_may_add_name(struct upfs *u, const char *share_id,
 	for (struct submission *s = u->submissions; s && !may; s = s->next)
 		may = s->state != SUB_DONE &&
 		      strcmp(s->share_id, share_id) == 0 &&
-		      strcmp(s->name, name) == 0;
+		      names_is_copy_of(name, s->name);
 	pthread_mutex_unlock(&u->spool_lock);
 	return may;
 }

@@ -422,54 +422,46 @@ static int cmp_row_id(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);	/* as listed */
 }
 
-/* A job's name and its copy number (1 + earlier jobs of the same name). */
-struct queue_name {
-	const char *name;	/* the row's */
-	unsigned copy;
-};
-
-/* A name seen so far in queue_names, and how many jobs had it. */
+/* A name seen so far in copy_numbers, and how many had it. */
 struct name_count {
 	const char *name;
 	unsigned count;
 };
 
 /*
- * Names the jobs rows[0..n) oldest first; the second "a.pdf" is numbered
- * 2 (names_copy_number). Counted in a hash table, not by comparing each
- * with every earlier one or by sorting: a busy share lists hundreds of
- * jobs, and queue/ is listed again at a look-up whenever the spool
- * changed, several times per document printed. Returned in the order of
- * rows.
+ * The copy number of each of names[0..n) (1 + how many before it had the
+ * same name): the second "a.pdf" is numbered 2 (names_copy_number).
+ * Counted in a hash table, not by comparing each with every earlier one
+ * or by sorting: a busy share lists hundreds of jobs, and queue/ is
+ * listed again at a look-up whenever the spool changed, several times per
+ * document printed.
  */
-static struct queue_name *queue_names(const struct queue_row **rows, size_t n)
+static unsigned *copy_numbers(const char *const *names, size_t n)
 {
 	size_t slots = 16;
-	struct queue_name *v;
 	struct name_count *seen;
+	unsigned *copy;
 
 	while (slots < 2 * n)
 		slots *= 2;
-	v = calloc(n + 1, sizeof(*v));
+	copy = calloc(n + 1, sizeof(*copy));
 	seen = calloc(slots, sizeof(*seen));
-	if (v == NULL || seen == NULL) {
-		free(v);
+	if (copy == NULL || seen == NULL) {
+		free(copy);
 		free(seen);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *name = rows[i]->name;
-		size_t at = fnv1a_update(FNV1A_SEED, name, strlen(name)) &
-			    (slots - 1);
+		size_t at = fnv1a_update(FNV1A_SEED, names[i],
+					 strlen(names[i])) & (slots - 1);
 
-		while (seen[at].name && strcmp(seen[at].name, name) != 0)
+		while (seen[at].name && strcmp(seen[at].name, names[i]) != 0)
 			at = (at + 1) & (slots - 1);
-		seen[at].name = name;
-		v[i].name = name;
-		v[i].copy = ++seen[at].count;
+		seen[at].name = names[i];
+		copy[i] = ++seen[at].count;
 	}
 	free(seen);
-	return v;
+	return copy;
 }
 
 /* Rows come in the order the service lists its jobs, mostly by id. */
@@ -481,13 +473,42 @@ static bool rows_by_id(const struct queue_row **rows, size_t n)
 	return true;
 }
 
-/* queue/: the share's live jobs by document name, oldest first. */
+/* Documents still on their way, oldest first: their ids start with the
+   time they were made (spool_create). */
+static int cmp_entry_id(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_entry *)a)->id,
+		      ((const struct fs_entry *)b)->id);
+}
+
+/* Appends the copy-th copy of name (names_copy_number) to out. */
+static int add_numbered(struct fs_entries *out, struct buf *b,
+			const char *name, unsigned copy, enum fs_kind kind,
+			const char *id, const char *owner, int64_t mtime)
+{
+	int rc;
+
+	buf_reset(b);
+	rc = names_copy_number(b, name, copy);
+	return rc ? rc : fs_entries_add(out, b->data, kind, id, owner, mtime);
+}
+
+/*
+ * queue/: the share's live jobs by document name, oldest first, and the
+ * documents on their way there. A document is numbered after the jobs
+ * of its name and the documents before it, the name its job will most
+ * likely have once listed (the newest of them): a second report.pdf
+ * printed while the first is still queued, or while the network is down,
+ * is "report ~2.pdf" from the start, not a second "report.pdf".
+ */
 static int list_queue(struct upfs *u, const struct fs_node *dir,
 		      struct fs_entries *out, struct fs_deps *deps)
 {
 	const struct queue_row *rows = NULL, **shown = NULL;
 	json_t *list = NULL, **jobs = NULL;
-	struct queue_name *names = NULL;
+	struct fs_entries pending = { 0 };
+	const char **names = NULL;
+	unsigned *copy = NULL;
 	struct buf numbered;
 	size_t i, n = 0, nrows = 0, kept;
 	int rc;
@@ -509,7 +530,7 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		if (!rows[i].final)
 			jobs[n++] = (json_t *)rows[i].job;
 	deps->spool = true;
-	rc = spool_queue_view(u, dir->id, jobs, &n, out, &deps->spool_sig,
+	rc = spool_queue_view(u, dir->id, jobs, &n, &pending, &deps->spool_sig,
 			      &deps->spool_unhides);
 	/* The view keeps the jobs it leaves in their order: one walk pairs
 	   them with their rows. */
@@ -522,23 +543,35 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		goto out;
 	if (!rows_by_id(shown, n))
 		qsort(shown, n, sizeof(*shown), cmp_row_id);
-	names = queue_names(shown, n);
-	if (names == NULL)
+	qsort(pending.v, pending.n, sizeof(*pending.v), cmp_entry_id);
+	names = calloc(n + pending.n + 1, sizeof(*names));
+	if (names == NULL) {
 		rc = -ENOMEM;
-	for (i = 0; i < n && rc == 0; i++) {
-		buf_reset(&numbered);
-		rc = names_copy_number(&numbered, names[i].name, names[i].copy);
-		if (rc == 0)
-			rc = fs_entries_add(out, numbered.data, FS_QUEUE_ENTRY,
-					 tree_str(shown[i]->job, "id"), dir->id,
-					 shown[i]->mtime);
+		goto out;
 	}
+	for (i = 0; i < n; i++)
+		names[i] = shown[i]->name;
+	for (i = 0; i < pending.n; i++)
+		names[n + i] = pending.v[i].name;
+	copy = copy_numbers(names, n + pending.n);
+	if (copy == NULL)
+		rc = -ENOMEM;
+	for (i = 0; i < pending.n && rc == 0; i++)
+		rc = add_numbered(out, &numbered, pending.v[i].name, copy[n + i],
+				  pending.v[i].kind, pending.v[i].id,
+				  pending.v[i].owner, pending.v[i].mtime);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = add_numbered(out, &numbered, shown[i]->name, copy[i],
+				  FS_QUEUE_ENTRY, tree_str(shown[i]->job, "id"),
+				  dir->id, shown[i]->mtime);
 out:
 	queue_rows_unlock(u);
 out_unlocked:
+	free(copy);
 	free(names);
 	free(shown);
 	free(jobs);
+	fs_entries_release(&pending);
 	json_decref(list);
 	buf_release(&numbered);
 	return rc;

@@ -1189,7 +1189,10 @@ def test_writing_a_waiting_documents_name_prints_both(start_emulator,
         os.ftruncate(fd, len(second))
     finally:
         os.close(fd)
-    assert len(pending_entries(queue)) == 2
+    # Two documents of one name: the second is numbered.
+    assert sorted(pending_entries(queue)) == ["report ~2.pdf", "report.pdf"]
+    assert util.read_bytes(path) == first
+    assert util.read_bytes(os.path.join(queue, "report ~2.pdf")) == second
     mount.unmount()
     assert sorted(r["name"] for r in outbox_records(cache).values()) == \
         ["report.pdf", "report.pdf"]
@@ -1203,6 +1206,63 @@ def test_writing_a_waiting_documents_name_prints_both(start_emulator,
         sha256(d) for d in (first, second)), jobs
     assert {j["documentName"] for j in jobs} == {"report.pdf"}
     assert all(j["state"] in STARTED for j in jobs), jobs
+
+
+def test_a_waiting_copy_of_a_queued_name_is_numbered(start_emulator,
+                                                    upfs_mount):
+    """A second report.pdf printed while the first is still queued, which
+    has to wait (every create answered 503), lists as "report ~2.pdf"
+    beside it from the start, the name its job keeps once printed; two
+    more waiting at once are "report ~3.pdf" and "report ~4.pdf". Never
+    two entries of one name."""
+    emu = start_emulator(extra_args=["--job-seconds", "60"])
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"503")
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    path = os.path.join(queue, "report.pdf")
+    before = job_ids(emu, share["id"])
+    docs = [make_pdf("copy %d" % i, (100 + 20 * i) * 1024) for i in range(4)]
+    assert write_and_close(path, docs[0]) == ("ok", 0)
+    first = assert_printed_once(emu, share["id"], before, "report.pdf",
+                                docs[0])
+
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    assert write_and_close(path, docs[1]) == ("ok", 0)  # a new job's bytes
+    assert sorted(os.listdir(queue)) == ["report ~2.pdf", "report.pdf"]
+    assert xattr(path, "id") == first["id"]
+    waiting = os.path.join(queue, "report ~2.pdf")
+    assert xattr(waiting, "state") == "waiting"
+    assert util.read_bytes(waiting) == docs[1]
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=15,
+                    what="the waiting copy to be sent")
+    second = assert_printed_once(emu, share["id"], before | {first["id"]},
+                                 "report.pdf", docs[1])
+    assert sorted(os.listdir(queue)) == ["report ~2.pdf", "report.pdf"]
+    assert xattr(waiting, "id") == second["id"]
+
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    for data in docs[2:]:
+        assert write_and_close(path, data) == ("ok", 0)
+    names = ["report ~2.pdf", "report ~3.pdf", "report ~4.pdf",
+             "report.pdf"]
+    assert sorted(os.listdir(queue)) == names
+    for name, data in (("report ~3.pdf", docs[2]),
+                       ("report ~4.pdf", docs[3])):
+        assert xattr(os.path.join(queue, name), "state") == "waiting"
+        assert util.read_bytes(os.path.join(queue, name)) == data
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=15,
+                    what="both waiting copies to be sent")
+    jobs = {j["id"]: j for j in new_jobs(emu, share["id"], before)}
+    assert sorted(j["sha256"] for j in jobs.values()) == sorted(
+        sha256(d) for d in docs), jobs
+    assert sorted(os.listdir(queue)) == names
+    for name in names:
+        job = jobs[xattr(os.path.join(queue, name), "id")]
+        assert job["size"] == os.stat(os.path.join(queue, name)).st_size
+    assert {xattr(os.path.join(queue, n), "id") for n in names} == set(jobs)
 
 
 def test_offline_mount_spools_and_sends_after_remount(start_emulator,

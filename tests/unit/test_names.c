@@ -215,7 +215,15 @@ static void expect_copy(const char *name, unsigned n, const char *want)
 	buf_init(&b, 0);
 	CHECK_MSG(names_copy_number(&b, name, n) == 0 && strcmp(b.data, want) == 0,
 	      "copy %u of '%s': got '%s', want '%s'", n, name, b.data, want);
+	CHECK_MSG(names_is_copy_of(want, name), "'%s' not a copy of '%s'",
+		  want, name);
 	buf_release(&b);
+}
+
+static void expect_not_copy(const char *name, const char *base)
+{
+	CHECK_MSG(!names_is_copy_of(name, base), "'%s' taken for a copy of "
+		  "'%s'", name, base);
 }
 
 static void test_copy_number(void)
@@ -225,6 +233,18 @@ static void test_copy_number(void)
 	expect_copy("archive.tar.gz", 3, "archive.tar ~3.gz");
 	expect_copy("README", 2, "README ~2");
 	expect_copy(".profile", 2, ".profile ~2");
+	expect_copy("doc.pdf", 12, "doc ~12.pdf");
+	/* Only the forms names_copy_number makes. */
+	expect_not_copy("doc ~1.pdf", "doc.pdf");
+	expect_not_copy("doc ~02.pdf", "doc.pdf");
+	expect_not_copy("doc ~2.pdf.pdf", "doc.pdf");
+	expect_not_copy("doc ~2x.pdf", "doc.pdf");
+	expect_not_copy("doc ~.pdf", "doc.pdf");
+	expect_not_copy("doc ~2.pd", "doc.pdf");
+	expect_not_copy("doc ~99999999999999999999.pdf", "doc.pdf");
+	expect_not_copy("doc2.pdf", "doc.pdf");
+	expect_not_copy("doc ~2.pdf", "do.pdf");
+	expect_not_copy("README ~2", "README.txt");
 }
 
 int main(void)

@@ -2,7 +2,8 @@
  * test_spool_view.c — what the spool adds to and hides from queue/
  * (fs/spool.c), and when a name a listing lacked may be there now
  * (spool_may_add_name, which lets a look-up skip listing queue/ again):
- * a document of that name waiting, or a job the spool hid when the
+ * a document of that name, or of a name it is a numbered copy of,
+ * waiting, or a job the spool hid when the
  * listing was made and no longer hides, whether its submission left the
  * spool or took another job.
  */
@@ -108,6 +109,12 @@ int main(void)
 	/* Names the listing lacked: only a waiting document's may be there,
 	   and only in its own share. */
 	CHECK(spool_may_add_name(&u, SHARE, "b.pdf", unhides));
+	/* Numbered after the jobs and documents of its name (list_queue),
+	   it may show as any copy of it. */
+	CHECK(spool_may_add_name(&u, SHARE, "b ~2.pdf", unhides));
+	CHECK(spool_may_add_name(&u, SHARE, "b ~17.pdf", unhides));
+	CHECK(!spool_may_add_name(&u, SHARE, "b ~1.pdf", unhides));
+	CHECK(!spool_may_add_name(&u, SHARE, "bb ~2.pdf", unhides));
 	CHECK(!spool_may_add_name(&u, SHARE, "c.pdf", unhides));
 	CHECK(!spool_may_add_name(&u, SHARE, "d.pdf", unhides));
 	CHECK(spool_may_add_name(&u, OTHER, "c.pdf", unhides));
