@@ -253,7 +253,8 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 				: NULL;
 
 	return json_pack("{s:s, s:s, s:s*, s:s, s:I, s:s?, s:s?, s:s?, s:s?, "
-			 "s:i, s:I, s:i, s:s, s:s?, s:s*, s:O*, s:o*}",
+			 "s:i, s:I, s:I, s:I, s:i, s:s, s:s?, s:s*, s:O*, "
+			 "s:o*}",
 			 "share", s->share_id, "name", name, "nameHex", hex,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -261,6 +262,8 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 			 "document", s->doc_id, "uploadUrl", s->upload_url,
 			 "attempts", s->attempts,
 			 "created", (json_int_t)s->created_ms,
+			 "createSent", (json_int_t)s->create_sent_ms,
+			 "createEnded", (json_int_t)s->create_ended_ms,
 			 "lastErrno", s->last_errno,
 			 "lastError", last_error, "options", s->options,
 			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id,
@@ -332,6 +335,10 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 		json_object_get(r, "options")));
 	s->attempts = (int)json_integer_value(json_object_get(r, "attempts"));
 	s->created_ms = json_integer_value(json_object_get(r, "created"));
+	s->create_sent_ms = json_integer_value(json_object_get(r,
+							       "createSent"));
+	s->create_ended_ms = json_integer_value(json_object_get(r,
+								"createEnded"));
 	s->last_errno = (int)json_integer_value(json_object_get(r, "lastErrno"));
 	if (json_string_value(json_object_get(r, "lastError")))
 		snprintf(s->last_error, sizeof(s->last_error), "%s",

@@ -6,9 +6,12 @@
  * step that changes something at the service the outbox record says which
  * step is under way, so when a reply is lost (or upfs is killed) the next
  * attempt first finds out what happened:
- *   - a create that may have happened: the share's blank jobs (uploadPending,
- *     no bytes, not ours already) are adopted instead of making another;
- *     a blank job never prints, so adopting any one of them is safe;
+ *   - a create that may have happened: a blank job of the share (paused
+ *     for its upload, no bytes, the signed-in user's, no submission's)
+ *     that the service made while that create was in flight is adopted
+ *     instead of making another; a blank job never prints. One made
+ *     before or after is another client's of the same user, whose upload
+ *     may be in flight: it is left alone (create_window);
  *   - an upload: the session says which ranges it still misses;
  *   - a start: the job's state says whether it started.
  * A permanent refusal cancels the half-made job, so none is left behind.
@@ -34,8 +37,15 @@
 
 /* Upload sessions replaced in one attempt before giving up for now. */
 #define SUBMIT_MAX_SESSIONS 3
-/* A blank job this much older than its submission is not its own. */
+/*
+ * How far apart this machine's and the service's clocks may be when no
+ * reply has said (graph_service_clock_offset), and how far a job's
+ * createdDateTime may be from its create's flight when one has: a Date
+ * is whole seconds, and the job may be stamped by another server than
+ * the one that answered.
+ */
 #define SUBMIT_ADOPT_WINDOW_S 600
+#define SUBMIT_CLOCK_MARGIN_S 30
 
 bool submit_err_is_permanent(int rc)
 {
@@ -305,6 +315,32 @@ static bool same_configuration(const json_t *a, const json_t *b)
 }
 
 /*
+ * Whether a job the service made at created (its clock, in seconds) may
+ * be one s's last create made: made while that create was in flight,
+ * give or take the clocks' difference. A record from before the flight
+ * was recorded takes any job made since shortly before s itself.
+ */
+static bool create_window(struct upfs *u, const struct submission *s,
+			  int64_t created)
+{
+	int64_t offset, margin = SUBMIT_CLOCK_MARGIN_S, end_ms;
+
+	if (s->create_sent_ms == 0)
+		return created >= s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S;
+	if (graph_service_clock_offset(u->graph, &offset) != 0) {
+		offset = 0;
+		margin = SUBMIT_ADOPT_WINDOW_S;
+	}
+	/* A flight whose end this run did not see ended before it began:
+	   with the upfs that sent it. */
+	end_ms = s->create_ended_ms ? s->create_ended_ms : u->started_ms;
+	if (end_ms < s->create_sent_ms)
+		end_ms = s->create_sent_ms;
+	return created >= s->create_sent_ms / 1000 + offset - margin &&
+	       created <= end_ms / 1000 + 1 + offset + margin;
+}
+
+/*
  * A blank job of this share that no submission owns, or NULL: the oldest,
  * or with want (a configuration) the oldest of those made with it, if
  * any. Lost creates of documents with other options may be blank at the
@@ -328,7 +364,7 @@ static json_t *find_blank_job(struct upfs *u, json_t *jobs,
 			   "paused") != 0 ||
 		    !tree_has_string(details, "uploadPending") ||
 		    json_integer_value(json_object_get(doc, "size")) != 0 ||
-		    created < s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S ||
+		    !create_window(u, s, created) ||
 		    !created_by_me(u, job, true) ||
 		    spool_owns_job(u, s->share_id, tree_str(job, "id")))
 			continue;
@@ -573,6 +609,10 @@ static int step_create_locked(struct upfs *u, struct submission *s,
 		if (rc)
 			return rc;
 	}
+	pthread_mutex_lock(&u->spool_lock);
+	s->create_sent_ms = cache_now_ms();
+	s->create_ended_ms = 0;
+	pthread_mutex_unlock(&u->spool_lock);
 	rc = set_state(u, s, SUB_CREATING);
 	if (rc)
 		return rc;	/* nothing sent; set_state said why */
@@ -581,8 +621,12 @@ static int step_create_locked(struct upfs *u, struct submission *s,
 	body = json_pack("{s:o}", "configuration", submit_configuration(u, s));
 	if (rc == 0 && body == NULL)
 		rc = -ENOMEM;
-	if (rc == 0)
+	if (rc == 0) {
 		rc = graph_request(u->graph, "POST", path.data, body, &job, &err);
+		pthread_mutex_lock(&u->spool_lock);
+		s->create_ended_ms = cache_now_ms();
+		pthread_mutex_unlock(&u->spool_lock);
+	}
 	rc = submit_errno(rc, &err);
 	if (rc == -ENOENT)
 		rc = -EACCES;	/* no such share, as far as this user sees */

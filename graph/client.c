@@ -77,6 +77,29 @@ void graph_stats_get(struct graph *g, struct graph_stats *out)
 	pthread_mutex_unlock(&g->stats_lock);
 }
 
+void graph_note_service_clock(struct graph *g, time_t date)
+{
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&g->stats_lock);
+	g->clock_offset_s = (int64_t)date - (int64_t)now;
+	g->clock_known = true;
+	pthread_mutex_unlock(&g->stats_lock);
+}
+
+int graph_service_clock_offset(struct graph *g, int64_t *offset_s)
+{
+	int rc = -ENODATA;
+
+	pthread_mutex_lock(&g->stats_lock);
+	if (g->clock_known) {
+		*offset_s = g->clock_offset_s;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&g->stats_lock);
+	return rc;
+}
+
 const char *graph_endpoint(const struct graph *g)
 {
 	return g->endpoint;

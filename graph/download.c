@@ -76,9 +76,20 @@ int graph_download_range(struct graph *g, const char *url, uint64_t off,
 	graph_resp_init(&resp, g);
 	rc = graph_call(g, &req, &resp, err);
 	if (rc == 0 && resp.status == 206) {
-		if (resp.body.len > len) {
-			graph_err_setf(err, "the download sent %zu bytes for a "
-				       "range of %zu", resp.body.len, len);
+		/* The body holds the part of the window the Content-Range
+		   says it carries (graph_req's slice); it must start the
+		   window, or bytes would be taken for others. None at all
+		   would read as the document's end. */
+		if (resp.range_first < 0) {
+			graph_err_setf(err, "a document range answered without "
+				       "a Content-Range of one range");
+			rc = -EPROTO;
+		} else if ((uint64_t)resp.range_first > off ||
+			   resp.body.len == 0 || resp.body.len > len) {
+			graph_err_setf(err, "the download answered bytes "
+				       "%" PRId64 "-%" PRId64 " for bytes %"
+				       PRIu64 "-%" PRIu64, resp.range_first,
+				       resp.range_last, off, off + len - 1);
 			rc = -EPROTO;
 		} else {
 			rc = buf_append(out, resp.body.data, resp.body.len);

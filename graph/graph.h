@@ -185,6 +185,14 @@ void graph_err_format(const struct graph_err *err, char *out, size_t len);
 
 void graph_stats_get(struct graph *g, struct graph_stats *out);
 
+/*
+ * How far the service's clock is ahead of this machine's, in whole
+ * seconds (negative: behind), by the Date of the latest Graph reply that
+ * had one: times the service stamps (a job's createdDateTime) are by its
+ * clock. -ENODATA until a reply said.
+ */
+int graph_service_clock_offset(struct graph *g, int64_t *offset_s);
+
 /* ---- document upload (upload sessions) --------------------------------- */
 
 /*

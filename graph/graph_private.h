@@ -79,10 +79,15 @@ struct graph {
 	pthread_mutex_t pool_lock;	/* guards pool, npool */
 	CURL *pool[GRAPH_POOL_MAX];
 	unsigned npool;
-	pthread_mutex_t stats_lock;	/* guards stats */
+	pthread_mutex_t stats_lock;	/* guards stats, clock_* */
 	struct graph_stats stats;
+	bool clock_known;
+	int64_t clock_offset_s;		/* graph_service_clock_offset */
 	struct graph_throttle throttle;
 };
+
+/* Notes the Date (date, the service's clock) of a Graph reply. */
+void graph_note_service_clock(struct graph *g, time_t date);
 
 /* ---- errors.c ---------------------------------------------------------- */
 
@@ -174,6 +179,9 @@ struct graph_resp {
 	int retry_after;	/* seconds, or -1 */
 	time_t retry_at;	/* Retry-After as a date, or -1 */
 	time_t date;		/* the Date header, or -1 */
+	/* Content-Range "bytes first-last/size": first -1 when absent or
+	   not of that form, size -1 when "*" */
+	int64_t range_first, range_last, range_size;
 	int overflow;		/* internal: body cap or ENOMEM hit */
 	/* internal, for graph_req's slice: the status line's code, the
 	   body's bytes seen, and whether the window is in (reading
@@ -278,6 +286,10 @@ struct graph_ranges {
 
 void graph_ranges_init(struct graph_ranges *s);
 void graph_ranges_release(struct graph_ranges *s);
+
+/* The decimal number at *p (one digit at least), *p moved past it;
+   -EINVAL on no digit or overflow. */
+int graph_u64_parse(const char **p, uint64_t *out);
 
 /*
  * Parses "a-b" (or "a-": to the end) for a file of size bytes. An end at

@@ -118,6 +118,8 @@ void graph_resp_init(struct graph_resp *resp, const struct graph *g)
 	resp->retry_after = -1;
 	resp->retry_at = -1;
 	resp->date = -1;
+	resp->range_first = -1;
+	resp->range_size = -1;
 }
 
 static void graph_resp_reset_headers(struct graph_resp *resp)
@@ -130,6 +132,8 @@ static void graph_resp_reset_headers(struct graph_resp *resp)
 	resp->retry_after = -1;
 	resp->retry_at = -1;
 	resp->date = -1;
+	resp->range_first = -1;
+	resp->range_size = -1;
 }
 
 void graph_resp_release(struct graph_resp *resp)
@@ -250,6 +254,34 @@ static long graph_status_of_line(const char *line, size_t len)
 	return digits == 3 ? code : 0;
 }
 
+/*
+ * Content-Range "bytes first-last/size", or with size "*"; anything
+ * else (a 416's "bytes * /size", a number past INT64_MAX) leaves
+ * range_first -1. The value ends the header line, so digits stop there.
+ */
+static void graph_content_range_parse(struct graph_resp *resp,
+				      const char *v, size_t len)
+{
+	const char *p = v + 6, *end = v + len;
+	uint64_t first, last, size = 0;
+	bool any_size = false;
+
+	resp->range_first = -1;
+	if (len < 6 || strncasecmp(v, "bytes ", 6) != 0 ||
+	    graph_u64_parse(&p, &first) || p == end || *p++ != '-' ||
+	    graph_u64_parse(&p, &last) || p == end || *p++ != '/')
+		return;
+	if (p < end && *p == '*')
+		any_size = ++p == end;
+	else if (graph_u64_parse(&p, &size) || size <= last)
+		return;
+	if (p != end || first > last || last > INT64_MAX)
+		return;
+	resp->range_first = (int64_t)first;
+	resp->range_last = (int64_t)last;
+	resp->range_size = any_size ? -1 : (int64_t)size;
+}
+
 static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct graph_resp *resp = arg;
@@ -270,6 +302,8 @@ static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 	} else if (graph_header_is(line, len, "retry-after", &v, &vlen)) {
 		resp->retry_after = graph_retry_after_parse(v, vlen,
 							    &resp->retry_at);
+	} else if (graph_header_is(line, len, "content-range", &v, &vlen)) {
+		graph_content_range_parse(resp, v, vlen);
 	} else if (graph_header_is(line, len, "date", &v, &vlen)) {
 		resp->date = graph_http_date(v, vlen);
 	} else if (graph_header_is(line, len, "location", &v, &vlen)) {
@@ -343,16 +377,18 @@ static int graph_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /*
- * The part of a whole body's chunk inside the request's window: a host
- * that ignores Range sends the document from its first byte, and only
- * the window is kept. Returning short once the window is in ends the
- * transfer there (graph_outcome: not an error).
+ * The part of a body's chunk inside the request's window, the body's
+ * first byte being the document's byte base: a host that ignores Range
+ * sends the document from its first byte (200), and one may answer a
+ * range from further back than asked (a 206 from a block boundary, which
+ * RFC 9110 allows). Only the window is kept. Returning short once the
+ * window is in ends the transfer there (graph_outcome: not an error).
  */
 static size_t graph_on_body_slice(struct graph_resp *resp, const char *data,
-				  size_t len)
+				  size_t len, uint64_t base)
 {
 	uint64_t end = resp->slice_off + resp->slice_len;
-	uint64_t from = resp->body_seen, to = from + len;
+	uint64_t at = base + resp->body_seen, from = at, to = at + len;
 	int rc = 0;
 
 	if (from < resp->slice_off)
@@ -360,14 +396,14 @@ static size_t graph_on_body_slice(struct graph_resp *resp, const char *data,
 	if (to > end)
 		to = end;
 	if (from < to)
-		rc = buf_append(&resp->body, data + (from - resp->body_seen),
+		rc = buf_append(&resp->body, data + (from - at),
 				(size_t)(to - from));
 	if (rc) {
 		resp->overflow = rc;
 		return 0;
 	}
 	resp->body_seen += len;
-	if (resp->body_seen >= end) {
+	if (at + len >= end) {
 		resp->slice_full = true;
 		return 0;
 	}
@@ -380,7 +416,11 @@ static size_t graph_on_body(char *data, size_t size, size_t n, void *arg)
 	int rc;
 
 	if (resp->slice_len && resp->line_status == 200)
-		return graph_on_body_slice(resp, data, size * n);
+		return graph_on_body_slice(resp, data, size * n, 0);
+	if (resp->slice_len && resp->line_status == 206 &&
+	    resp->range_first >= 0)
+		return graph_on_body_slice(resp, data, size * n,
+					   (uint64_t)resp->range_first);
 	rc = buf_append(&resp->body, data, size * n);
 	if (rc) {
 		/* Returning short makes curl stop with CURLE_WRITE_ERROR. */
@@ -686,6 +726,9 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 	}
 	resp->status = status;
 	graph_retry_after_settle(resp);	/* a 202's too (operations) */
+	/* Upload and download hosts may keep clocks of their own. */
+	if (resp->date >= 0 && !x->req->no_auth)
+		graph_note_service_clock(g, resp->date);
 	if (status >= 200 && status < 400)
 		return 0;
 	err->status = status;

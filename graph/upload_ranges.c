@@ -44,8 +44,7 @@ static int graph_ranges_reserve(struct graph_ranges *s, size_t n)
 	return 0;
 }
 
-/* Decimal digits only; -EINVAL on none, on anything else, or overflow. */
-static int graph_u64_parse(const char **p, uint64_t *out)
+int graph_u64_parse(const char **p, uint64_t *out)
 {
 	const char *s = *p;
 	uint64_t v = 0;

@@ -1131,3 +1131,28 @@ def test_a_download_host_that_ignores_range_serves_each_window(emu, admin,
         for piece in iter(lambda: fh.read(1 << 20), b""):
             digest.update(piece)
     assert digest.hexdigest() == info["sha256"]
+
+
+def test_a_range_answered_from_a_block_boundary_is_read_where_asked(
+        emu, admin, workdir):
+    """A download host may answer a range from further back than asked
+    (a 206 whose Content-Range starts at a block boundary; RFC 9110 lets
+    a server send other ranges than asked). The bytes are placed by the
+    Content-Range, not taken as the window's: the document reads back
+    byte for byte, from its start and from offsets inside blocks."""
+    status, out = emu.call("POST", "/_emulator", {"downloadsRangeAlign":
+                                                  1000})
+    assert status == 200 and out["downloadsRangeAlign"] == 1000, out
+    data = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17)
+    src = os.path.join(workdir, "blocks.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    path = admin.p("shares", "Floor3", "queue", "blocks.pdf")
+    util.run(["cp", src, path])
+    assert util.read_bytes(path) == data
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for off in (2 * 1024 * 1024 + 4321, 1234567, len(data) - 10):
+            assert os.pread(fd, 5000, off) == data[off:off + 5000], off
+    finally:
+        os.close(fd)

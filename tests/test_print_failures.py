@@ -4,6 +4,7 @@ no job and no queue/ entry behind; a transient failure (service down,
 `-o offline`, injected faults, kill -9 of upfs) leaves the document spooled,
 shown as waiting, and printed exactly once when the service is back."""
 
+import datetime
 import errno
 import json
 import os
@@ -1888,6 +1889,51 @@ def test_a_lost_create_is_adopted_when_job_lists_leave_out_who_made_them(
     assert "adopting job" in log or "cancelling job" in log, log
     check_exactly_once(emu, mount, share["id"], before,
                        {"unsaid.pdf": data})
+
+
+@pytest.mark.parametrize("skew", [0, 3600])
+def test_a_lost_create_leaves_another_clients_blank_job_alone(
+        start_emulator, upfs_mount, workdir, skew):
+    """The same user prints from another machine: its job, made two
+    minutes ago, is blank while its upload is under way. A create of this
+    mount's whose reply is lost adopts the job the service made while
+    that create was in flight, by the time the service stamped it (by its
+    own clock, which in one case is an hour ahead of this machine's),
+    and cancels any other it made: the other client's job is neither
+    taken nor cancelled."""
+    emu = start_emulator(extra_args=["--job-seconds", "60"])
+    if skew:
+        emu.call("POST", "/_emulator", {"clockSkewSeconds": skew})
+    mount = upfs_mount(emu)
+    mount.expect_warning(r"service unreachable|'mine\.pdf': ")
+    share = emu.share_by_name(SHARE)
+    queue = mount.p("shares", SHARE, "queue")
+    before = job_ids(emu, share["id"])
+    assert write_and_close(os.path.join(queue, "first.pdf"),
+                           make_pdf("first")) == ("ok", 0)
+    [first] = new_jobs(emu, share["id"], before)
+    service_now = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(seconds=skew)
+    made = service_now - datetime.timedelta(seconds=120)
+    other = emu.add_job(shareId=share["id"], upn=first["createdBy"],
+                        state="paused", details=["uploadPending"],
+                        documentName="", size=0,
+                        createdDateTime=made.strftime(
+                            "%Y-%m-%dT%H:%M:%S.0000000Z"))
+    before |= {first["id"], other["id"]}
+    # Dropped twice: libcurl sends a POST again by itself once when a
+    # reused connection dies before the reply, so one or two jobs are
+    # made and no reply comes: one is adopted, any other cancelled.
+    emu.set_faults("drop:1,method=POST,route=/jobs$,times=2")
+    data = make_pdf("mine", 50 * 1024)
+    util.run(["cp", write_file(os.path.join(workdir, "mine.pdf"), data),
+              queue + "/"])
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=60,
+                    what="the document to be sent")
+    assert "adopting job" in mount.log()
+    check_exactly_once(emu, mount, share["id"], before, {"mine.pdf": data})
+    left = emu.job(other["id"])
+    assert left["state"] == "paused" and left["size"] == 0, left
 
 
 def test_a_lost_create_leaves_no_blank_job_whatever_id_another_share_holds(

@@ -13,7 +13,7 @@ import traceback
 
 from . import (admin, auth, control, downloads, graph_directory,
                graph_print, printing, pulltasks, reports, scopes, sharing,
-               uploads)
+               uploads, util)
 from .faults import STATUS, Faults
 from .metrics import Counter, WriteLog
 from .router import Router
@@ -139,8 +139,9 @@ class App:
         # Download URLs answer every GET with the whole document (200),
         # as a host that does not do ranges may (RFC 9110 allows it).
         self.downloads_ignore_range = False
+        self.downloads_range_align = 0
         # Seconds the service's clock is ahead of this machine's (its
-        # Date headers and Retry-After dates).
+        # Date headers, Retry-After dates and the times it stamps).
         self.clock_skew = 0
         self.uploads = uploads.Uploads(uploads_root)
         self.downloads = downloads.Downloads()
@@ -251,6 +252,14 @@ class App:
                              "%s %s is not implemented by the emulator yet."
                              % (route.method, route.template))
         return route.handler(req, self.state)
+
+    @property
+    def clock_skew(self):
+        return util.clock_skew()
+
+    @clock_skew.setter
+    def clock_skew(self, seconds):
+        util.set_clock_skew(seconds)
 
     def _faulted(self, req, graph, work, log=False):
         """Runs work() under the fault spec: maybe delayed, replaced by an

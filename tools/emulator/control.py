@@ -14,6 +14,7 @@ tests change the tenant behind the client's back, and set faults.
                                       "triggersListEmpty","heldDetails",
                                       "listsOmitCreatedBy",
                                       "downloadsIgnoreRange",
+                                      "downloadsRangeAlign",
                                       "clockSkewSeconds","spoolDir",
                                       "transferHost" (--transfer-host;
                                       null: the other loopback name)}
@@ -50,7 +51,11 @@ tests change the tenant behind the client's back, and set faults.
                                       "downloadsIgnoreRange" (bool:
                                       download URLs send the whole
                                       document, 200, whatever Range
-                                      says), "clockSkewSeconds" (integer:
+                                      says), "downloadsRangeAlign"
+                                      (integer >= 0: a ranged download
+                                      answers the whole blocks of that
+                                      size it falls in; 0: as asked),
+                                      "clockSkewSeconds" (integer:
                                       how far the service's clock, in
                                       its Date headers, is ahead)}
                                       -> as GET;
@@ -241,6 +246,7 @@ def info(req, app):
                        "heldDetails": app.held_details,
                        "listsOmitCreatedBy": app.lists_omit_created_by,
                        "downloadsIgnoreRange": app.downloads_ignore_range,
+                       "downloadsRangeAlign": app.downloads_range_align,
                        "clockSkewSeconds": app.clock_skew,
                        "spoolDir": app.uploads.root,
                        "transferHost": app.transfer_host})
@@ -257,6 +263,7 @@ SETTINGS = {
     "heldDetails": ("held_details", "ids", None, None),
     "listsOmitCreatedBy": ("lists_omit_created_by", "bool", None, None),
     "downloadsIgnoreRange": ("downloads_ignore_range", "bool", None, None),
+    "downloadsRangeAlign": ("downloads_range_align", True, 0, True),
     "clockSkewSeconds": ("clock_skew", True, -86400, True),
     "pageSize": ("page_size", True, 1, True),
     "jobQuota": ("job_quota", True, 0, True),

@@ -15,7 +15,10 @@ URL, served here outside Graph auth like the upload URLs (uploads.py).
       -> 206 with Content-Range for `Range: bytes=a-b`, `bytes=a-` or
          `bytes=-n` (one range; a malformed or multi-range header is
          ignored and the whole document sent, as RFC 9110 allows; with
-         the downloadsIgnoreRange setting every Range is)
+         the downloadsIgnoreRange setting every Range is; with
+         downloadsRangeAlign N > 0 a range is answered with the whole
+         N-byte blocks it falls in, as a host serving from cached blocks
+         may: from the byte asked for rounded down to a multiple of N)
   HEAD of either: the same headers, no body.
 
 Who may read ($value): the job's creator; a Printer Administrator whose
@@ -312,6 +315,10 @@ def download(req, app):
     rng = None if app.downloads_ignore_range else \
         _range(req.headers.get("Range"), size)
     start, end = rng if rng else (0, size - 1)
+    if rng and app.downloads_range_align:
+        block = app.downloads_range_align
+        start -= start % block
+        end = min(end - end % block + block - 1, size - 1)
     if src.get("path"):
         body = _file_body(src["path"], start, end)
     else:

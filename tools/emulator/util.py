@@ -25,8 +25,23 @@ def format_time(dt):
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%06d0Z" % dt.microsecond
 
 
+# Seconds the service's clock is ahead of this machine's: one service
+# per process (App.clock_skew sets it).
+_SKEW = {"seconds": 0}
+
+
+def clock_skew():
+    return _SKEW["seconds"]
+
+
+def set_clock_skew(seconds):
+    _SKEW["seconds"] = seconds
+
+
 def now():
-    return datetime.datetime.now(datetime.timezone.utc)
+    """The service's clock."""
+    return datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(seconds=_SKEW["seconds"])
 
 
 def from_epoch(seconds):
