@@ -543,7 +543,8 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		goto out;
 	if (!rows_by_id(shown, n))
 		qsort(shown, n, sizeof(*shown), cmp_row_id);
-	qsort(pending.v, pending.n, sizeof(*pending.v), cmp_entry_id);
+	if (pending.n > 1)
+		qsort(pending.v, pending.n, sizeof(*pending.v), cmp_entry_id);
 	names = calloc(n + pending.n + 1, sizeof(*names));
 	if (names == NULL) {
 		rc = -ENOMEM;
