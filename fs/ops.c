@@ -375,7 +375,7 @@ static int open_queue_again(struct upfs *u, struct open_file *f)
 	f->sub = NULL;
 	spool_put(u, old);
 	if (share && name)
-		rc = queue_create(u, share, name, &f->sub);
+		rc = spool_create(u, share, name, &f->sub);
 	free(share);
 	free(name);
 	return rc;
@@ -393,8 +393,10 @@ static int open_queue_file(struct upfs *u, struct fs_node *n,
 		return document_open(u, n, &f->doc);
 	f->writable = writing;
 	if (n->kind == FS_QUEUE_ENTRY)
-		/* Writing over a job's name prints the new bytes as a new job. */
-		rc = queue_create(u, n->owner, n->name, &f->sub);
+		/* Writing over a job's name prints the new bytes as a new job,
+		   whatever else is being written under that name: it is
+		   listed numbered after the job. */
+		rc = spool_create(u, n->owner, n->name, &f->sub);
 	else if ((f->sub = spool_get(u, n->id)) == NULL)
 		rc = -ENOENT;
 	else if (writing && (fi->flags & O_TRUNC) &&

@@ -457,6 +457,19 @@ static bool name_taken(struct upfs *u, struct fs_node *dir, const char *name)
 	return true;
 }
 
+static int rename_in_queue(struct upfs *u, struct fs_node *dir,
+			   const char *name, const char *newname)
+{
+	struct fs_node *n = NULL;
+	int rc = node_lookup(u, dir, name, &n);
+
+	if (rc == 0) {
+		rc = queue_rename(u, n, newname);
+		node_forget(u, n, 1);
+	}
+	return rc;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -498,7 +511,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (dir->kind == FS_SHARE_QUEUE)
-		rc = queue_rename(u, dir->id, name, newname);
+		rc = rename_in_queue(u, dir, name, newname);
 	else if (tree_keeps_scratch(dir->kind))
 		rc = rename_in_edit_dir(u, dir, name, newname,
 					fuse_req_ctx(req)->pid);

@@ -336,13 +336,18 @@ void queue_release(struct upfs *u, struct submission *s, bool *writing)
 	(void)queue_submit(u, s);
 }
 
-int queue_rename(struct upfs *u, const char *share_id, const char *from,
-		 const char *to)
+int queue_rename(struct upfs *u, const struct fs_node *n, const char *to)
 {
-	struct submission *s = spool_find(u, share_id, from);
+	struct submission *s;
 	char *name = NULL;
 	int rc = 0;
 
+	/* A job is named by its document at the service. */
+	if (n->kind != FS_QUEUE_LOCAL)
+		return -EPERM;
+	/* By its node, not its name: a document is listed numbered after
+	   the jobs of its name. */
+	s = spool_get(u, n->id);
 	if (s == NULL)
 		return -ENOENT;
 	if (!spool_is_writable(s)) {

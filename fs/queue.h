@@ -56,9 +56,9 @@ int queue_fsync(struct upfs *u, struct submission *s, bool datasync);
  */
 void queue_release(struct upfs *u, struct submission *s, bool *writing);
 
-/* Renames a local document; to a visible name, that is its submission. */
-int queue_rename(struct upfs *u, const char *share_id, const char *from,
-		 const char *to);
+/* Renames n, a local document; to a visible name, that is its
+   submission. -EPERM for a job. */
+int queue_rename(struct upfs *u, const struct fs_node *n, const char *to);
 
 /* Cancels a job of the share on its printer (the documented route). */
 int queue_cancel_job(struct upfs *u, const char *share_id, const char *job_id);

@@ -251,10 +251,13 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 	json_t *maybe = s->state == SUB_STARTING
 				? json_boolean(s->start_maybe_sent)
 				: NULL;
+	json_t *offset = s->create_offset_known
+				 ? json_integer(s->create_offset_s)
+				 : NULL;
 
 	return json_pack("{s:s, s:s, s:s*, s:s, s:I, s:s?, s:s?, s:s?, s:s?, "
-			 "s:i, s:I, s:I, s:I, s:i, s:s, s:s?, s:s*, s:O*, "
-			 "s:o*}",
+			 "s:i, s:I, s:I, s:I, s:o*, s:i, s:s, s:s?, s:s*, "
+			 "s:O*, s:o*}",
 			 "share", s->share_id, "name", name, "nameHex", hex,
 			 "state", spool_state_name(s->state),
 			 "size", (json_int_t)s->size,
@@ -264,6 +267,7 @@ static json_t *record_pack(const struct upfs *u, const struct submission *s,
 			 "created", (json_int_t)s->created_ms,
 			 "createSent", (json_int_t)s->create_sent_ms,
 			 "createEnded", (json_int_t)s->create_ended_ms,
+			 "createClockOffset", offset,
 			 "lastErrno", s->last_errno,
 			 "lastError", last_error, "options", s->options,
 			 "unflushedBoot", s->bytes_flushed ? NULL : u->boot_id,
@@ -339,6 +343,10 @@ static struct submission *record_decode(const struct upfs *u, const char *id,
 							       "createSent"));
 	s->create_ended_ms = json_integer_value(json_object_get(r,
 								"createEnded"));
+	s->create_offset_known = json_is_integer(json_object_get(
+		r, "createClockOffset"));
+	s->create_offset_s = json_integer_value(json_object_get(
+		r, "createClockOffset"));
 	s->last_errno = (int)json_integer_value(json_object_get(r, "lastErrno"));
 	if (json_string_value(json_object_get(r, "lastError")))
 		snprintf(s->last_error, sizeof(s->last_error), "%s",

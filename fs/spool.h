@@ -56,10 +56,13 @@ struct submission {
 	int attempts;
 	int64_t created_ms;
 	/* When its last job create was sent and when that call ended
-	   (this machine's clock; 0: unknown): the jobs that create may
-	   have made were made in between (submit.c create_window). */
+	   (this machine's clock; 0: unknown), and how far the service's
+	   clock was ahead then: the jobs that create may have made were
+	   made in between (submit.c create_window). */
 	int64_t create_sent_ms;
 	int64_t create_ended_ms;
+	int64_t create_offset_s;
+	bool create_offset_known;
 	int64_t next_try_ms;
 	int last_errno;		/* of the last failed attempt, 0 if none */
 	char last_error[256];

@@ -327,7 +327,11 @@ static bool create_window(struct upfs *u, const struct submission *s,
 
 	if (s->create_sent_ms == 0)
 		return created >= s->created_ms / 1000 - SUBMIT_ADOPT_WINDOW_S;
-	if (graph_service_clock_offset(u->graph, &offset) != 0) {
+	/* The offset when it was sent: this machine's clock may have been
+	   set since (NTP after a boot without a clock of its own). */
+	if (s->create_offset_known) {
+		offset = s->create_offset_s;
+	} else if (graph_service_clock_offset(u->graph, &offset) != 0) {
 		offset = 0;
 		margin = SUBMIT_ADOPT_WINDOW_S;
 	}
@@ -591,6 +595,36 @@ static int step_create(struct upfs *u, struct submission *s)
 	return rc;
 }
 
+/*
+ * Records that a create goes now (set_state), with when and by which
+ * clock offset. When that record cannot be written no create goes, and
+ * the times of the one the record still names stay.
+ */
+static int note_create_sent(struct upfs *u, struct submission *s)
+{
+	int64_t sent = s->create_sent_ms, ended = s->create_ended_ms;
+	int64_t offset = s->create_offset_s;
+	bool known = s->create_offset_known;
+	int rc;
+
+	pthread_mutex_lock(&u->spool_lock);
+	s->create_sent_ms = cache_now_ms();
+	s->create_ended_ms = 0;
+	s->create_offset_known = graph_service_clock_offset(
+		u->graph, &s->create_offset_s) == 0;
+	pthread_mutex_unlock(&u->spool_lock);
+	rc = set_state(u, s, SUB_CREATING);
+	if (rc) {
+		pthread_mutex_lock(&u->spool_lock);
+		s->create_sent_ms = sent;
+		s->create_ended_ms = ended;
+		s->create_offset_s = offset;
+		s->create_offset_known = known;
+		pthread_mutex_unlock(&u->spool_lock);
+	}
+	return rc;
+}
+
 static int step_create_locked(struct upfs *u, struct submission *s,
 			      bool *replayed)
 {
@@ -609,11 +643,7 @@ static int step_create_locked(struct upfs *u, struct submission *s,
 		if (rc)
 			return rc;
 	}
-	pthread_mutex_lock(&u->spool_lock);
-	s->create_sent_ms = cache_now_ms();
-	s->create_ended_ms = 0;
-	pthread_mutex_unlock(&u->spool_lock);
-	rc = set_state(u, s, SUB_CREATING);
+	rc = note_create_sent(u, s);
 	if (rc)
 		return rc;	/* nothing sent; set_state said why */
 	buf_init(&path, 4096);

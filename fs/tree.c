@@ -422,46 +422,82 @@ static int cmp_row_id(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);	/* as listed */
 }
 
-/* A name seen so far in copy_numbers, and how many had it. */
+/* A base name seen so far, and how many entries had it. */
 struct name_count {
 	const char *name;
 	unsigned count;
 };
 
 /*
- * The copy number of each of names[0..n) (1 + how many before it had the
- * same name): the second "a.pdf" is numbered 2 (names_copy_number).
- * Counted in a hash table, not by comparing each with every earlier one
- * or by sorting: a busy share lists hundreds of jobs, and queue/ is
- * listed again at a look-up whenever the spool changed, several times per
- * document printed.
+ * Names queue/'s entries one after another: the second "a.pdf" is
+ * "a ~2.pdf" (names_copy_number), and a number whose name an entry
+ * before took already is passed over (a document written over the job
+ * "a ~2.pdf" beside two jobs "a.pdf"), so no name is listed twice. Hash
+ * tables, not comparing each with every earlier one or sorting: a busy
+ * share lists hundreds of jobs, and queue/ is listed again at a look-up
+ * whenever the spool changed, several times per document printed.
  */
-static unsigned *copy_numbers(const char *const *names, size_t n)
+struct queue_namer {
+	struct name_count *count;	/* by base name */
+	size_t *taken;			/* 1 + offset in text; 0: free */
+	size_t slots;
+	struct buf text;		/* the names given, each with its NUL */
+};
+
+static int queue_namer_init(struct queue_namer *nm, size_t n)
 {
-	size_t slots = 16;
-	struct name_count *seen;
-	unsigned *copy;
+	nm->slots = 16;
+	while (nm->slots < 2 * n)
+		nm->slots *= 2;
+	nm->count = calloc(nm->slots, sizeof(*nm->count));
+	nm->taken = calloc(nm->slots, sizeof(*nm->taken));
+	buf_init(&nm->text, 0);
+	return nm->count && nm->taken ? 0 : -ENOMEM;
+}
 
-	while (slots < 2 * n)
-		slots *= 2;
-	copy = calloc(n + 1, sizeof(*copy));
-	seen = calloc(slots, sizeof(*seen));
-	if (copy == NULL || seen == NULL) {
-		free(copy);
-		free(seen);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t at = fnv1a_update(FNV1A_SEED, names[i],
-					 strlen(names[i])) & (slots - 1);
+static void queue_namer_release(struct queue_namer *nm)
+{
+	free(nm->count);
+	free(nm->taken);
+	buf_release(&nm->text);
+}
 
-		while (seen[at].name && strcmp(seen[at].name, names[i]) != 0)
-			at = (at + 1) & (slots - 1);
-		seen[at].name = names[i];
-		copy[i] = ++seen[at].count;
+static size_t name_slot(const struct queue_namer *nm, const char *name)
+{
+	return fnv1a_update(FNV1A_SEED, name, strlen(name)) & (nm->slots - 1);
+}
+
+/* The slot of taken that holds name, or the free one it would take. */
+static size_t taken_slot(const struct queue_namer *nm, const char *name)
+{
+	size_t at = name_slot(nm, name);
+
+	while (nm->taken[at] &&
+	       strcmp(nm->text.data + nm->taken[at] - 1, name) != 0)
+		at = (at + 1) & (nm->slots - 1);
+	return at;
+}
+
+/* The next entry's name, of base (which outlives nm), into out. */
+static int queue_namer_next(struct queue_namer *nm, const char *base,
+			    struct buf *out)
+{
+	size_t at = name_slot(nm, base), t;
+	int rc;
+
+	while (nm->count[at].name && strcmp(nm->count[at].name, base) != 0)
+		at = (at + 1) & (nm->slots - 1);
+	nm->count[at].name = base;
+	do {
+		buf_reset(out);
+		rc = names_copy_number(out, base, ++nm->count[at].count);
+		t = rc ? 0 : taken_slot(nm, out->data);
+	} while (rc == 0 && nm->taken[t]);
+	if (rc == 0) {
+		nm->taken[t] = nm->text.len + 1;
+		rc = buf_append(&nm->text, out->data, out->len + 1);
 	}
-	free(seen);
-	return copy;
+	return rc;
 }
 
 /* Rows come in the order the service lists its jobs, mostly by id. */
@@ -481,18 +517,6 @@ static int cmp_entry_id(const void *a, const void *b)
 		      ((const struct fs_entry *)b)->id);
 }
 
-/* Appends the copy-th copy of name (names_copy_number) to out. */
-static int add_numbered(struct fs_entries *out, struct buf *b,
-			const char *name, unsigned copy, enum fs_kind kind,
-			const char *id, const char *owner, int64_t mtime)
-{
-	int rc;
-
-	buf_reset(b);
-	rc = names_copy_number(b, name, copy);
-	return rc ? rc : fs_entries_add(out, b->data, kind, id, owner, mtime);
-}
-
 /*
  * queue/: the share's live jobs by document name, oldest first, and the
  * documents on their way there. A document is numbered after the jobs
@@ -507,8 +531,7 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 	const struct queue_row *rows = NULL, **shown = NULL;
 	json_t *list = NULL, **jobs = NULL;
 	struct fs_entries pending = { 0 };
-	const char **names = NULL;
-	unsigned *copy = NULL;
+	struct queue_namer namer = { 0 };
 	struct buf numbered;
 	size_t i, n = 0, nrows = 0, kept;
 	int rc;
@@ -545,31 +568,27 @@ static int list_queue(struct upfs *u, const struct fs_node *dir,
 		qsort(shown, n, sizeof(*shown), cmp_row_id);
 	if (pending.n > 1)
 		qsort(pending.v, pending.n, sizeof(*pending.v), cmp_entry_id);
-	names = calloc(n + pending.n + 1, sizeof(*names));
-	if (names == NULL) {
-		rc = -ENOMEM;
-		goto out;
+	rc = queue_namer_init(&namer, n + pending.n);
+	/* Jobs first: a document on its way never moves a job's name. */
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = queue_namer_next(&namer, shown[i]->name, &numbered);
+		if (rc == 0)
+			rc = fs_entries_add(out, numbered.data, FS_QUEUE_ENTRY,
+					    tree_str(shown[i]->job, "id"),
+					    dir->id, shown[i]->mtime);
 	}
-	for (i = 0; i < n; i++)
-		names[i] = shown[i]->name;
-	for (i = 0; i < pending.n; i++)
-		names[n + i] = pending.v[i].name;
-	copy = copy_numbers(names, n + pending.n);
-	if (copy == NULL)
-		rc = -ENOMEM;
-	for (i = 0; i < pending.n && rc == 0; i++)
-		rc = add_numbered(out, &numbered, pending.v[i].name, copy[n + i],
-				  pending.v[i].kind, pending.v[i].id,
-				  pending.v[i].owner, pending.v[i].mtime);
-	for (i = 0; i < n && rc == 0; i++)
-		rc = add_numbered(out, &numbered, shown[i]->name, copy[i],
-				  FS_QUEUE_ENTRY, tree_str(shown[i]->job, "id"),
-				  dir->id, shown[i]->mtime);
+	for (i = 0; i < pending.n && rc == 0; i++) {
+		rc = queue_namer_next(&namer, pending.v[i].name, &numbered);
+		if (rc == 0)
+			rc = fs_entries_add(out, numbered.data,
+					    pending.v[i].kind, pending.v[i].id,
+					    pending.v[i].owner,
+					    pending.v[i].mtime);
+	}
 out:
 	queue_rows_unlock(u);
 out_unlocked:
-	free(copy);
-	free(names);
+	queue_namer_release(&namer);
 	free(shown);
 	free(jobs);
 	fs_entries_release(&pending);

@@ -77,12 +77,10 @@ void graph_stats_get(struct graph *g, struct graph_stats *out)
 	pthread_mutex_unlock(&g->stats_lock);
 }
 
-void graph_note_service_clock(struct graph *g, time_t date)
+void graph_note_service_clock(struct graph *g, time_t date, time_t seen)
 {
-	time_t now = time(NULL);
-
 	pthread_mutex_lock(&g->stats_lock);
-	g->clock_offset_s = (int64_t)date - (int64_t)now;
+	g->clock_offset_s = (int64_t)date - (int64_t)seen;
 	g->clock_known = true;
 	pthread_mutex_unlock(&g->stats_lock);
 }

@@ -86,8 +86,9 @@ struct graph {
 	struct graph_throttle throttle;
 };
 
-/* Notes the Date (date, the service's clock) of a Graph reply. */
-void graph_note_service_clock(struct graph *g, time_t date);
+/* Notes the Date of a Graph reply (date, the service's clock), which
+   came at seen (this machine's). */
+void graph_note_service_clock(struct graph *g, time_t date, time_t seen);
 
 /* ---- errors.c ---------------------------------------------------------- */
 
@@ -179,6 +180,7 @@ struct graph_resp {
 	int retry_after;	/* seconds, or -1 */
 	time_t retry_at;	/* Retry-After as a date, or -1 */
 	time_t date;		/* the Date header, or -1 */
+	time_t date_seen;	/* this machine's clock when it came */
 	/* Content-Range "bytes first-last/size": first -1 when absent or
 	   not of that form, size -1 when "*" */
 	int64_t range_first, range_last, range_size;

@@ -306,6 +306,7 @@ static size_t graph_on_header(char *line, size_t size, size_t n, void *arg)
 		graph_content_range_parse(resp, v, vlen);
 	} else if (graph_header_is(line, len, "date", &v, &vlen)) {
 		resp->date = graph_http_date(v, vlen);
+		resp->date_seen = time(NULL);
 	} else if (graph_header_is(line, len, "location", &v, &vlen)) {
 		if (graph_keep_header(&resp->location, v, vlen)) {
 			resp->overflow = -ENOMEM;
@@ -382,10 +383,11 @@ static int graph_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * sends the document from its first byte (200), and one may answer a
  * range from further back than asked (a 206 from a block boundary, which
  * RFC 9110 allows). Only the window is kept. Returning short once the
- * window is in ends the transfer there (graph_outcome: not an error).
+ * window is in ends a longer transfer there (graph_outcome: not an
+ * error).
  */
 static size_t graph_on_body_slice(struct graph_resp *resp, const char *data,
-				  size_t len, uint64_t base)
+				  size_t len, uint64_t base, uint64_t body_end)
 {
 	uint64_t end = resp->slice_off + resp->slice_len;
 	uint64_t at = base + resp->body_seen, from = at, to = at + len;
@@ -403,7 +405,9 @@ static size_t graph_on_body_slice(struct graph_resp *resp, const char *data,
 		return 0;
 	}
 	resp->body_seen += len;
-	if (at + len >= end) {
+	/* A body that ends with the window ends by itself: stopping it
+	   would cost the connection. */
+	if (at + len >= end && body_end > end) {
 		resp->slice_full = true;
 		return 0;
 	}
@@ -416,11 +420,13 @@ static size_t graph_on_body(char *data, size_t size, size_t n, void *arg)
 	int rc;
 
 	if (resp->slice_len && resp->line_status == 200)
-		return graph_on_body_slice(resp, data, size * n, 0);
+		return graph_on_body_slice(resp, data, size * n, 0,
+					   UINT64_MAX);
 	if (resp->slice_len && resp->line_status == 206 &&
 	    resp->range_first >= 0)
 		return graph_on_body_slice(resp, data, size * n,
-					   (uint64_t)resp->range_first);
+					   (uint64_t)resp->range_first,
+					   (uint64_t)resp->range_last + 1);
 	rc = buf_append(&resp->body, data, size * n);
 	if (rc) {
 		/* Returning short makes curl stop with CURLE_WRITE_ERROR. */
@@ -728,7 +734,7 @@ static int graph_outcome(struct graph *g, struct graph_xfer *x, CURLcode cc,
 	graph_retry_after_settle(resp);	/* a 202's too (operations) */
 	/* Upload and download hosts may keep clocks of their own. */
 	if (resp->date >= 0 && !x->req->no_auth)
-		graph_note_service_clock(g, resp->date);
+		graph_note_service_clock(g, resp->date, resp->date_seen);
 	if (status >= 200 && status < 400)
 		return 0;
 	err->status = status;

@@ -1133,6 +1133,24 @@ def test_a_download_host_that_ignores_range_serves_each_window(emu, admin,
     assert digest.hexdigest() == info["sha256"]
 
 
+def test_a_document_reads_back_in_ranges_over_one_connection(emu, admin,
+                                                            workdir):
+    """Each 1 MiB window of a document is a ranged GET of its download
+    URL: a 206 that ends with the window is read to its end, so the
+    connection is kept for the next one, not closed and made again."""
+    data = b"%PDF-1.7\n" + os.urandom(4 * 1024 * 1024 + 5)
+    src = os.path.join(workdir, "windows.pdf")
+    with open(src, "wb") as fh:
+        fh.write(data)
+    path = admin.p("shares", "Floor3", "queue", "windows.pdf")
+    util.run(["cp", src, path])
+    emu.reset_requests()
+    assert util.read_bytes(path) == data
+    counts = emu.requests()
+    assert counts["routes"].get("GET /downloads/{id}", 0) >= 5, counts
+    assert counts["connections"] <= 2, counts
+
+
 def test_a_range_answered_from_a_block_boundary_is_read_where_asked(
         emu, admin, workdir):
     """A download host may answer a range from further back than asked

@@ -1214,8 +1214,10 @@ def test_a_waiting_copy_of_a_queued_name_is_numbered(start_emulator,
     """A second report.pdf printed while the first is still queued, which
     has to wait (every create answered 503), lists as "report ~2.pdf"
     beside it from the start, the name its job keeps once printed; two
-    more waiting at once are "report ~3.pdf" and "report ~4.pdf". Never
-    two entries of one name."""
+    more waiting at once are "report ~3.pdf" and "report ~4.pdf"; one
+    written over the job "report ~2.pdf" is "report ~2 ~2.pdf". Never two
+    entries of one name, and a document is renamed by the name it is
+    listed under."""
     emu = start_emulator(extra_args=["--job-seconds", "60"])
     mount = upfs_mount(emu)
     mount.expect_warning(r"503")
@@ -1264,6 +1266,34 @@ def test_a_waiting_copy_of_a_queued_name_is_numbered(start_emulator,
         job = jobs[xattr(os.path.join(queue, name), "id")]
         assert job["size"] == os.stat(os.path.join(queue, name)).st_size
     assert {xattr(os.path.join(queue, n), "id") for n in names} == set(jobs)
+
+    # Written over the job listed as "report ~2.pdf": a document of that
+    # name, which the numbering passes over, not a second entry of it.
+    emu.set_faults("503:1,method=POST,route=/jobs$")
+    fifth = make_pdf("over a numbered job", 90 * 1024)
+    assert write_and_close(os.path.join(queue, "report ~2.pdf"), fifth) == \
+        ("ok", 0)
+    names = sorted(names + ["report ~2 ~2.pdf"])
+    assert sorted(os.listdir(queue)) == names
+    assert util.read_bytes(os.path.join(queue, "report ~2 ~2.pdf")) == fifth
+    emu.set_faults("")
+    util.wait_until(lambda: pending_entries(queue) == [], timeout=15,
+                    what="the fifth to be sent")
+    assert sorted(os.listdir(queue)) == names
+    assert util.read_bytes(os.path.join(queue, "report ~2 ~2.pdf")) == fifth
+
+    # A document being written over the job's name is renamed by the
+    # name it is listed under.
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, docs[0])
+        assert "report ~5.pdf" in pending_entries(queue)
+        os.rename(os.path.join(queue, "report ~5.pdf"),
+                  os.path.join(queue, "renamed.pdf"))
+    finally:
+        os.close(fd)
+    assert util.read_bytes(os.path.join(queue, "renamed.pdf")) == docs[0]
+    assert sorted(os.listdir(queue)) == sorted(names + ["renamed.pdf"])
 
 
 def test_offline_mount_spools_and_sends_after_remount(start_emulator,

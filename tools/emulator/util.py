@@ -45,7 +45,10 @@ def now():
 
 
 def from_epoch(seconds):
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    """A time of this machine's clock (time.time()) as the service's
+    clock shows it."""
+    return datetime.datetime.fromtimestamp(seconds + _SKEW["seconds"],
+                                           datetime.timezone.utc)
 
 
 def now_str():
