@@ -642,6 +642,10 @@ struct upfs {
 	uint64_t served_stale;
 	bool session_expired;		/* guarded by health_lock */
 
+	/* One commit of a share's allowed users or groups at a time
+	   (perms.c): each reads the list, applies its difference and
+	   journals it under the list's one key. */
+	pthread_mutex_t perms_lock;
 	pthread_mutex_t readbase_lock;	/* the two below (readbase.h) */
 	struct readbase *readbases;
 	uint64_t readbase_clock;

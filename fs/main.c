@@ -366,6 +366,7 @@ static int upfs_init(struct upfs *u)
 	pthread_rwlockattr_destroy(&rw);
 	pthread_mutex_init(&u->scratch_lock, NULL);
 	pthread_mutex_init(&u->role_lock, NULL);
+	pthread_mutex_init(&u->perms_lock, NULL);
 	pthread_mutex_init(&u->readbase_lock, NULL);
 	pthread_mutex_init(&u->queue_rows_lock, NULL);
 	pthread_cond_init(&u->spool_cond, NULL);
@@ -407,6 +408,7 @@ static void upfs_release(struct upfs *u)
 		pthread_mutex_destroy(&u->role_lock);
 		readbase_release(u);
 		pthread_mutex_destroy(&u->readbase_lock);
+		pthread_mutex_destroy(&u->perms_lock);
 		pthread_mutex_destroy(&u->spool_lock);
 		pthread_rwlock_destroy(&u->create_lock);
 		pthread_cond_destroy(&u->spool_cond);

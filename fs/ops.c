@@ -587,8 +587,13 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	/* ': > allowed_users' wrote nothing: its empty text is the edit. A
 	   refusal here reaches only the log and .upfs/status. */
 	if (f->editing && f->edited) {
-		editfile_commit(f->u, f->kind, f->id, f->owner,
-				f->has_base ? &f->base : NULL, &f->content);
+		/* The opener's next save starts from what this committed
+		   (op_flush). */
+		if (editfile_commit(f->u, f->kind, f->id, f->owner,
+				    f->has_base ? &f->base : NULL,
+				    &f->content) == 0 && f->has_base)
+			readbase_note(f->u, f->opener, f->kind, f->id,
+				      &f->content, true);
 		ops_attr_changed(f->u, ino);
 	}
 	open_file_put(f);

@@ -291,6 +291,11 @@ static void setattr_edit(fuse_req_t req, struct upfs *u, struct fs_node *n,
 		if (rc == 0)
 			rc = editfile_commit(u, n->kind, n->id, n->owner,
 					     has_base ? &base : NULL, &text);
+		/* The process's next save starts from what it cut the file
+		   to, not from what it read before (op_flush). */
+		if (rc == 0 && has_base)
+			readbase_note(u, fuse_req_ctx(req)->pid, n->kind, n->id,
+				      &text, true);
 	}
 	if (rc == 0)
 		rc = node_stat(u, n, &st, &ttl);

@@ -9,16 +9,18 @@
  * from, so another admin's change meanwhile stays (commit_list). When the
  * service fails part-way, the list is read again: a failed $ref may have
  * taken effect all the same (its reply lost, cut short or spoiled after
- * the work was done), so only the service can say what it holds. If that is the new list, the commit succeeded after all;
- * otherwise the difference back to the old list is applied. If the list
- * cannot be read, what was applied is undone in reverse order; when the
- * old list cannot be restored, the log says the list is half-applied.
+ * the work was done), so only the service can say what it holds. If it
+ * holds every change, the commit succeeded after all; otherwise the
+ * changes it holds are undone, and no other entry is touched: someone
+ * else may have changed those since. If the list cannot be read, what
+ * was applied is undone in reverse order; when that fails, the log says
+ * the list is half-applied.
  *
  * A stop part-way (kill -9, a crash) must not leave it half-applied
  * either: both lists are journaled in LMDB before the first $ref and the
  * record removed once the list is settled. The next mount settles what a
- * record is left for (perms_recover): the new list stands if the service
- * holds all of it, otherwise the old one is restored, as for a failure.
+ * record is left for (perms_recover) as for a failure. One commit or
+ * settling of the lists runs at a time (perms_lock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -398,17 +400,6 @@ static bool undo(struct upfs *u, const char *share_id, const char *nav,
 	return ok;
 }
 
-static bool list_same(const struct perms_list *a, const struct perms_list *b)
-{
-	for (size_t i = 0; i < a->n; i++)
-		if (!list_has(b, a->v[i]))
-			return false;
-	for (size_t i = 0; i < b->n; i++)
-		if (!list_has(a, b->v[i]))
-			return false;
-	return true;
-}
-
 /* The $ref changes that turn have into want, into changes (room for all). */
 static size_t diff(const struct perms_list *want, const struct perms_list *have,
 		   struct change *changes)
@@ -507,45 +498,50 @@ static void res_expire_share(struct upfs *u, const char *share_id)
 /* Rounds of reading the list and restoring the old one after a failure. */
 #define PERMS_SETTLE_ROUNDS 2
 
+/* Whether c holds in now: its id there if it adds, gone if it removes. */
+static bool change_holds(const struct change *c, const struct perms_list *now)
+{
+	return list_has(now, c->id) == c->add;
+}
+
 /*
- * After a failed $ref: what the service holds now decides. 0 when it is
- * want (the commit happened after all), 1 when it is have again (restored
- * here, or nothing had changed), -ENODATA when it could not be read
- * (first round), -EAGAIN when it could not be restored.
+ * After a failed $ref, or a commit a stop cut short: which of its
+ * changes[0..n) the service holds now decides, and only their ids are
+ * touched, as others may have been changed by someone else since the
+ * list was read (by the next mount, maybe days later). 0 when every
+ * change holds (the commit happened after all), 1 when none does
+ * (undone here, or none had gone through), -ENODATA when the list could
+ * not be read (first round), -EAGAIN when what went through could not
+ * be undone.
  */
 static int settle(struct upfs *u, const char *share_id, const char *nav,
-		  const char *kind, const struct perms_list *want,
-		  const struct perms_list *have)
+		  const char *kind, const struct change *changes, size_t n)
 {
-	struct change *changes = NULL;
 	struct graph_err err;
 	char why[256];
 	int rc = -ENODATA;
 
-	/* The last round only reads: did the restore before it work? */
+	/* The last round only reads: did the undo before it work? */
 	for (int round = 0; round <= PERMS_SETTLE_ROUNDS; round++) {
 		struct perms_list now = { 0 };
-		size_t n;
+		size_t held = 0;
 
 		if (current_ids(u, share_id, nav, &now, why, sizeof(why)) != 0) {
 			list_release(&now);
 			rc = round == 0 ? -ENODATA : -EAGAIN;
 			break;
 		}
-		rc = list_same(&now, want) ? 0 : list_same(&now, have) ? 1
-								     : -EAGAIN;
-		changes = rc < 0 && round < PERMS_SETTLE_ROUNDS
-				  ? calloc(now.n + have->n + 1, sizeof(*changes))
-				  : NULL;
-		n = changes ? diff(have, &now, changes) : 0;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
+			held += change_holds(&changes[i], &now);
+		rc = held == n ? 0 : held == 0 ? 1 : -EAGAIN;
+		for (size_t i = n; rc < 0 && round < PERMS_SETTLE_ROUNDS &&
+				   i-- > 0;) {
+			if (!change_holds(&changes[i], &now))
+				continue;
 			memset(&err, 0, sizeof(err));
 			apply_ref(u, share_id, nav, kind, changes[i].id,
-				  changes[i].add, &err);
+				  !changes[i].add, &err);
 		}
-		/* changes points into now: done with both before the next. */
-		free(changes);
-		changes = NULL;
 		list_release(&now);
 		if (rc >= 0)
 			break;
@@ -586,7 +582,7 @@ static int apply_diff(struct upfs *u, const char *share_id, const char *nav,
 	if (rc == 0)
 		goto out;
 	why_graph(why, why_len, "applying the change", &err);
-	settled = settle(u, share_id, nav, kind, want, have);
+	settled = settle(u, share_id, nav, kind, changes, n);
 	if (settled == 0) {
 		upfs_log(u, UPFS_LOG_INFO, "%s of share '%s': a change failed "
 			 "(%s) but the service holds the new list: committed",
@@ -609,13 +605,17 @@ out:
 	return rc;
 }
 
-/* Settles the commit one journal record was left for. */
-static void recover_one(struct upfs *u, const char *key)
+/*
+ * Settles the commit one journal record was left for, if one was: 0, or
+ * a negative errno when it could not be settled (the record stays).
+ */
+static int recover_one(struct upfs *u, const char *key)
 {
 	const char *share = key + strlen(JOURNAL_PREFIX);
 	const char *nav = strrchr(share, '/');
 	struct perms_list want = { 0 }, have = { 0 };
 	struct cache_entry entry = { 0 };
+	struct change *changes = NULL;
 	json_t *r = NULL;
 	char *share_id = NULL;
 	const char *kind = NULL;
@@ -634,31 +634,41 @@ static void recover_one(struct upfs *u, const char *key)
 		rc = list_from_json(json_object_get(r, "have"), &have);
 	if (rc == 0 && (share_id = strndup(share, (size_t)(nav - share))) == NULL)
 		rc = -ENOMEM;
-	if (rc == -EINVAL || rc == -ENOENT) {
+	if (rc == -EINVAL)
 		cache_del(u->cache, UPFS_CACHE_LOCAL, key);	/* not ours */
+	if (rc == -EINVAL || rc == -ENOENT) {
+		rc = 0;
 		goto out;
 	}
 	if (rc)
 		goto out;
-	rc = settle(u, share_id, nav, kind, &want, &have);
+	changes = calloc(want.n + have.n + 1, sizeof(*changes));
+	rc = changes ? settle(u, share_id, nav, kind, changes,
+			      diff(&want, &have, changes))
+		     : -ENOMEM;
 	if (rc >= 0) {
 		upfs_log(u, UPFS_LOG_INFO, "%s of share '%s': a commit cut "
 			 "short by a stop is settled: %s", nav + 1, share_id,
-			 rc == 0 ? "the new list stands"
-				 : "the old list is restored");
+			 rc == 0 ? "its changes stand"
+				 : "its changes are undone");
 		cache_del(u->cache, UPFS_CACHE_LOCAL, key);
 		res_expire_share_list(u, share_id, nav);
+		rc = 0;
 	} else {
 		upfs_log(u, UPFS_LOG_WARNING, "%s of share '%s': a commit cut "
 			 "short by a stop could not be settled yet; the next "
-			 "mount tries again", nav + 1, share_id);
+			 "mount, or change of the list, tries again", nav + 1,
+			 share_id);
+		rc = -EAGAIN;
 	}
 out:
 	json_decref(r);
 	cache_entry_release(&entry);
+	free(changes);
 	free(share_id);
 	list_release(&want);
 	list_release(&have);
+	return rc;
 }
 
 void perms_recover(struct upfs *u)
@@ -670,8 +680,11 @@ void perms_recover(struct upfs *u)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(keys[i], JOURNAL_PREFIX,
-			    strlen(JOURNAL_PREFIX)) == 0)
-			recover_one(u, keys[i]);
+			    strlen(JOURNAL_PREFIX)) == 0) {
+			pthread_mutex_lock(&u->perms_lock);
+			(void)recover_one(u, keys[i]);
+			pthread_mutex_unlock(&u->perms_lock);
+		}
 	cache_keys_free(keys, n);
 }
 
@@ -890,17 +903,48 @@ int perms_lines(const struct buf *text,
 	return rc;
 }
 
+/*
+ * Two commits at once (a release's beside a close's, two editors) would
+ * each settle against the list as it read it, and the first to finish
+ * would drop the other's journal. A record a stop left for the list is
+ * settled first (the mount's own settling may not have come to it):
+ * the new commit's record would take its place.
+ */
+static int commit_list_alone(struct upfs *u, const char *share_id,
+			     const char *nav, const char *kind,
+			     const struct buf *base, const struct buf *text,
+			     char *why, size_t why_len)
+{
+	struct buf key;
+	int rc;
+
+	buf_init(&key, 4096);
+	pthread_mutex_lock(&u->perms_lock);
+	rc = journal_key(&key, share_id, nav);
+	if (rc == 0)
+		rc = recover_one(u, key.data);
+	if (rc == -EAGAIN)
+		snprintf(why, why_len, "an earlier change of the list, cut "
+			 "short by a stop, cannot be settled yet");
+	if (rc == 0)
+		rc = commit_list(u, share_id, nav, kind, base, text, why,
+				 why_len);
+	pthread_mutex_unlock(&u->perms_lock);
+	buf_release(&key);
+	return rc;
+}
+
 int perms_commit(struct upfs *u, enum fs_kind kind, const char *share_id,
 		 const struct buf *base, const struct buf *text, char *why,
 		 size_t why_len)
 {
 	switch (kind) {
 	case FS_SHARE_USERS:
-		return commit_list(u, share_id, "/allowedUsers", "users", base,
-				   text, why, why_len);
+		return commit_list_alone(u, share_id, "/allowedUsers", "users",
+					 base, text, why, why_len);
 	case FS_SHARE_GROUPS:
-		return commit_list(u, share_id, "/allowedGroups", "groups",
-				   base, text, why, why_len);
+		return commit_list_alone(u, share_id, "/allowedGroups",
+					 "groups", base, text, why, why_len);
 	case FS_SHARE_ALLOW_ALL:
 		return commit_allow_all(u, share_id, text, why, why_len);
 	default:

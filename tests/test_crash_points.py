@@ -155,9 +155,11 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     """allowed_users from alice, bob to carol, dave, erin is five $ref
     calls, allowed_groups from Marketing, Sales to Lab Staff three. upfs
     is killed after `applied` of them took effect (the next one hangs,
-    then is refused, so it never does). The next mount finds the commit's
-    journal and restores the old list; the file reads it, and the journal
-    is gone."""
+    then is refused, so it never does). Before the next mount another
+    admin adds someone to the users. The next mount finds the commit's
+    journal and undoes what of it went through, leaving the other
+    admin's addition: the old list and that user; the file reads it, and
+    the journal is gone."""
     share, old, new, list_of = PERM_EDITS[file]
     emu = start_emulator()
     mount = upfs_mount(emu)
@@ -175,6 +177,11 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     emu.set_faults("")
     half = list_of(emu, share)
     assert half not in (old, new), half   # cut part-way
+    if file == "allowed_users":
+        sid = emu.share_by_name(share)["id"]
+        emu.call("PATCH", "/_emulator/shares/" + sid,
+                 {"allowedUsers": half + ["admin@contoso.com"]})
+        old = sorted(old + ["admin@contoso.com"])
 
     again = upfs_mount(emu, cache_dir=cache)
     util.wait_until(lambda: list_of(emu, share) == old, timeout=30,
@@ -184,6 +191,43 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     path = again.p("shares", share, file)
     assert util.read_text(path).splitlines() == old
     assert stale_readers(cache) == []
+
+
+def test_a_commit_settles_the_record_a_stop_left_for_its_list_first(
+        start_emulator, upfs_mount):
+    """upfs is killed after the first of five $ref calls (carol added),
+    and the next mount cannot settle the journal (the list's GET fails
+    past its retries). A commit of the same list then settles it first,
+    undoing carol, rather than writing its own record over it, which
+    would have left carol's access from a change whose close() failed
+    for good. The commit itself adds erin; the journal is gone."""
+    share, old, new, list_of = PERM_EDITS["allowed_users"]
+    emu = start_emulator()
+    mount = upfs_mount(emu)
+    cache = mount.cache_dir
+    path = mount.p("shares", share, "allowed_users")
+    assert util.read_text(path).splitlines() == old
+    emu.reset_writes()
+    emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=1,times=1")
+    writer = write_list(path, new)
+    util.wait_until(lambda: len(emu.writes()) >= 1, timeout=30,
+                    interval=0.01, what="the first $ref call")
+    kill_mid_commit(mount, writer)
+    assert list_of(emu, share) == sorted(old + ["carol@contoso.com"])
+
+    emu.set_faults("500:1,method=GET,route=/allowedUsers$")
+    again = upfs_mount(emu, cache_dir=cache)
+    again.expect_warning(r"could not be settled yet|HTTP 500")
+    util.wait_until(lambda: "could not be settled yet" in again.log(),
+                    timeout=60, what="the mount's settling to fail")
+    emu.set_faults("")
+    assert journal_keys(cache) != []
+    path = again.p("shares", share, "allowed_users")
+    with open(path, "a") as fh:
+        fh.write("erin@contoso.com\n")
+    assert list_of(emu, share) == sorted(old + ["erin@contoso.com"])
+    assert "its changes are undone" in again.log()
+    assert journal_keys(cache) == []
 
 
 def test_kill_9_after_the_service_took_the_whole_list(start_emulator,

@@ -644,6 +644,28 @@ def test_vim_saves(emu, admin, workdir, mode):
 
 
 
+@pytest.mark.parametrize("cut", ["truncate", "empty-open"])
+def test_a_save_after_the_process_emptied_the_list_adds_back_what_it_writes(
+        emu, admin, cut):
+    """A process reads allowed_users (alice, bob), empties it (truncate()
+    by path, or an open for writing closed with nothing written), then
+    writes alice, bob and carol anew: the list is those three. Its next
+    save starts from what it committed, the empty list, not from its read
+    before, which took alice and bob for lines it kept."""
+    path = admin.p("shares", SHARE, "allowed_users")
+    assert read(path).splitlines() == [ALICE, BOB]
+    if cut == "truncate":
+        os.truncate(path, 0)
+    else:
+        open(path, "w").close()
+    util.wait_until(lambda: users_of(emu, SHARE) == [], timeout=15,
+                    what="the emptied list committed")
+    with open(path, "w") as fh:
+        fh.write("%s\n%s\n%s\n" % (ALICE, BOB, CAROL))
+    assert users_of(emu, SHARE) == [ALICE, BOB, CAROL]
+    assert sorted(read(path).splitlines()) == [ALICE, BOB, CAROL]
+
+
 @pytest.mark.parametrize("mode", ["backupcopy=auto", "backupcopy=no",
                                   "backup"])
 def test_vim_keeps_what_changed_since_it_read(emu, admin, upfs_mount,
