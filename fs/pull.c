@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "identity.h"
@@ -286,6 +287,17 @@ out:
 	return made;
 }
 
+static bool has_definition_named(const json_t *defs, const char *name)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(defs, i, v)
+		if (strcmp(tree_str(v, "displayName"), name) == 0)
+			return true;
+	return false;
+}
+
 int pull_create_definition(struct upfs *u, const char *name)
 {
 	struct graph_err err = { 0 };
@@ -306,6 +318,12 @@ int pull_create_definition(struct upfs *u, const char *name)
 				  &err) != 0)
 		before = NULL;
 	err = (struct graph_err){ 0 };
+	/* One this mount's listing did not show yet (another mount's, the
+	   portal's): a second of its name would leave neither by it. */
+	if (rc == 0 && has_definition_named(before, name)) {
+		snprintf(why, sizeof(why), "one of that name exists");
+		rc = -EEXIST;
+	}
 	if (rc == 0) {
 		rc = graph_request(app, "POST", TREE_TASK_DEFS, body, NULL,
 				   &err);
@@ -516,6 +534,19 @@ int pull_merge_made_trigger(struct upfs *u, const char *printer,
 	return rc;
 }
 
+/* Whether triggers (a listing, or NULL) has one of definition. */
+static bool lists_trigger_of(const json_t *triggers, const char *definition)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(triggers, i, t)
+		if (strcmp(tree_str(json_object_get(t, "definition"), "id"),
+			   definition) == 0)
+			return true;
+	return false;
+}
+
 int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 			struct buf *listed)
 {
@@ -545,7 +576,9 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 		json_decref(before);
 		before = NULL;
 	}
-	if (rc == 0)
+	/* Made already, by another admin or mount: what touch asks for is
+	   there (a second would be refused: one per printer). */
+	if (rc == 0 && !lists_trigger_of(before, id.data))
 		rc = graph_request(u->graph, "POST", path.data, body, &made,
 				   &err);
 	/* Lost, it would be refused when sent again (one per printer). */
@@ -553,10 +586,12 @@ int pull_create_trigger(struct upfs *u, const char *printer, const char *name,
 	    trigger_made(u, printer, id.data, before))
 		rc = 0;
 	/* One trigger per printer: the service says 400 "already created"
-	   (reference §11), or 409 as Graph does elsewhere. */
+	   (reference §11; its code is the status, so only the message
+	   tells), or 409 as Graph does elsewhere. Of this definition, it is
+	   what touch asks for. */
 	if (rc && (err.status == 409 ||
 		   (err.status == 400 && strstr(err.message, "already"))))
-		rc = -EEXIST;
+		rc = trigger_made(u, printer, id.data, NULL) ? 0 : -EEXIST;
 	expire_triggers(u, printer);
 	if (rc == 0)
 		rc = listed_trigger_name(u, printer, id.data, listed);
@@ -653,17 +688,21 @@ static void expire_all_tasks(struct upfs *u)
 
 /* Whether the job at job_path (as app reads it now) was redirected to a
    job of printer to_printer (its redirectedTo names that job's URL). */
-static bool job_redirected(struct graph *app, const char *job_path,
-			   const char *to_printer)
+static bool job_redirected(struct upfs *u, struct graph *app,
+			   const char *job_path, const char *to_printer)
 {
-	struct graph_err err = { 0 };
 	json_t *j = NULL;
 	struct buf want;
 	bool done;
 
 	buf_init(&want, 4096);
+	/* The app redirects with PrintJob.Manage.All alone, which does not
+	   read jobs (reference §3.0): then the signed-in user is asked, as
+	   for an event's line. */
 	done = buf_printf(&want, "/printers/%s/", to_printer) == 0 &&
-	       graph_get(app, job_path, &j, &err) == 0 &&
+	       (graph_get(app, job_path, &j, NULL) == 0 ||
+		(u->graph != app &&
+		 graph_get(u->graph, job_path, &j, NULL) == 0)) &&
 	       strstr(tree_str(j, "redirectedTo"), want.data) != NULL;
 	json_decref(j);
 	buf_release(&want);
@@ -734,7 +773,7 @@ int pull_redirect(struct upfs *u, const char *from_printer, const char *job,
 				   &err);
 	/* Sent again, a lost redirect would be refused (no task left). */
 	if (rc && graph_err_unsettled(&err) &&
-	    job_redirected(app, path.data, to_printer)) {
+	    job_redirected(u, app, path.data, to_printer)) {
 		upfs_log(u, UPFS_LOG_INFO, "the POST of %s failed (%s) but the "
 			 "service redirected the job: done", post.data,
 			 strerror(-rc));
@@ -892,6 +931,13 @@ static int fetch_tasks(struct upfs *u, const char *definition, json_t **out)
 	return rc;
 }
 
+/* Whether an open of events meets something a try later may not. */
+static bool events_open_retry(int rc)
+{
+	return rc && rc != -EACCES && rc != -EPERM && rc != -ENOENT &&
+	       rc != -ENOMEM && rc != -EINVAL;
+}
+
 int pull_events_open(struct upfs *u, const char *definition,
 		     struct pull_events **out)
 {
@@ -907,6 +953,19 @@ int pull_events_open(struct upfs *u, const char *definition,
 	snprintf(e->definition, sizeof(e->definition), "%s", definition);
 	e->seen = json_object();
 	rc = e->seen ? fetch_tasks(u, definition, &tasks) : -ENOMEM;
+	/* A badge reader's loop opens it again and again: a passing error
+	   (a 500, a reset) must not end it, as it does not end a read. */
+	for (int pause_ms = 500; events_open_retry(rc) && pause_ms <= 2000;
+	     pause_ms *= 2) {
+		struct timespec ts = { 0, pause_ms * 1000000L };
+
+		ts.tv_sec = ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		nanosleep(&ts, NULL);
+		json_decref(tasks);
+		tasks = NULL;
+		rc = fetch_tasks(u, definition, &tasks);
+	}
 	/* What is there now is not news. */
 	json_array_foreach(tasks, i, t)
 		json_object_set(e->seen, tree_str(t, "id"), json_true());

@@ -330,6 +330,25 @@ def test_a_waiting_events_read_outlasts_service_errors(emu, admin, alice,
     assert reader.line.count("\t") == 3, reader.line
 
 
+def test_an_open_of_events_outlasts_a_passing_service_error(emu, admin,
+                                                           alice, workdir):
+    """Two 500s from the task listing when events is opened (a badge
+    reader's loop opens it again for every line): the open tries again
+    and succeeds, where it failed with EIO, and the read gets the next
+    task."""
+    admin.expect_warning(r".")
+    set_up(admin)
+    emu.set_faults("500:1,method=GET,route=/tasks$,times=2")
+    reader = EventReader(admin.p("task_definitions", "Badge", "events"))
+    assert len([h for h in emu.call("GET", "/_emulator/faults")[1][
+        "history"] if h["fault"] == "500"]) == 2
+    reader.start()
+    print_as(alice, workdir, "after.pdf")
+    reader.join(util.scaled(30))
+    assert not reader.is_alive() and reader.error is None
+    assert reader.line.count("\t") == 3, reader.line
+
+
 def test_an_event_names_the_user_when_the_app_may_not_read_the_job(
         emu, admin, alice, workdir):
     """The app may redirect jobs without a PrintJob read role (reference
@@ -391,6 +410,38 @@ def test_a_redirect_that_meets_a_fault(emu, admin, alice, workdir, fault):
         assert not moved, "mv failed (%s) but the service redirected the " \
             "job" % errno.errorcode[rc]
         assert tasks(emu)[0]["state"] == "processing"
+
+
+def test_a_lost_redirect_is_known_done_when_the_app_may_not_read_jobs(
+        emu, upfs_mount, alice, workdir):
+    """The app holds what pull printing takes (PrintJob.Manage.All to
+    redirect, PrintTaskDefinition.ReadWrite.All) and no job read role
+    (reference §3.0 #11, #13, #18). A redirect whose reply is lost is
+    told done by the signed-in administrator's read of the job, as the
+    app's is refused: mv returns 0. It failed, the job printed, and a
+    second mv was refused as no task was left."""
+    status, out = emu.call("POST", "/_emulator/auth", {"appRoles": [
+        "PrintJob.Manage.All", "PrintTaskDefinition.ReadWrite.All"]})
+    assert status == 200, out
+    admin = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                        client_id=APP),
+                       options=app_options(emu, workdir, "dir_ttl=1",
+                                           "status_ttl=1"))
+    admin.expect_warning(r".")
+    job_id = held_task(emu, admin, alice, workdir, "memo.pdf")["jobId"]
+    virtual = [p["id"] for p in emu.state(only=["printers"])["printers"]
+               if p["displayName"] == VIRTUAL][0]
+    status, _ = emu.call("GET", "/v1.0/print/printers/%s/jobs/%s"
+                         % (virtual, job_id),
+                         headers={"Authorization": "Bearer " + token(
+                             emu, kind="app", roles=["PrintJob.Manage.All"])})
+    assert status == 403
+    emu.set_faults("drop:1,method=POST,route=/redirect$,times=2")
+    os.rename(admin.p("printers", VIRTUAL, "jobs", job_id),
+              admin.p("printers", FLOOR3, "jobs", job_id))
+    emu.set_faults("")
+    assert tasks(emu)[0]["state"] == "completed"
+    assert "but the service redirected the job: done" in admin.log()
 
 
 def pull_objects(emu):
@@ -799,6 +850,48 @@ def test_the_app_secret_from_a_file(emu, upfs_mount, workdir):
     assert "give client_secret_file=PATH" in on_argv.log()
     assert sorted(d["displayName"] for d in pull_objects(emu)[0]) == \
         ["FromArgv", "FromFile"]
+
+
+def test_mkdir_of_a_definition_made_elsewhere_meanwhile_is_eexist(
+        emu, admin, upfs_mount, workdir):
+    """A definition made elsewhere (another mount, the portal) after this
+    mount listed task_definitions/, which it keeps for an hour: mkdir of
+    its name fails with EEXIST and makes nothing. It made a second of the
+    name, which the folder then shows by neither name, so mkdir failed
+    with ENOENT, and each try made one more."""
+    other = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                        client_id=APP),
+                       options=app_options(emu, workdir, "dir_ttl=3600",
+                                           "status_ttl=3600"))
+    other.expect_warning(r"one of that name exists")
+    defs = other.p("task_definitions")
+    assert os.listdir(defs) == []
+    os.mkdir(admin.p("task_definitions", "Badge"))
+    for _ in range(2):
+        util.expect_errno(lambda: os.mkdir(os.path.join(defs, "Badge")),
+                          errno.EEXIST)
+    assert [d["displayName"] for d in pull_objects(emu)[0]] == ["Badge"]
+
+
+def test_touch_of_a_trigger_made_elsewhere_meanwhile_is_done(
+        emu, admin, upfs_mount, workdir):
+    """Another admin made the trigger (of the same definition) after this
+    mount listed task_triggers/, which it keeps for an hour: touch of it
+    returns 0, as what it asks for is there, and sends no second create.
+    It failed with EEXIST, the service refusing a second trigger."""
+    other = upfs_mount(emu, token=token(emu, upn="admin@contoso.com",
+                                        client_id=APP),
+                       options=app_options(emu, workdir, "dir_ttl=3600",
+                                           "status_ttl=3600"))
+    triggers = other.p("printers", VIRTUAL, "task_triggers")
+    assert os.listdir(triggers) == []
+    set_up(admin)
+    emu.reset_requests()
+    open(os.path.join(triggers, "Badge"), "w").close()
+    assert len(pull_objects(emu)[1]) == 1
+    assert "POST /print/printers/{id}/taskTriggers" not in \
+        emu.requests()["routes"]
+    assert os.listdir(triggers) == ["Badge"]
 
 
 def test_rm_trigger_and_rmdir_definition(emu, admin):

@@ -20,6 +20,9 @@ run time by POST /_emulator/auth):
     (rotation); with refresh_single_use an old one is refused once used.
   * POST /_emulator/auth/revoke makes every access and/or refresh token
     issued so far invalid (a "generation" claim older than the current).
+  * Tokens of the client-credentials grant carry app_roles ("appRoles":
+    the application permissions an admin consented to; APP_ROLES by
+    default).
 GET /_emulator/auth shows the settings, counters and device codes."""
 
 import hashlib
@@ -69,6 +72,7 @@ class Settings:
         self.access_seconds = ACCESS_LIFETIME
         self.refresh_seconds = REFRESH_LIFETIME
         self.refresh_single_use = False
+        self.app_roles = list(APP_ROLES)
 
     FIELDS = {"deviceApproveAfter": ("device_approve_after", int),
               "deviceMode": ("device_mode", str),
@@ -77,7 +81,8 @@ class Settings:
               "deviceUser": ("device_user", str),
               "accessTokenSeconds": ("access_seconds", int),
               "refreshTokenSeconds": ("refresh_seconds", int),
-              "refreshSingleUse": ("refresh_single_use", bool)}
+              "refreshSingleUse": ("refresh_single_use", bool),
+              "appRoles": ("app_roles", list)}
 
     def view(self):
         return {k: getattr(self, attr) for k, (attr, _) in
@@ -93,6 +98,9 @@ class Settings:
                     isinstance(value, bool) or value < 0)):
                 raise ValueError("%s must be a %s%s" % (
                     key, kind.__name__, " >= 0" if kind is int else ""))
+            if kind is list and not all(isinstance(v, str)
+                                        for v in value):
+                raise ValueError("%s must be a list of strings" % key)
             if key == "deviceMode" and value not in DEVICE_MODES:
                 raise ValueError("deviceMode must be one of %s"
                                  % ", ".join(DEVICE_MODES))
@@ -346,7 +354,8 @@ def _client_credentials(form, state):
                             "secret being sent in the request is the client "
                             "secret value, not the client secret ID, for a "
                             "secret added to app '%s'." % client_id)
-    token = mint_access(state, kind="app", appid=client_id)
+    token = mint_access(state, kind="app", appid=client_id,
+                        roles=SETTINGS.app_roles)
     return _token_reply({"token_type": "Bearer",
                          "expires_in": ACCESS_LIFETIME,
                          "ext_expires_in": ACCESS_LIFETIME,

@@ -3,7 +3,8 @@
 A delegated token must carry one of the scopes the reference lists for
 the call in its `scp` claim, else the reply is the print service's
 missing-scope 403 (§5.2). App-only tokens are checked where their calls
-are served (auth.check_app_allowed and the handlers' require_permission).
+are served (auth.check_app_allowed and the handlers' require_permission),
+and here where reading jobs takes a role (APP_TABLE).
 Calls the table does not name (the directory, reports, task definitions,
 the upload URLs) are not checked here.
 
@@ -106,27 +107,42 @@ TABLE = [(m, re.compile(t + "$"), s) for m, t, s in [
     ("PATCH", r"/print/settings", SETTINGS_WRITE),
 ]]
 
+# App-only tokens, where the reference's table names roles the defaults
+# do not cover (auth.check_app_allowed, require_permission): reading jobs
+# (#11, #13) takes a job read role, which PrintJob.Manage.All (redirect)
+# is not.
+APP_JOB_READ = ("PrintJob.ReadBasic.All", "PrintJob.Read.All",
+                "PrintJob.ReadWrite.All", "PrintJob.ReadWriteBasic.All")
+APP_TABLE = [(m, re.compile(t + "$"), s) for m, t, s in [
+    ("GET", _JOB + r"(?:/documents(?:/\{\})?)?", APP_JOB_READ),
+    ("GET", r"/print/(?:shares|printerShares|printers)/\{\}/jobs",
+     APP_JOB_READ),
+]]
+
 _NAME = re.compile(r"\{[^}]*\}")
 
 
 @functools.lru_cache(maxsize=None)
-def needed(method, template):
-    """The scopes one of which a delegated token needs for the call, or
-    None when the table does not name it. Remembered per route: the
+def needed(method, template, app=False):
+    """The scopes (app: roles) one of which a token needs for the call,
+    or None when the table does not name it. Remembered per route: the
     table is read once for each, not at every request."""
     shape = _NAME.sub("{}", template)
-    for m, pattern, scopes in TABLE:
+    for m, pattern, scopes in APP_TABLE if app else TABLE:
         if m == method and pattern.match(shape):
             return scopes
     return None
 
 
 def check(req):
-    """403 for a delegated token that lacks every scope the call takes."""
-    if req.claims.get("kind") != "delegated":
+    """403 for a delegated token that lacks every scope the call takes,
+    or an app-only token every role APP_TABLE names for it."""
+    kind = req.claims.get("kind")
+    if kind not in ("delegated", "app"):
         return
-    scopes = needed(req.route.method, req.route.template)
-    granted = set((req.claims.get("scp") or "").split())
+    scopes = needed(req.route.method, req.route.template, kind == "app")
+    granted = set(req.claims.get("roles") or []) if kind == "app" else \
+        set((req.claims.get("scp") or "").split())
     if scopes is not None and not granted.intersection(scopes):
         raise GraphError(
             403, "UnknownError",
