@@ -313,9 +313,9 @@ int jobtasks_commit_status(struct upfs *u, const char *id,
 {
 	json_t *defs = NULL, *d;
 	const char *task;
-	char job[256];
+	char job[256], first_why[300] = "";
 	size_t i, tried = 0;
-	bool foreign;
+	bool foreign, kept = false;
 	int rc = pull_check_status_text(text, why, why_len);
 
 	if (rc)
@@ -330,18 +330,34 @@ int jobtasks_commit_status(struct upfs *u, const char *id,
 	if (rc)
 		goto out;
 	/* A job names no task's definition: the PATCH goes to each in turn
-	   until one is not a 404. */
+	   until one takes it or refuses it. One that failed otherwise (a
+	   reset, a 5xx) may not be the task's: the next ones are tried, and
+	   its error stands only if none has the task. */
 	rc = -ENOENT;
 	json_array_foreach(defs, i, d) {
-		if (rc != -ENOENT)
-			break;
+		int one;
+
 		tried++;
-		rc = pull_patch_status(u, task, json_string_value(d), text,
-				       why, why_len);
+		why[0] = '\0';
+		one = pull_patch_status(u, task, json_string_value(d), text,
+					why, why_len);
+		if (one == 0 || one == -EACCES || one == -EPERM ||
+		    one == -EINVAL) {
+			rc = one;
+			kept = false;
+			break;
+		}
+		if (one != -ENOENT && rc == -ENOENT) {
+			rc = one;
+			kept = true;
+			snprintf(first_why, sizeof(first_why), "%s", why);
+		}
 	}
 	if (rc == -ENOENT)
 		snprintf(why, why_len, "none of the application's %zu task "
 			 "definitions has task %s", tried, task);
+	else if (kept)
+		snprintf(why, why_len, "%s", first_why);
 	jobtasks_expire(u, printer, job);
 out:
 	json_decref(defs);

@@ -1093,6 +1093,31 @@ def test_a_held_job_shows_its_task_when_no_trigger_is_listed(emu, admin,
         "aborted"
 
 
+def test_a_task_status_write_passes_a_failing_definition_without_it(
+        emu, admin, alice, workdir):
+    """Without a trigger to name its definition, a job's task status write
+    tries the application's definitions in turn. One that is not the
+    task's fails with a reset: the next, the task's own, takes the write,
+    and the write returns 0. It failed, the task left processing."""
+    os.mkdir(admin.p("task_definitions", "Other"))
+    t = held_task(emu, admin, alice, workdir, "passed.pdf")
+    os.unlink(admin.p("printers", VIRTUAL, "task_triggers", "Badge"))
+    [other] = [d["id"] for d in pull_objects(emu)[0]
+               if d["displayName"] == "Other"]
+    tasks_dir = admin.p("printers", VIRTUAL, "jobs", t["jobId"], "tasks")
+    util.wait_until(lambda: os.listdir(tasks_dir) == [t["id"]], timeout=10,
+                    what="the held job's task")
+    admin.expect_warning(r".")
+    emu.set_faults("reset:1,method=PATCH,route=/taskDefinitions/%s/" % other)
+    with open(os.path.join(tasks_dir, t["id"], "status"), "w") as fh:
+        fh.write("completed\n")
+    assert [h for h in emu.call("GET", "/_emulator/faults")[1]["history"]
+            if h["fault"]], "the other definition was not tried first"
+    emu.set_faults("")
+    assert [x for x in tasks(emu) if x["id"] == t["id"]][0]["state"] == \
+        "completed"
+
+
 def test_a_jobs_task_status_refusals(emu, admin, alice, workdir,
                                      upfs_mount):
     t = held_task(emu, admin, alice, workdir, "x.pdf")
