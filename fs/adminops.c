@@ -34,6 +34,8 @@ static void expire_printer(struct upfs *u, const char *printer_id)
 	if (tree_key(&key, TREE_PRINTERS, printer_id, TREE_PRINTER_SELECT) == 0)
 		res_expire(u, key.data);
 	res_expire(u, TREE_PRINTERS);
+	/* connectors/<c>/printers/ lists them by name too. */
+	res_expire(u, TREE_PRINTERS_WITH_CONNECTORS);
 	res_expire(u, TREE_SHARES);
 	buf_release(&key);
 }

@@ -81,8 +81,13 @@ static int share_errno(int rc, const struct graph_err *err)
 	return rc;
 }
 
-/* Everything that lists shares or their printers is stale now. */
-static void expire_shares(struct upfs *u, const char *share_id)
+/*
+ * Everything that lists shares or their printers is stale now: also the
+ * shares/ folders of the printers a share left and joined (printer_ids,
+ * NULL-ended; NULL or "" where unknown).
+ */
+static void expire_shares(struct upfs *u, const char *share_id,
+			  const char *const *printer_ids)
 {
 	struct buf key;
 
@@ -92,6 +97,29 @@ static void expire_shares(struct upfs *u, const char *share_id)
 	if (share_id && tree_key(&key, TREE_SHARES, share_id,
 				 TREE_SHARE_SELECT) == 0)
 		res_expire(u, key.data);
+	for (; printer_ids && *printer_ids; printer_ids++) {
+		buf_reset(&key);
+		if ((*printer_ids)[0] &&
+		    tree_key(&key, TREE_PRINTERS, *printer_ids, "/shares") == 0)
+			res_expire(u, key.data);
+	}
+	buf_release(&key);
+}
+
+/* The printer share_id is on, as this mount knows it, into pid. */
+static void share_printer_id(struct upfs *u, const char *share_id,
+			     struct buf *pid)
+{
+	json_t *share = NULL;
+	struct buf key;
+
+	buf_init(&key, 4096);
+	if (tree_key(&key, TREE_SHARES, share_id, TREE_SHARE_SELECT) == 0 &&
+	    res_get(u, key.data, false, u->opts.dir_ttl, RES_STALE_OK, &share,
+		    NULL) == 0)
+		(void)buf_append_str(pid, tree_str(json_object_get(
+						   share, "printer"), "id"));
+	json_decref(share);
 	buf_release(&key);
 }
 
@@ -259,7 +287,7 @@ int shareops_create(struct upfs *u, const char *name, const char *target)
 	}
 	if (rc == 0)
 		pending_remove(u, name);
-	expire_shares(u, NULL);
+	expire_shares(u, NULL, (const char *const[]){ pid.data, NULL });
 	json_decref(body);
 	buf_release(&bind);
 	buf_release(&pid);
@@ -271,10 +299,12 @@ static int share_request(struct upfs *u, const char *method,
 			 const char *share_id, json_t *body,
 			 const struct share_want *want, struct graph_err *err)
 {
-	struct buf path;
+	struct buf path, was_on;
 	int rc;
 
 	buf_init(&path, 4096);
+	buf_init(&was_on, 4096);
+	share_printer_id(u, share_id, &was_on);
 	rc = tree_key(&path, TREE_SHARES, share_id, NULL);
 	if (rc == 0)
 		rc = share_errno(graph_request(u->graph, method, path.data, body,
@@ -283,8 +313,11 @@ static int share_request(struct upfs *u, const char *method,
 		log_settled(u, method, path.data, rc);
 		rc = 0;
 	}
-	expire_shares(u, share_id);
+	expire_shares(u, share_id, (const char *const[]){
+			      was_on.data ? was_on.data : "",
+			      want->printer_id, NULL });
 	buf_release(&path);
+	buf_release(&was_on);
 	return rc;
 }
 

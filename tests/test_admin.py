@@ -557,6 +557,23 @@ def test_mv_renames_a_printer(emu, admin):
     assert SPARE not in os.listdir(admin.p("printers"))
 
 
+def test_a_connectors_printers_folder_follows_a_rename_at_once(
+        emu, upfs_mount):
+    """connectors/<c>/printers/ shows a printer renamed through the
+    mount at once, not after the listing's time to live."""
+    mount = upfs_mount(emu, options=["dir_ttl=3600"])
+    st = emu.state()
+    cid = [c for c in st["connectors"]
+           if c["displayName"] == "CONN-BLDG1"][0]["id"]
+    name = sorted(_name_in_tree(emu, p) for p in st["printers"]
+                  if cid in p.get("connectorIds", []))[0]
+    served = mount.p("connectors", "CONN-BLDG1", "printers")
+    assert name in os.listdir(served)
+    os.rename(mount.p("printers", name), mount.p("printers", name + " 2"))
+    got = os.listdir(served)
+    assert name + " 2" in got and name not in got, got
+
+
 def test_mv_onto_a_listed_printer_is_eexist(emu, admin):
     """rename(2) onto another printer's folder would replace it: EEXIST,
     nothing sent, both printers as they were. (A name the service lets

@@ -1125,6 +1125,27 @@ def test_rename_a_share(emu, admin):
         "%s\n%s\n" % (ALICE, BOB)
 
 
+def test_a_printers_shares_folder_follows_its_shares_at_once(emu, admin):
+    """printers/<p>/shares/ shows a share renamed, moved to another
+    printer or deleted through the mount at once, not after the
+    listing's time to live (a minute here)."""
+    shares = admin.p("shares")
+    printer = os.path.basename(os.readlink(os.path.join(shares, SHARE,
+                                                        "printer")))
+    on_printer = admin.p("printers", printer, "shares")
+    on_spare = admin.p("printers", SPARE, "shares")
+    assert os.listdir(on_printer) == [SHARE]
+    assert os.listdir(on_spare) == []
+    os.rename(os.path.join(shares, SHARE), os.path.join(shares, "Front"))
+    assert os.listdir(on_printer) == ["Front"]
+    util.run(["ln", "-sfn", "../../printers/" + SPARE, "printer"],
+             cwd=os.path.join(shares, "Front"))
+    assert os.listdir(on_printer) == []
+    assert os.listdir(on_spare) == ["Front"]
+    os.rmdir(os.path.join(shares, "Front"))
+    assert os.listdir(on_spare) == []
+
+
 def test_rename_onto_a_taken_name(emu, admin):
     shares = admin.p("shares")
     admin.expect_warning(r"renaming the share refused: File exists")
