@@ -40,6 +40,28 @@ static void expire_printer(struct upfs *u, const char *printer_id)
 	buf_release(&key);
 }
 
+/*
+ * Whether another object of the listing prefix is called name: two that
+ * are show as "name ~<id>", so the folder has no "name" to refuse a
+ * rename onto, and the renamed one would not show as name either.
+ */
+static bool display_name_taken(struct upfs *u, const char *prefix,
+			       const char *name, const char *id)
+{
+	json_t *list = NULL, *v;
+	bool taken = false;
+	size_t i;
+
+	if (res_get(u, prefix, true, u->opts.dir_ttl, RES_STALE_OK, &list,
+		    NULL) == 0)
+		json_array_foreach(list, i, v)
+			taken = taken ||
+				(strcmp(tree_str(v, "displayName"), name) == 0 &&
+				 strcmp(tree_str(v, "id"), id) != 0);
+	json_decref(list);
+	return taken;
+}
+
 static void expire_jobs(struct upfs *u, const char *printer_id)
 {
 	struct buf key;
@@ -89,7 +111,8 @@ int adminops_rename(struct upfs *u, enum fs_kind top, const char *from,
 	buf_init(&other, 4096);
 	buf_init(&path, 4096);
 	rc = node_id_of(u, top, from, &id);
-	if (rc == 0 && node_id_of(u, top, to, &other) == 0)
+	if (rc == 0 && (node_id_of(u, top, to, &other) == 0 ||
+			display_name_taken(u, prefix, to, id.data)))
 		rc = -EEXIST;
 	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
 		rc = -ENOMEM;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "adminops.h"
+#include "names.h"
 #include "ops.h"
 #include "procinfo.h"
 #include "pull.h"
@@ -444,11 +445,27 @@ static int rename_in_edit_dir(struct upfs *u, struct fs_node *dir,
  */
 static int service_name(struct upfs *u, const char *name)
 {
-	if (utf8_valid(name, strlen(name)))
-		return 0;
-	health_refusal(u, "a new name", "it is not UTF-8 text, which the "
-				      "service's names are");
-	return -EINVAL;
+	char why[UPFS_NAME_MAX + 80];
+	struct buf shown;
+	int rc;
+
+	if (!utf8_valid(name, strlen(name))) {
+		health_refusal(u, "a new name", "it is not UTF-8 text, which "
+						"the service's names are");
+		return -EINVAL;
+	}
+	/* One the folder would show otherwise (a control character as its
+	   picture) could not be found by the name just given. */
+	buf_init(&shown, 0);
+	rc = names_encode(&shown, name, "");
+	if (rc == 0 && strcmp(shown.data, name) != 0) {
+		snprintf(why, sizeof(why), "the folder would show it as '%s'",
+			 shown.data);
+		health_refusal(u, "a new name", why);
+		rc = -EINVAL;
+	}
+	buf_release(&shown);
+	return rc;
 }
 
 /* Whether dir holds name now (a lookup, so the listing is current). */

@@ -576,13 +576,19 @@ def test_a_connectors_printers_folder_follows_a_rename_at_once(
 
 def test_mv_onto_a_listed_printer_is_eexist(emu, admin):
     """rename(2) onto another printer's folder would replace it: EEXIST,
-    nothing sent, both printers as they were. (A name the service lets
-    printers share is taken: both show with their ids.)"""
+    nothing sent, both printers as they were; so onto a name two printers
+    share (the service lets them), which both show with their ids."""
     admin.expect_warning(r"renaming the printer refused: File exists")
     before = sorted(os.listdir(admin.p("printers")))
     assert FLOOR3 in before
     util.expect_errno(lambda: os.rename(admin.p("printers", SPARE),
                                         admin.p("printers", FLOOR3)),
+                      errno.EEXIST)
+    # Onto the name two printers share, which shows as neither's: the
+    # renamed one would show as "Lab Printer ~<id>", not as asked.
+    assert "Lab Printer" not in before
+    util.expect_errno(lambda: os.rename(admin.p("printers", SPARE),
+                                        admin.p("printers", "Lab Printer")),
                       errno.EEXIST)
     assert writes(emu) == []
     assert sorted(os.listdir(admin.p("printers"))) == before

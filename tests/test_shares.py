@@ -1068,6 +1068,25 @@ def test_share_names_count_characters_not_bytes(emu, admin):
     assert_no_writes(emu, "a rename to a long name")
 
 
+def test_a_name_the_folder_would_show_otherwise_is_refused(emu, admin):
+    """A control character shows as its picture (design §2): a share or
+    printer given a tab in its name could not be found by the name just
+    given. mkdir and mv fail with EINVAL and say why; nothing is sent."""
+    shares = admin.p("shares")
+    admin.expect_warning(r"would show it as 'a\u2409b'")
+    util.expect_errno(lambda: os.mkdir(os.path.join(shares, "a\tb")),
+                      errno.EINVAL)
+    util.expect_errno(lambda: os.rename(os.path.join(shares, SHARE),
+                                        os.path.join(shares, "a\tb")),
+                      errno.EINVAL)
+    util.expect_errno(lambda: os.rename(admin.p("printers", SPARE),
+                                        admin.p("printers", "a\tb")),
+                      errno.EINVAL)
+    assert "a\u2409b" in admin.status()["last_error"]
+    assert "a\u2409b" not in os.listdir(shares)
+    assert_no_writes(emu, "names the folder would show otherwise")
+
+
 def test_mkdir_of_a_taken_name(emu, admin):
     shares = admin.p("shares")
     util.expect_errno(lambda: os.mkdir(os.path.join(shares, SHARE)),
