@@ -297,7 +297,9 @@ int graph_download_range(struct graph *g, const char *url, uint64_t off,
  * POSTs body to path, a call that answers 202 Accepted and names the
  * operation to poll (Operation-Location, or Location): *operation_url
  * receives it (malloc'd), *retry_after its Retry-After seconds or -1.
- * Poll it with graph_get().
+ * Poll it with graph_get(). Sent again only after a 429 (not carried
+ * out): nothing lists operations, so a second could not be told from
+ * the first (a second printer registered).
  */
 int graph_start_operation(struct graph *g, const char *path,
 			  const json_t *body, char **operation_url,

@@ -162,6 +162,11 @@ struct graph_req {
 	bool patient;		  /* also retry 500, 502 and stalled
 				     transfers (upload-session requests,
 				     which are safe to repeat) */
+	bool once;		  /* a POST nothing can read back (a printer
+				     registration): sent again only after a
+				     429, which was not carried out, and on
+				     a connection of its own, as libcurl
+				     re-sends on a reused one that died */
 	const _Atomic bool *cancel; /* may be NULL; once true, the transfer
 				       and any backoff stop: -ECANCELED */
 	/* A ranged GET's window [slice_off, slice_off + slice_len): a 200,

@@ -14,7 +14,8 @@ int graph_start_operation(struct graph *g, const char *path,
 			  const json_t *body, char **operation_url,
 			  int *retry_after, struct graph_err *err)
 {
-	struct graph_req req = { .method = "POST", .path = path };
+	/* No operation list says whether a lost one started: sent once. */
+	struct graph_req req = { .method = "POST", .path = path, .once = true };
 	struct graph_resp resp;
 	struct graph_err tmp;
 	char *text = NULL;

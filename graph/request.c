@@ -656,6 +656,8 @@ static int graph_setup(struct graph *g, CURL *h, struct graph_xfer *x,
 	/* A body that trickles just above the low-speed limit ends too. */
 	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT, g->request_timeout_s) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
+	if (x->req->once)
+		bad |= curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L) != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != 0;
 	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "upfs/" UPFS_VERSION) != 0;
 	/* A window's whole body may be any size: only the window is kept. */
@@ -830,6 +832,8 @@ bool graph_err_transient(const struct graph_req *req,
 		return false;
 	if (err->status == 429)
 		return true;
+	if (req->once)
+		return false;
 	if (err->status == 503)
 		return idem || err->retry_after >= 0;
 	if (err->status == 504)

@@ -961,20 +961,24 @@ def test_printer_registration_end_to_end(emu, admin, registrar, workdir):
     assert done["id"] == new[:-len(".json")]
 
 
-@pytest.mark.parametrize("fault", ["500:1", "drop:1", "reset:1"])
+@pytest.mark.parametrize("fault", ["500:1", "drop:1", "reset:1",
+                                   "done503:1:1"])
 def test_a_registration_that_meets_a_fault_is_not_sent_again(
         emu, admin, registrar, workdir, fault):
-    """A registration makes a printer: never sent twice on upfsctl's own.
-    When its reply is lost or a 5xx, it says the service may hold one."""
+    """A registration makes a printer: never sent twice on upfsctl's own,
+    also after a 503 whose Retry-After names when to come back (it may
+    have done the work, and no operation list could tell). When its reply
+    is lost or a 5xx, it says the service may hold one."""
     emu.set_faults("%s,method=POST,route=/print/printers/create,times=1"
                    % fault)
     proc = registrar.upfsctl(*_create_args(workdir))
     emu.set_faults("")
     assert proc.returncode != 0
     sent = [p for m, p, b in writes(emu) if p == "/print/printers/create"]
-    assert len(sent) == (1 if fault == "drop:1" else 0), sent
+    done = fault in ("drop:1", "done503:1:1")
+    assert len(sent) == (1 if done else 0), sent
     assert "may have started the registration" in proc.stderr, proc.stderr
-    if fault == "drop:1":
+    if done:
         # The operation the lost reply named goes on: one printer.
         util.wait_until(lambda: [p for p in emu.state(only=["printers"])[
             "printers"] if p["displayName"] == "Lobby Kiosk"], timeout=10,
