@@ -98,6 +98,29 @@ int csv_row_field(struct csv_row *row, const char *s)
 	return 0;
 }
 
+static bool is_formula_start(char c)
+{
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' ||
+	       c == '\r';
+}
+
+int csv_row_text(struct csv_row *row, const char *s)
+{
+	struct buf text;
+	int rc;
+
+	if (s == NULL || !is_formula_start(s[0]))
+		return csv_row_field(row, s);
+	buf_init(&text, 0);
+	rc = buf_append(&text, "'", 1);
+	if (rc == 0)
+		rc = buf_append_str(&text, s);
+	if (rc == 0)
+		rc = csv_row_field(row, text.data);
+	buf_release(&text);
+	return rc;
+}
+
 int csv_row_printf(struct csv_row *row, const char *fmt, ...)
 {
 	struct buf text;

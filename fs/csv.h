@@ -50,6 +50,14 @@ void csv_row_begin(struct csv_row *row, struct buf *out);
 /* Appends a field (NULL: empty), after a comma unless it is the first. */
 int csv_row_field(struct csv_row *row, const char *s);
 
+/*
+ * A field of text others chose (a name, a user's address): one that a
+ * spreadsheet would run as a formula, as it begins with = + - @, a tab
+ * or CR, gets a leading apostrophe (OWASP's advice on CSV injection;
+ * spreadsheets then take it as text). Numbers go through the others.
+ */
+int csv_row_text(struct csv_row *row, const char *s);
+
 /* The same with the field formatted first (quoted if the text needs it). */
 int csv_row_printf(struct csv_row *row, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

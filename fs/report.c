@@ -87,7 +87,7 @@ static const json_t *member(const json_t *obj, const char *path)
 static int value_field(struct csv_row *row, const json_t *v)
 {
 	if (json_is_string(v))
-		return csv_row_field(row, json_string_value(v));
+		return csv_row_text(row, json_string_value(v));
 	if (json_is_integer(v))
 		return csv_row_printf(row, "%" JSON_INTEGER_FORMAT,
 				      json_integer_value(v));

@@ -78,6 +78,30 @@ static void test_rows(void)
 	buf_release(&out);
 }
 
+/* Text others chose that a spreadsheet would run is made text. */
+static void test_formula_text(void)
+{
+	static const char *const in[] = {
+		"=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)",
+		"\tx", "Floor3 = LaserJet", "a-b", NULL
+	};
+	struct buf out;
+	struct csv_row row;
+	int rc = 0;
+
+	buf_init(&out, 0);
+	csv_row_begin(&row, &out);
+	for (size_t i = 0; rc == 0 && i < sizeof(in) / sizeof(in[0]); i++)
+		rc = csv_row_text(&row, in[i]);
+	if (rc == 0)
+		rc = csv_row_end(&row);
+	CHECK_MSG(rc == 0 && strcmp(out.data,
+		  "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","
+		  "'+1,'-2,'@SUM(A1),'\tx,Floor3 = LaserJet,a-b,\r\n") == 0,
+		  "rc %d, got '%s'", rc, out.data);
+	buf_release(&out);
+}
+
 /* At the cap, nothing is half written. */
 static void test_cap(void)
 {
@@ -108,6 +132,7 @@ int main(void)
 {
 	test_fields();
 	test_rows();
+	test_formula_text();
 	test_cap();
 	if (failures) {
 		fprintf(stderr, "test_csv: %d failure(s)\n", failures);
