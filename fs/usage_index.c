@@ -37,15 +37,21 @@ struct usage_index {
 	size_t bytes;
 };
 
+/* Distinct strings, each once in text (NUL-ended), found by hash. */
+struct strset {
+	struct buf text;
+	size_t *slots;			/* open addressing: offsets in text */
+	size_t n_slots, n;
+};
+
 /* What a build keeps until the strings stop moving. */
 struct build {
 	struct usage_index *x;
 	size_t alloc;			/* rows the arrays have room for */
-	size_t *id_at, *name_at;	/* per row: offset in strings */
+	size_t *id_at, *name_at;	/* per row: offset in strings.text */
 	struct buf lines;
-	struct buf strings;
-	size_t *slots;			/* open addressing: string offsets */
-	size_t n_slots, n_strings;
+	struct strset strings;		/* ids and names */
+	struct strset row_ids;		/* the rows' own ids, seen so far */
 };
 
 static int grow_rows(struct build *b)
@@ -73,66 +79,84 @@ static int grow_rows(struct build *b)
 	return 0;
 }
 
-static int grow_slots(struct build *b)
+static int grow_slots(struct strset *set)
 {
-	size_t n = b->n_slots ? 2 * b->n_slots : 1024;
+	size_t n = set->n_slots ? 2 * set->n_slots : 1024;
 	size_t *slots = malloc(n * sizeof(*slots));
 
 	if (slots == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		slots[i] = NO_STRING;
-	for (size_t i = 0; i < b->n_slots; i++) {
-		size_t at = b->slots[i], h;
+	for (size_t i = 0; i < set->n_slots; i++) {
+		size_t at = set->slots[i], h;
 
 		if (at == NO_STRING)
 			continue;
-		h = fnv1a_update(FNV1A_SEED, b->strings.data + at,
-				 strlen(b->strings.data + at)) & (n - 1);
+		h = fnv1a_update(FNV1A_SEED, set->text.data + at,
+				 strlen(set->text.data + at)) & (n - 1);
 		while (slots[h] != NO_STRING)
 			h = (h + 1) & (n - 1);
 		slots[h] = at;
 	}
-	free(b->slots);
-	b->slots = slots;
-	b->n_slots = n;
+	free(set->slots);
+	set->slots = slots;
+	set->n_slots = n;
 	return 0;
 }
 
-/* The offset of s in the strings kept, added if new; NO_STRING for NULL. */
-static int intern(struct build *b, const char *s, size_t *at)
+/*
+ * The offset of s in set's text, added if new (*added says); NO_STRING
+ * for NULL.
+ */
+static int intern(struct strset *set, const char *s, size_t *at, bool *added)
 {
 	size_t len, h;
 	int rc;
 
 	*at = NO_STRING;
+	*added = false;
 	if (s == NULL)
 		return 0;
-	if (2 * (b->n_strings + 1) > b->n_slots && (rc = grow_slots(b)))
+	if (2 * (set->n + 1) > set->n_slots && (rc = grow_slots(set)))
 		return rc;
 	len = strlen(s);
-	h = fnv1a_update(FNV1A_SEED, s, len) & (b->n_slots - 1);
-	for (; b->slots[h] != NO_STRING; h = (h + 1) & (b->n_slots - 1)) {
-		if (strcmp(b->strings.data + b->slots[h], s) == 0) {
-			*at = b->slots[h];
+	h = fnv1a_update(FNV1A_SEED, s, len) & (set->n_slots - 1);
+	for (; set->slots[h] != NO_STRING; h = (h + 1) & (set->n_slots - 1)) {
+		if (strcmp(set->text.data + set->slots[h], s) == 0) {
+			*at = set->slots[h];
 			return 0;
 		}
 	}
-	*at = b->strings.len;
-	rc = buf_append(&b->strings, s, len + 1);
+	*at = set->text.len;
+	rc = buf_append(&set->text, s, len + 1);
 	if (rc)
 		return rc;
-	b->slots[h] = *at;
-	b->n_strings++;
+	set->slots[h] = *at;
+	set->n++;
+	*added = true;
 	return 0;
+}
+
+static void strset_release(struct strset *set)
+{
+	buf_release(&set->text);
+	free(set->slots);
 }
 
 static int add_row(struct build *b, const json_t *row)
 {
 	struct usage_index *x = b->x;
-	size_t i = x->n;
+	size_t i = x->n, at;
+	bool added;
 	int rc = 0;
 
+	/* A row whose id an earlier page gave (one a change at the service
+	   moved across a page boundary) counts once. */
+	rc = intern(&b->row_ids, json_string_value(json_object_get(row, "id")),
+		    &at, &added);
+	if (rc || (at != NO_STRING && !added))
+		return rc;
 	if (i == b->alloc)
 		rc = grow_rows(b);
 	if (rc)
@@ -141,9 +165,11 @@ static int add_row(struct build *b, const json_t *row)
 	x->line_at[i] = b->lines.len;
 	rc = report_usage_line(row, &x->points[i], x->who, &b->lines);
 	if (rc == 0)
-		rc = intern(b, x->points[i].id, &b->id_at[i]);
+		rc = intern(&b->strings, x->points[i].id, &b->id_at[i],
+			    &added);
 	if (rc == 0)
-		rc = intern(b, x->points[i].name, &b->name_at[i]);
+		rc = intern(&b->strings, x->points[i].name, &b->name_at[i],
+			    &added);
 	if (rc == 0)
 		x->n++;
 	return rc;
@@ -285,7 +311,7 @@ static char *detach_fit(struct buf *b)
 static int finish(struct build *b)
 {
 	struct usage_index *x = b->x;
-	size_t strings_len = b->strings.len;
+	size_t strings_len = b->strings.text.len;
 	struct order_key *keys = NULL;
 	bool *seen = NULL;
 	size_t *fit;
@@ -293,7 +319,7 @@ static int finish(struct build *b)
 
 	x->line_at[x->n] = b->lines.len;
 	x->lines = detach_fit(&b->lines);
-	x->strings = detach_fit(&b->strings);
+	x->strings = detach_fit(&b->strings.text);
 	keys = calloc(x->n + 1, sizeof(*keys));
 	x->order = calloc(x->n + 1, sizeof(*x->order));
 	x->objects = calloc(x->n + 1, sizeof(*x->objects));
@@ -357,7 +383,8 @@ int usage_index_parse(const char *text, size_t len, enum report_who who,
 
 	*out = NULL;
 	buf_init(&b.lines, 0);
-	buf_init(&b.strings, 0);
+	buf_init(&b.strings.text, 0);
+	buf_init(&b.row_ids.text, 0);
 	b.x = x;
 	if (rc == 0) {
 		atomic_init(&x->refs, 1);
@@ -387,10 +414,10 @@ int usage_index_parse(const char *text, size_t len, enum report_who who,
 out:
 	index_free(x);
 	buf_release(&b.lines);
-	buf_release(&b.strings);
+	strset_release(&b.strings);
+	strset_release(&b.row_ids);
 	free(b.id_at);
 	free(b.name_at);
-	free(b.slots);
 	return rc;
 }
 

@@ -682,6 +682,24 @@ static void test_svg_empty(void)
 	buf_release(&out);
 }
 
+/* A row an earlier page gave already (the same id) counts once. */
+static void test_usage_repeated_row(void)
+{
+	static const char text[] = "["
+		"{\"id\":\"r1\",\"printerId\":\"p1\",\"usageDate\":"
+		"\"2024-05-01\",\"pageCount\":5},"
+		"{\"id\":\"r2\",\"printerId\":\"p1\",\"usageDate\":"
+		"\"2024-05-02\",\"pageCount\":7},"
+		"{\"id\":\"r1\",\"printerId\":\"p1\",\"usageDate\":"
+		"\"2024-05-01\",\"pageCount\":5}]";
+	struct usage_index *x = index_of(text, UPFS_REPORT_BY_PRINTER);
+
+	csv_is(x, "p1", PRINTER_HEADER
+	       "2024-05-01,,,,,5,,,,,,,p1\r\n"
+	       "2024-05-02,,,,,7,,,,,,,p1\r\n");
+	usage_index_drop(x);
+}
+
 int main(int argc, char **argv)
 {
 	test_usage_by_printer();
@@ -691,6 +709,7 @@ int main(int argc, char **argv)
 	test_usage_bytes();
 	test_usage_cap();
 	test_usage_index();
+	test_usage_repeated_row();
 	test_archive();
 	test_months();
 	test_svg(argc > 1 ? argv[1] : NULL);
