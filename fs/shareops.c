@@ -340,16 +340,38 @@ int shareops_rmdir(struct upfs *u, const char *name)
 	return report(u, "deleting the share", rc, &err);
 }
 
+/* A pending share (made by mkdir, no printer yet) is renamed here. */
+static int rename_pending(struct upfs *u, const char *from, const char *to)
+{
+	struct pending_share **p;
+	char *name = strdup(to);
+	int rc = name ? 0 : -ENOMEM;
+
+	pthread_mutex_lock(&u->scratch_lock);
+	p = rc == 0 ? pending_find(u, from) : NULL;
+	if (rc == 0 && p == NULL)
+		rc = -ENOENT;
+	if (rc == 0) {
+		free((*p)->name);
+		(*p)->name = name;
+		name = NULL;
+	}
+	pthread_mutex_unlock(&u->scratch_lock);
+	free(name);
+	return rc;
+}
+
 int shareops_rename(struct upfs *u, const char *from, const char *to)
 {
 	struct graph_err err = { 0 };
 	json_t *body = NULL;
 	struct buf id, other;
+	bool pending = shareops_is_pending(u, from);
 	int rc;
 
 	buf_init(&id, 4096);
 	buf_init(&other, 4096);
-	rc = node_id_of(u, FS_SHARES, from, &id);
+	rc = pending ? 0 : node_id_of(u, FS_SHARES, from, &id);
 	if (rc == 0 && (node_id_of(u, FS_SHARES, to, &other) == 0 ||
 			shareops_is_pending(u, to)))
 		rc = -EEXIST;
@@ -357,11 +379,16 @@ int shareops_rename(struct upfs *u, const char *from, const char *to)
 	   left to the service's 400. */
 	if (rc == 0 && utf8_chars(to) > 50)
 		rc = -ENAMETOOLONG;
+	if (rc == 0 && pending) {
+		rc = rename_pending(u, from, to);
+		goto out;
+	}
 	if (rc == 0 && (body = json_pack("{s:s}", "displayName", to)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = share_request(u, "PATCH", id.data, body,
 				   &(struct share_want){ .name = to }, &err);
+out:
 	json_decref(body);
 	buf_release(&id);
 	buf_release(&other);

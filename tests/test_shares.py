@@ -1047,6 +1047,26 @@ def test_rmdir_of_a_pending_share_sends_nothing(emu, admin):
     assert_no_writes(emu, "a pending share")
 
 
+def test_rename_of_a_pending_share_sends_nothing(emu, admin):
+    """A share made by mkdir has no printer yet and nothing at the
+    service: mv renames it in the mount (ENOENT before), and ln then makes
+    it under its new name."""
+    shares = admin.p("shares")
+    os.mkdir(os.path.join(shares, "Annex"))
+    os.rename(os.path.join(shares, "Annex"), os.path.join(shares, "Annex2"))
+    names = os.listdir(shares)
+    assert "Annex2" in names and "Annex" not in names
+    assert_no_writes(emu, "a pending share renamed")
+    admin.expect_warning(r"renaming the share refused: File exists")
+    util.expect_errno(lambda: os.rename(os.path.join(shares, "Annex2"),
+                                        os.path.join(shares, SHARE)),
+                      errno.EEXIST)
+    os.symlink("../../printers/" + SPARE,
+               os.path.join(shares, "Annex2", "printer"))
+    assert [s["displayName"] for s in emu.state(only=["shares"])["shares"]
+            if s["displayName"].startswith("Annex")] == ["Annex2"]
+
+
 def test_share_names_count_characters_not_bytes(emu, admin):
     """At most 50 characters (reference §3.4): 50 Greek letters (100
     bytes) make a pending share, 51 ASCII ones do not."""
