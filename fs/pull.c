@@ -910,8 +910,31 @@ struct pull_events {
 	pthread_mutex_t lock;	/* one read at a time */
 	char definition[128];
 	json_t *seen;		/* task id -> true */
-	struct buf lines;	/* every line read so far, from offset 0 */
+	struct buf lines;	/* the lines from offset base on */
+	uint64_t base;
 };
+
+/*
+ * A reader that stays open for months must not keep every line it read:
+ * the lines before the one a read is at go once they are this many bytes.
+ * Readers read on (bash's read, a program's readline); one that seeks back
+ * past them reads nothing there.
+ */
+#define EVENTS_KEPT_BYTES 4096
+
+/* Under e->lock: drops the lines before off, the offset of a read. */
+static void events_trim(struct pull_events *e, uint64_t off)
+{
+	size_t drop;
+
+	if (off <= e->base || off - e->base < EVENTS_KEPT_BYTES ||
+	    off - e->base > e->lines.len)
+		return;
+	drop = (size_t)(off - e->base);
+	memmove(e->lines.data, e->lines.data + drop, e->lines.len - drop);
+	buf_truncate(&e->lines, e->lines.len - drop);
+	e->base = off;
+}
 
 static int fetch_tasks(struct upfs *u, const char *definition, json_t **out)
 {
@@ -1151,12 +1174,14 @@ int pull_events_take(struct upfs *u, struct pull_events *e,
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&e->lock);
+	events_trim(e, (uint64_t)off);
 	/* At the end: has a task come? */
-	if ((size_t)off >= e->lines.len)
+	if ((uint64_t)off >= e->base + e->lines.len)
 		rc = poll_new(u, e, round, &added);
-	if (rc == 0 && (size_t)off < e->lines.len) {
-		const char *from = e->lines.data + off;
-		size_t n = e->lines.len - (size_t)off;
+	if (rc == 0 && (uint64_t)off >= e->base &&
+	    (uint64_t)off < e->base + e->lines.len) {
+		const char *from = e->lines.data + (off - e->base);
+		size_t n = e->lines.len - (size_t)(off - e->base);
 		const char *nl = memchr(from, '\n', n);
 
 		/* One line a read (design §2), also when a poll found more:

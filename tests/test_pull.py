@@ -247,6 +247,30 @@ def test_events_gives_one_line_a_read(emu, admin, alice, workdir):
     assert sorted(ids) == sorted(t["id"] for t in tasks(emu))
 
 
+def test_a_long_read_of_events_keeps_every_line_in_order(emu, admin,
+                                                          alice, workdir):
+    """events keeps only the lines from the one a read is at (4 KiB back
+    at most), so a reader open for months does not grow the mount: read
+    on past that many, a line a read, every task's line comes once."""
+    set_up(admin)
+    n = 80                      # about 80 bytes a line: past 4 KiB
+    fd = os.open(admin.p("task_definitions", "Badge", "events"), os.O_RDONLY)
+    lines = []
+    try:
+        for i in range(n):
+            print_as(alice, workdir, "doc%02d.pdf" % i, size=1024)
+        util.wait_until(lambda: len(tasks(emu)) == n, timeout=60,
+                        what="%d tasks" % n)
+        while len(lines) < n:
+            lines.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    assert sum(len(x) for x in lines) > 4096
+    assert all(x.count(b"\n") == 1 and x.endswith(b"\n") for x in lines)
+    ids = [x.decode().split("\t")[0] for x in lines]
+    assert sorted(ids) == sorted(t["id"] for t in tasks(emu))
+
+
 def test_waiting_events_readers_leave_the_mount_free(emu, admin, alice,
                                                      workdir):
     """More readers wait on events than the mount has worker threads (16):
