@@ -1160,17 +1160,25 @@ def test_a_download_host_that_ignores_range_serves_each_window(emu, admin,
     assert digest.hexdigest() == info["sha256"]
 
 
+def print_random(mount, workdir, name, size):
+    """cp of a PDF of size random bytes into Floor3's queue/: (its bytes,
+    its path there)."""
+    data = b"%PDF-1.7\n" + os.urandom(size)
+    src = os.path.join(workdir, name)
+    with open(src, "wb") as fh:
+        fh.write(data)
+    path = mount.p("shares", "Floor3", "queue", name)
+    util.run(["cp", src, path])
+    return data, path
+
+
 def test_a_document_reads_back_in_ranges_over_one_connection(emu, admin,
                                                             workdir):
     """Each 1 MiB window of a document is a ranged GET of its download
     URL: a 206 that ends with the window is read to its end, so the
     connection is kept for the next one, not closed and made again."""
-    data = b"%PDF-1.7\n" + os.urandom(4 * 1024 * 1024 + 5)
-    src = os.path.join(workdir, "windows.pdf")
-    with open(src, "wb") as fh:
-        fh.write(data)
-    path = admin.p("shares", "Floor3", "queue", "windows.pdf")
-    util.run(["cp", src, path])
+    data, path = print_random(admin, workdir, "windows.pdf",
+                              4 * 1024 * 1024 + 5)
     emu.reset_requests()
     assert util.read_bytes(path) == data
     counts = emu.requests()
@@ -1188,12 +1196,8 @@ def test_a_range_answered_from_a_block_boundary_is_read_where_asked(
     status, out = emu.call("POST", "/_emulator", {"downloadsRangeAlign":
                                                   1000})
     assert status == 200 and out["downloadsRangeAlign"] == 1000, out
-    data = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17)
-    src = os.path.join(workdir, "blocks.pdf")
-    with open(src, "wb") as fh:
-        fh.write(data)
-    path = admin.p("shares", "Floor3", "queue", "blocks.pdf")
-    util.run(["cp", src, path])
+    data, path = print_random(admin, workdir, "blocks.pdf",
+                              3 * 1024 * 1024 + 17)
     assert util.read_bytes(path) == data
     fd = os.open(path, os.O_RDONLY)
     try:

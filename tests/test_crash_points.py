@@ -147,6 +147,18 @@ def kill_mid_commit(mount, writer):
     assert util.unmount_path(mount.path)
 
 
+def mount_for_a_list(start_emulator, upfs_mount, file):
+    """A mount that has read the list file of PERM_EDITS, with the write
+    log cleared: (emulator, mount, its cache_dir, the file's path)."""
+    share, old = PERM_EDITS[file][:2]
+    emu = start_emulator()
+    mount = upfs_mount(emu)
+    path = mount.p("shares", share, file)
+    assert util.read_text(path).splitlines() == old
+    emu.reset_writes()
+    return emu, mount, mount.cache_dir, path
+
+
 @pytest.mark.parametrize("file,applied", [
     ("allowed_users", 1), ("allowed_users", 2), ("allowed_users", 4),
     ("allowed_groups", 1), ("allowed_groups", 2)])
@@ -161,12 +173,8 @@ def test_kill_9_mid_permission_commit(start_emulator, upfs_mount, file,
     admin's addition: the old list and that user; the file reads it, and
     the journal is gone."""
     share, old, new, list_of = PERM_EDITS[file]
-    emu = start_emulator()
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    path = mount.p("shares", share, file)
-    assert util.read_text(path).splitlines() == old
-    emu.reset_writes()
+    emu, mount, cache, path = mount_for_a_list(start_emulator, upfs_mount,
+                                               file)
     emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=%d,times=1"
                    % applied)
     writer = write_list(path, new)
@@ -202,12 +210,8 @@ def test_a_commit_settles_the_record_a_stop_left_for_its_list_first(
     would have left carol's access from a change whose close() failed
     for good. The commit itself adds erin; the journal is gone."""
     share, old, new, list_of = PERM_EDITS["allowed_users"]
-    emu = start_emulator()
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    path = mount.p("shares", share, "allowed_users")
-    assert util.read_text(path).splitlines() == old
-    emu.reset_writes()
+    emu, mount, cache, path = mount_for_a_list(start_emulator, upfs_mount,
+                                               "allowed_users")
     emu.set_faults("slow:1:60,reset:1,route=/$ref$,after=1,times=1")
     writer = write_list(path, new)
     util.wait_until(lambda: len(emu.writes()) >= 1, timeout=30,
@@ -239,12 +243,8 @@ def test_kill_9_after_the_service_took_the_whole_list(start_emulator,
     keeps it (restoring the old one would undo a change that was made);
     the file reads it, and the journal is gone."""
     share, old, new, list_of = PERM_EDITS["allowed_users"]
-    emu = start_emulator()
-    mount = upfs_mount(emu)
-    cache = mount.cache_dir
-    path = mount.p("shares", share, "allowed_users")
-    assert util.read_text(path).splitlines() == old
-    emu.reset_writes()
+    emu, mount, cache, path = mount_for_a_list(start_emulator, upfs_mount,
+                                               "allowed_users")
     # The first GET of the list is the commit's own, before any $ref.
     emu.set_faults("done500:1,route=/$ref$,after=4,times=1;"
                    "slow:1:60,method=GET,route=/allowedUsers$,after=1,"
