@@ -348,14 +348,19 @@ static int res_fetch_json(struct upfs *u, const char *key, bool list,
 	return 0;
 }
 
-/* Without locks: fetches from the service and stores into LMDB. */
+/*
+ * Without locks: fetches from the service and stores into LMDB. *gone
+ * says whether the service answered that there is no such thing (404).
+ */
 static int res_fetch(struct upfs *u, const char *key, bool list,
-		     struct res_loaded *out)
+		     struct res_loaded *out, bool *gone)
 {
+	struct graph_err gerr = { 0 };
 	char *text;
 	size_t len;
-	int rc = res_fetch_json(u, key, list, &out->json, false, NULL);
+	int rc = res_fetch_json(u, key, list, &out->json, false, &gerr);
 
+	*gone = rc == -ENOENT && gerr.status == 404;
 	if (rc)
 		return rc;
 	text = json_dumps(out->json, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -389,10 +394,30 @@ static int res_fetch(struct upfs *u, const char *key, bool list,
 	return 0;
 }
 
-/* Under res_lock on entry and exit; r->loading is set by the caller. */
-static int res_load(struct upfs *u, struct res *r, bool from_cache)
+/* Under res_lock: what l holds, not installed, goes. */
+static void res_loaded_drop(const struct res *r, struct res_loaded *l)
+{
+	json_decref(l->json);
+	if (l->obj)
+		r->form->drop(l->obj);
+	l->json = NULL;
+	l->obj = NULL;
+}
+
+/*
+ * Under res_lock on entry and exit; r->loading is set by the caller.
+ * When an own write expired r while its fetch was on its way, the answer
+ * may be from before the write: it is not kept (nor its copy in LMDB),
+ * and *superseded (may be NULL) says r is to be fetched again. A 404
+ * drops what r held: the service said it is gone, which no stale copy
+ * may hide.
+ */
+static int res_load_fresh(struct upfs *u, struct res *r, bool from_cache,
+			  bool *superseded)
 {
 	struct res_loaded l = { .form = r->form };
+	uint64_t asked = r->expired_seq;
+	bool gone = false, late;
 	int rc;
 
 	pthread_mutex_unlock(&u->res_lock);
@@ -400,8 +425,23 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	   listing (megabytes) would only be thrown away. */
 	rc = from_cache ? cache_read(u->cache, UPFS_CACHE_RESOURCES, r->key,
 				     parse_cached, &l)
-			: res_fetch(u, r->key, r->list, &l);
+			: res_fetch(u, r->key, r->list, &l, &gone);
 	pthread_mutex_lock(&u->res_lock);
+	late = rc == 0 && !from_cache && r->expired_seq != asked;
+	if (late) {
+		res_loaded_drop(r, &l);
+		cache_del(u->cache, UPFS_CACHE_RESOURCES, r->key);
+		rc = -ESTALE;
+	}
+	if (superseded)
+		*superseded = late;
+	if (gone) {
+		if (res_in_memory(r)) {
+			res_forget_memory(u, r);
+			r->gen++;
+		}
+		cache_del(u->cache, UPFS_CACHE_RESOURCES, r->key);
+	}
 	if (rc == 0)
 		res_install(u, r, &l, !from_cache);
 	if (rc == 0 && !from_cache) {
@@ -411,6 +451,11 @@ static int res_load(struct upfs *u, struct res *r, bool from_cache)
 	r->loading = false;
 	pthread_cond_broadcast(&u->res_cond);
 	return rc;
+}
+
+static int res_load(struct upfs *u, struct res *r, bool from_cache)
+{
+	return res_load_fresh(u, r, from_cache, NULL);
 }
 
 /* ---- batches: one listing for many objects (struct res_batch) ---- */
@@ -778,6 +823,7 @@ static bool res_is_fresh(const struct res *r, int ttl)
 static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 			  enum res_policy policy, bool *again)
 {
+	bool superseded;
 	int rc;
 
 	*again = false;
@@ -815,7 +861,11 @@ static int res_get_locked(struct upfs *u, struct res *r, int ttl,
 		return 0;
 	}
 	r->loading = true;
-	rc = res_load(u, r, false);
+	rc = res_load_fresh(u, r, false, &superseded);
+	if (superseded) {
+		*again = true;	/* an own write came meanwhile: ask again */
+		return 0;
+	}
 	if (rc && res_in_memory(r)) {
 		/* The service failed: stale data beats none. */
 		pthread_mutex_lock(&u->health_lock);

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -265,6 +266,55 @@ def test_location_edit(emu, admin):
                                               "Copy room, west side"}})]
     assert printer_of(emu, FLOOR3)["location"]["roomName"] == "302"
     assert util.read_json(path)["roomName"] == "302"
+
+
+def test_an_own_write_outlasts_a_read_sent_before_it(emu, admin):
+    """A read of location.json past its time to live sends a refresh; the
+    file is written while that GET may be on its way (held 10 ms). The
+    reads after the write show it, never the refresh's answer from before
+    it (res_load_fresh drops an answer an own write overtook). The race
+    depends on timing: this run shows the outcome, not always the race."""
+    path = admin.p("printers", FLOOR3, "location.json")
+    before = util.read_json(path)
+    time.sleep(2.5)                     # past dir_ttl=2: stale
+    emu.set_faults("slow:1:0.01,route=/print/printers/,method=GET,times=1")
+    emu.reset_requests()
+    util.read_bytes(path)               # stale: the refresh goes
+    util.wait_until(lambda: emu.requests()["routes"].get(
+        "GET /print/printers/{id}", 0) >= 1, timeout=10,
+        what="the refresh's GET on its way")
+    assert _edit_json(path, building="Own Write") == 0
+    assert util.read_json(path)["building"] == "Own Write"
+    time.sleep(0.3)
+    assert util.read_json(path)["building"] == "Own Write", before
+
+
+def test_a_printer_the_service_no_longer_has_stops_being_served(emu,
+                                                                admin):
+    """A printer deleted at the service, whose folder a shell stands in:
+    once its time to live is past, the refresh's 404 drops the copy, and
+    printer.json fails with ENOENT. The copy was served on, and every
+    read sent another GET for it."""
+    pid = printer_of(emu, SPARE)["id"]
+    path = admin.p("printers", SPARE, "printer.json")
+    fd = os.open(admin.p("printers", SPARE), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert util.read_json(path)["id"] == pid
+        admin.expect_warning(r"404|itemNotFound|not found")
+        emu.delete_printer(pid)
+
+        def gone():
+            try:
+                with open("printer.json", opener=lambda p, f: os.open(
+                        p, f, dir_fd=fd)) as fh:
+                    fh.read()
+            except FileNotFoundError:
+                return True
+            return False
+        util.wait_until(gone, timeout=20, interval=0.5,
+                        what="printer.json of a deleted printer to go")
+    finally:
+        os.close(fd)
 
 
 def test_lists_left_out_are_cleared_with_empty_lists(emu, admin):
