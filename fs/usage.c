@@ -515,6 +515,30 @@ static int user_object_id(struct upfs *u, const char *user, struct buf *out,
 	return rc;
 }
 
+/*
+ * Whether a user the usage reports name can be asked for archived jobs:
+ * a user deleted from the directory, or renamed since, is not found by
+ * the address the reports give, and the months would be listed only to
+ * fail each read (ls -l too) with ENOENT. Found, the id is cached for
+ * the months' files.
+ */
+static bool user_archive_reachable(struct upfs *u, const char *user,
+				   struct fs_deps *deps)
+{
+	struct buf id;
+	int rc;
+
+	buf_init(&id, 0);
+	rc = user_object_id(u, user, &id, deps);
+	buf_release(&id);
+	if (rc == -ENOENT)
+		upfs_log(u, UPFS_LOG_INFO, "archive/users/%s: not in the "
+			 "directory (deleted, or renamed since the reports "
+			 "counted them): their archived jobs cannot be asked "
+			 "for", user);
+	return rc != -ENOENT;
+}
+
 /* archive/<whose>/<x>/: one <YYYY-MM>.csv per month with data. */
 static int list_months(struct upfs *u, const struct fs_node *dir,
 		       struct fs_entries *out, struct fs_deps *deps)
@@ -553,6 +577,9 @@ static int list_months(struct upfs *u, const struct fs_node *dir,
 					    : MONTHLY_BY_USER, &report, deps);
 		if (rc == 0)
 			rc = usage_index_months(report, dir->id, &months);
+		if (rc == 0 && !printers && json_array_size(months) > 0 &&
+		    !user_archive_reachable(u, dir->id, deps))
+			json_array_clear(months);
 	}
 	/* A month's file needs whose it is: owner "printers/<id>". */
 	buf_reset(&key);

@@ -182,6 +182,23 @@ def test_archive_of_a_user(emulator, mount):
     assert sorted(got) == sorted(j["id"] for j in jobs) and got
 
 
+def test_archive_of_a_user_no_longer_in_the_directory(emulator, mount):
+    """A user the usage reports still name but the directory no longer
+    has (deleted, or renamed since) cannot be asked for archived jobs:
+    the folder lists no month, rather than months whose every read, and
+    ls -l, failed with ENOENT."""
+    upn = "carol@contoso.com"
+    monthly = graph(emulator, "/reports/monthlyPrintUsageByUser")
+    assert _months([r for r in monthly if r["userPrincipalName"] == upn])
+    status, _ = emulator.call("DELETE", "/_emulator/users/" + upn)
+    assert status == 204
+    mount.expect_warning(r"404 Request_ResourceNotFound")
+    d = mount.p("archive", "users", upn)
+    assert os.listdir(d) == []
+    assert util.run(["ls", "-l", d]).returncode == 0
+    assert "not in the directory" in mount.log()
+
+
 def test_reports_are_refused_to_an_application_alone(emulator, upfs_mount):
     """Reports take delegated permissions only (reference §3.0, §5.4): a
     mount signed in as an application alone gets EACCES for them, and
