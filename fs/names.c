@@ -210,6 +210,35 @@ out:
 	return rc;
 }
 
+int names_in_folder(const char *const *displays, const char *const *ids,
+		    size_t n, size_t which, struct buf *out)
+{
+	struct names_entry *e = calloc(n + 1, sizeof(*e));
+	struct buf b;
+	size_t made = 0;
+	int rc = e && which < n ? 0 : e ? -EINVAL : -ENOMEM;
+
+	buf_init(&b, 0);
+	for (; made < n && rc == 0; made++) {
+		buf_reset(&b);
+		rc = names_encode(&b, displays[made] ? displays[made] : "",
+				  ids[made]);
+		e[made].id = ids[made];
+		e[made].name = rc ? NULL : buf_detach(&b, NULL);
+		if (rc == 0 && e[made].name == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = names_disambiguate(e, n);
+	if (rc == 0)
+		rc = buf_append_str(out, e[which].name);
+	for (size_t i = 0; e && i < made; i++)
+		free(e[i].name);
+	free(e);
+	buf_release(&b);
+	return rc;
+}
+
 /* Where a copy's number goes in name: before its extension, if any. */
 static size_t copy_number_at(const char *name)
 {

@@ -48,6 +48,15 @@ struct names_entry {
 int names_disambiguate(struct names_entry *entries, size_t n);
 
 /*
+ * Appends the name object which of a folder of n objects (displays[i],
+ * ids[i]) has there: encoded, and told from the others as
+ * names_disambiguate does (what a listing of that folder shows it as).
+ * 0 or a negative errno.
+ */
+int names_in_folder(const char *const *displays, const char *const *ids,
+		    size_t n, size_t which, struct buf *out);
+
+/*
  * Appends the name of the n-th (1-based) copy of a document name: n == 1
  * gives name itself, n == 2 "doc ~2.pdf" for "doc.pdf".
  */

@@ -1011,6 +1011,25 @@ def test_printer_registration_end_to_end(emu, admin, registrar, workdir):
     assert done["id"] == new[:-len(".json")]
 
 
+def test_a_registration_of_a_taken_name_prints_the_path_it_gets(
+        emu, admin, registrar, workdir):
+    """A printer registered under a name another printer has shows as
+    "<name> ~<id>" (as both do): upfsctl prints that path, not the bare
+    name, which was the other printer's folder."""
+    args = _create_args(workdir)
+    args[args.index("--name") + 1] = FLOOR3
+    proc = registrar.upfsctl(*args)
+    assert proc.returncode == 0, proc.stderr
+    path = proc.stdout.strip()
+    new = [p for p in emu.state(only=["printers"])["printers"]
+           if p["displayName"] == FLOOR3 and p["model"] == "K1"]
+    assert len(new) == 1
+    assert path == admin.p("printers", "%s ~%s" % (FLOOR3, new[0]["id"][:8]))
+    util.wait_until(lambda: os.path.isdir(path), timeout=10,
+                    what="the new printer under the printed path")
+    assert util.xattr(path, "id") == new[0]["id"]
+
+
 @pytest.mark.parametrize("fault", ["500:1", "drop:1", "reset:1",
                                    "done503:1:1"])
 def test_a_registration_that_meets_a_fault_is_not_sent_again(

@@ -270,8 +270,49 @@ static int follow(struct graph *g, const char *url, int retry_after,
 	}
 }
 
+/*
+ * The new printer's name in printers/: its display name, told from any
+ * other printer's of that name as the listing tells them (" ~<id>").
+ * Without the listing, the display name alone.
+ */
+static int printer_name(struct graph *g, const char *id, const char *name,
+			struct buf *out)
+{
+	const char **displays = NULL, **ids = NULL;
+	json_t *list = NULL, *v;
+	size_t i, n = 0, which = 0;
+	int rc;
+
+	if (graph_list(g, "/print/printers?$select=id,displayName", &list,
+		       NULL, NULL) != 0)
+		return names_in_folder(&name, &id, 1, 0, out);
+	displays = calloc(json_array_size(list) + 2, sizeof(*displays));
+	ids = calloc(json_array_size(list) + 2, sizeof(*ids));
+	rc = displays && ids ? 0 : -ENOMEM;
+	json_array_foreach(list, i, v) {
+		const char *vid = json_string_value(json_object_get(v, "id"));
+
+		if (rc || vid == NULL || strcmp(vid, id) == 0)
+			continue;	/* the new one goes last, once */
+		displays[n] = json_string_value(json_object_get(
+			v, "displayName"));
+		ids[n++] = vid;
+	}
+	if (rc == 0) {
+		displays[n] = name;
+		ids[n] = id;
+		which = n++;
+		rc = names_in_folder(displays, ids, n, which, out);
+	}
+	free(displays);
+	free(ids);
+	json_decref(list);
+	return rc;
+}
+
 /* "MOUNT/printers/NAME" of the new printer, as the mount names it. */
-static void print_path(const struct ctl_profile *p, const json_t *printer)
+static void print_path(const struct ctl_profile *p, struct graph *g,
+		       const json_t *printer)
 {
 	const char *id = json_string_value(json_object_get(printer, "id"));
 	const char *name = json_string_value(json_object_get(printer,
@@ -281,7 +322,7 @@ static void print_path(const struct ctl_profile *p, const json_t *printer)
 
 	buf_init(&b, 0);
 	if (ctl_mountpoint(p, mnt, sizeof(mnt)) == 0 && id &&
-	    names_encode(&b, name ? name : "", id) == 0)
+	    printer_name(g, id, name ? name : "", &b) == 0)
 		printf("%s/printers/%s\n", mnt, b.data);
 	else
 		printf("%s\n", id ? id : "");
@@ -363,7 +404,7 @@ static int create(const struct create_args *a)
 		status = 0;
 		goto out;
 	}
-	print_path(&p, json_object_get(op, "printer"));
+	print_path(&p, g, json_object_get(op, "printer"));
 	status = 0;
 out:
 	json_decref(op);

@@ -1,6 +1,7 @@
 /*
  * test_names.c — the name codec of design §2.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,27 @@ static void test_copy_number(void)
 	expect_not_copy("README ~2", "README.txt");
 }
 
+/* The name a folder's listing gives one of its objects. */
+static void test_in_folder(void)
+{
+	static const char *const displays[] = { "Lab", "Lab", "Desk", NULL };
+	static const char *const ids[] = { "6213805f-aa", "e946bfe8-bb",
+					   "12345678-cc", "99999999-dd" };
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(names_in_folder(displays, ids, 4, 1, &b) == 0 &&
+	      strcmp(b.data, "Lab ~e946bfe8") == 0);
+	buf_reset(&b);
+	CHECK(names_in_folder(displays, ids, 4, 2, &b) == 0 &&
+	      strcmp(b.data, "Desk") == 0);
+	buf_reset(&b);
+	CHECK_MSG(names_in_folder(displays, ids, 4, 3, &b) == 0 &&
+		  strcmp(b.data, "99999999-dd") == 0, "got '%s'", b.data);
+	CHECK(names_in_folder(displays, ids, 4, 4, &b) == -EINVAL);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	test_encode();
@@ -255,6 +277,7 @@ int main(void)
 	test_order_independent();
 	test_fuzz_regressions();
 	test_copy_number();
+	test_in_folder();
 	if (failures) {
 		fprintf(stderr, "test_names: %d failure(s)\n", failures);
 		return 1;
