@@ -106,19 +106,9 @@ static bool is_formula_start(char c)
 
 int csv_row_text(struct csv_row *row, const char *s)
 {
-	struct buf text;
-	int rc;
-
 	if (s == NULL || !is_formula_start(s[0]))
 		return csv_row_field(row, s);
-	buf_init(&text, 0);
-	rc = buf_append(&text, "'", 1);
-	if (rc == 0)
-		rc = buf_append_str(&text, s);
-	if (rc == 0)
-		rc = csv_row_field(row, text.data);
-	buf_release(&text);
-	return rc;
+	return csv_row_printf(row, "'%s", s);
 }
 
 int csv_row_printf(struct csv_row *row, const char *fmt, ...)

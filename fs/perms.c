@@ -643,9 +643,12 @@ static int recover_one(struct upfs *u, const char *key)
 	if (rc)
 		goto out;
 	changes = calloc(want.n + have.n + 1, sizeof(*changes));
-	rc = changes ? settle(u, share_id, nav, kind, changes,
-			      diff(&want, &have, changes))
-		     : -ENOMEM;
+	if (changes == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = settle(u, share_id, nav, kind, changes,
+		    diff(&want, &have, changes));
 	if (rc >= 0) {
 		upfs_log(u, UPFS_LOG_INFO, "%s of share '%s': a commit cut "
 			 "short by a stop is settled: %s", nav + 1, share_id,
@@ -923,9 +926,10 @@ static int commit_list_alone(struct upfs *u, const char *share_id,
 	rc = journal_key(&key, share_id, nav);
 	if (rc == 0)
 		rc = recover_one(u, key.data);
-	if (rc == -EAGAIN)
+	if (rc)
 		snprintf(why, why_len, "an earlier change of the list, cut "
-			 "short by a stop, cannot be settled yet");
+			 "short by a stop, cannot be settled yet: %s",
+			 strerror(-rc));
 	if (rc == 0)
 		rc = commit_list(u, share_id, nav, kind, base, text, why,
 				 why_len);

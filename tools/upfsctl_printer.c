@@ -285,7 +285,7 @@ static int printer_name(struct graph *g, const char *id, const char *name,
 
 	if (graph_list(g, "/print/printers?$select=id,displayName", &list,
 		       NULL, NULL) != 0)
-		return names_in_folder(&name, &id, 1, 0, out);
+		return names_encode(out, name, id);
 	displays = calloc(json_array_size(list) + 2, sizeof(*displays));
 	ids = calloc(json_array_size(list) + 2, sizeof(*ids));
 	rc = displays && ids ? 0 : -ENOMEM;
